@@ -1,0 +1,126 @@
+# test/lib/pgenv.sh: shared shell helpers for the test runner, the demo and
+# the benchmarks.  Sourced, not executed.
+#
+# They install what is missing from Debian's packages, build clm, and start a
+# throwaway PostgreSQL 15 cluster.  initdb refuses to run as root, so when
+# we are root the server runs as the "postgres" OS user (via runuser).
+#
+# Two ways to get clm into a server:
+#   clm_private_install: "make install DESTDIR=..." into a private copy of the
+#     PostgreSQL 15 tree.  The server started from that copy finds clm there
+#     (PostgreSQL resolves its share and lib directories relative to its own
+#     binary), so tests never touch the system installation and several
+#     checkouts can run their suites at once.
+#   clm_system_install: the ordinary "make install" (used by the demo).
+
+PG_MAJOR=15
+CLM_ROOT=${CLM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+CLM_PKGS="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl python3-psycopg make gcc"
+
+clm_log() { printf '%s\n' "-- $*" >&2; }
+clm_die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+
+# Run a command as the OS user that owns the cluster.
+clm_as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Install missing Debian packages (as root, or through sudo).
+clm_ensure_deps() {
+    local missing=() p
+    for p in $CLM_PKGS; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    clm_log "installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null || clm_die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || clm_die "apt-get install ${missing[*]} failed"
+}
+
+clm_pg_config() {
+    PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+    [ -x "$PG_CONFIG" ] || clm_die "$PG_CONFIG not found (install postgresql-server-dev-$PG_MAJOR)"
+    PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/../..
+    PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
+    PG_BINDIR=$("$PG_CONFIG" --bindir)
+    export PG_CONFIG PGXS_DIR PG_BINDIR
+}
+
+# Build the extension; extra arguments go to make.
+clm_build() {
+    clm_pg_config
+    make -C "$CLM_ROOT" -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG" "$@" >/dev/null \
+        || clm_die "build failed"
+}
+
+# Copy the PostgreSQL tree into $1 and install clm into the copy.  Sets
+# CLM_BINDIR to the copy's bin directory.
+clm_private_install() {
+    local dest=$1 d
+    clm_pg_config
+    rm -rf "$dest"
+    # the bin and lib directories (Debian: /usr/lib/postgresql/15/{bin,lib}) and share
+    for d in "$PG_BINDIR" "$("$PG_CONFIG" --pkglibdir)" "$("$PG_CONFIG" --sharedir)"; do
+        mkdir -p "$dest$(dirname "$d")"
+        [ -e "$dest$d" ] || cp -a "$d" "$dest$(dirname "$d")/"
+    done
+    make -C "$CLM_ROOT" -s install DESTDIR="$dest" PG_CONFIG="$PG_CONFIG" "$@" >/dev/null \
+        || clm_die "make install DESTDIR=$dest failed"
+    CLM_BINDIR=$dest$PG_BINDIR
+    export CLM_BINDIR
+}
+
+clm_system_install() {
+    clm_pg_config
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo make -C "$CLM_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null || clm_die "make install failed"
+    CLM_BINDIR=$PG_BINDIR
+    export CLM_BINDIR
+}
+
+# A port that differs between checkouts, so that two suites can run at once.
+clm_default_port() {
+    echo $((54000 + $(printf '%s' "$CLM_ROOT" | cksum | cut -d' ' -f1) % 900))
+}
+
+# clm_start_cluster DIR [postgres -c options...]: initdb + start, using
+# $CLM_BINDIR.  Exports PGHOST, PGPORT, PGUSER for the clients.
+clm_start_cluster() {
+    local dir=$1
+    shift
+    local opts="" o
+    for o in "$@"; do opts="$opts -c $o"; done
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    CLM_PGDATA=$dir/data
+    PGPORT=${CLM_PORT:-$(clm_default_port)}
+    PGHOST=$dir
+    PGUSER=postgres
+    export CLM_PGDATA PGPORT PGHOST PGUSER
+    unset PGDATABASE PGSERVICE PGPASSWORD
+    clm_as_pg "$CLM_BINDIR/initdb" -D "$CLM_PGDATA" -U postgres --auth=trust --no-sync \
+        -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; clm_die "initdb failed"; }
+    clm_as_pg "$CLM_BINDIR/pg_ctl" -D "$CLM_PGDATA" -l "$dir/server.log" -w -t 60 \
+        -o "-p $PGPORT -k $dir -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off $opts" \
+        start >/dev/null || { cat "$dir/server.log" >&2; clm_die "could not start the server"; }
+    trap clm_stop_cluster EXIT
+}
+
+clm_stop_cluster() {
+    [ -n "${CLM_PGDATA:-}" ] && [ -d "$CLM_PGDATA" ] || return 0
+    clm_as_pg "$CLM_BINDIR/pg_ctl" -D "$CLM_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    if grep -q 'terminated by signal' "$(dirname "$CLM_PGDATA")/server.log" 2>/dev/null; then
+        echo "SERVER CRASH: a backend was terminated by a signal (see $(dirname "$CLM_PGDATA")/server.log)" >&2
+        grep -B2 -A2 'terminated by signal' "$(dirname "$CLM_PGDATA")/server.log" >&2
+    fi
+    CLM_PGDATA=
+}
