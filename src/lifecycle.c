@@ -569,19 +569,19 @@ clm_lc_check_facts(int64 orders, bool first_null, TimestampTz first_at,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("first_at must not be later than last_at"),
 				 errdetail("first_at is %s, last_at is %s.",
-						   timestamptz_to_str(first_at), timestamptz_to_str(last_at))));
+						   pstrdup(timestamptz_to_str(first_at)), pstrdup(timestamptz_to_str(last_at)))));
 	if (orders == 1 && first_at != last_at)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a single order must have first_at equal to last_at"),
 				 errdetail("first_at is %s, last_at is %s.",
-						   timestamptz_to_str(first_at), timestamptz_to_str(last_at))));
+						   pstrdup(timestamptz_to_str(first_at)), pstrdup(timestamptz_to_str(last_at)))));
 	if (last_at > as_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("last_at is later than as_of"),
 				 errdetail("last_at is %s, as_of is %s.",
-						   timestamptz_to_str(last_at), timestamptz_to_str(as_of)),
+						   pstrdup(timestamptz_to_str(last_at)), pstrdup(timestamptz_to_str(as_of))),
 				 errhint("A purchase after the as-of time cannot be judged as of that time; pass a later as_of.")));
 }
 
