@@ -95,6 +95,15 @@ INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
     ('00000000-0000-0000-0000-00000000000a', '2026-01-20', 20),
     ('00000000-0000-0000-0000-00000000000d', '2026-02-01', 10);
+-- two orders in one statement: each is judged as of its own time, so cy is
+-- reactivated at the first and back to repeat at the second; bob's come in
+-- reverse time order, and the older one does not move him (history times
+-- never run backwards)
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000c', '2026-03-10', 6),
+    ('00000000-0000-0000-0000-00000000000c', '2026-03-20', 6),
+    ('00000000-0000-0000-0000-00000000000b', '2026-04-20', 6),
+    ('00000000-0000-0000-0000-00000000000b', '2026-04-10', 6);
 SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
 
 -- the history, as the owner sees it (row-level security: its tables only)

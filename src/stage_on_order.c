@@ -50,6 +50,8 @@ typedef struct OrderTrigger
 	Oid			stage_type;
 	Oid			cust_relid;
 	char	   *stage_column;
+	char	   *cust_name;		/* quoted, qualified: the history's relation */
+	Oid			key_type;		/* of the order's customer column */
 	char	   *policy;
 	int			fk_att;			/* in the orders table */
 	int			ts_att;
@@ -226,9 +228,11 @@ order_build(TriggerData *td, Oid nsp)
 
 	ot->fk_att = order_attnum(orel, tg->tgargs[1], InvalidOid, "order customer");
 	ot->ts_att = order_attnum(orel, tg->tgargs[3], TIMESTAMPTZOID, "order time");
+	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
 
 	cust_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(crel)),
 										RelationGetRelationName(crel));
+	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
 	ord_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(orel)),
 									   RelationGetRelationName(orel));
 	key_q = pstrdup(quote_identifier(key_col));
@@ -243,10 +247,13 @@ order_build(TriggerData *td, Oid nsp)
 	ot->lock_plan = order_prepare(psprintf("SELECT c.%s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
 										   "FOR NO KEY UPDATE OF c",
 										   stage_q, cust_q, key_q), 1, argtypes);
-	ot->facts_plan = order_prepare(psprintf("SELECT pg_catalog.count(o.%s), pg_catalog.min(o.%s), "
-											"pg_catalog.max(o.%s) FROM %s o "
+	/* the facts as of this order's time, and the customer's latest order */
+	argtypes[1] = TIMESTAMPTZOID;
+	ot->facts_plan = order_prepare(psprintf("SELECT pg_catalog.count(o.%s) FILTER (WHERE o.%s OPERATOR(pg_catalog.<=) $2), "
+											"pg_catalog.min(o.%s), pg_catalog.max(o.%s) FROM %s o "
 											"WHERE o.%s OPERATOR(pg_catalog.=) $1",
-											ts_q, ts_q, ts_q, ord_q, fk_q), 1, argtypes);
+											ts_q, ts_q, ts_q, ts_q, ord_q, fk_q), 2, argtypes);
+	argtypes[1] = ot->stage_type;
 	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
 											 cust_q, stage_q, key_q), 2, argtypes);
 	ot->next = order_triggers;
@@ -346,10 +353,11 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	Oid			cur = InvalidOid;
 	ClmStage	cur_stage,
 				target;
+	bool		lapsed;
 	Oid			target_oid;
 	int64		n;
 	TimestampTz first_at,
-				last_at;
+				latest;
 	const ClmPolicy *policy;
 
 	order_check_call(fcinfo);
@@ -385,28 +393,56 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	if (isnull)
 		cur = InvalidOid;
 
-	ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 1);
+	{
+		Datum		fargs[2];
+
+		fargs[0] = key;
+		fargs[1] = TimestampTzGetDatum(ts);
+		ret = SPI_execute_plan(ot->facts_plan, fargs, NULL, false, 1);
+	}
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "clm.stage_on_order: counting the orders failed: %s",
 			 SPI_result_code_string(ret));
 	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (n == 0)
-		goto done;
+		goto done;				/* our own order is not visible?  nothing to do */
 	first_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	last_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	clm_lc_check_facts(n, false, first_at, false, last_at, last_at);
+	latest = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	clm_lc_check_facts(n, false, first_at, false, ts, ts);
 
 	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
-	if ((cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
-		 cur_stage == CLM_STAGE_CHURNED) && ts < last_at)
-		goto done;				/* a late order does not win anyone back */
-
+	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
+			  cur_stage == CLM_STAGE_CHURNED);
 	policy = clm_lc_policy(ot->policy);
-	target = clm_lc_classify(n, first_at, last_at, last_at, policy,
+	target = clm_lc_classify(n, first_at, ts, ts, policy,
 							 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
 	target_oid = clm_lc_stage_oid(target);
 	if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
 		goto done;
+
+	/*
+	 * An order older than the customer's current stage does not move it:
+	 * a late-arriving order must not win back a customer who lapsed after
+	 * it, and the history's times must not run backwards.  The stage's
+	 * entry time comes from the history; without one, only an order that
+	 * is the customer's latest may reactivate.
+	 */
+	if (OidIsValid(cur))
+	{
+		TimestampTz entered_at;
+		Oid			typoutput;
+		bool		typisvarlena;
+
+		getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
+		if (clm_lc_stage_entered_at(ot->cust_name,
+									OidOutputFunctionCall(typoutput, key), &entered_at))
+		{
+			if (ts < entered_at || (lapsed && ts == entered_at))
+				goto done;
+		}
+		else if (lapsed && ts < latest)
+			goto done;
+	}
 
 	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, ts);
 
