@@ -61,9 +61,9 @@ INSERT INTO clm.stage_transition_rule VALUES ('first_purchase', 'repeat');
 SET ROLE lo_owner;
 
 -- the time-driven moves as of 2026-01-01:
---   ann: 5 orders over 195 days, gap 48.75 -> thresholds 73.1 / 146.3 / 292.5, idle 170 -> dormant
+--   ann: 5 orders over 195 days, gap 48.75 -> thresholds 97.5 / 195 / 292.5, idle 170 -> at_risk
 --   bob: 2 orders, gap 15 -> floors 30 / 60 / 120, idle 226 -> churned
---   cy:  1 order, fallback 90 -> 135 / 270 / 540, idle 209 -> at_risk
+--   cy:  1 order, fallback 90 -> 180 / 360 / 540, idle 209 -> at_risk
 --   dee: 1 order, idle 579 -> churned
 --   eve: no orders -> untouched
 SELECT clm.refresh_stages(customers => 'lo_crm.customers', orders => 'lo_crm.orders',
@@ -71,37 +71,39 @@ SELECT clm.refresh_stages(customers => 'lo_crm.customers', orders => 'lo_crm.ord
                           order_customer_column => 'customer_id', ordered_at_column => 'ordered_at',
                           as_of => '2026-01-01') AS moved;
 SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
--- running it again moves nobody; a later as_of moves cy (idle 270, then
--- 271 days > 270) deeper
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2026-01-01') AS moved_again;
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2026-03-03') AS moved_270;
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2026-03-04') AS moved_271;
-SELECT name, status FROM lo_crm.customers WHERE name = 'cy';
--- an as_of earlier than a customer's last order leaves that customer alone
--- (and one earlier than everything moves nobody backwards)
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2025-06-01') AS moved_earlier;
-
 -- win-back: a new order reactivates, the next one restores repeat / loyal;
 -- a late order (older than the last) does not reactivate
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
     ('00000000-0000-0000-0000-00000000000d', '2024-03-01', 10);
 SELECT status FROM lo_crm.customers WHERE name = 'dee';
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
-    ('00000000-0000-0000-0000-00000000000a', '2026-01-10', 20);
+    ('00000000-0000-0000-0000-00000000000a', '2026-05-10', 20);
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
-    ('00000000-0000-0000-0000-00000000000a', '2026-01-20', 20),
+    ('00000000-0000-0000-0000-00000000000a', '2026-05-20', 20),
     ('00000000-0000-0000-0000-00000000000d', '2026-02-01', 10);
+SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
+
+-- running it again moves nobody; a later as_of moves cy (idle 360, then
+-- 361 days > 360) deeper
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-01-01') AS moved_again;
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-06-01') AS moved_360;
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-06-02') AS moved_361;
+SELECT name, status FROM lo_crm.customers WHERE name = 'cy';
+-- an as_of earlier than a customer's last order leaves that customer alone
+-- (and one earlier than everything moves nobody backwards)
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2025-06-01') AS moved_earlier;
+
 -- two orders in one statement: each is judged as of its own time, so cy is
 -- reactivated at the first and back to repeat at the second; bob's come in
 -- reverse time order, and the older one does not move him (history times
 -- never run backwards)
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
-    ('00000000-0000-0000-0000-00000000000c', '2026-03-10', 6),
-    ('00000000-0000-0000-0000-00000000000c', '2026-03-20', 6),
+    ('00000000-0000-0000-0000-00000000000c', '2026-06-10', 6),
+    ('00000000-0000-0000-0000-00000000000c', '2026-06-20', 6),
     ('00000000-0000-0000-0000-00000000000b', '2026-04-20', 6),
     ('00000000-0000-0000-0000-00000000000b', '2026-04-10', 6);
 SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;

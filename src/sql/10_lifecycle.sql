@@ -372,9 +372,9 @@ CREATE TABLE @extschema@.lifecycle_policy (
                            CHECK (loyal_min_tenure_days BETWEEN 0 AND 36500),
     fallback_gap_days      double precision NOT NULL DEFAULT 90
                            CHECK (fallback_gap_days > 0 AND fallback_gap_days <= 36500),
-    at_risk_gap_multiple   double precision NOT NULL DEFAULT 1.5
+    at_risk_gap_multiple   double precision NOT NULL DEFAULT 2
                            CHECK (at_risk_gap_multiple > 0 AND at_risk_gap_multiple <= 1000),
-    dormant_gap_multiple   double precision NOT NULL DEFAULT 3
+    dormant_gap_multiple   double precision NOT NULL DEFAULT 4
                            CHECK (dormant_gap_multiple > 0 AND dormant_gap_multiple <= 1000),
     churned_gap_multiple   double precision NOT NULL DEFAULT 6
                            CHECK (churned_gap_multiple > 0 AND churned_gap_multiple <= 1000),
