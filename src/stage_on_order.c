@@ -26,6 +26,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -247,12 +248,10 @@ order_build(TriggerData *td, Oid nsp)
 	ot->lock_plan = order_prepare(psprintf("SELECT c.%s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
 										   "FOR NO KEY UPDATE OF c",
 										   stage_q, cust_q, key_q), 1, argtypes);
-	/* the facts as of this order's time, and the customer's latest order */
-	argtypes[1] = TIMESTAMPTZOID;
-	ot->facts_plan = order_prepare(psprintf("SELECT pg_catalog.count(o.%s) FILTER (WHERE o.%s OPERATOR(pg_catalog.<=) $2), "
-											"pg_catalog.min(o.%s), pg_catalog.max(o.%s) FROM %s o "
-											"WHERE o.%s OPERATOR(pg_catalog.=) $1",
-											ts_q, ts_q, ts_q, ts_q, ord_q, fk_q), 2, argtypes);
+	/* the customer's order times, and which transaction wrote them */
+	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+											"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL",
+											ts_q, ord_q, fk_q, ts_q), 1, argtypes);
 	argtypes[1] = ot->stage_type;
 	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
 											 cust_q, stage_q, key_q), 2, argtypes);
@@ -293,6 +292,44 @@ order_lookup(TriggerData *td, Oid nsp)
 		break;
 	}
 	return order_build(td, nsp);
+}
+
+/*
+ * order_facts
+ *		Count the fetched orders (SPI_tuptable: time, xmin) as of ts and in
+ *		all, with the first and latest times; latest_other is the latest
+ *		order written by another transaction (DT_NOBEGIN if none), whose
+ *		trigger has therefore already run.
+ */
+static void
+order_facts(TimestampTz ts, int64 *n, int64 *n_all, TimestampTz *first_at,
+			TimestampTz *latest, TimestampTz *latest_other)
+{
+	uint64		i;
+
+	*n = 0;
+	*n_all = 0;
+	*first_at = DT_NOEND;
+	*latest = DT_NOBEGIN;
+	*latest_other = DT_NOBEGIN;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+
+		(*n_all)++;
+		if (t <= ts)
+			(*n)++;
+		if (t < *first_at)
+			*first_at = t;
+		if (t > *latest)
+			*latest = t;
+		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
+			*latest_other = t;
+	}
 }
 
 /*
@@ -355,9 +392,12 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 				target;
 	bool		lapsed;
 	Oid			target_oid;
-	int64		n;
+	int64		n,
+				n_all;
 	TimestampTz first_at,
-				latest;
+				latest,
+				latest_other,
+				changed_at;
 	const ClmPolicy *policy;
 
 	order_check_call(fcinfo);
@@ -393,39 +433,50 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	if (isnull)
 		cur = InvalidOid;
 
-	{
-		Datum		fargs[2];
-
-		fargs[0] = key;
-		fargs[1] = TimestampTzGetDatum(ts);
-		ret = SPI_execute_plan(ot->facts_plan, fargs, NULL, false, 1);
-	}
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "clm.stage_on_order: counting the orders failed: %s",
+	ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
 			 SPI_result_code_string(ret));
-	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	order_facts(ts, &n, &n_all, &first_at, &latest, &latest_other);
 	if (n == 0)
 		goto done;				/* our own order is not visible?  nothing to do */
-	first_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	latest = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	clm_lc_check_facts(n, false, first_at, false, ts, ts);
+	clm_lc_check_facts(n_all, false, first_at, false, latest, latest);
 
 	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
 	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
 			  cur_stage == CLM_STAGE_CHURNED);
 	policy = clm_lc_policy(ot->policy);
-	target = clm_lc_classify(n, first_at, ts, ts, policy,
+
+	/*
+	 * Normally the customer is judged as of this order's time, counting the
+	 * orders up to it: a statement inserting several orders fires this
+	 * trigger once per row after all rows are in, and each row then tells
+	 * its own step.  A late order (older than one another transaction
+	 * already stored, e.g. two sessions committing out of time order) comes
+	 * after that order's trigger ran without seeing it: it cannot win back
+	 * a lapsed customer (the newer order would have), otherwise the
+	 * customer is judged on all orders as of the latest, so that no order's
+	 * effect is lost.
+	 */
+	if (latest_other <= ts)
+		changed_at = ts;
+	else if (lapsed)
+		goto done;
+	else
+	{
+		n = n_all;
+		changed_at = latest;
+	}
+	target = clm_lc_classify(n, first_at, changed_at, changed_at, policy,
 							 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
 	target_oid = clm_lc_stage_oid(target);
 	if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
 		goto done;
 
 	/*
-	 * An order older than the customer's current stage does not move it:
-	 * a late-arriving order must not win back a customer who lapsed after
-	 * it, and the history's times must not run backwards.  The stage's
-	 * entry time comes from the history; without one, only an order that
-	 * is the customer's latest may reactivate.
+	 * The history's times must not run backwards: a move dated before the
+	 * customer's current stage began (from the history) is skipped, and a
+	 * lapsed customer is only won back by an order after the lapse.
 	 */
 	if (OidIsValid(cur))
 	{
@@ -435,16 +486,12 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 
 		getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
 		if (clm_lc_stage_entered_at(ot->cust_name,
-									OidOutputFunctionCall(typoutput, key), &entered_at))
-		{
-			if (ts < entered_at || (lapsed && ts == entered_at))
-				goto done;
-		}
-		else if (lapsed && ts < latest)
+									OidOutputFunctionCall(typoutput, key), &entered_at) &&
+			(changed_at < entered_at || (lapsed && changed_at == entered_at)))
 			goto done;
 	}
 
-	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, ts);
+	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, changed_at);
 
 done:
 	SPI_finish();
