@@ -317,6 +317,8 @@ CREATE INDEX stage_history_customer_idx
 CREATE INDEX stage_history_changed_at_idx
     ON @extschema@.stage_history (changed_at);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history', '');
+-- and its id sequence, or a restored database would hand out ids again from 1
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history_id_seq', '');
 
 -- Users read history only for tables they may read themselves; nobody but
 -- the owner (and clm's triggers, which write as the owner) writes it.
