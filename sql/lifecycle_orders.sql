@@ -98,9 +98,10 @@ SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
                           'customer_id', 'ordered_at', '2025-06-01') AS moved_earlier;
 
 -- two orders in one statement: each is judged as of its own time, so cy is
--- reactivated at the first and back to repeat at the second; bob's come in
--- reverse time order, and the older one does not move him (history times
--- never run backwards)
+-- reactivated at the first and back to repeat at the second.  bob's come in
+-- reverse time order: the newer one reactivates him; the older one is then
+-- older than his stage, so he is judged on all four orders (loyal), dated
+-- no earlier than the reactivation (history times never run backwards)
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
     ('00000000-0000-0000-0000-00000000000c', '2026-06-10', 6),
     ('00000000-0000-0000-0000-00000000000c', '2026-06-20', 6),

@@ -474,9 +474,12 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		goto done;
 
 	/*
-	 * The history's times must not run backwards: a move dated before the
-	 * customer's current stage began (from the history) is skipped, and a
-	 * lapsed customer is only won back by an order after the lapse.
+	 * An order older than the customer's current stage (from the history:
+	 * e.g. the stage was set by hand or imported later) is late as well.
+	 * A lapsed customer is only won back by an order after the lapse;
+	 * otherwise the customer is judged on all orders, and the move is dated
+	 * no earlier than the current stage began, so the history's times never
+	 * run backwards.
 	 */
 	if (OidIsValid(cur))
 	{
@@ -488,7 +491,16 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		if (clm_lc_stage_entered_at(ot->cust_name,
 									OidOutputFunctionCall(typoutput, key), &entered_at) &&
 			(changed_at < entered_at || (lapsed && changed_at == entered_at)))
-			goto done;
+		{
+			if (lapsed)
+				goto done;
+			target = clm_lc_classify(n_all, first_at, latest, latest, policy,
+									 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
+			target_oid = clm_lc_stage_oid(target);
+			if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
+				goto done;
+			changed_at = Max(latest, entered_at);
+		}
 	}
 
 	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, changed_at);
