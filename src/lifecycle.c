@@ -769,7 +769,7 @@ clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
  * row; without the guard those moves would bypass the rules and leave no
  * history, silently.
  */
-void
+const char *
 clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 {
 	TriggerDesc *td = rel->trigdesc;
@@ -789,7 +789,7 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 				continue;
 			fname = get_func_name(t->tgfoid);
 			if (fname && strcmp(fname, "stage_guard") == 0)
-				return;
+				return t->tgnargs >= 3 ? t->tgargs[2] : NULL;
 		}
 	}
 	ereport(ERROR,
@@ -802,4 +802,5 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												RelationGetRelationName(rel)),
 					 lc.nspname, stage_column)));
+	return NULL;				/* not reached */
 }
