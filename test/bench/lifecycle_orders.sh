@@ -108,12 +108,17 @@ run() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-# CLM_BENCH_PROFILE=1: profile the clm variant with perf instead (development aid)
+# CLM_BENCH_PROFILE=<variant>: profile one client's backend with perf instead
+# (development aid)
 if [ -n "${CLM_BENCH_PROFILE:-}" ]; then
-    perf record -g -a -o "$dir/perf.data" -- sleep "$secs" >/dev/null 2>&1 &
-    run b_clm
+    clm_as_pg "$CLM_BINDIR/pgbench" -n -c 1 -T "$secs" -f "$dir/$CLM_BENCH_PROFILE.sql" \
+        -h "$PGHOST" -p "$PGPORT" -U postgres postgres >"$dir/profile.log" 2>&1 &
+    sleep 1
+    pid=$(psql -Atc "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1")
+    perf record -g -p "$pid" -o "$dir/perf.data" -- sleep $((secs - 2)) >/dev/null 2>&1
     wait
-    perf report -i "$dir/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -60
+    grep tps "$dir/profile.log"
+    perf report -i "$dir/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -70
     exit 0
 fi
 
