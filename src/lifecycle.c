@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -759,6 +760,26 @@ clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
 				 errmsg("lifecycle_config_changed: not called by trigger manager")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * clm_lc_logical_relid
+ *		The table a row belongs to from the user's point of view: for a
+ *		partition (row triggers are cloned onto each), the root of its
+ *		partitioned table, so that history, hand-offs and order counts name
+ *		the table the user attached the trigger to.
+ */
+Oid
+clm_lc_logical_relid(Relation rel)
+{
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+
+		if (ancestors != NIL)
+			return llast_oid(ancestors);
+	}
+	return RelationGetRelid(rel);
 }
 
 /*

@@ -103,6 +103,9 @@ typedef struct ClmPendingTime
 
 extern ClmPendingTime clm_lc_pending;
 
+/* rel, or the root of the partitioned table it is a partition of. */
+extern Oid	clm_lc_logical_relid(Relation rel);
+
 /*
  * Whether rel has an enabled clm.stage_guard trigger on stage_column; the
  * stage-moving functions insist on it, so every move goes through the rules

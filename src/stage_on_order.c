@@ -238,8 +238,13 @@ order_build(TriggerData *td, Oid nsp)
 	cust_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(crel)),
 										RelationGetRelationName(crel));
 	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
-	ord_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(orel)),
-									   RelationGetRelationName(orel));
+	{
+		/* a partition's trigger counts the orders of the whole table */
+		Oid			ord_relid = clm_lc_logical_relid(orel);
+
+		ord_q = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ord_relid)),
+										   get_rel_name(ord_relid));
+	}
 	key_q = pstrdup(quote_identifier(key_col));
 	stage_q = pstrdup(quote_identifier(tg->tgargs[2]));
 	fk_q = pstrdup(quote_identifier(tg->tgargs[1]));
