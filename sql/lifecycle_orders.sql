@@ -169,6 +169,14 @@ INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
 INSERT INTO lo_crm.o2 VALUES (NULL, '2025-01-02'), (1, NULL), (2, '2025-01-03');
 SELECT st FROM lo_crm.c2;
 INSERT INTO lo_crm.o2 VALUES (1, 'infinity');
+-- since_column: for a guard without a stage-entered-at column, refresh_stages
+-- can still stamp as_of into a column of the caller's choice
+ALTER TABLE lo_crm.c2 ADD COLUMN lapsed_since timestamptz;
+SELECT clm.refresh_stages('lo_crm.c2', 'lo_crm.o2', 'id', 'st', 'cid', 'at', '2026-01-01',
+                          since_column => 'lapsed_since') AS moved;
+SELECT id, st, lapsed_since FROM lo_crm.c2;
+SELECT clm.refresh_stages('lo_crm.c2', 'lo_crm.o2', 'id', 'st', 'cid', 'at', '2026-01-01',
+                          since_column => 'nope');
 -- misuse of stage_on_order
 DROP TRIGGER t ON lo_crm.o2;
 CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
