@@ -344,6 +344,33 @@ order_facts(TimestampTz ts, int64 *n, int64 *n_all, TimestampTz *first_at,
 }
 
 /*
+ * order_cannot_move
+ *		Whether no order can move a customer in stage cur under the current
+ *		rules.  Lapsed and reactivated customers always can (win-back, next
+ *		step); otherwise an order can only lead to first_purchase, repeat or
+ *		loyal (an advocate stays an advocate).
+ */
+static bool
+order_cannot_move(Oid cur)
+{
+	ClmStage	s;
+
+	if (!OidIsValid(cur))
+		return false;
+	s = clm_lc_stage_of(cur);
+	if (s == CLM_STAGE_ADVOCATE)
+		return true;
+	if (s != CLM_STAGE_LOYAL && s != CLM_STAGE_REPEAT && s != CLM_STAGE_FIRST_PURCHASE)
+		return false;
+	return !((s != CLM_STAGE_FIRST_PURCHASE &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_FIRST_PURCHASE))) ||
+			 (s != CLM_STAGE_REPEAT &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_REPEAT))) ||
+			 (s != CLM_STAGE_LOYAL &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_LOYAL))));
+}
+
+/*
  * order_apply
  *		Run the customer UPDATE, handing the order time to clm.stage_guard
  *		as the business time of the change, and always taking it back.
@@ -455,6 +482,16 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		cur = InvalidOid;
 	since_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	since_known = (ot->since_column != NULL && !isnull);
+
+	/*
+	 * Most orders come from customers who are already where orders can
+	 * take them (loyal, advocate): an active customer is classified as
+	 * first_purchase, repeat or loyal (an advocate stays one), so when the
+	 * rules allow none of those moves from the current stage, the orders
+	 * need not be read at all.
+	 */
+	if (order_cannot_move(cur))
+		goto done;
 
 	ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)

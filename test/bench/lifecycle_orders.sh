@@ -76,13 +76,23 @@ BEGIN
 END $f$;
 CREATE TRIGGER on_order AFTER INSERT ON b_sql.orders FOR EACH ROW EXECUTE FUNCTION b_sql.on_order();
 
--- customers with some history: 3 past orders each, stages set accordingly
-INSERT INTO b_plain.customers SELECT g, 'repeat', '2025-01-01 00:00+00' FROM generate_series(1, :ncust) g;
+-- customers with some history, in three equal groups (orders relative to
+-- now(), since the benchmark's orders are placed at now()):
+--   first_purchase: 1 order 30 days ago      -> the next orders make them repeat
+--   repeat:         3 orders in the last 90 days -> stay repeat (tenure < 180 days)
+--   loyal:          6 orders over two years  -> stay loyal
+-- so two thirds of the orders take the full path (lock, read the orders,
+-- classify) and one third only the lock (no order can move a loyal customer)
+INSERT INTO b_plain.customers
+SELECT g, (ARRAY['first_purchase', 'repeat', 'loyal'])[1 + g % 3]::clm.lifecycle_stage,
+       now() - interval '30 days' FROM generate_series(1, :ncust) g;
 INSERT INTO b_clm.customers SELECT * FROM b_plain.customers;
 INSERT INTO b_sql.customers SELECT * FROM b_plain.customers;
 INSERT INTO b_plain.orders (customer_id, ordered_at, amount)
-SELECT g, timestamptz '2024-12-01 00:00+00' + k * interval '10 days', 10
-FROM generate_series(1, :ncust) g, generate_series(1, 3) k;
+SELECT g, now() - k * CASE g % 3 WHEN 0 THEN interval '30 days' WHEN 1 THEN interval '30 days'
+                                 ELSE interval '120 days' END, 10
+FROM generate_series(1, :ncust) g, generate_series(1, 6) k
+WHERE k <= (ARRAY[1, 3, 6])[1 + g % 3];
 ALTER TABLE b_clm.orders DISABLE TRIGGER stage_on_order;
 INSERT INTO b_clm.orders (customer_id, ordered_at, amount) SELECT customer_id, ordered_at, amount FROM b_plain.orders;
 ALTER TABLE b_clm.orders ENABLE TRIGGER stage_on_order;
@@ -132,10 +142,10 @@ done
 for v in b_plain b_clm b_sql; do tps[$v]=$(median <"$dir/$v.tps"); done
 
 moves=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b_clm.customers'")
-orders=$(psql -Atc "SELECT count(*) - 3 * $ncust FROM b_clm.orders")
+orders=$(psql -Atc "SELECT count(*) - (SELECT count(*) FROM b_plain.orders WHERE ordered_at < now() - interval '1 day') FROM b_clm.orders")
 echo
 echo "order-insert throughput, pgbench -c 2 -j 2, ${secs} s per run, median of $runs runs"
-echo "($ncust customers with 3 past orders each; one order per transaction)"
+echo "($ncust customers, a third each first_purchase / repeat / loyal; one order per transaction)"
 printf '  %-44s %10.1f tps\n' "no trigger" "${tps[b_plain]}"
 printf '  %-44s %10.1f tps\n' "clm.stage_on_order + clm.stage_guard (C)" "${tps[b_clm]}"
 printf '  %-44s %10.1f tps\n' "same job as a PL/pgSQL trigger (plain SQL)" "${tps[b_sql]}"
