@@ -60,6 +60,26 @@ RESET ROLE;
 INSERT INTO clm.stage_transition_rule VALUES ('first_purchase', 'repeat');
 SET ROLE lo_owner;
 
+-- a loyal customer (imported as such) with few orders: orders cannot move
+-- him under the default rules (loyal -> repeat is no rule), so they are not
+-- even read; once a rule allows it, the next order moves him to repeat
+INSERT INTO lo_crm.customers (id, name, status, status_since) VALUES
+    ('00000000-0000-0000-0000-00000000000f', 'fay', 'loyal', '2024-12-01');
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000f', '2025-02-01', 5);
+SELECT status FROM lo_crm.customers WHERE name = 'fay';
+RESET ROLE;
+INSERT INTO clm.stage_transition_rule VALUES ('loyal', 'repeat');
+SET ROLE lo_owner;
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000f', '2025-03-01', 5);
+SELECT status, status_since FROM lo_crm.customers WHERE name = 'fay';
+RESET ROLE;
+DELETE FROM clm.stage_transition_rule WHERE from_stage = 'loyal' AND to_stage = 'repeat';
+SET ROLE lo_owner;
+DELETE FROM lo_crm.orders WHERE customer_id = '00000000-0000-0000-0000-00000000000f';
+DELETE FROM lo_crm.customers WHERE name = 'fay';
+
 -- the time-driven moves as of 2026-01-01:
 --   ann: 5 orders over 195 days, gap 48.75 -> thresholds 97.5 / 195 / 292.5, idle 170 -> at_risk
 --   bob: 2 orders, gap 15 -> floors 30 / 60 / 120, idle 226 -> churned
