@@ -161,6 +161,16 @@ INSERT INTO lo_crm.pc VALUES (5, 'prospect', '2024-12-01'), (150, 'lead', '2024-
 INSERT INTO lo_crm.po VALUES (5, '2025-11-01'), (150, '2025-03-01');
 INSERT INTO lo_crm.po VALUES (5, '2026-01-10');
 SELECT clm.refresh_stages('lo_crm.pc', 'lo_crm.po', 'id', 'st', 'cid', 'at', '2026-02-01') AS moved;
+-- the guard replaced by one without a stage-entered-at column, in the same
+-- session: stage_on_order notices and then takes the stage's start from the
+-- history (150 lapsed on 2026-02-01; an order of 2026-01-20 arriving late
+-- does not win him back, one of 2026-02-10 does)
+DROP TRIGGER g ON lo_crm.pc;
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.pc FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('st', 'id');
+INSERT INTO lo_crm.po VALUES (150, '2026-01-20');
+SELECT st FROM lo_crm.pc WHERE id = 150;
+INSERT INTO lo_crm.po VALUES (150, '2026-02-10');
 SELECT relation, customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
 WHERE relation LIKE 'lo_crm.p%' ORDER BY customer_key::int, id;
 

@@ -89,8 +89,7 @@ ClmPendingTime clm_lc_pending = {InvalidOid, 0};
  *
  * Called for every relcache invalidation in the backend, so it only
  * compares OIDs.  InvalidOid means "everything" (cache reset).  Plans are
- * not freed here (we may be inside their execution); they are freed by the
- * next load.
+ * not freed here (we may be inside their execution).
  */
 static void
 lc_relcache_callback(Datum arg, Oid relid)
@@ -264,13 +263,12 @@ clm_lc_load(Oid nsp)
 		return;
 	}
 
-	/* start over: free what the previous generation kept */
-	if (lc.history_plan)
-		SPI_freeplan(lc.history_plan);
-	if (lc.policy_plan)
-		SPI_freeplan(lc.policy_plan);
-	if (lc.entered_plan)
-		SPI_freeplan(lc.entered_plan);
+	/*
+	 * Start over.  The previous generation's plans are not freed: a caller
+	 * further up the stack may still be executing one of them (a trigger
+	 * fired from inside the history insert, say).  Reloads happen only
+	 * after DDL on clm's tables, so the leak is a few kilobytes per reload.
+	 */
 	lc.history_plan = NULL;
 	lc.policy_plan = NULL;
 	lc.entered_plan = NULL;

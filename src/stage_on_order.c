@@ -295,11 +295,12 @@ order_lookup(TriggerData *td, Oid nsp)
 			same = (strcmp(ot->args[i], tg->tgargs[i]) == 0);
 		if (same)
 			return ot;
-		/* stale: unlink; its plans are freed, the rest is small and kept */
+		/*
+		 * Stale: unlink it.  Its plans are not freed, since an outer call of
+		 * this trigger may still be executing one; this happens only after
+		 * DDL (CREATE OR REPLACE TRIGGER, clm reinstalled), so it is cheap.
+		 */
 		*pp = ot->next;
-		SPI_freeplan(ot->lock_plan);
-		SPI_freeplan(ot->facts_plan);
-		SPI_freeplan(ot->update_plan);
 		break;
 	}
 	return order_build(td, nsp);
@@ -467,7 +468,7 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	if ((since == NULL) != (ot->since_column == NULL) ||
 		(since != NULL && strcmp(since, ot->since_column) != 0))
 	{
-		ot->tgoid = InvalidOid; /* stale */
+		ot->args[0][0] = '\0';	/* stale: order_lookup rebuilds it */
 		ot = order_lookup(td, nsp);
 	}
 
