@@ -89,15 +89,16 @@ ClmPendingTime clm_lc_pending = {InvalidOid, 0};
  *
  * Called for every relcache invalidation in the backend, so it only
  * compares OIDs.  InvalidOid means "everything" (cache reset).  Plans are
- * not freed here (we may be inside their execution).
+ * not freed here (we may be inside their execution), and the history
+ * table's invalidations (VACUUM, ANALYZE) need nothing: its plan is
+ * revalidated by the plan cache.  A reinstalled extension is noticed by
+ * clm_lc_load instead.
  */
 static void
 lc_relcache_callback(Datum arg, Oid relid)
 {
 	if (!lc.valid)
 		return;
-	if (relid == InvalidOid || relid == lc.history_relid)
-		lc.valid = false;
 	if (relid == InvalidOid || relid == lc.rule_default_relid ||
 		relid == lc.rule_user_relid)
 		lc.rules_valid = false;
@@ -254,7 +255,15 @@ clm_lc_load(Oid nsp)
 		CacheRegisterRelcacheCallback(lc_relcache_callback, (Datum) 0);
 		lc_callback_registered = true;
 	}
-	if (lc.valid && lc.nsp != nsp)
+	/*
+	 * Still the same extension?  After DROP and CREATE EXTENSION in this
+	 * session its type and tables have new OIDs: two syscache lookups tell.
+	 */
+	if (lc.valid &&
+		(lc.nsp != nsp ||
+		 GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lifecycle_stage"),
+						 ObjectIdGetDatum(nsp)) != lc.stage_type ||
+		 get_relname_relid("stage_history", nsp) != lc.history_relid))
 		lc.valid = false;
 	if (lc.valid)
 	{

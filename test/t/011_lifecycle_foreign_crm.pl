@@ -106,5 +106,22 @@ app(q{INSERT INTO clm.stage_transition_rule VALUES ('churned', 'lead');
 is(app(q{SELECT status FROM crm.customers WHERE id = '11111111-1111-1111-1111-111111111111'}), 'lead',
     'a granted rule edit works through the view');
 
+# one session that uses the triggers, drops and re-creates clm, and uses
+# them again: the per-backend caches notice the new extension's objects
+my $out = $node->safe_psql('postgres', q{
+    CREATE TABLE public.t1 (id int PRIMARY KEY, st clm.lifecycle_stage);
+    CREATE TRIGGER g BEFORE INSERT OR UPDATE ON public.t1 FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'id');
+    INSERT INTO public.t1 VALUES (1, 'lead');
+    UPDATE public.t1 SET st = 'first_purchase';
+    DROP EXTENSION clm CASCADE;
+    CREATE EXTENSION clm;
+    CREATE TABLE public.t2 (id int PRIMARY KEY, st clm.lifecycle_stage);
+    CREATE TRIGGER g BEFORE INSERT OR UPDATE ON public.t2 FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'id');
+    INSERT INTO public.t2 VALUES (1, 'lead');
+    UPDATE public.t2 SET st = 'first_purchase';
+    SELECT string_agg(coalesce(from_stage::text, '-') || '>' || to_stage, ',' ORDER BY id) FROM clm.stage_history;
+});
+is($out, '->lead,lead>first_purchase', 'the triggers work after DROP and CREATE EXTENSION in the same session');
+
 $node->stop;
 done_testing();
