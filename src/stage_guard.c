@@ -367,9 +367,6 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
-	logical_relid = clm_lc_logical_relid(rel);
-	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(logical_relid)),
-										 get_rel_name(logical_relid));
 	guard_check_type(rel, stage_att, clm_lc_stage_type(), "stage");
 
 	/* unchanged (including NULL to NULL): nothing to check or record */
@@ -377,6 +374,10 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 		goto done;
 	if (!newnull && !oldnull && DatumGetObjectId(newval) == DatumGetObjectId(oldval))
 		goto done;
+
+	logical_relid = clm_lc_logical_relid(rel);
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(logical_relid)),
+										 get_rel_name(logical_relid));
 
 	if (newnull)
 		ereport(ERROR,
