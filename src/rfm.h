@@ -39,4 +39,10 @@
  */
 extern TupleDesc rfm_result_tupdesc(FunctionCallInfo fcinfo);
 
+/*
+ * A numeric as a double, read from its digits (fast; the same numeric always
+ * gives the same double).  NaN and infinities go through numeric_float8.
+ */
+extern double rfm_numeric_to_double(Datum num);
+
 #endif							/* CLM_RFM_H */

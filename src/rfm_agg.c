@@ -12,8 +12,9 @@
  * allocates memory or runs numeric arithmetic.  The result is turned into a
  * numeric once per group.  Sums are therefore identical whatever the order
  * of rows or partial states (parallel, partitionwise, merged later).
- * double precision amounts are summed in fixed point of 2^-40 units (each
- * amount rounded to that grid, which is far below a cent), which keeps the
+ * double precision amounts are summed in fixed point of 2^-64 units (each
+ * amount rounded to that grid, 5e-20, far below anything a double can show
+ * next to a money amount), which keeps the
  * sum order-independent too.
  *
  * IDENTIFICATION
@@ -62,15 +63,15 @@ PG_FUNCTION_INFO_V1(rfm_mfinal);
 /* how the amounts of a state are summed */
 #define RFM_KIND_NONE		0	/* no amount yet */
 #define RFM_KIND_DECIMAL	1	/* numeric and bigint: units of 10000^-F */
-#define RFM_KIND_BINARY		2	/* double precision: units of 2^-40 */
+#define RFM_KIND_BINARY		2	/* double precision: units of 2^-64 */
 
 #define RFM_FLAG_ASOF		0x01	/* as_of is set (clm.rfm_agg) */
 #define RFM_KNOWN_FLAGS		RFM_FLAG_ASOF
 
 #define RFM_NBASE			10000
 #define RFM_MAX_GROUPS		9	/* 10000^9 = 1e36 < 2^127 / 100 */
-#define RFM_BINARY_BITS		40
-#define RFM_BINARY_LIMIT	79	/* |amount| < 2^(79-40) = 2^39 ~ 5.5e11 */
+#define RFM_BINARY_BITS		64
+#define RFM_BINARY_LIMIT	116	/* |amount| < 2^(116-64) = 2^52 ~ 4.5e15 */
 #define RFM_MAX_DSCALE		1000	/* NUMERIC_MAX_DISPLAY_SCALE */
 
 #define USECS_PER_DAY_F		86400000000.0
@@ -273,8 +274,43 @@ typedef struct RfmDecimal
  * digits as int16, most significant first.  NaN and infinities are the
  * "special" header 0xC000/0xD000/0xF000 and are errors for amounts.
  */
-static void
+static bool rfm_read_numeric_ext(Datum d, RfmDecimal *out, bool raise);
+
+static inline void
 rfm_read_numeric(Datum d, RfmDecimal *out)
+{
+	(void) rfm_read_numeric_ext(d, out, true);
+}
+
+/*
+ * rfm_numeric_to_double
+ *		See rfm.h.  Exact digits, then one division by a power of 10000:
+ *		the same numeric always gives the same double, which is all scoring
+ *		needs; numbers too long for that path go through numeric_float8.
+ */
+double
+rfm_numeric_to_double(Datum d)
+{
+	RfmDecimal	dec;
+	double		v;
+
+	if (!rfm_read_numeric_ext(d, &dec, false))
+		return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	v = (double) dec.digits;
+	if (dec.frac_groups > 0)
+		v /= pow(10000.0, dec.frac_groups);
+	else if (dec.frac_groups < 0)
+		v *= pow(10000.0, -dec.frac_groups);
+	return dec.negative ? -v : v;
+}
+
+/*
+ * rfm_read_numeric_ext
+ *		The parser; with raise = false, NaN, infinities and numbers too long
+ *		for int128 return false instead of raising an error.
+ */
+static bool
+rfm_read_numeric_ext(Datum d, RfmDecimal *out, bool raise)
 {
 	struct varlena *v = (struct varlena *) DatumGetPointer(d);
 	const char *p;
@@ -298,6 +334,8 @@ rfm_read_numeric(Datum d, RfmDecimal *out)
 		const char *what = (hdr & 0xF000) == 0xC000 ? "NaN" :
 		((hdr & 0xF000) == 0xD000 ? "Infinity" : "-Infinity");
 
+		if (!raise)
+			return false;
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount must be a finite number"),
@@ -334,18 +372,22 @@ rfm_read_numeric(Datum d, RfmDecimal *out)
 		out->frac_groups = 0;
 		out->int_groups = 0;
 		out->negative = false;
-		return;
+		return true;
 	}
 	out->int_groups = weight + 1;
 	out->frac_groups = ndigits - weight - 1;
 	if (ndigits > RFM_MAX_GROUPS || out->int_groups > RFM_MAX_GROUPS ||
 		out->frac_groups > RFM_MAX_GROUPS - 1)
+	{
+		if (!raise)
+			return false;
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount out of range for clm.rfm_agg"),
 				 errdetail("Amounts may have at most %d significant decimal digits, %d of them after the decimal point.",
 						   RFM_MAX_GROUPS * 4, (RFM_MAX_GROUPS - 1) * 4),
 				 errhint("Round the amounts, e.g. with round(amount, 2).")));
+	}
 	for (i = 0; i < ndigits; i++)
 	{
 		int16		dig;
@@ -356,6 +398,7 @@ rfm_read_numeric(Datum d, RfmDecimal *out)
 		acc = acc * RFM_NBASE + dig;
 	}
 	out->digits = acc;
+	return true;
 }
 
 /*
@@ -382,7 +425,7 @@ rfm_decimal_units(RfmState *st, const RfmDecimal *dec)
 
 /*
  * rfm_binary_units
- *		A double precision amount in units of 2^-40, rounded to the nearest
+ *		A double precision amount in units of 2^-64, rounded to the nearest
  *		unit; the rounding depends only on the amount, so sums stay
  *		order-independent.
  */
@@ -397,7 +440,7 @@ rfm_binary_units(double amount)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount %g out of range for the double precision clm.rfm_agg", amount),
-				 errdetail("double precision amounts must be smaller than 2^39 in absolute value."),
+				 errdetail("double precision amounts must be smaller than 2^52 in absolute value."),
 				 errhint("Use numeric amounts.")));
 	return (int128) rint(x);
 }
@@ -424,7 +467,7 @@ rfm_check_asof(RfmState *st, FunctionCallInfo fcinfo, int argno)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("as_of must be the same for every row of a group"),
 					 errdetail("The group started with as_of %s and now has %s.",
-							   timestamptz_to_str(st->as_of), timestamptz_to_str(as_of)),
+							   pstrdup(timestamptz_to_str(st->as_of)), pstrdup(timestamptz_to_str(as_of))),
 					 errhint("Pass a constant or a parameter as as_of.")));
 		return;
 	}
@@ -648,7 +691,7 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot combine RFM states with different as_of"),
 					 errdetail("The states have as_of %s and %s.",
-							   timestamptz_to_str(a->as_of), timestamptz_to_str(b->as_of)),
+							   pstrdup(timestamptz_to_str(a->as_of)), pstrdup(timestamptz_to_str(b->as_of))),
 					 errhint("Use the same as_of for every row of a group.")));
 	}
 	if (rfm_rows(b) == 0)
@@ -889,13 +932,13 @@ rfm_final(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("as_of differs from the as_of the state was built with"),
-				 errdetail("The state was built with as_of %s.", timestamptz_to_str(st->as_of))));
+				 errdetail("The state was built with as_of %s.", pstrdup(timestamptz_to_str(st->as_of)))));
 	if (rfm_rows(st) > 0 && st->latest_at > as_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("state holds orders after as_of"),
 				 errdetail("The latest order in the state is at %s, as_of is %s.",
-						   timestamptz_to_str(st->latest_at), timestamptz_to_str(as_of)),
+						   pstrdup(timestamptz_to_str(st->latest_at)), pstrdup(timestamptz_to_str(as_of))),
 				 errhint("Build the state only from orders up to as_of, e.g. WHERE ordered_at <= as_of.")));
 	return rfm_build(fcinfo, st, as_of);
 }
@@ -909,7 +952,7 @@ rfm_final(PG_FUNCTION_ARGS)
  *    latest_at,as_of,sum)
  * kind is n (none), d (decimal) or b (binary); timestamps are microseconds
  * since 2000-01-01 00:00 UTC; as_of is empty when unset; sum is the integer
- * count of units (10000^-frac_groups for decimal, 2^-40 for binary).
+ * count of units (10000^-frac_groups for decimal, 2^-64 for binary).
  * ----------------------------------------------------------------------
  */
 
