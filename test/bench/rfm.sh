@@ -4,9 +4,10 @@
 #   test/bench/rfm.sh            10M orders over 1M customers (the size)
 #   CLM_BENCH_ORDERS=1000000 test/bench/rfm.sh     smaller, for development
 #   CLM_BENCH_RUNS=5 ...         runs per query (default 3; the median is kept)
+#   CLM_BENCH_DIR=/some/dir      where the build, cluster and data go (default tmp_check/bench)
 #
 # Not a test: it prints timings and ratios.  Builds clm, installs it into a
-# private PostgreSQL copy under tmp_check/bench, starts a cluster on its own
+# private PostgreSQL copy under $CLM_BENCH_DIR, starts a cluster on its own
 # port, generates the orders deterministically (hash of the row number, no
 # random()), then times, in the same run and alternately:
 #   (a) hand-written SQL: max/count/sum GROUP BY, three ntile(5) windows, CASE
@@ -22,7 +23,7 @@ cd "$CLM_ROOT"
 orders=${CLM_BENCH_ORDERS:-10000000}
 customers=$((orders / 10))
 runs=${CLM_BENCH_RUNS:-3}
-dir=$CLM_ROOT/tmp_check/bench
+dir=${CLM_BENCH_DIR:-$CLM_ROOT/tmp_check/bench}
 
 clm_ensure_deps
 clm_build with_llvm=no
