@@ -65,6 +65,31 @@ SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-03-01', 'coffee')
 DELETE FROM clm.lifecycle_policy WHERE name = 'coffee';
 SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-03-01', 'coffee');
 
+-- PARALLEL SAFE: in parallel workers (each reads the policy itself) the
+-- result equals the serial one (and the hand-worked one: no orders ->
+-- prospect, one -> first_purchase, 2-6 within 120 days -> repeat, since the
+-- estate policy's floors are a year and its loyal tenure 365 days)
+CREATE TABLE lc_facts AS
+SELECT g AS k, (g % 7)::bigint AS n, timestamptz '2025-01-01' AS first_at,
+       timestamptz '2025-01-01' + (g % 7) * interval '20 days' AS last_at
+FROM generate_series(1, 20000) g;
+UPDATE lc_facts SET first_at = NULL, last_at = NULL WHERE n = 0;
+UPDATE lc_facts SET last_at = first_at WHERE n = 1;
+ANALYZE lc_facts;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT n, clm.classify_stage(n, first_at, last_at, '2025-08-01', 'estate') AS s, count(*)
+FROM lc_facts GROUP BY 1, 2;
+SELECT n, clm.classify_stage(n, first_at, last_at, '2025-08-01', 'estate') AS s, count(*)
+FROM lc_facts GROUP BY 1, 2 ORDER BY 1, 2;
+SET max_parallel_workers_per_gather = 0;
+SELECT n, clm.classify_stage(n, first_at, last_at, '2025-08-01', 'estate') AS s, count(*)
+FROM lc_facts GROUP BY 1, 2 ORDER BY 1, 2;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+DROP TABLE lc_facts;
+
 -- bad input
 SELECT clm.classify_stage(NULL, NULL, NULL, '2025-01-01') IS NULL AS null_orders,
        clm.classify_stage(1, '2025-01-01', '2025-01-01', NULL) IS NULL AS null_as_of,

@@ -123,6 +123,27 @@ RESET ROLE;
 DELETE FROM clm.stage_history WHERE relation = 'other.table';
 SET ROLE lo_owner;
 
+-- partitioned customers and orders: the triggers are cloned onto the
+-- partitions; history names the partitioned table, orders are counted
+-- across partitions, and refresh_stages hands as_of to the partitions' guard
+CREATE TABLE lo_crm.pc (id int PRIMARY KEY, st clm.lifecycle_stage, since timestamptz)
+    PARTITION BY RANGE (id);
+CREATE TABLE lo_crm.pc_1 PARTITION OF lo_crm.pc FOR VALUES FROM (0) TO (100);
+CREATE TABLE lo_crm.pc_2 PARTITION OF lo_crm.pc FOR VALUES FROM (100) TO (200);
+CREATE TABLE lo_crm.po (cid int NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE lo_crm.po_2025 PARTITION OF lo_crm.po FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE lo_crm.po_2026 PARTITION OF lo_crm.po FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.pc FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('st', 'id', 'since');
+CREATE TRIGGER o AFTER INSERT ON lo_crm.po FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.pc', 'cid', 'st', 'at');
+INSERT INTO lo_crm.pc VALUES (5, 'prospect', '2024-12-01'), (150, 'lead', '2024-12-01');
+INSERT INTO lo_crm.po VALUES (5, '2025-11-01'), (150, '2025-03-01');
+INSERT INTO lo_crm.po VALUES (5, '2026-01-10');
+SELECT clm.refresh_stages('lo_crm.pc', 'lo_crm.po', 'id', 'st', 'cid', 'at', '2026-02-01') AS moved;
+SELECT relation, customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+WHERE relation LIKE 'lo_crm.p%' ORDER BY customer_key::int, id;
+
 -- bad input to refresh_stages
 SELECT clm.refresh_stages(NULL, 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', '2026-01-01');
 SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', NULL);
@@ -148,6 +169,14 @@ INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
 INSERT INTO lo_crm.o2 VALUES (NULL, '2025-01-02'), (1, NULL), (2, '2025-01-03');
 SELECT st FROM lo_crm.c2;
 INSERT INTO lo_crm.o2 VALUES (1, 'infinity');
+-- since_column: for a guard without a stage-entered-at column, refresh_stages
+-- can still stamp as_of into a column of the caller's choice
+ALTER TABLE lo_crm.c2 ADD COLUMN lapsed_since timestamptz;
+SELECT clm.refresh_stages('lo_crm.c2', 'lo_crm.o2', 'id', 'st', 'cid', 'at', '2026-01-01',
+                          since_column => 'lapsed_since') AS moved;
+SELECT id, st, lapsed_since FROM lo_crm.c2;
+SELECT clm.refresh_stages('lo_crm.c2', 'lo_crm.o2', 'id', 'st', 'cid', 'at', '2026-01-01',
+                          since_column => 'nope');
 -- misuse of stage_on_order
 DROP TRIGGER t ON lo_crm.o2;
 CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW

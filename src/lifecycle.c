@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -762,6 +763,26 @@ clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
 }
 
 /*
+ * clm_lc_logical_relid
+ *		The table a row belongs to from the user's point of view: for a
+ *		partition (row triggers are cloned onto each), the root of its
+ *		partitioned table, so that history, hand-offs and order counts name
+ *		the table the user attached the trigger to.
+ */
+Oid
+clm_lc_logical_relid(Relation rel)
+{
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+
+		if (ancestors != NIL)
+			return llast_oid(ancestors);
+	}
+	return RelationGetRelid(rel);
+}
+
+/*
  * clm_lc_require_guard
  *		Insist that rel carries an enabled clm.stage_guard on stage_column.
  *
@@ -769,7 +790,7 @@ clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
  * row; without the guard those moves would bypass the rules and leave no
  * history, silently.
  */
-void
+const char *
 clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 {
 	TriggerDesc *td = rel->trigdesc;
@@ -789,7 +810,7 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 				continue;
 			fname = get_func_name(t->tgfoid);
 			if (fname && strcmp(fname, "stage_guard") == 0)
-				return;
+				return t->tgnargs >= 3 ? t->tgargs[2] : NULL;
 		}
 	}
 	ereport(ERROR,
@@ -802,4 +823,5 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												RelationGetRelationName(rel)),
 					 lc.nspname, stage_column)));
+	return NULL;				/* not reached */
 }

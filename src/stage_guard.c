@@ -127,11 +127,13 @@ stage_guard_check_call(FunctionCallInfo fcinfo)
  * itself (imports, backdating) supplies it; otherwise the transaction time.
  */
 static TimestampTz
-guard_changed_at(TriggerData *td, int since_att, HeapTuple newtup, HeapTuple oldtup)
+guard_changed_at(TriggerData *td, Oid logical_relid, int since_att, HeapTuple newtup,
+				 HeapTuple oldtup)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 
-	if (clm_lc_pending.relid == RelationGetRelid(td->tg_relation))
+	if (clm_lc_pending.relid == logical_relid ||
+		clm_lc_pending.relid == RelationGetRelid(td->tg_relation))
 		return clm_lc_pending.changed_at;
 	if (since_att > 0)
 	{
@@ -189,6 +191,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	bool		typisvarlena;
 	char	   *key;
 	char	   *relname;
+	Oid			logical_relid;
 	TimestampTz changed_at;
 
 	stage_guard_check_call(fcinfo);
@@ -216,8 +219,9 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
-	relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-										 RelationGetRelationName(rel));
+	logical_relid = clm_lc_logical_relid(rel);
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(logical_relid)),
+										 get_rel_name(logical_relid));
 	guard_check_type(rel, stage_att, clm_lc_stage_type(), "stage");
 
 	/* unchanged (including NULL to NULL): nothing to check or record */
@@ -262,7 +266,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 						 clm_lc_stage_name(newstage)),
 				 errtablecol(rel, stage_att)));
 
-	changed_at = guard_changed_at(td, since_att, newtup, oldtup);
+	changed_at = guard_changed_at(td, logical_relid, since_att, newtup, oldtup);
 	clm_lc_record(relname, key, oldstage, newstage, changed_at, GetUserId());
 	SPI_finish();
 

@@ -51,6 +51,7 @@ typedef struct OrderTrigger
 	Oid			stage_type;
 	Oid			cust_relid;
 	char	   *stage_column;
+	char	   *since_column;	/* the guard's, when the plans were made */
 	char	   *cust_name;		/* quoted, qualified: the history's relation */
 	Oid			key_type;		/* of the order's customer column */
 	char	   *policy;
@@ -196,6 +197,7 @@ order_build(TriggerData *td, Oid nsp)
 			   *ts_q;
 	Oid			argtypes[2];
 	int			i;
+	const char *since;
 
 	if (order_cxt == NULL)
 		order_cxt = AllocSetContextCreate(TopMemoryContext, "clm stage_on_order",
@@ -210,6 +212,7 @@ order_build(TriggerData *td, Oid nsp)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", tg->tgargs[0])));
 	stage_att = order_attnum(crel, tg->tgargs[2], clm_lc_stage_type(), "stage");
+	since = clm_lc_require_guard(crel, tg->tgargs[2], "clm.stage_on_order");
 	key_col = order_key_column(crel, tg->tgnargs >= 6 ? tg->tgargs[5] : NULL);
 	(void) order_attnum(crel, key_col, InvalidOid, "customer key");
 	(void) stage_att;
@@ -224,6 +227,7 @@ order_build(TriggerData *td, Oid nsp)
 	ot->stage_type = clm_lc_stage_type();
 	ot->cust_relid = cust_relid;
 	ot->stage_column = pstrdup(tg->tgargs[2]);
+	ot->since_column = since ? pstrdup(since) : NULL;
 	ot->policy = pstrdup(tg->tgnargs >= 5 ? tg->tgargs[4] : "default");
 	MemoryContextSwitchTo(old);
 
@@ -234,8 +238,13 @@ order_build(TriggerData *td, Oid nsp)
 	cust_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(crel)),
 										RelationGetRelationName(crel));
 	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
-	ord_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(orel)),
-									   RelationGetRelationName(orel));
+	{
+		/* a partition's trigger counts the orders of the whole table */
+		Oid			ord_relid = clm_lc_logical_relid(orel);
+
+		ord_q = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ord_relid)),
+										   get_rel_name(ord_relid));
+	}
 	key_q = pstrdup(quote_identifier(key_col));
 	stage_q = pstrdup(quote_identifier(tg->tgargs[2]));
 	fk_q = pstrdup(quote_identifier(tg->tgargs[1]));
@@ -245,9 +254,11 @@ order_build(TriggerData *td, Oid nsp)
 	argtypes[0] = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
 	argtypes[1] = ot->stage_type;
 	/* FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE */
-	ot->lock_plan = order_prepare(psprintf("SELECT c.%s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
+	ot->lock_plan = order_prepare(psprintf("SELECT c.%s, %s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
 										   "FOR NO KEY UPDATE OF c",
-										   stage_q, cust_q, key_q), 1, argtypes);
+										   stage_q,
+										   since ? psprintf("c.%s::pg_catalog.timestamptz", quote_identifier(since)) : "NULL::pg_catalog.timestamptz",
+										   cust_q, key_q), 1, argtypes);
 	/* the customer's order times, and which transaction wrote them */
 	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
 											"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL",
@@ -399,6 +410,9 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 				latest_other,
 				changed_at;
 	const ClmPolicy *policy;
+	const char *since;
+	bool		since_known = false;
+	TimestampTz since_at = 0;
 
 	order_check_call(fcinfo);
 	tup = td->tg_trigtuple;
@@ -419,9 +433,16 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	ts = DatumGetTimestampTz(tsd);
 	clm_check_finite_timestamp(ts, ot->args[3]);
 
+	/* the guard must still be there; rebuild if its since column changed */
 	crel = table_open(ot->cust_relid, AccessShareLock);
-	clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
+	since = clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
 	table_close(crel, NoLock);
+	if ((since == NULL) != (ot->since_column == NULL) ||
+		(since != NULL && strcmp(since, ot->since_column) != 0))
+	{
+		ot->tgoid = InvalidOid; /* stale */
+		ot = order_lookup(td, nsp);
+	}
 
 	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
@@ -432,6 +453,8 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		cur = InvalidOid;
+	since_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	since_known = (ot->since_column != NULL && !isnull);
 
 	ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
@@ -487,9 +510,17 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		Oid			typoutput;
 		bool		typisvarlena;
 
-		getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
-		if (clm_lc_stage_entered_at(ot->cust_name,
-									OidOutputFunctionCall(typoutput, key), &entered_at) &&
+		bool		known = since_known;
+
+		/* the guard keeps it in the since column; else ask the history */
+		entered_at = since_at;
+		if (!known)
+		{
+			getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
+			known = clm_lc_stage_entered_at(ot->cust_name,
+											OidOutputFunctionCall(typoutput, key), &entered_at);
+		}
+		if (known &&
 			(changed_at < entered_at || (lapsed && changed_at == entered_at)))
 		{
 			if (lapsed)

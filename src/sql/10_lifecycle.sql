@@ -3,7 +3,6 @@
 -- Lifecycle: stages, transition rules, stage history, policies, triggers
 -- ---------------------------------------------------------------------------
 
-GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
 CREATE TYPE @extschema@.lifecycle_stage AS ENUM (
     'prospect',         -- known contact, not yet engaged (awareness)
@@ -319,6 +318,8 @@ CREATE INDEX stage_history_changed_at_idx
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history', '');
 -- and its id sequence, or a restored database would hand out ids again from 1
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history_id_seq', '');
+COMMENT ON SEQUENCE @extschema@.stage_history_id_seq IS
+    'ids of clm.stage_history (dumped with the table, so a restored database continues the numbering)';
 
 -- Users read history only for tables they may read themselves; nobody but
 -- the owner (and clm's triggers, which write as the owner) writes it.
