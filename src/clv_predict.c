@@ -28,6 +28,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
@@ -67,6 +68,9 @@ typedef struct ModelCache
 	uint32		len;			/* length of the cached composite, 0 = none */
 	char	   *bytes;			/* copy of the composite datum */
 	double		params[MODEL_MAX_PARAMS];
+	struct BgConn *bgconn;		/* BG/NBD per-x connection coefficients */
+	HTAB	   *memo;			/* per-(x, T, ...) results, see memo_slot */
+	MemoryContext mcxt;			/* where the cache lives */
 } ModelCache;
 
 /*
@@ -93,6 +97,7 @@ model_params(FunctionCallInfo fcinfo, int argno, int slot, int nparams,
 		fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 2 * sizeof(ModelCache));
 	cache = &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+	cache->mcxt = fcinfo->flinfo->fn_mcxt;
 
 	if (cache->len == len && memcmp(cache->bytes, th, len) == 0)
 		return cache->params;
@@ -144,11 +149,76 @@ model_params(FunctionCallInfo fcinfo, int argno, int slot, int nparams,
 
 	if (cache->bytes)
 		pfree(cache->bytes);
+	if (cache->bgconn)
+		pfree(cache->bgconn);
+	cache->bgconn = NULL;
+	if (cache->memo)
+		hash_destroy(cache->memo);
+	cache->memo = NULL;
 	cache->len = 0;
 	cache->bytes = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
 	memcpy(cache->bytes, th, len);
 	cache->len = len;
 	return cache->params;
+}
+
+/* The cache slot of a model argument (after model_params). */
+static ModelCache *
+model_cache(FunctionCallInfo fcinfo, int slot)
+{
+	return &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+}
+
+/*
+ * Memoization of the expensive part of a prediction.  The 2F1-based BG/NBD
+ * expectation depends on the customer only through (x, T) (P(alive), the
+ * only part that depends on t_x, and the spend are cheap), and summaries
+ * built at day resolution have few distinct (x, T) pairs: a customer base of
+ * millions has thousands.  So each call site keeps, next to the decoded
+ * model, a hash table from (x, T, the call's other arguments) to that part,
+ * dropped when the model changes and capped at MEMO_MAX entries (beyond
+ * that, values are computed without being stored).  Results are identical
+ * to recomputing them.
+ */
+#define MEMO_MAX 200000
+
+typedef struct MemoKey
+{
+	double		v[5];
+} MemoKey;
+
+typedef struct MemoEntry
+{
+	MemoKey		key;
+	double		value;
+} MemoEntry;
+
+/*
+ * memo_slot
+ *		The entry for key (found or new), or NULL when the memo is full.
+ */
+static MemoEntry *
+memo_slot(ModelCache *mc, const MemoKey *key, bool *found)
+{
+	if (mc->memo == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(MemoKey);
+		ctl.entrysize = sizeof(MemoEntry);
+		ctl.hcxt = mc->mcxt;
+		mc->memo = hash_create("clm prediction memo", 1024, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (hash_get_num_entries(mc->memo) >= MEMO_MAX)
+	{
+		MemoEntry  *e = hash_search(mc->memo, key, HASH_FIND, NULL);
+
+		*found = (e != NULL);
+		return e;
+	}
+	return hash_search(mc->memo, key, HASH_ENTER, found);
 }
 
 static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
@@ -266,6 +336,105 @@ bg_p_alive(const double *m, double x, double t_x, double t)
 }
 
 /*
+ * The BG/NBD expectation at 1/2 < z < 1 by the connection formula.  Its
+ * Gamma coefficients depend on the model and x only, so scoring caches them
+ * per x (for x < BG_CONN_MEMO) with the decoded model; a CLV evaluates the
+ * expectation at twelve horizons with one set.
+ */
+#define BG_CONN_MEMO 256
+
+typedef struct BgConn
+{
+	int			state;			/* 0 not prepared, 1 usable, -1 not usable */
+	double		A,
+				eps,
+				C,
+				d,
+				c1,
+				c2;
+} BgConn;
+
+/*
+ * bg_conn_prepare
+ *		Coefficients of 2F1(A, eps; C; z) = c1 2F1(A, eps; 1-d; 1-z)
+ *		+ c2 (1-z)^d 2F1(C-A, C-eps; 1+d; 1-z), d = C - A - eps.  Not usable
+ *		(the series path is taken instead) near a = 1 (cancellation in
+ *		(1 - ...)/(a-1)), near integer d (degenerate formula), at large C
+ *		(the direct series is fast there), at d > 6 (the first series then
+ *		has c = 1-d < -5 and its terms spike, costing digits) or at a pole
+ *		of Gamma(C).
+ */
+static void
+bg_conn_prepare(double r, double a, double b, double x, BgConn *bc)
+{
+	bc->A = a + b - 1.0 - r;
+	bc->eps = a - 1.0;
+	bc->C = a + b + x - 1.0;
+	bc->d = bc->C - bc->A - bc->eps;
+	bc->state = -1;
+	if (fabs(bc->eps) < 0.01 || fabs(bc->d - rint(bc->d)) < 0.01 || bc->C > 20.0 || bc->d > 6.0 ||
+		(bc->C <= 0.0 && bc->C == floor(bc->C)) ||
+		(bc->A <= 0.0 && bc->A == floor(bc->A)))
+		return;
+	bc->c1 = clm_gamma_ratio(bc->C, bc->d, bc->C - bc->A, bc->C - bc->eps);
+	bc->c2 = clm_gamma_ratio(bc->C, -bc->d, bc->A, bc->eps);
+	if (isfinite(bc->c1) && isfinite(bc->c2))
+		bc->state = 1;
+}
+
+/*
+ * bg_ey_alive_conn
+ *		E[Y(h) | alive] for z > 1/2 through the connection formula; false when
+ *		not applicable (the caller then sums the series).
+ */
+static bool
+bg_ey_alive_conn(const BgConn *bc, double alpha, double T, double h, double *result)
+{
+	double		w,
+				L,
+				f1,
+				f2,
+				F;
+
+	if (bc == NULL || bc->state != 1 || h <= alpha + T)	/* z <= 1/2 */
+		return false;
+	L = -log1p(h / (alpha + T));
+	w = exp(L);
+	if (!clm_hyp2f1_series(bc->A, bc->eps, 1.0 - bc->d, w, 500, &f1) ||
+		!clm_hyp2f1_series(bc->C - bc->A, bc->C - bc->eps, 1.0 + bc->d, w, 500, &f2))
+		return false;
+	F = bc->c1 * f1 + bc->c2 * exp(bc->d * L) * f2;
+	*result = bc->C * (-expm1(bc->eps * L) - exp(bc->eps * L) * (F - 1.0)) / bc->eps;
+	return isfinite(*result);
+}
+
+/*
+ * bg_conn_for
+ *		The cached coefficients for x, or a prepared local copy in *tmp.
+ */
+static const BgConn *
+bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
+{
+	BgConn	   *bc;
+
+	if (mc != NULL && x < BG_CONN_MEMO)
+	{
+		if (mc->bgconn == NULL)
+			mc->bgconn = MemoryContextAllocZero(mc->mcxt,
+												BG_CONN_MEMO * sizeof(BgConn));
+		bc = &mc->bgconn[(int) x];
+	}
+	else
+	{
+		bc = tmp;
+		bc->state = 0;
+	}
+	if (bc->state == 0)
+		bg_conn_prepare(m[0], m[2], m[3], x, bc);
+	return bc;
+}
+
+/*
  * bg_ey_alive_direct
  *		E[Y(h) | alive, x, T] = C/(a-1) [1 - (1-z)^(a-1) 2F1(A, a-1; C; z)]
  *		with A = a+b-1-r, C = a+b+x-1, z = h/(alpha+T+h) (the Euler form of
@@ -351,7 +520,7 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
  */
 static double
 bg_ey_alive(double r, double alpha, double a, double b, double x,
-			double T, double h)
+			double T, double h, const BgConn *bc)
 {
 	double		res;
 	double		vals[CLM_LIMIT_NODES];
@@ -359,6 +528,8 @@ bg_ey_alive(double r, double alpha, double a, double b, double x,
 	bool		in_a;
 	int			i;
 
+	if (bg_ey_alive_conn(bc, alpha, T, h, &res))
+		return res;
 	if (bg_ey_alive_direct(r, alpha, a, b, x, T, h, &res))
 		return res;
 
@@ -376,12 +547,6 @@ bg_ey_alive(double r, double alpha, double a, double b, double x,
 					 errhint("Use a shorter horizon.")));
 	}
 	return clm_limit_interpolate(vals, (in_a ? a : b) - centre);
-}
-
-static double
-bg_expected(const double *m, double h, double x, double t_x, double t)
-{
-	return bg_p_alive(m, x, t_x, t) * bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h);
 }
 
 /*
@@ -658,9 +823,25 @@ clm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
 	double		t_x = PG_GETARG_FLOAT8(3);
 	double		t = PG_GETARG_FLOAT8(4);
 
+	BgConn		tmp;
+	ModelCache *mc = model_cache(fcinfo, 0);
+	MemoKey		key = {{x + 0.0, t + 0.0, h + 0.0, 0.0, 0.0}};	/* + 0.0: no -0 */
+	MemoEntry  *e;
+	bool		found;
+	double		ey;
+
 	check_nonneg(h, "horizon");
 	check_history(x, t_x, t);
-	PG_RETURN_FLOAT8(finite_or_error(bg_expected(m, h, x, t_x, t), "expected purchases"));
+	e = memo_slot(mc, &key, &found);
+	if (e && found)
+		ey = e->value;
+	else
+	{
+		ey = bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h, bg_conn_for(mc, m, x, &tmp));
+		if (e)
+			e->value = ey;
+	}
+	PG_RETURN_FLOAT8(finite_or_error(bg_p_alive(m, x, t_x, t) * ey, "expected purchases"));
 }
 
 /* clm.bgnbd_p_alive(model, x, t_x, t) */
@@ -682,9 +863,11 @@ clm_bgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
 {
 	const double *m = BG_PARAMS(0);
 	double		h = PG_GETARG_FLOAT8(1);
+	BgConn		tmp;
 
 	check_nonneg(h, "horizon");
-	PG_RETURN_FLOAT8(finite_or_error(bg_ey_alive(m[0], m[1], m[2], m[3], 0.0, 0.0, h),
+	PG_RETURN_FLOAT8(finite_or_error(bg_ey_alive(m[0], m[1], m[2], m[3], 0.0, 0.0, h,
+												 bg_conn_for(model_cache(fcinfo, 0), m, 0.0, &tmp)),
 									 "expected purchases"));
 }
 
@@ -808,6 +991,9 @@ clm_clv(PG_FUNCTION_ARGS)
 				lf,
 				total = 0.0;
 	int			k;
+	BgConn		tmp;
+	const BgConn *bc;
+	bool		found;
 
 	check_history(x, t_x, t);
 	check_nonneg(ms, "mean_spend");
@@ -833,14 +1019,30 @@ clm_clv(PG_FUNCTION_ARGS)
 	f = CLM_DAYS_PER_MONTH / unit_days;
 	palive = bg_p_alive(bg, x, t_x, t);
 	spend = gg_expected(gg, x, ms);
-	lf = log1p(d);
-	for (k = 1; k <= months; k++)
-	{
-		double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f);
 
-		disc = exp(-k * lf);
-		total += (cur - prev) * disc;
-		prev = cur;
+	/* the discounted sum of expected purchases given alive, memoized */
+	{
+		ModelCache *mc = model_cache(fcinfo, 0);
+		MemoKey		key = {{x + 0.0, t + 0.0, (double) months, d + 0.0, unit_days}};
+		MemoEntry  *e = memo_slot(mc, &key, &found);
+
+		if (e && found)
+			total = e->value;
+		else
+		{
+			lf = log1p(d);
+			bc = bg_conn_for(mc, bg, x, &tmp);
+			for (k = 1; k <= months; k++)
+			{
+				double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f, bc);
+
+				disc = exp(-k * lf);
+				total += (cur - prev) * disc;
+				prev = cur;
+			}
+			if (e)
+				e->value = total;
+		}
 	}
 	PG_RETURN_FLOAT8(finite_or_error(total * palive * spend, "CLV"));
 }

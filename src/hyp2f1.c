@@ -118,13 +118,13 @@ log_abs_gamma(double x, int *sign)
 }
 
 /*
- * gamma_ratio
+ * clm_gamma_ratio
  *		Gamma(n1) Gamma(n2) / (Gamma(d1) Gamma(d2)), zero when a denominator
  *		argument is a pole (1/Gamma vanishes there).  Numerator poles are
  *		excluded by the callers.
  */
-static double
-gamma_ratio(double n1, double n2, double d1, double d2)
+double
+clm_gamma_ratio(double n1, double n2, double d1, double d2)
 {
 	int			s1,
 				s2,
@@ -181,8 +181,8 @@ connection(double a, double b, double c, double z)
 	double		d = c - a - b;
 	double		r1 = 0.0,
 				r2 = 0.0;
-	double		c1 = gamma_ratio(c, d, c - a, c - b);
-	double		c2 = gamma_ratio(c, -d, a, b);
+	double		c1 = clm_gamma_ratio(c, d, c - a, c - b);
+	double		c2 = clm_gamma_ratio(c, -d, a, b);
 
 	if (c1 != 0.0)
 		r1 = c1 * series_or_fail(a, b, 1.0 - d, w);
@@ -272,7 +272,7 @@ clm_hyp2f1(double a, double b, double c, double z)
 					 errmsg("hypergeometric function 2F1(%g, %g; %g; 1) diverges", a, b, c),
 					 errdetail("At z = 1 the series converges only when c - a - b > 0.")));
 		/* Gauss's summation theorem */
-		return gamma_ratio(c, c - a - b, c - a, c - b);
+		return clm_gamma_ratio(c, c - a - b, c - a, c - b);
 	}
 
 	if (z < 0.0)
