@@ -328,8 +328,7 @@ bg_p_alive(const double *m, double x, double t_x, double t)
 
 	if (x == 0.0)
 		return 1.0;
-	l = log(a) - log(b + x - 1.0)
-		+ (r + x) * (log(alpha + t) - log(alpha + t_x));
+	l = log(a / (b + x - 1.0)) + (r + x) * log((alpha + t) / (alpha + t_x));
 	if (l > 0.0)
 		return exp(-l) / (1.0 + exp(-l));
 	return 1.0 / (1.0 + exp(l));
