@@ -70,6 +70,9 @@ typedef struct ModelCache
 	double		params[MODEL_MAX_PARAMS];
 	struct BgConn *bgconn;		/* BG/NBD per-x connection coefficients */
 	HTAB	   *memo;			/* per-(x, T, ...) results, see memo_slot */
+	int64		memo_lookups;
+	int64		memo_hits;
+	bool		memo_off;		/* too few hits to pay for the lookups */
 	MemoryContext mcxt;			/* where the cache lives */
 } ModelCache;
 
@@ -155,6 +158,8 @@ model_params(FunctionCallInfo fcinfo, int argno, int slot, int nparams,
 	if (cache->memo)
 		hash_destroy(cache->memo);
 	cache->memo = NULL;
+	cache->memo_lookups = cache->memo_hits = 0;
+	cache->memo_off = false;
 	cache->len = 0;
 	cache->bytes = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
 	memcpy(cache->bytes, th, len);
@@ -177,10 +182,14 @@ model_cache(FunctionCallInfo fcinfo, int slot)
  * millions has thousands.  So each call site keeps, next to the decoded
  * model, a hash table from (x, T, the call's other arguments) to that part,
  * dropped when the model changes and capped at MEMO_MAX entries (beyond
- * that, values are computed without being stored).  Results are identical
- * to recomputing them.
+ * that, values are computed without being stored).  When the first
+ * MEMO_PROBE lookups hit less than 10 % of the time (continuous times, no
+ * repeats), the memo is switched off for the rest of the query.  Results
+ * are identical to recomputing them.
  */
 #define MEMO_MAX 200000
+/* lookups after which a memo with under 10 % hits is switched off */
+#define MEMO_PROBE 20000
 
 typedef struct MemoKey
 {
@@ -200,6 +209,21 @@ typedef struct MemoEntry
 static MemoEntry *
 memo_slot(ModelCache *mc, const MemoKey *key, bool *found)
 {
+	MemoEntry  *e;
+
+	*found = false;
+	if (mc->memo_off)
+		return NULL;
+	/* nearly all distinct: stop paying for lookups */
+	if (mc->memo_lookups >= MEMO_PROBE && mc->memo_hits < mc->memo_lookups / 10)
+	{
+		mc->memo_off = true;
+		if (mc->memo)
+			hash_destroy(mc->memo);
+		mc->memo = NULL;
+		return NULL;
+	}
+	mc->memo_lookups++;
 	if (mc->memo == NULL)
 	{
 		HASHCTL		ctl;
@@ -213,12 +237,14 @@ memo_slot(ModelCache *mc, const MemoKey *key, bool *found)
 	}
 	if (hash_get_num_entries(mc->memo) >= MEMO_MAX)
 	{
-		MemoEntry  *e = hash_search(mc->memo, key, HASH_FIND, NULL);
-
+		e = hash_search(mc->memo, key, HASH_FIND, NULL);
 		*found = (e != NULL);
-		return e;
 	}
-	return hash_search(mc->memo, key, HASH_ENTER, found);
+	else
+		e = hash_search(mc->memo, key, HASH_ENTER, found);
+	if (*found)
+		mc->memo_hits++;
+	return e;
 }
 
 static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
@@ -459,7 +485,7 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 	double		e = exp(eps * L);
 	double		cs = 0.0;		/* C * S */
 	double		term;
-	double		kstable = fmax(fabs(A), fmax(fabs(eps), fabs(C))) + 2.0;
+	double		kstable = Max(fabs(A), Max(fabs(eps), fabs(C))) + 2.0;
 	int			k;
 	bool		done = false;
 
@@ -485,9 +511,9 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 		}
 		if (k > kstable)
 		{
-			double		mm = fmax(fabs(ratio), z);
+			double		mm = Max(fabs(ratio), z);
 
-			if (mm < 1.0 && fabs(term) * mm / (1.0 - mm) <= 1e-17 * fabs(cs))
+			if (mm < 1.0 && fabs(term) * mm <= 1e-17 * fabs(cs) * (1.0 - mm))
 			{
 				done = true;
 				break;

@@ -70,7 +70,7 @@ clm_hyp2f1_series(double a, double b, double c, double z, int maxterms,
 	double		sum = 1.0;
 	double		term = 1.0;
 	double		maxabs = 1.0;
-	double		kstable = fmax(fabs(a), fmax(fabs(b), fabs(c))) + 2.0;
+	double		kstable = Max(fabs(a), Max(fabs(b), fabs(c))) + 2.0;
 	int			k;
 
 	if (z == 0.0)
@@ -93,9 +93,10 @@ clm_hyp2f1_series(double a, double b, double c, double z, int maxterms,
 			return false;
 		if (k + 1 > kstable)
 		{
-			double		m = fmax(fabs(ratio), fabs(z));
+			/* tail <= |term| m / (1 - m), m = the larger of |ratio| and |z| */
+			double		m = Max(fabs(ratio), fabs(z));
 
-			if (m < 1.0 && fabs(term) * m / (1.0 - m) <= 1.0e-17 * fabs(sum))
+			if (m < 1.0 && fabs(term) * m <= 1.0e-17 * fabs(sum) * (1.0 - m))
 				break;
 		}
 	}
