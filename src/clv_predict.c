@@ -408,6 +408,30 @@ bg_conn_prepare(double r, double a, double b, double x, BgConn *bc)
 }
 
 /*
+ * ey_accept
+ *		Accept a computed E[Y(h) | alive] only when it is trustworthy: finite,
+ *		within [0, (r+x) h / (alpha+T)] (the expectation if nobody ever
+ *		dropped out), and not the small difference of parts more than 1e6
+ *		times larger (scale), which would have lost over six digits.  Tiny
+ *		negative rounding results are set to 0.
+ */
+static bool
+ey_accept(double *v, double scale, double r, double x, double alpha, double T, double h)
+{
+	double		bound = (r + x) * h / (alpha + T);
+
+	if (!isfinite(*v) || !isfinite(scale) || scale > 1e6 * fabs(*v) + 1e-300)
+		return false;
+	if (*v < 0.0)
+	{
+		if (-*v > 1e-12 * scale)
+			return false;
+		*v = 0.0;
+	}
+	return *v <= bound * (1.0 + 1e-9);
+}
+
+/*
  * bg_ey_alive_conn
  *		E[Y(h) | alive] for z > 1/2 through the connection formula; false when
  *		not applicable (the caller then sums the series).
@@ -428,9 +452,17 @@ bg_ey_alive_conn(const BgConn *bc, double alpha, double T, double h, double *res
 	if (!clm_hyp2f1_series(bc->A, bc->eps, 1.0 - bc->d, w, 500, &f1) ||
 		!clm_hyp2f1_series(bc->C - bc->A, bc->C - bc->eps, 1.0 + bc->d, w, 500, &f2))
 		return false;
-	F = bc->c1 * f1 + bc->c2 * exp(bc->d * L) * f2;
-	*result = bc->C * (-expm1(bc->eps * L) - exp(bc->eps * L) * (F - 1.0)) / bc->eps;
-	return isfinite(*result);
+	{
+		double		t1 = bc->c1 * f1;
+		double		t2 = bc->c2 * exp(bc->d * L) * f2;
+		double		e = exp(bc->eps * L);
+		double		scale;
+
+		F = t1 + t2;
+		*result = bc->C * (-expm1(bc->eps * L) - e * (F - 1.0)) / bc->eps;
+		scale = fabs(bc->C / bc->eps) * (fabs(expm1(bc->eps * L)) + e * (fabs(t1) + fabs(t2) + 1.0));
+		return ey_accept(result, scale, bc->C - bc->A, 0.0, alpha, T, h);
+	}
 }
 
 /*
@@ -486,6 +518,7 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 	double		cs = 0.0;		/* C * S */
 	double		term;
 	double		kstable = Max(fabs(A), Max(fabs(eps), fabs(C))) + 2.0;
+	double		maxabs;
 	int			k;
 	bool		done = false;
 
@@ -498,12 +531,15 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 	/* C*S = sum_{k>=1} (A)_k (eps+1)_{k-1} / ((C+1)_{k-1} k!) z^k */
 	term = A * z;
 	cs = term;
+	maxabs = fabs(term);
 	for (k = 1; k < 4000; k++)
 	{
 		double		ratio = (A + k) * (eps + k) / ((C + k) * (k + 1.0)) * z;
 
 		term *= ratio;
 		cs += term;
+		if (fabs(term) > maxabs)
+			maxabs = fabs(term);
 		if (term == 0.0)
 		{
 			done = true;
@@ -522,8 +558,11 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 	}
 	if (done && isfinite(cs))
 	{
-		*result = -C * L * expm1_ratio(eps * L) - e * cs;
-		return true;
+		double		first = -C * L * expm1_ratio(eps * L);
+
+		*result = first - e * cs;
+		if (ey_accept(result, fabs(first) + e * maxabs, r, x, alpha, T, h))
+			return true;
 	}
 
 	/* slow series: full 2F1 by the connection formula */
@@ -533,8 +572,20 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 		double		f = clm_hyp2f1(A, eps, C, z);
 
 		*result = C * (-expm1(eps * L) - e * (f - 1.0)) / eps;
+		return ey_accept(result, fabs(C / eps) * (fabs(expm1(eps * L)) + e * (fabs(f) + 1.0)),
+						 r, x, alpha, T, h);
 	}
-	return true;
+}
+
+/* No method gave a trustworthy value: a clear error, never a wrong number. */
+static void
+ey_failed(double r, double a, double b, double x, double h)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("BG/NBD expected purchases cannot be evaluated accurately for this model and horizon"),
+			 errdetail("r = %g, a = %g, b = %g, x = %g, horizon = %g.", r, a, b, x, h),
+			 errhint("The series lose too many digits for very large r or a (tens and more) at long horizons; check the model, or use a shorter horizon.")));
 }
 
 /*
@@ -559,6 +610,8 @@ bg_ey_alive(double r, double alpha, double a, double b, double x,
 		return res;
 
 	in_a = fabs(a - 1.0) < CLM_LIMIT_STEP / 2.0;
+	if (!in_a && fabs(a + b + x - 1.0) >= CLM_LIMIT_STEP / 2.0)
+		ey_failed(r, a, b, x, h);
 	centre = in_a ? 1.0 : 1.0 - a - x;	/* the value of a (b) at the singularity */
 	for (i = 0; i < CLM_LIMIT_NODES; i++)
 	{
@@ -566,10 +619,7 @@ bg_ey_alive(double r, double alpha, double a, double b, double x,
 		double		bb = in_a ? b : centre + clm_limit_node(i);
 
 		if (bb <= 0.0 || !bg_ey_alive_direct(r, alpha, aa, bb, x, T, h, &vals[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("BG/NBD expectation could not be evaluated at a = %g, b = %g and horizon %g", a, b, h),
-					 errhint("Use a shorter horizon.")));
+			ey_failed(r, a, b, x, h);
 	}
 	return clm_limit_interpolate(vals, (in_a ? a : b) - centre);
 }
