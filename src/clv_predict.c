@@ -789,6 +789,23 @@ pn_ey_alive(const double *m, double x, double T, double h)
 }
 
 /*
+ * log_hyp_pos
+ *		ln 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 (the function is
+ *		positive there).  When c - a - b < 0 it grows like (1-z)^(c-a-b) and
+ *		may overflow, so Euler's form is used: (1-z)^(c-a-b) 2F1(c-a, c-b; c; z),
+ *		whose 2F1 stays bounded as z -> 1.
+ */
+static double
+log_hyp_pos(double a, double b, double c, double z)
+{
+	double		d = c - a - b;
+
+	if (d < 0.0)
+		return d * log1p(-z) + log(clm_hyp2f1(c - a, c - b, c, z));
+	return log(clm_hyp2f1(a, b, c, z));
+}
+
+/*
  * pn_pmf
  *		P(X(h) = n) for a new customer (Fader and Hardie, note 012):
  *		NBD(n; h) (beta/(beta+h))^s + alpha^r beta^s B(r+n, s+1)/B(r, s)
@@ -832,12 +849,12 @@ pn_pmf(const double *m, double h, int n)
 	}
 	D = fabs(alpha - beta);
 	c = r + s + n + 1.0;
-	lB1 = log(clm_hyp2f1(r + s, b2, c, D / M)) - (r + s) * log(M);
+	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);
 	for (i = 0; i <= n; i++)
 	{
 		double		li = clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
 			+ (i > 0 ? i * log(h) : 0.0)
-			+ log(clm_hyp2f1(r + s + i, b2, c, D / (M + h)))
+			+ log_hyp_pos(r + s + i, b2, c, D / (M + h))
 			- (r + s + i) * log(M + h);
 
 		lsum = clm_logsumexp(lsum, li);
