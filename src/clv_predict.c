@@ -256,6 +256,7 @@ static const char *const gg_names[] = {"p", "q", "gamma"};
  * ------------------------------------------------------------------------
  */
 
+/* A finite, non-negative argument (times, horizons, counts, amounts). */
 static void
 check_nonneg(double v, const char *name)
 {
@@ -296,6 +297,7 @@ check_history(double x, double t_x, double t)
 				 errdetail("t_x is %g; without repeat purchases there is no time of the last repeat purchase.", t_x)));
 }
 
+/* The purchase count of a probability: a count cannot be negative. */
 static void
 check_n(int32 n)
 {
@@ -306,6 +308,10 @@ check_n(int32 n)
 				 errdetail("The value is %d.", n)));
 }
 
+/*
+ * The last line of defence: a prediction that is not finite is an error,
+ * never a NaN or an infinity handed to the caller.
+ */
 static double
 finite_or_error(double v, const char *what)
 {
@@ -625,7 +631,7 @@ bg_ey_alive(double r, double alpha, double a, double b, double x,
 }
 
 /*
- * nbd_log_pmf_terms
+ * nbd_log_pmf
  *		Helper for the count probabilities: ln of Gamma(r+j)/(Gamma(r) j!)
  *		p0^r q^j, the NBD(r, alpha; t) probability of j purchases, with
  *		p0 = alpha/(alpha+t) and q = t/(alpha+t).
@@ -664,17 +670,21 @@ nbd_upper_tail(double r, double alpha, double h, int n)
 			if ((j & 1023) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
-		return fmax(0.0, 1.0 - sum);
+		return Max(0.0, 1.0 - sum);
 	}
-	/* upper part: sum_{j>=n}; the ratio (r+j)/(j+1) q decreases to q < 1 */
+	/*
+	 * upper part: sum_{j>=n}; the ratio (r+j)/(j+1) q moves monotonically
+	 * toward q < 1, so the tail is below term m/(1-m), m = max(ratio, q)
+	 */
 	term = exp(nbd_log_pmf(r, lp0, lq, n));
 	for (j = n; j < n + 10000000; j++)
 	{
 		double		ratio = (r + j) / (j + 1.0) * q;
+		double		m = Max(ratio, q);
 
 		sum += term;
 		term *= ratio;
-		if (term == 0.0 || (ratio < 1.0 && term / (1.0 - ratio) <= 1e-17 * sum))
+		if (term == 0.0 || (m < 1.0 && term * m <= 1e-17 * sum * (1.0 - m)))
 			break;
 		if ((j & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();

@@ -140,6 +140,7 @@ clm_gamma_ratio(double n1, double n2, double d1, double d2)
 	return (double) (s1 * s2 * s3 * s4) * exp(l);
 }
 
+/* No method reached full precision: an error rather than a doubtful value. */
 static void
 hyp_inaccurate(double a, double b, double c, double z)
 {
