@@ -809,10 +809,44 @@ static double
 log_hyp_pos(double a, double b, double c, double z)
 {
 	double		d = c - a - b;
+	double		f,
+				ca,
+				cb;
 
-	if (d < 0.0)
-		return d * log1p(-z) + log(clm_hyp2f1(c - a, c - b, c, z));
-	return log(clm_hyp2f1(a, b, c, z));
+	if (d >= 0.0)
+		return log(clm_hyp2f1(a, b, c, z));
+	/* all terms positive: the plain series if it converges soon */
+	if (clm_hyp2f1_series(a, b, c, z, 5000, &f) && isfinite(f))
+		return log(f);
+
+	/*
+	 * Euler's form.  c - a and c - b are differences of sums such as
+	 * (r+s+n+1) - (r+s+i) and may miss a whole number by rounding; a
+	 * terminating series must be recognized as one.
+	 */
+	ca = c - a;
+	cb = c - b;
+	if (fabs(ca - rint(ca)) < 1e-9 * Max(1.0, fabs(ca)))
+		ca = rint(ca);
+	if (fabs(cb - rint(cb)) < 1e-9 * Max(1.0, fabs(cb)))
+		cb = rint(cb);
+	return d * log1p(-z) + log(clm_hyp2f1(ca, cb, c, z));
+}
+
+/*
+ * pn_pmf_log_term
+ *		ln of the i-th term Gamma(r+s+i)/(Gamma(r+s) i!) h^i B2(i) of the
+ *		Pareto/NBD count probability, B2(i) = 2F1(r+s+i, b2; c; D/(M+h)) /
+ *		(M+h)^(r+s+i).
+ */
+static double
+pn_pmf_log_term(double r, double s, double h, double M, double b2, double c,
+				double D, int i)
+{
+	return clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
+		+ (i > 0 ? i * log(h) : 0.0)
+		+ log_hyp_pos(r + s + i, b2, c, D / (M + h))
+		- (r + s + i) * log(M + h);
 }
 
 /*
@@ -838,7 +872,9 @@ pn_pmf(const double *m, double h, int n)
 				lB1,
 				lsum = -INFINITY,
 				lpref,
-				second;
+				second,
+				result,
+				abserr;
 	int			i;
 
 	if (h == 0.0)
@@ -862,19 +898,61 @@ pn_pmf(const double *m, double h, int n)
 	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);
 	for (i = 0; i <= n; i++)
 	{
-		double		li = clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
-			+ (i > 0 ? i * log(h) : 0.0)
-			+ log_hyp_pos(r + s + i, b2, c, D / (M + h))
-			- (r + s + i) * log(M + h);
-
-		lsum = clm_logsumexp(lsum, li);
+		lsum = clm_logsumexp(lsum, pn_pmf_log_term(r, s, h, M, b2, c, D, i));
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 	lpref = r * log(alpha) + s * log(beta) + lbeta(r + n, s + 1.0) - lbeta(r, s);
+
 	/* B1 >= the partial sum; clamp rounding */
 	second = lB1 > lsum ? exp(lpref + lB1) * -expm1(lsum - lB1) : 0.0;
-	return first + second;
+	result = first + second;
+
+	/*
+	 * The difference B1 - sum carries a rounding error of about 1e-16 (n+2)
+	 * times B1.  When that is not negligible against the result (short
+	 * horizons, many purchases: tiny probabilities), use instead that B1 is
+	 * the sum of the same terms over all i >= 0: B1 - sum_{i<=n} is the tail
+	 * sum_{i>n}, whose terms fall off like rho^i, rho = h/(min(alpha,beta)+h).
+	 */
+	abserr = 1e-16 * (n + 2.0) * exp(lpref + lB1);
+	if (abserr > 1e-12 * result)
+	{
+		double		rho = h / (Min(alpha, beta) + h);
+		double		need = rho < 1.0 ? 45.0 / -log(rho) : INFINITY;
+
+		if (need <= 5000.0)
+		{
+			double		ltail = -INFINITY;
+			double		prev = INFINITY;
+
+			for (i = n + 1; i < n + 2 * (int) need + 100; i++)
+			{
+				double		li = pn_pmf_log_term(r, s, h, M, b2, c, D, i);
+
+				if (isnan(li))
+				{
+					ltail = NAN;
+					break;
+				}
+				ltail = clm_logsumexp(ltail, li);
+				if (li < prev && li < ltail - 40.0)
+					break;
+				prev = li;
+				if ((i & 255) == 0)
+					CHECK_FOR_INTERRUPTS();
+			}
+			if (isfinite(ltail))
+				return first + exp(lpref + ltail);
+		}
+		if (abserr > 1e-6 * result)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("Pareto/NBD purchase probability cannot be evaluated accurately for this model, horizon and n"),
+					 errdetail("r = %g, alpha = %g, s = %g, beta = %g, horizon = %g, n = %d.",
+							   r, alpha, s, beta, h, n)));
+	}
+	return result;
 }
 
 /* ------------------------------------------------------------------------
