@@ -7,9 +7,11 @@
  *
  * Every function takes the model as its composite type (clm.bgnbd,
  * clm.paretonbd, clm.gamma_gamma), so a fitted model can be passed straight
- * from the fitting aggregates.  Scoring runs once per customer, so the
- * decoded parameters of the last model seen are cached per call site and
- * reused while the composite's bytes are unchanged.
+ * from the fitting aggregates.  Scoring runs once per customer, so each
+ * call site caches, while the model's bytes are unchanged: the decoded
+ * parameters, a memo of the expensive part by (x, T, ...), and per x the
+ * connection-formula coefficients and a self-checked Chebyshev table of
+ * the BG/NBD expectation (see the comments at each).
  *
  * Formulas: ../shared/reference/clv-models.md sections 2, 4, 5 and 7; only
  * the published mathematics is used.
