@@ -187,6 +187,19 @@ COPY st1 FROM :'binfile' (FORMAT binary);
 COPY (SELECT b FROM raw WHERE length(b) = 72) TO :'binfile' (FORMAT binary);
 COPY st1 FROM :'binfile' (FORMAT binary);
 
+-- extreme but finite timestamps: tenure and gap span more than int64
+-- microseconds and must still come out positive: 4714-11-24 BC (the
+-- first valid timestamp) to 294276-12-31 is 109203527 days
+SELECT abs((r).tenure_days - 109203527) < 1e-6 AS tenure_ok,
+       abs((r).mean_gap_days - 109203526) < 1e-6 AS gap_ok,
+       (r).recency_days = 1 AS recency_ok
+FROM (SELECT clm.rfm_agg(t, a, '294276-12-31 00:00+00') AS r
+      FROM (VALUES ('4714-11-24 00:00+00 BC'::timestamptz, 1::numeric),
+                   ('294276-12-30 00:00+00', 2)) v(t, a)) s;
+SELECT (f).tenure_days AS tenure, (f).mean_gap_days AS gap
+FROM (SELECT clm.rfm_final('(1,d,0,0,2,0,-211813488000000000,9223371244800000000,9223371244800000000,,3)',
+                           '294276-12-31 00:00+00') AS f) s;
+
 -- not callable outside an aggregate
 SELECT clm.rfm_trans(NULL::clm.rfm_state, now(), 1::numeric, now());
 SELECT clm.rfm_combine(NULL::clm.rfm_state, NULL::clm.rfm_state);

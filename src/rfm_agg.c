@@ -853,6 +853,19 @@ rfm_result_tupdesc(FunctionCallInfo fcinfo)
 }
 
 /*
+ * rfm_days_between
+ *		to - from in days.  The difference is taken in int128: two finite
+ *		timestamps can be further apart than int64 microseconds reach (4713 BC
+ *		to 294276 AD), and the int64 difference would wrap to a negative
+ *		tenure or gap.
+ */
+static inline double
+rfm_days_between(TimestampTz from, TimestampTz to)
+{
+	return (double) ((int128) to - (int128) from) / USECS_PER_DAY_F;
+}
+
+/*
  * rfm_build
  *		The clm.rfm row of a state at as_of, or NULL (no rows counted).
  *		Recency, tenure and the mean gap are in days (86400 s); the mean gap
@@ -876,10 +889,10 @@ rfm_build(FunctionCallInfo fcinfo, const RfmState *st, TimestampTz as_of)
 	values[RFM_ATT_MONETARY - 1] = rfm_monetary(st);
 	if (st->purchases > 0)
 	{
-		values[RFM_ATT_RECENCY - 1] = Float8GetDatum((as_of - st->last_at) / USECS_PER_DAY_F);
+		values[RFM_ATT_RECENCY - 1] = Float8GetDatum(rfm_days_between(st->last_at, as_of));
 		values[RFM_ATT_FIRST_AT - 1] = TimestampTzGetDatum(st->first_at);
 		values[RFM_ATT_LAST_AT - 1] = TimestampTzGetDatum(st->last_at);
-		values[RFM_ATT_TENURE - 1] = Float8GetDatum((as_of - st->first_at) / USECS_PER_DAY_F);
+		values[RFM_ATT_TENURE - 1] = Float8GetDatum(rfm_days_between(st->first_at, as_of));
 	}
 	else
 	{
@@ -890,7 +903,7 @@ rfm_build(FunctionCallInfo fcinfo, const RfmState *st, TimestampTz as_of)
 	}
 	if (st->purchases >= 2)
 		values[RFM_ATT_MEAN_GAP - 1] =
-			Float8GetDatum((st->last_at - st->first_at) / USECS_PER_DAY_F / (double) (st->purchases - 1));
+			Float8GetDatum(rfm_days_between(st->first_at, st->last_at) / (double) (st->purchases - 1));
 	else
 		nulls[RFM_ATT_MEAN_GAP - 1] = true;
 
