@@ -177,6 +177,12 @@ SELECT clm.paretonbd_p_alive(pn(0.5, 10, 0.6, 'Infinity'), 2, 3, 10);
 SELECT clm.paretonbd_expected_purchases(:pnr, 10, 2, 11, 10);
 SELECT clm.paretonbd_expected_purchases_new(:pnr, -1);
 SELECT clm.paretonbd_purchase_probability(:pnr, 10, -3);
+-- the largest n: the partial sum stops once its terms are negligible (it
+-- looped forever: i <= INT_MAX is always true); P is 0 to double precision
+SET statement_timeout = '20s';
+SELECT clm.paretonbd_purchase_probability(:pnr, 39, 2147483647) = 0 AS huge_n_zero,
+       clm.bgnbd_purchase_probability(:bgr, 39, 2147483647) = 0 AS bg_huge_n_zero;
+RESET statement_timeout;
 SELECT clm.gamma_gamma_expected_spend(gg(6, 0, 15), 2, 10);
 SELECT clm.gamma_gamma_expected_spend(:ggr, 2.5, 10);
 SELECT clm.gamma_gamma_expected_spend(:ggr, 2, -10);

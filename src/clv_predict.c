@@ -1007,7 +1007,7 @@ log_hyp_pos(double a, double b, double c, double z)
  */
 static double
 pn_pmf_log_term(double r, double s, double h, double M, double b2, double c,
-				double D, int i)
+				double D, int64 i)
 {
 	return clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
 		+ (i > 0 ? i * log(h) : 0.0)
@@ -1041,7 +1041,8 @@ pn_pmf(const double *m, double h, int n)
 				second,
 				result,
 				abserr;
-	int			i;
+	int64		i;
+	double		lprev = INFINITY;
 
 	if (h == 0.0)
 		return n == 0 ? 1.0 : 0.0;
@@ -1064,7 +1065,18 @@ pn_pmf(const double *m, double h, int n)
 	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);
 	for (i = 0; i <= n; i++)
 	{
-		lsum = clm_logsumexp(lsum, pn_pmf_log_term(r, s, h, M, b2, c, D, i));
+		double		li = pn_pmf_log_term(r, s, h, M, b2, c, D, i);
+
+		lsum = clm_logsumexp(lsum, li);
+
+		/*
+		 * The terms rise to one mode and then fall.  Once they fall and even
+		 * all n - i remaining terms together stay below 1e-17 of the sum,
+		 * they cannot change it: stop (n can be up to 2^31 - 1).
+		 */
+		if (li < lprev && li < lsum - 40.0 - log((double) (n - i) + 1.0))
+			break;
+		lprev = li;
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
@@ -1092,7 +1104,7 @@ pn_pmf(const double *m, double h, int n)
 			double		ltail = -INFINITY;
 			double		prev = INFINITY;
 
-			for (i = n + 1; i < n + 2 * (int) need + 100; i++)
+			for (i = (int64) n + 1; i < (int64) n + 2 * (int64) need + 100; i++)
 			{
 				double		li = pn_pmf_log_term(r, s, h, M, b2, c, D, i);
 
