@@ -166,6 +166,25 @@ CREATE TRIGGER g INSTEAD OF INSERT ON lg.badv FOR EACH ROW EXECUTE FUNCTION clm.
 INSERT INTO lg.badv (id) VALUES (1);
 SELECT clm.stage_guard();
 
+-- a role with INSERT but no SELECT privilege (a sign-up service) can add
+-- customers: the upsert probe runs as the table's owner, not as the caller
+CREATE TABLE lg.signup (id int PRIMARY KEY, st clm.lifecycle_stage);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lg.signup
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'id');
+CREATE ROLE lg_signup NOSUPERUSER NOCREATEDB NOCREATEROLE;
+GRANT USAGE ON SCHEMA lg TO lg_signup;
+GRANT INSERT ON lg.signup TO lg_signup;
+SET ROLE lg_signup;
+INSERT INTO lg.signup VALUES (1, 'prospect');
+INSERT INTO lg.signup VALUES (1, 'prospect');    -- duplicate: the unique violation, not a privilege error
+INSERT INTO lg.signup VALUES (1, 'prospect') ON CONFLICT DO NOTHING;
+RESET ROLE;
+SELECT relation, customer_key, from_stage, to_stage, changed_by
+FROM clm.stage_history WHERE relation = 'lg.signup' ORDER BY id;
+DROP TABLE lg.signup;
+REVOKE ALL ON SCHEMA lg FROM lg_signup;
+DROP ROLE lg_signup;
+
 RESET search_path;
 DROP SCHEMA lg CASCADE;
 DELETE FROM clm.stage_history WHERE relation LIKE 'lg.%';

@@ -261,6 +261,8 @@ guard_key_exists(Relation rel, int key_att, Datum key)
 {
 	KeyProbe   *kp;
 	int			ret;
+	Oid			save_userid;
+	int			save_sec;
 
 	key_probe_sweep();
 	for (kp = key_probes; kp != NULL; kp = kp->next)
@@ -297,7 +299,21 @@ guard_key_exists(Relation rel, int key_att, Datum key)
 	}
 	if (!kp->unique)
 		return false;
+
+	/*
+	 * Probe as the table's owner: INSERT needs no SELECT privilege (a
+	 * sign-up role may only insert), and row-level security must not hide
+	 * the conflicting row.  This tells the caller nothing that the unique
+	 * violation or ON CONFLICT would not; only the fixed, schema-qualified
+	 * probe runs under the switched identity (on an error, transaction or
+	 * subtransaction abort restores the caller's, as for lc_switch_to_owner).
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	ret = SPI_execute_plan(kp->plan, &key, NULL, false, 1);
+	SetUserIdAndSecContext(save_userid, save_sec);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.stage_guard: probing the key failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
