@@ -189,6 +189,8 @@ SELECT clm.gamma_gamma_expected_spend(:ggr, 2, -10);
 -- q <= 1: no finite population mean for a customer without repeat purchases
 SELECT clm.gamma_gamma_expected_spend(gg(6, 0.9, 15), 0, 0);
 SELECT clm.clv(:bgr, :ggr, 2, 3, 10, 20, 12, -1, 7);
+-- a unit so short that a month is not a finite number of units: named as such
+SELECT clm.clv(:bgr, :ggr, 2, 3, 10, 20, 12, 0.01, 5e-324);
 SELECT clm.clv(:bgr, :ggr, 2, 3, 10, 20, -1, 0.01, 7);
 SELECT clm.clv(:bgr, :ggr, 2, 3, 10, 20, 100000, 0.01, 7);
 SELECT clm.clv(:bgr, :ggr, 2, 3, 10, 20, 12, 0.01, 0);

@@ -1375,6 +1375,13 @@ clm_clv(PG_FUNCTION_ARGS)
 				 errhint("Pass the length of the model's time unit in days, e.g. 7 for a model fitted in weeks.")));
 
 	f = CLM_DAYS_PER_MONTH / unit_days;
+	if (!isfinite(f))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("unit_days is too small"),
+				 errdetail("The value is %g; a month of %g days is not a finite number of model time units.",
+						   unit_days, CLM_DAYS_PER_MONTH),
+				 errhint("Pass the length of the model's time unit in days, e.g. 7 for a model fitted in weeks.")));
 	palive = bg_p_alive(bg, x, t_x, t);
 	spend = gg_expected(gg, x, ms);
 
