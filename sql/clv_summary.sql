@@ -59,6 +59,15 @@ FROM orders;
 
 -- bad input
 SELECT clm.purchase_summary(t, 'NaN'::numeric, '2024-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+-- beyond the double range: a short error, not one quoting the 401-digit number
+SELECT clm.purchase_summary(t, 1e400, '2024-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+-- huge but finite amounts: the sum overflows, the mean (1e308) does not
+SELECT (s).x, abs((s).mean_spend / 1e308 - 1) < 1e-12 AS mean_ok
+FROM (SELECT clm.purchase_summary(t, 1e308, '2024-01-31', '1 day') AS s
+      FROM generate_series(timestamptz '2024-01-01 12:00+00', '2024-01-10 12:00+00', '1 day') t) q;
+-- one day adding up beyond the double range: an error, not Infinity
+SELECT clm.purchase_summary(t, 1e308, '2024-01-31', '1 day')
+FROM generate_series(timestamptz '2024-01-01 00:00+00', '2024-01-10 12:00+00', '12 hours') t;
 SELECT clm.purchase_summary(t, 'Infinity'::numeric, '2024-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
 SELECT clm.purchase_summary(t, -1, '2024-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
 -- a negative amount after the cutoff is still an error (the data is wrong either way)

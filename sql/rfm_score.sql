@@ -100,6 +100,8 @@ SELECT clm.rfm_thresholds(r, NULL) FROM rfm;
 SELECT clm.rfm_thresholds(r, (customer % 2) + 3) FROM rfm;
 SELECT clm.rfm_thresholds(ROW('NaN', 1, 1::numeric, NULL, NULL, NULL, NULL)::clm.rfm);
 SELECT clm.rfm_thresholds(ROW(1, 1, 'NaN'::numeric, NULL, NULL, NULL, NULL)::clm.rfm);
+-- beyond the double range: the same error, not one quoting the 401-digit number
+SELECT clm.rfm_thresholds(ROW(1, 1, 1e400, NULL, NULL, NULL, NULL)::clm.rfm);
 SELECT clm.rfm_thresholds(ARRAY[90, 30], ARRAY[2], ARRAY[100]);
 SELECT clm.rfm_thresholds(ARRAY[]::float8[], ARRAY[2], ARRAY[100]);
 SELECT clm.rfm_thresholds(ARRAY[1,2,3,4,5,6,7,8,9], ARRAY[2], ARRAY[100]);

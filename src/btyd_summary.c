@@ -263,7 +263,14 @@ clm_purchase_summary_transfn(PG_FUNCTION_ARGS)
 				 errmsg("amount must be a finite number"),
 				 errdetail("The value is %s.", numeric_is_nan(num) ? "NaN" : "infinite"),
 				 errhint("Filter out or repair orders with NaN or infinite amounts.")));
-	amount = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(num)));
+	/* no_overflow: a huge amount gives Infinity, not an error quoting it */
+	amount = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(num)));
+	if (isinf(amount))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount is out of range for clm.purchase_summary"),
+				 errdetail("Amounts are averaged in double precision, which ends near 1.8e308."),
+				 errhint("Filter out or repair orders with absurd amounts.")));
 	if (amount < 0.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -449,10 +456,27 @@ build_summary(FunctionCallInfo fcinfo, PSState *st)
 	first = st->e[0].day;
 	for (i = 1; i < st->n; i++)
 		spend += st->e[i].amount;
+	if (st->n > 1)
+	{
+		spend /= (st->n - 1);
+		/* the sum can overflow where the mean does not: average directly */
+		if (isinf(spend))
+		{
+			spend = 0.0;
+			for (i = 1; i < st->n; i++)
+				spend += st->e[i].amount / (st->n - 1);
+		}
+		if (!isfinite(spend))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("mean spend is out of range for clm.purchase_summary"),
+					 errdetail("The amounts of one day add up to more than double precision holds (about 1.8e308)."),
+					 errhint("Filter out or repair orders with absurd amounts.")));
+	}
 	values[0] = Int32GetDatum(st->n - 1);
 	values[1] = Float8GetDatum((st->e[st->n - 1].day - first) / ud);
 	values[2] = Float8GetDatum((utc_day(st->cutoff) - first) / ud);
-	values[3] = Float8GetDatum(st->n > 1 ? spend / (st->n - 1) : 0.0);
+	values[3] = Float8GetDatum(st->n > 1 ? spend : 0.0);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 

@@ -286,7 +286,8 @@ rfm_read_numeric(Datum d, RfmDecimal *out)
  * rfm_numeric_to_double
  *		See rfm.h.  Exact digits, then one division by a power of 10000:
  *		the same numeric always gives the same double, which is all scoring
- *		needs; numbers too long for that path go through numeric_float8.
+ *		needs; numbers too long for that path go through
+ *		numeric_float8_no_overflow.
  */
 double
 rfm_numeric_to_double(Datum d)
@@ -294,8 +295,12 @@ rfm_numeric_to_double(Datum d)
 	RfmDecimal	dec;
 	double		v;
 
+	/*
+	 * no_overflow: beyond the double range gives +/-Infinity, which the
+	 * callers reject as not finite, instead of an error quoting the number
+	 */
 	if (!rfm_read_numeric_ext(d, &dec, false))
-		return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+		return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
 	v = (double) dec.digits;
 	if (dec.frac_groups > 0)
 		v /= pow(10000.0, dec.frac_groups);
