@@ -185,6 +185,22 @@ DROP TABLE lg.signup;
 REVOKE ALL ON SCHEMA lg FROM lg_signup;
 DROP ROLE lg_signup;
 
+-- a partitioned customer table: an UPDATE that moves a customer to another
+-- partition is not a new customer (no "NULL -> stage" row); a stage change
+-- in the same UPDATE is checked and recorded once
+CREATE TABLE lg.part (id int, region int, st clm.lifecycle_stage) PARTITION BY LIST (region);
+CREATE TABLE lg.part1 PARTITION OF lg.part FOR VALUES IN (1);
+CREATE TABLE lg.part2 PARTITION OF lg.part FOR VALUES IN (2);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lg.part
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'id');
+INSERT INTO lg.part VALUES (7, 1, 'prospect');
+UPDATE lg.part SET region = 2 WHERE id = 7;
+UPDATE lg.part SET region = 1, st = 'first_purchase' WHERE id = 7;
+UPDATE lg.part SET region = 2, st = 'prospect' WHERE id = 7;   -- not allowed, moved or not
+SELECT relation, customer_key, from_stage, to_stage
+FROM clm.stage_history WHERE relation = 'lg.part' ORDER BY id;
+DROP TABLE lg.part;
+
 RESET search_path;
 DROP SCHEMA lg CASCADE;
 DELETE FROM clm.stage_history WHERE relation LIKE 'lg.%';

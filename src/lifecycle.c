@@ -72,6 +72,7 @@ typedef struct LcCache
 	SPIPlanPtr	history_plan;
 	SPIPlanPtr	policy_plan;
 	SPIPlanPtr	entered_plan;
+	SPIPlanPtr	latest_plan;	/* latest recorded stage of a customer */
 	int			npolicies;
 	PolicyEntry policies[16];
 } LcCache;
@@ -281,6 +282,7 @@ clm_lc_load(Oid nsp)
 	lc.history_plan = NULL;
 	lc.policy_plan = NULL;
 	lc.entered_plan = NULL;
+	lc.latest_plan = NULL;
 	if (lc_cxt == NULL)
 	{
 		lc_cxt = AllocSetContextCreate(TopMemoryContext, "clm lifecycle cache",
@@ -354,6 +356,17 @@ clm_lc_load(Oid nsp)
 		elog(ERROR, "preparing the clm history lookup failed: %s",
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.entered_plan);
+
+	lc.latest_plan = SPI_prepare(psprintf("SELECT h.to_stage FROM %s.stage_history h "
+										  "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
+										  "AND h.customer_key OPERATOR(pg_catalog.=) $2 "
+										  "ORDER BY h.id DESC LIMIT 1",
+										  lc.nspname),
+								 2, argtypes);
+	if (lc.latest_plan == NULL)
+		elog(ERROR, "preparing the clm latest stage lookup failed: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(lc.latest_plan);
 
 	lc.valid = true;
 	lc_load_rules();
@@ -578,6 +591,34 @@ clm_lc_stage_entered_at(const char *relation, const char *customer_key,
 	*entered_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 1, &isnull));
 	return !isnull;
+}
+
+/*
+ * clm_lc_latest_stage
+ *		The stage of the customer's most recently recorded change (by
+ *		recording order, not business time), or InvalidOid if none.
+ */
+Oid
+clm_lc_latest_stage(const char *relation, const char *customer_key)
+{
+	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	args[0] = CStringGetTextDatum(relation);
+	args[1] = CStringGetTextDatum(customer_key);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_plan(lc.latest_plan, args, NULL, false, 1);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading clm.stage_history failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return InvalidOid;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
 /*

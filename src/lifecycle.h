@@ -78,6 +78,12 @@ extern bool clm_lc_stage_entered_at(const char *relation, const char *customer_k
 									TimestampTz *entered_at);
 
 /*
+ * The stage of the customer's most recently recorded change, or InvalidOid
+ * if there is none.  Needs SPI.
+ */
+extern Oid	clm_lc_latest_stage(const char *relation, const char *customer_key);
+
+/*
  * The classifier behind clm.classify_stage and clm.stage_on_order.
  * first/last are ignored when orders = 0.
  */

@@ -424,6 +424,19 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	if (oldtup == NULL && guard_key_exists(rel, key_att, keyval))
 		goto done;
 
+	/*
+	 * An UPDATE that moves a row to another partition is a DELETE plus an
+	 * INSERT into the new partition, and only the INSERT reaches us there:
+	 * the BEFORE UPDATE trigger on the old partition has already checked and
+	 * recorded any stage change.  Recording the INSERT as a first stage would
+	 * restart the customer's history (its funnel) at every move, so an INSERT
+	 * into a partition whose stage is the customer's latest recorded stage
+	 * records nothing.
+	 */
+	if (oldtup == NULL && rel->rd_rel->relispartition &&
+		clm_lc_latest_stage(relname, key) == newstage)
+		goto done;
+
 	if (OidIsValid(oldstage) && !clm_lc_allowed(oldstage, newstage))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
