@@ -19,6 +19,14 @@ SELECT z, rel(clm.hyp2f1(1, 1, 2, z), -ln(1 - z::numeric)::float8 / z) < 1e-12 A
 FROM unnest(ARRAY[0.01, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999, 0.99999]::float8[]) z;
 SELECT z, rel(clm.hyp2f1(1, 1, 2, -z), ln(1 + z) / z) < 1e-13 AS log_neg_ok
 FROM unnest(ARRAY[0.1, 0.5, 1, 3, 100]::float8[]) z;
+-- very negative z: Pfaff maps z to w = z/(z-1) within 1/|z| of 1, and 1 - w
+-- must be carried as 1/(1-z) (1.0 - w kept only 16 - log10|z| digits: 1e-9
+-- relative error at z = -1e9, 2.5e-5 at -1e14); 2F1(1/2,1;3/2;-x) = atan(sqrt x)/sqrt x
+SELECT z, rel(clm.hyp2f1(1, 1, 2, -z), (ln(1 + z::numeric) / z::numeric)::float8) < 1e-10 AS log_far_ok,
+       rel(clm.hyp2f1(0.5, 1, 1.5, -z), atan(sqrt(z)) / sqrt(z)) < 1e-13 AS atan_far_ok
+FROM unnest(ARRAY[1e6, 1e9, 1e12, 1e14]::float8[]) z;
+-- beyond about -1e16, w rounds to 1: an error naming the caller's arguments
+SELECT clm.hyp2f1(1, 1, 2, -1e300);
 -- near z = 1 in the degenerate case: -ln(1e-7)/(1 - 1e-7)
 SELECT rel(clm.hyp2f1(1, 1, 2, 0.9999999), 16.1180972627680460649) < 1e-9 AS log_ok_1e7;
 

@@ -140,10 +140,24 @@ clm_gamma_ratio(double n1, double n2, double d1, double d2)
 	return (double) (s1 * s2 * s3 * s4) * exp(l);
 }
 
+/*
+ * The arguments clm_hyp2f1 was called with.  Errors name these, not the
+ * transformed ones an inner step works on (Pfaff, connection formulas): a
+ * message about 2F1(-1e+308, -Infinity; ...) after a call with finite
+ * arguments only confuses.
+ */
+static double hyp_arg[4];
+
+static double hyp2f1_eval(double a, double b, double c, double z, double zc);
+
 /* No method reached full precision: an error rather than a doubtful value. */
 static void
 hyp_inaccurate(double a, double b, double c, double z)
 {
+	a = hyp_arg[0];
+	b = hyp_arg[1];
+	c = hyp_arg[2];
+	z = hyp_arg[3];
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("hypergeometric function 2F1(%g, %g; %g; %g) could not be evaluated to full precision",
@@ -177,9 +191,9 @@ series_or_fail(double a, double b, double c, double z)
  *		integer: both series then run in 1 - z < 1/2.
  */
 static double
-connection(double a, double b, double c, double z)
+connection(double a, double b, double c, double z, double zc)
 {
-	double		w = 1.0 - z;
+	double		w = zc;
 	double		d = c - a - b;
 	double		r1 = 0.0,
 				r2 = 0.0;
@@ -202,7 +216,7 @@ connection(double a, double b, double c, double z)
  *		about 1e-12 there, less as -ln(1 - z) grows.
  */
 static double
-connection_any(double a, double b, double c, double z)
+connection_any(double a, double b, double c, double z, double zc)
 {
 	double		d = c - a - b;
 	double		m = rint(d);
@@ -211,9 +225,9 @@ connection_any(double a, double b, double c, double z)
 	int			i;
 
 	if (fabs(e) > CLM_LIMIT_STEP / 2.0)
-		return connection(a, b, c, z);
+		return connection(a, b, c, z, zc);
 	for (i = 0; i < CLM_LIMIT_NODES; i++)
-		vals[i] = connection(a, c - a - m - clm_limit_node(i), c, z);
+		vals[i] = connection(a, c - a - m - clm_limit_node(i), c, z, zc);
 	return clm_limit_interpolate(vals, e);
 }
 
@@ -224,12 +238,33 @@ connection_any(double a, double b, double c, double z)
 double
 clm_hyp2f1(double a, double b, double c, double z)
 {
-	double		f;
-
 	clm_check_finite_float8(a, "a");
 	clm_check_finite_float8(b, "b");
 	clm_check_finite_float8(c, "c");
 	clm_check_finite_float8(z, "z");
+	hyp_arg[0] = a;
+	hyp_arg[1] = b;
+	hyp_arg[2] = c;
+	hyp_arg[3] = z;
+	return hyp2f1_eval(a, b, c, z, 1.0 - z);
+}
+
+/*
+ * hyp2f1_eval
+ *		The evaluation behind clm_hyp2f1; it recurses into itself with
+ *		transformed arguments, which may overflow to infinities: those are
+ *		errors about the caller's arguments, not about a, b, c, z here.
+ *		zc is 1 - z computed without cancellation: after Pfaff's transform
+ *		of a very negative z, z is within |z|^-1 of 1 and 1.0 - z would keep
+ *		only -log10|z_original| of its digits.
+ */
+static double
+hyp2f1_eval(double a, double b, double c, double z, double zc)
+{
+	double		f;
+
+	if (!isfinite(a) || !isfinite(b) || !isfinite(c) || !isfinite(z))
+		hyp_inaccurate(a, b, c, z);
 
 	if (z > 1.0)
 		ereport(ERROR,
@@ -282,6 +317,10 @@ clm_hyp2f1(double a, double b, double c, double z)
 		/* Pfaff: (1 - z)^(-a) 2F1(a, c - b; c; z / (z - 1)); pick the smaller power */
 		double		w = z / (z - 1.0);
 
+		/* z below about -1e16: w rounds to 1, where the Pfaff form breaks */
+		if (w >= 1.0)
+			hyp_inaccurate(a, b, c, z);
+
 		if (fabs(b) < fabs(a))
 		{
 			double		tmp = a;
@@ -289,7 +328,7 @@ clm_hyp2f1(double a, double b, double c, double z)
 			a = b;
 			b = tmp;
 		}
-		return exp(-a * log1p(-z)) * clm_hyp2f1(a, c - b, c, w);
+		return exp(-a * log1p(-z)) * hyp2f1_eval(a, c - b, c, w, 1.0 / (1.0 - z));
 	}
 
 	if (z <= 0.5)
@@ -299,8 +338,8 @@ clm_hyp2f1(double a, double b, double c, double z)
 	if (clm_hyp2f1_series(a, b, c, z, HYP_TRY_MAX, &f))
 		return f;
 	if (clm_hyp2f1_series(c - a, c - b, c, z, HYP_TRY_MAX, &f))
-		return exp((c - a - b) * log1p(-z)) * f;
-	f = connection_any(a, b, c, z);
+		return exp((c - a - b) * log(zc)) * f;
+	f = connection_any(a, b, c, z, zc);
 	if (!isfinite(f))
 		hyp_inaccurate(a, b, c, z);
 	return f;
