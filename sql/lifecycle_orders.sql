@@ -253,6 +253,19 @@ UPDATE lo_crm.o2 SET cid = 1;
 DROP TRIGGER t ON lo_crm.o2;
 SELECT clm.stage_on_order();
 
+-- a stage column of a domain over clm.lifecycle_stage (the guard accepts
+-- it): refresh_stages compared it to the enum and failed with "operator does
+-- not exist"
+CREATE DOMAIN lo_crm.st_dom AS clm.lifecycle_stage CHECK (VALUE <> 'lead');
+CREATE TABLE lo_crm.cd (id int PRIMARY KEY, st lo_crm.st_dom);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.cd
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'id');
+CREATE TABLE lo_crm.od (cid int, at timestamptz);
+INSERT INTO lo_crm.cd VALUES (1, 'repeat');
+INSERT INTO lo_crm.od VALUES (1, '2025-01-01'), (1, '2025-02-01');
+SELECT clm.refresh_stages('lo_crm.cd', 'lo_crm.od', 'id', 'st', 'cid', 'at', '2026-06-01') AS moved;
+SELECT id, st FROM lo_crm.cd;
+
 RESET ROLE;
 RESET search_path;
 DROP SCHEMA lo_crm CASCADE;

@@ -150,6 +150,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 			   *ord_q,
 			   *nsp_q,
 			   *facts,
+			   *cur,
 			   *sql;
 	Oid			types[4];
 	Datum		vals[4];
@@ -219,12 +220,19 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	vals[2] = refresh_stage_array(lapsed, lengthof(lapsed));
 	vals[3] = refresh_stage_array(movable, lengthof(movable));
 
+	/*
+	 * The stage column as clm.lifecycle_stage: it may be a domain over it,
+	 * and enum_eq and array_position do not resolve for a domain compared
+	 * with the base type ("operator does not exist: dom = lifecycle_stage").
+	 */
+	cur = psprintf("c.%s::%s.lifecycle_stage", stage, nsp_q);
+
 	/* 1: lock the customers that lapse, in key order */
 	sql = psprintf("SELECT 1 FROM %s c JOIN (%s) f ON c.%s OPERATOR(pg_catalog.=) f.k "
 				   "WHERE f.st OPERATOR(pg_catalog.=) ANY ($3) "
-				   "AND c.%s OPERATOR(pg_catalog.=) ANY ($4) "
+				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
 				   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
-				   cust_q, facts, key, stage, key);
+				   cust_q, facts, key, cur, key);
 	ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.refresh_stages: locking failed: %s", SPI_result_code_string(ret));
@@ -233,15 +241,15 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	sql = psprintf("UPDATE %s c SET %s = f.st%s%s%s FROM (%s) f "
 				   "WHERE c.%s OPERATOR(pg_catalog.=) f.k "
 				   "AND f.st OPERATOR(pg_catalog.=) ANY ($3) "
-				   "AND c.%s OPERATOR(pg_catalog.=) ANY ($4) "
-				   "AND COALESCE(pg_catalog.array_position($3, c.%s), 0) "
+				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
+				   "AND COALESCE(pg_catalog.array_position($3, %s), 0) "
 				   "OPERATOR(pg_catalog.<) pg_catalog.array_position($3, f.st) "
 				   "AND EXISTS (SELECT 1 FROM %s.stage_transition_rule r "
-				   "WHERE r.from_stage OPERATOR(pg_catalog.=) c.%s "
+				   "WHERE r.from_stage OPERATOR(pg_catalog.=) %s "
 				   "AND r.to_stage OPERATOR(pg_catalog.=) f.st)",
 				   cust_q, stage,
 				   since ? ", " : "", since ? quote_identifier(since) : "", since ? " = $1" : "",
-				   facts, key, stage, stage, nsp_q, stage);
+				   facts, key, cur, cur, nsp_q, cur);
 	moved = refresh_run(sql, types, vals, cust, as_of);
 
 	SPI_finish();
