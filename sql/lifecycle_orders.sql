@@ -266,6 +266,26 @@ INSERT INTO lo_crm.od VALUES (1, '2025-01-01'), (1, '2025-02-01');
 SELECT clm.refresh_stages('lo_crm.cd', 'lo_crm.od', 'id', 'st', 'cid', 'at', '2026-06-01') AS moved;
 SELECT id, st FROM lo_crm.cd;
 
+-- ALTER TABLE on the orders table after the trigger has run in this session:
+-- the cached key type and columns are re-checked (the key was passed to a
+-- plan prepared for text as an int datum: backend crash)
+CREATE TABLE lo_crm.ck (id text PRIMARY KEY, st clm.lifecycle_stage);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.ck
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'id');
+CREATE TABLE lo_crm.ok (cid text, at timestamptz);
+CREATE TRIGGER o AFTER INSERT ON lo_crm.ok
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('lo_crm.ck', 'cid', 'st', 'at');
+INSERT INTO lo_crm.ck VALUES ('1', 'prospect'), ('12345', 'prospect');
+INSERT INTO lo_crm.ok VALUES ('1', '2025-01-01');
+ALTER TABLE lo_crm.ok ALTER COLUMN cid TYPE int USING cid::int;
+INSERT INTO lo_crm.ok VALUES (12345, '2025-01-02');
+ALTER TABLE lo_crm.ok ALTER COLUMN at TYPE text;
+INSERT INTO lo_crm.ok VALUES ('1', '2025-01-03');
+ALTER TABLE lo_crm.ok ALTER COLUMN at TYPE timestamptz USING at::timestamptz,
+                      ALTER COLUMN cid TYPE text;
+INSERT INTO lo_crm.ok VALUES ('1', '2025-01-04');
+SELECT id, st FROM lo_crm.ck ORDER BY id;
+
 RESET ROLE;
 RESET search_path;
 DROP SCHEMA lo_crm CASCADE;

@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
@@ -66,11 +67,32 @@ typedef struct OrderTrigger
 	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
 	SPIPlanPtr	after_plan;		/* ... and those after a time */
 	SPIPlanPtr	update_plan;
+	Oid			ord_relid;		/* the relation the trigger is on */
+	bool		stale;			/* a relcache invalidation hit either table */
 	struct OrderTrigger *next;
 } OrderTrigger;
 
 static OrderTrigger *order_triggers = NULL;
 static MemoryContext order_cxt = NULL;
+static bool order_callback_registered = false;
+
+/*
+ * order_invalidate
+ *		Relcache callback: mark the entries of a changed orders or customers
+ *		table for re-checking.  The attribute numbers and the key type cached
+ *		with them may no longer hold (ALTER TABLE ... ALTER COLUMN TYPE): a
+ *		key read as the wrong type is passed to a plan that dereferences it.
+ *		No catalog access here; order_lookup does the checking.
+ */
+static void
+order_invalidate(Datum arg, Oid relid)
+{
+	OrderTrigger *ot;
+
+	for (ot = order_triggers; ot != NULL; ot = ot->next)
+		if (relid == InvalidOid || ot->ord_relid == relid || ot->cust_relid == relid)
+			ot->stale = true;
+}
 
 /*
  * order_check_call
@@ -249,6 +271,11 @@ order_build(TriggerData *td, Oid nsp)
 	if (order_cxt == NULL)
 		order_cxt = AllocSetContextCreate(TopMemoryContext, "clm stage_on_order",
 										  ALLOCSET_SMALL_SIZES);
+	if (!order_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(order_invalidate, (Datum) 0);
+		order_callback_registered = true;
+	}
 
 	cust_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
 													  CStringGetDatum(tg->tgargs[0])));
@@ -278,6 +305,7 @@ order_build(TriggerData *td, Oid nsp)
 	ot->policy = pstrdup(tg->tgnargs >= 5 ? tg->tgargs[4] : "default");
 	MemoryContextSwitchTo(old);
 
+	ot->ord_relid = RelationGetRelid(orel);
 	ot->fk_att = order_attnum(orel, tg->tgargs[1], InvalidOid, "order customer");
 	ot->ts_att = order_attnum(orel, tg->tgargs[3], TIMESTAMPTZOID, "order time");
 	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
@@ -342,6 +370,27 @@ order_build(TriggerData *td, Oid nsp)
 }
 
 /*
+ * order_still_valid
+ *		After an invalidation: whether the cached columns, key type and
+ *		customers table are still what the plans were made for.  The plans
+ *		themselves are re-planned by the plan cache; only a different
+ *		parameter type or table needs new ones.
+ */
+static bool
+order_still_valid(OrderTrigger *ot, TriggerData *td)
+{
+	Relation	orel = td->tg_relation;
+	int			fk_att = order_attnum(orel, ot->args[1], InvalidOid, "order customer");
+	int			ts_att = order_attnum(orel, ot->args[3], TIMESTAMPTZOID, "order time");
+	Oid			cust_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
+																  CStringGetDatum(ot->args[0])));
+
+	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
+		SPI_gettypeid(RelationGetDescr(orel), fk_att) == ot->key_type &&
+		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid;
+}
+
+/*
  * order_lookup
  *		The cached entry for this trigger, rebuilt when its arguments or
  *		clm's schema changed since.
@@ -363,7 +412,9 @@ order_lookup(TriggerData *td, Oid nsp)
 			continue;
 		for (i = 0; same && i < tg->tgnargs; i++)
 			same = (strcmp(ot->args[i], tg->tgargs[i]) == 0);
-		if (same)
+		if (same && ot->stale && order_still_valid(ot, td))
+			ot->stale = false;
+		if (same && !ot->stale)
 			return ot;
 		/*
 		 * Stale: unlink it.  Its plans are not freed, since an outer call of
