@@ -201,6 +201,9 @@ check_same_args(const PSState *st, TimestampTz cutoff, const Interval *unit)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unit must be the same for all rows of a group"),
+				 errdetail("Found %s and %s in the same group.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(&st->unit))),
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(unit)))),
 				 errhint("Pass a constant unit, e.g. '7 days'.")));
 }
 
