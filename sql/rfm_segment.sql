@@ -71,6 +71,20 @@ FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
 JOIN pg_class c ON c.oid = x.cfg
 WHERE e.extname = 'clm' AND c.relname = 'rfm_segment_rule';
 
-DELETE FROM clm.rfm_segment_rule WHERE ruleset IN ('broken', 'three');
+-- a rule set per row: every rule set is loaded once per call site (it was
+-- reloaded by an SPI query, and its old rules leaked, at each change: 12 s
+-- for these 200,000 rows instead of 0.1 s)
+INSERT INTO clm.rfm_segment_rule
+SELECT 'copy', segment, r_min, r_max, f_min, f_max, m_min, m_max, label_en, label_zh
+FROM clm.rfm_segment_rule WHERE ruleset = 'default';
+SET statement_timeout = '5s';
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE clm.rfm_segment(sc, CASE WHEN i % 2 = 0 THEN 'default' ELSE 'copy' END)
+                        IS DISTINCT FROM clm.rfm_segment(sc)) AS differ
+FROM (SELECT i, ROW(1 + i % 5, 1 + i % 3, 1 + i % 4, 0)::clm.rfm_score AS sc
+      FROM generate_series(1, 200000) i) q;
+RESET statement_timeout;
+
+DELETE FROM clm.rfm_segment_rule WHERE ruleset IN ('broken', 'three', 'copy');
 RESET search_path;
 DROP SCHEMA rfm_segment_test CASCADE;

@@ -43,12 +43,26 @@ typedef struct RfmRule
 	char	   *label_zh;
 } RfmRule;
 
-typedef struct RfmSegCache
+/* one loaded rule set */
+typedef struct RfmSegSet
 {
-	char	   *ruleset;		/* the rule set loaded, or NULL */
+	char	   *ruleset;
 	int			nrules;
 	RfmRule    *rules;
 	int16		grid[RFM_MAX_BINS][RFM_MAX_BINS][RFM_MAX_BINS];
+	struct RfmSegSet *next;
+} RfmSegSet;
+
+/*
+ * What a call site keeps: every rule set it has loaded (a query may pass a
+ * different rule set per row, e.g. per market; reloading on each change ran
+ * one SPI query per row and never freed the previous rules), the last one
+ * used first.
+ */
+typedef struct RfmSegCache
+{
+	RfmSegSet  *sets;
+	RfmSegSet  *last;
 	TupleDesc	scoredesc;		/* of clm.rfm_score */
 } RfmSegCache;
 
@@ -58,7 +72,7 @@ typedef struct RfmSegCache
  *		long as the query's expression state).
  */
 static void
-rfm_seg_load(FunctionCallInfo fcinfo, RfmSegCache *c, const char *ruleset)
+rfm_seg_load(FunctionCallInfo fcinfo, RfmSegSet *c, const char *ruleset)
 {
 	MemoryContext fcxt = fcinfo->flinfo->fn_mcxt;
 	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -89,7 +103,6 @@ rfm_seg_load(FunctionCallInfo fcinfo, RfmSegCache *c, const char *ruleset)
 				 errmsg("RFM segment rule set \"%s\" does not exist", ruleset),
 				 errhint("The built-in rule set is \"default\"; add rules to clm.rfm_segment_rule.")));
 
-	c->ruleset = NULL;
 	c->nrules = (int) SPI_processed;
 	c->rules = MemoryContextAllocZero(fcxt, sizeof(RfmRule) * c->nrules);
 	for (r = 0; r < RFM_MAX_BINS; r++)
@@ -142,19 +155,20 @@ rfm_seg_load(FunctionCallInfo fcinfo, RfmSegCache *c, const char *ruleset)
 static RfmRule *
 rfm_seg_lookup(FunctionCallInfo fcinfo, HeapTupleHeader score, const char *ruleset)
 {
-	RfmSegCache *c = (RfmSegCache *) fcinfo->flinfo->fn_extra;
+	RfmSegCache *cache = (RfmSegCache *) fcinfo->flinfo->fn_extra;
+	RfmSegSet  *c;
 	Datum		values[RFM_SCORE_NATTS];
 	bool		nulls[RFM_SCORE_NATTS];
 	int			v[3];
 	int			k;
 	int16		cell;
 
-	if (c == NULL)
+	if (cache == NULL)
 	{
-		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmSegCache));
-		fcinfo->flinfo->fn_extra = c;
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmSegCache));
+		fcinfo->flinfo->fn_extra = cache;
 	}
-	rfm_deform(score, RFM_SCORE_NATTS, values, nulls, &c->scoredesc, fcinfo->flinfo->fn_mcxt);
+	rfm_deform(score, RFM_SCORE_NATTS, values, nulls, &cache->scoredesc, fcinfo->flinfo->fn_mcxt);
 	for (k = 0; k < 3; k++)
 	{
 		if (nulls[k])
@@ -167,8 +181,21 @@ rfm_seg_lookup(FunctionCallInfo fcinfo, HeapTupleHeader score, const char *rules
 					 errdetail("Component %d of the score is %d.", k + 1, v[k]),
 					 errhint("Build scores with clm.rfm_score.")));
 	}
-	if (c->ruleset == NULL || strcmp(c->ruleset, ruleset) != 0)
-		rfm_seg_load(fcinfo, c, ruleset);
+	c = cache->last;
+	if (c == NULL || strcmp(c->ruleset, ruleset) != 0)
+	{
+		for (c = cache->sets; c != NULL; c = c->next)
+			if (strcmp(c->ruleset, ruleset) == 0)
+				break;
+		if (c == NULL)
+		{
+			c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmSegSet));
+			rfm_seg_load(fcinfo, c, ruleset);	/* sets c->ruleset last */
+			c->next = cache->sets;
+			cache->sets = c;
+		}
+		cache->last = c;
+	}
 	cell = c->grid[v[0] - 1][v[1] - 1][v[2] - 1];
 	if (cell == RFM_CELL_NONE)
 		return NULL;
