@@ -565,7 +565,13 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 	m = PG_GETARG_FLOAT8(2);
 	check_whole_nonnegative(x, "x");
 	clm_check_finite_float8(m, "mean_spend");
-	if (m < 0 || (x > 0 && m == 0))
+	if (m < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mean_spend must not be negative"),
+				 errdetail("x is %g and mean_spend is %g.", x, m),
+				 errhint("The Gamma-Gamma model needs positive amounts; filter out returns, or customers whose mean spend is negative.")));
+	if (x > 0 && m == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("mean_spend must be positive for a customer with repeat purchases"),

@@ -228,8 +228,13 @@ clm_bfgs(clm_objective fn, void *arg, int n, const double *theta0,
 		}
 		sy = dot(n, s, y);
 
-		/* progress stalled at rounding level several times in a row: stop */
-		if (f - ft <= 1e-15 * Max(1.0, fabs(f)))
+		/*
+		 * Progress stalled: the objective improved by less than 1e-12
+		 * (relative) five times in a row.  At an interior optimum that is
+		 * rounding level; when the optimum is at infinity (data with no
+		 * sign of dropout) it stops the walk along the asymptote.
+		 */
+		if (f - ft <= 1e-12 * Max(1.0, fabs(f)))
 			stalls++;
 		else
 			stalls = 0;
@@ -264,7 +269,7 @@ clm_bfgs(clm_objective fn, void *arg, int n, const double *theta0,
 					H[i][j] += (1.0 + rho * yhy) * rho * s[i] * s[j]
 						- rho * (hy[i] * s[j] + s[i] * hy[j]);
 		}
-		if (stalls >= 3)
+		if (stalls >= 5)
 			break;
 	}
 
