@@ -57,8 +57,10 @@ PARALLEL="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; 
 
 distinct=$($PSQL -At -c "SELECT count(*) FROM (SELECT DISTINCT x, t_x, t FROM bg) d")
 distinct_pn=$($PSQL -At -c "SELECT count(*) FROM (SELECT DISTINCT x, t_x, t FROM pn) d")
+distinct_gg=$($PSQL -At -c "SELECT count(*) FROM (SELECT DISTINCT x, mean_spend FROM bg WHERE x > 0) d")
 echo "== clm CLV fit benchmark: $N customers, T = 52 weeks, t_x at day resolution"
-echo "   distinct (x, t_x, T) rows: BG/NBD data $distinct, Pareto/NBD data $distinct_pn"
+echo "   distinct (x, t_x, T) rows: BG/NBD data $distinct, Pareto/NBD data $distinct_pn;"
+echo "   distinct (x, mean_spend) rows of repeat buyers: $distinct_gg"
 echo "   timings: median of $RUNS runs (after one warm-up), psql \\timing, ms"
 echo "   machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $($CLM_BINDIR/postgres --version)"
 echo
