@@ -225,6 +225,10 @@ SELECT clm.gamma_gamma_log_likelihood(6, 4, 0, 2, 10);
 SELECT clm.gamma_gamma_log_likelihood(6, 4, 15, 0, 10);
 SELECT clm.gamma_gamma_log_likelihood(6, 4, 15, 2, 0);
 SELECT clm.gamma_gamma_log_likelihood(6, 4, 15, 2, 'NaN');
+-- the support functions are for the aggregates only
+SELECT clm.btyd_fit_trans(NULL, 1, 2, 3);
+SELECT clm.spend_fit_trans(NULL, 1, 2);
+SELECT clm.btyd_fit_combine(NULL, NULL);
 -- NULL arguments: STRICT
 SELECT clm.bgnbd_log_likelihood(NULL, 4, 0.8, 2.5, 1, 1, 2) IS NULL AS strict_null;
 
