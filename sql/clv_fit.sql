@@ -87,6 +87,18 @@ FROM (SELECT clm.bgnbd_fit(0, 0, 10 + i % 5) f FROM generate_series(1, 100) i) s
 SELECT (f).n, (f).log_likelihood::text NOT IN ('NaN', '-Infinity', 'Infinity') AS finite
 FROM (SELECT clm.bgnbd_fit(3, 5, 10) f) s;
 
+-- extreme time units: the fit works on t / max(t), so times near either end
+-- of double precision give the same r, a, b and alpha scaled accordingly
+WITH f0 AS (SELECT clm.bgnbd_fit(x, t_x, t) f FROM cust),
+     big AS (SELECT clm.bgnbd_fit(x, t_x * 1e300, t * 1e300) f FROM cust),
+     small AS (SELECT clm.bgnbd_fit(x, t_x * 1e-300, t * 1e-300) f FROM cust)
+SELECT (big.f).converged AND (small.f).converged AS converged,
+       abs((big.f).r / (f0.f).r - 1) < 1e-6 AND abs((small.f).r / (f0.f).r - 1) < 1e-6
+       AND abs((big.f).b / (f0.f).b - 1) < 1e-5 AND abs((small.f).b / (f0.f).b - 1) < 1e-5 AS same_shape,
+       abs((big.f).alpha / 1e300 / (f0.f).alpha - 1) < 1e-5
+       AND abs((small.f).alpha / 1e-300 / (f0.f).alpha - 1) < 1e-5 AS alpha_scaled
+FROM f0, big, small;
+
 -- ---------------------------------------------------------------------------
 -- weights: a weighted fit of the collapsed rows equals the fit of the rows
 -- ---------------------------------------------------------------------------

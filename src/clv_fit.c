@@ -757,6 +757,14 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			out->params[3] *= scale;	/* beta */
 	}
 
+	for (int i = 0; i < d.nparams; i++)
+		if (!(out->params[i] > 0) || !isfinite(out->params[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("a fitted parameter is out of the range of double precision"),
+					 errdetail("The largest t is %g.", scale),
+					 errhint("Express t_x and t in a time unit that keeps them between about 1e-100 and 1e100.")));
+
 	/* the log-likelihood in the original units, from the per-row formulas */
 	out->ll = 0.0;
 	for (int i = 0; i < in->nrows; i++)
