@@ -538,7 +538,7 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 	if (x == 0)
 		t_x = 0;
 
-	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_BTYD, 0, 0.0, 64)
+	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_BTYD, 0, 0.0, 16)
 		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_BTYD, aggcxt);
 	clv_merge_penalizer(e, flags, penalizer);
 	clv_add_row(e, x, t_x, t, w);
@@ -595,7 +595,7 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_SPEND, 0, 0.0, 64)
+	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_SPEND, 0, 0.0, 16)
 		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_SPEND, aggcxt);
 	clv_merge_penalizer(e, flags, penalizer);
 	clv_add_row(e, x, m, 0.0, w);
