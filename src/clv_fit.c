@@ -6,7 +6,7 @@
  *	  state with their gradients), the fit driver and the aggregates' final
  *	  functions.
  *
- * Conventions (as in lifetimes, see doc/clv-fitting.md): the objective is the
+ * Conventions (as in lifetimes, see doc/clv.md, "Fitting"): the objective is the
  * weighted MEAN negative log-likelihood plus penalizer * sum of squared
  * natural-scale parameters, minimised over log-parameters.  BG/NBD and
  * Pareto/NBD are fitted on times divided by max(T), so that the scale

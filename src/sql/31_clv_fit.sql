@@ -1,6 +1,6 @@
 -- ---------------------------------------------------------------------------
 -- CLV fitting: the aggregate state type and the BG/NBD, Pareto/NBD and
--- Gamma-Gamma maximum-likelihood aggregates (doc/clv-fitting.md)
+-- Gamma-Gamma maximum-likelihood aggregates (doc/clv.md, "Fitting")
 -- ---------------------------------------------------------------------------
 
 -- The state is a real type (not internal) so that Citus and users can ship,
