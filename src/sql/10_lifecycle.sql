@@ -1,0 +1,329 @@
+
+-- ---------------------------------------------------------------------------
+-- Lifecycle: stages, transition rules, stage history, policies, triggers
+-- ---------------------------------------------------------------------------
+
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
+CREATE TYPE @extschema@.lifecycle_stage AS ENUM (
+    'prospect',         -- known contact, not yet engaged (awareness)
+    'lead',             -- engaged, comparing (consideration)
+    'first_purchase',   -- exactly one purchase
+    'repeat',           -- two or more purchases
+    'loyal',            -- many purchases over a long tenure
+    'advocate',         -- loyal and bringing others
+    'at_risk',          -- purchase gap longer than usual
+    'dormant',          -- purchase gap much longer than usual
+    'churned',          -- considered lost
+    'reactivated'       -- bought again after at_risk, dormant or churned
+);
+COMMENT ON TYPE @extschema@.lifecycle_stage IS
+    'customer lifecycle stage: prospect, lead, first_purchase, repeat, loyal, advocate, at_risk, dormant, churned, reactivated';
+
+-- ---------------------------------------------------------------------------
+-- Labels
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.stage_label(stage @extschema@.lifecycle_stage, lang text DEFAULT 'en')
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := stage::text;
+BEGIN
+    IF lang = 'en' THEN
+        RETURN CASE s
+            WHEN 'prospect' THEN 'Prospect'
+            WHEN 'lead' THEN 'Lead'
+            WHEN 'first_purchase' THEN 'First purchase'
+            WHEN 'repeat' THEN 'Repeat customer'
+            WHEN 'loyal' THEN 'Loyal customer'
+            WHEN 'advocate' THEN 'Advocate'
+            WHEN 'at_risk' THEN 'At risk'
+            WHEN 'dormant' THEN 'Dormant'
+            WHEN 'churned' THEN 'Churned'
+            WHEN 'reactivated' THEN 'Reactivated'
+        END;
+    ELSIF lang = 'zh' THEN
+        RETURN CASE s
+            WHEN 'prospect' THEN '潜在客户'
+            WHEN 'lead' THEN '意向客户'
+            WHEN 'first_purchase' THEN '首次购买'
+            WHEN 'repeat' THEN '复购客户'
+            WHEN 'loyal' THEN '忠诚客户'
+            WHEN 'advocate' THEN '推荐者'
+            WHEN 'at_risk' THEN '流失风险'
+            WHEN 'dormant' THEN '休眠'
+            WHEN 'churned' THEN '已流失'
+            WHEN 'reactivated' THEN '召回'
+        END;
+    END IF;
+    RAISE EXCEPTION 'unsupported language "%" for lifecycle stage labels', lang
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'Supported languages are: en, zh.',
+              HINT = 'Pass ''en'' for English or ''zh'' for Chinese.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_label(@extschema@.lifecycle_stage, text) IS
+    'display label of a lifecycle stage in English (en) or Chinese (zh); other languages are an error';
+
+-- ---------------------------------------------------------------------------
+-- How common lifecycle models map onto clm's stages
+-- ---------------------------------------------------------------------------
+
+CREATE VIEW @extschema@.stage_model AS
+SELECT v.model, v.stage, v.model_stage, v.model_stage_order, v.note
+FROM (VALUES
+    -- customer journey: awareness, consideration, purchase, usage, loyalty, churn
+    ('customer_journey', 'prospect'::@extschema@.lifecycle_stage, 'awareness', 1, NULL::text),
+    ('customer_journey', 'lead', 'consideration', 2, NULL),
+    ('customer_journey', 'first_purchase', 'purchase', 3, NULL),
+    ('customer_journey', 'repeat', 'usage', 4, NULL),
+    ('customer_journey', 'loyal', 'loyalty', 5, NULL),
+    ('customer_journey', 'advocate', 'loyalty', 5, 'advocacy is the top of loyalty in this model'),
+    ('customer_journey', 'at_risk', 'churn', 6, 'churn risk: still a customer, but lapsing'),
+    ('customer_journey', 'dormant', 'churn', 6, NULL),
+    ('customer_journey', 'churned', 'churn', 6, NULL),
+    ('customer_journey', 'reactivated', 'purchase', 3, 'a win-back is a new purchase'),
+    -- relationship development: contact, evaluation, formation, stable, advocacy
+    ('relationship', 'prospect', 'contact', 1, NULL),
+    ('relationship', 'lead', 'evaluation', 2, NULL),
+    ('relationship', 'first_purchase', 'formation', 3, NULL),
+    ('relationship', 'repeat', 'formation', 3, NULL),
+    ('relationship', 'loyal', 'stable', 4, NULL),
+    ('relationship', 'advocate', 'advocacy', 5, NULL),
+    ('relationship', 'at_risk', 'stable', 4, 'the model has no decline stage; a lapsing relationship is still stable'),
+    ('relationship', 'dormant', NULL, NULL, 'the model has no dissolution stage'),
+    ('relationship', 'churned', NULL, NULL, 'the model has no dissolution stage'),
+    ('relationship', 'reactivated', 'formation', 3, 'the relationship is formed again'),
+    -- retail purchase cycle: prospect, first purchase, repeat purchase, retention, churn
+    ('retail', 'prospect', 'prospect', 1, NULL),
+    ('retail', 'lead', 'prospect', 1, 'the model does not separate engaged prospects'),
+    ('retail', 'first_purchase', 'first purchase', 2, NULL),
+    ('retail', 'repeat', 'repeat purchase', 3, NULL),
+    ('retail', 'loyal', 'retention', 4, NULL),
+    ('retail', 'advocate', 'retention', 4, NULL),
+    ('retail', 'at_risk', 'retention', 4, 'the retention effort targets them'),
+    ('retail', 'dormant', 'churn', 5, NULL),
+    ('retail', 'churned', 'churn', 5, NULL),
+    ('retail', 'reactivated', 'repeat purchase', 3, NULL),
+    -- marketing funnel: acquisition, conversion, retention, loyalty
+    ('marketing_funnel', 'prospect', 'acquisition', 1, NULL),
+    ('marketing_funnel', 'lead', 'acquisition', 1, NULL),
+    ('marketing_funnel', 'first_purchase', 'conversion', 2, NULL),
+    ('marketing_funnel', 'repeat', 'retention', 3, NULL),
+    ('marketing_funnel', 'loyal', 'loyalty', 4, NULL),
+    ('marketing_funnel', 'advocate', 'loyalty', 4, NULL),
+    ('marketing_funnel', 'at_risk', 'retention', 3, NULL),
+    ('marketing_funnel', 'dormant', NULL, NULL, 'lost customers are outside the funnel'),
+    ('marketing_funnel', 'churned', NULL, NULL, 'lost customers are outside the funnel'),
+    ('marketing_funnel', 'reactivated', 'retention', 3, NULL),
+    -- HubSpot lifecycle stages: subscriber, lead, marketing qualified lead,
+    -- sales qualified lead, opportunity, customer, evangelist, other
+    ('hubspot', 'prospect', 'subscriber', 1, NULL),
+    ('hubspot', 'lead', 'lead', 2, 'HubSpot refines it into marketing qualified lead (3), sales qualified lead (4) and opportunity (5)'),
+    ('hubspot', 'first_purchase', 'customer', 6, NULL),
+    ('hubspot', 'repeat', 'customer', 6, NULL),
+    ('hubspot', 'loyal', 'customer', 6, NULL),
+    ('hubspot', 'advocate', 'evangelist', 7, NULL),
+    ('hubspot', 'at_risk', 'customer', 6, 'HubSpot keeps lapsing customers as customers'),
+    ('hubspot', 'dormant', 'customer', 6, 'HubSpot keeps lapsing customers as customers'),
+    ('hubspot', 'churned', 'other', 8, 'HubSpot has no churn stage; teams add a custom "former customer" stage or use other'),
+    ('hubspot', 'reactivated', 'customer', 6, NULL)
+) AS v(model, stage, model_stage, model_stage_order, note);
+COMMENT ON VIEW @extschema@.stage_model IS
+    'how common lifecycle models (customer_journey, relationship, retail, marketing_funnel, hubspot) name each clm stage; model_stage NULL = no equivalent';
+GRANT SELECT ON @extschema@.stage_model TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Transition rules
+--
+-- The seeded defaults belong to the extension and are never dumped; the
+-- user's additions and removals are kept apart in stage_transition_rule_user
+-- (dumped), so a dump/restore neither loses them nor duplicates the seeds.
+-- Users read and edit the view stage_transition_rule.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.stage_transition_rule_default (
+    from_stage  @extschema@.lifecycle_stage NOT NULL,
+    to_stage    @extschema@.lifecycle_stage NOT NULL,
+    PRIMARY KEY (from_stage, to_stage),
+    CHECK (from_stage OPERATOR(pg_catalog.<>) to_stage)
+);
+COMMENT ON TABLE @extschema@.stage_transition_rule_default IS
+    'the transition rules clm ships with (not dumped; edit the view clm.stage_transition_rule instead)';
+
+INSERT INTO @extschema@.stage_transition_rule_default (from_stage, to_stage)
+-- forward through the funnel; skipping steps is allowed
+SELECT f.s::@extschema@.lifecycle_stage, t.s::@extschema@.lifecycle_stage
+FROM (VALUES (1, 'prospect'), (2, 'lead'), (3, 'first_purchase'), (4, 'repeat'),
+             (5, 'loyal'), (6, 'advocate')) AS f(i, s),
+     (VALUES (1, 'prospect'), (2, 'lead'), (3, 'first_purchase'), (4, 'repeat'),
+             (5, 'loyal'), (6, 'advocate')) AS t(i, s)
+WHERE f.i OPERATOR(pg_catalog.<) t.i
+UNION ALL
+-- decay: every purchasing stage may lapse, skipping steps
+SELECT f.s::@extschema@.lifecycle_stage, t.s::@extschema@.lifecycle_stage
+FROM (VALUES ('first_purchase'), ('repeat'), ('loyal'), ('advocate'), ('reactivated')) AS f(s),
+     (VALUES ('at_risk'), ('dormant'), ('churned')) AS t(s)
+UNION ALL
+SELECT f::@extschema@.lifecycle_stage, t::@extschema@.lifecycle_stage
+FROM (VALUES ('at_risk', 'dormant'), ('at_risk', 'churned'), ('dormant', 'churned'),
+             -- win-back
+             ('at_risk', 'reactivated'), ('dormant', 'reactivated'), ('churned', 'reactivated'),
+             ('reactivated', 'repeat'), ('reactivated', 'loyal')) AS v(f, t);
+
+CREATE TABLE @extschema@.stage_transition_rule_user (
+    from_stage  @extschema@.lifecycle_stage NOT NULL,
+    to_stage    @extschema@.lifecycle_stage NOT NULL,
+    allowed     boolean NOT NULL,
+    PRIMARY KEY (from_stage, to_stage),
+    CHECK (from_stage OPERATOR(pg_catalog.<>) to_stage)
+);
+COMMENT ON TABLE @extschema@.stage_transition_rule_user IS
+    'user changes to the default transition rules: allowed = true adds a rule, false removes a default one (dumped; maintained through clm.stage_transition_rule)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_transition_rule_user', '');
+
+CREATE VIEW @extschema@.stage_transition_rule AS
+SELECT d.from_stage, d.to_stage, true AS is_default
+FROM @extschema@.stage_transition_rule_default d
+WHERE NOT EXISTS (SELECT 1 FROM @extschema@.stage_transition_rule_user u
+                  WHERE u.from_stage OPERATOR(pg_catalog.=) d.from_stage
+                    AND u.to_stage OPERATOR(pg_catalog.=) d.to_stage
+                    AND NOT u.allowed)
+UNION ALL
+SELECT u.from_stage, u.to_stage, false AS is_default
+FROM @extschema@.stage_transition_rule_user u
+WHERE u.allowed
+  AND NOT EXISTS (SELECT 1 FROM @extschema@.stage_transition_rule_default d
+                  WHERE d.from_stage OPERATOR(pg_catalog.=) u.from_stage
+                    AND d.to_stage OPERATOR(pg_catalog.=) u.to_stage);
+COMMENT ON VIEW @extschema@.stage_transition_rule IS
+    'the stage transitions clm.stage_guard allows (from_stage -> to_stage); INSERT adds a rule, DELETE removes one, UPDATE replaces one';
+GRANT SELECT ON @extschema@.stage_transition_rule TO PUBLIC;
+
+/*
+ * The view's INSTEAD OF trigger.  SECURITY DEFINER so that the privilege to
+ * change rules is exactly INSERT/UPDATE/DELETE on the view (granted by the
+ * DBA), without also granting the underlying tables.
+ */
+CREATE FUNCTION @extschema@.stage_transition_rule_edit()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    is_def boolean;
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        IF NOT EXISTS (SELECT 1 FROM @extschema@.stage_transition_rule r
+                       WHERE r.from_stage OPERATOR(pg_catalog.=) OLD.from_stage
+                         AND r.to_stage OPERATOR(pg_catalog.=) OLD.to_stage) THEN
+            RETURN NULL;
+        END IF;
+        IF EXISTS (SELECT 1 FROM @extschema@.stage_transition_rule_default d
+                   WHERE d.from_stage OPERATOR(pg_catalog.=) OLD.from_stage
+                     AND d.to_stage OPERATOR(pg_catalog.=) OLD.to_stage) THEN
+            INSERT INTO @extschema@.stage_transition_rule_user AS u (from_stage, to_stage, allowed)
+            VALUES (OLD.from_stage, OLD.to_stage, false)
+            ON CONFLICT (from_stage, to_stage) DO UPDATE SET allowed = false;
+        ELSE
+            DELETE FROM @extschema@.stage_transition_rule_user u
+            WHERE u.from_stage OPERATOR(pg_catalog.=) OLD.from_stage
+              AND u.to_stage OPERATOR(pg_catalog.=) OLD.to_stage;
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+
+    -- INSERT, or the second half of UPDATE
+    IF NEW.from_stage IS NULL OR NEW.to_stage IS NULL THEN
+        RAISE EXCEPTION 'a transition rule needs both from_stage and to_stage'
+            USING ERRCODE = 'not_null_violation',
+                  DETAIL = 'The first stage a customer gets is always allowed and needs no rule.';
+    END IF;
+    IF NEW.from_stage OPERATOR(pg_catalog.=) NEW.to_stage THEN
+        RAISE EXCEPTION 'a transition rule cannot lead from "%" to itself', NEW.from_stage
+            USING ERRCODE = 'check_violation',
+                  DETAIL = 'An update that keeps the stage is not a transition and is always allowed.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM @extschema@.stage_transition_rule r
+               WHERE r.from_stage OPERATOR(pg_catalog.=) NEW.from_stage
+                 AND r.to_stage OPERATOR(pg_catalog.=) NEW.to_stage) THEN
+        RAISE EXCEPTION 'transition rule from "%" to "%" already exists', NEW.from_stage, NEW.to_stage
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    is_def := EXISTS (SELECT 1 FROM @extschema@.stage_transition_rule_default d
+                      WHERE d.from_stage OPERATOR(pg_catalog.=) NEW.from_stage
+                        AND d.to_stage OPERATOR(pg_catalog.=) NEW.to_stage);
+    IF is_def THEN
+        DELETE FROM @extschema@.stage_transition_rule_user u
+        WHERE u.from_stage OPERATOR(pg_catalog.=) NEW.from_stage
+          AND u.to_stage OPERATOR(pg_catalog.=) NEW.to_stage;
+    ELSE
+        INSERT INTO @extschema@.stage_transition_rule_user (from_stage, to_stage, allowed)
+        VALUES (NEW.from_stage, NEW.to_stage, true);
+    END IF;
+    NEW.is_default := is_def;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_transition_rule_edit() IS
+    'INSTEAD OF trigger of clm.stage_transition_rule: records rule additions and removals in clm.stage_transition_rule_user';
+REVOKE ALL ON FUNCTION @extschema@.stage_transition_rule_edit() FROM PUBLIC;
+
+CREATE TRIGGER stage_transition_rule_edit
+    INSTEAD OF INSERT OR UPDATE OR DELETE ON @extschema@.stage_transition_rule
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stage_transition_rule_edit();
+COMMENT ON TRIGGER stage_transition_rule_edit ON @extschema@.stage_transition_rule IS
+    'turns INSERT/UPDATE/DELETE on the rule view into rows of clm.stage_transition_rule_user';
+
+-- ---------------------------------------------------------------------------
+-- Stage history
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.stage_history (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    relation      text NOT NULL,
+    customer_key  text NOT NULL,
+    from_stage    @extschema@.lifecycle_stage,
+    to_stage      @extschema@.lifecycle_stage NOT NULL,
+    changed_at    timestamptz NOT NULL,
+    recorded_at   timestamptz NOT NULL DEFAULT pg_catalog.transaction_timestamp(),
+    changed_by    name NOT NULL DEFAULT CURRENT_USER,
+    txid          xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    CHECK (from_stage IS DISTINCT FROM to_stage)
+);
+COMMENT ON TABLE @extschema@.stage_history IS
+    'every stage change made through clm.stage_guard: relation, customer key (as text), from/to stage, business time (changed_at), audit time, role, transaction';
+COMMENT ON COLUMN @extschema@.stage_history.relation IS
+    'the quoted, schema-qualified name of the customers table, e.g. clm_demo.customers';
+COMMENT ON COLUMN @extschema@.stage_history.customer_key IS
+    'the customer key, converted to text with its type''s output function';
+COMMENT ON COLUMN @extschema@.stage_history.from_stage IS
+    'the stage before the change; NULL when the customer got its first stage';
+COMMENT ON COLUMN @extschema@.stage_history.changed_at IS
+    'business time the customer entered to_stage: the order time (stage_on_order), as_of (refresh_stages), the stage-entered-at value the statement set, or else the transaction time';
+COMMENT ON COLUMN @extschema@.stage_history.recorded_at IS
+    'transaction time at which the row was written (audit)';
+COMMENT ON COLUMN @extschema@.stage_history.changed_by IS
+    'the role whose statement changed the stage';
+COMMENT ON COLUMN @extschema@.stage_history.txid IS
+    'the transaction that changed the stage';
+CREATE INDEX stage_history_customer_idx
+    ON @extschema@.stage_history (relation, customer_key, changed_at);
+CREATE INDEX stage_history_changed_at_idx
+    ON @extschema@.stage_history (changed_at);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history', '');
+
+-- Users read history only for tables they may read themselves; nobody but
+-- the owner (and clm's triggers, which write as the owner) writes it.
+ALTER TABLE @extschema@.stage_history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stage_history_read ON @extschema@.stage_history FOR SELECT
+    USING (pg_catalog.to_regclass(relation) IS NOT NULL
+           AND pg_catalog.has_table_privilege(pg_catalog.to_regclass(relation), 'SELECT'));
+COMMENT ON POLICY stage_history_read ON @extschema@.stage_history IS
+    'a role sees the history of the tables it may SELECT from';
+GRANT SELECT ON @extschema@.stage_history TO PUBLIC;
