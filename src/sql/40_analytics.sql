@@ -330,3 +330,275 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.churn_survival(regclass, name, name, interval, timestamptz, text, regclass, name, name) IS
     'Kaplan-Meier time-to-churn table (days since first order; churn = no order for inactivity; right-censored at as_of) with Greenwood standard errors, optionally per acquisition cohort or per group';
+
+-- ---------------------------------------------------------------------------
+-- KPIs for one period
+-- ---------------------------------------------------------------------------
+
+-- lifecycle_kpis: the one row a CRM dashboard shows on top, computed in a
+-- single pass over the orders.  The definitions are the ones doc/analytics.md
+-- names (repeat purchase rate is within-period, not Shopify's returning
+-- customer rate), and churn uses the same inactivity rule as churn_survival:
+-- a customer churns at t + inactivity when the order at t is followed by no
+-- order in (t, t + inactivity].  The predicted CLV and stage mix come from a
+-- customer view (clm.create_customer_view) when one is passed.
+CREATE FUNCTION @extschema@.lifecycle_kpis(
+    orders regclass,
+    customer_column name,
+    ordered_at_column name,
+    amount_column name,
+    since timestamptz,
+    until timestamptz,
+    inactivity interval DEFAULT '90 days',
+    customer_view regclass DEFAULT NULL)
+RETURNS TABLE(period_start timestamptz, period_end timestamptz,
+              active_customers bigint, new_customers bigint, returning_customers bigint,
+              orders_count bigint, revenue numeric,
+              repeat_purchase_rate double precision,
+              customers_at_start bigint, churned_customers bigint, churn_rate double precision,
+              average_order_value numeric, purchase_frequency double precision,
+              average_predicted_clv double precision, customers_per_stage jsonb)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+    clv double precision;
+    per_stage jsonb;
+BEGIN
+    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column, amount_column);
+    IF amount_column IS NULL THEN
+        RAISE EXCEPTION 'amount_column must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM @extschema@._check_as_of(since, 'since');
+    PERFORM @extschema@._check_as_of(until, 'until');
+    IF since >= until THEN
+        RAISE EXCEPTION 'since must be earlier than until'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The window given was [' || since::text || ', ' || until::text || ').',
+                  HINT = 'The window is half-open: since is included, until is not.';
+    END IF;
+    IF inactivity IS NULL OR inactivity <= interval '0' THEN
+        RAISE EXCEPTION 'inactivity must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The value given was ' || COALESCE(inactivity::text, 'NULL') || '.',
+                  HINT = 'A customer churns after this long without an order, for example interval ''90 days''.';
+    END IF;
+    IF customer_view IS NOT NULL THEN
+        PERFORM @extschema@._column_type(customer_view, 'predicted_clv', 'customer_view');
+        PERFORM @extschema@._column_type(customer_view, 'stage', 'customer_view');
+    END IF;
+
+    EXECUTE pg_catalog.format($q$
+        WITH pc AS (           -- one row per customer who ordered before until
+            SELECT t.%1$I AS c,
+                   pg_catalog.min(t.%2$I::timestamptz) AS first_at,
+                   pg_catalog.max(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz < $1) AS last_before,
+                   pg_catalog.min(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz >= $1) AS first_in,
+                   pg_catalog.count(*) FILTER (WHERE t.%2$I::timestamptz >= $1) AS n_in,
+                   pg_catalog.sum(t.%3$I::numeric) FILTER (WHERE t.%2$I::timestamptz >= $1) AS rev_in
+              FROM %4$s AS t
+             WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz < $2
+             GROUP BY t.%1$I
+        )
+        SELECT pg_catalog.count(*) FILTER (WHERE pc.n_in > 0) AS active,
+               pg_catalog.count(*) FILTER (WHERE pc.first_at >= $1) AS new,
+               pg_catalog.count(*) FILTER (WHERE pc.n_in > 1) AS repeaters,
+               COALESCE(pg_catalog.sum(pc.n_in), 0)::bigint AS n_orders,
+               COALESCE(pg_catalog.sum(pc.rev_in), 0) AS revenue,
+               pg_catalog.count(*) FILTER (WHERE pc.last_before + $3 >= $1) AS at_start,
+               pg_catalog.count(*) FILTER (WHERE pc.last_before + $3 >= $1
+                                             AND pc.last_before + $3 < $2
+                                             AND (pc.first_in IS NULL OR pc.first_in > pc.last_before + $3)) AS churned
+          FROM pc
+        $q$, customer_column, ordered_at_column, amount_column, orders)
+    INTO r
+    USING since, until, inactivity;
+
+    IF customer_view IS NOT NULL THEN
+        EXECUTE pg_catalog.format($q$
+            SELECT (SELECT pg_catalog.avg(v.predicted_clv) FROM %1$s AS v),
+                   (SELECT pg_catalog.jsonb_object_agg(s.stage, s.n ORDER BY s.stage)
+                      FROM (SELECT v.stage, pg_catalog.count(*) AS n
+                              FROM %1$s AS v WHERE v.stage IS NOT NULL GROUP BY v.stage) AS s)
+            $q$, customer_view)
+        INTO clv, per_stage;
+    END IF;
+
+    period_start := since;
+    period_end := until;
+    active_customers := r.active;
+    new_customers := r.new;
+    returning_customers := r.active - r.new;
+    orders_count := r.n_orders;
+    revenue := r.revenue;
+    repeat_purchase_rate := CASE WHEN r.active > 0 THEN r.repeaters::double precision / r.active END;
+    customers_at_start := r.at_start;
+    churned_customers := r.churned;
+    churn_rate := CASE WHEN r.at_start > 0 THEN r.churned::double precision / r.at_start END;
+    average_order_value := CASE WHEN r.n_orders > 0 THEN r.revenue / r.n_orders END;
+    purchase_frequency := CASE WHEN r.active > 0 THEN r.n_orders::double precision / r.active END;
+    average_predicted_clv := clv;
+    customers_per_stage := per_stage;
+    RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.lifecycle_kpis(regclass, name, name, name, timestamptz, timestamptz, interval, regclass) IS
+    'one row of lifecycle KPIs for [since, until): active, new and returning customers, orders, revenue, repeat purchase rate, churn rate (inactivity rule), average order value, purchase frequency, and from a customer view the average predicted CLV and customers per stage';
+
+-- ---------------------------------------------------------------------------
+-- Stage history: transition matrix and funnel
+-- ---------------------------------------------------------------------------
+
+-- _relation_label: stage_history identifies the customers table by its
+-- quoted, schema-qualified name (text, so that history survives dump and
+-- restore); this builds the same label from a regclass for filtering.
+CREATE FUNCTION @extschema@._relation_label(rel regclass)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = rel);
+COMMENT ON FUNCTION @extschema@._relation_label(regclass) IS
+    'internal: the quoted, schema-qualified name of a relation, as clm.stage_history.relation stores it';
+
+-- _check_window: since/until bound a half-open window; NULL means open on
+-- that side, but an empty or inverted window is almost surely a mistake.
+CREATE FUNCTION @extschema@._check_window(since timestamptz, until timestamptz)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF since IS NOT NULL AND until IS NOT NULL AND since >= until THEN
+        RAISE EXCEPTION 'since must be earlier than until'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The window given was [' || since::text || ', ' || until::text || ').',
+                  HINT = 'The window is half-open: since is included, until is not.';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._check_window(timestamptz, timestamptz) IS
+    'internal: raises an error when since is not earlier than until';
+
+-- stage_transition_matrix: how customers move between stages, estimated
+-- from the recorded changes (the jump chain of the lifecycle: each change
+-- is one transition, p(i, j) = n(i, j) / n(i)).  Rows for every from-stage
+-- that has transitions cover all ten to-stages, zero cells included, so a
+-- BI pivot shows a complete matrix whose rows sum to 1.  from_stage NULL is
+-- the entry row: the first stage customers were given.
+CREATE FUNCTION @extschema@.stage_transition_matrix(
+    since timestamptz,
+    until timestamptz,
+    relation regclass DEFAULT NULL)
+RETURNS TABLE(from_stage @extschema@.lifecycle_stage, to_stage @extschema@.lifecycle_stage,
+              transitions bigint, probability double precision)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel_label text := @extschema@._relation_label(relation);
+BEGIN
+    PERFORM @extschema@._check_window(since, until);
+    RETURN QUERY
+    WITH h AS (
+        SELECT sh.from_stage AS f, sh.to_stage AS t
+          FROM @extschema@.stage_history AS sh
+         WHERE (since IS NULL OR sh.changed_at >= since)
+           AND (until IS NULL OR sh.changed_at < until)
+           AND (rel_label IS NULL OR sh.relation = rel_label)
+    ), cnt AS (
+        SELECT h.f, h.t, pg_catalog.count(*) AS n FROM h GROUP BY h.f, h.t
+    ), tot AS (
+        SELECT cnt.f, pg_catalog.sum(cnt.n)::bigint AS n FROM cnt GROUP BY cnt.f
+    )
+    SELECT tot.f, s.s, COALESCE(cnt.n, 0), COALESCE(cnt.n, 0)::double precision / tot.n
+      FROM tot
+     CROSS JOIN pg_catalog.unnest(pg_catalog.enum_range(NULL::@extschema@.lifecycle_stage)) AS s(s)
+      LEFT JOIN cnt ON cnt.f IS NOT DISTINCT FROM tot.f AND cnt.t = s.s
+     ORDER BY tot.f NULLS FIRST, s.s;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.stage_transition_matrix(timestamptz, timestamptz, regclass) IS
+    'stage transition counts and row-normalised probabilities from clm.stage_history changes in [since, until) (NULL = unbounded), optionally for one customers table; from_stage NULL = first stage assigned';
+
+-- stage_funnel: the question "of the customers who got this far, how many
+-- got further, and how long did they stay" over an ordered list of stages.
+-- A customer reaches step i when, within the window, they entered stage i
+-- or any later stage of the list (skipping a stage does not drop them out
+-- of the funnel), so counts never grow from step to step.  Time in stage is
+-- measured on completed stays only: entered in the window and left (any
+-- later change of the same customer) before until.
+CREATE FUNCTION @extschema@.stage_funnel(
+    since timestamptz,
+    until timestamptz,
+    stages @extschema@.lifecycle_stage[] DEFAULT ARRAY['prospect', 'lead', 'first_purchase', 'repeat', 'loyal', 'advocate']::@extschema@.lifecycle_stage[],
+    relation regclass DEFAULT NULL)
+RETURNS TABLE(step integer, stage @extschema@.lifecycle_stage, customers bigint,
+              conversion_rate double precision, overall_rate double precision,
+              median_days_in_stage double precision, completed_stays bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel_label text := @extschema@._relation_label(relation);
+BEGIN
+    PERFORM @extschema@._check_window(since, until);
+    IF stages IS NULL OR pg_catalog.cardinality(stages) = 0 THEN
+        RAISE EXCEPTION 'stages must list at least one stage'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.array_position(stages, NULL) IS NOT NULL
+       OR (SELECT pg_catalog.count(DISTINCT u) FROM pg_catalog.unnest(stages) AS u) <> pg_catalog.cardinality(stages) THEN
+        RAISE EXCEPTION 'stages must not contain nulls or repeated stages'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The list given was ' || stages::text || '.';
+    END IF;
+
+    RETURN QUERY
+    WITH pos AS (
+        SELECT u.s, u.i::integer AS i
+          FROM pg_catalog.unnest(stages) WITH ORDINALITY AS u(s, i)
+    ), h AS (
+        SELECT sh.relation AS r, sh.customer_key AS k, sh.to_stage AS t, sh.changed_at AS at,
+               pg_catalog.lead(sh.changed_at) OVER (PARTITION BY sh.relation, sh.customer_key
+                                                    ORDER BY sh.changed_at, sh.id) AS left_at
+          FROM @extschema@.stage_history AS sh
+         WHERE (rel_label IS NULL OR sh.relation = rel_label)
+           AND (until IS NULL OR sh.changed_at < until)
+    ), w AS (
+        SELECT h.* FROM h WHERE since IS NULL OR h.at >= since
+    ), reach AS (      -- the furthest step each customer reached in the window
+        SELECT w.r, w.k, pg_catalog.max(pos.i) AS i
+          FROM w JOIN pos ON pos.s = w.t
+         GROUP BY w.r, w.k
+    ), cnt AS (
+        SELECT pos.i, pos.s,
+               (SELECT pg_catalog.count(*) FROM reach WHERE reach.i >= pos.i) AS n
+          FROM pos
+    ), stay AS (
+        SELECT pos.i,
+               pg_catalog.percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY pg_catalog.date_part('epoch', w.left_at - w.at) / 86400) AS med,
+               pg_catalog.count(*) AS n
+          FROM w JOIN pos ON pos.s = w.t
+         WHERE w.left_at IS NOT NULL
+         GROUP BY pos.i
+    )
+    SELECT cnt.i, cnt.s, cnt.n,
+           CASE WHEN cnt.i > 1 AND prev.n > 0 THEN cnt.n::double precision / prev.n END,
+           CASE WHEN first.n > 0 THEN cnt.n::double precision / first.n END,
+           stay.med,
+           COALESCE(stay.n, 0)
+      FROM cnt
+      LEFT JOIN cnt AS prev ON prev.i = cnt.i - 1
+      JOIN cnt AS first ON first.i = 1
+      LEFT JOIN stay ON stay.i = cnt.i
+     ORDER BY cnt.i;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.stage_funnel(timestamptz, timestamptz, @extschema@.lifecycle_stage[], regclass) IS
+    'stage funnel from clm.stage_history in [since, until): customers reaching each listed stage (or a later one), conversion from the previous step and from the first, median days in stage over completed stays';
