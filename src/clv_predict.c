@@ -1,0 +1,883 @@
+/*-------------------------------------------------------------------------
+ *
+ * clv_predict.c
+ *	  Predictions from fitted BTYD models: BG/NBD and Pareto/NBD expected
+ *	  purchases, P(alive), purchase-count probabilities, Gamma-Gamma expected
+ *	  spend and the discounted CLV sum.
+ *
+ * Every function takes the model as its composite type (clm.bgnbd,
+ * clm.paretonbd, clm.gamma_gamma), so a fitted model can be passed straight
+ * from the fitting aggregates.  Scoring runs once per customer, so the
+ * decoded parameters of the last model seen are cached per call site and
+ * reused while the composite's bytes are unchanged.
+ *
+ * Formulas: ../shared/reference/clv-models.md sections 2, 4, 5 and 7; only
+ * the published mathematics is used.
+ *
+ * IDENTIFICATION
+ *	  src/clv_predict.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+
+#include "clm.h"
+#include "clm_math.h"
+#include "hyp2f1.h"
+
+PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_bgnbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_bgnbd_purchase_probability);
+PG_FUNCTION_INFO_V1(clm_paretonbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_paretonbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_paretonbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_paretonbd_purchase_probability);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_expected_spend);
+PG_FUNCTION_INFO_V1(clm_clv);
+PG_FUNCTION_INFO_V1(clm_clv_simple);
+
+/* days in a month, by the Julian year: 365.25 / 12 */
+#define CLM_DAYS_PER_MONTH	(365.25 / 12.0)
+/* longest CLV horizon accepted: 100 years */
+#define CLM_MAX_HORIZON_MONTHS	1200
+
+/* ------------------------------------------------------------------------
+ * Decoding and validating the model composites
+ * ------------------------------------------------------------------------
+ */
+
+#define MODEL_MAX_PARAMS 4
+
+typedef struct ModelCache
+{
+	Oid			typid;
+	int32		typmod;
+	TupleDesc	tupdesc;
+	uint32		len;			/* length of the cached composite, 0 = none */
+	char	   *bytes;			/* copy of the composite datum */
+	double		params[MODEL_MAX_PARAMS];
+} ModelCache;
+
+/*
+ * model_params
+ *		The first nparams fields of the composite argument argno, checked to
+ *		be non-NULL, finite and positive.  Up to two model arguments per call
+ *		site are cached (clm.clv takes two).
+ */
+static const double *
+model_params(FunctionCallInfo fcinfo, int argno, int slot, int nparams,
+			 const char *const *names, const char *typname)
+{
+	HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(argno);
+	uint32		len = HeapTupleHeaderGetDatumLength(th);
+	ModelCache *cache;
+	Oid			typid;
+	int32		typmod;
+	HeapTupleData tup;
+	Datum		values[MODEL_MAX_PARAMS + 16];
+	bool		nulls[MODEL_MAX_PARAMS + 16];
+	int			i;
+
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra =
+			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 2 * sizeof(ModelCache));
+	cache = &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+
+	if (cache->len == len && memcmp(cache->bytes, th, len) == 0)
+		return cache->params;
+
+	typid = HeapTupleHeaderGetTypeId(th);
+	typmod = HeapTupleHeaderGetTypMod(th);
+	if (cache->tupdesc == NULL || cache->typid != typid || cache->typmod != typmod)
+	{
+		TupleDesc	td = lookup_rowtype_tupdesc(typid, typmod);
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (cache->tupdesc)
+			FreeTupleDesc(cache->tupdesc);
+		cache->tupdesc = CreateTupleDescCopy(td);
+		MemoryContextSwitchTo(old);
+		ReleaseTupleDesc(td);
+		cache->typid = typid;
+		cache->typmod = typmod;
+	}
+	if (cache->tupdesc->natts < nparams || cache->tupdesc->natts > MODEL_MAX_PARAMS + 16)
+		elog(ERROR, "unexpected composite for %s", typname);
+
+	tup.t_len = len;
+	ItemPointerSetInvalid(&(tup.t_self));
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	heap_deform_tuple(&tup, cache->tupdesc, values, nulls);
+
+	for (i = 0; i < nparams; i++)
+	{
+		double		v;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s parameter %s must not be NULL", typname, names[i]),
+					 errhint("Pass a model returned by the fitting aggregate, or build one with ROW(...)::clm.%s.",
+							 typname)));
+		v = DatumGetFloat8(values[i]);
+		if (isnan(v) || isinf(v) || v <= 0.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s parameter %s must be a positive finite number", typname, names[i]),
+					 errdetail("The value is %g.", v),
+					 errhint("Pass a model returned by the fitting aggregate, or build one with ROW(...)::clm.%s.",
+							 typname)));
+		cache->params[i] = v;
+	}
+
+	if (cache->bytes)
+		pfree(cache->bytes);
+	cache->len = 0;
+	cache->bytes = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
+	memcpy(cache->bytes, th, len);
+	cache->len = len;
+	return cache->params;
+}
+
+static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
+static const char *const paretonbd_names[] = {"r", "alpha", "s", "beta"};
+static const char *const gg_names[] = {"p", "q", "gamma"};
+
+/* ------------------------------------------------------------------------
+ * Input checks shared by the predictions
+ * ------------------------------------------------------------------------
+ */
+
+static void
+check_nonneg(double v, const char *name)
+{
+	clm_check_finite_float8(v, name);
+	if (v < 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", name),
+				 errdetail("The value is %g.", v)));
+}
+
+/*
+ * check_history
+ *		x a whole number >= 0; 0 <= t_x <= t; t_x = 0 when x = 0 (the BTYD
+ *		convention: recency is first to last repeat purchase).
+ */
+static void
+check_history(double x, double t_x, double t)
+{
+	check_nonneg(x, "x");
+	if (x != floor(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("x must be a whole number"),
+				 errdetail("The value is %g; x counts repeat purchase periods.", x),
+				 errhint("Use the x of clm.purchase_summary.")));
+	check_nonneg(t_x, "t_x");
+	check_nonneg(t, "t");
+	if (t_x > t)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t_x must not exceed t"),
+				 errdetail("t_x is %g and t is %g; the last purchase cannot be after the end of observation.", t_x, t)));
+	if (x == 0.0 && t_x != 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t_x must be 0 when x is 0"),
+				 errdetail("t_x is %g; without repeat purchases there is no time of the last repeat purchase.", t_x)));
+}
+
+static void
+check_n(int32 n)
+{
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must not be negative"),
+				 errdetail("The value is %d.", n)));
+}
+
+static double
+finite_or_error(double v, const char *what)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is not finite for these inputs", what),
+				 errhint("Check that the model parameters and times are in a sensible range.")));
+	return v;
+}
+
+/* expm1(y) / y, 1 at y = 0 */
+static double
+expm1_ratio(double y)
+{
+	if (fabs(y) < 1e-5)
+		return 1.0 + y * (0.5 + y / 6.0);
+	return expm1(y) / y;
+}
+
+/* ln B(p, q) */
+static double
+lbeta(double p, double q)
+{
+	return clm_lgamma(p) + clm_lgamma(q) - clm_lgamma(p + q);
+}
+
+/* ------------------------------------------------------------------------
+ * BG/NBD
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * bg_p_alive
+ *		1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)), in logs so
+ *		that x = 200 and beyond neither overflows nor loses the answer.
+ */
+static double
+bg_p_alive(const double *m, double x, double t_x, double t)
+{
+	double		r = m[0],
+				alpha = m[1],
+				a = m[2],
+				b = m[3];
+	double		l;
+
+	if (x == 0.0)
+		return 1.0;
+	l = log(a) - log(b + x - 1.0)
+		+ (r + x) * (log(alpha + t) - log(alpha + t_x));
+	if (l > 0.0)
+		return exp(-l) / (1.0 + exp(-l));
+	return 1.0 / (1.0 + exp(l));
+}
+
+/*
+ * bg_ey_alive_direct
+ *		E[Y(h) | alive, x, T] = C/(a-1) [1 - (1-z)^(a-1) 2F1(A, a-1; C; z)]
+ *		with A = a+b-1-r, C = a+b+x-1, z = h/(alpha+T+h) (the Euler form of
+ *		FHL 2005 eq. 10; see clv-models.md section 2).
+ *
+ * Writing eps = a-1, L = ln(1-z) and 2F1 = 1 + eps*S, the bracket over eps
+ * is -(L expm1(eps L)/(eps L) + S e^(eps L)): no division by a-1, so a = 1
+ * is no special case, and C*S is summed without its (C)_k pole at C = 0.
+ * When that series converges slowly (z near 1), 2F1 is taken from
+ * clm_hyp2f1 (connection formula) instead, which needs |a-1| not tiny; the
+ * caller handles that case by a limit.  Returns false if neither applies.
+ */
+static bool
+bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
+				   double T, double h, double *result)
+{
+	double		eps = a - 1.0;
+	double		A = a + b - 1.0 - r;
+	double		C = a + b + x - 1.0;
+	double		q = h / (alpha + T);
+	double		z = h / (alpha + T + h);
+	double		L = -log1p(q);
+	double		e = exp(eps * L);
+	double		cs = 0.0;		/* C * S */
+	double		term;
+	double		kstable = fmax(fabs(A), fmax(fabs(eps), fabs(C))) + 2.0;
+	int			k;
+	bool		done = false;
+
+	if (h == 0.0)
+	{
+		*result = 0.0;
+		return true;
+	}
+
+	/* C*S = sum_{k>=1} (A)_k (eps+1)_{k-1} / ((C+1)_{k-1} k!) z^k */
+	term = A * z;
+	cs = term;
+	for (k = 1; k < 4000; k++)
+	{
+		double		ratio = (A + k) * (eps + k) / ((C + k) * (k + 1.0)) * z;
+
+		term *= ratio;
+		cs += term;
+		if (term == 0.0)
+		{
+			done = true;
+			break;
+		}
+		if (k > kstable)
+		{
+			double		mm = fmax(fabs(ratio), z);
+
+			if (mm < 1.0 && fabs(term) * mm / (1.0 - mm) <= 1e-17 * fabs(cs))
+			{
+				done = true;
+				break;
+			}
+		}
+	}
+	if (done && isfinite(cs))
+	{
+		*result = -C * L * expm1_ratio(eps * L) - e * cs;
+		return true;
+	}
+
+	/* slow series: full 2F1 by the connection formula */
+	if (fabs(eps) < CLM_LIMIT_STEP / 2.0 || fabs(C) < CLM_LIMIT_STEP / 2.0)
+		return false;
+	{
+		double		f = clm_hyp2f1(A, eps, C, z);
+
+		*result = C * (-expm1(eps * L) - e * (f - 1.0)) / eps;
+	}
+	return true;
+}
+
+/*
+ * bg_ey_alive
+ *		E[Y(h) | alive], also for a within CLM_LIMIT_STEP/2 of 1 (or C near 0)
+ *		at horizons where only the connection formula converges: the value is
+ *		analytic in a (b), so it is interpolated from points around.
+ */
+static double
+bg_ey_alive(double r, double alpha, double a, double b, double x,
+			double T, double h)
+{
+	double		res;
+	double		vals[CLM_LIMIT_NODES];
+	double		centre;
+	bool		in_a;
+	int			i;
+
+	if (bg_ey_alive_direct(r, alpha, a, b, x, T, h, &res))
+		return res;
+
+	in_a = fabs(a - 1.0) < CLM_LIMIT_STEP / 2.0;
+	centre = in_a ? 1.0 : 1.0 - a - x;	/* the value of a (b) at the singularity */
+	for (i = 0; i < CLM_LIMIT_NODES; i++)
+	{
+		double		aa = in_a ? centre + clm_limit_node(i) : a;
+		double		bb = in_a ? b : centre + clm_limit_node(i);
+
+		if (bb <= 0.0 || !bg_ey_alive_direct(r, alpha, aa, bb, x, T, h, &vals[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("BG/NBD expectation could not be evaluated at a = %g, b = %g and horizon %g", a, b, h),
+					 errhint("Use a shorter horizon.")));
+	}
+	return clm_limit_interpolate(vals, (in_a ? a : b) - centre);
+}
+
+static double
+bg_expected(const double *m, double h, double x, double t_x, double t)
+{
+	return bg_p_alive(m, x, t_x, t) * bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h);
+}
+
+/*
+ * nbd_log_pmf_terms
+ *		Helper for the count probabilities: ln of Gamma(r+j)/(Gamma(r) j!)
+ *		p0^r q^j, the NBD(r, alpha; t) probability of j purchases, with
+ *		p0 = alpha/(alpha+t) and q = t/(alpha+t).
+ */
+static double
+nbd_log_pmf(double r, double lp0, double lq, int j)
+{
+	return clm_lgamma(r + j) - clm_lgamma(r) - clm_lgamma(j + 1.0)
+		+ r * lp0 + (j > 0 ? j * lq : 0.0);
+}
+
+/*
+ * nbd_upper_tail
+ *		P(NBD >= n) for n >= 1, summed over the smaller side so that a tiny
+ *		tail is not the difference of two numbers near 1.
+ */
+static double
+nbd_upper_tail(double r, double alpha, double h, int n)
+{
+	double		lp0 = log(alpha) - log(alpha + h);
+	double		lq = log(h) - log(alpha + h);
+	double		q = h / (alpha + h);
+	double		mean = r * h / alpha;
+	double		sum = 0.0;
+	double		term;
+	int			j;
+
+	if (n <= mean + 1.0)
+	{
+		/* lower part: 1 - sum_{j<n} */
+		term = exp(r * lp0);
+		for (j = 0; j < n; j++)
+		{
+			sum += term;
+			term *= (r + j) / (j + 1.0) * q;
+			if ((j & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		return fmax(0.0, 1.0 - sum);
+	}
+	/* upper part: sum_{j>=n}; the ratio (r+j)/(j+1) q decreases to q < 1 */
+	term = exp(nbd_log_pmf(r, lp0, lq, n));
+	for (j = n; j < n + 10000000; j++)
+	{
+		double		ratio = (r + j) / (j + 1.0) * q;
+
+		sum += term;
+		term *= ratio;
+		if (term == 0.0 || (ratio < 1.0 && term / (1.0 - ratio) <= 1e-17 * sum))
+			break;
+		if ((j & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return sum;
+}
+
+/*
+ * bg_pmf
+ *		P(N(h) = n) for a new customer (FHL 2005 eq. 8).
+ */
+static double
+bg_pmf(const double *m, double h, int n)
+{
+	double		r = m[0],
+				alpha = m[1],
+				a = m[2],
+				b = m[3];
+	double		lp0,
+				lq,
+				p;
+
+	if (h == 0.0)
+		return n == 0 ? 1.0 : 0.0;
+	lp0 = log(alpha) - log(alpha + h);
+	lq = log(h) - log(alpha + h);
+	p = exp(lbeta(a, b + n) - lbeta(a, b) + nbd_log_pmf(r, lp0, lq, n));
+	if (n > 0)
+		p += exp(lbeta(a + 1.0, b + n - 1.0) - lbeta(a, b)) *
+			nbd_upper_tail(r, alpha, h, n);
+	return p;
+}
+
+/* ------------------------------------------------------------------------
+ * Pareto/NBD
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * pnbd_log_hyp
+ *		ln 2F1(k, b2; k+1; z) through Euler's form
+ *		(1-z)^(1-b2) 2F1(1, k+1-b2; k+1; z), whose 2F1 lies between 1 and
+ *		1/(1-z): no overflow even for hundreds of purchases.
+ */
+static double
+pnbd_log_hyp(double k, double b2, double z)
+{
+	return (1.0 - b2) * log1p(-z) + log(clm_hyp2f1(1.0, k + 1.0 - b2, k + 1.0, z));
+}
+
+/*
+ * pn_p_alive
+ *		Pareto/NBD P(alive) (Fader and Hardie note 009 / clv-models.md
+ *		section 4), with ln A0 as a signed log-sum-exp.
+ */
+static double
+pn_p_alive(const double *m, double x, double t_x, double t)
+{
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		k = r + s + x;
+	double		M,
+				b2,
+				D,
+				l1,
+				l2,
+				lA0,
+				l;
+
+	if (t_x == t)
+		return 1.0;
+	if (alpha >= beta)
+	{
+		M = alpha;
+		b2 = s + 1.0;
+	}
+	else
+	{
+		M = beta;
+		b2 = r + x;
+	}
+	D = fabs(alpha - beta);
+	l1 = pnbd_log_hyp(k, b2, D / (M + t_x)) - k * log(M + t_x);
+	l2 = pnbd_log_hyp(k, b2, D / (M + t)) - k * log(M + t);
+	if (!(l1 > l2))
+		return 1.0;				/* A0 = 0 to rounding */
+	lA0 = l1 + log(-expm1(l2 - l1));
+	l = log(s) - log(k) + (r + x) * log(alpha + t) + s * log(beta + t) + lA0;
+	if (l > 0.0)
+		return exp(-l) / (1.0 + exp(-l));
+	return 1.0 / (1.0 + exp(l));
+}
+
+/*
+ * pn_ey_alive
+ *		E[Y(h) | alive] = (r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+h))^(s-1)];
+ *		the bracket over s-1 is u expm1(-(s-1)u)/(-(s-1)u) with
+ *		u = ln(1 + h/(beta+T)), so s = 1 is its limit u.
+ */
+static double
+pn_ey_alive(const double *m, double x, double T, double h)
+{
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		u = log1p(h / (beta + T));
+
+	return (r + x) * (beta + T) / (alpha + T) * u * expm1_ratio(-(s - 1.0) * u);
+}
+
+/*
+ * pn_pmf
+ *		P(X(h) = n) for a new customer (Fader and Hardie, note 012):
+ *		NBD(n; h) (beta/(beta+h))^s + alpha^r beta^s B(r+n, s+1)/B(r, s)
+ *		[B1 - sum_{i=0}^{n} Gamma(r+s+i)/(Gamma(r+s) i!) h^i B2(i)].
+ */
+static double
+pn_pmf(const double *m, double h, int n)
+{
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		lp0,
+				lq,
+				first,
+				M,
+				b2,
+				D,
+				c,
+				lB1,
+				lsum = -INFINITY,
+				lpref,
+				second;
+	int			i;
+
+	if (h == 0.0)
+		return n == 0 ? 1.0 : 0.0;
+	lp0 = log(alpha) - log(alpha + h);
+	lq = log(h) - log(alpha + h);
+	first = exp(nbd_log_pmf(r, lp0, lq, n) + s * (log(beta) - log(beta + h)));
+
+	if (alpha >= beta)
+	{
+		M = alpha;
+		b2 = s + 1.0;
+	}
+	else
+	{
+		M = beta;
+		b2 = r + n;
+	}
+	D = fabs(alpha - beta);
+	c = r + s + n + 1.0;
+	lB1 = log(clm_hyp2f1(r + s, b2, c, D / M)) - (r + s) * log(M);
+	for (i = 0; i <= n; i++)
+	{
+		double		li = clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
+			+ (i > 0 ? i * log(h) : 0.0)
+			+ log(clm_hyp2f1(r + s + i, b2, c, D / (M + h)))
+			- (r + s + i) * log(M + h);
+
+		lsum = clm_logsumexp(lsum, li);
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	lpref = r * log(alpha) + s * log(beta) + lbeta(r + n, s + 1.0) - lbeta(r, s);
+	/* B1 >= the partial sum; clamp rounding */
+	second = lB1 > lsum ? exp(lpref + lB1) * -expm1(lsum - lB1) : 0.0;
+	return first + second;
+}
+
+/* ------------------------------------------------------------------------
+ * Gamma-Gamma
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * gg_expected
+ *		E[M | x, m] = p (gamma + m x) / (p x + q - 1).  For x = 0 that is the
+ *		population mean p gamma / (q - 1), which needs q > 1.
+ */
+static double
+gg_expected(const double *m, double x, double mean_spend)
+{
+	double		p = m[0],
+				q = m[1],
+				g = m[2];
+	double		den = p * x + q - 1.0;
+
+	if (den <= 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected spend is not finite for this Gamma-Gamma model"),
+				 errdetail("p*x + q - 1 = %g is not positive (q = %g, x = %g).", den, q, x),
+				 errhint("A Gamma-Gamma model with q <= 1 has no finite mean spend; refit it on more repeat buyers.")));
+	return p * (g + mean_spend * x) / den;
+}
+
+/* ------------------------------------------------------------------------
+ * SQL entry points
+ * ------------------------------------------------------------------------
+ */
+
+#define BG_PARAMS(argno) model_params(fcinfo, (argno), 0, 4, bgnbd_names, "bgnbd")
+#define PN_PARAMS(argno) model_params(fcinfo, (argno), 0, 4, paretonbd_names, "paretonbd")
+
+/*
+ * clm.bgnbd_expected_purchases(model, horizon, x, t_x, t): E[Y(horizon)]
+ * for a customer with history (x, t_x, t).
+ */
+Datum
+clm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+
+	check_nonneg(h, "horizon");
+	check_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(bg_expected(m, h, x, t_x, t), "expected purchases"));
+}
+
+/* clm.bgnbd_p_alive(model, x, t_x, t) */
+Datum
+clm_bgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		x = PG_GETARG_FLOAT8(1);
+	double		t_x = PG_GETARG_FLOAT8(2);
+	double		t = PG_GETARG_FLOAT8(3);
+
+	check_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(bg_p_alive(m, x, t_x, t), "P(alive)"));
+}
+
+/* clm.bgnbd_expected_purchases_new(model, horizon): E[X(horizon)] */
+Datum
+clm_bgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+
+	check_nonneg(h, "horizon");
+	PG_RETURN_FLOAT8(finite_or_error(bg_ey_alive(m[0], m[1], m[2], m[3], 0.0, 0.0, h),
+									 "expected purchases"));
+}
+
+/* clm.bgnbd_purchase_probability(model, horizon, n): P(N(horizon) = n) */
+Datum
+clm_bgnbd_purchase_probability(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	int32		n = PG_GETARG_INT32(2);
+
+	check_nonneg(h, "horizon");
+	check_n(n);
+	PG_RETURN_FLOAT8(finite_or_error(bg_pmf(m, h, n), "purchase probability"));
+}
+
+/* clm.paretonbd_expected_purchases(model, horizon, x, t_x, t) */
+Datum
+clm_paretonbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+
+	check_nonneg(h, "horizon");
+	check_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t) * pn_ey_alive(m, x, t, h),
+									 "expected purchases"));
+}
+
+/* clm.paretonbd_p_alive(model, x, t_x, t) */
+Datum
+clm_paretonbd_p_alive(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		x = PG_GETARG_FLOAT8(1);
+	double		t_x = PG_GETARG_FLOAT8(2);
+	double		t = PG_GETARG_FLOAT8(3);
+
+	check_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t), "P(alive)"));
+}
+
+/* clm.paretonbd_expected_purchases_new(model, horizon): E[X(horizon)] */
+Datum
+clm_paretonbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		u;
+
+	check_nonneg(h, "horizon");
+	u = log1p(h / beta);
+	PG_RETURN_FLOAT8(finite_or_error(r * beta / alpha * u * expm1_ratio(-(s - 1.0) * u),
+									 "expected purchases"));
+}
+
+/* clm.paretonbd_purchase_probability(model, horizon, n) */
+Datum
+clm_paretonbd_purchase_probability(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	int32		n = PG_GETARG_INT32(2);
+
+	check_nonneg(h, "horizon");
+	check_n(n);
+	PG_RETURN_FLOAT8(finite_or_error(pn_pmf(m, h, n), "purchase probability"));
+}
+
+/* clm.gamma_gamma_expected_spend(model, x, mean_spend) */
+Datum
+clm_gamma_gamma_expected_spend(PG_FUNCTION_ARGS)
+{
+	const double *m = model_params(fcinfo, 0, 0, 3, gg_names, "gamma_gamma");
+	double		x = PG_GETARG_FLOAT8(1);
+	double		ms = PG_GETARG_FLOAT8(2);
+
+	check_nonneg(x, "x");
+	if (x != floor(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("x must be a whole number"),
+				 errdetail("The value is %g; x counts repeat purchase periods.", x)));
+	check_nonneg(ms, "mean_spend");
+	PG_RETURN_FLOAT8(finite_or_error(gg_expected(m, x, ms), "expected spend"));
+}
+
+/*
+ * clm.clv(bgnbd, gamma_gamma, x, t_x, t, mean_spend, horizon_months,
+ *		   monthly_discount_rate, unit_days)
+ *
+ * sum_{k=1..H} E[M] (E[Y](k f) - E[Y]((k-1) f)) / (1+d)^k, f = model time
+ * units per month = (365.25/12) / unit_days.  The time unit is explicit
+ * because the wrong implicit one (lifetimes' freq="D" on weekly models) is
+ * the classic CLV bug.  P(alive) and E[M] are computed once per customer.
+ */
+Datum
+clm_clv(PG_FUNCTION_ARGS)
+{
+	const double *bg = BG_PARAMS(0);
+	const double *gg = model_params(fcinfo, 1, 1, 3, gg_names, "gamma_gamma");
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+	double		ms = PG_GETARG_FLOAT8(5);
+	int32		months = PG_GETARG_INT32(6);
+	double		d = PG_GETARG_FLOAT8(7);
+	double		unit_days = PG_GETARG_FLOAT8(8);
+	double		f,
+				palive,
+				spend,
+				prev = 0.0,
+				disc = 1.0,
+				lf,
+				total = 0.0;
+	int			k;
+
+	check_history(x, t_x, t);
+	check_nonneg(ms, "mean_spend");
+	clm_check_finite_float8(d, "monthly_discount_rate");
+	clm_check_finite_float8(unit_days, "unit_days");
+	if (months < 0 || months > CLM_MAX_HORIZON_MONTHS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon_months must be between 0 and %d", CLM_MAX_HORIZON_MONTHS),
+				 errdetail("The value is %d.", months)));
+	if (d <= -1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("monthly_discount_rate must be greater than -1"),
+				 errdetail("The value is %g.", d)));
+	if (unit_days <= 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit_days must be positive"),
+				 errdetail("The value is %g.", unit_days),
+				 errhint("Pass the length of the model's time unit in days, e.g. 7 for a model fitted in weeks.")));
+
+	f = CLM_DAYS_PER_MONTH / unit_days;
+	palive = bg_p_alive(bg, x, t_x, t);
+	spend = gg_expected(gg, x, ms);
+	lf = log1p(d);
+	for (k = 1; k <= months; k++)
+	{
+		double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f);
+
+		disc = exp(-k * lf);
+		total += (cur - prev) * disc;
+		prev = cur;
+	}
+	PG_RETURN_FLOAT8(finite_or_error(total * palive * spend, "CLV"));
+}
+
+/*
+ * clm.clv_simple(avg_order_value, purchases_per_period,
+ *				  expected_lifetime_periods, margin, discount_rate)
+ *
+ * Value per period v = aov * purchases * margin, received at the end of
+ * each period for L periods and discounted: v (1 - (1+d)^-L) / d (v L when
+ * d = 0); a fractional L continues the same formula.
+ */
+Datum
+clm_clv_simple(PG_FUNCTION_ARGS)
+{
+	double		aov = PG_GETARG_FLOAT8(0);
+	double		ppp = PG_GETARG_FLOAT8(1);
+	double		life = PG_GETARG_FLOAT8(2);
+	double		margin = PG_GETARG_FLOAT8(3);
+	double		d = PG_GETARG_FLOAT8(4);
+	double		v,
+				y,
+				ann;
+
+	check_nonneg(aov, "avg_order_value");
+	check_nonneg(ppp, "purchases_per_period");
+	check_nonneg(life, "expected_lifetime_periods");
+	check_nonneg(margin, "margin");
+	clm_check_finite_float8(d, "discount_rate");
+	if (d <= -1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("discount_rate must be greater than -1"),
+				 errdetail("The value is %g.", d)));
+	v = aov * ppp * margin;
+	y = life * log1p(d);
+	/* (1 - e^-y) / d = L * (log1p(d)/d) * (-expm1(-y)/y) */
+	ann = life * (d == 0.0 ? 1.0 : log1p(d) / d) * expm1_ratio(-y);
+	PG_RETURN_FLOAT8(finite_or_error(v * ann, "CLV"));
+}
