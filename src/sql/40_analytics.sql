@@ -948,6 +948,12 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     reg := @extschema@._customer_view_lookup(view_name);
+    IF NOT pg_catalog.pg_has_role(reg.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of customer view "%"', view_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.',
+                  HINT = 'Readers of the view need only SELECT on it; its owner refreshes it.';
+    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', reg.view_schema, reg.view_name)) IS NULL THEN
         RAISE EXCEPTION 'materialized view "%" of customer view "%" does not exist',
                         pg_catalog.format('%I.%I', reg.view_schema, reg.view_name), view_name
@@ -984,6 +990,11 @@ DECLARE
     reg @extschema@.customer_view;
 BEGIN
     reg := @extschema@._customer_view_lookup(view_name);
+    IF NOT pg_catalog.pg_has_role(reg.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of customer view "%"', view_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.';
+    END IF;
     EXECUTE pg_catalog.format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', reg.view_schema, reg.view_name);
     DELETE FROM @extschema@.customer_view AS r
      WHERE r.view_schema = reg.view_schema AND r.view_name = reg.view_name;
