@@ -1,0 +1,285 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage_guard.c
+ *	  clm.stage_guard(): the BEFORE ROW trigger that enforces the stage
+ *	  transition rules on any table with a clm.lifecycle_stage column and
+ *	  records every change in clm.stage_history.
+ *
+ *	  CREATE TRIGGER g BEFORE INSERT OR UPDATE ON crm.customers FOR EACH ROW
+ *	  EXECUTE FUNCTION clm.stage_guard('status', 'id', 'status_since');
+ *
+ * IDENTIFICATION
+ *	  src/stage_guard.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "clm.h"
+#include "lifecycle.h"
+
+/*
+ * guard_column
+ *		Resolve a trigger argument naming a column of rel, with a clear error
+ *		for a missing one (ordinary user columns only).
+ */
+static int
+guard_column(Relation rel, const char *colname, const char *role)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), colname);
+
+	if (attnum == SPI_ERROR_NOATTRIBUTE || attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, RelationGetRelationName(rel)),
+				 errdetail("clm.stage_guard was given \"%s\" as its %s column.", colname, role),
+				 errhint("The arguments are (stage column, key column [, stage-entered-at column]), as plain column names.")));
+	return attnum;
+}
+
+/*
+ * guard_check_type
+ *		The column must have the given type (or a domain over it).
+ */
+static void
+guard_check_type(Relation rel, int attnum, Oid want, const char *role)
+{
+	Oid			have = SPI_gettypeid(RelationGetDescr(rel), attnum);
+
+	if (getBaseType(have) != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of relation \"%s\" has type %s, not %s",
+						role, SPI_fname(RelationGetDescr(rel), attnum),
+						RelationGetRelationName(rel),
+						format_type_be(have), format_type_be(want)),
+				 errtablecol(rel, attnum)));
+}
+
+/*
+ * stage_guard_check_call
+ *		The trigger protocol: a BEFORE ROW trigger on INSERT or UPDATE with
+ *		two or three arguments.  Anything else is a mistake in CREATE
+ *		TRIGGER, reported as such rather than silently doing nothing.
+ */
+static void
+stage_guard_check_call(FunctionCallInfo fcinfo)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_guard: not called by trigger manager"),
+				 errhint("Use it in CREATE TRIGGER ... BEFORE INSERT OR UPDATE ... FOR EACH ROW EXECUTE FUNCTION clm.stage_guard(...).")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_guard must be a FOR EACH ROW trigger"),
+				 errdetail("Trigger \"%s\" on \"%s\" is a statement-level trigger.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("Recreate it with BEFORE INSERT OR UPDATE ... FOR EACH ROW.")));
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_guard must be a BEFORE trigger"),
+				 TRIGGER_FIRED_AFTER(td->tg_event) ?
+				 errdetail("Trigger \"%s\" on \"%s\" fires after the row is written, too late to reject it.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)) :
+				 errdetail("Trigger \"%s\" on \"%s\" is an INSTEAD OF trigger.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("Recreate it with BEFORE INSERT OR UPDATE ... FOR EACH ROW.")));
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_guard must fire on INSERT or UPDATE only"),
+				 errdetail("Trigger \"%s\" on \"%s\" fired for DELETE.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("Recreate it with BEFORE INSERT OR UPDATE ... FOR EACH ROW.")));
+	if (td->tg_trigger->tgnargs < 2 || td->tg_trigger->tgnargs > 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clm.stage_guard takes 2 or 3 arguments, got %d",
+						td->tg_trigger->tgnargs),
+				 errdetail("Trigger \"%s\" on \"%s\".",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("The arguments are (stage column, key column [, stage-entered-at column]).")));
+}
+
+/*
+ * guard_changed_at
+ *		The business time of this change.
+ *
+ * stage_on_order and refresh_stages hand theirs over (the order time,
+ * as_of).  Otherwise a statement that sets the stage-entered-at column
+ * itself (imports, backdating) supplies it; otherwise the transaction time.
+ */
+static TimestampTz
+guard_changed_at(TriggerData *td, int since_att, HeapTuple newtup, HeapTuple oldtup)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+
+	if (clm_lc_pending.relid == RelationGetRelid(td->tg_relation))
+		return clm_lc_pending.changed_at;
+	if (since_att > 0)
+	{
+		bool		newnull,
+					oldnull = true;
+		Datum		nv = heap_getattr(newtup, since_att, desc, &newnull);
+		Datum		ov = (Datum) 0;
+
+		if (oldtup != NULL)
+			ov = heap_getattr(oldtup, since_att, desc, &oldnull);
+		if (!newnull &&
+			(oldnull || DatumGetTimestampTz(ov) != DatumGetTimestampTz(nv)))
+		{
+			clm_check_finite_timestamp(DatumGetTimestampTz(nv),
+									   SPI_fname(desc, since_att));
+			return DatumGetTimestampTz(nv);
+		}
+	}
+	return GetCurrentTransactionStartTimestamp();
+}
+
+PG_FUNCTION_INFO_V1(clm_stage_guard);
+
+/*
+ * clm_stage_guard
+ *		Allow or reject one row's stage change, and record it.
+ *
+ * Order matters: everything is checked before anything is written, so a
+ * rejected change leaves no trace.  An unchanged stage costs no SPI call.
+ * NULL stages: a row may be inserted without a stage, and a NULL stage may
+ * be set (that is the customer's first stage, always allowed); clearing a
+ * stage is rejected, because "clear, then set" would bypass the rules.
+ */
+Datum
+clm_stage_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	char	  **args;
+	int			stage_att,
+				key_att,
+				since_att = 0;
+	HeapTuple	newtup,
+				oldtup = NULL;
+	bool		newnull,
+				oldnull = true,
+				keynull;
+	Datum		newval,
+				oldval = (Datum) 0,
+				keyval;
+	Oid			newstage,
+				oldstage = InvalidOid;
+	Oid			typoutput;
+	bool		typisvarlena;
+	char	   *key;
+	char	   *relname;
+	TimestampTz changed_at;
+
+	stage_guard_check_call(fcinfo);
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	args = td->tg_trigger->tgargs;
+
+	stage_att = guard_column(rel, args[0], "stage");
+	key_att = guard_column(rel, args[1], "key");
+	if (td->tg_trigger->tgnargs == 3)
+		since_att = guard_column(rel, args[2], "stage-entered-at");
+	if (since_att > 0)
+		guard_check_type(rel, since_att, TIMESTAMPTZOID, "stage-entered-at");
+
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		newtup = td->tg_newtuple;
+		oldtup = td->tg_trigtuple;
+		oldval = heap_getattr(oldtup, stage_att, desc, &oldnull);
+	}
+	else
+		newtup = td->tg_trigtuple;
+	newval = heap_getattr(newtup, stage_att, desc, &newnull);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
+	relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										 RelationGetRelationName(rel));
+	guard_check_type(rel, stage_att, clm_lc_stage_type(), "stage");
+
+	/* unchanged (including NULL to NULL): nothing to check or record */
+	if (newnull && oldnull)
+		goto done;
+	if (!newnull && !oldnull && DatumGetObjectId(newval) == DatumGetObjectId(oldval))
+		goto done;
+
+	if (newnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("lifecycle stage cannot be cleared (was \"%s\")",
+						clm_lc_stage_name(DatumGetObjectId(oldval))),
+				 errdetail("Relation %s, customer key %s.",
+						   relname,
+						   SPI_getvalue(oldtup, desc, key_att) ? SPI_getvalue(oldtup, desc, key_att) : "NULL"),
+				 errhint("Move the customer to another stage instead; clearing and setting again would bypass the transition rules."),
+				 errtablecol(rel, stage_att)));
+
+	newstage = DatumGetObjectId(newval);
+	if (!oldnull)
+		oldstage = DatumGetObjectId(oldval);
+
+	keyval = heap_getattr(newtup, key_att, desc, &keynull);
+	if (keynull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("customer key column \"%s\" is null, so the stage change cannot be recorded",
+						args[1]),
+				 errtablecol(rel, key_att)));
+	getTypeOutputInfo(SPI_gettypeid(desc, key_att), &typoutput, &typisvarlena);
+	key = OidOutputFunctionCall(typoutput, keyval);
+
+	if (OidIsValid(oldstage) && !clm_lc_allowed(oldstage, newstage))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("lifecycle transition from \"%s\" to \"%s\" is not allowed",
+						clm_lc_stage_name(oldstage), clm_lc_stage_name(newstage)),
+				 errdetail("Relation %s, customer key %s.", relname, key),
+				 errhint("To allow it: INSERT INTO %s.stage_transition_rule (from_stage, to_stage) VALUES ('%s', '%s');",
+						 clm_lc_nspname(), clm_lc_stage_name(oldstage),
+						 clm_lc_stage_name(newstage)),
+				 errtablecol(rel, stage_att)));
+
+	changed_at = guard_changed_at(td, since_att, newtup, oldtup);
+	clm_lc_record(relname, key, oldstage, newstage, changed_at, GetUserId());
+	SPI_finish();
+
+	/* the returned tuple must live in the caller's context, not SPI's */
+	if (since_att > 0)
+	{
+		int			cols[1];
+		Datum		vals[1];
+		bool		nulls[1] = {false};
+
+		cols[0] = since_att;
+		vals[0] = TimestampTzGetDatum(changed_at);
+		newtup = heap_modify_tuple_by_cols(newtup, desc, 1, cols, vals, nulls);
+	}
+	return PointerGetDatum(newtup);
+
+done:
+	SPI_finish();
+	return PointerGetDatum(newtup);
+}
