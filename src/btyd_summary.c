@@ -41,6 +41,7 @@ PG_FUNCTION_INFO_V1(clm_purchase_summary_combine);
 PG_FUNCTION_INFO_V1(clm_purchase_summary_serial);
 PG_FUNCTION_INFO_V1(clm_purchase_summary_deserial);
 PG_FUNCTION_INFO_V1(clm_purchase_summary_final);
+PG_FUNCTION_INFO_V1(clm_purchase_summary_decode);
 
 #define PS_STATE_VERSION 1
 #define PS_INITIAL_CAP 8
@@ -178,12 +179,18 @@ static void
 check_same_args(const PSState *st, TimestampTz cutoff, const Interval *unit)
 {
 	if (st->cutoff != cutoff)
+	{
+		/* timestamptz_to_str returns a static buffer: copy each result */
+		char	   *c1 = pstrdup(timestamptz_to_str(st->cutoff));
+		char	   *c2 = pstrdup(timestamptz_to_str(cutoff));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cutoff must be the same for all rows of a group"),
 				 errdetail("Found %s and %s in the same group.",
-						   timestamptz_to_str(st->cutoff), timestamptz_to_str(cutoff)),
+						   c1, c2),
 				 errhint("Pass a constant cutoff, e.g. a literal or a query parameter.")));
+	}
 	if (st->unit.time != unit->time || st->unit.day != unit->day || st->unit.month != unit->month)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -339,15 +346,15 @@ bad_state(const char *detail)
 }
 
 /*
- * Deserialize, checking the version, the length against the count, the
- * cutoff, the unit and every entry, so that a corrupt state is an error and
- * never a crash or a silently wrong summary.
+ * decode_state
+ *		Rebuild a state from its serialized form in cxt, checking the version,
+ *		the length against the count, the cutoff, the unit and every entry,
+ *		so that a corrupt state is an error and never a crash or a silently
+ *		wrong summary.
  */
-Datum
-clm_purchase_summary_deserial(PG_FUNCTION_ARGS)
+static PSState *
+decode_state(bytea *b, MemoryContext cxt)
 {
-	MemoryContext cxt = agg_context(fcinfo, "clm_purchase_summary_deserial");
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	PSState    *st;
 	TimestampTz cutoff;
@@ -392,14 +399,23 @@ clm_purchase_summary_deserial(PG_FUNCTION_ARGS)
 	st->n = n;
 	st->compact = true;
 	pq_getmsgend(&buf);
-	PG_RETURN_POINTER(st);
+	pfree(buf.data);
+	return st;
 }
 
-/* Final: the clm.btyd_summary, or NULL when no order is up to the cutoff. */
+/* Deserialize a partial state of a parallel worker. */
 Datum
-clm_purchase_summary_final(PG_FUNCTION_ARGS)
+clm_purchase_summary_deserial(PG_FUNCTION_ARGS)
 {
-	PSState    *st;
+	MemoryContext cxt = agg_context(fcinfo, "clm_purchase_summary_deserial");
+
+	PG_RETURN_POINTER(decode_state(PG_GETARG_BYTEA_PP(0), cxt));
+}
+
+/* The summary of a compacted, non-empty state. */
+static Datum
+build_summary(FunctionCallInfo fcinfo, PSState *st)
+{
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -407,14 +423,6 @@ clm_purchase_summary_final(PG_FUNCTION_ARGS)
 				spend = 0.0;
 	int32		first,
 				i;
-
-	(void) agg_context(fcinfo, "clm_purchase_summary_final");
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	st = (PSState *) PG_GETARG_POINTER(0);
-	if (st->n == 0)
-		PG_RETURN_NULL();
-	compact_state(st);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -428,5 +436,36 @@ clm_purchase_summary_final(PG_FUNCTION_ARGS)
 	values[1] = Float8GetDatum((st->e[st->n - 1].day - first) / ud);
 	values[2] = Float8GetDatum((utc_day(st->cutoff) - first) / ud);
 	values[3] = Float8GetDatum(st->n > 1 ? spend / (st->n - 1) : 0.0);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * clm.purchase_summary_decode(state bytea): the summary a serialized partial
+ * state stands for.  It exposes the deserializer's checks to SQL, for
+ * diagnosing parallel aggregation and for testing those checks.
+ */
+Datum
+clm_purchase_summary_decode(PG_FUNCTION_ARGS)
+{
+	PSState    *st = decode_state(PG_GETARG_BYTEA_PP(0), CurrentMemoryContext);
+
+	if (st->n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(build_summary(fcinfo, st));
+}
+
+/* Final: the clm.btyd_summary, or NULL when no order is up to the cutoff. */
+Datum
+clm_purchase_summary_final(PG_FUNCTION_ARGS)
+{
+	PSState    *st;
+
+	(void) agg_context(fcinfo, "clm_purchase_summary_final");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (PSState *) PG_GETARG_POINTER(0);
+	if (st->n == 0)
+		PG_RETURN_NULL();
+	compact_state(st);
+	PG_RETURN_DATUM(build_summary(fcinfo, st));
 }

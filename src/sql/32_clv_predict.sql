@@ -43,6 +43,7 @@ CREATE AGGREGATE @extschema@.purchase_summary(ordered_at timestamptz, amount num
                                              cutoff timestamptz, unit interval) (
     SFUNC = @extschema@.purchase_summary_transfn,
     STYPE = internal,
+    SSPACE = 256,
     FINALFUNC = @extschema@.purchase_summary_final,
     FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = @extschema@.purchase_summary_combine,
@@ -52,6 +53,13 @@ CREATE AGGREGATE @extschema@.purchase_summary(ordered_at timestamptz, amount num
 );
 COMMENT ON AGGREGATE @extschema@.purchase_summary(timestamptz, numeric, timestamptz, interval) IS
     'BTYD purchase summary per customer: x = repeat purchase days, t_x and T in unit, mean spend over repeat days (UTC days; same-day orders merged; orders after cutoff ignored)';
+
+CREATE FUNCTION @extschema@.purchase_summary_decode(state bytea)
+RETURNS @extschema@.btyd_summary
+AS 'MODULE_PATHNAME', 'clm_purchase_summary_decode'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_decode(bytea) IS
+    'the summary a serialized partial state of clm.purchase_summary stands for, with the deserializer''s validation (diagnostics and tests)';
 
 -- Gauss hypergeometric function
 

@@ -1,0 +1,171 @@
+--
+-- clv_summary: clm.purchase_summary, the BTYD summary aggregate.
+-- Expected values are worked out by hand in the comments.
+--
+\set VERBOSITY default
+CREATE SCHEMA clv_summary_test;
+SET search_path = clv_summary_test, public;
+
+CREATE TABLE orders (customer int, ordered_at timestamptz, amount numeric);
+INSERT INTO orders VALUES
+    -- customer 1: two orders on UTC day 2024-01-01 (10 + 5), then 20 and 30 a week
+    -- apart; one order after the cutoff (ignored)
+    (1, '2024-01-01 10:00+00', 10), (1, '2024-01-01 23:00+00', 5),
+    (1, '2024-01-08 09:00+00', 20), (1, '2024-01-15 18:00+00', 30),
+    (1, '2024-03-01 00:00+00', 100),
+    -- customer 2: one purchase day only
+    (2, '2024-01-20 12:00+00', 42.50),
+    -- customer 3: only after the cutoff -> NULL summary
+    (3, '2024-02-01 00:00+00', 7),
+    -- customer 4: 23:30 at UTC-5 is 04:30 UTC on the 2nd: the same UTC day
+    -- as 01:00 UTC on the 2nd, so x = 0 and both amounts are the first day's
+    (4, '2024-01-01 23:30-05', 10), (4, '2024-01-02 01:00+00', 12),
+    -- customer 5: NULL amount and NULL time are skipped like NULLs elsewhere
+    (5, '2024-01-03 00:00+00', 8), (5, NULL, 9), (5, '2024-01-10 00:00+00', NULL),
+    (5, '2024-01-31 12:00+00', 4);  -- exactly at the cutoff: included
+
+-- cutoff 2024-01-31 12:00 UTC; weeks.
+-- 1: x = 2, t_x = 14 days = 2 weeks, T = 30 days = 4.2857 weeks, mean spend (20+30)/2 = 25
+-- 2: x = 0, t_x = 0, T = 11 days = 1.5714 weeks, mean spend 0
+-- 3: NULL;  4: x = 0, T = 29 days = 4.1429;  5: x = 1, t_x = T = 28 days = 4, mean spend 4
+SELECT customer, (s).x, round((s).t_x::numeric, 4) AS t_x, round((s).t::numeric, 4) AS t,
+       (s).mean_spend, s IS NULL AS is_null
+FROM (SELECT customer, clm.purchase_summary(ordered_at, amount, '2024-01-31 12:00+00', '7 days') AS s
+      FROM orders GROUP BY customer) q
+ORDER BY customer;
+
+-- days are UTC calendar days: the session time zone does not change the result
+SET TimeZone = 'Asia/Tokyo';
+SELECT customer, s
+FROM (SELECT customer, clm.purchase_summary(ordered_at, amount, '2024-01-31 12:00+00', '7 days') AS s
+      FROM orders WHERE customer IN (1, 4) GROUP BY customer) q
+ORDER BY customer;
+RESET TimeZone;
+
+-- the unit: days, hours; '168 hours' is the same as '7 days'
+SELECT (clm.purchase_summary(ordered_at, amount, '2024-01-31 12:00+00', '1 day')).*
+FROM orders WHERE customer = 1;
+SELECT (clm.purchase_summary(ordered_at, amount, '2024-01-31 12:00+00', '12 hours')).*
+FROM orders WHERE customer = 1;
+SELECT clm.purchase_summary(ordered_at, amount, '2024-01-31 12:00+00', '168 hours')
+     = clm.purchase_summary(ordered_at, amount, '2024-01-31 12:00+00', '7 days') AS same
+FROM orders WHERE customer = 1;
+
+-- no rows, or no rows up to the cutoff: NULL
+SELECT clm.purchase_summary(ordered_at, amount, '2024-01-31 12:00+00', '7 days') IS NULL AS empty_is_null
+FROM orders WHERE false;
+SELECT clm.purchase_summary(ordered_at, amount, '2023-12-31 00:00+00', '7 days') IS NULL AS all_after_is_null
+FROM orders;
+
+-- bad input
+SELECT clm.purchase_summary(t, 'NaN'::numeric, '2024-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 'Infinity'::numeric, '2024-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, -1, '2024-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+-- a negative amount after the cutoff is still an error (the data is wrong either way)
+SELECT clm.purchase_summary(t, -1, '2023-01-31', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, '2024-01-31', '7 days') FROM (VALUES (timestamptz 'infinity')) v(t);
+SELECT clm.purchase_summary(t, 1, '-infinity', '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, NULL, '7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, '2024-01-31', NULL) FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, '2024-01-31', '1 month') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, '2024-01-31', '1 year 2 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, '2024-01-31', '0 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, '2024-01-31', '-7 days') FROM (VALUES (timestamptz '2024-01-01')) v(t);
+SELECT clm.purchase_summary(t, 1, c, '7 days')
+FROM (VALUES (timestamptz '2024-01-01', timestamptz '2024-01-31'), ('2024-01-02', '2024-02-01')) v(t, c);
+SELECT clm.purchase_summary(t, 1, '2024-01-31', u)
+FROM (VALUES (timestamptz '2024-01-01', interval '7 days'), ('2024-01-02', '1 day')) v(t, u);
+
+-- serialized partial states (the form parallel workers pass to the leader):
+-- version 1, cutoff (microseconds since 2000-01-01 UTC), unit (time, days,
+-- months), count, then (day since 2000-01-01, amount) pairs
+CREATE FUNCTION state(version int, cutoff timestamptz, unit_days int, unit_months int,
+                      n int, days int[], amounts float8[]) RETURNS bytea
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT decode(lpad(to_hex(version), 2, '0'), 'hex')
+        || int8send(CASE WHEN isfinite(cutoff)
+                         THEN ((extract(epoch FROM cutoff) - 946684800) * 1000000)::int8
+                         ELSE 9223372036854775807 END)  -- +infinity
+        || int8send(0::int8) || int4send(unit_days) || int4send(unit_months) || int4send(n)
+        || coalesce((SELECT string_agg(int4send(d) || float8send(a), ''::bytea ORDER BY i)
+                     FROM unnest(days, amounts) WITH ORDINALITY u(d, a, i)), ''::bytea)
+$$;
+-- days 8766, 8773, 8780 are 2024-01-01, -08, -15: customer 1 above
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31 12:00+00', 7, 0, 3,
+                                         '{8766,8773,8780}', '{15,20,30}')) AS decoded;
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31 12:00+00', 7, 0, 0, '{}', '{}')) IS NULL AS empty_is_null;
+SELECT clm.purchase_summary_decode('\x01'::bytea);
+SELECT clm.purchase_summary_decode(state(2, '2024-01-31', 7, 0, 1, '{8766}', '{1}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 2, '{8766}', '{1}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, -1, '{}', '{}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 1, 1, '{8766}', '{1}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 0, 0, 1, '{8766}', '{1}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 1, '{8766}', '{-1}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 1, '{8766}', '{NaN}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 1, '{9000}', '{1}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 2, '{8773,8766}', '{1,2}'));
+SELECT clm.purchase_summary_decode(state(1, 'infinity', 7, 0, 1, '{8766}', '{1}'));
+
+-- parallel aggregation: each customer's orders are spread over the whole
+-- table, so both workers hold partial states of every customer and the
+-- combine function merges them (and same days across states)
+CREATE TABLE many AS
+SELECT i % 3000 AS customer,
+       timestamptz '2023-01-01 00:00+00' + (i % 400) * interval '1 day' + (i % 7) * interval '3 hours' AS ordered_at,
+       ((i * 7919) % 10000) / 100.0 AS amount
+FROM generate_series(1, 60000) i;
+ANALYZE many;
+CREATE TABLE serial_result AS
+SELECT customer, clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days') AS s
+FROM many GROUP BY customer;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT customer, clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days') AS s
+FROM many GROUP BY customer;
+CREATE TABLE parallel_result AS
+SELECT customer, clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days') AS s
+FROM many GROUP BY customer;
+-- identical, value for value (mean spend compared to 1e-9: summation order differs)
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE (p.s).x IS DISTINCT FROM (s.s).x OR (p.s).t_x IS DISTINCT FROM (s.s).t_x
+                        OR (p.s).t IS DISTINCT FROM (s.s).t
+                        OR abs((p.s).mean_spend - (s.s).mean_spend) > 1e-9) AS differing
+FROM serial_result s FULL JOIN parallel_result p USING (customer);
+-- the same with hashing instead of sorting
+SET enable_sort = off;
+EXPLAIN (COSTS OFF)
+SELECT customer, clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days') AS s
+FROM many GROUP BY customer;
+CREATE TABLE parallel_hash_result AS
+SELECT customer, clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days') AS s
+FROM many GROUP BY customer;
+RESET enable_sort;
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE (p.s).x IS DISTINCT FROM (s.s).x OR (p.s).t_x IS DISTINCT FROM (s.s).t_x
+                        OR (p.s).t IS DISTINCT FROM (s.s).t
+                        OR abs((p.s).mean_spend - (s.s).mean_spend) > 1e-9) AS differing
+FROM serial_result s FULL JOIN parallel_hash_result p USING (customer);
+-- and the serial result is right: customer 7 by plain SQL
+SELECT (s).x = (SELECT count(DISTINCT (ordered_at AT TIME ZONE 'UTC')::date) - 1
+                FROM many WHERE customer = 7 AND ordered_at <= '2023-12-31 23:59:59+00') AS x_ok
+FROM serial_result WHERE customer = 7;
+-- the whole table as one group
+EXPLAIN (COSTS OFF)
+SELECT clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days') FROM many;
+SELECT (clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days')).x AS x_parallel
+FROM many;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+RESET parallel_leader_participation;
+-- 365 distinct days in 2023 -> x = 364, serially too
+SELECT (clm.purchase_summary(ordered_at, amount, '2023-12-31 23:59:59+00', '7 days')).x AS x_serial
+FROM many;
+
+RESET search_path;
+DROP SCHEMA clv_summary_test CASCADE;
