@@ -41,8 +41,8 @@ ORDER BY attnum;
 SELECT view_schema, view_name, owner = current_user AS owner_ok, orders_relation, customer_column,
        ordered_at_column, amount_column, policy, time_unit, horizon_days, clv_months,
        monthly_discount_rate, as_of, customers,
-       bgnbd IS NOT NULL AS has_bgnbd, gamma_gamma IS NOT NULL AS has_gamma_gamma,
-       thresholds IS NOT NULL AS has_thresholds, definition LIKE '%WITH m AS%' AS has_definition
+       (bgnbd).r IS NOT NULL AS has_bgnbd, (gamma_gamma).p IS NOT NULL AS has_gamma_gamma,
+       (thresholds).recency_breaks IS NOT NULL AS has_thresholds, definition LIKE '%WITH m AS%' AS has_definition
 FROM clm.customer_view WHERE view_schema = 'analytics_view';
 SELECT 'clm.customer_view'::regclass = ANY (extconfig) AS registry_is_dumped
 FROM pg_extension WHERE extname = 'clm';

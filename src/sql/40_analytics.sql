@@ -691,7 +691,10 @@ COMMENT ON FUNCTION @extschema@._customer_view_source(@extschema@.customer_view,
 -- _customer_view_fit: fits the models of one registry row at its as_of and
 -- stores them; the view's query then only applies them.  BG/NBD on every
 -- customer, Gamma-Gamma on repeat customers (it models spend per repeat
--- purchase), RFM thresholds from the same customers.
+-- purchase), RFM thresholds from the same customers.  A model that cannot
+-- be fitted, or that fails on the extreme customers of the data (a
+-- degenerate fit), is stored as NULL with a WARNING: the view then has
+-- empty prediction columns instead of failing as a whole.
 CREATE FUNCTION @extschema@._customer_view_fit(schema_name name, view_name name)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -700,21 +703,65 @@ AS $fn$
 DECLARE
     reg @extschema@.customer_view;
     fit record;
+    bg @extschema@.bgnbd;
+    gg @extschema@.gamma_gamma;
+    th @extschema@.rfm_thresholds;
+    n bigint;
+    unit_days double precision;
+    src text;
 BEGIN
     SELECT * INTO reg FROM @extschema@.customer_view AS r
      WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
-    EXECUTE pg_catalog.format($q$
-        SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t) AS bg,
-               @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
-                   FILTER (WHERE (c.s).x > 0) AS gg,
-               @extschema@.rfm_thresholds(c.rfm) AS th,
-               pg_catalog.count(*) AS n
-          FROM (%s) AS c$q$,
-        @extschema@._customer_view_source(reg, '$1', '$2', ''))
-    INTO fit
-    USING reg.as_of, reg.time_unit;
+    src := @extschema@._customer_view_source(reg, '$1', '$2', '');
+    unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
+    BEGIN
+        EXECUTE pg_catalog.format($q$
+            SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t) AS bg,
+                   @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
+                       FILTER (WHERE (c.s).x > 0) AS gg,
+                   @extschema@.rfm_thresholds(c.rfm) AS th,
+                   pg_catalog.count(*) AS n,
+                   pg_catalog.max((c.s).t) AS t_max,
+                   pg_catalog.max((c.s).x) AS x_max
+              FROM (%s) AS c$q$, src)
+        INTO fit
+        USING reg.as_of, reg.time_unit;
+        bg := fit.bg;
+        gg := fit.gg;
+        th := fit.th;
+        n := fit.n;
+    EXCEPTION WHEN data_exception THEN
+        RAISE WARNING 'the models of customer view %.% could not be fitted: %',
+                      pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
+            USING DETAIL = 'P(alive), expected purchases and predicted CLV are left empty.';
+        EXECUTE pg_catalog.format($q$
+            SELECT @extschema@.rfm_thresholds(c.rfm) AS th, pg_catalog.count(*) AS n,
+                   NULL::double precision AS t_max, NULL::double precision AS x_max
+              FROM (%s) AS c$q$, src)
+        INTO fit
+        USING reg.as_of, reg.time_unit;
+        th := fit.th;
+        n := fit.n;
+    END;
+    -- probe the fitted models on the extreme customers
+    IF (bg).r IS NOT NULL AND fit.t_max IS NOT NULL THEN
+        BEGIN
+            PERFORM @extschema@.bgnbd_p_alive(bg, p.x, p.t_x, fit.t_max),
+                    @extschema@.bgnbd_expected_purchases(bg, reg.horizon_days / unit_days, p.x, p.t_x, fit.t_max),
+                    @extschema@.clv(bg, gg, p.x, p.t_x, fit.t_max, 1.0, reg.clv_months,
+                                    reg.monthly_discount_rate, unit_days)
+               FROM (VALUES (0::double precision, 0::double precision),
+                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS p(x, t_x);
+        EXCEPTION WHEN data_exception THEN
+            RAISE WARNING 'the BG/NBD model fitted for customer view %.% cannot predict: %',
+                          pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
+                USING DETAIL = 'Fitted model: ' || bg::text || '.',
+                      HINT = 'P(alive), expected purchases and predicted CLV are left empty; check the time unit and the order data.';
+            bg := NULL;
+        END;
+    END IF;
     UPDATE @extschema@.customer_view AS r
-       SET bgnbd = fit.bg, gamma_gamma = fit.gg, thresholds = fit.th, customers = fit.n,
+       SET bgnbd = bg, gamma_gamma = gg, thresholds = th, customers = n,
            refreshed_at = pg_catalog.statement_timestamp()
      WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
 END
