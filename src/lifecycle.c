@@ -70,6 +70,7 @@ typedef struct LcCache
 	bool	   *allowed;		/* nvals x nvals, [from * nvals + to] */
 	SPIPlanPtr	history_plan;
 	SPIPlanPtr	policy_plan;
+	SPIPlanPtr	entered_plan;
 	int			npolicies;
 	PolicyEntry policies[16];
 } LcCache;
@@ -267,8 +268,11 @@ clm_lc_load(Oid nsp)
 		SPI_freeplan(lc.history_plan);
 	if (lc.policy_plan)
 		SPI_freeplan(lc.policy_plan);
+	if (lc.entered_plan)
+		SPI_freeplan(lc.entered_plan);
 	lc.history_plan = NULL;
 	lc.policy_plan = NULL;
+	lc.entered_plan = NULL;
 	if (lc_cxt == NULL)
 	{
 		lc_cxt = AllocSetContextCreate(TopMemoryContext, "clm lifecycle cache",
@@ -329,6 +333,19 @@ clm_lc_load(Oid nsp)
 		elog(ERROR, "preparing the clm policy lookup failed: %s",
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.policy_plan);
+
+	argtypes[0] = TEXTOID;
+	argtypes[1] = TEXTOID;
+	lc.entered_plan = SPI_prepare(psprintf("SELECT h.changed_at FROM %s.stage_history h "
+										   "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
+										   "AND h.customer_key OPERATOR(pg_catalog.=) $2 "
+										   "ORDER BY h.changed_at DESC, h.id DESC LIMIT 1",
+										   lc.nspname),
+								  2, argtypes);
+	if (lc.entered_plan == NULL)
+		elog(ERROR, "preparing the clm history lookup failed: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(lc.entered_plan);
 
 	lc.valid = true;
 	lc_load_rules();
@@ -528,6 +545,34 @@ clm_lc_record(const char *relation, const char *customer_key,
 }
 
 /*
+ * clm_lc_stage_entered_at
+ *		The business time of the customer's latest recorded stage change.
+ */
+bool
+clm_lc_stage_entered_at(const char *relation, const char *customer_key,
+						TimestampTz *entered_at)
+{
+	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(relation);
+	args[1] = CStringGetTextDatum(customer_key);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_plan(lc.entered_plan, args, NULL, false, 1);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading clm.stage_history failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	*entered_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+	return !isnull;
+}
+
+/*
  * lc_clamp
  *		Clamp a threshold between a policy's floor and ceiling.
  */
@@ -569,19 +614,19 @@ clm_lc_check_facts(int64 orders, bool first_null, TimestampTz first_at,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("first_at must not be later than last_at"),
 				 errdetail("first_at is %s, last_at is %s.",
-						   timestamptz_to_str(first_at), timestamptz_to_str(last_at))));
+						   pstrdup(timestamptz_to_str(first_at)), pstrdup(timestamptz_to_str(last_at)))));
 	if (orders == 1 && first_at != last_at)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a single order must have first_at equal to last_at"),
 				 errdetail("first_at is %s, last_at is %s.",
-						   timestamptz_to_str(first_at), timestamptz_to_str(last_at))));
+						   pstrdup(timestamptz_to_str(first_at)), pstrdup(timestamptz_to_str(last_at)))));
 	if (last_at > as_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("last_at is later than as_of"),
 				 errdetail("last_at is %s, as_of is %s.",
-						   timestamptz_to_str(last_at), timestamptz_to_str(as_of)),
+						   pstrdup(timestamptz_to_str(last_at)), pstrdup(timestamptz_to_str(as_of))),
 				 errhint("A purchase after the as-of time cannot be judged as of that time; pass a later as_of.")));
 }
 

@@ -71,6 +71,13 @@ extern void clm_lc_record(const char *relation, const char *customer_key,
 						  Oid changed_by);
 
 /*
+ * When the customer entered its current stage, from the history (false if
+ * there is none).  Needs SPI.
+ */
+extern bool clm_lc_stage_entered_at(const char *relation, const char *customer_key,
+									TimestampTz *entered_at);
+
+/*
  * The classifier behind clm.classify_stage and clm.stage_on_order.
  * first/last are ignored when orders = 0.
  */

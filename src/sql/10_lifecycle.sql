@@ -466,3 +466,24 @@ AS 'MODULE_PATHNAME', 'clm_classify_stage'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.classify_stage(bigint, timestamptz, timestamptz, timestamptz, text, @extschema@.lifecycle_stage) IS
     'the lifecycle stage implied by a customer''s order count, first and last order time as of a time, under a policy; current_stage is needed for reactivated and advocate';
+
+-- ---------------------------------------------------------------------------
+-- Stages derived from orders
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.stage_on_order()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'clm_stage_on_order'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.stage_on_order() IS
+    'AFTER INSERT FOR EACH ROW trigger on an orders table, arguments (customers table, order customer column, stage column, order time column [, policy [, customer key column]]): moves the customer to first_purchase / repeat / loyal / reactivated through clm.stage_guard';
+
+CREATE FUNCTION @extschema@.refresh_stages(
+    customers regclass, orders regclass, customer_key name, stage_column name,
+    order_customer_column name, ordered_at_column name, as_of timestamptz,
+    policy text DEFAULT 'default', since_column name DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'clm_refresh_stages'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.refresh_stages(regclass, regclass, name, name, name, name, timestamptz, text, name) IS
+    'moves lapsing customers to at_risk / dormant / churned as of a time, in one set-based pass through clm.stage_guard; returns the number moved';

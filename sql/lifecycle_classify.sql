@@ -1,0 +1,90 @@
+--
+-- lifecycle_classify: clm.classify_stage and clm.lifecycle_policy.
+-- Expected stages are worked out by hand from the default policy
+-- (loyal: 4 orders and 180 days; fallback gap 90 days; multiples
+-- 1.5 / 3 / 6; floors 30 / 60 / 120 days; ceilings 180 / 365 / 730 days).
+--
+\set VERBOSITY default
+SET timezone = 'UTC';
+
+SELECT * FROM clm.lifecycle_policy;
+
+-- one-time buyer: gap = fallback 90 -> thresholds 135 / 270 / 540 days
+SELECT d AS idle_days,
+       clm.classify_stage(1, '2026-01-01', '2026-01-01', timestamptz '2026-01-01' + d * interval '1 day') AS stage
+FROM unnest(ARRAY[0, 100, 135, 136, 270, 271, 540, 541]) AS d;
+
+-- 5 orders over 120 days: gap 30 -> thresholds 45 / 90 / 180; tenure < 180 so not loyal
+SELECT as_of, clm.classify_stage(5, '2025-01-01', '2025-05-01', as_of) AS stage
+FROM unnest(ARRAY[timestamptz '2025-05-01', '2025-06-15', '2025-06-16', '2025-07-30',
+                  '2025-07-31', '2025-10-28', '2025-10-29']) AS as_of;
+
+-- 6 orders over 180 days (gap 36), tenure 182 days: loyal; 3 orders: repeat
+SELECT clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-07-01') AS six_orders,
+       clm.classify_stage(3, '2024-01-01', '2024-06-29', '2024-07-01') AS three_orders,
+       clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-08-22') AS six_idle_54,
+       clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-08-23') AS six_idle_55;
+
+-- floors: 10 orders in 9 days (gap 1) -> thresholds are the floors 30 / 60 / 120
+SELECT clm.classify_stage(10, '2025-01-01', '2025-01-10', '2025-02-09') AS idle_30,
+       clm.classify_stage(10, '2025-01-01', '2025-01-10', '2025-02-10') AS idle_31,
+       clm.classify_stage(10, '2025-01-01', '2025-01-10', '2025-03-12') AS idle_61,
+       clm.classify_stage(10, '2025-01-01', '2025-01-10', '2025-05-11') AS idle_121;
+-- ceilings: 2 orders 1000 days apart -> thresholds are the ceilings 180 / 365 / 730
+SELECT clm.classify_stage(2, '2020-01-01', timestamptz '2020-01-01' + interval '1000 days',
+                          timestamptz '2020-01-01' + interval '1180 days') AS idle_180,
+       clm.classify_stage(2, '2020-01-01', timestamptz '2020-01-01' + interval '1000 days',
+                          timestamptz '2020-01-01' + interval '1181 days') AS idle_181,
+       clm.classify_stage(2, '2020-01-01', timestamptz '2020-01-01' + interval '1000 days',
+                          timestamptz '2020-01-01' + interval '1366 days') AS idle_366,
+       clm.classify_stage(2, '2020-01-01', timestamptz '2020-01-01' + interval '1000 days',
+                          timestamptz '2020-01-01' + interval '1731 days') AS idle_731;
+
+-- current_stage: lapsed customers who are active again are reactivated;
+-- advocates stay advocates; without orders prospect (or lead)
+SELECT c AS current_stage,
+       clm.classify_stage(5, '2025-01-01', '2025-05-01', '2025-05-10', 'default', c) AS active,
+       clm.classify_stage(5, '2025-01-01', '2025-05-01', '2025-12-01', 'default', c) AS idle_214,
+       clm.classify_stage(0, NULL, NULL, '2025-12-01', 'default', c) AS no_orders
+FROM unnest(pg_catalog.enum_range(NULL::clm.lifecycle_stage) || NULL::clm.lifecycle_stage) AS c;
+
+-- policies: a coffee chain and an estate agency judge the same facts differently
+INSERT INTO clm.lifecycle_policy (name, loyal_min_orders, loyal_min_tenure_days, fallback_gap_days,
+    at_risk_min_days, at_risk_max_days, dormant_min_days, dormant_max_days, churned_min_days, churned_max_days)
+VALUES ('coffee', 20, 60, 7, 7, 30, 14, 60, 30, 120),
+       ('estate', 2, 365, 1800, 365, 3650, 730, 7300, 1460, 10950);
+SELECT p AS policy,
+       clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-03-01', p) AS one_order_59_days,
+       clm.classify_stage(2, '2020-01-01', '2025-01-01', '2025-03-01', p) AS two_orders_5_years
+FROM unnest(ARRAY['default', 'coffee', 'estate']) AS p;
+-- policy changes reach the cache at once
+UPDATE clm.lifecycle_policy SET fallback_gap_days = 60 WHERE name = 'coffee';
+SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-03-01', 'coffee') AS coffee_after_update;
+DELETE FROM clm.lifecycle_policy WHERE name = 'coffee';
+SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-03-01', 'coffee');
+
+-- bad input
+SELECT clm.classify_stage(NULL, NULL, NULL, '2025-01-01') IS NULL AS null_orders,
+       clm.classify_stage(1, '2025-01-01', '2025-01-01', NULL) IS NULL AS null_as_of,
+       clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-01-02', NULL) IS NULL AS null_policy;
+SELECT clm.classify_stage(-1, NULL, NULL, '2025-01-01');
+SELECT clm.classify_stage(2, NULL, '2025-01-01', '2025-01-02');
+SELECT clm.classify_stage(2, '2025-02-01', '2025-01-01', '2025-03-01');
+SELECT clm.classify_stage(1, '2025-01-01', '2025-01-05', '2025-03-01');
+SELECT clm.classify_stage(2, '2025-01-01', '2025-06-01', '2025-03-01');
+SELECT clm.classify_stage(2, '-infinity', '2025-01-01', '2025-03-01');
+SELECT clm.classify_stage(2, '2025-01-01', 'infinity', 'infinity');
+SELECT clm.classify_stage(2, '2025-01-01', '2025-01-02', 'infinity');
+SELECT clm.classify_stage(2, '2025-01-01', '2025-01-02', '2025-03-01', 'nope');
+-- policies that make no sense are refused; the default one is read-only
+INSERT INTO clm.lifecycle_policy (name, at_risk_gap_multiple, dormant_gap_multiple) VALUES ('x', 4, 3);
+INSERT INTO clm.lifecycle_policy (name, at_risk_min_days, at_risk_max_days) VALUES ('x', 100, 50);
+INSERT INTO clm.lifecycle_policy (name, fallback_gap_days) VALUES ('x', 'NaN');
+INSERT INTO clm.lifecycle_policy (name, fallback_gap_days) VALUES ('x', 'Infinity');
+INSERT INTO clm.lifecycle_policy (name, loyal_min_orders) VALUES ('x', 1);
+INSERT INTO clm.lifecycle_policy (name) VALUES ('');
+UPDATE clm.lifecycle_policy SET fallback_gap_days = 30 WHERE name = 'default';
+DELETE FROM clm.lifecycle_policy WHERE name = 'default';
+DELETE FROM clm.lifecycle_policy WHERE name = 'estate';
+SELECT name FROM clm.lifecycle_policy;
+RESET timezone;

@@ -1,0 +1,197 @@
+--
+-- lifecycle_orders: clm.stage_on_order and clm.refresh_stages on a CRM
+-- schema not written for clm (uuid keys), owned by a non-superuser role
+-- that runs with search_path = pg_catalog.
+--
+\set VERBOSITY default
+SET timezone = 'UTC';
+CREATE ROLE lo_owner NOSUPERUSER NOCREATEDB NOCREATEROLE;
+CREATE SCHEMA lo_crm AUTHORIZATION lo_owner;
+SET ROLE lo_owner;
+SET search_path = pg_catalog;
+
+CREATE TABLE lo_crm.customers (id uuid PRIMARY KEY, name text NOT NULL,
+                               status clm.lifecycle_stage, status_since timestamptz);
+CREATE TABLE lo_crm.orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                            customer_id uuid NOT NULL REFERENCES lo_crm.customers,
+                            ordered_at timestamptz NOT NULL, amount numeric(12,2) NOT NULL);
+CREATE INDEX ON lo_crm.orders (customer_id);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON lo_crm.customers
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'status_since');
+CREATE TRIGGER stage_on_order AFTER INSERT ON lo_crm.orders
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('lo_crm.customers', 'customer_id', 'status', 'ordered_at');
+
+INSERT INTO lo_crm.customers (id, name, status, status_since) VALUES
+    ('00000000-0000-0000-0000-00000000000a', 'ann', 'prospect', '2024-12-01'),
+    ('00000000-0000-0000-0000-00000000000b', 'bob', 'lead', '2024-12-01'),
+    ('00000000-0000-0000-0000-00000000000c', 'cy', NULL, NULL),
+    ('00000000-0000-0000-0000-00000000000d', 'dee', 'first_purchase', '2024-06-01'),
+    ('00000000-0000-0000-0000-00000000000e', 'eve', 'prospect', '2024-12-01');
+-- dee was imported as first_purchase: her first order implies that stage,
+-- so nothing changes and nothing is recorded
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000d', '2024-06-01', 10);
+
+-- ann: first_purchase, repeat, then loyal once 4 orders and 180 days are reached
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000a', '2025-01-01', 20);
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000a', '2025-02-01', 20),
+    ('00000000-0000-0000-0000-00000000000a', '2025-03-01', 20),
+    ('00000000-0000-0000-0000-00000000000a', '2025-04-01', 20);
+SELECT status, status_since FROM lo_crm.customers WHERE name = 'ann';
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000a', '2025-07-15', 20);
+-- bob (lead) and cy (no stage yet) buy once
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000b', '2025-05-05', 5),
+    ('00000000-0000-0000-0000-00000000000c', '2025-06-06', 6);
+SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
+
+-- a move the rules do not allow is skipped; the order itself is stored
+RESET ROLE;
+DELETE FROM clm.stage_transition_rule WHERE from_stage = 'first_purchase' AND to_stage = 'repeat';
+SET ROLE lo_owner;
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000b', '2025-05-20', 5);
+SELECT status, (SELECT count(*) FROM lo_crm.orders o WHERE o.customer_id = c.id) AS orders
+FROM lo_crm.customers c WHERE name = 'bob';
+RESET ROLE;
+INSERT INTO clm.stage_transition_rule VALUES ('first_purchase', 'repeat');
+SET ROLE lo_owner;
+
+-- the time-driven moves as of 2026-01-01:
+--   ann: 5 orders over 195 days, gap 48.75 -> thresholds 73.1 / 146.3 / 292.5, idle 170 -> dormant
+--   bob: 2 orders, gap 15 -> floors 30 / 60 / 120, idle 226 -> churned
+--   cy:  1 order, fallback 90 -> 135 / 270 / 540, idle 209 -> at_risk
+--   dee: 1 order, idle 579 -> churned
+--   eve: no orders -> untouched
+SELECT clm.refresh_stages(customers => 'lo_crm.customers', orders => 'lo_crm.orders',
+                          customer_key => 'id', stage_column => 'status',
+                          order_customer_column => 'customer_id', ordered_at_column => 'ordered_at',
+                          as_of => '2026-01-01') AS moved;
+SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
+-- running it again moves nobody; a later as_of moves cy (idle 270, then
+-- 271 days > 270) deeper
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-01-01') AS moved_again;
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-03-03') AS moved_270;
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-03-04') AS moved_271;
+SELECT name, status FROM lo_crm.customers WHERE name = 'cy';
+-- an as_of earlier than a customer's last order leaves that customer alone
+-- (and one earlier than everything moves nobody backwards)
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2025-06-01') AS moved_earlier;
+
+-- win-back: a new order reactivates, the next one restores repeat / loyal;
+-- a late order (older than the last) does not reactivate
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000d', '2024-03-01', 10);
+SELECT status FROM lo_crm.customers WHERE name = 'dee';
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000a', '2026-01-10', 20);
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000a', '2026-01-20', 20),
+    ('00000000-0000-0000-0000-00000000000d', '2026-02-01', 10);
+-- two orders in one statement: each is judged as of its own time, so cy is
+-- reactivated at the first and back to repeat at the second; bob's come in
+-- reverse time order, and the older one does not move him (history times
+-- never run backwards)
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000c', '2026-03-10', 6),
+    ('00000000-0000-0000-0000-00000000000c', '2026-03-20', 6),
+    ('00000000-0000-0000-0000-00000000000b', '2026-04-20', 6),
+    ('00000000-0000-0000-0000-00000000000b', '2026-04-10', 6);
+SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
+
+-- the history, as the owner sees it (row-level security: its tables only)
+SELECT c.name, h.from_stage, h.to_stage, h.changed_at, h.changed_by
+FROM clm.stage_history h JOIN lo_crm.customers c ON h.customer_key = c.id::text
+WHERE h.relation = 'lo_crm.customers' ORDER BY c.name, h.id;
+SELECT count(*) AS foreign_rows_visible FROM clm.stage_history WHERE relation <> 'lo_crm.customers';
+RESET ROLE;
+INSERT INTO clm.stage_history (relation, customer_key, to_stage, changed_at)
+VALUES ('other.table', '1', 'lead', '2025-01-01');
+SET ROLE lo_owner;
+SELECT count(*) AS foreign_rows_visible FROM clm.stage_history WHERE relation <> 'lo_crm.customers';
+RESET ROLE;
+DELETE FROM clm.stage_history WHERE relation = 'other.table';
+SET ROLE lo_owner;
+
+-- bad input to refresh_stages
+SELECT clm.refresh_stages(NULL, 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', '2026-01-01');
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', NULL);
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', 'infinity');
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'nope', 'status', 'customer_id', 'ordered_at', '2026-01-01');
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'name', 'customer_id', 'ordered_at', '2026-01-01');
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status', 'customer_id', 'amount', '2026-01-01');
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', '2026-01-01', 'nope');
+SELECT clm.refresh_stages('lo_crm.nope', 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', '2026-01-01');
+
+-- a customers table without the guard: both functions refuse
+CREATE TABLE lo_crm.c2 (id bigint PRIMARY KEY, st clm.lifecycle_stage);
+CREATE TABLE lo_crm.o2 (cid bigint, at timestamptz, at_local timestamp);
+INSERT INTO lo_crm.c2 VALUES (1, 'prospect');
+SELECT clm.refresh_stages('lo_crm.c2', 'lo_crm.o2', 'id', 'st', 'cid', 'at', '2026-01-01');
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.c2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('st', 'id');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+-- an order without a customer or without a time changes nothing
+INSERT INTO lo_crm.o2 VALUES (NULL, '2025-01-02'), (1, NULL), (2, '2025-01-03');
+SELECT st FROM lo_crm.c2;
+INSERT INTO lo_crm.o2 VALUES (1, 'infinity');
+-- misuse of stage_on_order
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st', 'at_local');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'nope', 'st', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'id', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.nope', 'cid', 'st', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st', 'at', 'nope');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st', 'at', 'default', 'nope');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t BEFORE INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH STATEMENT
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER UPDATE ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.c2', 'cid', 'st', 'at');
+UPDATE lo_crm.o2 SET cid = 1;
+DROP TRIGGER t ON lo_crm.o2;
+SELECT clm.stage_on_order();
+
+RESET ROLE;
+RESET search_path;
+DROP SCHEMA lo_crm CASCADE;
+DELETE FROM clm.stage_history WHERE relation LIKE 'lo_crm.%';
+DROP ROLE lo_owner;
+RESET timezone;

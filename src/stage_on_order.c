@@ -1,0 +1,452 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage_on_order.c
+ *	  clm.stage_on_order(): the AFTER INSERT ROW trigger for an orders table
+ *	  that moves the customer to first_purchase / repeat / loyal /
+ *	  reactivated as orders arrive.
+ *
+ *	  CREATE TRIGGER o AFTER INSERT ON crm.orders FOR EACH ROW
+ *	  EXECUTE FUNCTION clm.stage_on_order('crm.customers', 'customer_id',
+ *	                                      'status', 'ordered_at'
+ *	                                      [, policy [, customer key column]]);
+ *
+ * The move is an UPDATE of the customer row, so clm.stage_guard on the
+ * customers table (required) applies the rules and writes the history in
+ * one place.  The customer row is locked before the orders are counted, so
+ * two sessions adding orders for one customer serialize on that row and
+ * the second one counts the first one's order: no transition is lost.
+ *
+ * IDENTIFICATION
+ *	  src/stage_on_order.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+
+#include "clm.h"
+#include "lifecycle.h"
+
+/* What one stage_on_order trigger needs, built once per backend. */
+typedef struct OrderTrigger
+{
+	Oid			tgoid;
+	int			nargs;
+	char	   *args[6];		/* to notice CREATE OR REPLACE TRIGGER */
+	Oid			nsp;			/* clm's schema when built */
+	Oid			stage_type;
+	Oid			cust_relid;
+	char	   *stage_column;
+	char	   *cust_name;		/* quoted, qualified: the history's relation */
+	Oid			key_type;		/* of the order's customer column */
+	char	   *policy;
+	int			fk_att;			/* in the orders table */
+	int			ts_att;
+	SPIPlanPtr	lock_plan;
+	SPIPlanPtr	facts_plan;
+	SPIPlanPtr	update_plan;
+	struct OrderTrigger *next;
+} OrderTrigger;
+
+static OrderTrigger *order_triggers = NULL;
+static MemoryContext order_cxt = NULL;
+
+/*
+ * order_check_call
+ *		The trigger protocol: AFTER INSERT FOR EACH ROW, 4 to 6 arguments.
+ */
+static void
+order_check_call(FunctionCallInfo fcinfo)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_on_order: not called by trigger manager"),
+				 errhint("Use it in CREATE TRIGGER ... AFTER INSERT ... FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order(...).")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_on_order must be an AFTER INSERT ... FOR EACH ROW trigger"),
+				 errdetail("Trigger \"%s\" on \"%s\" is not.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("Recreate it with AFTER INSERT ON <orders> FOR EACH ROW.")));
+	if (td->tg_trigger->tgnargs < 4 || td->tg_trigger->tgnargs > 6)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clm.stage_on_order takes 4 to 6 arguments, got %d",
+						td->tg_trigger->tgnargs),
+				 errdetail("Trigger \"%s\" on \"%s\".",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("The arguments are (customers table, order customer column, stage column, order time column [, policy [, customer key column]]).")));
+}
+
+/*
+ * order_attnum
+ *		A column of rel named by a trigger argument, of the wanted type
+ *		(InvalidOid: any).
+ */
+static int
+order_attnum(Relation rel, const char *colname, Oid want, const char *role)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(desc, colname);
+	Oid			have;
+
+	if (attnum == SPI_ERROR_NOATTRIBUTE || attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, RelationGetRelationName(rel)),
+				 errdetail("clm.stage_on_order was given \"%s\" as its %s column.", colname, role)));
+	have = SPI_gettypeid(desc, attnum);
+	if (OidIsValid(want) && getBaseType(have) != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of relation \"%s\" has type %s, not %s",
+						role, colname, RelationGetRelationName(rel),
+						format_type_be(have), format_type_be(want)),
+				 errtablecol(rel, attnum)));
+	return attnum;
+}
+
+/*
+ * order_key_column
+ *		The customers table's key: the given column, or its one-column
+ *		primary key.
+ */
+static char *
+order_key_column(Relation crel, const char *given)
+{
+	Oid			pk;
+	Relation	idx;
+	char	   *name;
+
+	if (given != NULL)
+		return pstrdup(given);
+	pk = RelationGetPrimaryKeyIndex(crel);
+	if (!OidIsValid(pk))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("table \"%s\" has no primary key to find customers by",
+						RelationGetRelationName(crel)),
+				 errhint("Pass the customer key column as the sixth argument of clm.stage_on_order.")));
+	idx = index_open(pk, AccessShareLock);
+	if (idx->rd_index->indnkeyatts != 1 || idx->rd_index->indkey.values[0] <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the primary key of table \"%s\" is not a single column",
+						RelationGetRelationName(crel)),
+				 errhint("Pass the customer key column as the sixth argument of clm.stage_on_order.")));
+	name = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(crel),
+										 idx->rd_index->indkey.values[0] - 1)->attname));
+	index_close(idx, AccessShareLock);
+	return name;
+}
+
+static SPIPlanPtr
+order_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "clm.stage_on_order could not prepare \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * order_build
+ *		Resolve the arguments and prepare the three statements.  Needs SPI
+ *		and clm_lc_load.
+ */
+static OrderTrigger *
+order_build(TriggerData *td, Oid nsp)
+{
+	Trigger    *tg = td->tg_trigger;
+	Relation	orel = td->tg_relation;
+	Relation	crel;
+	OrderTrigger *ot;
+	MemoryContext old;
+	Oid			cust_relid;
+	int			stage_att;
+	char	   *key_col;
+	char	   *cust_q,
+			   *ord_q,
+			   *key_q,
+			   *stage_q,
+			   *fk_q,
+			   *ts_q;
+	Oid			argtypes[2];
+	int			i;
+
+	if (order_cxt == NULL)
+		order_cxt = AllocSetContextCreate(TopMemoryContext, "clm stage_on_order",
+										  ALLOCSET_SMALL_SIZES);
+
+	cust_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
+													  CStringGetDatum(tg->tgargs[0])));
+	crel = table_open(cust_relid, AccessShareLock);
+	if (crel->rd_rel->relkind != RELKIND_RELATION &&
+		crel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", tg->tgargs[0])));
+	stage_att = order_attnum(crel, tg->tgargs[2], clm_lc_stage_type(), "stage");
+	key_col = order_key_column(crel, tg->tgnargs >= 6 ? tg->tgargs[5] : NULL);
+	(void) order_attnum(crel, key_col, InvalidOid, "customer key");
+	(void) stage_att;
+
+	old = MemoryContextSwitchTo(order_cxt);
+	ot = palloc0(sizeof(OrderTrigger));
+	ot->tgoid = tg->tgoid;
+	ot->nargs = tg->tgnargs;
+	for (i = 0; i < tg->tgnargs; i++)
+		ot->args[i] = pstrdup(tg->tgargs[i]);
+	ot->nsp = nsp;
+	ot->stage_type = clm_lc_stage_type();
+	ot->cust_relid = cust_relid;
+	ot->stage_column = pstrdup(tg->tgargs[2]);
+	ot->policy = pstrdup(tg->tgnargs >= 5 ? tg->tgargs[4] : "default");
+	MemoryContextSwitchTo(old);
+
+	ot->fk_att = order_attnum(orel, tg->tgargs[1], InvalidOid, "order customer");
+	ot->ts_att = order_attnum(orel, tg->tgargs[3], TIMESTAMPTZOID, "order time");
+	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
+
+	cust_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(crel)),
+										RelationGetRelationName(crel));
+	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
+	ord_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(orel)),
+									   RelationGetRelationName(orel));
+	key_q = pstrdup(quote_identifier(key_col));
+	stage_q = pstrdup(quote_identifier(tg->tgargs[2]));
+	fk_q = pstrdup(quote_identifier(tg->tgargs[1]));
+	ts_q = pstrdup(quote_identifier(tg->tgargs[3]));
+	table_close(crel, NoLock);
+
+	argtypes[0] = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
+	argtypes[1] = ot->stage_type;
+	/* FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE */
+	ot->lock_plan = order_prepare(psprintf("SELECT c.%s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
+										   "FOR NO KEY UPDATE OF c",
+										   stage_q, cust_q, key_q), 1, argtypes);
+	/* the facts as of this order's time, and the customer's latest order */
+	argtypes[1] = TIMESTAMPTZOID;
+	ot->facts_plan = order_prepare(psprintf("SELECT pg_catalog.count(o.%s) FILTER (WHERE o.%s OPERATOR(pg_catalog.<=) $2), "
+											"pg_catalog.min(o.%s), pg_catalog.max(o.%s) FROM %s o "
+											"WHERE o.%s OPERATOR(pg_catalog.=) $1",
+											ts_q, ts_q, ts_q, ts_q, ord_q, fk_q), 2, argtypes);
+	argtypes[1] = ot->stage_type;
+	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
+											 cust_q, stage_q, key_q), 2, argtypes);
+	ot->next = order_triggers;
+	order_triggers = ot;
+	return ot;
+}
+
+/*
+ * order_lookup
+ *		The cached entry for this trigger, rebuilt when its arguments or
+ *		clm's schema changed since.
+ */
+static OrderTrigger *
+order_lookup(TriggerData *td, Oid nsp)
+{
+	Trigger    *tg = td->tg_trigger;
+	OrderTrigger **pp;
+
+	for (pp = &order_triggers; *pp != NULL; pp = &(*pp)->next)
+	{
+		OrderTrigger *ot = *pp;
+		bool		same = (ot->tgoid == tg->tgoid && ot->nargs == tg->tgnargs &&
+							ot->nsp == nsp && ot->stage_type == clm_lc_stage_type());
+		int			i;
+
+		if (ot->tgoid != tg->tgoid)
+			continue;
+		for (i = 0; same && i < tg->tgnargs; i++)
+			same = (strcmp(ot->args[i], tg->tgargs[i]) == 0);
+		if (same)
+			return ot;
+		/* stale: unlink; its plans are freed, the rest is small and kept */
+		*pp = ot->next;
+		SPI_freeplan(ot->lock_plan);
+		SPI_freeplan(ot->facts_plan);
+		SPI_freeplan(ot->update_plan);
+		break;
+	}
+	return order_build(td, nsp);
+}
+
+/*
+ * order_apply
+ *		Run the customer UPDATE, handing the order time to clm.stage_guard
+ *		as the business time of the change, and always taking it back.
+ */
+static void
+order_apply(SPIPlanPtr plan, Datum key, Oid target, Oid cust_relid, TimestampTz ts)
+{
+	Datum		vals[2];
+	ClmPendingTime saved = clm_lc_pending;
+	int			ret;
+
+	vals[0] = key;
+	vals[1] = ObjectIdGetDatum(target);
+	clm_lc_pending.relid = cust_relid;
+	clm_lc_pending.changed_at = ts;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(plan, vals, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		clm_lc_pending = saved;
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+PG_FUNCTION_INFO_V1(clm_stage_on_order);
+
+/*
+ * clm_stage_on_order
+ *		Move the ordering customer to the stage the new facts imply.
+ *
+ * A move the rules do not allow is skipped, not raised: the order is a
+ * fact that must be stored whatever the customer's stage.  A late order
+ * (older than the customer's last one) does not reactivate a lapsed
+ * customer.
+ */
+Datum
+clm_stage_on_order(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Oid			nsp;
+	OrderTrigger *ot;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Datum		key,
+				tsd;
+	bool		isnull;
+	TimestampTz ts;
+	Relation	crel;
+	int			ret;
+	Oid			cur = InvalidOid;
+	ClmStage	cur_stage,
+				target;
+	bool		lapsed;
+	Oid			target_oid;
+	int64		n;
+	TimestampTz first_at,
+				latest;
+	const ClmPolicy *policy;
+
+	order_check_call(fcinfo);
+	tup = td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	clm_lc_load(nsp);
+	ot = order_lookup(td, nsp);
+
+	key = heap_getattr(tup, ot->fk_att, desc, &isnull);
+	if (isnull)
+		goto done;
+	tsd = heap_getattr(tup, ot->ts_att, desc, &isnull);
+	if (isnull)
+		goto done;
+	ts = DatumGetTimestampTz(tsd);
+	clm_check_finite_timestamp(ts, ot->args[3]);
+
+	crel = table_open(ot->cust_relid, AccessShareLock);
+	clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
+	table_close(crel, NoLock);
+
+	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: locking the customer failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		goto done;				/* no such customer (no foreign key?) */
+	cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		cur = InvalidOid;
+
+	{
+		Datum		fargs[2];
+
+		fargs[0] = key;
+		fargs[1] = TimestampTzGetDatum(ts);
+		ret = SPI_execute_plan(ot->facts_plan, fargs, NULL, false, 1);
+	}
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "clm.stage_on_order: counting the orders failed: %s",
+			 SPI_result_code_string(ret));
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (n == 0)
+		goto done;				/* our own order is not visible?  nothing to do */
+	first_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	latest = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	clm_lc_check_facts(n, false, first_at, false, ts, ts);
+
+	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
+	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
+			  cur_stage == CLM_STAGE_CHURNED);
+	policy = clm_lc_policy(ot->policy);
+	target = clm_lc_classify(n, first_at, ts, ts, policy,
+							 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
+	target_oid = clm_lc_stage_oid(target);
+	if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
+		goto done;
+
+	/*
+	 * An order older than the customer's current stage does not move it:
+	 * a late-arriving order must not win back a customer who lapsed after
+	 * it, and the history's times must not run backwards.  The stage's
+	 * entry time comes from the history; without one, only an order that
+	 * is the customer's latest may reactivate.
+	 */
+	if (OidIsValid(cur))
+	{
+		TimestampTz entered_at;
+		Oid			typoutput;
+		bool		typisvarlena;
+
+		getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
+		if (clm_lc_stage_entered_at(ot->cust_name,
+									OidOutputFunctionCall(typoutput, key), &entered_at))
+		{
+			if (ts < entered_at || (lapsed && ts == entered_at))
+				goto done;
+		}
+		else if (lapsed && ts < latest)
+			goto done;
+	}
+
+	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, ts);
+
+done:
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
