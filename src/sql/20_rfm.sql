@@ -342,10 +342,17 @@ COMMENT ON FUNCTION @extschema@.rfm_segment_label(@extschema@.rfm_score, text, t
 
 CREATE FUNCTION @extschema@.rfm_segment_rules_check(ruleset text DEFAULT 'default', bins integer DEFAULT 5)
     RETURNS TABLE (r integer, f integer, m integer, problem text, segments text[])
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT g.r, g.f, g.m,
+BEGIN
+    IF bins IS NULL OR bins < 2 OR bins > 9 THEN
+        RAISE EXCEPTION 'bins must be between 2 and 9'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('bins is %s.', COALESCE(bins::text, 'NULL'));
+    END IF;
+    RETURN QUERY
+    SELECT gr.r, gf.f, gm.m,
            CASE WHEN pg_catalog.count(s.segment) OPERATOR(pg_catalog.=) 0 THEN 'uncovered'
                 ELSE 'covered ' OPERATOR(pg_catalog.||) pg_catalog.count(s.segment)::text
                      OPERATOR(pg_catalog.||) ' times' END,
@@ -353,16 +360,15 @@ AS $$
     FROM pg_catalog.generate_series(1, bins) AS gr(r)
          CROSS JOIN pg_catalog.generate_series(1, bins) AS gf(f)
          CROSS JOIN pg_catalog.generate_series(1, bins) AS gm(m)
-         CROSS JOIN LATERAL (SELECT gr.r, gf.f, gm.m) AS g
          LEFT JOIN @extschema@.rfm_segment_rule AS s
            ON s.ruleset OPERATOR(pg_catalog.=) rfm_segment_rules_check.ruleset
-          AND g.r OPERATOR(pg_catalog.>=) s.r_min AND g.r OPERATOR(pg_catalog.<=) s.r_max
-          AND g.f OPERATOR(pg_catalog.>=) s.f_min AND g.f OPERATOR(pg_catalog.<=) s.f_max
-          AND g.m OPERATOR(pg_catalog.>=) s.m_min AND g.m OPERATOR(pg_catalog.<=) s.m_max
-    WHERE bins OPERATOR(pg_catalog.>=) 2 AND bins OPERATOR(pg_catalog.<=) 9
-    GROUP BY g.r, g.f, g.m
+          AND gr.r OPERATOR(pg_catalog.>=) s.r_min AND gr.r OPERATOR(pg_catalog.<=) s.r_max
+          AND gf.f OPERATOR(pg_catalog.>=) s.f_min AND gf.f OPERATOR(pg_catalog.<=) s.f_max
+          AND gm.m OPERATOR(pg_catalog.>=) s.m_min AND gm.m OPERATOR(pg_catalog.<=) s.m_max
+    GROUP BY gr.r, gf.f, gm.m
     HAVING pg_catalog.count(s.segment) OPERATOR(pg_catalog.<>) 1
-    ORDER BY g.r, g.f, g.m
+    ORDER BY gr.r, gf.f, gm.m;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_segment_rules_check(text, integer) IS
     'cells of the bins x bins x bins score grid that a rule set leaves uncovered or covers more than once (no rows: the rule set is a partition)';

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# test/bench/rfm.sh: clm's RFM pipeline against the hand-written SQL.
+#
+#   test/bench/rfm.sh            10M orders over 1M customers (the issue's size)
+#   CLM_BENCH_ORDERS=1000000 test/bench/rfm.sh     smaller, for development
+#   CLM_BENCH_RUNS=5 ...         runs per query (default 3; the median is kept)
+#
+# Not a test: it prints timings and ratios.  Builds clm, installs it into a
+# private PostgreSQL copy under tmp_check/bench, starts a cluster on its own
+# port, generates the orders deterministically (hash of the row number, no
+# random()), then times, in the same run and alternately:
+#   (a) hand-written SQL: max/count/sum GROUP BY, three ntile(5) windows, CASE
+#   (b) clm: rfm_agg GROUP BY, rfm_thresholds, rfm_score, rfm_segment
+# and the aggregate alone: max/count/sum GROUP BY vs clm.rfm_agg GROUP BY.
+# Times are "Execution Time" of EXPLAIN (ANALYZE, TIMING OFF): the whole
+# result is computed but not sent to the client, for both sides alike.
+
+set -euo pipefail
+. "$(dirname "$0")/../lib/pgenv.sh"
+cd "$CLM_ROOT"
+
+orders=${CLM_BENCH_ORDERS:-10000000}
+customers=$((orders / 10))
+runs=${CLM_BENCH_RUNS:-3}
+dir=$CLM_ROOT/tmp_check/bench
+
+clm_ensure_deps
+clm_build with_llvm=no
+mkdir -p "$dir"
+clm_private_install "$dir/inst" with_llvm=no
+rm -rf "$dir/cluster"
+CLM_PORT=${CLM_BENCH_PORT:-54791} clm_start_cluster "$dir/cluster" \
+    shared_buffers=2GB work_mem=1GB max_parallel_workers_per_gather=2 \
+    max_worker_processes=8 max_parallel_workers=8 jit=off
+export PGDATABASE=postgres
+psql() { "$CLM_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+echo "== generating $orders orders over $customers customers (deterministic)"
+psql -v orders="$orders" -v customers="$customers" <<'SQL'
+CREATE EXTENSION clm;
+CREATE TABLE orders (customer_id integer NOT NULL, ordered_at timestamptz NOT NULL,
+                     amount numeric(12,2) NOT NULL);
+-- every customer orders once; the other orders go to customers with a
+-- skewed (u^2) distribution, so frequency is heavily tied at the low end
+INSERT INTO orders
+SELECT CASE WHEN i <= :customers THEN i
+            ELSE 1 + floor(:customers * power((abs(hashint8(i)) % 1000000007) / 1000000007.0, 2))::int END,
+       timestamptz '2023-07-01 00:00+00'
+           + make_interval(secs => (abs(hashint8(i * 7 + 1)) % (1096 * 86400))),
+       ((abs(hashint8(i * 13 + 5)) % 50000) + 1) / 100.0
+FROM generate_series(1, :orders) AS i;
+VACUUM ANALYZE orders;
+SELECT count(*) AS orders, count(DISTINCT customer_id) AS customers FROM orders;
+SQL
+
+cat >"$dir/hand.sql" <<'SQL'
+WITH c AS (
+    SELECT customer_id, max(ordered_at) AS last_at, count(*) AS frequency, sum(amount) AS monetary
+    FROM orders GROUP BY customer_id),
+s AS (
+    SELECT customer_id, frequency, monetary,
+           extract(epoch FROM timestamptz '2026-07-01 00:00+00' - last_at) / 86400 AS recency_days,
+           ntile(5) OVER (ORDER BY last_at) AS r,
+           ntile(5) OVER (ORDER BY frequency) AS f,
+           ntile(5) OVER (ORDER BY monetary) AS m
+    FROM c)
+SELECT customer_id, recency_days, frequency, monetary, r, f, m, r * 100 + f * 10 + m AS score,
+       CASE WHEN r = 5 AND f >= 4 THEN 'champions'
+            WHEN r BETWEEN 3 AND 4 AND f >= 4 THEN 'loyal'
+            WHEN r >= 4 AND f BETWEEN 2 AND 3 THEN 'potential_loyalist'
+            WHEN r = 5 AND f = 1 THEN 'new'
+            WHEN r = 4 AND f = 1 THEN 'promising'
+            WHEN r = 3 AND f = 3 THEN 'need_attention'
+            WHEN r = 3 AND f <= 2 THEN 'about_to_sleep'
+            WHEN r <= 2 AND f = 3 THEN 'at_risk'
+            WHEN r <= 2 AND f >= 4 AND m <= 3 THEN 'at_risk'
+            WHEN r <= 2 AND f >= 4 THEN 'cannot_lose'
+            WHEN r = 2 THEN 'hibernating'
+            ELSE 'lost' END AS segment
+FROM s
+SQL
+cat >"$dir/clm.sql" <<'SQL'
+WITH c AS MATERIALIZED (
+    SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00') AS rfm
+    FROM orders GROUP BY customer_id),
+t AS (SELECT clm.rfm_thresholds(rfm) AS th FROM c)
+SELECT customer_id, (rfm).recency_days, (rfm).frequency, (rfm).monetary,
+       (s).r, (s).f, (s).m, (s).score, clm.rfm_segment(s) AS segment
+FROM c CROSS JOIN t CROSS JOIN LATERAL (SELECT clm.rfm_score(c.rfm, t.th) AS s OFFSET 0) AS x
+SQL
+cat >"$dir/hand_agg.sql" <<'SQL'
+SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id
+SQL
+cat >"$dir/clm_agg.sql" <<'SQL'
+SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00')
+FROM orders GROUP BY customer_id
+SQL
+
+# exectime FILE: the Execution Time (ms) of one EXPLAIN ANALYZE run
+exectime() {
+    { echo "EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF)"; cat "$1"; } |
+        psql -At | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "== same answer?  (per-customer recency/frequency/monetary equal; score differences are ntile's tie splits)"
+psql <<'SQL'
+WITH h AS (SELECT customer_id, max(ordered_at) AS last_at, count(*) AS f, sum(amount) AS m FROM orders GROUP BY 1),
+     c AS (SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00') AS rfm FROM orders GROUP BY 1)
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE (c.rfm).last_at = h.last_at AND (c.rfm).frequency = h.f AND (c.rfm).monetary = h.m
+                          AND abs((c.rfm).recency_days - extract(epoch FROM timestamptz '2026-07-01 00:00+00' - h.last_at)::float8 / 86400) < 1e-9) AS equal
+FROM h JOIN c USING (customer_id);
+SQL
+
+for q in hand clm hand_agg clm_agg; do : >"$dir/$q.times"; done
+for run in $(seq "$runs"); do
+    for q in hand clm hand_agg clm_agg; do
+        exectime "$dir/$q.sql" >>"$dir/$q.times"
+    done
+done
+a=$(median <"$dir/hand.times"); b=$(median <"$dir/clm.times")
+c=$(median <"$dir/hand_agg.times"); d=$(median <"$dir/clm_agg.times")
+echo "== results: $orders orders, $customers customers; medians of $runs runs (ms), $(nproc) cores"
+printf '%-44s %10s\n' "(a) hand-written SQL pipeline" "$a"
+printf '%-44s %10s\n' "(b) clm pipeline" "$b"
+printf '%-44s %10s\n' "    ratio b/a (target <= 0.5)" "$(awk -v x="$b" -v y="$a" 'BEGIN{printf "%.3f", x/y}')"
+printf '%-44s %10s\n' "(c) max/count/sum GROUP BY" "$c"
+printf '%-44s %10s\n' "(d) clm.rfm_agg GROUP BY" "$d"
+printf '%-44s %10s\n' "    ratio d/c (target <= 0.7)" "$(awk -v x="$d" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
+echo "   all runs (ms): a: $(tr '\n' ' ' <"$dir/hand.times")| b: $(tr '\n' ' ' <"$dir/clm.times")| c: $(tr '\n' ' ' <"$dir/hand_agg.times")| d: $(tr '\n' ' ' <"$dir/clm_agg.times")"
