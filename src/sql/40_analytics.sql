@@ -665,6 +665,14 @@ CREATE POLICY customer_view_update ON @extschema@.customer_view FOR UPDATE
     WITH CHECK (pg_catalog.pg_has_role(owner, 'MEMBER'));
 CREATE POLICY customer_view_delete ON @extschema@.customer_view FOR DELETE
     USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+COMMENT ON POLICY customer_view_read ON @extschema@.customer_view IS
+    'a registry row is visible to (members of) its owner and to roles that may read the view';
+COMMENT ON POLICY customer_view_insert ON @extschema@.customer_view IS
+    'anyone may register a view, as its owner';
+COMMENT ON POLICY customer_view_update ON @extschema@.customer_view IS
+    'only (members of) the owner may change a registry row';
+COMMENT ON POLICY customer_view_delete ON @extschema@.customer_view IS
+    'only (members of) the owner may delete a registry row';
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;
 
 -- _customer_view_source: the per-customer aggregation both the view and

@@ -161,8 +161,8 @@ for i in $(seq 1 "$runs"); do
     c_create+=("$(timed "$clm_create")")
     c_refresh+=("$(timed "$clm_refresh")")
     c_plain+=("$(timed "$clm_refresh_plain")")
-    if [ "$i" -lt "$runs" ]; then psql -c "$clm_drop"; fi
     echo "run $i/$runs: clm create ${c_create[-1]} s, refresh ${c_refresh[-1]} s, plain refresh ${c_plain[-1]} s; hand create ${h_create[-1]} s, refresh ${h_refresh[-1]} s" >&2
+    if [ "$i" -lt "$runs" ]; then printf '%s\n' "$clm_drop" | psql; fi
 done
 
 # the two ways agree on what they share exactly
