@@ -123,6 +123,15 @@ with psycopg.connect(conninfo) as conn:
     check(sum(r[3] + r[4] for r in km) == n_customers and km[0][2] == n_customers,
           "churn_survival: every customer is an event or censored once")
     check(all(a[5] >= b[5] for a, b in zip(km, km[1:])), "survival never increases")
+    # stratified by the view's segment: one curve per segment, same subjects
+    cur.execute("""SELECT * FROM clm.churn_survival('shop.orders', 'customer', 'placed', '90 days', %s,
+                                                  groups => 'shop.customer_view',
+                                                  group_key_column => 'customer_key', group_column => 'segment')""",
+                (as_of,))
+    km_seg = cur.fetchall()
+    segments = {r[col["segment"]] for r in rows}
+    check({r[0] for r in km_seg} == segments and sum(r[3] + r[4] for r in km_seg) == n_customers,
+          "churn_survival by segment: one stratum per segment (%d), every customer once" % len(segments))
 
     # --- KPIs with the customer view -------------------------------------
     cur.execute("""SELECT * FROM clm.lifecycle_kpis('shop.orders', 'customer', 'placed', 'total',
