@@ -2,28 +2,30 @@
 -- lifecycle_classify: clm.classify_stage and clm.lifecycle_policy.
 -- Expected stages are worked out by hand from the default policy
 -- (loyal: 4 orders and 180 days; fallback gap 90 days; multiples
--- 1.5 / 3 / 6; floors 30 / 60 / 120 days; ceilings 180 / 365 / 730 days).
+-- 2 / 4 / 6; floors 30 / 60 / 120 days; ceilings 180 / 365 / 730 days).
 --
 \set VERBOSITY default
 SET timezone = 'UTC';
 
 SELECT * FROM clm.lifecycle_policy;
 
--- one-time buyer: gap = fallback 90 -> thresholds 135 / 270 / 540 days
+-- one-time buyer: gap = fallback 90 -> thresholds 180 / 360 / 540 days
 SELECT d AS idle_days,
        clm.classify_stage(1, '2026-01-01', '2026-01-01', timestamptz '2026-01-01' + d * interval '1 day') AS stage
-FROM unnest(ARRAY[0, 100, 135, 136, 270, 271, 540, 541]) AS d;
+FROM unnest(ARRAY[0, 100, 180, 181, 360, 361, 540, 541]) AS d;
 
--- 5 orders over 120 days: gap 30 -> thresholds 45 / 90 / 180; tenure < 180 so not loyal
+-- 5 orders over 120 days: gap 30 -> thresholds 60 / 120 / 180; repeat, and
+-- loyal on 2025-06-30, when the tenure reaches 180 days
 SELECT as_of, clm.classify_stage(5, '2025-01-01', '2025-05-01', as_of) AS stage
-FROM unnest(ARRAY[timestamptz '2025-05-01', '2025-06-15', '2025-06-16', '2025-07-30',
-                  '2025-07-31', '2025-10-28', '2025-10-29']) AS as_of;
+FROM unnest(ARRAY[timestamptz '2025-05-01', '2025-06-30', '2025-07-01', '2025-08-29',
+                  '2025-08-30', '2025-10-28', '2025-10-29']) AS as_of;
 
--- 6 orders over 180 days (gap 36), tenure 182 days: loyal; 3 orders: repeat
+-- 6 orders over 180 days (gap 36 -> at_risk after 72 days), tenure 182 days:
+-- loyal; 3 orders: repeat
 SELECT clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-07-01') AS six_orders,
        clm.classify_stage(3, '2024-01-01', '2024-06-29', '2024-07-01') AS three_orders,
-       clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-08-22') AS six_idle_54,
-       clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-08-23') AS six_idle_55;
+       clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-09-09') AS six_idle_72,
+       clm.classify_stage(6, '2024-01-01', '2024-06-29', '2024-09-10') AS six_idle_73;
 
 -- floors: 10 orders in 9 days (gap 1) -> thresholds are the floors 30 / 60 / 120
 SELECT clm.classify_stage(10, '2025-01-01', '2025-01-10', '2025-02-09') AS idle_30,
@@ -62,6 +64,31 @@ UPDATE clm.lifecycle_policy SET fallback_gap_days = 60 WHERE name = 'coffee';
 SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-03-01', 'coffee') AS coffee_after_update;
 DELETE FROM clm.lifecycle_policy WHERE name = 'coffee';
 SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-03-01', 'coffee');
+
+-- PARALLEL SAFE: in parallel workers (each reads the policy itself) the
+-- result equals the serial one (and the hand-worked one: no orders ->
+-- prospect, one -> first_purchase, 2-6 within 120 days -> repeat, since the
+-- estate policy's floors are a year and its loyal tenure 365 days)
+CREATE TABLE lc_facts AS
+SELECT g AS k, (g % 7)::bigint AS n, timestamptz '2025-01-01' AS first_at,
+       timestamptz '2025-01-01' + (g % 7) * interval '20 days' AS last_at
+FROM generate_series(1, 20000) g;
+UPDATE lc_facts SET first_at = NULL, last_at = NULL WHERE n = 0;
+UPDATE lc_facts SET last_at = first_at WHERE n = 1;
+ANALYZE lc_facts;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT n, clm.classify_stage(n, first_at, last_at, '2025-08-01', 'estate') AS s, count(*)
+FROM lc_facts GROUP BY 1, 2;
+SELECT n, clm.classify_stage(n, first_at, last_at, '2025-08-01', 'estate') AS s, count(*)
+FROM lc_facts GROUP BY 1, 2 ORDER BY 1, 2;
+SET max_parallel_workers_per_gather = 0;
+SELECT n, clm.classify_stage(n, first_at, last_at, '2025-08-01', 'estate') AS s, count(*)
+FROM lc_facts GROUP BY 1, 2 ORDER BY 1, 2;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+DROP TABLE lc_facts;
 
 -- bad input
 SELECT clm.classify_stage(NULL, NULL, NULL, '2025-01-01') IS NULL AS null_orders,

@@ -108,6 +108,19 @@ CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON lg.nokey
 INSERT INTO lg.nokey VALUES (NULL, 'lead');
 INSERT INTO lg.nokey VALUES (NULL, NULL);
 
+-- upserts: the BEFORE INSERT trigger fires for the proposed row before the
+-- conflict is found; with a key that is unique by itself the existing row
+-- is noticed, so only the real change is recorded
+INSERT INTO lg.cust (id, stage) VALUES (20, 'prospect');
+INSERT INTO lg.cust (id, stage) VALUES (20, 'lead')
+    ON CONFLICT (id) DO UPDATE SET stage = EXCLUDED.stage;
+INSERT INTO lg.cust (id, stage) VALUES (20, 'loyal') ON CONFLICT DO NOTHING;
+INSERT INTO lg.cust (id, stage) VALUES (20, 'prospect')
+    ON CONFLICT (id) DO UPDATE SET stage = EXCLUDED.stage;
+INSERT INTO lg.cust (id, stage) VALUES (21, 'lead') ON CONFLICT DO NOTHING;
+SELECT customer_key, from_stage, to_stage FROM clm.stage_history
+WHERE relation = 'lg.cust' AND customer_key IN ('20', '21') ORDER BY id;
+
 -- misuse: unknown columns, wrong types, wrong kind of trigger, wrong arguments
 CREATE TABLE lg.bad (id int, st clm.lifecycle_stage, txt text, ts timestamp);
 CREATE TRIGGER g BEFORE INSERT ON lg.bad FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('nope', 'id');

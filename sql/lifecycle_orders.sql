@@ -60,10 +60,30 @@ RESET ROLE;
 INSERT INTO clm.stage_transition_rule VALUES ('first_purchase', 'repeat');
 SET ROLE lo_owner;
 
+-- a loyal customer (imported as such) with few orders: orders cannot move
+-- him under the default rules (loyal -> repeat is no rule), so they are not
+-- even read; once a rule allows it, the next order moves him to repeat
+INSERT INTO lo_crm.customers (id, name, status, status_since) VALUES
+    ('00000000-0000-0000-0000-00000000000f', 'fay', 'loyal', '2024-12-01');
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000f', '2025-02-01', 5);
+SELECT status FROM lo_crm.customers WHERE name = 'fay';
+RESET ROLE;
+INSERT INTO clm.stage_transition_rule VALUES ('loyal', 'repeat');
+SET ROLE lo_owner;
+INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
+    ('00000000-0000-0000-0000-00000000000f', '2025-03-01', 5);
+SELECT status, status_since FROM lo_crm.customers WHERE name = 'fay';
+RESET ROLE;
+DELETE FROM clm.stage_transition_rule WHERE from_stage = 'loyal' AND to_stage = 'repeat';
+SET ROLE lo_owner;
+DELETE FROM lo_crm.orders WHERE customer_id = '00000000-0000-0000-0000-00000000000f';
+DELETE FROM lo_crm.customers WHERE name = 'fay';
+
 -- the time-driven moves as of 2026-01-01:
---   ann: 5 orders over 195 days, gap 48.75 -> thresholds 73.1 / 146.3 / 292.5, idle 170 -> dormant
+--   ann: 5 orders over 195 days, gap 48.75 -> thresholds 97.5 / 195 / 292.5, idle 170 -> at_risk
 --   bob: 2 orders, gap 15 -> floors 30 / 60 / 120, idle 226 -> churned
---   cy:  1 order, fallback 90 -> 135 / 270 / 540, idle 209 -> at_risk
+--   cy:  1 order, fallback 90 -> 180 / 360 / 540, idle 209 -> at_risk
 --   dee: 1 order, idle 579 -> churned
 --   eve: no orders -> untouched
 SELECT clm.refresh_stages(customers => 'lo_crm.customers', orders => 'lo_crm.orders',
@@ -71,37 +91,40 @@ SELECT clm.refresh_stages(customers => 'lo_crm.customers', orders => 'lo_crm.ord
                           order_customer_column => 'customer_id', ordered_at_column => 'ordered_at',
                           as_of => '2026-01-01') AS moved;
 SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
--- running it again moves nobody; a later as_of moves cy (idle 270, then
--- 271 days > 270) deeper
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2026-01-01') AS moved_again;
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2026-03-03') AS moved_270;
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2026-03-04') AS moved_271;
-SELECT name, status FROM lo_crm.customers WHERE name = 'cy';
--- an as_of earlier than a customer's last order leaves that customer alone
--- (and one earlier than everything moves nobody backwards)
-SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
-                          'customer_id', 'ordered_at', '2025-06-01') AS moved_earlier;
-
 -- win-back: a new order reactivates, the next one restores repeat / loyal;
 -- a late order (older than the last) does not reactivate
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
     ('00000000-0000-0000-0000-00000000000d', '2024-03-01', 10);
 SELECT status FROM lo_crm.customers WHERE name = 'dee';
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
-    ('00000000-0000-0000-0000-00000000000a', '2026-01-10', 20);
+    ('00000000-0000-0000-0000-00000000000a', '2026-05-10', 20);
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
-    ('00000000-0000-0000-0000-00000000000a', '2026-01-20', 20),
+    ('00000000-0000-0000-0000-00000000000a', '2026-05-20', 20),
     ('00000000-0000-0000-0000-00000000000d', '2026-02-01', 10);
+SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
+
+-- running it again moves nobody; a later as_of moves cy (idle 360, then
+-- 361 days > 360) deeper
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-01-01') AS moved_again;
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-06-01') AS moved_360;
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2026-06-02') AS moved_361;
+SELECT name, status FROM lo_crm.customers WHERE name = 'cy';
+-- an as_of earlier than a customer's last order leaves that customer alone
+-- (and one earlier than everything moves nobody backwards)
+SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
+                          'customer_id', 'ordered_at', '2025-06-01') AS moved_earlier;
+
 -- two orders in one statement: each is judged as of its own time, so cy is
--- reactivated at the first and back to repeat at the second; bob's come in
--- reverse time order, and the older one does not move him (history times
--- never run backwards)
+-- reactivated at the first and back to repeat at the second.  bob's come in
+-- reverse time order: the newer one reactivates him; the older one is then
+-- older than his stage, so he is judged on all four orders (loyal), dated
+-- no earlier than the reactivation (history times never run backwards)
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
-    ('00000000-0000-0000-0000-00000000000c', '2026-03-10', 6),
-    ('00000000-0000-0000-0000-00000000000c', '2026-03-20', 6),
+    ('00000000-0000-0000-0000-00000000000c', '2026-06-10', 6),
+    ('00000000-0000-0000-0000-00000000000c', '2026-06-20', 6),
     ('00000000-0000-0000-0000-00000000000b', '2026-04-20', 6),
     ('00000000-0000-0000-0000-00000000000b', '2026-04-10', 6);
 SELECT name, status, status_since FROM lo_crm.customers ORDER BY name;
@@ -119,6 +142,37 @@ SELECT count(*) AS foreign_rows_visible FROM clm.stage_history WHERE relation <>
 RESET ROLE;
 DELETE FROM clm.stage_history WHERE relation = 'other.table';
 SET ROLE lo_owner;
+
+-- partitioned customers and orders: the triggers are cloned onto the
+-- partitions; history names the partitioned table, orders are counted
+-- across partitions, and refresh_stages hands as_of to the partitions' guard
+CREATE TABLE lo_crm.pc (id int PRIMARY KEY, st clm.lifecycle_stage, since timestamptz)
+    PARTITION BY RANGE (id);
+CREATE TABLE lo_crm.pc_1 PARTITION OF lo_crm.pc FOR VALUES FROM (0) TO (100);
+CREATE TABLE lo_crm.pc_2 PARTITION OF lo_crm.pc FOR VALUES FROM (100) TO (200);
+CREATE TABLE lo_crm.po (cid int NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE lo_crm.po_2025 PARTITION OF lo_crm.po FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE lo_crm.po_2026 PARTITION OF lo_crm.po FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.pc FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('st', 'id', 'since');
+CREATE TRIGGER o AFTER INSERT ON lo_crm.po FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.pc', 'cid', 'st', 'at');
+INSERT INTO lo_crm.pc VALUES (5, 'prospect', '2024-12-01'), (150, 'lead', '2024-12-01');
+INSERT INTO lo_crm.po VALUES (5, '2025-11-01'), (150, '2025-03-01');
+INSERT INTO lo_crm.po VALUES (5, '2026-01-10');
+SELECT clm.refresh_stages('lo_crm.pc', 'lo_crm.po', 'id', 'st', 'cid', 'at', '2026-02-01') AS moved;
+-- the guard replaced by one without a stage-entered-at column, in the same
+-- session: stage_on_order notices and then takes the stage's start from the
+-- history (150 lapsed on 2026-02-01; an order of 2026-01-20 arriving late
+-- does not win him back, one of 2026-02-10 does)
+DROP TRIGGER g ON lo_crm.pc;
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.pc FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('st', 'id');
+INSERT INTO lo_crm.po VALUES (150, '2026-01-20');
+SELECT st FROM lo_crm.pc WHERE id = 150;
+INSERT INTO lo_crm.po VALUES (150, '2026-02-10');
+SELECT relation, customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+WHERE relation LIKE 'lo_crm.p%' ORDER BY customer_key::int, id;
 
 -- bad input to refresh_stages
 SELECT clm.refresh_stages(NULL, 'lo_crm.orders', 'id', 'status', 'customer_id', 'ordered_at', '2026-01-01');
@@ -145,6 +199,14 @@ INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
 INSERT INTO lo_crm.o2 VALUES (NULL, '2025-01-02'), (1, NULL), (2, '2025-01-03');
 SELECT st FROM lo_crm.c2;
 INSERT INTO lo_crm.o2 VALUES (1, 'infinity');
+-- since_column: for a guard without a stage-entered-at column, refresh_stages
+-- can still stamp as_of into a column of the caller's choice
+ALTER TABLE lo_crm.c2 ADD COLUMN lapsed_since timestamptz;
+SELECT clm.refresh_stages('lo_crm.c2', 'lo_crm.o2', 'id', 'st', 'cid', 'at', '2026-01-01',
+                          since_column => 'lapsed_since') AS moved;
+SELECT id, st, lapsed_since FROM lo_crm.c2;
+SELECT clm.refresh_stages('lo_crm.c2', 'lo_crm.o2', 'id', 'st', 'cid', 'at', '2026-01-01',
+                          since_column => 'nope');
 -- misuse of stage_on_order
 DROP TRIGGER t ON lo_crm.o2;
 CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW

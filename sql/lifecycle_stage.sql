@@ -54,6 +54,11 @@ DELETE FROM clm.stage_transition_rule WHERE from_stage = 'churned' AND to_stage 
 SELECT count(*) AS user_rows FROM clm.stage_transition_rule_user;
 SELECT count(*) AS rules FROM clm.stage_transition_rule;
 
+-- the trigger functions cannot be called directly
+SELECT clm.stage_transition_rule_edit();
+SELECT clm.lifecycle_config_changed();
+SELECT clm.lifecycle_policy_protect_default();
+
 -- ordinary roles read the rules but cannot change them
 CREATE ROLE clm_rule_reader;
 SET ROLE clm_rule_reader;

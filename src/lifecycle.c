@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -88,16 +89,16 @@ ClmPendingTime clm_lc_pending = {InvalidOid, 0};
  *
  * Called for every relcache invalidation in the backend, so it only
  * compares OIDs.  InvalidOid means "everything" (cache reset).  Plans are
- * not freed here (we may be inside their execution); they are freed by the
- * next load.
+ * not freed here (we may be inside their execution), and the history
+ * table's invalidations (VACUUM, ANALYZE) need nothing: its plan is
+ * revalidated by the plan cache.  A reinstalled extension is noticed by
+ * clm_lc_load instead.
  */
 static void
 lc_relcache_callback(Datum arg, Oid relid)
 {
 	if (!lc.valid)
 		return;
-	if (relid == InvalidOid || relid == lc.history_relid)
-		lc.valid = false;
 	if (relid == InvalidOid || relid == lc.rule_default_relid ||
 		relid == lc.rule_user_relid)
 		lc.rules_valid = false;
@@ -254,7 +255,15 @@ clm_lc_load(Oid nsp)
 		CacheRegisterRelcacheCallback(lc_relcache_callback, (Datum) 0);
 		lc_callback_registered = true;
 	}
-	if (lc.valid && lc.nsp != nsp)
+	/*
+	 * Still the same extension?  After DROP and CREATE EXTENSION in this
+	 * session its type and tables have new OIDs: two syscache lookups tell.
+	 */
+	if (lc.valid &&
+		(lc.nsp != nsp ||
+		 GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lifecycle_stage"),
+						 ObjectIdGetDatum(nsp)) != lc.stage_type ||
+		 get_relname_relid("stage_history", nsp) != lc.history_relid))
 		lc.valid = false;
 	if (lc.valid)
 	{
@@ -263,13 +272,12 @@ clm_lc_load(Oid nsp)
 		return;
 	}
 
-	/* start over: free what the previous generation kept */
-	if (lc.history_plan)
-		SPI_freeplan(lc.history_plan);
-	if (lc.policy_plan)
-		SPI_freeplan(lc.policy_plan);
-	if (lc.entered_plan)
-		SPI_freeplan(lc.entered_plan);
+	/*
+	 * Start over.  The previous generation's plans are not freed: a caller
+	 * further up the stack may still be executing one of them (a trigger
+	 * fired from inside the history insert, say).  Reloads happen only
+	 * after DDL on clm's tables, so the leak is a few kilobytes per reload.
+	 */
 	lc.history_plan = NULL;
 	lc.policy_plan = NULL;
 	lc.entered_plan = NULL;
@@ -762,6 +770,26 @@ clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
 }
 
 /*
+ * clm_lc_logical_relid
+ *		The table a row belongs to from the user's point of view: for a
+ *		partition (row triggers are cloned onto each), the root of its
+ *		partitioned table, so that history, hand-offs and order counts name
+ *		the table the user attached the trigger to.
+ */
+Oid
+clm_lc_logical_relid(Relation rel)
+{
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+
+		if (ancestors != NIL)
+			return llast_oid(ancestors);
+	}
+	return RelationGetRelid(rel);
+}
+
+/*
  * clm_lc_require_guard
  *		Insist that rel carries an enabled clm.stage_guard on stage_column.
  *
@@ -769,7 +797,7 @@ clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
  * row; without the guard those moves would bypass the rules and leave no
  * history, silently.
  */
-void
+const char *
 clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 {
 	TriggerDesc *td = rel->trigdesc;
@@ -789,7 +817,7 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 				continue;
 			fname = get_func_name(t->tgfoid);
 			if (fname && strcmp(fname, "stage_guard") == 0)
-				return;
+				return t->tgnargs >= 3 ? t->tgargs[2] : NULL;
 		}
 	}
 	ereport(ERROR,
@@ -802,4 +830,5 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												RelationGetRelationName(rel)),
 					 lc.nspname, stage_column)));
+	return NULL;				/* not reached */
 }

@@ -103,12 +103,16 @@ typedef struct ClmPendingTime
 
 extern ClmPendingTime clm_lc_pending;
 
+/* rel, or the root of the partitioned table it is a partition of. */
+extern Oid	clm_lc_logical_relid(Relation rel);
+
 /*
  * Whether rel has an enabled clm.stage_guard trigger on stage_column; the
  * stage-moving functions insist on it, so every move goes through the rules
- * and the history.
+ * and the history.  Returns the guard's stage-entered-at column (NULL if it
+ * has none), which holds when the current stage began.
  */
-extern void clm_lc_require_guard(Relation rel, const char *stage_column,
-								 const char *caller);
+extern const char *clm_lc_require_guard(Relation rel, const char *stage_column,
+										const char *caller);
 
 #endif							/* CLM_LIFECYCLE_H */

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_index.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -23,7 +24,10 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 
 #include "clm.h"
@@ -127,11 +131,13 @@ stage_guard_check_call(FunctionCallInfo fcinfo)
  * itself (imports, backdating) supplies it; otherwise the transaction time.
  */
 static TimestampTz
-guard_changed_at(TriggerData *td, int since_att, HeapTuple newtup, HeapTuple oldtup)
+guard_changed_at(TriggerData *td, Oid logical_relid, int since_att, HeapTuple newtup,
+				 HeapTuple oldtup)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 
-	if (clm_lc_pending.relid == RelationGetRelid(td->tg_relation))
+	if (clm_lc_pending.relid == logical_relid ||
+		clm_lc_pending.relid == RelationGetRelid(td->tg_relation))
 		return clm_lc_pending.changed_at;
 	if (since_att > 0)
 	{
@@ -151,6 +157,150 @@ guard_changed_at(TriggerData *td, int since_att, HeapTuple newtup, HeapTuple old
 		}
 	}
 	return GetCurrentTransactionStartTimestamp();
+}
+
+/*
+ * Upserts.  In INSERT ... ON CONFLICT the BEFORE INSERT trigger fires for
+ * the proposed row before the conflict is found; recording a first stage
+ * for it would be wrong (DO NOTHING stores nothing, DO UPDATE records its
+ * own change through the BEFORE UPDATE trigger).  So when the key column
+ * is unique on its own and a row with the key already exists, the INSERT
+ * records nothing: it either conflicts or fails.  The probe's plan is kept
+ * per table and dropped when the table's relcache entry is invalidated.
+ */
+typedef struct KeyProbe
+{
+	Oid			relid;			/* InvalidOid: stale, to be freed */
+	int			key_att;
+	bool		unique;			/* is the key column unique by itself? */
+	SPIPlanPtr	plan;			/* SELECT 1 ... WHERE key = $1 */
+	struct KeyProbe *next;
+} KeyProbe;
+
+static KeyProbe *key_probes = NULL;
+static bool key_probe_callback_registered = false;
+
+/*
+ * key_probe_invalidate
+ *		Mark the probes of a relation that changed as stale.  They are freed
+ *		by the next guard_key_exists, not here: invalidations are processed
+ *		while locks are taken, possibly in the middle of running a probe.
+ */
+static void
+key_probe_invalidate(Datum arg, Oid relid)
+{
+	KeyProbe   *kp;
+
+	for (kp = key_probes; kp != NULL; kp = kp->next)
+		if (relid == InvalidOid || kp->relid == relid)
+			kp->relid = InvalidOid;
+}
+
+/*
+ * key_probe_sweep
+ *		Free the stale probes (no probe is running when this is called).
+ */
+static void
+key_probe_sweep(void)
+{
+	KeyProbe  **pp = &key_probes;
+
+	while (*pp != NULL)
+	{
+		KeyProbe   *kp = *pp;
+
+		if (OidIsValid(kp->relid))
+		{
+			pp = &kp->next;
+			continue;
+		}
+		*pp = kp->next;
+		if (kp->plan)
+			SPI_freeplan(kp->plan);
+		pfree(kp);
+	}
+}
+
+/*
+ * key_is_unique
+ *		Whether a unique, non-partial index has exactly the key column.
+ */
+static bool
+key_is_unique(Relation rel, int key_att)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index idx;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		if (idx->indisunique && idx->indnkeyatts == 1 && idx->indkey.values[0] == key_att &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+			found = true;
+		ReleaseSysCache(tup);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
+/*
+ * guard_key_exists
+ *		Whether the table already holds a row with this key (only asked
+ *		when the key is unique by itself; otherwise false).  Needs SPI.
+ */
+static bool
+guard_key_exists(Relation rel, int key_att, Datum key)
+{
+	KeyProbe   *kp;
+	int			ret;
+
+	key_probe_sweep();
+	for (kp = key_probes; kp != NULL; kp = kp->next)
+		if (kp->relid == RelationGetRelid(rel) && kp->key_att == key_att)
+			break;
+	if (kp == NULL)
+	{
+		Oid			argtype = SPI_gettypeid(RelationGetDescr(rel), key_att);
+
+		if (!key_probe_callback_registered)
+		{
+			CacheRegisterRelcacheCallback(key_probe_invalidate, (Datum) 0);
+			key_probe_callback_registered = true;
+		}
+		kp = MemoryContextAllocZero(TopMemoryContext, sizeof(KeyProbe));
+		kp->relid = RelationGetRelid(rel);
+		kp->key_att = key_att;
+		kp->unique = key_is_unique(rel, key_att);
+		if (kp->unique)
+		{
+			char	   *sql = psprintf("SELECT 1 FROM %s WHERE %s OPERATOR(pg_catalog.=) $1 LIMIT 1",
+									   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+																  RelationGetRelationName(rel)),
+									   quote_identifier(SPI_fname(RelationGetDescr(rel), key_att)));
+
+			kp->plan = SPI_prepare(sql, 1, &argtype);
+			if (kp->plan == NULL)
+				elog(ERROR, "clm.stage_guard could not prepare \"%s\": %s",
+					 sql, SPI_result_code_string(SPI_result));
+			SPI_keepplan(kp->plan);
+		}
+		kp->next = key_probes;
+		key_probes = kp;
+	}
+	if (!kp->unique)
+		return false;
+	ret = SPI_execute_plan(kp->plan, &key, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_guard: probing the key failed: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
 }
 
 PG_FUNCTION_INFO_V1(clm_stage_guard);
@@ -189,6 +339,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	bool		typisvarlena;
 	char	   *key;
 	char	   *relname;
+	Oid			logical_relid;
 	TimestampTz changed_at;
 
 	stage_guard_check_call(fcinfo);
@@ -216,8 +367,6 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
-	relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-										 RelationGetRelationName(rel));
 	guard_check_type(rel, stage_att, clm_lc_stage_type(), "stage");
 
 	/* unchanged (including NULL to NULL): nothing to check or record */
@@ -225,6 +374,10 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 		goto done;
 	if (!newnull && !oldnull && DatumGetObjectId(newval) == DatumGetObjectId(oldval))
 		goto done;
+
+	logical_relid = clm_lc_logical_relid(rel);
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(logical_relid)),
+										 get_rel_name(logical_relid));
 
 	if (newnull)
 		ereport(ERROR,
@@ -251,6 +404,10 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	getTypeOutputInfo(SPI_gettypeid(desc, key_att), &typoutput, &typisvarlena);
 	key = OidOutputFunctionCall(typoutput, keyval);
 
+	/* an INSERT that will conflict (upsert) or fail records nothing */
+	if (oldtup == NULL && guard_key_exists(rel, key_att, keyval))
+		goto done;
+
 	if (OidIsValid(oldstage) && !clm_lc_allowed(oldstage, newstage))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
@@ -262,7 +419,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 						 clm_lc_stage_name(newstage)),
 				 errtablecol(rel, stage_att)));
 
-	changed_at = guard_changed_at(td, since_att, newtup, oldtup);
+	changed_at = guard_changed_at(td, logical_relid, since_att, newtup, oldtup);
 	clm_lc_record(relname, key, oldstage, newstage, changed_at, GetUserId());
 	SPI_finish();
 

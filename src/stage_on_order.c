@@ -26,6 +26,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -50,6 +51,7 @@ typedef struct OrderTrigger
 	Oid			stage_type;
 	Oid			cust_relid;
 	char	   *stage_column;
+	char	   *since_column;	/* the guard's, when the plans were made */
 	char	   *cust_name;		/* quoted, qualified: the history's relation */
 	Oid			key_type;		/* of the order's customer column */
 	char	   *policy;
@@ -195,6 +197,7 @@ order_build(TriggerData *td, Oid nsp)
 			   *ts_q;
 	Oid			argtypes[2];
 	int			i;
+	const char *since;
 
 	if (order_cxt == NULL)
 		order_cxt = AllocSetContextCreate(TopMemoryContext, "clm stage_on_order",
@@ -209,6 +212,7 @@ order_build(TriggerData *td, Oid nsp)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", tg->tgargs[0])));
 	stage_att = order_attnum(crel, tg->tgargs[2], clm_lc_stage_type(), "stage");
+	since = clm_lc_require_guard(crel, tg->tgargs[2], "clm.stage_on_order");
 	key_col = order_key_column(crel, tg->tgnargs >= 6 ? tg->tgargs[5] : NULL);
 	(void) order_attnum(crel, key_col, InvalidOid, "customer key");
 	(void) stage_att;
@@ -223,6 +227,7 @@ order_build(TriggerData *td, Oid nsp)
 	ot->stage_type = clm_lc_stage_type();
 	ot->cust_relid = cust_relid;
 	ot->stage_column = pstrdup(tg->tgargs[2]);
+	ot->since_column = since ? pstrdup(since) : NULL;
 	ot->policy = pstrdup(tg->tgnargs >= 5 ? tg->tgargs[4] : "default");
 	MemoryContextSwitchTo(old);
 
@@ -233,8 +238,13 @@ order_build(TriggerData *td, Oid nsp)
 	cust_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(crel)),
 										RelationGetRelationName(crel));
 	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
-	ord_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(orel)),
-									   RelationGetRelationName(orel));
+	{
+		/* a partition's trigger counts the orders of the whole table */
+		Oid			ord_relid = clm_lc_logical_relid(orel);
+
+		ord_q = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ord_relid)),
+										   get_rel_name(ord_relid));
+	}
 	key_q = pstrdup(quote_identifier(key_col));
 	stage_q = pstrdup(quote_identifier(tg->tgargs[2]));
 	fk_q = pstrdup(quote_identifier(tg->tgargs[1]));
@@ -244,15 +254,15 @@ order_build(TriggerData *td, Oid nsp)
 	argtypes[0] = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
 	argtypes[1] = ot->stage_type;
 	/* FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE */
-	ot->lock_plan = order_prepare(psprintf("SELECT c.%s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
+	ot->lock_plan = order_prepare(psprintf("SELECT c.%s, %s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
 										   "FOR NO KEY UPDATE OF c",
-										   stage_q, cust_q, key_q), 1, argtypes);
-	/* the facts as of this order's time, and the customer's latest order */
-	argtypes[1] = TIMESTAMPTZOID;
-	ot->facts_plan = order_prepare(psprintf("SELECT pg_catalog.count(o.%s) FILTER (WHERE o.%s OPERATOR(pg_catalog.<=) $2), "
-											"pg_catalog.min(o.%s), pg_catalog.max(o.%s) FROM %s o "
-											"WHERE o.%s OPERATOR(pg_catalog.=) $1",
-											ts_q, ts_q, ts_q, ts_q, ord_q, fk_q), 2, argtypes);
+										   stage_q,
+										   since ? psprintf("c.%s::pg_catalog.timestamptz", quote_identifier(since)) : "NULL::pg_catalog.timestamptz",
+										   cust_q, key_q), 1, argtypes);
+	/* the customer's order times, and which transaction wrote them */
+	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+											"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL",
+											ts_q, ord_q, fk_q, ts_q), 1, argtypes);
 	argtypes[1] = ot->stage_type;
 	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
 											 cust_q, stage_q, key_q), 2, argtypes);
@@ -285,14 +295,80 @@ order_lookup(TriggerData *td, Oid nsp)
 			same = (strcmp(ot->args[i], tg->tgargs[i]) == 0);
 		if (same)
 			return ot;
-		/* stale: unlink; its plans are freed, the rest is small and kept */
+		/*
+		 * Stale: unlink it.  Its plans are not freed, since an outer call of
+		 * this trigger may still be executing one; this happens only after
+		 * DDL (CREATE OR REPLACE TRIGGER, clm reinstalled), so it is cheap.
+		 */
 		*pp = ot->next;
-		SPI_freeplan(ot->lock_plan);
-		SPI_freeplan(ot->facts_plan);
-		SPI_freeplan(ot->update_plan);
 		break;
 	}
 	return order_build(td, nsp);
+}
+
+/*
+ * order_facts
+ *		Count the fetched orders (SPI_tuptable: time, xmin) as of ts and in
+ *		all, with the first and latest times; latest_other is the latest
+ *		order written by another transaction (DT_NOBEGIN if none), whose
+ *		trigger has therefore already run.
+ */
+static void
+order_facts(TimestampTz ts, int64 *n, int64 *n_all, TimestampTz *first_at,
+			TimestampTz *latest, TimestampTz *latest_other)
+{
+	uint64		i;
+
+	*n = 0;
+	*n_all = 0;
+	*first_at = DT_NOEND;
+	*latest = DT_NOBEGIN;
+	*latest_other = DT_NOBEGIN;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+
+		(*n_all)++;
+		if (t <= ts)
+			(*n)++;
+		if (t < *first_at)
+			*first_at = t;
+		if (t > *latest)
+			*latest = t;
+		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
+			*latest_other = t;
+	}
+}
+
+/*
+ * order_cannot_move
+ *		Whether no order can move a customer in stage cur under the current
+ *		rules.  Lapsed and reactivated customers always can (win-back, next
+ *		step); otherwise an order can only lead to first_purchase, repeat or
+ *		loyal (an advocate stays an advocate).
+ */
+static bool
+order_cannot_move(Oid cur)
+{
+	ClmStage	s;
+
+	if (!OidIsValid(cur))
+		return false;
+	s = clm_lc_stage_of(cur);
+	if (s == CLM_STAGE_ADVOCATE)
+		return true;
+	if (s != CLM_STAGE_LOYAL && s != CLM_STAGE_REPEAT && s != CLM_STAGE_FIRST_PURCHASE)
+		return false;
+	return !((s != CLM_STAGE_FIRST_PURCHASE &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_FIRST_PURCHASE))) ||
+			 (s != CLM_STAGE_REPEAT &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_REPEAT))) ||
+			 (s != CLM_STAGE_LOYAL &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_LOYAL))));
 }
 
 /*
@@ -355,10 +431,16 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 				target;
 	bool		lapsed;
 	Oid			target_oid;
-	int64		n;
+	int64		n,
+				n_all;
 	TimestampTz first_at,
-				latest;
+				latest,
+				latest_other,
+				changed_at;
 	const ClmPolicy *policy;
+	const char *since;
+	bool		since_known = false;
+	TimestampTz since_at = 0;
 
 	order_check_call(fcinfo);
 	tup = td->tg_trigtuple;
@@ -379,9 +461,16 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	ts = DatumGetTimestampTz(tsd);
 	clm_check_finite_timestamp(ts, ot->args[3]);
 
+	/* the guard must still be there; rebuild if its since column changed */
 	crel = table_open(ot->cust_relid, AccessShareLock);
-	clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
+	since = clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
 	table_close(crel, NoLock);
+	if ((since == NULL) != (ot->since_column == NULL) ||
+		(since != NULL && strcmp(since, ot->since_column) != 0))
+	{
+		ot->args[0][0] = '\0';	/* stale: order_lookup rebuilds it */
+		ot = order_lookup(td, nsp);
+	}
 
 	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
@@ -392,40 +481,66 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		cur = InvalidOid;
+	since_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	since_known = (ot->since_column != NULL && !isnull);
 
-	{
-		Datum		fargs[2];
+	/*
+	 * Most orders come from customers who are already where orders can
+	 * take them (loyal, advocate): an active customer is classified as
+	 * first_purchase, repeat or loyal (an advocate stays one), so when the
+	 * rules allow none of those moves from the current stage, the orders
+	 * need not be read at all.
+	 */
+	if (order_cannot_move(cur))
+		goto done;
 
-		fargs[0] = key;
-		fargs[1] = TimestampTzGetDatum(ts);
-		ret = SPI_execute_plan(ot->facts_plan, fargs, NULL, false, 1);
-	}
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "clm.stage_on_order: counting the orders failed: %s",
+	ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
 			 SPI_result_code_string(ret));
-	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	order_facts(ts, &n, &n_all, &first_at, &latest, &latest_other);
 	if (n == 0)
 		goto done;				/* our own order is not visible?  nothing to do */
-	first_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	latest = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	clm_lc_check_facts(n, false, first_at, false, ts, ts);
+	clm_lc_check_facts(n_all, false, first_at, false, latest, latest);
 
 	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
 	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
 			  cur_stage == CLM_STAGE_CHURNED);
 	policy = clm_lc_policy(ot->policy);
-	target = clm_lc_classify(n, first_at, ts, ts, policy,
+
+	/*
+	 * Normally the customer is judged as of this order's time, counting the
+	 * orders up to it: a statement inserting several orders fires this
+	 * trigger once per row after all rows are in, and each row then tells
+	 * its own step.  A late order (older than one another transaction
+	 * already stored, e.g. two sessions committing out of time order) comes
+	 * after that order's trigger ran without seeing it: it cannot win back
+	 * a lapsed customer (the newer order would have), otherwise the
+	 * customer is judged on all orders as of the latest, so that no order's
+	 * effect is lost.
+	 */
+	if (latest_other <= ts)
+		changed_at = ts;
+	else if (lapsed)
+		goto done;
+	else
+	{
+		n = n_all;
+		changed_at = latest;
+	}
+	target = clm_lc_classify(n, first_at, changed_at, changed_at, policy,
 							 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
 	target_oid = clm_lc_stage_oid(target);
 	if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
 		goto done;
 
 	/*
-	 * An order older than the customer's current stage does not move it:
-	 * a late-arriving order must not win back a customer who lapsed after
-	 * it, and the history's times must not run backwards.  The stage's
-	 * entry time comes from the history; without one, only an order that
-	 * is the customer's latest may reactivate.
+	 * An order older than the customer's current stage (from the history:
+	 * e.g. the stage was set by hand or imported later) is late as well.
+	 * A lapsed customer is only won back by an order after the lapse;
+	 * otherwise the customer is judged on all orders, and the move is dated
+	 * no earlier than the current stage began, so the history's times never
+	 * run backwards.
 	 */
 	if (OidIsValid(cur))
 	{
@@ -433,18 +548,31 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		Oid			typoutput;
 		bool		typisvarlena;
 
-		getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
-		if (clm_lc_stage_entered_at(ot->cust_name,
-									OidOutputFunctionCall(typoutput, key), &entered_at))
+		bool		known = since_known;
+
+		/* the guard keeps it in the since column; else ask the history */
+		entered_at = since_at;
+		if (!known)
 		{
-			if (ts < entered_at || (lapsed && ts == entered_at))
-				goto done;
+			getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
+			known = clm_lc_stage_entered_at(ot->cust_name,
+											OidOutputFunctionCall(typoutput, key), &entered_at);
 		}
-		else if (lapsed && ts < latest)
-			goto done;
+		if (known &&
+			(changed_at < entered_at || (lapsed && changed_at == entered_at)))
+		{
+			if (lapsed)
+				goto done;
+			target = clm_lc_classify(n_all, first_at, latest, latest, policy,
+									 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
+			target_oid = clm_lc_stage_oid(target);
+			if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
+				goto done;
+			changed_at = Max(latest, entered_at);
+		}
 	}
 
-	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, ts);
+	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, changed_at);
 
 done:
 	SPI_finish();

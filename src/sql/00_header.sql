@@ -6,3 +6,7 @@
 -- search_path in effect during CREATE EXTENSION is not to be trusted.
 
 \echo Use "CREATE EXTENSION clm" to load this file. \quit
+
+-- CREATE EXTENSION creates the schema clm owned by the installing role;
+-- everything in it is meant for every role of the database.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;

@@ -3,7 +3,6 @@
 -- Lifecycle: stages, transition rules, stage history, policies, triggers
 -- ---------------------------------------------------------------------------
 
-GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
 CREATE TYPE @extschema@.lifecycle_stage AS ENUM (
     'prospect',         -- known contact, not yet engaged (awareness)
@@ -317,6 +316,10 @@ CREATE INDEX stage_history_customer_idx
 CREATE INDEX stage_history_changed_at_idx
     ON @extschema@.stage_history (changed_at);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history', '');
+-- and its id sequence, or a restored database would hand out ids again from 1
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history_id_seq', '');
+COMMENT ON SEQUENCE @extschema@.stage_history_id_seq IS
+    'ids of clm.stage_history (dumped with the table, so a restored database continues the numbering)';
 
 -- Users read history only for tables they may read themselves; nobody but
 -- the owner (and clm's triggers, which write as the owner) writes it.
@@ -372,9 +375,9 @@ CREATE TABLE @extschema@.lifecycle_policy (
                            CHECK (loyal_min_tenure_days BETWEEN 0 AND 36500),
     fallback_gap_days      double precision NOT NULL DEFAULT 90
                            CHECK (fallback_gap_days > 0 AND fallback_gap_days <= 36500),
-    at_risk_gap_multiple   double precision NOT NULL DEFAULT 1.5
+    at_risk_gap_multiple   double precision NOT NULL DEFAULT 2
                            CHECK (at_risk_gap_multiple > 0 AND at_risk_gap_multiple <= 1000),
-    dormant_gap_multiple   double precision NOT NULL DEFAULT 3
+    dormant_gap_multiple   double precision NOT NULL DEFAULT 4
                            CHECK (dormant_gap_multiple > 0 AND dormant_gap_multiple <= 1000),
     churned_gap_multiple   double precision NOT NULL DEFAULT 6
                            CHECK (churned_gap_multiple > 0 AND churned_gap_multiple <= 1000),
