@@ -45,4 +45,11 @@ extern TupleDesc rfm_result_tupdesc(FunctionCallInfo fcinfo);
  */
 extern double rfm_numeric_to_double(Datum num);
 
+/*
+ * Deform a composite datum (natts attributes) with a TupleDesc cached in
+ * *cache (allocated in cxt on first use).
+ */
+extern void rfm_deform(HeapTupleHeader th, int natts, Datum *values, bool *nulls,
+					   TupleDesc *cache, MemoryContext cxt);
+
 #endif							/* CLM_RFM_H */

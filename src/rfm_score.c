@@ -58,24 +58,35 @@ typedef struct RfmThrState
 } RfmThrState;
 
 /*
- * rfm_decode
- *		Deform a clm.rfm row into values/nulls (RFM_NATTS each).
+ * rfm_deform
+ *		Deform a composite datum into values/nulls, checking its attribute
+ *		count.  The TupleDesc is looked up once per call site and kept in
+ *		*cache (fn_mcxt), so a call per row does not go to the type cache.
  */
-static void
-rfm_decode(HeapTupleHeader th, Datum *values, bool *nulls)
+void
+rfm_deform(HeapTupleHeader th, int natts, Datum *values, bool *nulls,
+		   TupleDesc *cache, MemoryContext cxt)
 {
-	TupleDesc	tupdesc;
+	Oid			typid = HeapTupleHeaderGetTypeId(th);
+	int32		typmod = HeapTupleHeaderGetTypMod(th);
 	HeapTupleData tuple;
 
-	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th), HeapTupleHeaderGetTypMod(th));
-	if (tupdesc->natts != RFM_NATTS)
-		elog(ERROR, "clm.rfm has %d attributes, expected %d", tupdesc->natts, RFM_NATTS);
+	if (*cache == NULL || (*cache)->tdtypeid != typid || (*cache)->tdtypmod != typmod)
+	{
+		TupleDesc	td = lookup_rowtype_tupdesc(typid, typmod);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		if (td->natts != natts)
+			elog(ERROR, "composite argument has %d attributes, expected %d", td->natts, natts);
+		*cache = CreateTupleDescCopy(td);
+		MemoryContextSwitchTo(old);
+		ReleaseTupleDesc(td);
+	}
 	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
 	ItemPointerSetInvalid(&(tuple.t_self));
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = th;
-	heap_deform_tuple(&tuple, tupdesc, values, nulls);
-	ReleaseTupleDesc(tupdesc);
+	heap_deform_tuple(&tuple, *cache, values, nulls);
 }
 
 /*
@@ -85,13 +96,13 @@ rfm_decode(HeapTupleHeader th, Datum *values, bool *nulls)
  *		them; clm.rfm_agg never makes them).
  */
 static void
-rfm_dims(HeapTupleHeader th, double *x, bool *has)
+rfm_dims(FunctionCallInfo fcinfo, TupleDesc *cache, HeapTupleHeader th, double *x, bool *has)
 {
 	Datum		values[RFM_NATTS];
 	bool		nulls[RFM_NATTS];
 	int			d;
 
-	rfm_decode(th, values, nulls);
+	rfm_deform(th, RFM_NATTS, values, nulls, cache, fcinfo->flinfo->fn_mcxt);
 	has[0] = !nulls[RFM_ATT_RECENCY - 1];
 	has[1] = !nulls[RFM_ATT_FREQUENCY - 1];
 	has[2] = !nulls[RFM_ATT_MONETARY - 1];
@@ -200,7 +211,7 @@ rfm_thresholds_trans(PG_FUNCTION_ARGS)
 	}
 	if (PG_ARGISNULL(1))
 		PG_RETURN_POINTER(st);
-	rfm_dims(PG_GETARG_HEAPTUPLEHEADER(1), x, has);
+	rfm_dims(fcinfo, (TupleDesc *) &fcinfo->flinfo->fn_extra, PG_GETARG_HEAPTUPLEHEADER(1), x, has);
 	for (d = 0; d < RFM_DIMS; d++)
 		if (has[d])
 			rfm_thr_push(st, d, x[d], aggcxt);
@@ -584,6 +595,8 @@ rfm_thresholds_make(PG_FUNCTION_ARGS)
 typedef struct RfmScoreCache
 {
 	TupleDesc	tupdesc;		/* of clm.rfm_score */
+	TupleDesc	rfmdesc;		/* of clm.rfm */
+	TupleDesc	thrdesc;		/* of clm.rfm_thresholds */
 	Size		thrlen;			/* bytes of the cached thresholds (0: none) */
 	char	   *thr;			/* copy of the thresholds datum */
 	double		b[RFM_DIMS][RFM_MAX_BINS];
@@ -598,22 +611,12 @@ typedef struct RfmScoreCache
 static void
 rfm_score_load(RfmScoreCache *c, HeapTupleHeader th, MemoryContext cxt)
 {
-	TupleDesc	tupdesc;
-	HeapTupleData tuple;
 	Datum		values[RFM_DIMS];
 	bool		nulls[RFM_DIMS];
 	int			d;
 	Size		len = HeapTupleHeaderGetDatumLength(th);
 
-	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th), HeapTupleHeaderGetTypMod(th));
-	if (tupdesc->natts != RFM_DIMS)
-		elog(ERROR, "clm.rfm_thresholds has %d attributes, expected %d", tupdesc->natts, RFM_DIMS);
-	tuple.t_len = len;
-	ItemPointerSetInvalid(&(tuple.t_self));
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = th;
-	heap_deform_tuple(&tuple, tupdesc, values, nulls);
-	ReleaseTupleDesc(tupdesc);
+	rfm_deform(th, RFM_DIMS, values, nulls, &c->thrdesc, cxt);
 	c->thrlen = 0;
 	for (d = 0; d < RFM_DIMS; d++)
 	{
@@ -685,7 +688,7 @@ rfm_score(PG_FUNCTION_ARGS)
 	if (c->thrlen != len || memcmp(c->thr, th, len) != 0)
 		rfm_score_load(c, th, fcinfo->flinfo->fn_mcxt);
 
-	rfm_dims(rfm, x, has);
+	rfm_dims(fcinfo, &c->rfmdesc, rfm, x, has);
 	for (d = 0; d < RFM_DIMS; d++)
 	{
 		nulls[d] = !has[d];

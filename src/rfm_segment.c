@@ -49,6 +49,7 @@ typedef struct RfmSegCache
 	int			nrules;
 	RfmRule    *rules;
 	int16		grid[RFM_MAX_BINS][RFM_MAX_BINS][RFM_MAX_BINS];
+	TupleDesc	scoredesc;		/* of clm.rfm_score */
 } RfmSegCache;
 
 /*
@@ -142,29 +143,29 @@ static RfmRule *
 rfm_seg_lookup(FunctionCallInfo fcinfo, HeapTupleHeader score, const char *ruleset)
 {
 	RfmSegCache *c = (RfmSegCache *) fcinfo->flinfo->fn_extra;
+	Datum		values[RFM_SCORE_NATTS];
+	bool		nulls[RFM_SCORE_NATTS];
 	int			v[3];
 	int			k;
 	int16		cell;
 
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmSegCache));
+		fcinfo->flinfo->fn_extra = c;
+	}
+	rfm_deform(score, RFM_SCORE_NATTS, values, nulls, &c->scoredesc, fcinfo->flinfo->fn_mcxt);
 	for (k = 0; k < 3; k++)
 	{
-		bool		isnull;
-		Datum		d = GetAttributeByNum(score, k + 1, &isnull);
-
-		if (isnull)
+		if (nulls[k])
 			return NULL;
-		v[k] = DatumGetInt32(d);
+		v[k] = DatumGetInt32(values[k]);
 		if (v[k] < 1 || v[k] > RFM_MAX_BINS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("RFM scores must be between 1 and %d", RFM_MAX_BINS),
 					 errdetail("Component %d of the score is %d.", k + 1, v[k]),
 					 errhint("Build scores with clm.rfm_score.")));
-	}
-	if (c == NULL)
-	{
-		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmSegCache));
-		fcinfo->flinfo->fn_extra = c;
 	}
 	if (c->ruleset == NULL || strcmp(c->ruleset, ruleset) != 0)
 		rfm_seg_load(fcinfo, c, ruleset);

@@ -4,14 +4,17 @@
 #   test/bench/rfm.sh            10M orders over 1M customers (the issue's size)
 #   CLM_BENCH_ORDERS=1000000 test/bench/rfm.sh     smaller, for development
 #   CLM_BENCH_RUNS=5 ...         runs per query (default 3; the median is kept)
+#   CLM_BENCH_DIR=/some/dir      where the build, cluster and data go (default tmp_check/bench)
 #
 # Not a test: it prints timings and ratios.  Builds clm, installs it into a
-# private PostgreSQL copy under tmp_check/bench, starts a cluster on its own
+# private PostgreSQL copy under $CLM_BENCH_DIR, starts a cluster on its own
 # port, generates the orders deterministically (hash of the row number, no
 # random()), then times, in the same run and alternately:
 #   (a) hand-written SQL: max/count/sum GROUP BY, three ntile(5) windows, CASE
 #   (b) clm: rfm_agg GROUP BY, rfm_thresholds, rfm_score, rfm_segment
-# and the aggregate alone: max/count/sum GROUP BY vs clm.rfm_agg GROUP BY.
+# and the aggregate alone: max/count/sum GROUP BY vs clm.rfm_agg GROUP BY,
+# plus count(*) GROUP BY (the scan and hash table every variant pays) and
+# the moving-aggregate mode at two frame sizes.
 # Times are "Execution Time" of EXPLAIN (ANALYZE, TIMING OFF): the whole
 # result is computed but not sent to the client, for both sides alike.
 
@@ -22,7 +25,7 @@ cd "$CLM_ROOT"
 orders=${CLM_BENCH_ORDERS:-10000000}
 customers=$((orders / 10))
 runs=${CLM_BENCH_RUNS:-3}
-dir=$CLM_ROOT/tmp_check/bench
+dir=${CLM_BENCH_DIR:-$CLM_ROOT/tmp_check/bench}
 
 clm_ensure_deps
 clm_build with_llvm=no
@@ -91,6 +94,9 @@ SQL
 cat >"$dir/hand_agg.sql" <<'SQL'
 SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id
 SQL
+cat >"$dir/floor_agg.sql" <<'SQL'
+SELECT customer_id, count(*) FROM orders GROUP BY customer_id
+SQL
 cat >"$dir/clm_agg.sql" <<'SQL'
 SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00')
 FROM orders GROUP BY customer_id
@@ -113,14 +119,14 @@ SELECT count(*) AS customers,
 FROM h JOIN c USING (customer_id);
 SQL
 
-for q in hand clm hand_agg clm_agg; do : >"$dir/$q.times"; done
+for q in hand clm hand_agg clm_agg floor_agg; do : >"$dir/$q.times"; done
 for run in $(seq "$runs"); do
-    for q in hand clm hand_agg clm_agg; do
+    for q in hand clm hand_agg clm_agg floor_agg; do
         exectime "$dir/$q.sql" >>"$dir/$q.times"
     done
 done
 a=$(median <"$dir/hand.times"); b=$(median <"$dir/clm.times")
-c=$(median <"$dir/hand_agg.times"); d=$(median <"$dir/clm_agg.times")
+c=$(median <"$dir/hand_agg.times"); d=$(median <"$dir/clm_agg.times"); e=$(median <"$dir/floor_agg.times")
 echo "== results: $orders orders, $customers customers; medians of $runs runs (ms), $(nproc) cores"
 printf '%-44s %10s\n' "(a) hand-written SQL pipeline" "$a"
 printf '%-44s %10s\n' "(b) clm pipeline" "$b"
@@ -128,4 +134,20 @@ printf '%-44s %10s\n' "    ratio b/a (target <= 0.5)" "$(awk -v x="$b" -v y="$a"
 printf '%-44s %10s\n' "(c) max/count/sum GROUP BY" "$c"
 printf '%-44s %10s\n' "(d) clm.rfm_agg GROUP BY" "$d"
 printf '%-44s %10s\n' "    ratio d/c (target <= 0.7)" "$(awk -v x="$d" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
-echo "   all runs (ms): a: $(tr '\n' ' ' <"$dir/hand.times")| b: $(tr '\n' ' ' <"$dir/clm.times")| c: $(tr '\n' ' ' <"$dir/hand_agg.times")| d: $(tr '\n' ' ' <"$dir/clm_agg.times")"
+printf '%-44s %10s\n' "(e) floor: count(*) GROUP BY (scan + hash)" "$e"
+printf '%-44s %10s\n' "    ratio e/c (lowest d/c possible)" "$(awk -v x="$e" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
+echo "   all runs (ms): a: $(tr '\n' ' ' <"$dir/hand.times")| b: $(tr '\n' ' ' <"$dir/clm.times")| c: $(tr '\n' ' ' <"$dir/hand_agg.times")| d: $(tr '\n' ' ' <"$dir/clm_agg.times")| e: $(tr '\n' ' ' <"$dir/floor_agg.times")"
+
+# Moving-aggregate mode: a window frame of 10 and of 1000 rows over one
+# partition of 200k rows; linear time means the two take about as long.
+psql -c "CREATE TABLE win AS SELECT timestamptz '2024-01-01 00:00+00' + i * interval '1 minute' AS t,
+                (i % 1000)::numeric / 100 AS a FROM generate_series(1, 200000) i"
+for w in 9 999; do
+    echo "SELECT (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00') OVER (ORDER BY t ROWS BETWEEN $w PRECEDING AND CURRENT ROW)).frequency FROM win" >"$dir/win$w.sql"
+    : >"$dir/win$w.times"
+done
+for run in $(seq "$runs"); do
+    for w in 9 999; do exectime "$dir/win$w.sql" >>"$dir/win$w.times"; done
+done
+printf '%-44s %10s\n' "(f) moving rfm_agg, frame 10 rows, 200k rows" "$(median <"$dir/win9.times")"
+printf '%-44s %10s\n' "(g) moving rfm_agg, frame 1000 rows" "$(median <"$dir/win999.times")"
