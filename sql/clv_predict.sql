@@ -107,6 +107,12 @@ SELECT ok(clm.paretonbd_p_alive(:pnr, 200, 38, 40), 0.0921118448780194, 1e-10) A
 SELECT abs(clm.paretonbd_expected_purchases_new(pn(0.5, 10, 1, 12), 30) / (0.5 * 12 / 10 * ln(1 + 30 / 12.0)) - 1) < 1e-14 AS s1_limit,
        abs(clm.paretonbd_expected_purchases_new(pn(0.5, 10, 1 + 1e-9, 12), 30)
            / clm.paretonbd_expected_purchases_new(pn(0.5, 10, 1, 12), 30) - 1) < 1e-8 AS s1_continuous;
+-- the other branch of A0 (alpha > beta), mpmath: P(alive) 0.757895578710037,
+-- E[Y(26)] 1.40072740276214, P(X(30) = 2) 0.0702944160673373, P(X(30) = 0) 0.673329228476913
+SELECT ok(clm.paretonbd_p_alive(pn(0.5, 12, 0.6, 10), 3, 20, 30), 0.757895578710037, 1e-10) AS palive_a_gt_b,
+       ok(clm.paretonbd_expected_purchases(pn(0.5, 12, 0.6, 10), 26, 3, 20, 30), 1.40072740276214, 1e-10) AS ey_a_gt_b,
+       ok(clm.paretonbd_purchase_probability(pn(0.5, 12, 0.6, 10), 30, 2), 0.0702944160673373, 1e-10) AS pmf2_a_gt_b,
+       ok(clm.paretonbd_purchase_probability(pn(0.5, 12, 0.6, 10), 30, 0), 0.673329228476913, 1e-10) AS pmf0_a_gt_b;
 -- alpha = beta (2F1 argument 0) and t_x = T (A0 = 0, P(alive) = 1)
 SELECT clm.paretonbd_p_alive(pn(0.5, 10, 0.6, 10), 3, 20, 20) AS palive_tx_eq_t,
        clm.paretonbd_p_alive(pn(0.5, 10, 0.6, 10), 3, 10, 20) BETWEEN 0 AND 1 AS palive_alpha_eq_beta;

@@ -76,6 +76,9 @@ FROM (VALUES (timestamptz '2024-01-01', timestamptz '2024-01-31'), ('2024-01-02'
 SELECT clm.purchase_summary(t, 1, '2024-01-31', u)
 FROM (VALUES (timestamptz '2024-01-01', interval '7 days'), ('2024-01-02', '1 day')) v(t, u);
 
+-- the support functions take internal arguments and cannot be called from SQL
+SELECT clm.purchase_summary_final(NULL::internal);
+
 -- serialized partial states (the form parallel workers pass to the leader):
 -- version 1, cutoff (microseconds since 2000-01-01 UTC), unit (time, days,
 -- months), count, then (day since 2000-01-01, amount) pairs

@@ -105,6 +105,7 @@ check_unit(const Interval *unit)
 				 errhint("Use e.g. '1 day' or '7 days'.")));
 }
 
+/* qsort comparator: by purchase day. */
 static int
 entry_cmp(const void *a, const void *b)
 {
@@ -162,6 +163,7 @@ reserve(PSState *st, int32 extra)
 	st->e = repalloc(st->e, st->cap * sizeof(PSEntry));
 }
 
+/* An empty state in cxt (the aggregate context), with room for cap entries. */
 static PSState *
 new_state(MemoryContext cxt, TimestampTz cutoff, const Interval *unit, int32 cap)
 {
@@ -175,6 +177,10 @@ new_state(MemoryContext cxt, TimestampTz cutoff, const Interval *unit, int32 cap
 	return st;
 }
 
+/*
+ * A group's summary is measured against one cutoff in one unit; rows that
+ * disagree would make T meaningless, so they are an error, not a choice.
+ */
 static void
 check_same_args(const PSState *st, TimestampTz cutoff, const Interval *unit)
 {
@@ -198,6 +204,7 @@ check_same_args(const PSState *st, TimestampTz cutoff, const Interval *unit)
 				 errhint("Pass a constant unit, e.g. '7 days'.")));
 }
 
+/* The aggregate context; the support functions refuse other callers. */
 static MemoryContext
 agg_context(FunctionCallInfo fcinfo, const char *fname)
 {
@@ -336,6 +343,7 @@ clm_purchase_summary_serial(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/* Every defect of a serialized state is the same clear error. */
 static void
 bad_state(const char *detail)
 {
@@ -424,9 +432,18 @@ build_summary(FunctionCallInfo fcinfo, PSState *st)
 	int32		first,
 				i;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	/* the result descriptor, built once per call site (it costs microseconds) */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 
 	ud = unit_days(&st->unit);
 	first = st->e[0].day;

@@ -28,6 +28,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
@@ -67,6 +68,12 @@ typedef struct ModelCache
 	uint32		len;			/* length of the cached composite, 0 = none */
 	char	   *bytes;			/* copy of the composite datum */
 	double		params[MODEL_MAX_PARAMS];
+	struct BgConn *bgconn;		/* BG/NBD per-x connection coefficients */
+	HTAB	   *memo;			/* per-(x, T, ...) results, see memo_slot */
+	int64		memo_lookups;
+	int64		memo_hits;
+	bool		memo_off;		/* too few hits to pay for the lookups */
+	MemoryContext mcxt;			/* where the cache lives */
 } ModelCache;
 
 /*
@@ -93,6 +100,7 @@ model_params(FunctionCallInfo fcinfo, int argno, int slot, int nparams,
 		fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 2 * sizeof(ModelCache));
 	cache = &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+	cache->mcxt = fcinfo->flinfo->fn_mcxt;
 
 	if (cache->len == len && memcmp(cache->bytes, th, len) == 0)
 		return cache->params;
@@ -144,11 +152,99 @@ model_params(FunctionCallInfo fcinfo, int argno, int slot, int nparams,
 
 	if (cache->bytes)
 		pfree(cache->bytes);
+	if (cache->bgconn)
+		pfree(cache->bgconn);
+	cache->bgconn = NULL;
+	if (cache->memo)
+		hash_destroy(cache->memo);
+	cache->memo = NULL;
+	cache->memo_lookups = cache->memo_hits = 0;
+	cache->memo_off = false;
 	cache->len = 0;
 	cache->bytes = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
 	memcpy(cache->bytes, th, len);
 	cache->len = len;
 	return cache->params;
+}
+
+/* The cache slot of a model argument (after model_params). */
+static ModelCache *
+model_cache(FunctionCallInfo fcinfo, int slot)
+{
+	return &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+}
+
+/*
+ * Memoization of the expensive part of a prediction.  The 2F1-based BG/NBD
+ * expectation depends on the customer only through (x, T) (P(alive), the
+ * only part that depends on t_x, and the spend are cheap), and summaries
+ * built at day resolution have few distinct (x, T) pairs: a customer base of
+ * millions has thousands.  So each call site keeps, next to the decoded
+ * model, a hash table from (x, T, the call's other arguments) to that part,
+ * dropped when the model changes and capped at MEMO_MAX entries (beyond
+ * that, values are computed without being stored).  When the first
+ * MEMO_PROBE lookups hit less than 10 % of the time (continuous times, no
+ * repeats), the memo is switched off for the rest of the query.  Results
+ * are identical to recomputing them.
+ */
+#define MEMO_MAX 200000
+/* lookups after which a memo with under 10 % hits is switched off */
+#define MEMO_PROBE 20000
+
+typedef struct MemoKey
+{
+	double		v[5];
+} MemoKey;
+
+typedef struct MemoEntry
+{
+	MemoKey		key;
+	double		value;
+} MemoEntry;
+
+/*
+ * memo_slot
+ *		The entry for key (found or new), or NULL when the memo is full.
+ */
+static MemoEntry *
+memo_slot(ModelCache *mc, const MemoKey *key, bool *found)
+{
+	MemoEntry  *e;
+
+	*found = false;
+	if (mc->memo_off)
+		return NULL;
+	/* nearly all distinct: stop paying for lookups */
+	if (mc->memo_lookups >= MEMO_PROBE && mc->memo_hits < mc->memo_lookups / 10)
+	{
+		mc->memo_off = true;
+		if (mc->memo)
+			hash_destroy(mc->memo);
+		mc->memo = NULL;
+		return NULL;
+	}
+	mc->memo_lookups++;
+	if (mc->memo == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(MemoKey);
+		ctl.entrysize = sizeof(MemoEntry);
+		ctl.hcxt = mc->mcxt;
+		mc->memo = hash_create("clm prediction memo", 1024, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (hash_get_num_entries(mc->memo) >= MEMO_MAX)
+	{
+		e = hash_search(mc->memo, key, HASH_FIND, NULL);
+		*found = (e != NULL);
+	}
+	else
+		e = hash_search(mc->memo, key, HASH_ENTER, found);
+	if (*found)
+		mc->memo_hits++;
+	return e;
 }
 
 static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
@@ -160,6 +256,7 @@ static const char *const gg_names[] = {"p", "q", "gamma"};
  * ------------------------------------------------------------------------
  */
 
+/* A finite, non-negative argument (times, horizons, counts, amounts). */
 static void
 check_nonneg(double v, const char *name)
 {
@@ -200,6 +297,7 @@ check_history(double x, double t_x, double t)
 				 errdetail("t_x is %g; without repeat purchases there is no time of the last repeat purchase.", t_x)));
 }
 
+/* The purchase count of a probability: a count cannot be negative. */
 static void
 check_n(int32 n)
 {
@@ -210,6 +308,10 @@ check_n(int32 n)
 				 errdetail("The value is %d.", n)));
 }
 
+/*
+ * The last line of defence: a prediction that is not finite is an error,
+ * never a NaN or an infinity handed to the caller.
+ */
 static double
 finite_or_error(double v, const char *what)
 {
@@ -258,11 +360,141 @@ bg_p_alive(const double *m, double x, double t_x, double t)
 
 	if (x == 0.0)
 		return 1.0;
-	l = log(a) - log(b + x - 1.0)
-		+ (r + x) * (log(alpha + t) - log(alpha + t_x));
+	l = log(a / (b + x - 1.0)) + (r + x) * log((alpha + t) / (alpha + t_x));
 	if (l > 0.0)
 		return exp(-l) / (1.0 + exp(-l));
 	return 1.0 / (1.0 + exp(l));
+}
+
+/*
+ * The BG/NBD expectation at 1/2 < z < 1 by the connection formula.  Its
+ * Gamma coefficients depend on the model and x only, so scoring caches them
+ * per x (for x < BG_CONN_MEMO) with the decoded model; a CLV evaluates the
+ * expectation at twelve horizons with one set.
+ */
+#define BG_CONN_MEMO 256
+
+typedef struct BgConn
+{
+	int			state;			/* 0 not prepared, 1 usable, -1 not usable */
+	double		A,
+				eps,
+				C,
+				d,
+				c1,
+				c2;
+} BgConn;
+
+/*
+ * bg_conn_prepare
+ *		Coefficients of 2F1(A, eps; C; z) = c1 2F1(A, eps; 1-d; 1-z)
+ *		+ c2 (1-z)^d 2F1(C-A, C-eps; 1+d; 1-z), d = C - A - eps.  Not usable
+ *		(the series path is taken instead) near a = 1 (cancellation in
+ *		(1 - ...)/(a-1)), near integer d (degenerate formula), at large C
+ *		(the direct series is fast there), at d > 6 (the first series then
+ *		has c = 1-d < -5 and its terms spike, costing digits) or at a pole
+ *		of Gamma(C).
+ */
+static void
+bg_conn_prepare(double r, double a, double b, double x, BgConn *bc)
+{
+	bc->A = a + b - 1.0 - r;
+	bc->eps = a - 1.0;
+	bc->C = a + b + x - 1.0;
+	bc->d = bc->C - bc->A - bc->eps;
+	bc->state = -1;
+	if (fabs(bc->eps) < 0.01 || fabs(bc->d - rint(bc->d)) < 0.01 || bc->C > 20.0 || bc->d > 6.0 ||
+		(bc->C <= 0.0 && bc->C == floor(bc->C)) ||
+		(bc->A <= 0.0 && bc->A == floor(bc->A)))
+		return;
+	bc->c1 = clm_gamma_ratio(bc->C, bc->d, bc->C - bc->A, bc->C - bc->eps);
+	bc->c2 = clm_gamma_ratio(bc->C, -bc->d, bc->A, bc->eps);
+	if (isfinite(bc->c1) && isfinite(bc->c2))
+		bc->state = 1;
+}
+
+/*
+ * ey_accept
+ *		Accept a computed E[Y(h) | alive] only when it is trustworthy: finite,
+ *		within [0, (r+x) h / (alpha+T)] (the expectation if nobody ever
+ *		dropped out), and not the small difference of parts more than 1e6
+ *		times larger (scale), which would have lost over six digits.  Tiny
+ *		negative rounding results are set to 0.
+ */
+static bool
+ey_accept(double *v, double scale, double r, double x, double alpha, double T, double h)
+{
+	double		bound = (r + x) * h / (alpha + T);
+
+	if (!isfinite(*v) || !isfinite(scale) || scale > 1e6 * fabs(*v) + 1e-300)
+		return false;
+	if (*v < 0.0)
+	{
+		if (-*v > 1e-12 * scale)
+			return false;
+		*v = 0.0;
+	}
+	return *v <= bound * (1.0 + 1e-9);
+}
+
+/*
+ * bg_ey_alive_conn
+ *		E[Y(h) | alive] for z > 1/2 through the connection formula; false when
+ *		not applicable (the caller then sums the series).
+ */
+static bool
+bg_ey_alive_conn(const BgConn *bc, double alpha, double T, double h, double *result)
+{
+	double		w,
+				L,
+				f1,
+				f2,
+				F;
+
+	if (bc == NULL || bc->state != 1 || h <= alpha + T)	/* z <= 1/2 */
+		return false;
+	L = -log1p(h / (alpha + T));
+	w = exp(L);
+	if (!clm_hyp2f1_series(bc->A, bc->eps, 1.0 - bc->d, w, 500, &f1) ||
+		!clm_hyp2f1_series(bc->C - bc->A, bc->C - bc->eps, 1.0 + bc->d, w, 500, &f2))
+		return false;
+	{
+		double		t1 = bc->c1 * f1;
+		double		t2 = bc->c2 * exp(bc->d * L) * f2;
+		double		e = exp(bc->eps * L);
+		double		scale;
+
+		F = t1 + t2;
+		*result = bc->C * (-expm1(bc->eps * L) - e * (F - 1.0)) / bc->eps;
+		scale = fabs(bc->C / bc->eps) * (fabs(expm1(bc->eps * L)) + e * (fabs(t1) + fabs(t2) + 1.0));
+		return ey_accept(result, scale, bc->C - bc->A, 0.0, alpha, T, h);
+	}
+}
+
+/*
+ * bg_conn_for
+ *		The cached coefficients for x, or a prepared local copy in *tmp.
+ */
+static const BgConn *
+bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
+{
+	BgConn	   *bc;
+
+	if (mc != NULL && x < BG_CONN_MEMO)
+	{
+		if (mc->bgconn == NULL)
+			mc->bgconn = MemoryContextAllocZero(mc->mcxt,
+												BG_CONN_MEMO * sizeof(BgConn));
+		bc = &mc->bgconn[(int) x];
+	}
+	else
+	{
+		bc = tmp;
+		bc->state = 0;
+	}
+	if (bc->state == 0)
+		bg_conn_prepare(m[0], m[2], m[3], x, bc);
+	return bc;
 }
 
 /*
@@ -291,7 +523,8 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 	double		e = exp(eps * L);
 	double		cs = 0.0;		/* C * S */
 	double		term;
-	double		kstable = fmax(fabs(A), fmax(fabs(eps), fabs(C))) + 2.0;
+	double		kstable = Max(fabs(A), Max(fabs(eps), fabs(C))) + 2.0;
+	double		maxabs;
 	int			k;
 	bool		done = false;
 
@@ -304,12 +537,15 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 	/* C*S = sum_{k>=1} (A)_k (eps+1)_{k-1} / ((C+1)_{k-1} k!) z^k */
 	term = A * z;
 	cs = term;
+	maxabs = fabs(term);
 	for (k = 1; k < 4000; k++)
 	{
 		double		ratio = (A + k) * (eps + k) / ((C + k) * (k + 1.0)) * z;
 
 		term *= ratio;
 		cs += term;
+		if (fabs(term) > maxabs)
+			maxabs = fabs(term);
 		if (term == 0.0)
 		{
 			done = true;
@@ -317,9 +553,9 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 		}
 		if (k > kstable)
 		{
-			double		mm = fmax(fabs(ratio), z);
+			double		mm = Max(fabs(ratio), z);
 
-			if (mm < 1.0 && fabs(term) * mm / (1.0 - mm) <= 1e-17 * fabs(cs))
+			if (mm < 1.0 && fabs(term) * mm <= 1e-17 * fabs(cs) * (1.0 - mm))
 			{
 				done = true;
 				break;
@@ -328,8 +564,11 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 	}
 	if (done && isfinite(cs))
 	{
-		*result = -C * L * expm1_ratio(eps * L) - e * cs;
-		return true;
+		double		first = -C * L * expm1_ratio(eps * L);
+
+		*result = first - e * cs;
+		if (ey_accept(result, fabs(first) + e * maxabs, r, x, alpha, T, h))
+			return true;
 	}
 
 	/* slow series: full 2F1 by the connection formula */
@@ -339,8 +578,20 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 		double		f = clm_hyp2f1(A, eps, C, z);
 
 		*result = C * (-expm1(eps * L) - e * (f - 1.0)) / eps;
+		return ey_accept(result, fabs(C / eps) * (fabs(expm1(eps * L)) + e * (fabs(f) + 1.0)),
+						 r, x, alpha, T, h);
 	}
-	return true;
+}
+
+/* No method gave a trustworthy value: a clear error, never a wrong number. */
+static void
+ey_failed(double r, double a, double b, double x, double h)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("BG/NBD expected purchases cannot be evaluated accurately for this model and horizon"),
+			 errdetail("r = %g, a = %g, b = %g, x = %g, horizon = %g.", r, a, b, x, h),
+			 errhint("The series lose too many digits for very large r or a (tens and more) at long horizons; check the model, or use a shorter horizon.")));
 }
 
 /*
@@ -351,7 +602,7 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
  */
 static double
 bg_ey_alive(double r, double alpha, double a, double b, double x,
-			double T, double h)
+			double T, double h, const BgConn *bc)
 {
 	double		res;
 	double		vals[CLM_LIMIT_NODES];
@@ -359,10 +610,14 @@ bg_ey_alive(double r, double alpha, double a, double b, double x,
 	bool		in_a;
 	int			i;
 
+	if (bg_ey_alive_conn(bc, alpha, T, h, &res))
+		return res;
 	if (bg_ey_alive_direct(r, alpha, a, b, x, T, h, &res))
 		return res;
 
 	in_a = fabs(a - 1.0) < CLM_LIMIT_STEP / 2.0;
+	if (!in_a && fabs(a + b + x - 1.0) >= CLM_LIMIT_STEP / 2.0)
+		ey_failed(r, a, b, x, h);
 	centre = in_a ? 1.0 : 1.0 - a - x;	/* the value of a (b) at the singularity */
 	for (i = 0; i < CLM_LIMIT_NODES; i++)
 	{
@@ -370,22 +625,13 @@ bg_ey_alive(double r, double alpha, double a, double b, double x,
 		double		bb = in_a ? b : centre + clm_limit_node(i);
 
 		if (bb <= 0.0 || !bg_ey_alive_direct(r, alpha, aa, bb, x, T, h, &vals[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("BG/NBD expectation could not be evaluated at a = %g, b = %g and horizon %g", a, b, h),
-					 errhint("Use a shorter horizon.")));
+			ey_failed(r, a, b, x, h);
 	}
 	return clm_limit_interpolate(vals, (in_a ? a : b) - centre);
 }
 
-static double
-bg_expected(const double *m, double h, double x, double t_x, double t)
-{
-	return bg_p_alive(m, x, t_x, t) * bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h);
-}
-
 /*
- * nbd_log_pmf_terms
+ * nbd_log_pmf
  *		Helper for the count probabilities: ln of Gamma(r+j)/(Gamma(r) j!)
  *		p0^r q^j, the NBD(r, alpha; t) probability of j purchases, with
  *		p0 = alpha/(alpha+t) and q = t/(alpha+t).
@@ -424,17 +670,21 @@ nbd_upper_tail(double r, double alpha, double h, int n)
 			if ((j & 1023) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
-		return fmax(0.0, 1.0 - sum);
+		return Max(0.0, 1.0 - sum);
 	}
-	/* upper part: sum_{j>=n}; the ratio (r+j)/(j+1) q decreases to q < 1 */
+	/*
+	 * upper part: sum_{j>=n}; the ratio (r+j)/(j+1) q moves monotonically
+	 * toward q < 1, so the tail is below term m/(1-m), m = max(ratio, q)
+	 */
 	term = exp(nbd_log_pmf(r, lp0, lq, n));
 	for (j = n; j < n + 10000000; j++)
 	{
 		double		ratio = (r + j) / (j + 1.0) * q;
+		double		m = Max(ratio, q);
 
 		sum += term;
 		term *= ratio;
-		if (term == 0.0 || (ratio < 1.0 && term / (1.0 - ratio) <= 1e-17 * sum))
+		if (term == 0.0 || (m < 1.0 && term * m <= 1e-17 * sum * (1.0 - m)))
 			break;
 		if ((j & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -549,6 +799,23 @@ pn_ey_alive(const double *m, double x, double T, double h)
 }
 
 /*
+ * log_hyp_pos
+ *		ln 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 (the function is
+ *		positive there).  When c - a - b < 0 it grows like (1-z)^(c-a-b) and
+ *		may overflow, so Euler's form is used: (1-z)^(c-a-b) 2F1(c-a, c-b; c; z),
+ *		whose 2F1 stays bounded as z -> 1.
+ */
+static double
+log_hyp_pos(double a, double b, double c, double z)
+{
+	double		d = c - a - b;
+
+	if (d < 0.0)
+		return d * log1p(-z) + log(clm_hyp2f1(c - a, c - b, c, z));
+	return log(clm_hyp2f1(a, b, c, z));
+}
+
+/*
  * pn_pmf
  *		P(X(h) = n) for a new customer (Fader and Hardie, note 012):
  *		NBD(n; h) (beta/(beta+h))^s + alpha^r beta^s B(r+n, s+1)/B(r, s)
@@ -592,12 +859,12 @@ pn_pmf(const double *m, double h, int n)
 	}
 	D = fabs(alpha - beta);
 	c = r + s + n + 1.0;
-	lB1 = log(clm_hyp2f1(r + s, b2, c, D / M)) - (r + s) * log(M);
+	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);
 	for (i = 0; i <= n; i++)
 	{
 		double		li = clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
 			+ (i > 0 ? i * log(h) : 0.0)
-			+ log(clm_hyp2f1(r + s + i, b2, c, D / (M + h)))
+			+ log_hyp_pos(r + s + i, b2, c, D / (M + h))
 			- (r + s + i) * log(M + h);
 
 		lsum = clm_logsumexp(lsum, li);
@@ -658,9 +925,25 @@ clm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
 	double		t_x = PG_GETARG_FLOAT8(3);
 	double		t = PG_GETARG_FLOAT8(4);
 
+	BgConn		tmp;
+	ModelCache *mc = model_cache(fcinfo, 0);
+	MemoKey		key = {{x + 0.0, t + 0.0, h + 0.0, 0.0, 0.0}};	/* + 0.0: no -0 */
+	MemoEntry  *e;
+	bool		found;
+	double		ey;
+
 	check_nonneg(h, "horizon");
 	check_history(x, t_x, t);
-	PG_RETURN_FLOAT8(finite_or_error(bg_expected(m, h, x, t_x, t), "expected purchases"));
+	e = memo_slot(mc, &key, &found);
+	if (e && found)
+		ey = e->value;
+	else
+	{
+		ey = bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h, bg_conn_for(mc, m, x, &tmp));
+		if (e)
+			e->value = ey;
+	}
+	PG_RETURN_FLOAT8(finite_or_error(bg_p_alive(m, x, t_x, t) * ey, "expected purchases"));
 }
 
 /* clm.bgnbd_p_alive(model, x, t_x, t) */
@@ -682,9 +965,11 @@ clm_bgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
 {
 	const double *m = BG_PARAMS(0);
 	double		h = PG_GETARG_FLOAT8(1);
+	BgConn		tmp;
 
 	check_nonneg(h, "horizon");
-	PG_RETURN_FLOAT8(finite_or_error(bg_ey_alive(m[0], m[1], m[2], m[3], 0.0, 0.0, h),
+	PG_RETURN_FLOAT8(finite_or_error(bg_ey_alive(m[0], m[1], m[2], m[3], 0.0, 0.0, h,
+												 bg_conn_for(model_cache(fcinfo, 0), m, 0.0, &tmp)),
 									 "expected purchases"));
 }
 
@@ -808,6 +1093,9 @@ clm_clv(PG_FUNCTION_ARGS)
 				lf,
 				total = 0.0;
 	int			k;
+	BgConn		tmp;
+	const BgConn *bc;
+	bool		found;
 
 	check_history(x, t_x, t);
 	check_nonneg(ms, "mean_spend");
@@ -833,14 +1121,30 @@ clm_clv(PG_FUNCTION_ARGS)
 	f = CLM_DAYS_PER_MONTH / unit_days;
 	palive = bg_p_alive(bg, x, t_x, t);
 	spend = gg_expected(gg, x, ms);
-	lf = log1p(d);
-	for (k = 1; k <= months; k++)
-	{
-		double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f);
 
-		disc = exp(-k * lf);
-		total += (cur - prev) * disc;
-		prev = cur;
+	/* the discounted sum of expected purchases given alive, memoized */
+	{
+		ModelCache *mc = model_cache(fcinfo, 0);
+		MemoKey		key = {{x + 0.0, t + 0.0, (double) months, d + 0.0, unit_days}};
+		MemoEntry  *e = memo_slot(mc, &key, &found);
+
+		if (e && found)
+			total = e->value;
+		else
+		{
+			lf = log1p(d);
+			bc = bg_conn_for(mc, bg, x, &tmp);
+			for (k = 1; k <= months; k++)
+			{
+				double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f, bc);
+
+				disc = exp(-k * lf);
+				total += (cur - prev) * disc;
+				prev = cur;
+			}
+			if (e)
+				e->value = total;
+		}
 	}
 	PG_RETURN_FLOAT8(finite_or_error(total * palive * spend, "CLV"));
 }

@@ -70,7 +70,7 @@ clm_hyp2f1_series(double a, double b, double c, double z, int maxterms,
 	double		sum = 1.0;
 	double		term = 1.0;
 	double		maxabs = 1.0;
-	double		kstable = fmax(fabs(a), fmax(fabs(b), fabs(c))) + 2.0;
+	double		kstable = Max(fabs(a), Max(fabs(b), fabs(c))) + 2.0;
 	int			k;
 
 	if (z == 0.0)
@@ -93,9 +93,10 @@ clm_hyp2f1_series(double a, double b, double c, double z, int maxterms,
 			return false;
 		if (k + 1 > kstable)
 		{
-			double		m = fmax(fabs(ratio), fabs(z));
+			/* tail <= |term| m / (1 - m), m = the larger of |ratio| and |z| */
+			double		m = Max(fabs(ratio), fabs(z));
 
-			if (m < 1.0 && fabs(term) * m / (1.0 - m) <= 1.0e-17 * fabs(sum))
+			if (m < 1.0 && fabs(term) * m <= 1.0e-17 * fabs(sum) * (1.0 - m))
 				break;
 		}
 	}
@@ -118,13 +119,13 @@ log_abs_gamma(double x, int *sign)
 }
 
 /*
- * gamma_ratio
+ * clm_gamma_ratio
  *		Gamma(n1) Gamma(n2) / (Gamma(d1) Gamma(d2)), zero when a denominator
  *		argument is a pole (1/Gamma vanishes there).  Numerator poles are
  *		excluded by the callers.
  */
-static double
-gamma_ratio(double n1, double n2, double d1, double d2)
+double
+clm_gamma_ratio(double n1, double n2, double d1, double d2)
 {
 	int			s1,
 				s2,
@@ -139,6 +140,7 @@ gamma_ratio(double n1, double n2, double d1, double d2)
 	return (double) (s1 * s2 * s3 * s4) * exp(l);
 }
 
+/* No method reached full precision: an error rather than a doubtful value. */
 static void
 hyp_inaccurate(double a, double b, double c, double z)
 {
@@ -181,8 +183,8 @@ connection(double a, double b, double c, double z)
 	double		d = c - a - b;
 	double		r1 = 0.0,
 				r2 = 0.0;
-	double		c1 = gamma_ratio(c, d, c - a, c - b);
-	double		c2 = gamma_ratio(c, -d, a, b);
+	double		c1 = clm_gamma_ratio(c, d, c - a, c - b);
+	double		c2 = clm_gamma_ratio(c, -d, a, b);
 
 	if (c1 != 0.0)
 		r1 = c1 * series_or_fail(a, b, 1.0 - d, w);
@@ -272,7 +274,7 @@ clm_hyp2f1(double a, double b, double c, double z)
 					 errmsg("hypergeometric function 2F1(%g, %g; %g; 1) diverges", a, b, c),
 					 errdetail("At z = 1 the series converges only when c - a - b > 0.")));
 		/* Gauss's summation theorem */
-		return gamma_ratio(c, c - a - b, c - a, c - b);
+		return clm_gamma_ratio(c, c - a - b, c - a, c - b);
 	}
 
 	if (z < 0.0)

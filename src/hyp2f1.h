@@ -32,6 +32,13 @@ extern bool clm_hyp2f1_series(double a, double b, double c, double z,
 							  int maxterms, double *result);
 
 /*
+ * Gamma(n1) Gamma(n2) / (Gamma(d1) Gamma(d2)) with signs, zero when d1 or d2
+ * is a pole of Gamma; n1 and n2 must not be poles.  The coefficients of the
+ * 1 - z connection formula.
+ */
+extern double clm_gamma_ratio(double n1, double n2, double d1, double d2);
+
+/*
  * Removable singularities (2F1's connection formula at integer c - a - b,
  * the BG/NBD expectation at a = 1) are bridged by the polynomial through six
  * points at offsets -3h .. 3h (h = CLM_LIMIT_STEP, 0 excluded) from the
