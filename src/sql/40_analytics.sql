@@ -726,7 +726,7 @@ BEGIN
         EXECUTE pg_catalog.format($q$
             SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t) AS bg,
                    @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
-                       FILTER (WHERE (c.s).x > 0) AS gg,
+                       FILTER (WHERE (c.s).x > 0 AND (c.s).mean_spend > 0) AS gg,
                    @extschema@.rfm_thresholds(c.rfm) AS th,
                    pg_catalog.count(*) AS n,
                    pg_catalog.max((c.s).t) AS t_max,

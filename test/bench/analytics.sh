@@ -92,7 +92,7 @@ SELECT customer_id AS customer_key,
  GROUP BY customer_id;
 CREATE TABLE bench.hand_model AS
 SELECT clm.bgnbd_fit(x, t_x::float8, t::float8) AS bgnbd,
-       clm.gamma_gamma_fit(x, mean_spend::float8) FILTER (WHERE x > 0) AS gamma_gamma,
+       clm.gamma_gamma_fit(x, mean_spend::float8) FILTER (WHERE x > 0 AND mean_spend > 0) AS gamma_gamma,
        percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (
            ORDER BY extract(epoch FROM timestamptz '2026-01-01 00:00+00' - last_order_at) / 86400) AS r_breaks,
        percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders) AS f_breaks,
@@ -127,7 +127,7 @@ REFRESH MATERIALIZED VIEW bench.hand_summary;
 TRUNCATE bench.hand_model;
 INSERT INTO bench.hand_model
 SELECT clm.bgnbd_fit(x, t_x::float8, t::float8),
-       clm.gamma_gamma_fit(x, mean_spend::float8) FILTER (WHERE x > 0),
+       clm.gamma_gamma_fit(x, mean_spend::float8) FILTER (WHERE x > 0 AND mean_spend > 0),
        percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (
            ORDER BY extract(epoch FROM timestamptz '2026-01-01 00:00+00' - last_order_at) / 86400),
        percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY orders),
