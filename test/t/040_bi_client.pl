@@ -17,22 +17,36 @@ $node->init;
 $node->start;
 
 my $as_of = '2025-07-01 00:00+00';
+
+# 2000 customers simulated from a BG/NBD + Gamma-Gamma model (the generator
+# of the CLV tests), expanded into dated orders: a realistic purchase
+# pattern, so that the view's models fit and every prediction column is set.
+my $gen = "$PostgreSQL::Test::Utils::tmp_check/btyd_gen";
+my $csv = "$PostgreSQL::Test::Utils::tmp_check/customers.csv";
+system('cc', '-O2', '-o', $gen, "$ENV{CLM_ROOT}/test/data/btyd_gen.c", '-lm') == 0
+  or BAIL_OUT('cannot compile test/data/btyd_gen.c');
+system("'$gen' bgnbd 2000 7 1.35 10 0.5 6 200 540 6 4 15 > '$csv'") == 0
+  or BAIL_OUT('btyd_gen failed');
+
 $node->safe_psql('postgres', qq{
 CREATE EXTENSION clm;
 CREATE SCHEMA shop;
+CREATE TABLE shop.gen (id bigint, x int, t_x_days int, t_days int, mean_spend numeric);
+\\copy shop.gen FROM '$csv' WITH (FORMAT csv)
 CREATE TABLE shop.orders (
     order_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     customer bigint NOT NULL,
     placed timestamptz NOT NULL,
     total numeric(12,2) NOT NULL);
--- 2000 customers with 1 to 7 orders each, spread over 2024-01 .. 2025-09
+-- first order T days before as_of (noon UTC), then x repeat orders spread
+-- evenly up to the last repeat day, each of the customer's mean spend
 INSERT INTO shop.orders (customer, placed, total)
-SELECT c,
-       timestamptz '2024-01-01 00:00+00'
-         + ((c * 7919 + k * k * 104729) % 630) * interval '1 day'
-         + ((c + k * 37) % 24) * interval '1 hour',
-       5 + ((c * 31 + k * 17) % 200)
-FROM generate_series(1, 2000) AS c, generate_series(1, 1 + c % 7) AS k;
+SELECT g.id,
+       timestamptz '$as_of' + interval '12 hours' - g.t_days * interval '1 day'
+         + CASE WHEN k = 0 THEN interval '0' ELSE round(g.t_x_days * k / g.x::numeric) * interval '1 day' END,
+       CASE WHEN k = 0 OR g.mean_spend <= 0 THEN 5 + g.id % 50 ELSE g.mean_spend END
+FROM shop.gen AS g, generate_series(0, g.x) AS k;
+DROP TABLE shop.gen;
 SELECT clm.create_customer_view('shop.customer_view', 'shop.orders', 'customer', 'placed', 'total',
                                 as_of => '$as_of');
 CREATE ROLE bi_reader LOGIN;
