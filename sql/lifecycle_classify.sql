@@ -90,6 +90,10 @@ RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_s
 RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
 DROP TABLE lc_facts;
 
+-- extreme but finite timestamps and counts
+SELECT clm.classify_stage(2, '4713-01-01 BC', '294276-12-31', '294276-12-31') AS extreme_span,
+       clm.classify_stage(9223372036854775807, '2025-01-01', '2025-06-01', '2025-06-02') AS huge_count;
+
 -- bad input
 SELECT clm.classify_stage(NULL, NULL, NULL, '2025-01-01') IS NULL AS null_orders,
        clm.classify_stage(1, '2025-01-01', '2025-01-01', NULL) IS NULL AS null_as_of,

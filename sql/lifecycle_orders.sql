@@ -15,7 +15,9 @@ CREATE TABLE lo_crm.customers (id uuid PRIMARY KEY, name text NOT NULL,
 CREATE TABLE lo_crm.orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                             customer_id uuid NOT NULL REFERENCES lo_crm.customers,
                             ordered_at timestamptz NOT NULL, amount numeric(12,2) NOT NULL);
-CREATE INDEX ON lo_crm.orders (customer_id);
+-- with an index on (customer, time) stage_on_order reads a bounded number of
+-- orders; the partitioned and c2/o2 tables below have none (the other path)
+CREATE INDEX ON lo_crm.orders (customer_id, ordered_at);
 CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON lo_crm.customers
     FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'status_since');
 CREATE TRIGGER stage_on_order AFTER INSERT ON lo_crm.orders

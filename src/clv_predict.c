@@ -7,9 +7,11 @@
  *
  * Every function takes the model as its composite type (clm.bgnbd,
  * clm.paretonbd, clm.gamma_gamma), so a fitted model can be passed straight
- * from the fitting aggregates.  Scoring runs once per customer, so the
- * decoded parameters of the last model seen are cached per call site and
- * reused while the composite's bytes are unchanged.
+ * from the fitting aggregates.  Scoring runs once per customer, so each
+ * call site caches, while the model's bytes are unchanged: the decoded
+ * parameters, a memo of the expensive part by (x, T, ...), and per x the
+ * connection-formula coefficients and a self-checked Chebyshev table of
+ * the BG/NBD expectation (see the comments at each).
  *
  * Formulas: ../shared/reference/clv-models.md sections 2, 4, 5 and 7; only
  * the published mathematics is used.
@@ -374,6 +376,10 @@ bg_p_alive(const double *m, double x, double t_x, double t)
  */
 #define BG_CONN_MEMO 256
 
+#define CHEB_PIECES 8			/* [0, 1/2], then [1 - 2^-j, 1 - 2^-(j+1)] */
+#define CHEB_N 24				/* Chebyshev coefficients per piece */
+#define CHEB_AFTER_USES 64		/* build the interpolant after this many uses */
+
 typedef struct BgConn
 {
 	int			state;			/* 0 not prepared, 1 usable, -1 not usable */
@@ -383,6 +389,9 @@ typedef struct BgConn
 				d,
 				c1,
 				c2;
+	int			uses;			/* evaluations so far, to decide on cheb */
+	int			cheb_state;		/* 0 not built, 1 usable, -1 not usable */
+	double		cheb[CHEB_PIECES][CHEB_N];
 } BgConn;
 
 /*
@@ -475,7 +484,7 @@ bg_ey_alive_conn(const BgConn *bc, double alpha, double T, double h, double *res
  * bg_conn_for
  *		The cached coefficients for x, or a prepared local copy in *tmp.
  */
-static const BgConn *
+static BgConn *
 bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
 {
 	BgConn	   *bc;
@@ -491,6 +500,8 @@ bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
 	{
 		bc = tmp;
 		bc->state = 0;
+		bc->uses = 0;
+		bc->cheb_state = -1;	/* not worth building for one call */
 	}
 	if (bc->state == 0)
 		bg_conn_prepare(m[0], m[2], m[3], x, bc);
@@ -512,7 +523,7 @@ bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
  */
 static bool
 bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
-				   double T, double h, double *result)
+				   double T, double h, bool may_throw, double *result)
 {
 	double		eps = a - 1.0;
 	double		A = a + b - 1.0 - r;
@@ -571,8 +582,8 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 			return true;
 	}
 
-	/* slow series: full 2F1 by the connection formula */
-	if (fabs(eps) < CLM_LIMIT_STEP / 2.0 || fabs(C) < CLM_LIMIT_STEP / 2.0)
+	/* slow series: full 2F1 by the connection formula (which may throw) */
+	if (!may_throw || fabs(eps) < CLM_LIMIT_STEP / 2.0 || fabs(C) < CLM_LIMIT_STEP / 2.0)
 		return false;
 	{
 		double		f = clm_hyp2f1(A, eps, C, z);
@@ -600,34 +611,189 @@ ey_failed(double r, double a, double b, double x, double h)
  *		at horizons where only the connection formula converges: the value is
  *		analytic in a (b), so it is interpolated from points around.
  */
-static double
-bg_ey_alive(double r, double alpha, double a, double b, double x,
-			double T, double h, const BgConn *bc)
+static bool
+bg_ey_alive_exact(double r, double alpha, double a, double b, double x,
+				  double T, double h, const BgConn *bc, bool may_throw, double *res)
 {
-	double		res;
 	double		vals[CLM_LIMIT_NODES];
 	double		centre;
 	bool		in_a;
 	int			i;
 
-	if (bg_ey_alive_conn(bc, alpha, T, h, &res))
-		return res;
-	if (bg_ey_alive_direct(r, alpha, a, b, x, T, h, &res))
-		return res;
+	if (bg_ey_alive_conn(bc, alpha, T, h, res))
+		return true;
+	if (bg_ey_alive_direct(r, alpha, a, b, x, T, h, may_throw, res))
+		return true;
 
 	in_a = fabs(a - 1.0) < CLM_LIMIT_STEP / 2.0;
 	if (!in_a && fabs(a + b + x - 1.0) >= CLM_LIMIT_STEP / 2.0)
-		ey_failed(r, a, b, x, h);
+	{
+		if (may_throw)
+			ey_failed(r, a, b, x, h);
+		return false;
+	}
 	centre = in_a ? 1.0 : 1.0 - a - x;	/* the value of a (b) at the singularity */
 	for (i = 0; i < CLM_LIMIT_NODES; i++)
 	{
 		double		aa = in_a ? centre + clm_limit_node(i) : a;
 		double		bb = in_a ? b : centre + clm_limit_node(i);
 
-		if (bb <= 0.0 || !bg_ey_alive_direct(r, alpha, aa, bb, x, T, h, &vals[i]))
-			ey_failed(r, a, b, x, h);
+		if (bb <= 0.0 || !bg_ey_alive_direct(r, alpha, aa, bb, x, T, h, may_throw, &vals[i]))
+		{
+			if (may_throw)
+				ey_failed(r, a, b, x, h);
+			return false;
+		}
 	}
-	return clm_limit_interpolate(vals, (in_a ? a : b) - centre);
+	*res = clm_limit_interpolate(vals, (in_a ? a : b) - centre);
+	return true;
+}
+
+/*
+ * Chebyshev interpolation of the BG/NBD expectation, for scoring.
+ *
+ * E[Y(h) | alive] depends on the history only through x and
+ * z = h/(alpha+T+h), and as a function of z it is analytic on [0, 1) with
+ * its only finite singularity at z = 1.  So for each x that is scored often
+ * (CHEB_AFTER_USES times), g(z) = E/z is tabulated once as Chebyshev series
+ * on the pieces [0, 1/2], [1/2, 3/4], [3/4, 7/8], ... (each piece's distance
+ * to z = 1 is three half-widths, so 24 terms converge like 5.8^-24), from
+ * exact values at the Chebyshev nodes.  The table is checked against exact
+ * values between the nodes (relative 1e-12) or not used; beyond the last
+ * piece (z > 1 - 2^-8) and for x >= BG_CONN_MEMO the exact path is taken.
+ */
+static void
+cheb_piece_bounds(int j, double *lo, double *hi)
+{
+	*lo = j == 0 ? 0.0 : 1.0 - ldexp(1.0, -j);
+	*hi = 1.0 - ldexp(1.0, -(j + 1));
+}
+
+/* The piece holding z, or -1 beyond the last one. */
+static int
+cheb_piece(double z)
+{
+	double		w = 1.0 - z;
+	int			j;
+
+	if (z <= 0.5)
+		return 0;
+	for (j = 1; j < CHEB_PIECES; j++)
+		if (w >= ldexp(1.0, -(j + 1)))
+			return j;
+	return -1;
+}
+
+/* Clenshaw's recurrence for the series of piece j at z. */
+static double
+cheb_eval(const BgConn *bc, int j, double z)
+{
+	double		lo,
+				hi,
+				t,
+				b0 = 0.0,
+				b1 = 0.0,
+				b2;
+	int			k;
+
+	cheb_piece_bounds(j, &lo, &hi);
+	t = (2.0 * z - lo - hi) / (hi - lo);
+	for (k = CHEB_N - 1; k >= 1; k--)
+	{
+		b2 = b1;
+		b1 = b0;
+		b0 = 2.0 * t * b1 - b2 + bc->cheb[j][k];
+	}
+	return t * b0 - b1 + 0.5 * bc->cheb[j][0];
+}
+
+/* g(z) = E[Y | alive]/z exactly, without throwing; false if not available. */
+static bool
+cheb_exact_g(const double *m, double x, const BgConn *bc, double z, double *g)
+{
+	double		e;
+
+	if (!bg_ey_alive_exact(m[0], m[1], m[2], m[3], x, 0.0, m[1] * z / (1.0 - z), bc, false, &e))
+		return false;
+	*g = e / z;
+	return isfinite(*g);
+}
+
+static void
+cheb_build(BgConn *bc, const double *m, double x)
+{
+	double		f[CHEB_N];
+	int			j,
+				i,
+				k;
+
+	bc->cheb_state = -1;
+	for (j = 0; j < CHEB_PIECES; j++)
+	{
+		double		lo,
+					hi;
+
+		cheb_piece_bounds(j, &lo, &hi);
+		for (i = 0; i < CHEB_N; i++)
+		{
+			double		t = cos(M_PI * (i + 0.5) / CHEB_N);
+
+			if (!cheb_exact_g(m, x, bc, 0.5 * (lo + hi) + 0.5 * (hi - lo) * t, &f[i]))
+				return;
+		}
+		for (k = 0; k < CHEB_N; k++)
+		{
+			double		sum = 0.0;
+
+			for (i = 0; i < CHEB_N; i++)
+				sum += f[i] * cos(M_PI * k * (i + 0.5) / CHEB_N);
+			bc->cheb[j][k] = 2.0 * sum / CHEB_N;
+		}
+		/* check between the nodes */
+		for (i = 0; i < 3; i++)
+		{
+			double		z = lo + (hi - lo) * (0.137 + 0.361 * i);
+			double		g;
+
+			if (!cheb_exact_g(m, x, bc, z, &g) ||
+				fabs(cheb_eval(bc, j, z) - g) > 1e-12 * fabs(g))
+				return;
+		}
+	}
+	bc->cheb_state = 1;
+}
+
+/*
+ * bg_ey_alive
+ *		E[Y(h) | alive, x, T]: from the Chebyshev table of this x when there
+ *		is one, otherwise exactly (raising an error when no method is
+ *		accurate).
+ */
+static double
+bg_ey_alive(double r, double alpha, double a, double b, double x,
+			double T, double h, BgConn *bc)
+{
+	double		res;
+
+	if (bc != NULL && h > 0.0 && bc->cheb_state >= 0)
+	{
+		if (bc->cheb_state == 0 && ++bc->uses >= CHEB_AFTER_USES)
+		{
+			double		m[4] = {r, alpha, a, b};
+
+			cheb_build(bc, m, x);
+		}
+		if (bc->cheb_state == 1)
+		{
+			double		z = h / (alpha + T + h);
+			int			j = cheb_piece(z);
+
+			if (j >= 0)
+				return z * cheb_eval(bc, j, z);
+		}
+	}
+	(void) bg_ey_alive_exact(r, alpha, a, b, x, T, h, bc, true, &res);
+	return res;
 }
 
 /*
@@ -809,10 +975,44 @@ static double
 log_hyp_pos(double a, double b, double c, double z)
 {
 	double		d = c - a - b;
+	double		f,
+				ca,
+				cb;
 
-	if (d < 0.0)
-		return d * log1p(-z) + log(clm_hyp2f1(c - a, c - b, c, z));
-	return log(clm_hyp2f1(a, b, c, z));
+	if (d >= 0.0)
+		return log(clm_hyp2f1(a, b, c, z));
+	/* all terms positive: the plain series if it converges soon */
+	if (clm_hyp2f1_series(a, b, c, z, 5000, &f) && isfinite(f))
+		return log(f);
+
+	/*
+	 * Euler's form.  c - a and c - b are differences of sums such as
+	 * (r+s+n+1) - (r+s+i) and may miss a whole number by rounding; a
+	 * terminating series must be recognized as one.
+	 */
+	ca = c - a;
+	cb = c - b;
+	if (fabs(ca - rint(ca)) < 1e-9 * Max(1.0, fabs(ca)))
+		ca = rint(ca);
+	if (fabs(cb - rint(cb)) < 1e-9 * Max(1.0, fabs(cb)))
+		cb = rint(cb);
+	return d * log1p(-z) + log(clm_hyp2f1(ca, cb, c, z));
+}
+
+/*
+ * pn_pmf_log_term
+ *		ln of the i-th term Gamma(r+s+i)/(Gamma(r+s) i!) h^i B2(i) of the
+ *		Pareto/NBD count probability, B2(i) = 2F1(r+s+i, b2; c; D/(M+h)) /
+ *		(M+h)^(r+s+i).
+ */
+static double
+pn_pmf_log_term(double r, double s, double h, double M, double b2, double c,
+				double D, int i)
+{
+	return clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
+		+ (i > 0 ? i * log(h) : 0.0)
+		+ log_hyp_pos(r + s + i, b2, c, D / (M + h))
+		- (r + s + i) * log(M + h);
 }
 
 /*
@@ -838,7 +1038,9 @@ pn_pmf(const double *m, double h, int n)
 				lB1,
 				lsum = -INFINITY,
 				lpref,
-				second;
+				second,
+				result,
+				abserr;
 	int			i;
 
 	if (h == 0.0)
@@ -862,19 +1064,61 @@ pn_pmf(const double *m, double h, int n)
 	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);
 	for (i = 0; i <= n; i++)
 	{
-		double		li = clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
-			+ (i > 0 ? i * log(h) : 0.0)
-			+ log_hyp_pos(r + s + i, b2, c, D / (M + h))
-			- (r + s + i) * log(M + h);
-
-		lsum = clm_logsumexp(lsum, li);
+		lsum = clm_logsumexp(lsum, pn_pmf_log_term(r, s, h, M, b2, c, D, i));
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 	lpref = r * log(alpha) + s * log(beta) + lbeta(r + n, s + 1.0) - lbeta(r, s);
+
 	/* B1 >= the partial sum; clamp rounding */
 	second = lB1 > lsum ? exp(lpref + lB1) * -expm1(lsum - lB1) : 0.0;
-	return first + second;
+	result = first + second;
+
+	/*
+	 * The difference B1 - sum carries a rounding error of about 1e-16 (n+2)
+	 * times B1.  When that is not negligible against the result (short
+	 * horizons, many purchases: tiny probabilities), use instead that B1 is
+	 * the sum of the same terms over all i >= 0: B1 - sum_{i<=n} is the tail
+	 * sum_{i>n}, whose terms fall off like rho^i, rho = h/(min(alpha,beta)+h).
+	 */
+	abserr = 1e-16 * (n + 2.0) * exp(lpref + lB1);
+	if (abserr > 1e-12 * result)
+	{
+		double		rho = h / (Min(alpha, beta) + h);
+		double		need = rho < 1.0 ? 45.0 / -log(rho) : INFINITY;
+
+		if (need <= 5000.0)
+		{
+			double		ltail = -INFINITY;
+			double		prev = INFINITY;
+
+			for (i = n + 1; i < n + 2 * (int) need + 100; i++)
+			{
+				double		li = pn_pmf_log_term(r, s, h, M, b2, c, D, i);
+
+				if (isnan(li))
+				{
+					ltail = NAN;
+					break;
+				}
+				ltail = clm_logsumexp(ltail, li);
+				if (li < prev && li < ltail - 40.0)
+					break;
+				prev = li;
+				if ((i & 255) == 0)
+					CHECK_FOR_INTERRUPTS();
+			}
+			if (isfinite(ltail))
+				return first + exp(lpref + ltail);
+		}
+		if (abserr > 1e-6 * result)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("Pareto/NBD purchase probability cannot be evaluated accurately for this model, horizon and n"),
+					 errdetail("r = %g, alpha = %g, s = %g, beta = %g, horizon = %g, n = %d.",
+							   r, alpha, s, beta, h, n)));
+	}
+	return result;
 }
 
 /* ------------------------------------------------------------------------
@@ -1094,7 +1338,7 @@ clm_clv(PG_FUNCTION_ARGS)
 				total = 0.0;
 	int			k;
 	BgConn		tmp;
-	const BgConn *bc;
+	BgConn	   *bc;
 	bool		found;
 
 	check_history(x, t_x, t);

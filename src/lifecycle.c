@@ -664,10 +664,11 @@ clm_lc_classify(int64 orders, TimestampTz first_at, TimestampTz last_at,
 	if (orders == 0)
 		return (current == CLM_STAGE_LEAD) ? CLM_STAGE_LEAD : CLM_STAGE_PROSPECT;
 
-	idle = (double) (as_of - last_at) / (double) USECS_PER_DAY;
-	tenure = (double) (as_of - first_at) / (double) USECS_PER_DAY;
+	/* in double: differences of extreme timestamps overflow int64 */
+	idle = ((double) as_of - (double) last_at) / (double) USECS_PER_DAY;
+	tenure = ((double) as_of - (double) first_at) / (double) USECS_PER_DAY;
 	if (orders >= 2)
-		gap = (double) (last_at - first_at) / (double) USECS_PER_DAY / (double) (orders - 1);
+		gap = ((double) last_at - (double) first_at) / (double) USECS_PER_DAY / (double) (orders - 1);
 	else
 		gap = p->fallback_gap_days;
 

@@ -27,6 +27,9 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -37,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "clm.h"
 #include "lifecycle.h"
@@ -58,7 +62,9 @@ typedef struct OrderTrigger
 	int			fk_att;			/* in the orders table */
 	int			ts_att;
 	SPIPlanPtr	lock_plan;
-	SPIPlanPtr	facts_plan;
+	SPIPlanPtr	facts_plan;		/* all of the customer's orders */
+	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
+	SPIPlanPtr	after_plan;		/* ... and those after a time */
 	SPIPlanPtr	update_plan;
 	struct OrderTrigger *next;
 } OrderTrigger;
@@ -174,6 +180,47 @@ order_prepare(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * order_has_time_index
+ *		Whether the orders table has a btree index leading with (customer
+ *		column, order time column), which makes the bounded reads cheap.
+ */
+static bool
+order_has_time_index(Relation orel, int fk_att, int ts_att)
+{
+	List	   *indexes = RelationGetIndexList(orel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		Form_pg_index idx;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		if (idx->indnkeyatts >= 2 && idx->indkey.values[0] == fk_att &&
+			idx->indkey.values[1] == ts_att &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+		{
+			HeapTuple	ctup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+
+			if (HeapTupleIsValid(ctup))
+			{
+				found = (((Form_pg_class) GETSTRUCT(ctup))->relam == BTREE_AM_OID);
+				ReleaseSysCache(ctup);
+			}
+		}
+		ReleaseSysCache(tup);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
+/*
  * order_build
  *		Resolve the arguments and prepare the three statements.  Needs SPI
  *		and clm_lc_load.
@@ -263,6 +310,29 @@ order_build(TriggerData *td, Oid nsp)
 	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
 											"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL",
 											ts_q, ord_q, fk_q, ts_q), 1, argtypes);
+	if (order_has_time_index(orel, ot->fk_att, ot->ts_att))
+	{
+		/*
+		 * With an index on (customer, time) the trigger reads a bounded
+		 * number of orders however many the customer has: the first k (k =
+		 * the policy's loyal_min_orders, the largest count the classifier
+		 * distinguishes) and those after the new order's time (normally
+		 * none).
+		 */
+		Oid			t2[2];
+
+		t2[0] = argtypes[0];
+		t2[1] = INT8OID;
+		ot->first_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+												"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL "
+												"ORDER BY o.%s LIMIT $2",
+												ts_q, ord_q, fk_q, ts_q, ts_q), 2, t2);
+		t2[1] = TIMESTAMPTZOID;
+		ot->after_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+												"WHERE o.%s OPERATOR(pg_catalog.=) $1 "
+												"AND o.%s OPERATOR(pg_catalog.>) $2",
+												ts_q, ord_q, fk_q, ts_q), 2, t2);
+	}
 	argtypes[1] = ot->stage_type;
 	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
 											 cust_q, stage_q, key_q), 2, argtypes);
@@ -304,6 +374,68 @@ order_lookup(TriggerData *td, Oid nsp)
 		break;
 	}
 	return order_build(td, nsp);
+}
+
+/*
+ * order_facts_bounded
+ *		The facts from the two bounded reads: counts capped at k (enough for
+ *		the classifier, which only tells 1, 2 or more, and k or more orders
+ *		apart; the gap is not needed, since a customer who just ordered is
+ *		active), the first order's time, and the latest orders after ts.
+ */
+static void
+order_facts_bounded(OrderTrigger *ot, Datum key, TimestampTz ts, int64 k,
+					int64 *n, int64 *n_all, TimestampTz *first_at,
+					TimestampTz *latest, TimestampTz *latest_other)
+{
+	Datum		args[2];
+	int			ret;
+	uint64		i;
+	bool		isnull;
+
+	*n = 0;
+	*n_all = 0;
+	*first_at = DT_NOEND;
+	*latest = ts;
+	*latest_other = DT_NOBEGIN;
+
+	args[0] = key;
+	args[1] = Int64GetDatum(k);
+	ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+			 SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (i == 0)
+			*first_at = t;
+		if (t <= ts)
+			(*n)++;
+	}
+
+	args[1] = TimestampTzGetDatum(ts);
+	ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+			 SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+
+		if (t > *latest)
+			*latest = t;
+		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
+			*latest_other = t;
+	}
+	*n_all = Min(*n + (int64) SPI_processed, k);
+	if (*n > k)
+		*n = k;
 }
 
 /*
@@ -494,11 +626,18 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	if (order_cannot_move(cur))
 		goto done;
 
-	ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-			 SPI_result_code_string(ret));
-	order_facts(ts, &n, &n_all, &first_at, &latest, &latest_other);
+	policy = clm_lc_policy(ot->policy);
+	if (ot->first_plan != NULL)
+		order_facts_bounded(ot, key, ts, Max(2, (int64) policy->loyal_min_orders),
+							&n, &n_all, &first_at, &latest, &latest_other);
+	else
+	{
+		ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		order_facts(ts, &n, &n_all, &first_at, &latest, &latest_other);
+	}
 	if (n == 0)
 		goto done;				/* our own order is not visible?  nothing to do */
 	clm_lc_check_facts(n_all, false, first_at, false, latest, latest);
@@ -506,7 +645,6 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
 	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
 			  cur_stage == CLM_STAGE_CHURNED);
-	policy = clm_lc_policy(ot->policy);
 
 	/*
 	 * Normally the customer is judged as of this order's time, counting the

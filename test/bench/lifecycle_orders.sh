@@ -42,7 +42,7 @@ BEGIN
         EXECUTE format('CREATE TABLE %I.orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                         customer_id bigint NOT NULL REFERENCES %I.customers,
                         ordered_at timestamptz NOT NULL, amount numeric(12,2) NOT NULL)', s, s);
-        EXECUTE format('CREATE INDEX ON %I.orders (customer_id)', s);
+        EXECUTE format('CREATE INDEX ON %I.orders (customer_id, ordered_at)', s);
     END LOOP;
 END $$;
 CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON b_clm.customers
