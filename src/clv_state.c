@@ -476,6 +476,16 @@ any_arg_null(FunctionCallInfo fcinfo)
 	return false;
 }
 
+/* The support functions update their state in place: aggregates only. */
+static void
+not_in_aggregate(const char *fname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s can only be called as part of an aggregate", fname),
+			 errhint("Use clm.bgnbd_fit, clm.paretonbd_fit or clm.gamma_gamma_fit.")));
+}
+
 /*
  * clm_btyd_fit_trans(state, x, t_x, t [, weight [, penalizer]])
  *		Transition of clm.bgnbd_fit and clm.paretonbd_fit: validate the row
@@ -498,7 +508,7 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 	uint16		flags;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "clm_btyd_fit_trans called in non-aggregate context");
+		not_in_aggregate("clm.btyd_fit_trans");
 	if (any_arg_null(fcinfo))
 	{
 		if (PG_ARGISNULL(0))
@@ -528,7 +538,7 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 	if (x == 0)
 		t_x = 0;
 
-	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_BTYD, 0, 0.0, 64)
+	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_BTYD, 0, 0.0, 16)
 		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_BTYD, aggcxt);
 	clv_merge_penalizer(e, flags, penalizer);
 	clv_add_row(e, x, t_x, t, w);
@@ -553,7 +563,7 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 	uint16		flags;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "clm_spend_fit_trans called in non-aggregate context");
+		not_in_aggregate("clm.spend_fit_trans");
 	if (any_arg_null(fcinfo))
 	{
 		if (PG_ARGISNULL(0))
@@ -565,7 +575,13 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 	m = PG_GETARG_FLOAT8(2);
 	check_whole_nonnegative(x, "x");
 	clm_check_finite_float8(m, "mean_spend");
-	if (m < 0 || (x > 0 && m == 0))
+	if (m < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mean_spend must not be negative"),
+				 errdetail("x is %g and mean_spend is %g.", x, m),
+				 errhint("The Gamma-Gamma model needs positive amounts; filter out returns, or customers whose mean spend is negative.")));
+	if (x > 0 && m == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("mean_spend must be positive for a customer with repeat purchases"),
@@ -579,7 +595,7 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_SPEND, 0, 0.0, 64)
+	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_SPEND, 0, 0.0, 16)
 		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_SPEND, aggcxt);
 	clv_merge_penalizer(e, flags, penalizer);
 	clv_add_row(e, x, m, 0.0, w);
@@ -599,7 +615,7 @@ clm_btyd_fit_combine(PG_FUNCTION_ARGS)
 	ClvFitExpanded *e;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "clm_btyd_fit_combine called in non-aggregate context");
+		not_in_aggregate("clm.btyd_fit_combine");
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))

@@ -70,7 +70,8 @@ norm_inf(int n, const double *a)
 /*
  * Weak-Wolfe line search along d from x (value f, directional derivative
  * gd < 0).  Bisects on failure of the sufficient-decrease condition (or a
- * non-finite value) and doubles on failure of the curvature condition.
+ * non-finite value) and doubles on failure of the curvature condition.  The
+ * gradient is only computed at points that pass sufficient decrease.
  * Returns true with the accepted point in xt/ft/gt; false when no step with
  * sufficient decrease was found.
  */
@@ -87,6 +88,7 @@ line_search(clm_objective fn, void *arg, int n, const double *x, double f,
 				best_g[CLM_OPTIM_MAXDIM],
 				best_f = INFINITY;
 	bool		have_best = false;
+	int			expansions = 0;
 
 	for (int iter = 0; iter < 80; iter++)
 	{
@@ -94,8 +96,11 @@ line_search(clm_objective fn, void *arg, int n, const double *x, double f,
 
 		for (int i = 0; i < n; i++)
 			xt[i] = x[i] + step * d[i];
-		fv = eval(fn, arg, xt, gt, n);
+		/* the value first: a numerical gradient costs 2n more evaluations */
+		fv = eval(fn, arg, xt, NULL, n);
 		if (!isfinite(fv) || fv > f + c1 * step * gd)
+			hi = step;
+		else if (!isfinite(fv = eval(fn, arg, xt, gt, n)))
 			hi = step;
 		else
 		{
@@ -116,7 +121,16 @@ line_search(clm_objective fn, void *arg, int n, const double *x, double f,
 			}
 		}
 		if (isinf(hi))
+		{
+			/*
+			 * At most four doublings: along an asymptote (an optimum at
+			 * infinity) the curvature condition never holds, and each trial
+			 * point costs a gradient.
+			 */
+			if (++expansions > 4)
+				break;
 			step = 2.0 * lo;
+		}
 		else
 			step = 0.5 * (lo + hi);
 		if (hi - lo < 1e-16 * Max(1.0, lo))
@@ -228,8 +242,13 @@ clm_bfgs(clm_objective fn, void *arg, int n, const double *theta0,
 		}
 		sy = dot(n, s, y);
 
-		/* progress stalled at rounding level several times in a row: stop */
-		if (f - ft <= 1e-15 * Max(1.0, fabs(f)))
+		/*
+		 * Progress stalled: the objective improved by less than 1e-12
+		 * (relative) five times in a row.  At an interior optimum that is
+		 * rounding level; when the optimum is at infinity (data with no
+		 * sign of dropout) it stops the walk along the asymptote.
+		 */
+		if (f - ft <= 1e-12 * Max(1.0, fabs(f)))
 			stalls++;
 		else
 			stalls = 0;
@@ -264,7 +283,7 @@ clm_bfgs(clm_objective fn, void *arg, int n, const double *theta0,
 					H[i][j] += (1.0 + rho * yhy) * rho * s[i] * s[j]
 						- rho * (hy[i] * s[j] + s[i] * hy[j]);
 		}
-		if (stalls >= 3)
+		if (stalls >= 5)
 			break;
 	}
 
