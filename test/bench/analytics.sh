@@ -26,8 +26,9 @@ cd "$CLM_ROOT"
 
 customers=${1:-${CLM_BENCH_CUSTOMERS:-1000000}}
 runs=${CLM_BENCH_RUNS:-3}
-dir=$(mktemp -d /tmp/clm-bench-analytics.XXXXXX)
-[ "$(id -u)" -eq 0 ] && chmod 755 "$dir"
+dir=$(clm_bench_dir analytics)
+rm -rf "$dir"
+mkdir -p "$dir"
 
 clm_build
 clm_private_install "$dir/inst"

@@ -16,7 +16,7 @@ set -euo pipefail
 N=${1:-1000000}
 RUNS=${2:-5}
 . "$(dirname "$0")/../lib/pgenv.sh"
-dir=$CLM_ROOT/tmp_check/bench_clv_fit
+dir=$(clm_bench_dir clv_fit)
 rm -rf "$dir"
 mkdir -p "$dir"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
