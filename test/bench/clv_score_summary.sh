@@ -12,7 +12,7 @@ set -euo pipefail
 
 N=${1:-1000000}
 RUNS=${2:-3}
-dir=$CLM_ROOT/tmp_check/bench_clv_score_summary
+dir=$(clm_bench_dir clv_score_summary)
 rm -rf "$dir"
 mkdir -p "$dir"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"

@@ -18,7 +18,7 @@ cd "$CLM_ROOT"
 secs=${1:-5}
 runs=${2:-3}
 ncust=${3:-10000}
-dir=$CLM_ROOT/tmp_check/bench_lifecycle
+dir=$(clm_bench_dir lifecycle_orders)
 rm -rf "$dir"
 mkdir -p "$dir"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"

@@ -15,7 +15,7 @@ cd "$CLM_ROOT"
 
 ncust=${1:-100000}
 runs=${2:-3}
-dir=$CLM_ROOT/tmp_check/bench_lifecycle_refresh
+dir=$(clm_bench_dir lifecycle_refresh)
 rm -rf "$dir"
 mkdir -p "$dir"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"

@@ -4,10 +4,10 @@
 #   test/bench/rfm.sh            10M orders over 1M customers (the size)
 #   CLM_BENCH_ORDERS=1000000 test/bench/rfm.sh     smaller, for development
 #   CLM_BENCH_RUNS=5 ...         runs per query (default 3; the median is kept)
-#   CLM_BENCH_DIR=/some/dir      where the build, cluster and data go (default tmp_check/bench)
+#   CLM_BENCH_DIR=/some/dir      build, cluster and data go to /some/dir/rfm (default tmp_bench/rfm)
 #
 # Not a test: it prints timings and ratios.  Builds clm, installs it into a
-# private PostgreSQL copy under $CLM_BENCH_DIR, starts a cluster on its own
+# private PostgreSQL copy under that directory, starts a cluster on its own
 # port, generates the orders deterministically (hash of the row number, no
 # random()), then times, in the same run and alternately:
 #   (a) hand-written SQL: max/count/sum GROUP BY, three ntile(5) windows, CASE
@@ -25,14 +25,14 @@ cd "$CLM_ROOT"
 orders=${CLM_BENCH_ORDERS:-10000000}
 customers=$((orders / 10))
 runs=${CLM_BENCH_RUNS:-3}
-dir=${CLM_BENCH_DIR:-$CLM_ROOT/tmp_check/bench}
+dir=$(clm_bench_dir rfm)
 
 clm_ensure_deps
 clm_build with_llvm=no
 mkdir -p "$dir"
 clm_private_install "$dir/inst" with_llvm=no
 rm -rf "$dir/cluster"
-CLM_PORT=${CLM_BENCH_PORT:-54791} clm_start_cluster "$dir/cluster" \
+CLM_PORT=${CLM_PORT:-54791} clm_start_cluster "$dir/cluster" \
     shared_buffers=2GB work_mem=1GB max_parallel_workers_per_gather=2 \
     max_worker_processes=8 max_parallel_workers=8 jit=off
 export PGDATABASE=postgres

@@ -124,3 +124,11 @@ clm_stop_cluster() {
     fi
     CLM_PGDATA=
 }
+
+# clm_bench_dir NAME: where a benchmark keeps its build, cluster and data,
+# $CLM_BENCH_DIR/NAME (default tmp_bench/NAME in the checkout): outside
+# tmp_check/, which every test run wipes, so tests and benchmarks can run
+# side by side.  Each benchmark also has its own default port (CLM_PORT).
+clm_bench_dir() {
+    echo "${CLM_BENCH_DIR:-$CLM_ROOT/tmp_bench}/$1"
+}
