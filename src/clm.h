@@ -20,4 +20,10 @@ extern void clm_check_finite_timestamp(TimestampTz ts, const char *argname);
 /* Raise a clear error if a float8 argument is NaN or infinite. */
 extern void clm_check_finite_float8(double v, const char *argname);
 
+/*
+ * Raise a clear error unless (x, t_x, t) is one customer in the BTYD
+ * convention: finite, x a whole number >= 0, 0 <= t_x <= t.
+ */
+extern void clm_check_btyd_history(double x, double t_x, double t);
+
 #endif							/* CLM_H */

@@ -884,29 +884,6 @@ check_param(double v, const char *name)
 				 errdetail("The value is %g.", v)));
 }
 
-static void
-check_xtt(double x, double t_x, double t)
-{
-	clm_check_finite_float8(x, "x");
-	clm_check_finite_float8(t_x, "t_x");
-	clm_check_finite_float8(t, "t");
-	if (x < 0 || x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x must be a non-negative whole number"),
-				 errdetail("The value is %g.", x)));
-	if (t_x < 0 || t < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x and t must not be negative"),
-				 errdetail("t_x is %g and t is %g.", t_x, t)));
-	if (t_x > t)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x must not be greater than t"),
-				 errdetail("t_x is %g and t is %g.", t_x, t)));
-}
-
 static Datum
 finite_ll(double v)
 {
@@ -938,7 +915,7 @@ clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(alpha, "alpha");
 	check_param(a, "a");
 	check_param(b, "b");
-	check_xtt(x, t_x, t);
+	clm_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(bgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
 }
 
@@ -958,7 +935,7 @@ clm_paretonbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(alpha, "alpha");
 	check_param(s, "s");
 	check_param(beta, "beta");
-	check_xtt(x, t_x, t);
+	clm_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(pnbd_row_ll(r, alpha, s, beta, x, t_x, t)));
 }
 

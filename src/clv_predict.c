@@ -278,20 +278,7 @@ check_nonneg(double v, const char *name)
 static void
 check_history(double x, double t_x, double t)
 {
-	check_nonneg(x, "x");
-	if (x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x must be a whole number"),
-				 errdetail("The value is %g; x counts repeat purchase periods.", x),
-				 errhint("Use the x of clm.purchase_summary.")));
-	check_nonneg(t_x, "t_x");
-	check_nonneg(t, "t");
-	if (t_x > t)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x must not exceed t"),
-				 errdetail("t_x is %g and t is %g; the last purchase cannot be after the end of observation.", t_x, t)));
+	clm_check_btyd_history(x, t_x, t);
 	if (x == 0.0 && t_x != 0.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

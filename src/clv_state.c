@@ -519,21 +519,7 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 	x = PG_GETARG_FLOAT8(1);
 	t_x = PG_GETARG_FLOAT8(2);
 	t = PG_GETARG_FLOAT8(3);
-	check_whole_nonnegative(x, "x");
-	clm_check_finite_float8(t_x, "t_x");
-	clm_check_finite_float8(t, "t");
-	if (t_x < 0 || t < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x and t must not be negative"),
-				 errdetail("t_x is %g and t is %g.", t_x, t),
-				 errhint("t_x is the time from the first to the last purchase, t from the first purchase to the end of the calibration period.")));
-	if (t_x > t)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x must not be greater than t"),
-				 errdetail("t_x is %g and t is %g.", t_x, t),
-				 errhint("The last purchase cannot be after the end of the calibration period; check the cutoff and the time unit.")));
+	clm_check_btyd_history(x, t_x, t);
 	check_weight_penalizer(fcinfo, 4, &w, &flags, &penalizer);
 	if (x == 0)
 		t_x = 0;
