@@ -1,19 +1,12 @@
 # Makefile for clm (PGXS)
-#
-# The install script clm--1.0.sql is assembled from the per-area parts in
-# src/sql/ (numbered so that types come before the functions that use them),
-# the way the C code is split by concern in src/.
 
 EXTENSION  = clm
-EXTVERSION = 1.0
 MODULE_big = clm
 PGFILEDESC = "clm - customer lifecycle management"
 
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+# the install script of each version, and the upgrade scripts between them
+DATA = $(wildcard $(EXTENSION)--*.sql)
 
 # pg_regress: setup (creates the extension) first, the rest in name order.
 REGRESS = setup $(filter-out setup,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
@@ -27,14 +20,11 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK = -lm
 
-EXTRA_CLEAN = $(DATA_built) results/ regression.diffs regression.out output_iso/ tmp_check/
+EXTRA_CLEAN = results/ regression.diffs regression.out output_iso/ tmp_check/
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
-
-$(DATA_built): $(SQL_PARTS)
-	cat $^ > $@
 
 $(OBJS): $(wildcard src/*.h)
 
