@@ -856,6 +856,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = pg_catalog.format('bins is %s.', COALESCE(bins::text, 'NULL'));
     END IF;
+    -- as clm.rfm_segment does: an unknown rule set is an error, not 125 uncovered cells
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule AS s
+                   WHERE s.ruleset OPERATOR(pg_catalog.=) rfm_segment_rules_check.ruleset) THEN
+        RAISE EXCEPTION 'RFM segment rule set "%" does not exist', ruleset
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The built-in rule set is "default"; add rules to clm.rfm_segment_rule.';
+    END IF;
     RETURN QUERY
     SELECT gr.r, gf.f, gm.m,
            CASE WHEN pg_catalog.count(s.segment) OPERATOR(pg_catalog.=) 0 THEN 'uncovered'

@@ -64,6 +64,7 @@ SELECT clm.rfm_segment(ROW(1, 10, 1, 11)::clm.rfm_score);
 SELECT clm.rfm_segment(ROW(1, 1, 1, 111)::clm.rfm_score, 'no_such_rules');
 SELECT clm.rfm_segment_label(ROW(1, 1, 1, 111)::clm.rfm_score, 'fr');
 SELECT * FROM clm.rfm_segment_rules_check('default', 10);
+SELECT * FROM clm.rfm_segment_rules_check('no_such_rule_set');
 
 -- the dump filter keeps the seeded rows out of pg_dump
 SELECT c.relname, x.cond
