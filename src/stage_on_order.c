@@ -27,6 +27,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
@@ -243,6 +244,25 @@ order_has_time_index(Relation orel, int fk_att, int ts_att)
 }
 
 /*
+ * order_customers_relid
+ *		Resolve the customers-table argument the same way in every session.
+ *
+ * A trigger argument is a string, and resolving it through the search_path
+ * of whichever session fires the trigger first could find another table
+ * (a temporary one, say).  A qualified name is taken as written; an
+ * unqualified one is looked up in the schema of the orders table.
+ */
+static Oid
+order_customers_relid(const char *name, Relation orel)
+{
+	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+
+	if (rv->schemaname == NULL)
+		rv->schemaname = get_namespace_name(RelationGetNamespace(orel));
+	return RangeVarGetRelid(rv, NoLock, false);
+}
+
+/*
  * order_build
  *		Resolve the arguments and prepare the three statements.  Needs SPI
  *		and clm_lc_load.
@@ -277,8 +297,7 @@ order_build(TriggerData *td, Oid nsp)
 		order_callback_registered = true;
 	}
 
-	cust_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
-													  CStringGetDatum(tg->tgargs[0])));
+	cust_relid = order_customers_relid(tg->tgargs[0], td->tg_relation);
 	crel = table_open(cust_relid, AccessShareLock);
 	if (crel->rd_rel->relkind != RELKIND_RELATION &&
 		crel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
@@ -382,8 +401,7 @@ order_still_valid(OrderTrigger *ot, TriggerData *td)
 	Relation	orel = td->tg_relation;
 	int			fk_att = order_attnum(orel, ot->args[1], InvalidOid, "order customer");
 	int			ts_att = order_attnum(orel, ot->args[3], TIMESTAMPTZOID, "order time");
-	Oid			cust_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
-																  CStringGetDatum(ot->args[0])));
+	Oid			cust_relid = order_customers_relid(ot->args[0], orel);
 
 	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
 		SPI_gettypeid(RelationGetDescr(orel), fk_att) == ot->key_type &&
