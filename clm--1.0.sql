@@ -2054,9 +2054,29 @@ DECLARE
     n bigint;
     unit_days double precision;
     src text;
+    rel regclass;
 BEGIN
     SELECT * INTO reg FROM @extschema@.customer_view AS r
      WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
+    -- orders_relation is text that the row's owner may UPDATE: it becomes
+    -- SQL only after it has been resolved to a relation and quoted again,
+    -- so a crafted value cannot run code as whoever refreshes the view (a
+    -- member of the owner role, a superuser).  The fit reads the relation
+    -- on the owner's behalf: the owner must be able to read it too.
+    rel := pg_catalog.to_regclass(reg.orders_relation);
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'orders relation % of customer view %.% does not exist', reg.orders_relation,
+                        pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name)
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_catalog.has_any_column_privilege(reg.owner, rel, 'SELECT') THEN
+        RAISE EXCEPTION 'owner % of customer view %.% may not read its orders relation %',
+                        pg_catalog.quote_ident(reg.owner), pg_catalog.quote_ident(schema_name),
+                        pg_catalog.quote_ident(view_name), rel::text
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The models of a customer view are fitted on its owner''s behalf.';
+    END IF;
+    reg.orders_relation := @extschema@._relation_label(rel);
     src := @extschema@._customer_view_source(reg, '$1', '$2', '');
     unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
     BEGIN

@@ -1,0 +1,51 @@
+-- The registry row of a customer view is writable by its owner, and the
+-- view can be refreshed by any member of the owner role, superusers
+-- included: nothing the owner stores there may run as the refresher.
+\set VERBOSITY default
+CREATE ROLE regress_cv_owner;
+CREATE SCHEMA analytics_sec AUTHORIZATION regress_cv_owner;
+CREATE TABLE analytics_sec.secret(cid int, at timestamptz, amount numeric);
+INSERT INTO analytics_sec.secret
+SELECT g % 20, timestamptz '2025-01-01 00:00+00' + g * interval '1 day', g FROM generate_series(1, 200) g;
+ALTER TABLE analytics_sec.secret OWNER TO CURRENT_USER;
+REVOKE ALL ON analytics_sec.secret FROM PUBLIC;
+
+SET ROLE regress_cv_owner;
+CREATE TABLE analytics_sec.orders(cid int, at timestamptz, amount numeric);
+INSERT INTO analytics_sec.orders
+SELECT g % 20, timestamptz '2025-01-01 00:00+00' + g * interval '1 day', g FROM generate_series(1, 200) g;
+SELECT clm.create_customer_view('analytics_sec.cv', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+
+-- 1. SQL in orders_relation: a name that to_regclass resolves (unquoted
+-- parts may hold anything but dots and spaces; the lookup truncates to 63
+-- bytes) but that runs a function when pasted into a query unquoted
+UPDATE clm.customer_view
+   SET orders_relation = $$analytics_sec.x,lateral(select/**/set_config(concat('clm',chr(46),'regress_pwned'),current_user::text,false))z,pg_stat_activity$$,
+       customer_column = 'pid', ordered_at_column = 'backend_start', amount_column = 'pid'
+ WHERE view_schema = 'analytics_sec' AND view_name = 'cv';
+CREATE TABLE analytics_sec.x(i int);
+INSERT INTO analytics_sec.x VALUES (1);
+SELECT pg_catalog.format('CREATE TABLE analytics_sec.%I (i int)',
+                         left(lower(substr(orders_relation, length('analytics_sec.') + 1)), 63))
+  FROM clm.customer_view WHERE view_schema = 'analytics_sec' AND view_name = 'cv'
+\gexec
+RESET ROLE;
+SELECT clm.refresh_customer_view('analytics_sec.cv', timestamptz '2100-01-01 00:00+00') IS NOT NULL AS refreshed;
+SELECT coalesce(current_setting('clm.regress_pwned', true), '') = '' AS not_injected;
+
+-- 2. the fit reads the orders on the owner's behalf: pointing the row at a
+-- table only the refresher can read must not leak a model of it
+SET ROLE regress_cv_owner;
+UPDATE clm.customer_view
+   SET orders_relation = 'analytics_sec.secret', customer_column = 'cid',
+       ordered_at_column = 'at', amount_column = 'amount', bgnbd = NULL
+ WHERE view_schema = 'analytics_sec' AND view_name = 'cv';
+RESET ROLE;
+SELECT clm.refresh_customer_view('analytics_sec.cv', timestamptz '2026-01-01 00:00+00') IS NOT NULL AS refreshed;
+SELECT bgnbd IS NULL AS no_model_of_secret FROM clm.customer_view
+ WHERE view_schema = 'analytics_sec' AND view_name = 'cv';
+
+DELETE FROM clm.customer_view WHERE view_schema = 'analytics_sec';
+DROP SCHEMA analytics_sec CASCADE;
+DROP ROLE regress_cv_owner;
