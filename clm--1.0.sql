@@ -1734,6 +1734,7 @@ BEGIN
                    pg_catalog.max(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz < $1) AS last_before,
                    pg_catalog.min(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz >= $1) AS first_in,
                    pg_catalog.count(*) FILTER (WHERE t.%2$I::timestamptz >= $1) AS n_in,
+                   pg_catalog.count(t.%3$I) FILTER (WHERE t.%2$I::timestamptz >= $1) AS priced_in,
                    pg_catalog.sum(t.%3$I::numeric) FILTER (WHERE t.%2$I::timestamptz >= $1) AS rev_in
               FROM %4$s AS t
              WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz < $2
@@ -1743,6 +1744,7 @@ BEGIN
                pg_catalog.count(*) FILTER (WHERE pc.first_at >= $1) AS new,
                pg_catalog.count(*) FILTER (WHERE pc.n_in > 1) AS repeaters,
                COALESCE(pg_catalog.sum(pc.n_in), 0)::bigint AS n_orders,
+               COALESCE(pg_catalog.sum(pc.priced_in), 0)::bigint AS n_priced,
                COALESCE(pg_catalog.sum(pc.rev_in), 0) AS revenue,
                pg_catalog.count(*) FILTER (WHERE pc.last_before + $3 >= $1) AS at_start,
                pg_catalog.count(*) FILTER (WHERE pc.last_before + $3 >= $1
@@ -1774,7 +1776,8 @@ BEGIN
     customers_at_start := r.at_start;
     churned_customers := r.churned;
     churn_rate := CASE WHEN r.at_start > 0 THEN r.churned::double precision / r.at_start END;
-    average_order_value := CASE WHEN r.n_orders > 0 THEN r.revenue / r.n_orders END;
+    -- an order with a NULL amount counts as an order but has no value
+    average_order_value := CASE WHEN r.n_priced > 0 THEN r.revenue / r.n_priced END;
     purchase_frequency := CASE WHEN r.active > 0 THEN r.n_orders::double precision / r.active END;
     average_predicted_clv := clv;
     customers_per_stage := per_stage;
