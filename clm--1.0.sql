@@ -2119,7 +2119,9 @@ BEGIN
                     @extschema@.clv(bg, gg, p.x, p.t_x, fit.t_max, 1.0, reg.clv_months,
                                     reg.monthly_discount_rate, unit_days)
                FROM (VALUES (0::double precision, 0::double precision),
-                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS p(x, t_x);
+                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS v(x, t_x),
+                    -- t_x is 0 for x = 0: data without a repeat buyer
+                    LATERAL (SELECT v.x, CASE WHEN v.x > 0 THEN v.t_x ELSE 0 END) AS p(x, t_x);
         EXCEPTION WHEN data_exception THEN
             RAISE WARNING 'the BG/NBD model fitted for customer view %.% cannot predict: %',
                           pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
