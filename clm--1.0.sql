@@ -1998,19 +1998,29 @@ CREATE POLICY customer_view_read ON @extschema@.customer_view FOR SELECT
     USING (pg_catalog.pg_has_role(owner, 'MEMBER')
            OR pg_catalog.has_table_privilege(
                   pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)), 'SELECT'));
+-- A row names a view in a schema where its author may create one: else any
+-- role could take a name in someone else's schema (by INSERT, or by moving
+-- its own row with UPDATE), and that schema's owner could neither see nor
+-- remove the row, nor create the view.
 CREATE POLICY customer_view_insert ON @extschema@.customer_view FOR INSERT
-    WITH CHECK (owner = CURRENT_USER);
+    WITH CHECK (owner = CURRENT_USER
+                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
+                             WHERE n.nspname = view_schema
+                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
 CREATE POLICY customer_view_update ON @extschema@.customer_view FOR UPDATE
     USING (pg_catalog.pg_has_role(owner, 'MEMBER'))
-    WITH CHECK (pg_catalog.pg_has_role(owner, 'MEMBER'));
+    WITH CHECK (pg_catalog.pg_has_role(owner, 'MEMBER')
+                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
+                             WHERE n.nspname = view_schema
+                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
 CREATE POLICY customer_view_delete ON @extschema@.customer_view FOR DELETE
     USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
 COMMENT ON POLICY customer_view_read ON @extschema@.customer_view IS
     'a registry row is visible to (members of) its owner and to roles that may read the view';
 COMMENT ON POLICY customer_view_insert ON @extschema@.customer_view IS
-    'anyone may register a view, as its owner';
+    'anyone may register a view, as its owner, in a schema where they may create it';
 COMMENT ON POLICY customer_view_update ON @extschema@.customer_view IS
-    'only (members of) the owner may change a registry row';
+    'only (members of) the owner may change a registry row, and not move it to a schema where they may not create';
 COMMENT ON POLICY customer_view_delete ON @extschema@.customer_view IS
     'only (members of) the owner may delete a registry row';
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;

@@ -46,6 +46,34 @@ SELECT clm.refresh_customer_view('analytics_sec.cv', timestamptz '2026-01-01 00:
 SELECT bgnbd IS NULL AS no_model_of_secret FROM clm.customer_view
  WHERE view_schema = 'analytics_sec' AND view_name = 'cv';
 
-DELETE FROM clm.customer_view WHERE view_schema = 'analytics_sec';
+-- 3. a role may register views only where it may create them: otherwise
+-- it could take a name in someone else's schema, and the owner of that
+-- schema could neither see nor remove the row, nor create the view
+CREATE ROLE regress_cv_other;
+CREATE SCHEMA analytics_sec_other AUTHORIZATION regress_cv_other;
+SET ROLE regress_cv_other;
+INSERT INTO clm.customer_view (view_schema, view_name, orders_relation, customer_column, ordered_at_column,
+                               amount_column, policy, time_unit, horizon_days, clv_months,
+                               monthly_discount_rate, as_of, definition)
+VALUES ('analytics_sec', 'cv2', 'analytics_sec.orders', 'cid', 'at', 'amount', 'default', '7 days', 90, 12,
+        0.01, '2026-01-01', '');
+INSERT INTO clm.customer_view (view_schema, view_name, orders_relation, customer_column, ordered_at_column,
+                               amount_column, policy, time_unit, horizon_days, clv_months,
+                               monthly_discount_rate, as_of, definition)
+VALUES ('analytics_sec_other', 'cv2', 'analytics_sec.orders', 'cid', 'at', 'amount', 'default', '7 days', 90, 12,
+        0.01, '2026-01-01', '');
+UPDATE clm.customer_view SET view_schema = 'analytics_sec' WHERE view_schema = 'analytics_sec_other';
+DELETE FROM clm.customer_view WHERE view_schema = 'analytics_sec_other';
+RESET ROLE;
+SET ROLE regress_cv_owner;
+SELECT clm.create_customer_view('analytics_sec.cv2', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+RESET ROLE;
+SELECT view_schema, view_name, owner FROM clm.customer_view
+ WHERE view_schema LIKE 'analytics_sec%' ORDER BY 1, 2;
+
+DELETE FROM clm.customer_view WHERE view_schema LIKE 'analytics_sec%';
 DROP SCHEMA analytics_sec CASCADE;
+DROP SCHEMA analytics_sec_other CASCADE;
 DROP ROLE regress_cv_owner;
+DROP ROLE regress_cv_other;
