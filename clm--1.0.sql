@@ -2283,6 +2283,16 @@ BEGIN
             USING ERRCODE = 'name_too_long',
                   HINT = 'Use at most 50 characters, so that the name of its unique index fits.';
     END IF;
+    -- said here rather than as a row security violation on the registry
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace AS n WHERE n.nspname = vschema) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', vschema
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF NOT pg_catalog.has_schema_privilege(vschema, 'CREATE') THEN
+        RAISE EXCEPTION 'permission denied for schema %', pg_catalog.quote_ident(vschema)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A customer view is created in the schema of the orders table unless its name is qualified.';
+    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', vschema, vname)) IS NOT NULL THEN
         RAISE EXCEPTION 'relation "%" already exists', pg_catalog.format('%I.%I', vschema, vname)
             USING ERRCODE = 'duplicate_table',

@@ -51,6 +51,8 @@ SELECT bgnbd IS NULL AS no_model_of_secret FROM clm.customer_view
 -- schema could neither see nor remove the row, nor create the view
 CREATE ROLE regress_cv_other;
 CREATE SCHEMA analytics_sec_other AUTHORIZATION regress_cv_other;
+GRANT USAGE ON SCHEMA analytics_sec TO regress_cv_other;
+GRANT SELECT ON analytics_sec.orders TO regress_cv_other;
 SET ROLE regress_cv_other;
 INSERT INTO clm.customer_view (view_schema, view_name, orders_relation, customer_column, ordered_at_column,
                                amount_column, policy, time_unit, horizon_days, clv_months,
@@ -64,6 +66,11 @@ VALUES ('analytics_sec_other', 'cv2', 'analytics_sec.orders', 'cid', 'at', 'amou
         0.01, '2026-01-01', '');
 UPDATE clm.customer_view SET view_schema = 'analytics_sec' WHERE view_schema = 'analytics_sec_other';
 DELETE FROM clm.customer_view WHERE view_schema = 'analytics_sec_other';
+-- through create_customer_view the same is a plain privilege error
+SELECT clm.create_customer_view('analytics_sec.cv3', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+SELECT clm.create_customer_view('no_such_schema.cv3', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
 RESET ROLE;
 SET ROLE regress_cv_owner;
 SELECT clm.create_customer_view('analytics_sec.cv2', 'analytics_sec.orders', 'cid', 'at', 'amount',
