@@ -1993,9 +1993,23 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_view', '');
 -- Anyone may make a customer view of tables they can read, so the registry
 -- is writable by all, but each row only by (members of) the role that made
 -- it; a row is visible to its owner and to whoever may read the view.
+-- _is_member_of: pg_has_role(name, 'MEMBER') that is false, not an error,
+-- for a role that no longer exists.  The registry keeps owners by name, and
+-- DROP ROLE (after REASSIGN OWNED) leaves such names behind: with the plain
+-- call in its policies one dropped owner made every non-superuser's query
+-- on the registry fail, and with it every customer view's refresh.
+CREATE FUNCTION @extschema@._is_member_of(role_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_roles AS r
+                WHERE r.rolname = role_name AND pg_catalog.pg_has_role(r.oid, 'MEMBER'));
+COMMENT ON FUNCTION @extschema@._is_member_of(name) IS
+    'internal: whether the current user is a member of the named role; false when no such role exists';
+
 ALTER TABLE @extschema@.customer_view ENABLE ROW LEVEL SECURITY;
 CREATE POLICY customer_view_read ON @extschema@.customer_view FOR SELECT
-    USING (pg_catalog.pg_has_role(owner, 'MEMBER')
+    USING (@extschema@._is_member_of(owner)
            OR pg_catalog.has_table_privilege(
                   pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)), 'SELECT'));
 -- A row names a view in a schema where its author may create one: else any
@@ -2008,13 +2022,13 @@ CREATE POLICY customer_view_insert ON @extschema@.customer_view FOR INSERT
                              WHERE n.nspname = view_schema
                                AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
 CREATE POLICY customer_view_update ON @extschema@.customer_view FOR UPDATE
-    USING (pg_catalog.pg_has_role(owner, 'MEMBER'))
-    WITH CHECK (pg_catalog.pg_has_role(owner, 'MEMBER')
+    USING (@extschema@._is_member_of(owner))
+    WITH CHECK (@extschema@._is_member_of(owner)
                 AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
                              WHERE n.nspname = view_schema
                                AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
 CREATE POLICY customer_view_delete ON @extschema@.customer_view FOR DELETE
-    USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+    USING (@extschema@._is_member_of(owner));
 COMMENT ON POLICY customer_view_read ON @extschema@.customer_view IS
     'a registry row is visible to (members of) its owner and to roles that may read the view';
 COMMENT ON POLICY customer_view_insert ON @extschema@.customer_view IS
@@ -2385,7 +2399,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     reg := @extschema@._customer_view_lookup(view_name);
-    IF NOT pg_catalog.pg_has_role(reg.owner, 'MEMBER') THEN
+    IF NOT @extschema@._is_member_of(reg.owner) THEN
         RAISE EXCEPTION 'must be owner of customer view "%"', view_name
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.',
@@ -2427,7 +2441,7 @@ DECLARE
     reg @extschema@.customer_view;
 BEGIN
     reg := @extschema@._customer_view_lookup(view_name);
-    IF NOT pg_catalog.pg_has_role(reg.owner, 'MEMBER') THEN
+    IF NOT @extschema@._is_member_of(reg.owner) THEN
         RAISE EXCEPTION 'must be owner of customer view "%"', view_name
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.';

@@ -79,6 +79,31 @@ RESET ROLE;
 SELECT view_schema, view_name, owner FROM clm.customer_view
  WHERE view_schema LIKE 'analytics_sec%' ORDER BY 1, 2;
 
+-- 4. a role that made a customer view is dropped after REASSIGN OWNED:
+-- its registry row names a role that no longer exists, which must not
+-- break everyone else's reads of the registry (and so every refresh)
+CREATE ROLE regress_cv_gone;
+GRANT CREATE, USAGE ON SCHEMA analytics_sec_other TO regress_cv_gone;
+GRANT USAGE ON SCHEMA analytics_sec_other TO regress_cv_owner;
+SET ROLE regress_cv_gone;
+CREATE TABLE analytics_sec_other.orders(cid int, at timestamptz, amount numeric);
+INSERT INTO analytics_sec_other.orders
+SELECT g % 20, timestamptz '2025-01-01 00:00+00' + g * interval '1 day', g FROM generate_series(1, 200) g;
+SELECT clm.create_customer_view('analytics_sec_other.cv_gone', 'analytics_sec_other.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+RESET ROLE;
+REASSIGN OWNED BY regress_cv_gone TO regress_cv_other;
+DROP OWNED BY regress_cv_gone;
+DROP ROLE regress_cv_gone;
+SET ROLE regress_cv_owner;
+SELECT view_schema, view_name FROM clm.customer_view WHERE view_schema LIKE 'analytics_sec%' ORDER BY 1, 2;
+SELECT clm.refresh_customer_view('analytics_sec.cv2', timestamptz '2026-01-01 00:00+00', false) IS NOT NULL AS refreshed;
+RESET ROLE;
+SET ROLE regress_cv_other;
+SELECT count(*) AS rows_of_readable_views FROM analytics_sec_other.cv_gone;
+SELECT clm.refresh_customer_view('analytics_sec_other.cv_gone', timestamptz '2026-01-01 00:00+00');
+RESET ROLE;
+
 DELETE FROM clm.customer_view WHERE view_schema LIKE 'analytics_sec%';
 DROP SCHEMA analytics_sec CASCADE;
 DROP SCHEMA analytics_sec_other CASCADE;
