@@ -2010,8 +2010,12 @@ COMMENT ON FUNCTION @extschema@._is_member_of(name) IS
 ALTER TABLE @extschema@.customer_view ENABLE ROW LEVEL SECURITY;
 CREATE POLICY customer_view_read ON @extschema@.customer_view FOR SELECT
     USING (@extschema@._is_member_of(owner)
-           OR pg_catalog.has_table_privilege(
-                  pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)), 'SELECT'));
+           -- not to_regclass: it raises an error for a schema without USAGE
+           OR EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                       WHERE n.nspname = view_schema AND c.relname = view_name
+                         AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                         AND pg_catalog.has_table_privilege(c.oid, 'SELECT')));
 -- A row names a view in a schema where its author may create one: else any
 -- role could take a name in someone else's schema (by INSERT, or by moving
 -- its own row with UPDATE), and that schema's owner could neither see nor

@@ -104,6 +104,14 @@ SELECT count(*) AS rows_of_readable_views FROM analytics_sec_other.cv_gone;
 SELECT clm.refresh_customer_view('analytics_sec_other.cv_gone', timestamptz '2026-01-01 00:00+00');
 RESET ROLE;
 
+-- 5. a customer view in a schema another role may not even look into
+-- (no USAGE) stays invisible to that role, and its registry reads work
+REVOKE USAGE ON SCHEMA analytics_sec_other FROM regress_cv_owner;
+SET ROLE regress_cv_owner;
+SELECT view_schema, view_name FROM clm.customer_view WHERE view_schema LIKE 'analytics_sec%' ORDER BY 1, 2;
+SELECT clm.refresh_customer_view('analytics_sec.cv2', timestamptz '2026-01-01 00:00+00', false) IS NOT NULL AS refreshed;
+RESET ROLE;
+
 DELETE FROM clm.customer_view WHERE view_schema LIKE 'analytics_sec%';
 DROP SCHEMA analytics_sec CASCADE;
 DROP SCHEMA analytics_sec_other CASCADE;
