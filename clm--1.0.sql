@@ -1741,6 +1741,7 @@ BEGIN
                    pg_catalog.max(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz < $1) AS last_before,
                    pg_catalog.min(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz >= $1) AS first_in,
                    pg_catalog.count(*) FILTER (WHERE t.%2$I::timestamptz >= $1) AS n_in,
+                   pg_catalog.count(t.%3$I) FILTER (WHERE t.%2$I::timestamptz >= $1) AS priced_in,
                    pg_catalog.sum(t.%3$I::numeric) FILTER (WHERE t.%2$I::timestamptz >= $1) AS rev_in
               FROM %4$s AS t
              WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz < $2
@@ -1750,6 +1751,7 @@ BEGIN
                pg_catalog.count(*) FILTER (WHERE pc.first_at >= $1) AS new,
                pg_catalog.count(*) FILTER (WHERE pc.n_in > 1) AS repeaters,
                COALESCE(pg_catalog.sum(pc.n_in), 0)::bigint AS n_orders,
+               COALESCE(pg_catalog.sum(pc.priced_in), 0)::bigint AS n_priced,
                COALESCE(pg_catalog.sum(pc.rev_in), 0) AS revenue,
                pg_catalog.count(*) FILTER (WHERE pc.last_before + $3 >= $1) AS at_start,
                pg_catalog.count(*) FILTER (WHERE pc.last_before + $3 >= $1
@@ -1781,7 +1783,8 @@ BEGIN
     customers_at_start := r.at_start;
     churned_customers := r.churned;
     churn_rate := CASE WHEN r.at_start > 0 THEN r.churned::double precision / r.at_start END;
-    average_order_value := CASE WHEN r.n_orders > 0 THEN r.revenue / r.n_orders END;
+    -- an order with a NULL amount counts as an order but has no value
+    average_order_value := CASE WHEN r.n_priced > 0 THEN r.revenue / r.n_priced END;
     purchase_frequency := CASE WHEN r.active > 0 THEN r.n_orders::double precision / r.active END;
     average_predicted_clv := clv;
     customers_per_stage := per_stage;
@@ -1997,24 +2000,52 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_view', '');
 -- Anyone may make a customer view of tables they can read, so the registry
 -- is writable by all, but each row only by (members of) the role that made
 -- it; a row is visible to its owner and to whoever may read the view.
+-- _is_member_of: pg_has_role(name, 'MEMBER') that is false, not an error,
+-- for a role that no longer exists.  The registry keeps owners by name, and
+-- DROP ROLE (after REASSIGN OWNED) leaves such names behind: with the plain
+-- call in its policies one dropped owner made every non-superuser's query
+-- on the registry fail, and with it every customer view's refresh.
+CREATE FUNCTION @extschema@._is_member_of(role_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_roles AS r
+                WHERE r.rolname = role_name AND pg_catalog.pg_has_role(r.oid, 'MEMBER'));
+COMMENT ON FUNCTION @extschema@._is_member_of(name) IS
+    'internal: whether the current user is a member of the named role; false when no such role exists';
+
 ALTER TABLE @extschema@.customer_view ENABLE ROW LEVEL SECURITY;
 CREATE POLICY customer_view_read ON @extschema@.customer_view FOR SELECT
-    USING (pg_catalog.pg_has_role(owner, 'MEMBER')
-           OR pg_catalog.has_table_privilege(
-                  pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)), 'SELECT'));
+    USING (@extschema@._is_member_of(owner)
+           -- not to_regclass: it raises an error for a schema without USAGE
+           OR EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                       WHERE n.nspname = view_schema AND c.relname = view_name
+                         AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                         AND pg_catalog.has_table_privilege(c.oid, 'SELECT')));
+-- A row names a view in a schema where its author may create one: else any
+-- role could take a name in someone else's schema (by INSERT, or by moving
+-- its own row with UPDATE), and that schema's owner could neither see nor
+-- remove the row, nor create the view.
 CREATE POLICY customer_view_insert ON @extschema@.customer_view FOR INSERT
-    WITH CHECK (owner = CURRENT_USER);
+    WITH CHECK (owner = CURRENT_USER
+                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
+                             WHERE n.nspname = view_schema
+                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
 CREATE POLICY customer_view_update ON @extschema@.customer_view FOR UPDATE
-    USING (pg_catalog.pg_has_role(owner, 'MEMBER'))
-    WITH CHECK (pg_catalog.pg_has_role(owner, 'MEMBER'));
+    USING (@extschema@._is_member_of(owner))
+    WITH CHECK (@extschema@._is_member_of(owner)
+                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
+                             WHERE n.nspname = view_schema
+                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
 CREATE POLICY customer_view_delete ON @extschema@.customer_view FOR DELETE
-    USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+    USING (@extschema@._is_member_of(owner));
 COMMENT ON POLICY customer_view_read ON @extschema@.customer_view IS
     'a registry row is visible to (members of) its owner and to roles that may read the view';
 COMMENT ON POLICY customer_view_insert ON @extschema@.customer_view IS
-    'anyone may register a view, as its owner';
+    'anyone may register a view, as its owner, in a schema where they may create it';
 COMMENT ON POLICY customer_view_update ON @extschema@.customer_view IS
-    'only (members of) the owner may change a registry row';
+    'only (members of) the owner may change a registry row, and not move it to a schema where they may not create';
 COMMENT ON POLICY customer_view_delete ON @extschema@.customer_view IS
     'only (members of) the owner may delete a registry row';
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;
@@ -2061,9 +2092,29 @@ DECLARE
     n bigint;
     unit_days double precision;
     src text;
+    rel regclass;
 BEGIN
     SELECT * INTO reg FROM @extschema@.customer_view AS r
      WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
+    -- orders_relation is text that the row's owner may UPDATE: it becomes
+    -- SQL only after it has been resolved to a relation and quoted again,
+    -- so a crafted value cannot run code as whoever refreshes the view (a
+    -- member of the owner role, a superuser).  The fit reads the relation
+    -- on the owner's behalf: the owner must be able to read it too.
+    rel := pg_catalog.to_regclass(reg.orders_relation);
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'orders relation % of customer view %.% does not exist', reg.orders_relation,
+                        pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name)
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_catalog.has_any_column_privilege(reg.owner, rel, 'SELECT') THEN
+        RAISE EXCEPTION 'owner % of customer view %.% may not read its orders relation %',
+                        pg_catalog.quote_ident(reg.owner), pg_catalog.quote_ident(schema_name),
+                        pg_catalog.quote_ident(view_name), rel::text
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The models of a customer view are fitted on its owner''s behalf.';
+    END IF;
+    reg.orders_relation := @extschema@._relation_label(rel);
     src := @extschema@._customer_view_source(reg, '$1', '$2', '');
     unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
     BEGIN
@@ -2103,7 +2154,9 @@ BEGIN
                     @extschema@.clv(bg, gg, p.x, p.t_x, fit.t_max, 1.0, reg.clv_months,
                                     reg.monthly_discount_rate, unit_days)
                FROM (VALUES (0::double precision, 0::double precision),
-                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS p(x, t_x);
+                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS v(x, t_x),
+                    -- t_x is 0 for x = 0: data without a repeat buyer
+                    LATERAL (SELECT v.x, CASE WHEN v.x > 0 THEN v.t_x ELSE 0 END) AS p(x, t_x);
         EXCEPTION WHEN data_exception THEN
             RAISE WARNING 'the BG/NBD model fitted for customer view %.% cannot predict: %',
                           pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
@@ -2255,6 +2308,16 @@ BEGIN
             USING ERRCODE = 'name_too_long',
                   HINT = 'Use at most 50 characters, so that the name of its unique index fits.';
     END IF;
+    -- said here rather than as a row security violation on the registry
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace AS n WHERE n.nspname = vschema) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', vschema
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF NOT pg_catalog.has_schema_privilege(vschema, 'CREATE') THEN
+        RAISE EXCEPTION 'permission denied for schema %', pg_catalog.quote_ident(vschema)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A customer view is created in the schema of the orders table unless its name is qualified.';
+    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', vschema, vname)) IS NOT NULL THEN
         RAISE EXCEPTION 'relation "%" already exists', pg_catalog.format('%I.%I', vschema, vname)
             USING ERRCODE = 'duplicate_table',
@@ -2347,7 +2410,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     reg := @extschema@._customer_view_lookup(view_name);
-    IF NOT pg_catalog.pg_has_role(reg.owner, 'MEMBER') THEN
+    IF NOT @extschema@._is_member_of(reg.owner) THEN
         RAISE EXCEPTION 'must be owner of customer view "%"', view_name
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.',
@@ -2389,7 +2452,7 @@ DECLARE
     reg @extschema@.customer_view;
 BEGIN
     reg := @extschema@._customer_view_lookup(view_name);
-    IF NOT pg_catalog.pg_has_role(reg.owner, 'MEMBER') THEN
+    IF NOT @extschema@._is_member_of(reg.owner) THEN
         RAISE EXCEPTION 'must be owner of customer view "%"', view_name
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.';

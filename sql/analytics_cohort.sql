@@ -128,6 +128,16 @@ FROM clm.lifecycle_kpis('orders', 'cust', 'at', 'amt', '2024-02-01', '2024-03-01
 SELECT active_customers, orders_count, revenue, repeat_purchase_rate, average_order_value
 FROM clm.lifecycle_kpis('orders', 'cust', 'at', 'amt', '2030-01-01', '2030-02-01');
 
+-- an order whose amount is unknown (NULL) is still an order, but it cannot
+-- enter the average order value: February stays 170.00 / 3 = 56.67 (not
+-- 170.00 / 4); a window whose only order has no amount has no AOV
+INSERT INTO orders VALUES (4, '2024-02-15', NULL), (5, '2030-01-10', NULL);
+SELECT orders_count, revenue, round(average_order_value, 2) AS aov, purchase_frequency
+FROM clm.lifecycle_kpis('orders', 'cust', 'at', 'amt', '2024-02-01', '2024-03-01', '30 days');
+SELECT orders_count, revenue, average_order_value
+FROM clm.lifecycle_kpis('orders', 'cust', 'at', 'amt', '2030-01-01', '2030-02-01');
+DELETE FROM orders WHERE amt IS NULL;
+
 -- bad arguments
 SELECT * FROM clm.lifecycle_kpis('orders', 'cust', 'at', 'amt', '2024-03-01', '2024-02-01');
 SELECT * FROM clm.lifecycle_kpis('orders', 'cust', 'at', 'amt', NULL, '2024-02-01');
