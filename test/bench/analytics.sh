@@ -26,15 +26,10 @@ cd "$CLM_ROOT"
 
 customers=${1:-${CLM_BENCH_CUSTOMERS:-1000000}}
 runs=${CLM_BENCH_RUNS:-3}
-dir=$(clm_bench_dir analytics)
-rm -rf "$dir"
-mkdir -p "$dir"
-
-clm_build
-clm_private_install "$dir/inst"
-CLM_PORT=${CLM_PORT:-54983} clm_start_cluster "$dir/cluster" shared_buffers=2GB work_mem=256MB \
-    maintenance_work_mem=1GB max_parallel_workers_per_gather=2 max_worker_processes=8 \
-    max_wal_size=8GB checkpoint_timeout=30min
+clm_bench_start analytics 54983 shared_buffers=2GB work_mem=256MB maintenance_work_mem=1GB \
+    max_parallel_workers_per_gather=2 max_worker_processes=8 max_wal_size=8GB \
+    checkpoint_timeout=30min
+dir=$BENCH_DIR
 trap 'clm_stop_cluster; rm -rf "$dir"' EXIT
 export PGDATABASE=postgres
 

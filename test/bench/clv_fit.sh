@@ -16,14 +16,9 @@ set -euo pipefail
 N=${1:-1000000}
 RUNS=${2:-5}
 . "$(dirname "$0")/../lib/pgenv.sh"
-dir=$(clm_bench_dir clv_fit)
-rm -rf "$dir"
-mkdir -p "$dir"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-clm_build with_llvm=no
-clm_private_install "$dir/inst" with_llvm=no
-CLM_PORT=${CLM_PORT:-54873} clm_start_cluster "$dir/cluster" max_worker_processes=8 \
-    max_parallel_workers=4 shared_buffers=512MB work_mem=256MB
+clm_bench_start clv_fit 54873 max_worker_processes=8 max_parallel_workers=4 shared_buffers=512MB \
+    work_mem=256MB
+dir=$BENCH_DIR
 PSQL="$CLM_BINDIR/psql -X -q -v ON_ERROR_STOP=1 -d postgres"
 
 cc -O2 -o "$dir/btyd_gen" "$CLM_ROOT/test/data/btyd_gen.c" -lm

@@ -12,15 +12,9 @@ set -euo pipefail
 
 N=${1:-1000000}
 RUNS=${2:-3}
-dir=$(clm_bench_dir clv_score)
-rm -rf "$dir"
-mkdir -p "$dir"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-
-clm_build with_llvm=no
-clm_private_install "$dir/inst" with_llvm=no
-CLM_PORT=${CLM_PORT:-54793} clm_start_cluster "$dir/cluster" shared_buffers=512MB work_mem=256MB \
+clm_bench_start clv_score 54793 shared_buffers=512MB work_mem=256MB \
     max_parallel_workers_per_gather=0 jit=off
+dir=$BENCH_DIR
 
 psql() { "$CLM_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 

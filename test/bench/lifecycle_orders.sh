@@ -18,14 +18,8 @@ cd "$CLM_ROOT"
 secs=${1:-5}
 runs=${2:-3}
 ncust=${3:-10000}
-dir=$(clm_bench_dir lifecycle_orders)
-rm -rf "$dir"
-mkdir -p "$dir"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-
-clm_build with_llvm=no
-clm_private_install "$dir/inst" with_llvm=no
-CLM_PORT=${CLM_PORT:-54871} clm_start_cluster "$dir/cluster" shared_buffers=256MB max_wal_size=4GB
+clm_bench_start lifecycle_orders 54871 shared_buffers=256MB max_wal_size=4GB
+dir=$BENCH_DIR
 psql() { "$CLM_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 psql -v ncust="$ncust" <<'SQL'

@@ -15,14 +15,8 @@ cd "$CLM_ROOT"
 
 ncust=${1:-100000}
 runs=${2:-3}
-dir=$(clm_bench_dir lifecycle_refresh)
-rm -rf "$dir"
-mkdir -p "$dir"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-
-clm_build with_llvm=no
-clm_private_install "$dir/inst" with_llvm=no
-CLM_PORT=${CLM_PORT:-54872} clm_start_cluster "$dir/cluster" shared_buffers=512MB max_wal_size=4GB work_mem=64MB
+clm_bench_start lifecycle_refresh 54872 shared_buffers=512MB max_wal_size=4GB work_mem=64MB
+dir=$BENCH_DIR
 psql() { "$CLM_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 psql -v ncust="$ncust" <<'SQL'

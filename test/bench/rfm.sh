@@ -25,16 +25,9 @@ cd "$CLM_ROOT"
 orders=${CLM_BENCH_ORDERS:-10000000}
 customers=$((orders / 10))
 runs=${CLM_BENCH_RUNS:-3}
-dir=$(clm_bench_dir rfm)
-
-clm_ensure_deps
-clm_build with_llvm=no
-mkdir -p "$dir"
-clm_private_install "$dir/inst" with_llvm=no
-rm -rf "$dir/cluster"
-CLM_PORT=${CLM_PORT:-54791} clm_start_cluster "$dir/cluster" \
-    shared_buffers=2GB work_mem=1GB max_parallel_workers_per_gather=2 \
+clm_bench_start rfm 54791 shared_buffers=2GB work_mem=1GB max_parallel_workers_per_gather=2 \
     max_worker_processes=8 max_parallel_workers=8 jit=off
+dir=$BENCH_DIR
 export PGDATABASE=postgres
 psql() { "$CLM_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 

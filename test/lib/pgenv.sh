@@ -132,3 +132,20 @@ clm_stop_cluster() {
 clm_bench_dir() {
     echo "${CLM_BENCH_DIR:-$CLM_ROOT/tmp_bench}/$1"
 }
+
+# clm_bench_start NAME PORT [GUC=VALUE ...]: how every benchmark begins.
+# Builds clm, installs it into a private tree in a fresh clm_bench_dir NAME
+# and starts a cluster there with the given settings, on $CLM_PORT (default
+# PORT).  Sets BENCH_DIR.
+clm_bench_start() {
+    local name=$1 port=$2
+    shift 2
+    BENCH_DIR=$(clm_bench_dir "$name")
+    rm -rf "$BENCH_DIR"
+    mkdir -p "$BENCH_DIR"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$BENCH_DIR"
+    clm_ensure_deps
+    clm_build with_llvm=no
+    clm_private_install "$BENCH_DIR/inst" with_llvm=no
+    CLM_PORT=${CLM_PORT:-$port} clm_start_cluster "$BENCH_DIR/cluster" "$@"
+}
