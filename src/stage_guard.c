@@ -326,7 +326,8 @@ PG_FUNCTION_INFO_V1(clm_stage_guard);
  *		Allow or reject one row's stage change, and record it.
  *
  * Order matters: everything is checked before anything is written, so a
- * rejected change leaves no trace.  An unchanged stage costs no SPI call.
+ * rejected change leaves no trace.  An unchanged stage runs no query: the
+ * rule cache is only checked to still be current (two syscache lookups).
  * NULL stages: a row may be inserted without a stage, and a NULL stage may
  * be set (that is the customer's first stage, always allowed); clearing a
  * stage is rejected, because "clear, then set" would bypass the rules.
