@@ -13,6 +13,8 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "clm.h"
 
@@ -50,6 +52,24 @@ clm_check_finite_float8(double v, const char *argname)
 				 errmsg("%s must be a finite number", argname),
 				 errdetail("The value is %s.", isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity")),
 				 errhint("Filter out or repair rows with NaN or infinite values.")));
+}
+
+/*
+ * clm_qualified_relname
+ *		The quoted, schema-qualified name of a relation.
+ *
+ * This is the form in which clm writes a user's table into the SQL it runs
+ * (so no search_path can redirect it) and into clm.stage_history.relation.
+ */
+char *
+clm_qualified_relname(Oid relid)
+{
+	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+	char	   *relname = get_rel_name(relid);
+
+	if (nspname == NULL || relname == NULL)
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	return quote_qualified_identifier(nspname, relname);
 }
 
 /*

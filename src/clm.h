@@ -20,6 +20,9 @@ extern void clm_check_finite_timestamp(TimestampTz ts, const char *argname);
 /* Raise a clear error if a float8 argument is NaN or infinite. */
 extern void clm_check_finite_float8(double v, const char *argname);
 
+/* The quoted, schema-qualified name of a relation, e.g. crm."Customers". */
+extern char *clm_qualified_relname(Oid relid);
+
 /*
  * Raise a clear error unless (x, t_x, t) is one customer in the BTYD
  * convention: finite, x a whole number >= 0, 0 <= t_x <= t.

@@ -869,8 +869,7 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 			 errdetail("Stage moves go through the transition rules and are recorded in %s.stage_history by that trigger.",
 					   lc.nspname),
 			 errhint("CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s.stage_guard('%s', '<key column>', '<stage-entered-at column>');",
-					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-												RelationGetRelationName(rel)),
+					 clm_qualified_relname(RelationGetRelid(rel)),
 					 lc.nspname, stage_column)));
 	return NULL;				/* not reached */
 }

@@ -194,10 +194,8 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	clm_lc_require_guard(crel, stage, "clm.refresh_stages");
 	table_close(crel, NoLock);
 
-	cust_q = quote_qualified_identifier(get_namespace_name(get_rel_namespace(cust)),
-										get_rel_name(cust));
-	ord_q = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ord)),
-									   get_rel_name(ord));
+	cust_q = clm_qualified_relname(cust);
+	ord_q = clm_qualified_relname(ord);
 	nsp_q = pstrdup(clm_lc_nspname());
 	key = pstrdup(quote_identifier(key));
 	stage = pstrdup(quote_identifier(stage));

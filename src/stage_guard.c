@@ -284,8 +284,7 @@ guard_key_exists(Relation rel, int key_att, Datum key)
 		if (kp->unique)
 		{
 			char	   *sql = psprintf("SELECT 1 FROM %s WHERE %s OPERATOR(pg_catalog.=) $1 LIMIT 1",
-									   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-																  RelationGetRelationName(rel)),
+									   clm_qualified_relname(RelationGetRelid(rel)),
 									   quote_identifier(SPI_fname(RelationGetDescr(rel), key_att)));
 
 			kp->plan = SPI_prepare(sql, 1, &argtype);
@@ -393,8 +392,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 		goto done;
 
 	logical_relid = clm_lc_logical_relid(rel);
-	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(logical_relid)),
-										 get_rel_name(logical_relid));
+	relname = clm_qualified_relname(logical_relid);
 
 	if (newnull)
 		ereport(ERROR,

@@ -329,15 +329,13 @@ order_build(TriggerData *td, Oid nsp)
 	ot->ts_att = order_attnum(orel, tg->tgargs[3], TIMESTAMPTZOID, "order time");
 	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
 
-	cust_q = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(crel)),
-										RelationGetRelationName(crel));
+	cust_q = clm_qualified_relname(RelationGetRelid(crel));
 	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
 	{
 		/* a partition's trigger counts the orders of the whole table */
 		Oid			ord_relid = clm_lc_logical_relid(orel);
 
-		ord_q = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ord_relid)),
-										   get_rel_name(ord_relid));
+		ord_q = clm_qualified_relname(ord_relid);
 	}
 	key_q = pstrdup(quote_identifier(key_col));
 	stage_q = pstrdup(quote_identifier(tg->tgargs[2]));
