@@ -98,6 +98,27 @@ SELECT (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary,
 FROM (VALUES (timestamptz '2024-01-01 00:00+00', 12345678901234567890.5::numeric),
              (timestamptz '2024-01-02 00:00+00', 0.000000000001),
              (timestamptz '2024-01-03 00:00+00', -98765432109876543210.25)) v(t, a);
+-- monetary is built without text when the scaled sum fits in bigint, and
+-- through text otherwise: both give exactly sum() (value and scale)
+SELECT g, (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary::text AS monetary,
+       sum(a)::text AS plain_sum,
+       (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary::text = sum(a)::text AS same_text
+FROM (VALUES ('whole amounts, scale 2', timestamptz '2024-01-01 00:00+00', 5.00),
+             ('whole amounts, scale 2', timestamptz '2024-01-02 00:00+00', 3.00),
+             ('fewer decimals than a digit group', timestamptz '2024-01-01 00:00+00', 0.5),
+             ('fewer decimals than a digit group', timestamptz '2024-01-02 00:00+00', 0.25),
+             ('refund larger than purchases', timestamptz '2024-01-01 00:00+00', -12.345),
+             ('refund larger than purchases', timestamptz '2024-01-02 00:00+00', 2.1),
+             ('zero with scale', timestamptz '2024-01-01 00:00+00', 0.00),
+             ('large whole amount', timestamptz '2024-01-01 00:00+00', 100000000),
+             ('display scale 22 (text path)', timestamptz '2024-01-01 00:00+00', 1.0000000000000000000000),
+             ('display scale 22 (text path)', timestamptz '2024-01-02 00:00+00', 2),
+             ('beyond bigint (text path)', timestamptz '2024-01-01 00:00+00', 92233720368547758.07),
+             ('beyond bigint (text path)', timestamptz '2024-01-02 00:00+00', 1.00),
+             ('bigint boundary', timestamptz '2024-01-01 00:00+00', 92233720368547758.07),
+             ('negative beyond bigint', timestamptz '2024-01-01 00:00+00', -92233720368547758.08),
+             ('negative beyond bigint', timestamptz '2024-01-01 00:00+00', -0.01)) v(g, t, a)
+GROUP BY g ORDER BY g;
 -- beyond that: a clear error rather than a rounded sum
 SELECT (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary
 FROM (VALUES (timestamptz '2024-01-01 00:00+00', 123456789012345678901234.5::numeric),

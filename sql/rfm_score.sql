@@ -31,6 +31,31 @@ s AS (SELECT r, clm.rfm_score(r, th) AS s FROM rfm, t)
 SELECT (s).r, count(*), min((r).recency_days), max((r).recency_days), min((s).score) >= 111 AS score_ok
 FROM s GROUP BY 1 ORDER BY 1;
 
+-- From 1024 values on, the values are sorted by a radix sort on their bit
+-- patterns instead of a comparison sort.  Distinct values, negatives and
+-- zero included: with 2000 values and 5 bins the j-th breakpoint is the
+-- (400j + 1)-th smallest value.
+CREATE TABLE big AS
+SELECT ROW((i - 1000) * 0.5, i % 7, ((i * 37) % 2000 - 1000)::numeric / 100,
+           NULL, NULL, NULL, NULL)::clm.rfm AS r
+FROM generate_series(1, 2000) i;
+WITH t AS (SELECT clm.rfm_thresholds(r) AS th FROM big),
+s AS (SELECT array_agg((r).recency_days ORDER BY (r).recency_days) AS rec,
+             array_agg((r).monetary::float8 ORDER BY (r).monetary) AS mon FROM big)
+SELECT (th).recency_breaks = ARRAY[rec[401], rec[801], rec[1201], rec[1601]] AS recency_ok,
+       (th).monetary_breaks = ARRAY[mon[401], mon[801], mon[1201], mon[1601]] AS monetary_ok,
+       (th).recency_breaks, (th).monetary_breaks
+FROM t, s;
+-- frequency i % 7 ties: counts 285 (0), 286 (1 to 5), 285 (6), cumulative
+-- 285, 571, 857, 1143, 1429, 1715, 2000 against targets 400, 800, 1200,
+-- 1600: the nearest cuts are after 0, 2, 3 and 5, so breaks 1, 3, 4, 6
+SELECT (clm.rfm_thresholds(r)).frequency_breaks FROM big;
+-- the heavy-tie customers above, three times over (3000 values): the same
+-- proportions give the same breakpoints as the 1000 values did
+SELECT (clm.rfm_thresholds(r)).frequency_breaks = (SELECT (clm.rfm_thresholds(r)).frequency_breaks FROM rfm)
+       AS same_breaks
+FROM rfm, generate_series(1, 3);
+
 -- identical values always share a score (a group of 100 identical customers)
 WITH x AS (SELECT ROW(10, 3, 100::numeric, NULL, NULL, NULL, NULL)::clm.rfm AS r FROM generate_series(1, 100)
            UNION ALL SELECT r FROM rfm),

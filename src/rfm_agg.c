@@ -303,9 +303,9 @@ rfm_numeric_to_double(Datum d)
 		return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
 	v = (double) dec.digits;
 	if (dec.frac_groups > 0)
-		v /= pow(10000.0, dec.frac_groups);
+		v /= (double) rfm_pow(dec.frac_groups);
 	else if (dec.frac_groups < 0)
-		v *= pow(10000.0, -dec.frac_groups);
+		v *= (double) rfm_pow(-dec.frac_groups);
 	return dec.negative ? -v : v;
 }
 
@@ -741,9 +741,11 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 /*
  * rfm_combine
  *		Combine function of the RFM aggregates and transition function of
- *		clm.rfm_merge.  A NULL on either side is an empty partial state; a
- *		state from the right is copied into the aggregate context before it
- *		is kept (it lives in a shorter-lived context).
+ *		clm.rfm_merge.  A NULL on either side is an empty partial state.
+ *		When the left is NULL the right state is returned as it is: nodeAgg
+ *		and nodeWindowAgg copy a returned pass-by-reference value that is not
+ *		the old state into the aggregate context, so making a copy here
+ *		first would only copy every first partial state twice.
  */
 Datum
 rfm_combine(PG_FUNCTION_ARGS)
@@ -764,12 +766,9 @@ rfm_combine(PG_FUNCTION_ARGS)
 	}
 	b = (RfmState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
 	rfm_validate_state(b);
+	/* the executor copies a returned value that is not the old state */
 	if (PG_ARGISNULL(0))
-	{
-		a = rfm_state_new(CurrentMemoryContext);
-		memcpy(a, b, sizeof(RfmState));
-		PG_RETURN_POINTER(a);
-	}
+		PG_RETURN_POINTER(b);
 	a = (RfmState *) PG_GETARG_POINTER(0);
 	rfm_merge_into(a, b);
 	PG_RETURN_POINTER(a);
@@ -821,18 +820,58 @@ rfm_format_decimal(int128 sum, int groups, int dscale)
 }
 
 /*
+ * rfm_decimal_fast
+ *		The decimal sum of a state as sum' * 10^-dscale with sum' in int64,
+ *		if it fits: the common case, which int64_div_fast_to_numeric turns
+ *		into a numeric without going through text.  The state's units are
+ *		10^-(4 * frac_groups); digits past dscale are zeros (no input has
+ *		digits beyond its own display scale), so scaling down is exact.
+ */
+static bool
+rfm_decimal_fast(const RfmState *st, int64 *scaled)
+{
+	int			shift = st->dscale - 4 * st->frac_groups;
+	int128		v = st->sum;
+	int128		p = 1;
+	int			i;
+
+	if (shift > 18 || shift < -36)
+		return false;
+	for (i = 0; i < (shift < 0 ? -shift : shift); i++)
+		p *= 10;
+	if (shift >= 0)
+	{
+		if (__builtin_mul_overflow(v, p, &v))
+			return false;
+	}
+	else
+	{
+		Assert(v % p == 0);
+		v /= p;
+	}
+	if (v < PG_INT64_MIN || v > PG_INT64_MAX)
+		return false;
+	*scaled = (int64) v;
+	return true;
+}
+
+/*
  * rfm_monetary
  *		The sum of a state as an exact numeric.
  */
 static Datum
 rfm_monetary(const RfmState *st)
 {
+	int64		scaled;
+
 	if (st->kind == RFM_KIND_BINARY)
 	{
 		double		d = ldexp((double) st->sum, -RFM_BINARY_BITS);
 
 		return DirectFunctionCall1(float8_numeric, Float8GetDatum(d));
 	}
+	if (rfm_decimal_fast(st, &scaled))
+		return NumericGetDatum(int64_div_fast_to_numeric(scaled, st->dscale));
 	return DirectFunctionCall3(numeric_in,
 							   CStringGetDatum(rfm_format_decimal(st->sum, st->frac_groups, st->dscale)),
 							   ObjectIdGetDatum(InvalidOid),
