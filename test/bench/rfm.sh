@@ -75,6 +75,8 @@ SELECT customer_id, recency_days, frequency, monetary, r, f, m, r * 100 + f * 10
             ELSE 'lost' END AS segment
 FROM s
 SQL
+# OFFSET 0 keeps the subquery from being flattened, so rfm_score runs once
+# per customer rather than once per (s).field reference
 cat >"$dir/clm.sql" <<'SQL'
 WITH c AS MATERIALIZED (
     SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00') AS rfm
@@ -82,7 +84,7 @@ WITH c AS MATERIALIZED (
 t AS (SELECT clm.rfm_thresholds(rfm) AS th FROM c)
 SELECT customer_id, (rfm).recency_days, (rfm).frequency, (rfm).monetary,
        (s).r, (s).f, (s).m, (s).score, clm.rfm_segment(s) AS segment
-FROM c CROSS JOIN t CROSS JOIN LATERAL (SELECT clm.rfm_score(c.rfm, t.th) AS s OFFSET 0) AS x
+FROM (SELECT customer_id, rfm, clm.rfm_score(rfm, th) AS s FROM c CROSS JOIN t OFFSET 0) AS x
 SQL
 cat >"$dir/hand_agg.sql" <<'SQL'
 SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id
