@@ -195,6 +195,8 @@ SELECT '(1,n,0,0,0,0,0,0,0,,3)'::clm.rfm_state;            -- sum without rows
 SELECT '(1,d,0,0,1,0,9223372036854775807,9223372036854775807,9223372036854775807,,3)'::clm.rfm_state;  -- infinite timestamps
 SELECT '(1,d,0,0,1,0,5,5,5,,99999999999999999999999999999999999999999)'::clm.rfm_state;
 SELECT '(1,d,0,0,1,0,5,5,5,,3)'::clm.rfm_state AS ok;
+SELECT '(1,d,1,0,1,0,5,5,5,,12345)'::clm.rfm_state;        -- 1.2345 with display scale 0
+SELECT (clm.rfm_final('(1,d,1,2,1,0,5,5,5,,12300)'::clm.rfm_state, timestamptz '2000-01-02 00:00+00')).monetary AS scale_2;
 -- malformed binary input: a bytea column's COPY BINARY field read back as a state
 CREATE TABLE raw (b bytea);
 INSERT INTO raw VALUES ('\x01'), ('\x02010000000000000000000000000001'),

@@ -120,6 +120,21 @@ rfm_pow(int k)
 }
 
 /*
+ * rfm_pow10
+ *		10^k as int128, 0 <= k <= 38.
+ */
+static int128
+rfm_pow10(int k)
+{
+	int128		p = 1;
+
+	Assert(k >= 0 && k <= 38);
+	while (k-- > 0)
+		p *= 10;
+	return p;
+}
+
+/*
  * rfm_state_init
  *		Fill an empty state (header included).
  */
@@ -646,6 +661,9 @@ rfm_validate_state(const RfmState *st)
 	else if (st->dscale < 0 || st->dscale > RFM_MAX_DSCALE ||
 			 (st->kind != RFM_KIND_DECIMAL && st->dscale != 0))
 		problem = "its display scale is out of range";
+	else if (st->kind == RFM_KIND_DECIMAL && st->dscale < 4 * st->frac_groups &&
+			 st->sum % rfm_pow10(4 * st->frac_groups - st->dscale) != 0)
+		problem = "its sum has digits beyond its display scale";
 	else if (st->purchases < 0 || st->refunds < 0 ||
 			 st->purchases > PG_INT64_MAX - st->refunds)
 		problem = "its counts are out of range";
@@ -832,23 +850,16 @@ rfm_decimal_fast(const RfmState *st, int64 *scaled)
 {
 	int			shift = st->dscale - 4 * st->frac_groups;
 	int128		v = st->sum;
-	int128		p = 1;
-	int			i;
 
-	if (shift > 18 || shift < -36)
+	if (shift > 18)
 		return false;
-	for (i = 0; i < (shift < 0 ? -shift : shift); i++)
-		p *= 10;
 	if (shift >= 0)
 	{
-		if (__builtin_mul_overflow(v, p, &v))
+		if (__builtin_mul_overflow(v, rfm_pow10(shift), &v))
 			return false;
 	}
 	else
-	{
-		Assert(v % p == 0);
-		v /= p;
-	}
+		v /= rfm_pow10(-shift);	/* exact, see above */
 	if (v < PG_INT64_MIN || v > PG_INT64_MAX)
 		return false;
 	*scaled = (int64) v;
