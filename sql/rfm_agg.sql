@@ -117,7 +117,8 @@ FROM (VALUES ('whole amounts, scale 2', timestamptz '2024-01-01 00:00+00', 5.00)
              ('beyond bigint (text path)', timestamptz '2024-01-02 00:00+00', 1.00),
              ('bigint boundary', timestamptz '2024-01-01 00:00+00', 92233720368547758.07),
              ('negative beyond bigint', timestamptz '2024-01-01 00:00+00', -92233720368547758.08),
-             ('negative beyond bigint', timestamptz '2024-01-01 00:00+00', -0.01)) v(g, t, a)
+             ('negative beyond bigint', timestamptz '2024-01-01 00:00+00', -0.01),
+             ('bigint minimum', timestamptz '2024-01-01 00:00+00', -92233720368547758.08)) v(g, t, a)
 GROUP BY g ORDER BY g;
 -- beyond that: a clear error rather than a rounded sum
 SELECT (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary
