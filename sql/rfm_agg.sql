@@ -98,8 +98,9 @@ SELECT (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary,
 FROM (VALUES (timestamptz '2024-01-01 00:00+00', 12345678901234567890.5::numeric),
              (timestamptz '2024-01-02 00:00+00', 0.000000000001),
              (timestamptz '2024-01-03 00:00+00', -98765432109876543210.25)) v(t, a);
--- monetary is built without text when the scaled sum fits in bigint, and
--- through text otherwise: both give exactly sum() (value and scale)
+-- monetary is built without text when the sum scaled to its display scale
+-- is below 2^63 / 1000 in absolute value, and through text otherwise: both
+-- give exactly sum() (value and scale)
 SELECT g, (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary::text AS monetary,
        sum(a)::text AS plain_sum,
        (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary::text = sum(a)::text AS same_text
@@ -115,10 +116,14 @@ FROM (VALUES ('whole amounts, scale 2', timestamptz '2024-01-01 00:00+00', 5.00)
              ('display scale 22 (text path)', timestamptz '2024-01-02 00:00+00', 2),
              ('beyond bigint (text path)', timestamptz '2024-01-01 00:00+00', 92233720368547758.07),
              ('beyond bigint (text path)', timestamptz '2024-01-02 00:00+00', 1.00),
-             ('bigint boundary', timestamptz '2024-01-01 00:00+00', 92233720368547758.07),
+             ('bigint maximum (text path)', timestamptz '2024-01-01 00:00+00', 92233720368547758.07),
              ('negative beyond bigint', timestamptz '2024-01-01 00:00+00', -92233720368547758.08),
              ('negative beyond bigint', timestamptz '2024-01-01 00:00+00', -0.01),
-             ('bigint minimum', timestamptz '2024-01-01 00:00+00', -92233720368547758.08)) v(g, t, a)
+             ('bigint minimum (text path)', timestamptz '2024-01-01 00:00+00', -92233720368547758.08),
+             ('direct path limit', timestamptz '2024-01-01 00:00+00', 92233720368547.75),
+             ('past the direct path limit', timestamptz '2024-01-01 00:00+00', 92233720368547.76),
+             ('direct path limit, negative, scale 13', timestamptz '2024-01-01 00:00+00', -922.3372036854775),
+             ('past it, negative, scale 13', timestamptz '2024-01-01 00:00+00', -922.3372036854776)) v(g, t, a)
 GROUP BY g ORDER BY g;
 -- beyond that: a clear error rather than a rounded sum
 SELECT (clm.rfm_agg(t, a, timestamptz '2026-01-01 00:00+00')).monetary

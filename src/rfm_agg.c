@@ -839,9 +839,10 @@ rfm_format_decimal(int128 sum, int groups, int dscale)
 
 /*
  * rfm_decimal_fast
- *		The decimal sum of a state as sum' * 10^-dscale with sum' in int64,
- *		if it fits: the common case, which int64_div_fast_to_numeric turns
- *		into a numeric without going through text.  The state's units are
+ *		The decimal sum of a state as sum' * 10^-dscale with |sum'| below
+ *		2^63 / 1000, if it fits: the common case, which
+ *		int64_div_fast_to_numeric turns into a numeric without going through
+ *		text.  The state's units are
  *		10^-(4 * frac_groups); digits past dscale are zeros (no input has
  *		digits beyond its own display scale), so scaling down is exact.
  */
@@ -860,7 +861,12 @@ rfm_decimal_fast(const RfmState *st, int64 *scaled)
 	}
 	else
 		v /= rfm_pow10(-shift);	/* exact, see above */
-	if (v < PG_INT64_MIN || v > PG_INT64_MAX)
+	/*
+	 * int64_div_fast_to_numeric multiplies by up to 1000 when dscale is not a
+	 * multiple of 4; staying 1000 times below the int64 limits keeps it off
+	 * its overflow path, whose handling differs between 15.x minor releases.
+	 */
+	if (v < PG_INT64_MIN / 1000 || v > PG_INT64_MAX / 1000)
 		return false;
 	*scaled = (int64) v;
 	return true;

@@ -517,7 +517,7 @@ rfm_breaks(double *x, int64 n, int bins, double *b)
 			best = a;
 			if (best > lo && fabs((double) cum[best - 1] - target) <= fabs((double) cum[best] - target))
 				best = best - 1;
-			b[j - 1] = vals[best + 1];
+			b[j - 1] = vals[best + 1] + 0.0;	/* -0 prints as 0 */
 			prev = best;
 		}
 	}
@@ -535,7 +535,7 @@ rfm_breaks(double *x, int64 n, int bins, double *b)
 			for (i = 0; i < d; i++)
 				if (group[i] > j)
 				{
-					b[j - 1] = vals[i];
+					b[j - 1] = vals[i] + 0.0;	/* -0 prints as 0 */
 					break;
 				}
 		}
