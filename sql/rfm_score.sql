@@ -56,6 +56,15 @@ SELECT (clm.rfm_thresholds(r)).frequency_breaks = (SELECT (clm.rfm_thresholds(r)
        AS same_breaks
 FROM rfm, generate_series(1, 3);
 
+-- -0 and 0 are one value: with both among 2000 values (radix path) and
+-- among 1000 (comparison path) the zero breakpoint prints as 0, never -0
+-- (five equal groups -2, -1, 0, 1, 2; half of the zeros are -0)
+SELECT n, (clm.rfm_thresholds(ROW(CASE WHEN i / (n / 5) = 2 AND i % 2 = 0 THEN '-0'::float8
+                                       ELSE (i / (n / 5) - 2)::float8 END,
+                                  1, 1::numeric, NULL, NULL, NULL, NULL)::clm.rfm)).recency_breaks
+FROM (VALUES (1000), (2000)) v(n), LATERAL generate_series(0, n - 1) i
+GROUP BY n ORDER BY n;
+
 -- identical values always share a score (a group of 100 identical customers)
 WITH x AS (SELECT ROW(10, 3, 100::numeric, NULL, NULL, NULL, NULL)::clm.rfm AS r FROM generate_series(1, 100)
            UNION ALL SELECT r FROM rfm),
