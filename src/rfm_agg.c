@@ -784,7 +784,6 @@ rfm_combine(PG_FUNCTION_ARGS)
 	}
 	b = (RfmState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
 	rfm_validate_state(b);
-	/* the executor copies a returned value that is not the old state */
 	if (PG_ARGISNULL(0))
 		PG_RETURN_POINTER(b);
 	a = (RfmState *) PG_GETARG_POINTER(0);
@@ -839,12 +838,12 @@ rfm_format_decimal(int128 sum, int groups, int dscale)
 
 /*
  * rfm_decimal_fast
- *		The decimal sum of a state as sum' * 10^-dscale with |sum'| below
- *		2^63 / 1000, if it fits: the common case, which
- *		int64_div_fast_to_numeric turns into a numeric without going through
- *		text.  The state's units are
+ *		The decimal sum of a state as sum' * 10^-dscale, if |sum'| is below
+ *		2^63 / 1000: the common case, which int64_div_fast_to_numeric turns
+ *		into a numeric without going through text.  The state's units are
  *		10^-(4 * frac_groups); digits past dscale are zeros (no input has
- *		digits beyond its own display scale), so scaling down is exact.
+ *		digits beyond its own display scale, and rfm_validate_state rejects
+ *		states that do), so scaling down is exact.
  */
 static bool
 rfm_decimal_fast(const RfmState *st, int64 *scaled)

@@ -147,7 +147,9 @@ rfm_thr_new(MemoryContext cxt, int bins)
 /*
  * rfm_thr_push
  *		Append a value, growing the array geometrically in cxt (huge
- *		allocations allowed: one double per customer).
+ *		allocations allowed: one double per customer).  -0 is stored as 0:
+ *		the two are one value, and a breakpoint taken from the values must
+ *		not print as -0 depending on which of them the sort put first.
  */
 static inline void
 rfm_thr_push(RfmThrState *st, int d, double v, MemoryContext cxt)
@@ -166,7 +168,7 @@ rfm_thr_push(RfmThrState *st, int d, double v, MemoryContext cxt)
 			st->v[d] = repalloc_huge(st->v[d], newcap * sizeof(double));
 		st->cap[d] = newcap;
 	}
-	st->v[d][st->n[d]++] = v;
+	st->v[d][st->n[d]++] = v + 0.0;
 }
 
 /*
@@ -384,8 +386,8 @@ rfm_thresholds_deserialize(PG_FUNCTION_ARGS)
  * flip all bits of negatives, set the sign bit of the rest.  All eight byte
  * histograms come from one pass, and a byte that is the same in every key
  * costs no pass at all, so small integers (frequencies) and amounts of
- * similar magnitude need only a few passes.  -0.0 sorts just before +0.0;
- * the callers treat them as equal.
+ * similar magnitude need only a few passes.  (-0.0 would sort just before
+ * +0.0; rfm_thr_push never stores it.)
  */
 static void
 rfm_sort_double(double *x, int64 n)
@@ -517,7 +519,7 @@ rfm_breaks(double *x, int64 n, int bins, double *b)
 			best = a;
 			if (best > lo && fabs((double) cum[best - 1] - target) <= fabs((double) cum[best] - target))
 				best = best - 1;
-			b[j - 1] = vals[best + 1] + 0.0;	/* -0 prints as 0 */
+			b[j - 1] = vals[best + 1];
 			prev = best;
 		}
 	}
@@ -535,7 +537,7 @@ rfm_breaks(double *x, int64 n, int bins, double *b)
 			for (i = 0; i < d; i++)
 				if (group[i] > j)
 				{
-					b[j - 1] = vals[i] + 0.0;	/* -0 prints as 0 */
+					b[j - 1] = vals[i];
 					break;
 				}
 		}
