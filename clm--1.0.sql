@@ -684,6 +684,74 @@ CREATE AGGREGATE @extschema@.rfm_merge(@extschema@.rfm_state) (
 COMMENT ON AGGREGATE @extschema@.rfm_merge(@extschema@.rfm_state) IS
     'merge stored RFM states (e.g. daily states per customer) into one';
 
+-- every customer of a query in one aggregate (states inline in one hash table)
+CREATE TYPE @extschema@.customer_rfm AS (
+    customer_id bigint,
+    rfm         @extschema@.rfm      -- NULL when none of the customer's rows was counted
+);
+COMMENT ON TYPE @extschema@.customer_rfm IS
+    'one customer and its RFM metrics, as returned by clm.rfm_agg_by_customer';
+
+CREATE FUNCTION @extschema@.rfm_customers_trans(internal, bigint, timestamptz, numeric, timestamptz)
+    RETURNS internal AS 'MODULE_PATHNAME', 'rfm_customers_trans_numeric'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_customers_trans(internal, bigint, timestamptz, numeric, timestamptz) IS
+    'transition function of clm.rfm_agg_by_customer(bigint, timestamptz, numeric, timestamptz)';
+CREATE FUNCTION @extschema@.rfm_customers_trans(internal, bigint, timestamptz, double precision, timestamptz)
+    RETURNS internal AS 'MODULE_PATHNAME', 'rfm_customers_trans_float8'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_customers_trans(internal, bigint, timestamptz, double precision, timestamptz) IS
+    'transition function of clm.rfm_agg_by_customer(bigint, timestamptz, double precision, timestamptz)';
+CREATE FUNCTION @extschema@.rfm_customers_trans(internal, bigint, timestamptz, bigint, timestamptz)
+    RETURNS internal AS 'MODULE_PATHNAME', 'rfm_customers_trans_int8'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_customers_trans(internal, bigint, timestamptz, bigint, timestamptz) IS
+    'transition function of clm.rfm_agg_by_customer(bigint, timestamptz, bigint, timestamptz)';
+CREATE FUNCTION @extschema@.rfm_customers_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'rfm_customers_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_customers_combine(internal, internal) IS
+    'combine function of clm.rfm_agg_by_customer';
+CREATE FUNCTION @extschema@.rfm_customers_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'rfm_customers_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_customers_serialize(internal) IS
+    'serialize function of clm.rfm_agg_by_customer (parallel workers)';
+CREATE FUNCTION @extschema@.rfm_customers_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'rfm_customers_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_customers_deserialize(bytea, internal) IS
+    'deserialize function of clm.rfm_agg_by_customer (validated)';
+CREATE FUNCTION @extschema@.rfm_customers_final(internal) RETURNS @extschema@.customer_rfm[]
+    AS 'MODULE_PATHNAME', 'rfm_customers_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_customers_final(internal) IS
+    'final function of clm.rfm_agg_by_customer';
+
+CREATE AGGREGATE @extschema@.rfm_agg_by_customer(customer_id bigint, ordered_at timestamptz,
+                                                 amount numeric, as_of timestamptz) (
+    SFUNC = @extschema@.rfm_customers_trans, STYPE = internal,
+    FINALFUNC = @extschema@.rfm_customers_final, COMBINEFUNC = @extschema@.rfm_customers_combine,
+    SERIALFUNC = @extschema@.rfm_customers_serialize, DESERIALFUNC = @extschema@.rfm_customers_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_agg_by_customer(bigint, timestamptz, numeric, timestamptz) IS
+    'clm.rfm_agg of every customer in one pass: a clm.customer_rfm[] to unnest (no NULL ids; order fixed by the ids, not sorted)';
+CREATE AGGREGATE @extschema@.rfm_agg_by_customer(customer_id bigint, ordered_at timestamptz,
+                                                 amount double precision, as_of timestamptz) (
+    SFUNC = @extschema@.rfm_customers_trans, STYPE = internal,
+    FINALFUNC = @extschema@.rfm_customers_final, COMBINEFUNC = @extschema@.rfm_customers_combine,
+    SERIALFUNC = @extschema@.rfm_customers_serialize, DESERIALFUNC = @extschema@.rfm_customers_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_agg_by_customer(bigint, timestamptz, double precision, timestamptz) IS
+    'clm.rfm_agg of every customer in one pass, double precision amounts';
+CREATE AGGREGATE @extschema@.rfm_agg_by_customer(customer_id bigint, ordered_at timestamptz,
+                                                 amount bigint, as_of timestamptz) (
+    SFUNC = @extschema@.rfm_customers_trans, STYPE = internal,
+    FINALFUNC = @extschema@.rfm_customers_final, COMBINEFUNC = @extschema@.rfm_customers_combine,
+    SERIALFUNC = @extschema@.rfm_customers_serialize, DESERIALFUNC = @extschema@.rfm_customers_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_agg_by_customer(bigint, timestamptz, bigint, timestamptz) IS
+    'clm.rfm_agg of every customer in one pass, bigint amounts (e.g. cents)';
+
 -- ---------------------------------------------------------------------------
 -- Thresholds and scores
 -- ---------------------------------------------------------------------------

@@ -14,6 +14,54 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "datatype/timestamp.h"
+
+#define RFM_STATE_VERSION	1
+
+/* how the amounts of a state are summed */
+#define RFM_KIND_NONE		0	/* no amount yet */
+#define RFM_KIND_DECIMAL	1	/* numeric and bigint: units of 10000^-F */
+#define RFM_KIND_BINARY		2	/* double precision: units of 2^-64 */
+
+#define RFM_FLAG_ASOF		0x01	/* as_of is set (clm.rfm_agg) */
+#define RFM_KNOWN_FLAGS		RFM_FLAG_ASOF
+
+/*
+ * The state, both in memory (modified in place by the transition function)
+ * and as the SQL type clm.rfm_state (fixed length, STORAGE plain).
+ */
+typedef struct RfmState
+{
+	int32		vl_len_;		/* varlena header */
+	uint8		version;
+	uint8		kind;			/* RFM_KIND_* */
+	uint8		flags;			/* RFM_FLAG_* */
+	uint8		frac_groups;	/* decimal: sum is in units of 10000^-F */
+	int32		dscale;			/* decimal: largest display scale seen */
+	int64		purchases;		/* rows with amount >= 0 */
+	int64		refunds;		/* rows with amount < 0 */
+	TimestampTz first_at;		/* first purchase (valid if purchases > 0) */
+	TimestampTz last_at;		/* last purchase (valid if purchases > 0) */
+	TimestampTz latest_at;		/* latest row of any kind (if rows > 0) */
+	TimestampTz as_of;			/* valid if RFM_FLAG_ASOF */
+	int128		sum;			/* purchases plus refunds, in units */
+} RfmState;
+
+/*
+ * A parsed numeric amount: its digits as an integer, the number of
+ * fractional base-10000 digit groups they stand for (negative when the
+ * stored digits end before the units), the display scale and the sign.
+ */
+typedef struct RfmDecimal
+{
+	int128		digits;			/* absolute value of the stored digits */
+	int			frac_groups;	/* value = digits * 10000^-frac_groups */
+	int			int_groups;		/* base-10000 groups before the point */
+	int			dscale;
+	bool		negative;
+} RfmDecimal;
 
 /* attribute numbers of the composite clm.rfm */
 #define RFM_ATT_RECENCY		1
@@ -51,5 +99,33 @@ extern double rfm_numeric_to_double(Datum num);
  */
 extern void rfm_deform(HeapTupleHeader th, int natts, Datum *values, bool *nulls,
 					   TupleDesc *cache, MemoryContext cxt);
+
+/* an empty state, header included */
+extern void rfm_state_init(RfmState *st);
+
+/*
+ * Count one row in a state: a finite timestamp and a non-NULL amount of the
+ * given type.  Errors for NaN, infinite or out-of-range amounts, for mixing
+ * decimal and binary amounts, and for sums beyond 38 digits.
+ */
+extern void rfm_add_numeric(RfmState *st, TimestampTz ts, Datum amount);
+extern void rfm_add_decimal(RfmState *st, TimestampTz ts, const RfmDecimal *dec);
+extern void rfm_add_float8(RfmState *st, TimestampTz ts, double amount);
+extern void rfm_add_int8(RfmState *st, TimestampTz ts, int64 amount);
+
+/*
+ * Parse a numeric amount for rfm_add_decimal; errors for NaN, infinities and
+ * amounts beyond 36 significant digits.
+ */
+extern void rfm_read_numeric(Datum d, RfmDecimal *out);
+
+/* add state b to state a (associative and commutative) */
+extern void rfm_merge_into(RfmState *a, const RfmState *b);
+
+/* error unless a state from outside this backend is well formed */
+extern void rfm_validate_state(const RfmState *st);
+
+/* the clm.rfm row of a state at as_of, or NULL if it counted no row */
+extern HeapTuple rfm_form_tuple(TupleDesc tupdesc, const RfmState *st, TimestampTz as_of);
 
 #endif							/* CLM_RFM_H */

@@ -58,16 +58,6 @@ PG_FUNCTION_INFO_V1(rfm_minv_float8);
 PG_FUNCTION_INFO_V1(rfm_minv_int8);
 PG_FUNCTION_INFO_V1(rfm_mfinal);
 
-#define RFM_STATE_VERSION	1
-
-/* how the amounts of a state are summed */
-#define RFM_KIND_NONE		0	/* no amount yet */
-#define RFM_KIND_DECIMAL	1	/* numeric and bigint: units of 10000^-F */
-#define RFM_KIND_BINARY		2	/* double precision: units of 2^-64 */
-
-#define RFM_FLAG_ASOF		0x01	/* as_of is set (clm.rfm_agg) */
-#define RFM_KNOWN_FLAGS		RFM_FLAG_ASOF
-
 #define RFM_NBASE			10000
 #define RFM_MAX_GROUPS		9	/* 10000^9 = 1e36 < 2^127 / 100 */
 #define RFM_BINARY_BITS		64
@@ -75,27 +65,6 @@ PG_FUNCTION_INFO_V1(rfm_mfinal);
 #define RFM_MAX_DSCALE		1000	/* NUMERIC_MAX_DISPLAY_SCALE */
 
 #define USECS_PER_DAY_F		86400000000.0
-
-/*
- * The state, both in memory (modified in place by the transition function)
- * and as the SQL type clm.rfm_state (fixed length, STORAGE plain).
- */
-typedef struct RfmState
-{
-	int32		vl_len_;		/* varlena header */
-	uint8		version;
-	uint8		kind;			/* RFM_KIND_* */
-	uint8		flags;			/* RFM_FLAG_* */
-	uint8		frac_groups;	/* decimal: sum is in units of 10000^-F */
-	int32		dscale;			/* decimal: largest display scale seen */
-	int64		purchases;		/* rows with amount >= 0 */
-	int64		refunds;		/* rows with amount < 0 */
-	TimestampTz first_at;		/* first purchase (valid if purchases > 0) */
-	TimestampTz last_at;		/* last purchase (valid if purchases > 0) */
-	TimestampTz latest_at;		/* latest row of any kind (if rows > 0) */
-	TimestampTz as_of;			/* valid if RFM_FLAG_ASOF */
-	int128		sum;			/* purchases plus refunds, in units */
-} RfmState;
 
 /* 10000^k for k = 0 .. RFM_MAX_GROUPS */
 static int128 rfm_pow_nbase[RFM_MAX_GROUPS + 1];
@@ -138,7 +107,7 @@ rfm_pow10(int k)
  * rfm_state_init
  *		Fill an empty state (header included).
  */
-static void
+void
 rfm_state_init(RfmState *st)
 {
 	memset(st, 0, sizeof(RfmState));
@@ -264,19 +233,6 @@ rfm_add_row(RfmState *st, TimestampTz ts, int128 units, bool refund)
 	st->purchases++;
 }
 
-/*
- * A parsed numeric amount: its digits as an integer, the number of
- * fractional base-10000 digit groups they stand for (negative when the
- * stored digits end before the units), the display scale and the sign.
- */
-typedef struct RfmDecimal
-{
-	int128		digits;			/* absolute value of the stored digits */
-	int			frac_groups;	/* value = digits * 10000^-frac_groups */
-	int			int_groups;		/* base-10000 groups before the point */
-	int			dscale;
-	bool		negative;
-} RfmDecimal;
 
 /*
  * rfm_read_numeric
@@ -291,7 +247,7 @@ typedef struct RfmDecimal
  */
 static bool rfm_read_numeric_ext(Datum d, RfmDecimal *out, bool raise);
 
-static inline void
+void
 rfm_read_numeric(Datum d, RfmDecimal *out)
 {
 	(void) rfm_read_numeric_ext(d, out, true);
@@ -466,6 +422,51 @@ rfm_binary_units(double amount)
 }
 
 /*
+ * rfm_add_numeric, rfm_add_decimal, rfm_add_float8, rfm_add_int8
+ *		Count one row of a finite timestamp and a non-NULL amount (rfm.h).
+ *		Shared by the transition functions here and by the per-customer
+ *		entries of clm.rfm_agg_customers.
+ */
+void
+rfm_add_numeric(RfmState *st, TimestampTz ts, Datum amount)
+{
+	RfmDecimal	dec;
+
+	rfm_read_numeric(amount, &dec);
+	rfm_add_decimal(st, ts, &dec);
+}
+
+void
+rfm_add_decimal(RfmState *st, TimestampTz ts, const RfmDecimal *dec)
+{
+	rfm_set_kind(st, RFM_KIND_DECIMAL);
+	rfm_add_row(st, ts, rfm_decimal_units(st, dec), dec->negative);
+	if (dec->dscale > st->dscale)
+		st->dscale = dec->dscale;
+}
+
+void
+rfm_add_float8(RfmState *st, TimestampTz ts, double amount)
+{
+	int128		units = rfm_binary_units(amount);
+
+	rfm_set_kind(st, RFM_KIND_BINARY);
+	rfm_add_row(st, ts, units, amount < 0);
+}
+
+void
+rfm_add_int8(RfmState *st, TimestampTz ts, int64 amount)
+{
+	int128		units = amount;
+
+	rfm_set_kind(st, RFM_KIND_DECIMAL);
+	if (st->frac_groups > 0 &&
+		__builtin_mul_overflow(units, rfm_pow(st->frac_groups), &units))
+		rfm_sum_overflow();
+	rfm_add_row(st, ts, units, amount < 0);
+}
+
+/*
  * rfm_check_asof
  *		as_of is required, finite and the same on every row of a group.
  */
@@ -540,16 +541,9 @@ rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof, const char *fn
 {
 	RfmState   *st = rfm_trans_state(fcinfo, fname);
 	TimestampTz ts;
-	RfmDecimal	dec;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
-	{
-		rfm_read_numeric(PG_GETARG_DATUM(2), &dec);
-		rfm_set_kind(st, RFM_KIND_DECIMAL);
-		rfm_add_row(st, ts, rfm_decimal_units(st, &dec), dec.negative);
-		if (dec.dscale > st->dscale)
-			st->dscale = dec.dscale;
-	}
+		rfm_add_numeric(st, ts, PG_GETARG_DATUM(2));
 	PG_RETURN_POINTER(st);
 }
 
@@ -560,13 +554,7 @@ rfm_trans_float8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fna
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
-	{
-		double		amount = PG_GETARG_FLOAT8(2);
-		int128		units = rfm_binary_units(amount);
-
-		rfm_set_kind(st, RFM_KIND_BINARY);
-		rfm_add_row(st, ts, units, amount < 0);
-	}
+		rfm_add_float8(st, ts, PG_GETARG_FLOAT8(2));
 	PG_RETURN_POINTER(st);
 }
 
@@ -577,16 +565,7 @@ rfm_trans_int8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
-	{
-		int64		amount = PG_GETARG_INT64(2);
-		int128		units = amount;
-
-		rfm_set_kind(st, RFM_KIND_DECIMAL);
-		if (st->frac_groups > 0 &&
-			__builtin_mul_overflow(units, rfm_pow(st->frac_groups), &units))
-			rfm_sum_overflow();
-		rfm_add_row(st, ts, units, amount < 0);
-	}
+		rfm_add_int8(st, ts, PG_GETARG_INT64(2));
 	PG_RETURN_POINTER(st);
 }
 
@@ -642,7 +621,7 @@ rfm_state_trans_int8(PG_FUNCTION_ARGS)
  *		own transition functions (a table, COPY, binary input, a worker).
  *		Anything else could make the final function compute garbage.
  */
-static void
+void
 rfm_validate_state(const RfmState *st)
 {
 	const char *problem = NULL;
@@ -697,7 +676,7 @@ rfm_validate_state(const RfmState *st)
  *		Add state b to state a.  Associative and commutative: counts and sums
  *		add, first purchase is a min, last purchase a max.
  */
-static void
+void
 rfm_merge_into(RfmState *a, const RfmState *b)
 {
 	int128		bsum = b->sum;
@@ -926,24 +905,20 @@ rfm_days_between(TimestampTz from, TimestampTz to)
 }
 
 /*
- * rfm_build
- *		The clm.rfm row of a state at as_of, or NULL (no rows counted).
- *		Recency, tenure and the mean gap are in days (86400 s); the mean gap
- *		between consecutive purchases telescopes to (last - first) / (n - 1).
+ * rfm_form_tuple
+ *		The clm.rfm row of a state at as_of (rfm.h), or NULL when no row was
+ *		counted.  Recency, tenure and the mean gap are in days (86400 s); the
+ *		mean gap between consecutive purchases telescopes to
+ *		(last - first) / (n - 1).
  */
-static Datum
-rfm_build(FunctionCallInfo fcinfo, const RfmState *st, TimestampTz as_of)
+HeapTuple
+rfm_form_tuple(TupleDesc tupdesc, const RfmState *st, TimestampTz as_of)
 {
-	TupleDesc	tupdesc;
 	Datum		values[RFM_NATTS];
 	bool		nulls[RFM_NATTS];
 
 	if (rfm_rows(st) == 0)
-		PG_RETURN_NULL();
-	if (fcinfo->flinfo->fn_extra == NULL)
-		fcinfo->flinfo->fn_extra = rfm_result_tupdesc(fcinfo);
-	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-
+		return NULL;
 	memset(nulls, 0, sizeof(nulls));
 	values[RFM_ATT_FREQUENCY - 1] = Int64GetDatum(st->purchases);
 	values[RFM_ATT_MONETARY - 1] = rfm_monetary(st);
@@ -967,7 +942,24 @@ rfm_build(FunctionCallInfo fcinfo, const RfmState *st, TimestampTz as_of)
 	else
 		nulls[RFM_ATT_MEAN_GAP - 1] = true;
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return heap_form_tuple(tupdesc, values, nulls);
+}
+
+/*
+ * rfm_build
+ *		The clm.rfm result of a function returning it, or NULL.
+ */
+static Datum
+rfm_build(FunctionCallInfo fcinfo, const RfmState *st, TimestampTz as_of)
+{
+	HeapTuple	tuple;
+
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra = rfm_result_tupdesc(fcinfo);
+	tuple = rfm_form_tuple((TupleDesc) fcinfo->flinfo->fn_extra, st, as_of);
+	if (tuple == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
 
 /*

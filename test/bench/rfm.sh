@@ -11,8 +11,10 @@
 # port, generates the orders deterministically (hash of the row number, no
 # random()), then times, in the same run and alternately:
 #   (a) hand-written SQL: max/count/sum GROUP BY, three ntile(5) windows, CASE
-#   (b) clm: rfm_agg GROUP BY, rfm_thresholds, rfm_score, rfm_segment
-# and the aggregate alone: max/count/sum GROUP BY vs clm.rfm_agg GROUP BY,
+#   (b) clm: rfm_agg_by_customer, rfm_thresholds, rfm_score, rfm_segment
+#   (b2) the same with clm.rfm_agg ... GROUP BY customer_id
+# and the aggregate alone: max/count/sum GROUP BY vs clm.rfm_agg GROUP BY
+# (and clm.rfm_agg_by_customer),
 # plus count(*) GROUP BY (the scan and hash table every variant pays) and
 # the moving-aggregate mode at two frame sizes.
 # Times are "Execution Time" of EXPLAIN (ANALYZE, TIMING OFF): the whole
@@ -75,9 +77,21 @@ SELECT customer_id, recency_days, frequency, monetary, r, f, m, r * 100 + f * 10
             ELSE 'lost' END AS segment
 FROM s
 SQL
-# OFFSET 0 keeps the subquery from being flattened, so rfm_score runs once
-# per customer rather than once per (s).field reference
+# (b) every customer's clm.rfm from clm.rfm_agg_by_customer, one pass over
+# the orders.  OFFSET 0 keeps the subquery from being flattened, so
+# rfm_score runs once per customer rather than once per (s).field reference.
 cat >"$dir/clm.sql" <<'SQL'
+WITH c AS MATERIALIZED (
+    SELECT r.customer_id, r.rfm
+    FROM unnest((SELECT clm.rfm_agg_by_customer(customer_id, ordered_at, amount, timestamptz '2026-07-01 00:00+00')
+                 FROM orders)) AS r),
+t AS (SELECT clm.rfm_thresholds(rfm) AS th FROM c)
+SELECT customer_id, (rfm).recency_days, (rfm).frequency, (rfm).monetary,
+       (s).r, (s).f, (s).m, (s).score, clm.rfm_segment(s) AS segment
+FROM (SELECT customer_id, rfm, clm.rfm_score(rfm, th) AS s FROM c CROSS JOIN t OFFSET 0) AS x
+SQL
+# (b2) the same pipeline with clm.rfm_agg ... GROUP BY customer_id
+cat >"$dir/clm_group.sql" <<'SQL'
 WITH c AS MATERIALIZED (
     SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00') AS rfm
     FROM orders GROUP BY customer_id),
@@ -88,6 +102,9 @@ FROM (SELECT customer_id, rfm, clm.rfm_score(rfm, th) AS s FROM c CROSS JOIN t O
 SQL
 cat >"$dir/hand_agg.sql" <<'SQL'
 SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id
+SQL
+cat >"$dir/clm_keyed.sql" <<'SQL'
+SELECT clm.rfm_agg_by_customer(customer_id, ordered_at, amount, timestamptz '2026-07-01 00:00+00') IS NULL FROM orders
 SQL
 cat >"$dir/floor_agg.sql" <<'SQL'
 SELECT customer_id, count(*) FROM orders GROUP BY customer_id
@@ -107,31 +124,38 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 echo "== same answer?  (per-customer recency/frequency/monetary equal; score differences are ntile's tie splits)"
 psql <<'SQL'
 WITH h AS (SELECT customer_id, max(ordered_at) AS last_at, count(*) AS f, sum(amount) AS m FROM orders GROUP BY 1),
-     c AS (SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00') AS rfm FROM orders GROUP BY 1)
+     c AS (SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00') AS rfm FROM orders GROUP BY 1),
+     k AS (SELECT * FROM unnest((SELECT clm.rfm_agg_by_customer(customer_id, ordered_at, amount, timestamptz '2026-07-01 00:00+00') FROM orders)))
 SELECT count(*) AS customers,
        count(*) FILTER (WHERE (c.rfm).last_at = h.last_at AND (c.rfm).frequency = h.f AND (c.rfm).monetary = h.m
-                          AND abs((c.rfm).recency_days - extract(epoch FROM timestamptz '2026-07-01 00:00+00' - h.last_at)::float8 / 86400) < 1e-9) AS equal
-FROM h JOIN c USING (customer_id);
+                          AND abs((c.rfm).recency_days - extract(epoch FROM timestamptz '2026-07-01 00:00+00' - h.last_at)::float8 / 86400) < 1e-9) AS equal,
+       count(*) FILTER (WHERE k.rfm::text = c.rfm::text) AS by_customer_equal
+FROM h JOIN c USING (customer_id) LEFT JOIN k USING (customer_id);
 SQL
 
-for q in hand clm hand_agg clm_agg floor_agg; do : >"$dir/$q.times"; done
+for q in hand clm clm_group hand_agg clm_agg clm_keyed floor_agg; do : >"$dir/$q.times"; done
 for run in $(seq "$runs"); do
-    for q in hand clm hand_agg clm_agg floor_agg; do
+    for q in hand clm clm_group hand_agg clm_agg clm_keyed floor_agg; do
         exectime "$dir/$q.sql" >>"$dir/$q.times"
     done
 done
 a=$(median <"$dir/hand.times"); b=$(median <"$dir/clm.times")
+b2=$(median <"$dir/clm_group.times"); k=$(median <"$dir/clm_keyed.times")
 c=$(median <"$dir/hand_agg.times"); d=$(median <"$dir/clm_agg.times"); e=$(median <"$dir/floor_agg.times")
 echo "== results: $orders orders, $customers customers; medians of $runs runs (ms), $(nproc) cores"
 printf '%-44s %10s\n' "(a) hand-written SQL pipeline" "$a"
-printf '%-44s %10s\n' "(b) clm pipeline" "$b"
+printf '%-44s %10s\n' "(b) clm pipeline (rfm_agg_by_customer)" "$b"
 printf '%-44s %10s\n' "    ratio b/a (target <= 0.5)" "$(awk -v x="$b" -v y="$a" 'BEGIN{printf "%.3f", x/y}')"
+printf '%-44s %10s\n' "(b2) clm pipeline (rfm_agg GROUP BY)" "$b2"
+printf '%-44s %10s\n' "    ratio b2/a" "$(awk -v x="$b2" -v y="$a" 'BEGIN{printf "%.3f", x/y}')"
 printf '%-44s %10s\n' "(c) max/count/sum GROUP BY" "$c"
 printf '%-44s %10s\n' "(d) clm.rfm_agg GROUP BY" "$d"
 printf '%-44s %10s\n' "    ratio d/c (target <= 0.7)" "$(awk -v x="$d" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
+printf '%-44s %10s\n' "(k) clm.rfm_agg_by_customer alone" "$k"
+printf '%-44s %10s\n' "    ratio k/c" "$(awk -v x="$k" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
 printf '%-44s %10s\n' "(e) floor: count(*) GROUP BY (scan + hash)" "$e"
 printf '%-44s %10s\n' "    ratio e/c (lowest d/c possible)" "$(awk -v x="$e" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
-echo "   all runs (ms): a: $(tr '\n' ' ' <"$dir/hand.times")| b: $(tr '\n' ' ' <"$dir/clm.times")| c: $(tr '\n' ' ' <"$dir/hand_agg.times")| d: $(tr '\n' ' ' <"$dir/clm_agg.times")| e: $(tr '\n' ' ' <"$dir/floor_agg.times")"
+echo "   all runs (ms): a: $(tr '\n' ' ' <"$dir/hand.times")| b: $(tr '\n' ' ' <"$dir/clm.times")| b2: $(tr '\n' ' ' <"$dir/clm_group.times")| k: $(tr '\n' ' ' <"$dir/clm_keyed.times")| c: $(tr '\n' ' ' <"$dir/hand_agg.times")| d: $(tr '\n' ' ' <"$dir/clm_agg.times")| e: $(tr '\n' ' ' <"$dir/floor_agg.times")"
 
 # Moving-aggregate mode: a window frame of 10 and of 1000 rows over one
 # partition of 200k rows; linear time means the two take about as long.

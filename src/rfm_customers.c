@@ -1,0 +1,821 @@
+/*-------------------------------------------------------------------------
+ *
+ * rfm_customers.c
+ *	  clm.rfm_agg_by_customer: the RFM metrics of every customer of a query
+ *	  in one aggregate, returned as an array of clm.customer_rfm.
+ *
+ * `clm.rfm_agg(...) GROUP BY customer_id` gives the same rows, but nodeAgg
+ * keeps, per group, a copy of the grouping key, an array of per-aggregate
+ * slots and a separately allocated pass-by-reference state: at a million
+ * customers that is hundreds of megabytes, and each order costs several
+ * cache and TLB misses in it, which is most of the query's time.  A single
+ * hash table with the states inline is no better: it is still one random
+ * access into a table far larger than the cache per order.
+ *
+ * So the orders are first partitioned: the top bits of the customer id's
+ * hash pick one of RFMC_NPART partitions, and the order (id, timestamp,
+ * parsed amount) is appended to that partition's small buffer.  When a
+ * buffer is full it is applied to the partition's own hash table
+ * (lib/simplehash.h, states inline), which holds about 1/RFMC_NPART of the
+ * customers and stays in the CPU cache while the buffer is applied.  The
+ * per-row rules and the arithmetic are clm.rfm_agg's own (rfm_add_* in
+ * rfm_agg.c), so both give identical results.
+
+ * It is an ordinary aggregate over whatever rows a query produces, so
+ * WHERE, joins, row-level security and parallel query all apply: parallel
+ * workers build partial tables, serialize them, and the leader merges them.
+ * The limits are those of one array value: about 7 million customers per
+ * call (the result must stay under 1 GB); beyond that, split the customers
+ * with GROUP BY customer_id % k, or use clm.rfm_agg with GROUP BY.
+ *
+ * IDENTIFICATION
+ *	  src/rfm_customers.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "clm.h"
+#include "rfm.h"
+
+PG_FUNCTION_INFO_V1(rfm_customers_trans_numeric);
+PG_FUNCTION_INFO_V1(rfm_customers_trans_float8);
+PG_FUNCTION_INFO_V1(rfm_customers_trans_int8);
+PG_FUNCTION_INFO_V1(rfm_customers_combine);
+PG_FUNCTION_INFO_V1(rfm_customers_serialize);
+PG_FUNCTION_INFO_V1(rfm_customers_deserialize);
+PG_FUNCTION_INFO_V1(rfm_customers_final);
+
+/* one customer: the key and clm.rfm_agg's state, inline */
+typedef struct RfmCustomer
+{
+	int64		customer_id;
+	char		status;			/* simplehash's slot status */
+	RfmState	st;
+} RfmCustomer;
+
+/*
+ * rfmc_hash_key
+ *		Fold the two halves of the id (as hashint8 does) and mix them with
+ *		murmurhash32's finalizer.  The top bits pick the partition, the low
+ *		bits the slot in the partition's table.
+ */
+static inline uint32
+rfmc_hash_key(int64 key)
+{
+	return murmurhash32((uint32) key ^ (uint32) ((uint64) key >> 32));
+}
+
+#define SH_PREFIX		rfmc
+#define SH_ELEMENT_TYPE RfmCustomer
+#define SH_KEY_TYPE		int64
+#define SH_KEY			customer_id
+#define SH_HASH_KEY(tb, key) rfmc_hash_key(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/*
+ * 1024 partitions: at a million customers a partition's table is about
+ * 200 kB, within a core's L2 cache; the buffers take 6 MB in all, and are
+ * only allocated for partitions that get rows.
+ */
+#define RFMC_PART_BITS		10
+#define RFMC_NPART			(1 << RFMC_PART_BITS)
+#define RFMC_BUF_ROWS		128
+#define RFMC_PREFETCH		8	/* rows ahead whose slot is prefetched */
+
+/* how a buffered row counts */
+#define RFMC_ROW_ENTRY		0	/* customer only: NULL ordered_at or amount, or after as_of */
+#define RFMC_ROW_NUMERIC	1
+#define RFMC_ROW_FLOAT8		2
+#define RFMC_ROW_INT8		3
+
+/* an order waiting in a partition buffer, its amount already parsed */
+typedef struct RfmcRow
+{
+	int64		customer_id;
+	TimestampTz ts;
+	int			what;			/* RFMC_ROW_* */
+	union
+	{
+		RfmDecimal	dec;
+		double		f;
+		int64		i;
+	}			amount;
+} RfmcRow;
+
+typedef struct RfmcPart
+{
+	rfmc_hash  *table;			/* NULL until the first flush */
+	RfmcRow    *rows;			/* NULL until the first row */
+	int			nrows;
+} RfmcPart;
+
+/*
+ * The aggregate state.  Built by the transition and combine functions it
+ * holds the partitions; made by the deserialize function it points to the
+ * packed entries of a serialized state instead (it is only ever merged into
+ * partitions right away).
+ */
+typedef struct RfmCustomers
+{
+	MemoryContext cxt;			/* the aggregate context */
+	bool		has_as_of;		/* set by the first row */
+	TimestampTz as_of;
+	const char *packed;			/* deserialized: entries, RFMC_ENTRY_SIZE each */
+	int64		npacked;
+	RfmcPart	parts[FLEXIBLE_ARRAY_MEMBER];	/* RFMC_NPART, unless packed */
+} RfmCustomers;
+
+/*
+ * Serialized form (a bytea between processes of one server, never stored):
+ * the header below, then per customer its id and its RfmState as in memory,
+ * partition by partition.
+ */
+#define RFMC_SERIAL_VERSION	1
+typedef struct RfmCustomersHeader
+{
+	uint32		version;
+	uint32		has_as_of;
+	TimestampTz as_of;
+	int64		count;
+} RfmCustomersHeader;
+
+#define RFMC_ENTRY_SIZE		(sizeof(int64) + sizeof(RfmState))
+
+/*
+ * rfmc_new
+ *		An empty state in the aggregate context.
+ */
+static RfmCustomers *
+rfmc_new(MemoryContext aggcxt)
+{
+	RfmCustomers *cs;
+
+	cs = MemoryContextAllocZero(aggcxt, offsetof(RfmCustomers, parts) + RFMC_NPART * sizeof(RfmcPart));
+	cs->cxt = aggcxt;
+	return cs;
+}
+
+/*
+ * rfmc_aggcontext
+ *		The aggregate context; the support functions are not callable
+ *		outside an aggregate (their state is internal).
+ */
+static MemoryContext
+rfmc_aggcontext(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext aggcxt;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s called in non-aggregate context", fname)));
+	return aggcxt;
+}
+
+/*
+ * rfmc_set_as_of
+ *		Record the as_of of a state, or check that it did not change: one
+ *		call of the aggregate is one analysis date.
+ */
+static inline void
+rfmc_set_as_of(RfmCustomers *cs, TimestampTz as_of)
+{
+	if (likely(cs->has_as_of))
+	{
+		if (unlikely(as_of != cs->as_of))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("as_of must be the same for every row of clm.rfm_agg_by_customer"),
+					 errdetail("The aggregate started with as_of %s and now has %s.",
+							   pstrdup(timestamptz_to_str(cs->as_of)), pstrdup(timestamptz_to_str(as_of))),
+					 errhint("Pass a constant or a parameter as as_of.")));
+		return;
+	}
+	clm_check_finite_timestamp(as_of, "as_of");
+	cs->as_of = as_of;
+	cs->has_as_of = true;
+}
+
+/*
+ * rfmc_part_table
+ *		A partition's table, created on first use.
+ */
+static inline rfmc_hash *
+rfmc_part_table(RfmCustomers *cs, RfmcPart *part)
+{
+	if (part->table == NULL)
+		part->table = rfmc_create(cs->cxt, 64, NULL);
+	return part->table;
+}
+
+/*
+ * rfmc_flush
+ *		Apply a partition's buffered rows to its table.
+ */
+static void
+rfmc_flush(RfmCustomers *cs, RfmcPart *part)
+{
+	rfmc_hash  *table = rfmc_part_table(cs, part);
+	uint32		hashes[RFMC_BUF_ROWS];
+	int			i;
+
+	for (i = 0; i < part->nrows; i++)
+		hashes[i] = rfmc_hash_key(part->rows[i].customer_id);
+	for (i = 0; i < part->nrows; i++)
+	{
+		const RfmcRow *row = &part->rows[i];
+		bool		found;
+		RfmCustomer *entry;
+
+		/*
+		 * Ask for the slot of a row a few places ahead now, so that the
+		 * cache misses of several rows overlap instead of coming one after
+		 * the other (a hint only: the table may still grow in between).
+		 */
+		if (i + RFMC_PREFETCH < part->nrows)
+		{
+			const char *ahead = (const char *) &table->data[hashes[i + RFMC_PREFETCH] & table->sizemask];
+
+			__builtin_prefetch(ahead, 1);
+			__builtin_prefetch(ahead + sizeof(RfmCustomer) - 1, 1);
+		}
+		entry = rfmc_insert_hash(table, row->customer_id, hashes[i], &found);
+
+		if (!found)
+			rfm_state_init(&entry->st);
+		switch (row->what)
+		{
+			case RFMC_ROW_ENTRY:
+				break;
+			case RFMC_ROW_NUMERIC:
+				rfm_add_decimal(&entry->st, row->ts, &row->amount.dec);
+				break;
+			case RFMC_ROW_FLOAT8:
+				rfm_add_float8(&entry->st, row->ts, row->amount.f);
+				break;
+			case RFMC_ROW_INT8:
+				rfm_add_int8(&entry->st, row->ts, row->amount.i);
+				break;
+		}
+	}
+	part->nrows = 0;
+}
+
+/*
+ * rfmc_flush_all
+ *		Apply every buffered row, before the state is read.
+ */
+static void
+rfmc_flush_all(RfmCustomers *cs)
+{
+	int			p;
+
+	for (p = 0; p < RFMC_NPART; p++)
+		if (cs->parts[p].nrows > 0)
+			rfmc_flush(cs, &cs->parts[p]);
+}
+
+/*
+ * rfmc_count
+ *		Number of customers in a flushed state.
+ */
+static int64
+rfmc_count(const RfmCustomers *cs)
+{
+	int64		n = 0;
+	int			p;
+
+	for (p = 0; p < RFMC_NPART; p++)
+		if (cs->parts[p].table)
+			n += cs->parts[p].table->members;
+	return n;
+}
+
+/*
+ * rfmc_row
+ *		The common part of the transition functions (arguments: state,
+ *		customer_id, ordered_at, amount, as_of): check the row, and return
+ *		the buffer slot for it, with what set to RFMC_ROW_ENTRY; the caller
+ *		fills in the amount of a row that counts.  As with GROUP BY, a
+ *		customer whose rows are all skipped (NULL ordered_at or amount, or
+ *		after as_of) still gets an entry, with a NULL clm.rfm; rows without
+ *		a customer are skipped (NULL is returned).
+ */
+static inline RfmcRow *
+rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, bool *counts)
+{
+	RfmCustomers *cs;
+	int64		customer_id;
+	RfmcPart   *part;
+	RfmcRow    *row;
+
+	if (PG_ARGISNULL(0))
+		*csp = rfmc_new(rfmc_aggcontext(fcinfo, "rfm_agg_by_customer"));
+	else
+	{
+		(void) rfmc_aggcontext(fcinfo, "rfm_agg_by_customer");
+		*csp = (RfmCustomers *) PG_GETARG_POINTER(0);
+	}
+	cs = *csp;
+
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("as_of must not be null"),
+				 errhint("Pass the analysis date, e.g. timestamptz '2026-07-01 00:00+00'.")));
+	rfmc_set_as_of(cs, PG_GETARG_TIMESTAMPTZ(4));
+	if (PG_ARGISNULL(1))
+		return NULL;
+
+	customer_id = PG_GETARG_INT64(1);
+	part = &cs->parts[rfmc_hash_key(customer_id) >> (32 - RFMC_PART_BITS)];
+	if (part->rows == NULL)
+		part->rows = MemoryContextAlloc(cs->cxt, RFMC_BUF_ROWS * sizeof(RfmcRow));
+	else if (part->nrows == RFMC_BUF_ROWS)
+		rfmc_flush(cs, part);
+	row = &part->rows[part->nrows];
+	row->customer_id = customer_id;
+	row->what = RFMC_ROW_ENTRY;
+	*counts = false;
+	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
+	{
+		row->ts = PG_GETARG_TIMESTAMPTZ(2);
+		clm_check_finite_timestamp(row->ts, "ordered_at");
+		*counts = row->ts <= cs->as_of;
+	}
+	/* the row is kept only once its amount has been checked */
+	return row;
+}
+
+/*
+ * rfmc_keep
+ *		Keep the row rfmc_row handed out.
+ */
+static inline void
+rfmc_keep(RfmCustomers *cs, int64 customer_id)
+{
+	cs->parts[rfmc_hash_key(customer_id) >> (32 - RFMC_PART_BITS)].nrows++;
+}
+
+/*
+ * rfm_customers_trans_numeric, _float8, _int8
+ *		Transition functions of clm.rfm_agg_by_customer(customer_id,
+ *		ordered_at, amount, as_of).  Timestamps and numeric amounts are
+ *		checked as the row comes in; the checks of rfm_add_* (a double
+ *		precision amount out of range, a sum beyond 38 digits) run when the
+ *		buffer is applied, so they may report a row a little later than it
+ *		was read.
+ */
+Datum
+rfm_customers_trans_numeric(PG_FUNCTION_ARGS)
+{
+	RfmCustomers *cs;
+	bool		counts;
+	RfmcRow    *row = rfmc_row(fcinfo, &cs, &counts);
+
+	if (row)
+	{
+		if (counts)
+		{
+			rfm_read_numeric(PG_GETARG_DATUM(3), &row->amount.dec);
+			row->what = RFMC_ROW_NUMERIC;
+		}
+		rfmc_keep(cs, row->customer_id);
+	}
+	PG_RETURN_POINTER(cs);
+}
+
+Datum
+rfm_customers_trans_float8(PG_FUNCTION_ARGS)
+{
+	RfmCustomers *cs;
+	bool		counts;
+	RfmcRow    *row = rfmc_row(fcinfo, &cs, &counts);
+
+	if (row)
+	{
+		if (counts)
+		{
+			row->amount.f = PG_GETARG_FLOAT8(3);
+			row->what = RFMC_ROW_FLOAT8;
+		}
+		rfmc_keep(cs, row->customer_id);
+	}
+	PG_RETURN_POINTER(cs);
+}
+
+Datum
+rfm_customers_trans_int8(PG_FUNCTION_ARGS)
+{
+	RfmCustomers *cs;
+	bool		counts;
+	RfmcRow    *row = rfmc_row(fcinfo, &cs, &counts);
+
+	if (row)
+	{
+		if (counts)
+		{
+			row->amount.i = PG_GETARG_INT64(3);
+			row->what = RFMC_ROW_INT8;
+		}
+		rfmc_keep(cs, row->customer_id);
+	}
+	PG_RETURN_POINTER(cs);
+}
+
+/*
+ * rfmc_merge_one
+ *		Add one customer's state to a state's partitions.
+ */
+static inline void
+rfmc_merge_one(RfmCustomers *into, int64 customer_id, const RfmState *st)
+{
+	RfmcPart   *part = &into->parts[rfmc_hash_key(customer_id) >> (32 - RFMC_PART_BITS)];
+	bool		found;
+	RfmCustomer *entry = rfmc_insert(rfmc_part_table(into, part), customer_id, &found);
+
+	if (found)
+		rfm_merge_into(&entry->st, st);
+	else
+		memcpy(&entry->st, st, sizeof(RfmState));
+}
+
+/*
+ * rfm_customers_combine
+ *		Combine function: merge the right state's customers into the left
+ *		one, which is made in the aggregate context when it is NULL (the
+ *		right state comes from the deserialize function and lives only as
+ *		long as its input row).  Serialized entries come partition by
+ *		partition, so the merge, too, works in one cache-sized table at a
+ *		time.
+ */
+Datum
+rfm_customers_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = rfmc_aggcontext(fcinfo, "rfm_customers_combine");
+	RfmCustomers *a = PG_ARGISNULL(0) ? NULL : (RfmCustomers *) PG_GETARG_POINTER(0);
+	RfmCustomers *b = PG_ARGISNULL(1) ? NULL : (RfmCustomers *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+		a = rfmc_new(aggcxt);
+	if (b->has_as_of)
+		rfmc_set_as_of(a, b->as_of);
+
+	if (b->packed)
+	{
+		int64		i;
+
+		for (i = 0; i < b->npacked; i++)
+		{
+			const char *p = b->packed + i * RFMC_ENTRY_SIZE;
+			int64		customer_id;
+			RfmState	st;
+
+			memcpy(&customer_id, p, sizeof(int64));
+			memcpy(&st, p + sizeof(int64), sizeof(RfmState));
+			rfmc_merge_one(a, customer_id, &st);
+		}
+	}
+	else
+	{
+		int			p;
+
+		rfmc_flush_all(b);
+		for (p = 0; p < RFMC_NPART; p++)
+		{
+			rfmc_iterator it;
+			RfmCustomer *entry;
+
+			if (b->parts[p].table == NULL)
+				continue;
+			rfmc_start_iterate(b->parts[p].table, &it);
+			while ((entry = rfmc_iterate(b->parts[p].table, &it)) != NULL)
+				rfmc_merge_one(a, entry->customer_id, &entry->st);
+		}
+	}
+	PG_RETURN_POINTER(a);
+}
+
+/*
+ * rfm_customers_serialize
+ *		The state as a bytea for a parallel worker to send to the leader.
+ */
+Datum
+rfm_customers_serialize(PG_FUNCTION_ARGS)
+{
+	RfmCustomers *cs;
+	RfmCustomersHeader hdr;
+	int64		count;
+	Size		size;
+	bytea	   *result;
+	char	   *p;
+	rfmc_iterator it;
+	RfmCustomer *entry;
+	int			part;
+
+	(void) rfmc_aggcontext(fcinfo, "rfm_customers_serialize");
+	cs = (RfmCustomers *) PG_GETARG_POINTER(0);
+	if (cs->packed)
+		elog(ERROR, "rfm_customers_serialize called on a deserialized state");
+	rfmc_flush_all(cs);
+	count = rfmc_count(cs);
+	if (count > (int64) ((MaxAllocHugeSize - VARHDRSZ - sizeof(hdr)) / RFMC_ENTRY_SIZE))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many customers in one partial clm.rfm_agg_by_customer state"),
+				 errdetail("A parallel worker holds %lld customers.", (long long) count)));
+	size = VARHDRSZ + sizeof(hdr) + count * RFMC_ENTRY_SIZE;
+	if (!AllocSizeIsValid(size))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many customers in one partial clm.rfm_agg_by_customer state"),
+				 errdetail("A parallel worker holds %lld customers; its state would exceed 1 GB.",
+						   (long long) count),
+				 errhint("Split the customers, e.g. GROUP BY customer_id %% 8, or disable parallel query for this query.")));
+
+	result = (bytea *) palloc(size);
+	SET_VARSIZE(result, size);
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = RFMC_SERIAL_VERSION;
+	hdr.has_as_of = cs->has_as_of ? 1 : 0;
+	hdr.as_of = cs->has_as_of ? cs->as_of : 0;
+	hdr.count = count;
+	p = VARDATA(result);
+	memcpy(p, &hdr, sizeof(hdr));
+	p += sizeof(hdr);
+
+	for (part = 0; part < RFMC_NPART; part++)
+	{
+		rfmc_hash  *table = cs->parts[part].table;
+
+		if (table == NULL)
+			continue;
+		rfmc_start_iterate(table, &it);
+		while ((entry = rfmc_iterate(table, &it)) != NULL)
+		{
+			memcpy(p, &entry->customer_id, sizeof(int64));
+			memcpy(p + sizeof(int64), &entry->st, sizeof(RfmState));
+			p += RFMC_ENTRY_SIZE;
+		}
+	}
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * rfmc_malformed
+ *		The error for a serialized state that is not one.
+ */
+static void
+rfmc_malformed(const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid serialized clm.rfm_agg_by_customer state"),
+			 errdetail("The state is malformed: %s.", problem),
+			 errhint("Serialized states are only passed between the processes of one parallel query.")));
+}
+
+/*
+ * rfm_customers_deserialize
+ *		Check a serialized state entry by entry and return a state pointing
+ *		to its packed entries; the combine function merges them.
+ */
+Datum
+rfm_customers_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *b;
+	RfmCustomersHeader hdr;
+	Size		len;
+	const char *p;
+	RfmCustomers *cs;
+	int64		i;
+
+	(void) rfmc_aggcontext(fcinfo, "rfm_customers_deserialize");
+	b = PG_GETARG_BYTEA_PP(0);
+	len = VARSIZE_ANY_EXHDR(b);
+	p = VARDATA_ANY(b);
+	if (len < sizeof(hdr))
+		rfmc_malformed("it is too short");
+	memcpy(&hdr, p, sizeof(hdr));
+	if (hdr.version != RFMC_SERIAL_VERSION)
+		rfmc_malformed("its format version is unknown");
+	if (hdr.has_as_of > 1 || (hdr.has_as_of ? TIMESTAMP_NOT_FINITE(hdr.as_of) : hdr.as_of != 0))
+		rfmc_malformed("its as_of is invalid");
+	if (hdr.count < 0 || (Size) hdr.count != (len - sizeof(hdr)) / RFMC_ENTRY_SIZE ||
+		(len - sizeof(hdr)) % RFMC_ENTRY_SIZE != 0)
+		rfmc_malformed("its length does not match its number of customers");
+	if (hdr.count > 0 && !hdr.has_as_of)
+		rfmc_malformed("it has customers but no as_of");
+
+	cs = palloc0(offsetof(RfmCustomers, parts));
+	cs->packed = p + sizeof(hdr);
+	cs->npacked = hdr.count;
+	cs->has_as_of = hdr.has_as_of != 0;
+	cs->as_of = hdr.as_of;
+	for (i = 0; i < hdr.count; i++)
+	{
+		RfmState	st;
+
+		memcpy(&st, cs->packed + i * RFMC_ENTRY_SIZE + sizeof(int64), sizeof(RfmState));
+		rfm_validate_state(&st);
+		if ((st.flags & RFM_FLAG_ASOF) ||
+			(st.purchases + st.refunds > 0 && st.latest_at > cs->as_of))
+			rfmc_malformed("a customer's state does not fit its as_of");
+	}
+	PG_RETURN_POINTER(cs);
+}
+
+/* a partition's entries, to sort by customer_id (lib/sort_template.h) */
+typedef struct RfmcSorted
+{
+	int64		customer_id;
+	RfmCustomer *entry;
+} RfmcSorted;
+
+#define ST_SORT rfmc_sort_entries
+#define ST_ELEMENT_TYPE RfmcSorted
+#define ST_COMPARE(a, b) (((a)->customer_id > (b)->customer_id) - \
+						  ((a)->customer_id < (b)->customer_id))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* the result's row types, looked up once per call site */
+typedef struct RfmCustomersTypes
+{
+	Oid			elemtype;		/* clm.customer_rfm */
+	int16		elemlen;
+	bool		elembyval;
+	char		elemalign;
+	TupleDesc	outer;			/* clm.customer_rfm */
+	TupleDesc	rfm;			/* clm.rfm */
+} RfmCustomersTypes;
+
+/*
+ * rfmc_types
+ *		The element type of the final function's result (clm.customer_rfm[])
+ *		and the row types it is made of, cached in fn_extra.
+ */
+static RfmCustomersTypes *
+rfmc_types(FunctionCallInfo fcinfo)
+{
+	RfmCustomersTypes *t = (RfmCustomersTypes *) fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	Oid			arraytype;
+
+	if (t)
+		return t;
+	arraytype = get_func_rettype(fcinfo->flinfo->fn_oid);
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	t = palloc(sizeof(RfmCustomersTypes));
+	t->elemtype = get_element_type(arraytype);
+	if (!OidIsValid(t->elemtype))
+		elog(ERROR, "rfm_customers_final must return an array");
+	get_typlenbyvalalign(t->elemtype, &t->elemlen, &t->elembyval, &t->elemalign);
+	t->outer = BlessTupleDesc(lookup_rowtype_tupdesc_copy(t->elemtype, -1));
+	if (t->outer->natts != 2)
+		elog(ERROR, "clm.customer_rfm must have two attributes");
+	t->rfm = BlessTupleDesc(lookup_rowtype_tupdesc_copy(TupleDescAttr(t->outer, 1)->atttypid, -1));
+	if (t->rfm->natts != RFM_NATTS)
+		elog(ERROR, "clm.rfm must have %d attributes", RFM_NATTS);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = t;
+	return t;
+}
+
+/*
+ * rfm_customers_final
+ *		Final function: one clm.customer_rfm per customer, partition by
+ *		partition, by customer_id within one: an order that depends only on
+ *		the set of customers (not on plan or row order) and reads the
+ *		entries in the order they lie in memory.  Callers that want
+ *		customers in id order sort them.  NULL when no row had a customer.
+ *		Each element's rfm is what clm.rfm_agg gives for that customer's rows
+ *		(NULL when none was counted).
+ */
+Datum
+rfm_customers_final(PG_FUNCTION_ARGS)
+{
+	RfmCustomers *cs;
+	RfmCustomersTypes *types;
+	RfmcSorted *entries;
+	Datum	   *elems;
+	int64		n;
+	int64		i;
+	Size		total = ARR_OVERHEAD_NONULLS(1);
+	rfmc_iterator it;
+	RfmCustomer *entry;
+	MemoryContext elemcxt;
+	MemoryContext rowcxt;
+	MemoryContext old;
+	ArrayType  *result;
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			part;
+	int64		start;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	cs = (RfmCustomers *) PG_GETARG_POINTER(0);
+	if (cs->packed)
+		elog(ERROR, "rfm_customers_final called on a deserialized state");
+	rfmc_flush_all(cs);
+	n = rfmc_count(cs);
+	if (n == 0)
+		PG_RETURN_NULL();
+	if ((Size) n > MaxArraySize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many customers for one clm.rfm_agg_by_customer result"),
+				 errdetail("The result would have %lld elements; an array can have at most %d.",
+						   (long long) n, (int) MaxArraySize),
+				 errhint("Split the customers, e.g. GROUP BY customer_id %% 8, or use clm.rfm_agg with GROUP BY customer_id.")));
+	types = rfmc_types(fcinfo);
+
+	entries = palloc_extended(n * sizeof(RfmcSorted), MCXT_ALLOC_HUGE);
+	i = 0;
+	for (part = 0; part < RFMC_NPART; part++)
+	{
+		rfmc_hash  *table = cs->parts[part].table;
+
+		if (table == NULL)
+			continue;
+		start = i;
+		rfmc_start_iterate(table, &it);
+		while ((entry = rfmc_iterate(table, &it)) != NULL)
+		{
+			entries[i].customer_id = entry->customer_id;
+			entries[i++].entry = entry;
+		}
+		rfmc_sort_entries(entries + start, i - start);
+	}
+	Assert(i == n);
+
+	elemcxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_agg_by_customer elements",
+									ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_agg_by_customer row",
+								   ALLOCSET_DEFAULT_SIZES);
+	elems = palloc_extended(n * sizeof(Datum), MCXT_ALLOC_HUGE);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		HeapTuple	rfm;
+		HeapTuple	outer;
+
+		old = MemoryContextSwitchTo(rowcxt);
+		values[0] = Int64GetDatum(entries[i].customer_id);
+		rfm = rfm_form_tuple(types->rfm, &entries[i].entry->st, cs->as_of);
+		if (rfm)
+			values[1] = HeapTupleGetDatum(rfm);
+		else
+		{
+			values[1] = (Datum) 0;
+			nulls[1] = true;
+		}
+		MemoryContextSwitchTo(elemcxt);
+		outer = heap_form_tuple(types->outer, values, nulls);
+		elems[i] = HeapTupleGetDatum(outer);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+
+		total += att_align_nominal(outer->t_len, types->elemalign);
+		if (!AllocSizeIsValid(total))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many customers for one clm.rfm_agg_by_customer result"),
+					 errdetail("The result for %lld customers would exceed 1 GB.", (long long) n),
+					 errhint("Split the customers, e.g. GROUP BY customer_id %% 8, or use clm.rfm_agg with GROUP BY customer_id.")));
+	}
+	dims[0] = (int) n;
+	result = construct_md_array(elems, NULL, 1, dims, lbs, types->elemtype,
+								types->elemlen, types->elembyval, types->elemalign);
+	MemoryContextDelete(rowcxt);
+	MemoryContextDelete(elemcxt);
+	pfree(elems);
+	pfree(entries);
+	PG_RETURN_ARRAYTYPE_P(result);
+}
