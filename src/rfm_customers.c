@@ -312,14 +312,14 @@ rfmc_count(const RfmCustomers *cs)
  * rfmc_row
  *		The common part of the transition functions (arguments: state,
  *		customer_id, ordered_at, amount, as_of): check the row, and return
- *		the buffer slot for it, with what set to RFMC_ROW_ENTRY; the caller
- *		fills in the amount of a row that counts.  As with GROUP BY, a
+ *		the buffer slot for it and its partition, with what set to
+ *		RFMC_ROW_ENTRY; the caller fills in the amount of a row that counts.  As with GROUP BY, a
  *		customer whose rows are all skipped (NULL ordered_at or amount, or
  *		after as_of) still gets an entry, with a NULL clm.rfm; rows without
  *		a customer are skipped (NULL is returned).
  */
 static inline RfmcRow *
-rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, bool *counts)
+rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, RfmcPart **partp, bool *counts)
 {
 	RfmCustomers *cs;
 	int64		customer_id;
@@ -346,6 +346,7 @@ rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, bool *counts)
 
 	customer_id = PG_GETARG_INT64(1);
 	part = &cs->parts[rfmc_hash_key(customer_id) >> (32 - RFMC_PART_BITS)];
+	*partp = part;
 	if (part->rows == NULL)
 		part->rows = MemoryContextAlloc(cs->cxt, RFMC_BUF_ROWS * sizeof(RfmcRow));
 	else if (part->nrows == RFMC_BUF_ROWS)
@@ -360,18 +361,8 @@ rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, bool *counts)
 		clm_check_finite_timestamp(row->ts, "ordered_at");
 		*counts = row->ts <= cs->as_of;
 	}
-	/* the row is kept only once its amount has been checked */
+	/* the caller keeps the row (nrows++) once its amount has been checked */
 	return row;
-}
-
-/*
- * rfmc_keep
- *		Keep the row rfmc_row handed out.
- */
-static inline void
-rfmc_keep(RfmCustomers *cs, int64 customer_id)
-{
-	cs->parts[rfmc_hash_key(customer_id) >> (32 - RFMC_PART_BITS)].nrows++;
 }
 
 /*
@@ -387,8 +378,9 @@ Datum
 rfm_customers_trans_numeric(PG_FUNCTION_ARGS)
 {
 	RfmCustomers *cs;
+	RfmcPart   *part;
 	bool		counts;
-	RfmcRow    *row = rfmc_row(fcinfo, &cs, &counts);
+	RfmcRow    *row = rfmc_row(fcinfo, &cs, &part, &counts);
 
 	if (row)
 	{
@@ -397,7 +389,7 @@ rfm_customers_trans_numeric(PG_FUNCTION_ARGS)
 			rfm_read_numeric(PG_GETARG_DATUM(3), &row->amount.dec);
 			row->what = RFMC_ROW_NUMERIC;
 		}
-		rfmc_keep(cs, row->customer_id);
+		part->nrows++;
 	}
 	PG_RETURN_POINTER(cs);
 }
@@ -406,8 +398,9 @@ Datum
 rfm_customers_trans_float8(PG_FUNCTION_ARGS)
 {
 	RfmCustomers *cs;
+	RfmcPart   *part;
 	bool		counts;
-	RfmcRow    *row = rfmc_row(fcinfo, &cs, &counts);
+	RfmcRow    *row = rfmc_row(fcinfo, &cs, &part, &counts);
 
 	if (row)
 	{
@@ -416,7 +409,7 @@ rfm_customers_trans_float8(PG_FUNCTION_ARGS)
 			row->amount.f = PG_GETARG_FLOAT8(3);
 			row->what = RFMC_ROW_FLOAT8;
 		}
-		rfmc_keep(cs, row->customer_id);
+		part->nrows++;
 	}
 	PG_RETURN_POINTER(cs);
 }
@@ -425,8 +418,9 @@ Datum
 rfm_customers_trans_int8(PG_FUNCTION_ARGS)
 {
 	RfmCustomers *cs;
+	RfmcPart   *part;
 	bool		counts;
-	RfmcRow    *row = rfmc_row(fcinfo, &cs, &counts);
+	RfmcRow    *row = rfmc_row(fcinfo, &cs, &part, &counts);
 
 	if (row)
 	{
@@ -435,7 +429,7 @@ rfm_customers_trans_int8(PG_FUNCTION_ARGS)
 			row->amount.i = PG_GETARG_INT64(3);
 			row->what = RFMC_ROW_INT8;
 		}
-		rfmc_keep(cs, row->customer_id);
+		part->nrows++;
 	}
 	PG_RETURN_POINTER(cs);
 }
