@@ -374,8 +374,8 @@ rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, RfmcPart **partp, bool *co
  *		buffer is applied, so they may report a row a little later than it
  *		was read.
  */
-Datum
-rfm_customers_trans_numeric(PG_FUNCTION_ARGS)
+static inline Datum
+rfmc_trans(FunctionCallInfo fcinfo, int what)
 {
 	RfmCustomers *cs;
 	RfmcPart   *part;
@@ -386,52 +386,35 @@ rfm_customers_trans_numeric(PG_FUNCTION_ARGS)
 	{
 		if (counts)
 		{
-			rfm_read_numeric(PG_GETARG_DATUM(3), &row->amount.dec);
-			row->what = RFMC_ROW_NUMERIC;
+			if (what == RFMC_ROW_NUMERIC)
+				rfm_read_numeric(PG_GETARG_DATUM(3), &row->amount.dec);
+			else if (what == RFMC_ROW_FLOAT8)
+				row->amount.f = PG_GETARG_FLOAT8(3);
+			else
+				row->amount.i = PG_GETARG_INT64(3);
+			row->what = what;
 		}
 		part->nrows++;
 	}
 	PG_RETURN_POINTER(cs);
+}
+
+Datum
+rfm_customers_trans_numeric(PG_FUNCTION_ARGS)
+{
+	return rfmc_trans(fcinfo, RFMC_ROW_NUMERIC);
 }
 
 Datum
 rfm_customers_trans_float8(PG_FUNCTION_ARGS)
 {
-	RfmCustomers *cs;
-	RfmcPart   *part;
-	bool		counts;
-	RfmcRow    *row = rfmc_row(fcinfo, &cs, &part, &counts);
-
-	if (row)
-	{
-		if (counts)
-		{
-			row->amount.f = PG_GETARG_FLOAT8(3);
-			row->what = RFMC_ROW_FLOAT8;
-		}
-		part->nrows++;
-	}
-	PG_RETURN_POINTER(cs);
+	return rfmc_trans(fcinfo, RFMC_ROW_FLOAT8);
 }
 
 Datum
 rfm_customers_trans_int8(PG_FUNCTION_ARGS)
 {
-	RfmCustomers *cs;
-	RfmcPart   *part;
-	bool		counts;
-	RfmcRow    *row = rfmc_row(fcinfo, &cs, &part, &counts);
-
-	if (row)
-	{
-		if (counts)
-		{
-			row->amount.i = PG_GETARG_INT64(3);
-			row->what = RFMC_ROW_INT8;
-		}
-		part->nrows++;
-	}
-	PG_RETURN_POINTER(cs);
+	return rfmc_trans(fcinfo, RFMC_ROW_INT8);
 }
 
 /*

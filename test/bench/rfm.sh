@@ -77,28 +77,27 @@ SELECT customer_id, recency_days, frequency, monetary, r, f, m, r * 100 + f * 10
             ELSE 'lost' END AS segment
 FROM s
 SQL
-# (b) every customer's clm.rfm from clm.rfm_agg_by_customer, one pass over
-# the orders.  OFFSET 0 keeps the subquery from being flattened, so
-# rfm_score runs once per customer rather than once per (s).field reference.
-cat >"$dir/clm.sql" <<'SQL'
+# After the per-customer aggregation (CTE c), both clm pipelines score the
+# same way.  OFFSET 0 keeps the subquery from being flattened, so rfm_score
+# runs once per customer rather than once per (s).field reference.
+scoring="t AS (SELECT clm.rfm_thresholds(rfm) AS th FROM c)
+SELECT customer_id, (rfm).recency_days, (rfm).frequency, (rfm).monetary,
+       (s).r, (s).f, (s).m, (s).score, clm.rfm_segment(s) AS segment
+FROM (SELECT customer_id, rfm, clm.rfm_score(rfm, th) AS s FROM c CROSS JOIN t OFFSET 0) AS x"
+# (b) every customer's clm.rfm from clm.rfm_agg_by_customer, one pass
+cat >"$dir/clm.sql" <<SQL
 WITH c AS MATERIALIZED (
     SELECT r.customer_id, r.rfm
     FROM unnest((SELECT clm.rfm_agg_by_customer(customer_id, ordered_at, amount, timestamptz '2026-07-01 00:00+00')
                  FROM orders)) AS r),
-t AS (SELECT clm.rfm_thresholds(rfm) AS th FROM c)
-SELECT customer_id, (rfm).recency_days, (rfm).frequency, (rfm).monetary,
-       (s).r, (s).f, (s).m, (s).score, clm.rfm_segment(s) AS segment
-FROM (SELECT customer_id, rfm, clm.rfm_score(rfm, th) AS s FROM c CROSS JOIN t OFFSET 0) AS x
+$scoring
 SQL
 # (b2) the same pipeline with clm.rfm_agg ... GROUP BY customer_id
-cat >"$dir/clm_group.sql" <<'SQL'
+cat >"$dir/clm_group.sql" <<SQL
 WITH c AS MATERIALIZED (
     SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00') AS rfm
     FROM orders GROUP BY customer_id),
-t AS (SELECT clm.rfm_thresholds(rfm) AS th FROM c)
-SELECT customer_id, (rfm).recency_days, (rfm).frequency, (rfm).monetary,
-       (s).r, (s).f, (s).m, (s).score, clm.rfm_segment(s) AS segment
-FROM (SELECT customer_id, rfm, clm.rfm_score(rfm, th) AS s FROM c CROSS JOIN t OFFSET 0) AS x
+$scoring
 SQL
 cat >"$dir/hand_agg.sql" <<'SQL'
 SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id
