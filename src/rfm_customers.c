@@ -36,12 +36,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
-#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -519,11 +517,6 @@ rfm_customers_serialize(PG_FUNCTION_ARGS)
 		elog(ERROR, "rfm_customers_serialize called on a deserialized state");
 	rfmc_flush_all(cs);
 	count = rfmc_count(cs);
-	if (count > (int64) ((MaxAllocHugeSize - VARHDRSZ - sizeof(hdr)) / RFMC_ENTRY_SIZE))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many customers in one partial clm.rfm_agg_by_customer state"),
-				 errdetail("A parallel worker holds %lld customers.", (long long) count)));
 	size = VARHDRSZ + sizeof(hdr) + count * RFMC_ENTRY_SIZE;
 	if (!AllocSizeIsValid(size))
 		ereport(ERROR,
@@ -723,13 +716,6 @@ rfm_customers_final(PG_FUNCTION_ARGS)
 	n = rfmc_count(cs);
 	if (n == 0)
 		PG_RETURN_NULL();
-	if ((Size) n > MaxArraySize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many customers for one clm.rfm_agg_by_customer result"),
-				 errdetail("The result would have %lld elements; an array can have at most %d.",
-						   (long long) n, (int) MaxArraySize),
-				 errhint("Split the customers, e.g. GROUP BY customer_id %% 8, or use clm.rfm_agg with GROUP BY customer_id.")));
 	types = rfmc_types(fcinfo);
 
 	entries = palloc_extended(n * sizeof(RfmcSorted), MCXT_ALLOC_HUGE);
@@ -779,6 +765,10 @@ rfm_customers_final(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 
+		/*
+		 * The one size limit: under 1 GB the element count is also far below
+		 * MaxArraySize and INT_MAX (an element takes over 40 bytes).
+		 */
 		total += att_align_nominal(outer->t_len, types->elemalign);
 		if (!AllocSizeIsValid(total))
 			ereport(ERROR,
