@@ -137,6 +137,85 @@ FROM orders WHERE false;
 SELECT clm.rfm_agg_by_customer(NULL::bigint, ordered_at, amount, timestamptz '2026-01-01 00:00+00') IS NULL AS no_customers
 FROM orders;
 
+-- uuid customer ids: the same orders keyed by a uuid per customer (md5 of
+-- the bigint id), plus the smallest and largest uuid; compared with
+-- clm.rfm_agg GROUP BY on the uuid, serial and parallel
+CREATE TABLE uorders AS
+SELECT CASE WHEN customer IS NULL THEN NULL ELSE md5(customer::text)::uuid END AS customer,
+       ordered_at, amount
+FROM orders;
+INSERT INTO uorders VALUES
+    ('00000000-0000-0000-0000-000000000000', '2025-01-01 00:00+00', 1.5),
+    ('ffffffff-ffff-ffff-ffff-ffffffffffff', '2025-01-02 00:00+00', 2.25),
+    ('80000000-0000-0000-0000-000000000000', '2025-01-03 00:00+00', 3);
+ALTER TABLE uorders SET (parallel_workers = 2);
+ANALYZE uorders;
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE uexpected AS
+SELECT customer AS customer_id,
+       clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00')::text AS n,
+       clm.rfm_agg(ordered_at, amount::float8, timestamptz '2026-01-01 00:00+00')::text AS f,
+       clm.rfm_agg(ordered_at, (amount * 100)::bigint, timestamptz '2026-01-01 00:00+00')::text AS i
+FROM uorders WHERE customer IS NOT NULL GROUP BY customer;
+CREATE FUNCTION ugot() RETURNS TABLE (customer_id uuid, n text, f text, i text)
+LANGUAGE sql STABLE SET search_path = rfm_by_customer_test, pg_catalog AS $$
+    SELECT n.customer_id, n.rfm::text, f.rfm::text, i.rfm::text
+    FROM unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM uorders)) n
+    FULL JOIN unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount::float8, timestamptz '2026-01-01 00:00+00') FROM uorders)) f
+        USING (customer_id)
+    FULL JOIN unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, (amount * 100)::bigint, timestamptz '2026-01-01 00:00+00') FROM uorders)) i
+        USING (customer_id)
+$$;
+SELECT pg_typeof((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM uorders)) AS result_type;
+SELECT (SELECT count(*) FROM uexpected) AS customers, count(*) AS got, count(DISTINCT customer_id) AS distinct_ids FROM ugot();
+SELECT count(*) AS rows_differing FROM (
+    (SELECT * FROM ugot() EXCEPT SELECT * FROM uexpected)
+    UNION ALL
+    (SELECT * FROM uexpected EXCEPT SELECT * FROM ugot())) d;
+-- the extreme ids come back unchanged
+SELECT customer_id, n FROM ugot()
+WHERE customer_id IN ('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+                      '80000000-0000-0000-0000-000000000000')
+ORDER BY customer_id;
+-- the order of the result depends only on the set of ids
+SELECT (SELECT array_agg(customer_id) FROM unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM uorders)))
+     = (SELECT array_agg(customer_id) FROM unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00')
+                                                   FROM (SELECT * FROM uorders ORDER BY ordered_at DESC, amount) o)))
+       AS same_order;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM uorders;
+SELECT count(*) AS rows_differing FROM (
+    (SELECT * FROM ugot() EXCEPT SELECT * FROM uexpected)
+    UNION ALL
+    (SELECT * FROM uexpected EXCEPT SELECT * FROM ugot())) d;
+RESET parallel_leader_participation;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+-- split by the first hex digit (the documented way past the size limit)
+SELECT count(*) AS rows_differing FROM (
+    (SELECT r.customer_id, r.rfm::text FROM
+        (SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS a
+         FROM uorders GROUP BY left(customer::text, 1)) s, unnest(s.a) r
+     WHERE r.customer_id IS NOT NULL
+     EXCEPT SELECT customer_id, n FROM uexpected)
+    UNION ALL
+    (SELECT customer_id, n FROM uexpected
+     EXCEPT SELECT r.customer_id, r.rfm::text FROM
+        (SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS a
+         FROM uorders GROUP BY left(customer::text, 1)) s, unnest(s.a) r)) d;
+-- bad input with uuid ids: the same checks
+SELECT clm.rfm_agg_by_customer(gen_random_uuid(), timestamptz '2024-01-01 00:00+00', 1.0, NULL);
+SELECT clm.rfm_agg_by_customer(gen_random_uuid(), timestamptz '2024-01-01 00:00+00', 'NaN'::numeric, timestamptz '2026-01-01 00:00+00');
+SELECT clm.rfm_agg_by_customer(gen_random_uuid(), 'infinity', 1.0::float8, timestamptz '2026-01-01 00:00+00');
+SELECT clm.rfm_agg_by_customer(NULL::uuid, timestamptz '2024-01-01 00:00+00', 1::bigint, timestamptz '2026-01-01 00:00+00') IS NULL AS no_customers;
+
 -- bad input: the same errors as clm.rfm_agg
 SELECT clm.rfm_agg_by_customer(1, timestamptz '2024-01-01 00:00+00', 1.0, NULL);
 SELECT clm.rfm_agg_by_customer(1, timestamptz '2024-01-01 00:00+00', 1.0, 'infinity');

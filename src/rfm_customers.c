@@ -2,7 +2,8 @@
  *
  * rfm_customers.c
  *	  clm.rfm_agg_by_customer: the RFM metrics of every customer of a query
- *	  in one aggregate, returned as an array of clm.customer_rfm.
+ *	  in one aggregate, returned as an array of clm.customer_rfm (bigint
+ *	  customer ids) or clm.customer_rfm_uuid (uuid customer ids).
  *
  * `clm.rfm_agg(...) GROUP BY customer_id` gives the same rows, but nodeAgg
  * keeps, per group, a copy of the grouping key, an array of per-aggregate
@@ -26,7 +27,8 @@
  * workers build partial tables, serialize them, and the leader merges them.
  * The limits are those of one array value: about 7 million customers per
  * call (the result must stay under 1 GB); beyond that, split the customers
- * with GROUP BY customer_id % k, or use clm.rfm_agg with GROUP BY.
+ * with GROUP BY customer_id % k (uuid ids: left(customer_id::text, 1)), or
+ * use clm.rfm_agg with GROUP BY.
  *
  * IDENTIFICATION
  *	  src/rfm_customers.c
@@ -36,14 +38,17 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "utils/uuid.h"
 
 #include "clm.h"
 #include "rfm.h"
@@ -51,37 +56,75 @@
 PG_FUNCTION_INFO_V1(rfm_customers_trans_numeric);
 PG_FUNCTION_INFO_V1(rfm_customers_trans_float8);
 PG_FUNCTION_INFO_V1(rfm_customers_trans_int8);
+PG_FUNCTION_INFO_V1(rfm_customers_trans_uuid_numeric);
+PG_FUNCTION_INFO_V1(rfm_customers_trans_uuid_float8);
+PG_FUNCTION_INFO_V1(rfm_customers_trans_uuid_int8);
 PG_FUNCTION_INFO_V1(rfm_customers_combine);
 PG_FUNCTION_INFO_V1(rfm_customers_serialize);
 PG_FUNCTION_INFO_V1(rfm_customers_deserialize);
 PG_FUNCTION_INFO_V1(rfm_customers_final);
 
+/*
+ * A customer id as an unsigned 128-bit number that orders like the id: a
+ * bigint is hi = 0 and lo = the id with its sign bit flipped, a uuid is its
+ * 16 bytes read big-endian (uuid order is byte order).  One key type lets
+ * both id types share the tables, the buffers and the serialized form.
+ */
+typedef struct RfmcKey
+{
+	uint64		hi;
+	uint64		lo;
+} RfmcKey;
+
+/* the SQL type of the ids of a state */
+#define RFMC_ID_INT8		1
+#define RFMC_ID_UUID		2
+
+#define RFMC_INT8_FLIP		(UINT64CONST(1) << 63)
+
 /* one customer: the key and clm.rfm_agg's state, inline */
 typedef struct RfmCustomer
 {
-	int64		customer_id;
+	RfmcKey		key;
 	char		status;			/* simplehash's slot status */
 	RfmState	st;
 } RfmCustomer;
 
 /*
  * rfmc_hash_key
- *		Fold the two halves of the id (as hashint8 does) and mix them with
- *		murmurhash32's finalizer.  The top bits pick the partition, the low
- *		bits the slot in the partition's table.
+ *		Fold the halves of each 64-bit word (as hashint8 does) and mix them
+ *		with murmurhash32's finalizer.  hi is mixed on its own first, so that
+ *		uuids whose words differ in the same bits (equal hi ^ lo) do not all
+ *		hash alike; for a bigint (hi = 0) that inner step gives 0.  The top
+ *		bits pick the partition, the low bits the slot in the partition's
+ *		table.
  */
 static inline uint32
-rfmc_hash_key(int64 key)
+rfmc_hash_key(RfmcKey key)
 {
-	return murmurhash32((uint32) key ^ (uint32) ((uint64) key >> 32));
+	uint32		h = murmurhash32((uint32) key.hi ^ (uint32) (key.hi >> 32));
+
+	return murmurhash32(h ^ (uint32) key.lo ^ (uint32) (key.lo >> 32));
+}
+
+/*
+ * rfmc_key_cmp
+ *		Unsigned 128-bit comparison of two keys: the order of the ids.
+ */
+static inline int
+rfmc_key_cmp(const RfmcKey *a, const RfmcKey *b)
+{
+	if (a->hi != b->hi)
+		return a->hi > b->hi ? 1 : -1;
+	return (a->lo > b->lo) - (a->lo < b->lo);
 }
 
 #define SH_PREFIX		rfmc
 #define SH_ELEMENT_TYPE RfmCustomer
-#define SH_KEY_TYPE		int64
-#define SH_KEY			customer_id
+#define SH_KEY_TYPE		RfmcKey
+#define SH_KEY			key
 #define SH_HASH_KEY(tb, key) rfmc_hash_key(key)
-#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_EQUAL(tb, a, b) ((a).hi == (b).hi && (a).lo == (b).lo)
 #define SH_SCOPE		static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -106,7 +149,7 @@ rfmc_hash_key(int64 key)
 /* an order waiting in a partition buffer, its amount already parsed */
 typedef struct RfmcRow
 {
-	int64		customer_id;
+	RfmcKey		key;
 	TimestampTz ts;
 	int			what;			/* RFMC_ROW_* */
 	union
@@ -133,6 +176,7 @@ typedef struct RfmcPart
 typedef struct RfmCustomers
 {
 	MemoryContext cxt;			/* the aggregate context */
+	int			id_type;		/* RFMC_ID_* */
 	bool		has_as_of;		/* set by the first row */
 	TimestampTz as_of;
 	const char *packed;			/* deserialized: entries, RFMC_ENTRY_SIZE each */
@@ -142,31 +186,81 @@ typedef struct RfmCustomers
 
 /*
  * Serialized form (a bytea between processes of one server, never stored):
- * the header below, then per customer its id and its RfmState as in memory,
- * partition by partition.
+ * the header below, then per customer its key and its RfmState as in
+ * memory, partition by partition.
  */
-#define RFMC_SERIAL_VERSION	1
+#define RFMC_SERIAL_VERSION	2
 typedef struct RfmCustomersHeader
 {
 	uint32		version;
 	uint32		has_as_of;
+	uint32		id_type;		/* RFMC_ID_* */
+	uint32		reserved;		/* 0 */
 	TimestampTz as_of;
 	int64		count;
 } RfmCustomersHeader;
 
-#define RFMC_ENTRY_SIZE		(sizeof(int64) + sizeof(RfmState))
+#define RFMC_ENTRY_SIZE		(sizeof(RfmcKey) + sizeof(RfmState))
+
+/*
+ * rfmc_key_from_datum
+ *		The key of a customer id of the given type.
+ */
+static inline RfmcKey
+rfmc_key_from_datum(Datum id, int id_type)
+{
+	RfmcKey		key;
+
+	if (id_type == RFMC_ID_INT8)
+	{
+		key.hi = 0;
+		key.lo = (uint64) DatumGetInt64(id) ^ RFMC_INT8_FLIP;
+	}
+	else
+	{
+		const pg_uuid_t *u = DatumGetUUIDP(id);
+
+		memcpy(&key.hi, u->data, sizeof(uint64));
+		memcpy(&key.lo, u->data + sizeof(uint64), sizeof(uint64));
+		key.hi = pg_ntoh64(key.hi);
+		key.lo = pg_ntoh64(key.lo);
+	}
+	return key;
+}
+
+/*
+ * rfmc_key_to_datum
+ *		The customer id of a key, as a Datum of the given type (a uuid is
+ *		allocated in the current context).
+ */
+static Datum
+rfmc_key_to_datum(const RfmcKey *key, int id_type)
+{
+	pg_uuid_t  *u;
+	uint64		be;
+
+	if (id_type == RFMC_ID_INT8)
+		return Int64GetDatum((int64) (key->lo ^ RFMC_INT8_FLIP));
+	u = palloc(sizeof(pg_uuid_t));
+	be = pg_hton64(key->hi);
+	memcpy(u->data, &be, sizeof(uint64));
+	be = pg_hton64(key->lo);
+	memcpy(u->data + sizeof(uint64), &be, sizeof(uint64));
+	return UUIDPGetDatum(u);
+}
 
 /*
  * rfmc_new
  *		An empty state in the aggregate context.
  */
 static RfmCustomers *
-rfmc_new(MemoryContext aggcxt)
+rfmc_new(MemoryContext aggcxt, int id_type)
 {
 	RfmCustomers *cs;
 
 	cs = MemoryContextAllocZero(aggcxt, offsetof(RfmCustomers, parts) + RFMC_NPART * sizeof(RfmcPart));
 	cs->cxt = aggcxt;
+	cs->id_type = id_type;
 	return cs;
 }
 
@@ -235,7 +329,7 @@ rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 	int			i;
 
 	for (i = 0; i < part->nrows; i++)
-		hashes[i] = rfmc_hash_key(part->rows[i].customer_id);
+		hashes[i] = rfmc_hash_key(part->rows[i].key);
 	for (i = 0; i < part->nrows; i++)
 	{
 		const RfmcRow *row = &part->rows[i];
@@ -254,7 +348,7 @@ rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 			__builtin_prefetch(ahead, 1);
 			__builtin_prefetch(ahead + sizeof(RfmCustomer) - 1, 1);
 		}
-		entry = rfmc_insert_hash(table, row->customer_id, hashes[i], &found);
+		entry = rfmc_insert_hash(table, row->key, hashes[i], &found);
 
 		if (!found)
 			rfm_state_init(&entry->st);
@@ -317,15 +411,16 @@ rfmc_count(const RfmCustomers *cs)
  *		a customer are skipped (NULL is returned).
  */
 static inline RfmcRow *
-rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, RfmcPart **partp, bool *counts)
+rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **partp,
+		 bool *counts)
 {
 	RfmCustomers *cs;
-	int64		customer_id;
+	RfmcKey		key;
 	RfmcPart   *part;
 	RfmcRow    *row;
 
 	if (PG_ARGISNULL(0))
-		*csp = rfmc_new(rfmc_aggcontext(fcinfo, "rfm_agg_by_customer"));
+		*csp = rfmc_new(rfmc_aggcontext(fcinfo, "rfm_agg_by_customer"), id_type);
 	else
 	{
 		(void) rfmc_aggcontext(fcinfo, "rfm_agg_by_customer");
@@ -342,15 +437,15 @@ rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, RfmcPart **partp, bool *co
 	if (PG_ARGISNULL(1))
 		return NULL;
 
-	customer_id = PG_GETARG_INT64(1);
-	part = &cs->parts[rfmc_hash_key(customer_id) >> (32 - RFMC_PART_BITS)];
+	key = rfmc_key_from_datum(PG_GETARG_DATUM(1), id_type);
+	part = &cs->parts[rfmc_hash_key(key) >> (32 - RFMC_PART_BITS)];
 	*partp = part;
 	if (part->rows == NULL)
 		part->rows = MemoryContextAlloc(cs->cxt, RFMC_BUF_ROWS * sizeof(RfmcRow));
 	else if (part->nrows == RFMC_BUF_ROWS)
 		rfmc_flush(cs, part);
 	row = &part->rows[part->nrows];
-	row->customer_id = customer_id;
+	row->key = key;
 	row->what = RFMC_ROW_ENTRY;
 	*counts = false;
 	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
@@ -373,12 +468,12 @@ rfmc_row(FunctionCallInfo fcinfo, RfmCustomers **csp, RfmcPart **partp, bool *co
  *		was read.
  */
 static inline Datum
-rfmc_trans(FunctionCallInfo fcinfo, int what)
+rfmc_trans(FunctionCallInfo fcinfo, int id_type, int what)
 {
 	RfmCustomers *cs;
 	RfmcPart   *part;
 	bool		counts;
-	RfmcRow    *row = rfmc_row(fcinfo, &cs, &part, &counts);
+	RfmcRow    *row = rfmc_row(fcinfo, id_type, &cs, &part, &counts);
 
 	if (row)
 	{
@@ -400,19 +495,41 @@ rfmc_trans(FunctionCallInfo fcinfo, int what)
 Datum
 rfm_customers_trans_numeric(PG_FUNCTION_ARGS)
 {
-	return rfmc_trans(fcinfo, RFMC_ROW_NUMERIC);
+	return rfmc_trans(fcinfo, RFMC_ID_INT8, RFMC_ROW_NUMERIC);
 }
 
 Datum
 rfm_customers_trans_float8(PG_FUNCTION_ARGS)
 {
-	return rfmc_trans(fcinfo, RFMC_ROW_FLOAT8);
+	return rfmc_trans(fcinfo, RFMC_ID_INT8, RFMC_ROW_FLOAT8);
 }
 
 Datum
 rfm_customers_trans_int8(PG_FUNCTION_ARGS)
 {
-	return rfmc_trans(fcinfo, RFMC_ROW_INT8);
+	return rfmc_trans(fcinfo, RFMC_ID_INT8, RFMC_ROW_INT8);
+}
+
+/*
+ * rfm_customers_trans_uuid_numeric, _float8, _int8
+ *		The same for uuid customer ids.
+ */
+Datum
+rfm_customers_trans_uuid_numeric(PG_FUNCTION_ARGS)
+{
+	return rfmc_trans(fcinfo, RFMC_ID_UUID, RFMC_ROW_NUMERIC);
+}
+
+Datum
+rfm_customers_trans_uuid_float8(PG_FUNCTION_ARGS)
+{
+	return rfmc_trans(fcinfo, RFMC_ID_UUID, RFMC_ROW_FLOAT8);
+}
+
+Datum
+rfm_customers_trans_uuid_int8(PG_FUNCTION_ARGS)
+{
+	return rfmc_trans(fcinfo, RFMC_ID_UUID, RFMC_ROW_INT8);
 }
 
 /*
@@ -420,11 +537,11 @@ rfm_customers_trans_int8(PG_FUNCTION_ARGS)
  *		Add one customer's state to a state's partitions.
  */
 static inline void
-rfmc_merge_one(RfmCustomers *into, int64 customer_id, const RfmState *st)
+rfmc_merge_one(RfmCustomers *into, RfmcKey key, const RfmState *st)
 {
-	RfmcPart   *part = &into->parts[rfmc_hash_key(customer_id) >> (32 - RFMC_PART_BITS)];
+	RfmcPart   *part = &into->parts[rfmc_hash_key(key) >> (32 - RFMC_PART_BITS)];
 	bool		found;
-	RfmCustomer *entry = rfmc_insert(rfmc_part_table(into, part), customer_id, &found);
+	RfmCustomer *entry = rfmc_insert(rfmc_part_table(into, part), key, &found);
 
 	if (found)
 		rfm_merge_into(&entry->st, st);
@@ -455,7 +572,9 @@ rfm_customers_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(a);
 	}
 	if (a == NULL)
-		a = rfmc_new(aggcxt);
+		a = rfmc_new(aggcxt, b->id_type);
+	else if (a->id_type != b->id_type)
+		elog(ERROR, "rfm_customers_combine: the states have different customer id types");
 	if (b->has_as_of)
 		rfmc_set_as_of(a, b->as_of);
 
@@ -466,12 +585,12 @@ rfm_customers_combine(PG_FUNCTION_ARGS)
 		for (i = 0; i < b->npacked; i++)
 		{
 			const char *p = b->packed + i * RFMC_ENTRY_SIZE;
-			int64		customer_id;
+			RfmcKey		key;
 			RfmState	st;
 
-			memcpy(&customer_id, p, sizeof(int64));
-			memcpy(&st, p + sizeof(int64), sizeof(RfmState));
-			rfmc_merge_one(a, customer_id, &st);
+			memcpy(&key, p, sizeof(RfmcKey));
+			memcpy(&st, p + sizeof(RfmcKey), sizeof(RfmState));
+			rfmc_merge_one(a, key, &st);
 		}
 	}
 	else
@@ -488,7 +607,7 @@ rfm_customers_combine(PG_FUNCTION_ARGS)
 				continue;
 			rfmc_start_iterate(b->parts[p].table, &it);
 			while ((entry = rfmc_iterate(b->parts[p].table, &it)) != NULL)
-				rfmc_merge_one(a, entry->customer_id, &entry->st);
+				rfmc_merge_one(a, entry->key, &entry->st);
 		}
 	}
 	PG_RETURN_POINTER(a);
@@ -524,13 +643,14 @@ rfm_customers_serialize(PG_FUNCTION_ARGS)
 				 errmsg("too many customers in one partial clm.rfm_agg_by_customer state"),
 				 errdetail("A parallel worker holds %lld customers; its state would exceed 1 GB.",
 						   (long long) count),
-				 errhint("Split the customers, e.g. GROUP BY customer_id %% 8, or disable parallel query for this query.")));
+				 errhint("Split the customers, e.g. GROUP BY customer_id %% 8 (uuid ids: GROUP BY left(customer_id::text, 1)), or disable parallel query for this query.")));
 
 	result = (bytea *) palloc(size);
 	SET_VARSIZE(result, size);
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.version = RFMC_SERIAL_VERSION;
 	hdr.has_as_of = cs->has_as_of ? 1 : 0;
+	hdr.id_type = cs->id_type;
 	hdr.as_of = cs->has_as_of ? cs->as_of : 0;
 	hdr.count = count;
 	p = VARDATA(result);
@@ -546,8 +666,8 @@ rfm_customers_serialize(PG_FUNCTION_ARGS)
 		rfmc_start_iterate(table, &it);
 		while ((entry = rfmc_iterate(table, &it)) != NULL)
 		{
-			memcpy(p, &entry->customer_id, sizeof(int64));
-			memcpy(p + sizeof(int64), &entry->st, sizeof(RfmState));
+			memcpy(p, &entry->key, sizeof(RfmcKey));
+			memcpy(p + sizeof(RfmcKey), &entry->st, sizeof(RfmState));
 			p += RFMC_ENTRY_SIZE;
 		}
 	}
@@ -594,6 +714,8 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 		rfmc_malformed("its format version is unknown");
 	if (hdr.has_as_of > 1 || (hdr.has_as_of ? TIMESTAMP_NOT_FINITE(hdr.as_of) : hdr.as_of != 0))
 		rfmc_malformed("its as_of is invalid");
+	if ((hdr.id_type != RFMC_ID_INT8 && hdr.id_type != RFMC_ID_UUID) || hdr.reserved != 0)
+		rfmc_malformed("its customer id type is unknown");
 	if (hdr.count < 0 || (Size) hdr.count != (len - sizeof(hdr)) / RFMC_ENTRY_SIZE ||
 		(len - sizeof(hdr)) % RFMC_ENTRY_SIZE != 0)
 		rfmc_malformed("its length does not match its number of customers");
@@ -601,15 +723,20 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 		rfmc_malformed("it has customers but no as_of");
 
 	cs = palloc0(offsetof(RfmCustomers, parts));
+	cs->id_type = hdr.id_type;
 	cs->packed = p + sizeof(hdr);
 	cs->npacked = hdr.count;
 	cs->has_as_of = hdr.has_as_of != 0;
 	cs->as_of = hdr.as_of;
 	for (i = 0; i < hdr.count; i++)
 	{
+		RfmcKey		key;
 		RfmState	st;
 
-		memcpy(&st, cs->packed + i * RFMC_ENTRY_SIZE + sizeof(int64), sizeof(RfmState));
+		memcpy(&key, cs->packed + i * RFMC_ENTRY_SIZE, sizeof(RfmcKey));
+		if (hdr.id_type == RFMC_ID_INT8 && key.hi != 0)
+			rfmc_malformed("a bigint customer id is out of range");
+		memcpy(&st, cs->packed + i * RFMC_ENTRY_SIZE + sizeof(RfmcKey), sizeof(RfmState));
 		rfm_validate_state(&st);
 		if ((st.flags & RFM_FLAG_ASOF) ||
 			(st.purchases + st.refunds > 0 && st.latest_at > cs->as_of))
@@ -618,17 +745,16 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(cs);
 }
 
-/* a partition's entries, to sort by customer_id (lib/sort_template.h) */
+/* a partition's entries, to sort by customer id (lib/sort_template.h) */
 typedef struct RfmcSorted
 {
-	int64		customer_id;
+	RfmcKey		key;
 	RfmCustomer *entry;
 } RfmcSorted;
 
 #define ST_SORT rfmc_sort_entries
 #define ST_ELEMENT_TYPE RfmcSorted
-#define ST_COMPARE(a, b) (((a)->customer_id > (b)->customer_id) - \
-						  ((a)->customer_id < (b)->customer_id))
+#define ST_COMPARE(a, b) rfmc_key_cmp(&(a)->key, &(b)->key)
 #define ST_SCOPE static
 #define ST_DEFINE
 #include "lib/sort_template.h"
@@ -636,21 +762,22 @@ typedef struct RfmcSorted
 /* the result's row types, looked up once per call site */
 typedef struct RfmCustomersTypes
 {
-	Oid			elemtype;		/* clm.customer_rfm */
+	Oid			elemtype;		/* clm.customer_rfm or clm.customer_rfm_uuid */
 	int16		elemlen;
 	bool		elembyval;
 	char		elemalign;
-	TupleDesc	outer;			/* clm.customer_rfm */
+	TupleDesc	outer;			/* the element's row type */
 	TupleDesc	rfm;			/* clm.rfm */
 } RfmCustomersTypes;
 
 /*
  * rfmc_types
- *		The element type of the final function's result (clm.customer_rfm[])
- *		and the row types it is made of, cached in fn_extra.
+ *		The element type of the final function's result (clm.customer_rfm[]
+ *		or clm.customer_rfm_uuid[]) and the row types it is made of, cached
+ *		in fn_extra.  Its customer_id must have the type of the state's ids.
  */
 static RfmCustomersTypes *
-rfmc_types(FunctionCallInfo fcinfo)
+rfmc_types(FunctionCallInfo fcinfo, int id_type)
 {
 	RfmCustomersTypes *t = (RfmCustomersTypes *) fcinfo->flinfo->fn_extra;
 	MemoryContext old;
@@ -666,8 +793,9 @@ rfmc_types(FunctionCallInfo fcinfo)
 		elog(ERROR, "rfm_customers_final must return an array");
 	get_typlenbyvalalign(t->elemtype, &t->elemlen, &t->elembyval, &t->elemalign);
 	t->outer = BlessTupleDesc(lookup_rowtype_tupdesc_copy(t->elemtype, -1));
-	if (t->outer->natts != 2)
-		elog(ERROR, "clm.customer_rfm must have two attributes");
+	if (t->outer->natts != 2 ||
+		TupleDescAttr(t->outer, 0)->atttypid != (id_type == RFMC_ID_INT8 ? INT8OID : UUIDOID))
+		elog(ERROR, "the result rows of rfm_customers_final do not match the customer ids");
 	t->rfm = BlessTupleDesc(lookup_rowtype_tupdesc_copy(TupleDescAttr(t->outer, 1)->atttypid, -1));
 	if (t->rfm->natts != RFM_NATTS)
 		elog(ERROR, "clm.rfm must have %d attributes", RFM_NATTS);
@@ -679,7 +807,7 @@ rfmc_types(FunctionCallInfo fcinfo)
 /*
  * rfm_customers_final
  *		Final function: one clm.customer_rfm per customer, partition by
- *		partition, by customer_id within one: an order that depends only on
+ *		partition, by customer id within one: an order that depends only on
  *		the set of customers (not on plan or row order) and reads the
  *		entries in the order they lie in memory.  Callers that want
  *		customers in id order sort them.  NULL when no row had a customer.
@@ -716,7 +844,7 @@ rfm_customers_final(PG_FUNCTION_ARGS)
 	n = rfmc_count(cs);
 	if (n == 0)
 		PG_RETURN_NULL();
-	types = rfmc_types(fcinfo);
+	types = rfmc_types(fcinfo, cs->id_type);
 
 	entries = palloc_extended(n * sizeof(RfmcSorted), MCXT_ALLOC_HUGE);
 	i = 0;
@@ -730,7 +858,7 @@ rfm_customers_final(PG_FUNCTION_ARGS)
 		rfmc_start_iterate(table, &it);
 		while ((entry = rfmc_iterate(table, &it)) != NULL)
 		{
-			entries[i].customer_id = entry->customer_id;
+			entries[i].key = entry->key;
 			entries[i++].entry = entry;
 		}
 		rfmc_sort_entries(entries + start, i - start);
@@ -750,7 +878,7 @@ rfm_customers_final(PG_FUNCTION_ARGS)
 		HeapTuple	outer;
 
 		old = MemoryContextSwitchTo(rowcxt);
-		values[0] = Int64GetDatum(entries[i].customer_id);
+		values[0] = rfmc_key_to_datum(&entries[i].key, cs->id_type);
 		rfm = rfm_form_tuple(types->rfm, &entries[i].entry->st, cs->as_of);
 		if (rfm)
 			values[1] = HeapTupleGetDatum(rfm);
@@ -775,7 +903,7 @@ rfm_customers_final(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("too many customers for one clm.rfm_agg_by_customer result"),
 					 errdetail("The result for %lld customers would exceed 1 GB.", (long long) n),
-					 errhint("Split the customers, e.g. GROUP BY customer_id %% 8, or use clm.rfm_agg with GROUP BY customer_id.")));
+					 errhint("Split the customers, e.g. GROUP BY customer_id %% 8 (uuid ids: GROUP BY left(customer_id::text, 1)), or use clm.rfm_agg with GROUP BY customer_id.")));
 	}
 	dims[0] = (int) n;
 	result = construct_md_array(elems, NULL, 1, dims, lbs, types->elemtype,
