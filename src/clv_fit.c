@@ -95,6 +95,11 @@ bgnbd_row_ll(double r, double alpha, double a, double b,
  * the stopping rule.  It is only used for z <= PNBD_SERIES_MAX_Z, where a
  * few hundred terms suffice; the cap only guards against the impossible, and
  * NaN then makes the fit treat the point as outside the domain.
+ * clm_hyp2f1_series (hyp2f1.c) is not used here: it allows terms of either
+ * sign, so it trusts its tail bound only once n is past every parameter,
+ * i.e. it sums at least about k = r + s + x terms, and x can be in the
+ * hundreds; with positive terms this loop may stop after a handful, and it
+ * runs twice per customer and likelihood evaluation.
  */
 static double
 pnbd_ln_hyp2f1(double k, double b2, double z)
