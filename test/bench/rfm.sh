@@ -15,8 +15,11 @@
 #   (b2) the same with clm.rfm_agg ... GROUP BY customer_id
 # and the aggregate alone: max/count/sum GROUP BY vs clm.rfm_agg GROUP BY
 # (and clm.rfm_agg_by_customer),
-# plus count(*) GROUP BY (the scan and hash table every variant pays) and
-# the moving-aggregate mode at two frame sizes.
+# plus two references: count(*) GROUP BY (the scan and hash table every
+# variant pays) and max/min/count GROUP BY (built-in aggregates whose states
+# are passed by value, with no per-customer allocation and no sum), and the
+# moving-aggregate mode at two frame sizes.  Then the same orders with uuid
+# customer ids: rfm_agg_by_customer against rfm_agg GROUP BY.
 # Times are "Execution Time" of EXPLAIN (ANALYZE, TIMING OFF): the whole
 # result is computed but not sent to the client, for both sides alike.
 
@@ -108,6 +111,9 @@ SQL
 cat >"$dir/floor_agg.sql" <<'SQL'
 SELECT customer_id, count(*) FROM orders GROUP BY customer_id
 SQL
+cat >"$dir/byval_agg.sql" <<'SQL'
+SELECT customer_id, max(ordered_at), min(ordered_at), count(*) FROM orders GROUP BY customer_id
+SQL
 cat >"$dir/clm_agg.sql" <<'SQL'
 SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00')
 FROM orders GROUP BY customer_id
@@ -132,15 +138,17 @@ SELECT count(*) AS customers,
 FROM h JOIN c USING (customer_id) LEFT JOIN k USING (customer_id);
 SQL
 
-for q in hand clm clm_group hand_agg clm_agg clm_keyed floor_agg; do : >"$dir/$q.times"; done
+queries="hand clm clm_group hand_agg clm_agg clm_keyed floor_agg byval_agg"
+for q in $queries; do : >"$dir/$q.times"; done
 for run in $(seq "$runs"); do
-    for q in hand clm clm_group hand_agg clm_agg clm_keyed floor_agg; do
+    for q in $queries; do
         exectime "$dir/$q.sql" >>"$dir/$q.times"
     done
 done
 a=$(median <"$dir/hand.times"); b=$(median <"$dir/clm.times")
 b2=$(median <"$dir/clm_group.times"); k=$(median <"$dir/clm_keyed.times")
 c=$(median <"$dir/hand_agg.times"); d=$(median <"$dir/clm_agg.times"); e=$(median <"$dir/floor_agg.times")
+v=$(median <"$dir/byval_agg.times")
 echo "== results: $orders orders, $customers customers; medians of $runs runs (ms), $(nproc) cores"
 printf '%-44s %10s\n' "(a) hand-written SQL pipeline" "$a"
 printf '%-44s %10s\n' "(b) clm pipeline (rfm_agg_by_customer)" "$b"
@@ -154,7 +162,30 @@ printf '%-44s %10s\n' "(k) clm.rfm_agg_by_customer alone" "$k"
 printf '%-44s %10s\n' "    ratio k/c" "$(awk -v x="$k" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
 printf '%-44s %10s\n' "(e) floor: count(*) GROUP BY (scan + hash)" "$e"
 printf '%-44s %10s\n' "    ratio e/c (lowest d/c possible)" "$(awk -v x="$e" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
-echo "   all runs (ms): a: $(tr '\n' ' ' <"$dir/hand.times")| b: $(tr '\n' ' ' <"$dir/clm.times")| b2: $(tr '\n' ' ' <"$dir/clm_group.times")| k: $(tr '\n' ' ' <"$dir/clm_keyed.times")| c: $(tr '\n' ' ' <"$dir/hand_agg.times")| d: $(tr '\n' ' ' <"$dir/clm_agg.times")| e: $(tr '\n' ' ' <"$dir/floor_agg.times")"
+printf '%-44s %10s\n' "(v) max/min/count GROUP BY (by-value states)" "$v"
+printf '%-44s %10s\n' "    ratio d/v" "$(awk -v x="$d" -v y="$v" 'BEGIN{printf "%.3f", x/y}')"
+echo "   all runs (ms): a: $(tr '\n' ' ' <"$dir/hand.times")| b: $(tr '\n' ' ' <"$dir/clm.times")| b2: $(tr '\n' ' ' <"$dir/clm_group.times")| k: $(tr '\n' ' ' <"$dir/clm_keyed.times")| c: $(tr '\n' ' ' <"$dir/hand_agg.times")| d: $(tr '\n' ' ' <"$dir/clm_agg.times")| e: $(tr '\n' ' ' <"$dir/floor_agg.times")| v: $(tr '\n' ' ' <"$dir/byval_agg.times")"
+
+# uuid customer ids: the same orders keyed by md5(customer_id)::uuid, the
+# per-customer aggregation alone, rfm_agg_by_customer against GROUP BY
+psql -c "CREATE TABLE uorders AS SELECT md5(customer_id::text)::uuid AS customer_id, ordered_at, amount FROM orders" \
+     -c "VACUUM ANALYZE uorders"
+cat >"$dir/uuid_group.sql" <<'SQL'
+SELECT customer_id, clm.rfm_agg(ordered_at, amount, timestamptz '2026-07-01 00:00+00')
+FROM uorders GROUP BY customer_id
+SQL
+cat >"$dir/uuid_keyed.sql" <<'SQL'
+SELECT clm.rfm_agg_by_customer(customer_id, ordered_at, amount, timestamptz '2026-07-01 00:00+00') IS NULL FROM uorders
+SQL
+for q in uuid_group uuid_keyed; do : >"$dir/$q.times"; done
+for run in $(seq "$runs"); do
+    for q in uuid_group uuid_keyed; do exectime "$dir/$q.sql" >>"$dir/$q.times"; done
+done
+du=$(median <"$dir/uuid_group.times"); ku=$(median <"$dir/uuid_keyed.times")
+printf '%-44s %10s\n' "(du) uuid ids: clm.rfm_agg GROUP BY" "$du"
+printf '%-44s %10s\n' "(ku) uuid ids: clm.rfm_agg_by_customer" "$ku"
+printf '%-44s %10s\n' "    ratio ku/du" "$(awk -v x="$ku" -v y="$du" 'BEGIN{printf "%.3f", x/y}')"
+echo "   all runs (ms): du: $(tr '\n' ' ' <"$dir/uuid_group.times")| ku: $(tr '\n' ' ' <"$dir/uuid_keyed.times")"
 
 # Moving-aggregate mode: a window frame of 10 and of 1000 rows over one
 # partition of 200k rows; linear time means the two take about as long.
