@@ -177,6 +177,20 @@ SELECT customer_id, n FROM ugot()
 WHERE customer_id IN ('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
                       '80000000-0000-0000-0000-000000000000')
 ORDER BY customer_id;
+-- within a partition the ids come in id order, so the array can only step
+-- down where a partition ends: fewer than 1,024 times (were the keys not
+-- ordered like the ids, about half of the 20,000 steps would go down); the
+-- same for bigint ids of both signs
+SELECT count(*) FILTER (WHERE id > next_id) < 1024 AS uuid_ordered_within_partitions, count(*) AS steps
+FROM (SELECT customer_id AS id, lead(customer_id) OVER (ORDER BY n) AS next_id
+      FROM unnest((SELECT clm.rfm_agg_by_customer(md5(i::text)::uuid, timestamptz '2025-01-01 00:00+00', 1, timestamptz '2026-01-01 00:00+00')
+                   FROM generate_series(1, 20001) i)) WITH ORDINALITY AS r(customer_id, rfm, n)) s
+WHERE next_id IS NOT NULL;
+SELECT count(*) FILTER (WHERE id > next_id) < 1024 AS bigint_ordered_within_partitions, count(*) AS steps
+FROM (SELECT customer_id AS id, lead(customer_id) OVER (ORDER BY n) AS next_id
+      FROM unnest((SELECT clm.rfm_agg_by_customer((i - 10000) * 461168601842738, timestamptz '2025-01-01 00:00+00', 1, timestamptz '2026-01-01 00:00+00')
+                   FROM generate_series(0, 20000) i)) WITH ORDINALITY AS r(customer_id, rfm, n)) s
+WHERE next_id IS NOT NULL;
 -- the order of the result depends only on the set of ids
 SELECT (SELECT array_agg(customer_id) FROM unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM uorders)))
      = (SELECT array_agg(customer_id) FROM unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00')
@@ -193,7 +207,31 @@ SELECT count(*) AS rows_differing FROM (
     (SELECT * FROM ugot() EXCEPT SELECT * FROM uexpected)
     UNION ALL
     (SELECT * FROM uexpected EXCEPT SELECT * FROM ugot())) d;
+-- a parallel plan where a worker finds no rows
+SELECT (SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00')
+        FROM uorders WHERE customer = 'ffffffff-ffff-ffff-ffff-ffffffffffff') AS one;
 RESET parallel_leader_participation;
+-- partitionwise on uuid ids: partial states merged in memory, no
+-- serialization
+CREATE TABLE puorders (customer uuid, ordered_at timestamptz, amount numeric) PARTITION BY HASH (customer);
+CREATE TABLE puorders_0 PARTITION OF puorders FOR VALUES WITH (MODULUS 3, REMAINDER 0);
+CREATE TABLE puorders_1 PARTITION OF puorders FOR VALUES WITH (MODULUS 3, REMAINDER 1);
+CREATE TABLE puorders_2 PARTITION OF puorders FOR VALUES WITH (MODULUS 3, REMAINDER 2);
+INSERT INTO puorders SELECT * FROM uorders;
+ANALYZE puorders;
+SET max_parallel_workers_per_gather = 0;
+SET enable_partitionwise_aggregate = on;
+EXPLAIN (COSTS OFF)
+SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM puorders;
+SELECT count(*) AS rows_differing FROM (
+    (SELECT r.customer_id, r.rfm::text
+     FROM unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM puorders)) r
+     EXCEPT SELECT customer_id, n FROM uexpected)
+    UNION ALL
+    (SELECT customer_id, n FROM uexpected
+     EXCEPT SELECT r.customer_id, r.rfm::text
+     FROM unnest((SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM puorders)) r)) d;
+RESET enable_partitionwise_aggregate;
 RESET max_parallel_workers_per_gather;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
@@ -215,6 +253,11 @@ SELECT clm.rfm_agg_by_customer(gen_random_uuid(), timestamptz '2024-01-01 00:00+
 SELECT clm.rfm_agg_by_customer(gen_random_uuid(), timestamptz '2024-01-01 00:00+00', 'NaN'::numeric, timestamptz '2026-01-01 00:00+00');
 SELECT clm.rfm_agg_by_customer(gen_random_uuid(), 'infinity', 1.0::float8, timestamptz '2026-01-01 00:00+00');
 SELECT clm.rfm_agg_by_customer(NULL::uuid, timestamptz '2024-01-01 00:00+00', 1::bigint, timestamptz '2026-01-01 00:00+00') IS NULL AS no_customers;
+-- a hand-made aggregate that puts the uuid transition together with the
+-- bigint final function: an error, not a misread id
+CREATE AGGREGATE mixed_ids(uuid, timestamptz, numeric, timestamptz) (
+    SFUNC = clm.rfm_customers_trans, STYPE = internal, FINALFUNC = clm.rfm_customers_final);
+SELECT mixed_ids(gen_random_uuid(), timestamptz '2024-01-01 00:00+00', 1.0, timestamptz '2026-01-01 00:00+00');
 
 -- bad input: the same errors as clm.rfm_agg
 SELECT clm.rfm_agg_by_customer(1, timestamptz '2024-01-01 00:00+00', 1.0, NULL);

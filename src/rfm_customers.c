@@ -26,7 +26,7 @@
  * WHERE, joins, row-level security and parallel query all apply: parallel
  * workers build partial tables, serialize them, and the leader merges them.
  * The limits are those of one array value: about 7 million customers per
- * call (the result must stay under 1 GB); beyond that, split the customers
+ * call, somewhat fewer with uuid ids (the result must stay under 1 GB); beyond that, split the customers
  * with GROUP BY customer_id % k (uuid ids: left(customer_id::text, 1)), or
  * use clm.rfm_agg with GROUP BY.
  *
@@ -132,7 +132,7 @@ rfmc_key_cmp(const RfmcKey *a, const RfmcKey *b)
 
 /*
  * 1024 partitions: at a million customers a partition's table is about
- * 200 kB, within a core's L2 cache; the buffers take 6 MB in all, and are
+ * 200 kB, within a core's L2 cache; the buffers take 8 MB in all, and are
  * only allocated for partitions that get rows.
  */
 #define RFMC_PART_BITS		10
@@ -247,6 +247,21 @@ rfmc_key_to_datum(const RfmcKey *key, int id_type)
 	be = pg_hton64(key->lo);
 	memcpy(u->data + sizeof(uint64), &be, sizeof(uint64));
 	return UUIDPGetDatum(u);
+}
+
+/*
+ * rfmc_id_type_mismatch
+ *		The error for support functions of different id types put together
+ *		in a hand-made aggregate (clm's own aggregates never do that).
+ */
+static void
+rfmc_id_type_mismatch(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("the support functions of this aggregate disagree on the customer id type"),
+			 errdetail("A state of bigint ids met one of uuid ids, or a final function for the other id type."),
+			 errhint("Use clm.rfm_agg_by_customer, whose support functions match.")));
 }
 
 /*
@@ -574,7 +589,7 @@ rfm_customers_combine(PG_FUNCTION_ARGS)
 	if (a == NULL)
 		a = rfmc_new(aggcxt, b->id_type);
 	else if (a->id_type != b->id_type)
-		elog(ERROR, "rfm_customers_combine: the states have different customer id types");
+		rfmc_id_type_mismatch();
 	if (b->has_as_of)
 		rfmc_set_as_of(a, b->as_of);
 
@@ -691,7 +706,10 @@ rfmc_malformed(const char *problem)
 /*
  * rfm_customers_deserialize
  *		Check a serialized state entry by entry and return a state pointing
- *		to its packed entries; the combine function merges them.
+ *		to its packed entries; the combine function merges them.  SQL cannot
+ *		pass it a bytea of its own (the second argument is internal), so the
+ *		checks guard against a state corrupted on its way from a worker, not
+ *		against user input; they are cheap next to the merge.
  */
 Datum
 rfm_customers_deserialize(PG_FUNCTION_ARGS)
@@ -714,8 +732,10 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 		rfmc_malformed("its format version is unknown");
 	if (hdr.has_as_of > 1 || (hdr.has_as_of ? TIMESTAMP_NOT_FINITE(hdr.as_of) : hdr.as_of != 0))
 		rfmc_malformed("its as_of is invalid");
-	if ((hdr.id_type != RFMC_ID_INT8 && hdr.id_type != RFMC_ID_UUID) || hdr.reserved != 0)
+	if (hdr.id_type != RFMC_ID_INT8 && hdr.id_type != RFMC_ID_UUID)
 		rfmc_malformed("its customer id type is unknown");
+	if (hdr.reserved != 0)
+		rfmc_malformed("its header is invalid");
 	if (hdr.count < 0 || (Size) hdr.count != (len - sizeof(hdr)) / RFMC_ENTRY_SIZE ||
 		(len - sizeof(hdr)) % RFMC_ENTRY_SIZE != 0)
 		rfmc_malformed("its length does not match its number of customers");
@@ -795,7 +815,7 @@ rfmc_types(FunctionCallInfo fcinfo, int id_type)
 	t->outer = BlessTupleDesc(lookup_rowtype_tupdesc_copy(t->elemtype, -1));
 	if (t->outer->natts != 2 ||
 		TupleDescAttr(t->outer, 0)->atttypid != (id_type == RFMC_ID_INT8 ? INT8OID : UUIDOID))
-		elog(ERROR, "the result rows of rfm_customers_final do not match the customer ids");
+		rfmc_id_type_mismatch();
 	t->rfm = BlessTupleDesc(lookup_rowtype_tupdesc_copy(TupleDescAttr(t->outer, 1)->atttypid, -1));
 	if (t->rfm->natts != RFM_NATTS)
 		elog(ERROR, "clm.rfm must have %d attributes", RFM_NATTS);
@@ -806,7 +826,8 @@ rfmc_types(FunctionCallInfo fcinfo, int id_type)
 
 /*
  * rfm_customers_final
- *		Final function: one clm.customer_rfm per customer, partition by
+ *		Final function: one clm.customer_rfm (bigint ids) or
+ *		clm.customer_rfm_uuid (uuid ids) per customer, partition by
  *		partition, by customer id within one: an order that depends only on
  *		the set of customers (not on plan or row order) and reads the
  *		entries in the order they lie in memory.  Callers that want
