@@ -21,14 +21,14 @@
  * customers and stays in the CPU cache while the buffer is applied.  The
  * per-row rules and the arithmetic are clm.rfm_agg's own (rfm_add_* in
  * rfm_agg.c), so both give identical results.
-
+ *
  * It is an ordinary aggregate over whatever rows a query produces, so
  * WHERE, joins, row-level security and parallel query all apply: parallel
  * workers build partial tables, serialize them, and the leader merges them.
  * The limits are those of one array value: about 7 million customers per
- * call, somewhat fewer with uuid ids (the result must stay under 1 GB); beyond that, split the customers
- * with GROUP BY customer_id % k (uuid ids: left(customer_id::text, 1)), or
- * use clm.rfm_agg with GROUP BY.
+ * call, somewhat fewer with uuid ids (the result must stay under 1 GB);
+ * beyond that, split the customers with GROUP BY customer_id % k (uuid ids:
+ * left(customer_id::text, 1)), or use clm.rfm_agg with GROUP BY.
  *
  * IDENTIFICATION
  *	  src/rfm_customers.c
