@@ -117,6 +117,10 @@ SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 1, '{8766}', '{N
 SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 1, '{9000}', '{1}'));
 SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 2, '{8773,8766}', '{1,2}'));
 SELECT clm.purchase_summary_decode(state(1, 'infinity', 7, 0, 1, '{8766}', '{1}'));
+-- a day before any timestamp (it would wrap t_x and T); the earliest one is fine
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 2, '{-2147483648,8766}', '{1,1}'));
+SELECT clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 2, '{-2451546,8766}', '{1,1}'));
+SELECT (clm.purchase_summary_decode(state(1, '2024-01-31', 7, 0, 2, '{-2451545,8766}', '{1,1}'))).t_x AS earliest_day_t_x;
 
 -- parallel aggregation: each customer's orders are spread over the whole
 -- table, so both workers hold partial states of every customer and the

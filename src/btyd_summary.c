@@ -360,7 +360,8 @@ bad_state(const char *detail)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 			 errmsg("invalid serialized state of clm.purchase_summary"),
-			 errdetail("%s", detail)));
+			 errdetail("%s", detail),
+			 errhint("Only states serialized by clm.purchase_summary itself (in a parallel plan) can be read back.")));
 }
 
 /*
@@ -409,6 +410,9 @@ decode_state(bytea *b, MemoryContext cxt)
 			bad_state("An amount is negative or not finite.");
 		if (day > utc_day(cutoff))
 			bad_state("A purchase day is after the cutoff.");
+		/* keeps the day differences of build_summary within int32 */
+		if (day < utc_day(MIN_TIMESTAMP))
+			bad_state("A purchase day is before the earliest timestamp.");
 		if (i > 0 && day <= st->e[i - 1].day)
 			bad_state("The purchase days are not strictly increasing.");
 		st->e[i].day = day;
