@@ -151,6 +151,7 @@ typedef struct RfmcRow
 {
 	RfmcKey		key;
 	TimestampTz ts;
+	uint32		hash;			/* rfmc_hash_key(key), computed once per row */
 	int			what;			/* RFMC_ROW_* */
 	union
 	{
@@ -340,11 +341,8 @@ static void
 rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 {
 	rfmc_hash  *table = rfmc_part_table(cs, part);
-	uint32		hashes[RFMC_BUF_ROWS];
 	int			i;
 
-	for (i = 0; i < part->nrows; i++)
-		hashes[i] = rfmc_hash_key(part->rows[i].key);
 	for (i = 0; i < part->nrows; i++)
 	{
 		const RfmcRow *row = &part->rows[i];
@@ -358,12 +356,12 @@ rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 		 */
 		if (i + RFMC_PREFETCH < part->nrows)
 		{
-			const char *ahead = (const char *) &table->data[hashes[i + RFMC_PREFETCH] & table->sizemask];
+			const char *ahead = (const char *) &table->data[part->rows[i + RFMC_PREFETCH].hash & table->sizemask];
 
 			__builtin_prefetch(ahead, 1);
 			__builtin_prefetch(ahead + sizeof(RfmCustomer) - 1, 1);
 		}
-		entry = rfmc_insert_hash(table, row->key, hashes[i], &found);
+		entry = rfmc_insert_hash(table, row->key, row->hash, &found);
 
 		if (!found)
 			rfm_state_init(&entry->st);
@@ -420,10 +418,11 @@ rfmc_count(const RfmCustomers *cs)
  *		The common part of the transition functions (arguments: state,
  *		customer_id, ordered_at, amount, as_of): check the row, and return
  *		the buffer slot for it and its partition, with what set to
- *		RFMC_ROW_ENTRY; the caller fills in the amount of a row that counts.  As with GROUP BY, a
- *		customer whose rows are all skipped (NULL ordered_at or amount, or
- *		after as_of) still gets an entry, with a NULL clm.rfm; rows without
- *		a customer are skipped (NULL is returned).
+ *		RFMC_ROW_ENTRY; the caller fills in the amount of a row that counts.
+ *		As with GROUP BY, a customer whose rows are all skipped (NULL
+ *		ordered_at or amount, or after as_of) still gets an entry, with a
+ *		NULL clm.rfm; rows without a customer are skipped (NULL is
+ *		returned).
  */
 static inline RfmcRow *
 rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **partp,
@@ -431,6 +430,7 @@ rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **pa
 {
 	RfmCustomers *cs;
 	RfmcKey		key;
+	uint32		hash;
 	RfmcPart   *part;
 	RfmcRow    *row;
 
@@ -453,7 +453,8 @@ rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **pa
 		return NULL;
 
 	key = rfmc_key_from_datum(PG_GETARG_DATUM(1), id_type);
-	part = &cs->parts[rfmc_hash_key(key) >> (32 - RFMC_PART_BITS)];
+	hash = rfmc_hash_key(key);
+	part = &cs->parts[hash >> (32 - RFMC_PART_BITS)];
 	*partp = part;
 	if (part->rows == NULL)
 		part->rows = MemoryContextAlloc(cs->cxt, RFMC_BUF_ROWS * sizeof(RfmcRow));
@@ -461,6 +462,7 @@ rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **pa
 		rfmc_flush(cs, part);
 	row = &part->rows[part->nrows];
 	row->key = key;
+	row->hash = hash;
 	row->what = RFMC_ROW_ENTRY;
 	*counts = false;
 	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
