@@ -22,6 +22,8 @@
 # customer ids: rfm_agg_by_customer against rfm_agg GROUP BY.
 # Times are "Execution Time" of EXPLAIN (ANALYZE, TIMING OFF): the whole
 # result is computed but not sent to the client, for both sides alike.
+# Every ratio is printed twice: as the ratio of the two medians, and as the
+# ratio within each round with the median of those (the paired figure).
 
 set -euo pipefail
 . "$(dirname "$0")/../lib/pgenv.sh"
@@ -125,6 +127,19 @@ exectime() {
         psql -At | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# rounds X Y: the ratio X/Y of every round, in run order.  X and Y ran in
+# the same round, minutes apart at most, so a machine that slows down or
+# speeds up during the run moves both; the median of these paired ratios
+# is the figure least moved by such drift.
+rounds() { paste -d' ' "$dir/$1.times" "$dir/$2.times" | awk '{printf "%.3f\n", $1 / $2}'; }
+# ratio_line LABEL X Y: the ratio of the medians, then the paired ratios
+ratio_line() {
+    local r
+    r=$(rounds "$2" "$3")
+    printf '%-44s %10s   per round: %s(median %s)\n' "$1" \
+        "$(awk -v x="$(median <"$dir/$2.times")" -v y="$(median <"$dir/$3.times")" 'BEGIN{printf "%.3f", x/y}')" \
+        "$(echo "$r" | tr '\n' ' ')" "$(echo "$r" | median)"
+}
 
 echo "== same answer?  (per-customer recency/frequency/monetary equal; score differences are ntile's tie splits)"
 psql <<'SQL'
@@ -140,8 +155,14 @@ SQL
 
 queries="hand clm clm_group hand_agg clm_agg clm_keyed floor_agg byval_agg"
 for q in $queries; do : >"$dir/$q.times"; done
+# Every other round runs the queries in reverse order, so that neither query
+# of a compared pair always runs right after the other (a query that frees
+# a lot of memory can make the next one's page faults cheaper).
+reversed=$(echo "$queries" | tr ' ' '\n' | tac | tr '\n' ' ')
 for run in $(seq "$runs"); do
-    for q in $queries; do
+    order=$queries
+    [ $((run % 2)) -eq 0 ] && order=$reversed
+    for q in $order; do
         exectime "$dir/$q.sql" >>"$dir/$q.times"
     done
 done
@@ -152,12 +173,12 @@ v=$(median <"$dir/byval_agg.times")
 echo "== results: $orders orders, $customers customers; medians of $runs runs (ms), $(nproc) cores"
 printf '%-44s %10s\n' "(a) hand-written SQL pipeline" "$a"
 printf '%-44s %10s\n' "(b) clm pipeline (rfm_agg_by_customer)" "$b"
-printf '%-44s %10s\n' "    ratio b/a (target <= 0.5)" "$(awk -v x="$b" -v y="$a" 'BEGIN{printf "%.3f", x/y}')"
+ratio_line "    ratio b/a (target <= 0.5)" clm hand
 printf '%-44s %10s\n' "(b2) clm pipeline (rfm_agg GROUP BY)" "$b2"
 printf '%-44s %10s\n' "    ratio b2/a" "$(awk -v x="$b2" -v y="$a" 'BEGIN{printf "%.3f", x/y}')"
 printf '%-44s %10s\n' "(c) max/count/sum GROUP BY" "$c"
 printf '%-44s %10s\n' "(d) clm.rfm_agg GROUP BY" "$d"
-printf '%-44s %10s\n' "    ratio d/c (target <= 0.7)" "$(awk -v x="$d" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
+ratio_line "    ratio d/c (target <= 0.7)" clm_agg hand_agg
 printf '%-44s %10s\n' "(k) clm.rfm_agg_by_customer alone" "$k"
 printf '%-44s %10s\n' "    ratio k/c" "$(awk -v x="$k" -v y="$c" 'BEGIN{printf "%.3f", x/y}')"
 printf '%-44s %10s\n' "(e) floor: count(*) GROUP BY (scan + hash)" "$e"
