@@ -18,9 +18,16 @@
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
-#define RFM_STATE_VERSION	1
+/*
+ * The version byte of a stored clm.rfm_state (the in-memory layout below,
+ * which is also what a table stores); RFM_LAYOUT_V1 states, from clm before
+ * the short form, are converted when read.  The text and binary forms keep
+ * their own version, RFM_STATE_FORMAT: their fields did not change.
+ */
+#define RFM_LAYOUT			2
+#define RFM_LAYOUT_V1		1
+#define RFM_STATE_FORMAT	1
 
-/* how the amounts of a state are summed */
 #define RFM_KIND_NONE		0	/* no amount yet */
 #define RFM_KIND_DECIMAL	1	/* numeric and bigint: units of 10000^-F */
 #define RFM_KIND_BINARY		2	/* double precision: units of 2^-64 */
@@ -30,24 +37,61 @@
 
 /*
  * The state, both in memory (modified in place by the transition function)
- * and as the SQL type clm.rfm_state (fixed length, STORAGE plain).
+ * and as the SQL type clm.rfm_state (a varlena, STORAGE plain).
+ *
+ * It comes in two lengths.  Until a refund arrives, the state is "short":
+ * it ends before refunds, which is then 0, and the latest row is the last
+ * purchase.  That keeps the state of almost every customer at 64 bytes, one
+ * small allocation per group in a GROUP BY (80 bytes would take a 128-byte
+ * chunk), which measurably speeds up clm.rfm_agg over many customers.  A
+ * refund makes the state "full" (RFM_FULL_SIZE): the transition and combine
+ * functions then return a widened copy, which the executor adopts in place
+ * of the old one.  Read refunds and latest_at only through
+ * rfm_state_refunds() and rfm_state_latest(); write them only to a full
+ * state.
  */
 typedef struct RfmState
 {
-	int32		vl_len_;		/* varlena header */
-	uint8		version;
+	int32		vl_len_;		/* varlena header: RFM_SHORT_SIZE or RFM_FULL_SIZE */
+	uint8		version;		/* RFM_LAYOUT */
 	uint8		kind;			/* RFM_KIND_* */
 	uint8		flags;			/* RFM_FLAG_* */
 	uint8		frac_groups;	/* decimal: sum is in units of 10000^-F */
 	int32		dscale;			/* decimal: largest display scale seen */
+	int32		reserved;		/* zero */
 	int64		purchases;		/* rows with amount >= 0 */
-	int64		refunds;		/* rows with amount < 0 */
 	TimestampTz first_at;		/* first purchase (valid if purchases > 0) */
 	TimestampTz last_at;		/* last purchase (valid if purchases > 0) */
-	TimestampTz latest_at;		/* latest row of any kind (if rows > 0) */
 	TimestampTz as_of;			/* valid if RFM_FLAG_ASOF */
 	int128		sum;			/* purchases plus refunds, in units */
+	/* a short state ends here */
+	int64		refunds;		/* rows with amount < 0 */
+	TimestampTz latest_at;		/* latest row of any kind (if rows > 0) */
 } RfmState;
+
+#define RFM_SHORT_SIZE		offsetof(RfmState, refunds)
+#define RFM_FULL_SIZE		sizeof(RfmState)
+
+/* does the state carry refunds and latest_at (is it full)? */
+static inline bool
+rfm_state_is_full(const RfmState *st)
+{
+	return VARSIZE(st) == RFM_FULL_SIZE;
+}
+
+/* the number of refunds (0 in a short state) */
+static inline int64
+rfm_state_refunds(const RfmState *st)
+{
+	return rfm_state_is_full(st) ? st->refunds : 0;
+}
+
+/* the latest row of any kind (a short state's is its last purchase) */
+static inline TimestampTz
+rfm_state_latest(const RfmState *st)
+{
+	return rfm_state_is_full(st) ? st->latest_at : st->last_at;
+}
 
 /*
  * A parsed numeric amount: its digits as an integer, the number of
@@ -100,8 +144,21 @@ extern double rfm_numeric_to_double(Datum num);
 extern void rfm_deform(HeapTupleHeader th, int natts, Datum *values, bool *nulls,
 					   TupleDesc *cache, MemoryContext cxt);
 
-/* an empty state, header included */
+/* an empty full state, header included */
 extern void rfm_state_init(RfmState *st);
+
+/*
+ * Make a short state full where it lies; st must point to RFM_FULL_SIZE
+ * bytes.
+ */
+extern void rfm_state_widen_in_place(RfmState *st);
+
+/*
+ * A clm.rfm_state datum from outside this backend's own transition
+ * functions (a table, a worker, a user's aggregate), detoasted, converted
+ * from the version 1 layout if need be, and validated.
+ */
+extern RfmState *rfm_state_from_datum(Datum d);
 
 /*
  * Count one row in a state: a finite timestamp and a non-NULL amount of the

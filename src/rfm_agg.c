@@ -103,21 +103,71 @@ rfm_pow10(int k)
 	return p;
 }
 
+StaticAssertDecl(RFM_SHORT_SIZE == 64 && RFM_FULL_SIZE == 80,
+				 "the short clm.rfm_state must fill a 64-byte allocation");
+
 /*
  * rfm_state_init
- *		Fill an empty state (header included).
+ *		Fill an empty full state (header included).  States that live in
+ *		clm's own memory (clm.rfm_agg_by_customer's table, the moving
+ *		aggregate, text and binary input) are full; only the transition
+ *		functions start short (rfm_state_new).
  */
 void
 rfm_state_init(RfmState *st)
 {
 	memset(st, 0, sizeof(RfmState));
-	SET_VARSIZE(st, sizeof(RfmState));
-	st->version = RFM_STATE_VERSION;
+	SET_VARSIZE(st, RFM_FULL_SIZE);
+	st->version = RFM_LAYOUT;
+}
+
+/*
+ * rfm_state_widen_in_place
+ *		Make a short state full: no refunds, and the latest row is the last
+ *		purchase (0 when there is none, as in an empty state).
+ */
+void
+rfm_state_widen_in_place(RfmState *st)
+{
+	if (rfm_state_is_full(st))
+		return;
+	st->refunds = 0;
+	st->latest_at = st->last_at;
+	SET_VARSIZE(st, RFM_FULL_SIZE);
+}
+
+/*
+ * rfm_state_widen
+ *		A full copy of a short state, in the current memory context.  The
+ *		transition and combine functions return it in place of their state
+ *		argument; nodeAgg and nodeWindowAgg then copy it into the aggregate
+ *		context and free the old one.
+ */
+static RfmState *
+rfm_state_widen(const RfmState *st)
+{
+	RfmState   *full = (RfmState *) palloc(RFM_FULL_SIZE);
+
+	memcpy(full, st, RFM_SHORT_SIZE);
+	rfm_state_widen_in_place(full);
+	return full;
+}
+
+/*
+ * rfm_state_pack
+ *		Store a full state that holds no refund as a short one (the form the
+ *		transition functions build), so that input gives the same bytes.
+ */
+static void
+rfm_state_pack(RfmState *st)
+{
+	if (rfm_state_is_full(st) && st->refunds == 0 && st->latest_at == st->last_at)
+		SET_VARSIZE(st, RFM_SHORT_SIZE);
 }
 
 /*
  * rfm_state_new
- *		An empty state allocated in the given memory context.
+ *		An empty short state allocated in the given memory context.
  *
  * clm.rfm_state is an ordinary pass-by-reference type, so when a transition
  * or combine function returns a pointer other than its state argument,
@@ -130,9 +180,10 @@ rfm_state_init(RfmState *st)
 static RfmState *
 rfm_state_new(MemoryContext cxt)
 {
-	RfmState   *st = (RfmState *) MemoryContextAlloc(cxt, sizeof(RfmState));
+	RfmState   *st = (RfmState *) MemoryContextAlloc(cxt, RFM_FULL_SIZE);
 
 	rfm_state_init(st);
+	SET_VARSIZE(st, RFM_SHORT_SIZE);
 	return st;
 }
 
@@ -143,7 +194,7 @@ rfm_state_new(MemoryContext cxt)
 static inline int64
 rfm_rows(const RfmState *st)
 {
-	return st->purchases + st->refunds;
+	return st->purchases + rfm_state_refunds(st);
 }
 
 /*
@@ -204,14 +255,17 @@ rfm_set_kind(RfmState *st, uint8 kind)
  * rfm_add_row
  *		Count one row with a finite timestamp and an amount already converted
  *		to units of the state.  Refunds (negative amounts) change only the
- *		sum: they are not purchases and do not move recency.
+ *		sum: they are not purchases and do not move recency.  A refund needs
+ *		a full state (the callers widen a short one first).
  */
 static inline void
 rfm_add_row(RfmState *st, TimestampTz ts, int128 units, bool refund)
 {
+	if (unlikely(refund) && !rfm_state_is_full(st))
+		elog(ERROR, "refund added to a short clm.rfm_state");
 	if (__builtin_add_overflow(st->sum, units, &st->sum))
 		rfm_sum_overflow();
-	if (rfm_rows(st) == 0 || ts > st->latest_at)
+	if (rfm_state_is_full(st) && (rfm_rows(st) == 0 || ts > st->latest_at))
 		st->latest_at = ts;
 	if (refund)
 	{
@@ -536,6 +590,18 @@ rfm_row_prologue(FunctionCallInfo fcinfo, RfmState *st, bool with_asof,
 	return true;
 }
 
+/*
+ * The state that a refund is added to: a short one is widened (a new
+ * pointer, which the executor adopts).
+ */
+static inline RfmState *
+rfm_for_refund(RfmState *st, bool refund)
+{
+	if (unlikely(refund) && !rfm_state_is_full(st))
+		return rfm_state_widen(st);
+	return st;
+}
+
 static inline Datum
 rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname)
 {
@@ -543,7 +609,13 @@ rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof, const char *fn
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
-		rfm_add_numeric(st, ts, PG_GETARG_DATUM(2));
+	{
+		RfmDecimal	dec;
+
+		rfm_read_numeric(PG_GETARG_DATUM(2), &dec);
+		st = rfm_for_refund(st, dec.negative);
+		rfm_add_decimal(st, ts, &dec);
+	}
 	PG_RETURN_POINTER(st);
 }
 
@@ -554,7 +626,12 @@ rfm_trans_float8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fna
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
-		rfm_add_float8(st, ts, PG_GETARG_FLOAT8(2));
+	{
+		double		amount = PG_GETARG_FLOAT8(2);
+
+		st = rfm_for_refund(st, amount < 0);
+		rfm_add_float8(st, ts, amount);
+	}
 	PG_RETURN_POINTER(st);
 }
 
@@ -565,7 +642,12 @@ rfm_trans_int8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
-		rfm_add_int8(st, ts, PG_GETARG_INT64(2));
+	{
+		int64		amount = PG_GETARG_INT64(2);
+
+		st = rfm_for_refund(st, amount < 0);
+		rfm_add_int8(st, ts, amount);
+	}
 	PG_RETURN_POINTER(st);
 }
 
@@ -626,10 +708,13 @@ rfm_validate_state(const RfmState *st)
 {
 	const char *problem = NULL;
 
-	if (VARSIZE_ANY(st) != sizeof(RfmState))
+	if (!VARATT_IS_4B_U(st) ||
+		(VARSIZE(st) != RFM_SHORT_SIZE && VARSIZE(st) != RFM_FULL_SIZE))
 		problem = "it has the wrong length";
-	else if (st->version != RFM_STATE_VERSION)
+	else if (st->version != RFM_LAYOUT)
 		problem = "its format version is unknown";
+	else if (st->reserved != 0)
+		problem = "its reserved field is not zero";
 	else if (st->kind > RFM_KIND_BINARY)
 		problem = "its amount kind is unknown";
 	else if ((st->flags & ~RFM_KNOWN_FLAGS) != 0)
@@ -643,8 +728,8 @@ rfm_validate_state(const RfmState *st)
 	else if (st->kind == RFM_KIND_DECIMAL && st->dscale < 4 * st->frac_groups &&
 			 st->sum % rfm_pow10(4 * st->frac_groups - st->dscale) != 0)
 		problem = "its sum has digits beyond its display scale";
-	else if (st->purchases < 0 || st->refunds < 0 ||
-			 st->purchases > PG_INT64_MAX - st->refunds)
+	else if (st->purchases < 0 || rfm_state_refunds(st) < 0 ||
+			 st->purchases > PG_INT64_MAX - rfm_state_refunds(st))
 		problem = "its counts are out of range";
 	else if (rfm_rows(st) == 0 && (st->sum != 0 || st->kind != RFM_KIND_NONE))
 		problem = "it has a sum but no rows";
@@ -652,14 +737,16 @@ rfm_validate_state(const RfmState *st)
 		problem = "it has rows but no amount kind";
 	else if (st->purchases > 0 &&
 			 (TIMESTAMP_NOT_FINITE(st->first_at) || TIMESTAMP_NOT_FINITE(st->last_at) ||
-			  st->first_at > st->last_at || st->latest_at < st->last_at))
+			  st->first_at > st->last_at || rfm_state_latest(st) < st->last_at))
 		problem = "its purchase timestamps are inconsistent";
 	else if (st->purchases == 0 && (st->first_at != 0 || st->last_at != 0))
 		problem = "it has purchase timestamps but no purchases";
-	else if (rfm_rows(st) > 0 && TIMESTAMP_NOT_FINITE(st->latest_at))
+	else if (rfm_rows(st) > 0 && TIMESTAMP_NOT_FINITE(rfm_state_latest(st)))
 		problem = "its latest timestamp is not finite";
-	else if (rfm_rows(st) == 0 && st->latest_at != 0)
+	else if (rfm_rows(st) == 0 && rfm_state_latest(st) != 0)
 		problem = "it has a latest timestamp but no rows";
+	else if (rfm_state_refunds(st) == 0 && rfm_state_latest(st) != st->last_at)
+		problem = "its latest timestamp is not its last purchase, with no refunds";
 	else if ((st->flags & RFM_FLAG_ASOF) ? TIMESTAMP_NOT_FINITE(st->as_of) : st->as_of != 0)
 		problem = "its as_of is invalid";
 
@@ -672,6 +759,69 @@ rfm_validate_state(const RfmState *st)
 }
 
 /*
+ * The layout of clm.rfm_state before the short form (RFM_LAYOUT_V1): always
+ * 80 bytes, the counts together and the sum last.  Tables written by those
+ * builds still hold it.
+ */
+typedef struct RfmStateV1
+{
+	int32		vl_len_;
+	uint8		version;
+	uint8		kind;
+	uint8		flags;
+	uint8		frac_groups;
+	int32		dscale;
+	int64		purchases;
+	int64		refunds;
+	TimestampTz first_at;
+	TimestampTz last_at;
+	TimestampTz latest_at;
+	TimestampTz as_of;
+	int128		sum;
+} RfmStateV1;
+
+StaticAssertDecl(sizeof(RfmStateV1) == 80 && offsetof(RfmStateV1, version) == offsetof(RfmState, version),
+				 "the version byte must be where both layouts can read it");
+
+/*
+ * rfm_state_from_datum
+ *		A clm.rfm_state from outside this backend's own transition functions
+ *		(rfm.h): a stored version 1 state is converted to the current layout,
+ *		then every state is validated.
+ */
+RfmState *
+rfm_state_from_datum(Datum d)
+{
+	RfmState   *st = (RfmState *) PG_DETOAST_DATUM(d);
+
+	if (VARATT_IS_4B_U(st) && VARSIZE(st) == sizeof(RfmStateV1) &&
+		st->version == RFM_LAYOUT_V1)
+	{
+		RfmStateV1	old;
+
+		memcpy(&old, st, sizeof(RfmStateV1));
+		st = (RfmState *) palloc(RFM_FULL_SIZE);
+		rfm_state_init(st);
+		st->kind = old.kind;
+		st->flags = old.flags;
+		st->frac_groups = old.frac_groups;
+		st->dscale = old.dscale;
+		st->purchases = old.purchases;
+		st->refunds = old.refunds;
+		st->first_at = old.first_at;
+		st->last_at = old.last_at;
+		st->latest_at = old.latest_at;
+		st->as_of = old.as_of;
+		st->sum = old.sum;
+		rfm_validate_state(st);
+		rfm_state_pack(st);
+		return st;
+	}
+	rfm_validate_state(st);
+	return st;
+}
+
+/*
  * rfm_merge_into
  *		Add state b to state a.  Associative and commutative: counts and sums
  *		add, first purchase is a min, last purchase a max.
@@ -681,6 +831,8 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 {
 	int128		bsum = b->sum;
 
+	if (unlikely(rfm_state_is_full(b) && !rfm_state_is_full(a)))
+		elog(ERROR, "full clm.rfm_state merged into a short one");
 	if (b->flags & RFM_FLAG_ASOF)
 	{
 		if (!(a->flags & RFM_FLAG_ASOF))
@@ -711,8 +863,9 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 	}
 	if (__builtin_add_overflow(a->sum, bsum, &a->sum))
 		rfm_sum_overflow();
-	if (rfm_rows(a) == 0 || b->latest_at > a->latest_at)
-		a->latest_at = b->latest_at;
+	if (rfm_state_is_full(a) &&
+		(rfm_rows(a) == 0 || rfm_state_latest(b) > a->latest_at))
+		a->latest_at = rfm_state_latest(b);
 	if (b->purchases > 0)
 	{
 		if (a->purchases == 0)
@@ -729,7 +882,8 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 		}
 	}
 	if (__builtin_add_overflow(a->purchases, b->purchases, &a->purchases) ||
-		__builtin_add_overflow(a->refunds, b->refunds, &a->refunds))
+		(rfm_state_is_full(a) &&
+		 __builtin_add_overflow(a->refunds, rfm_state_refunds(b), &a->refunds)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("row count out of range for clm.rfm_state")));
@@ -742,7 +896,8 @@ rfm_merge_into(RfmState *a, const RfmState *b)
  *		When the left is NULL the right state is returned as it is: nodeAgg
  *		and nodeWindowAgg copy a returned pass-by-reference value that is not
  *		the old state into the aggregate context, so making a copy here
- *		first would only copy every first partial state twice.
+ *		first would only copy every first partial state twice.  A short left
+ *		state meeting a full right one is widened the same way.
  */
 Datum
 rfm_combine(PG_FUNCTION_ARGS)
@@ -761,11 +916,12 @@ rfm_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
 	}
-	b = (RfmState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
-	rfm_validate_state(b);
+	b = rfm_state_from_datum(PG_GETARG_DATUM(1));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_POINTER(b);
 	a = (RfmState *) PG_GETARG_POINTER(0);
+	if (rfm_state_is_full(b) && !rfm_state_is_full(a))
+		a = rfm_state_widen(a);
 	rfm_merge_into(a, b);
 	PG_RETURN_POINTER(a);
 }
@@ -964,7 +1120,9 @@ rfm_build(FunctionCallInfo fcinfo, const RfmState *st, TimestampTz as_of)
 
 /*
  * rfm_agg_final
- *		Final function of clm.rfm_agg: the state carries its as_of.
+ *		Final function of clm.rfm_agg: the state carries its as_of.  Called
+ *		by hand (it is an ordinary SQL function) on a stored state, it checks
+ *		and converts the state as clm.rfm_final does.
  */
 Datum
 rfm_agg_final(PG_FUNCTION_ARGS)
@@ -973,7 +1131,10 @@ rfm_agg_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	st = (RfmState *) PG_GETARG_POINTER(0);
+	if (AggCheckCallContext(fcinfo, NULL))
+		st = (RfmState *) PG_GETARG_POINTER(0);
+	else
+		st = rfm_state_from_datum(PG_GETARG_DATUM(0));
 	if (!(st->flags & RFM_FLAG_ASOF))
 		PG_RETURN_NULL();
 	return rfm_build(fcinfo, st, st->as_of);
@@ -988,22 +1149,21 @@ rfm_agg_final(PG_FUNCTION_ARGS)
 Datum
 rfm_final(PG_FUNCTION_ARGS)
 {
-	RfmState   *st = (RfmState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	RfmState   *st = rfm_state_from_datum(PG_GETARG_DATUM(0));
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
 
-	rfm_validate_state(st);
 	clm_check_finite_timestamp(as_of, "as_of");
 	if ((st->flags & RFM_FLAG_ASOF) && st->as_of != as_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("as_of differs from the as_of the state was built with"),
 				 errdetail("The state was built with as_of %s.", pstrdup(timestamptz_to_str(st->as_of)))));
-	if (rfm_rows(st) > 0 && st->latest_at > as_of)
+	if (rfm_rows(st) > 0 && rfm_state_latest(st) > as_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("state holds orders after as_of"),
 				 errdetail("The latest order in the state is at %s, as_of is %s.",
-						   pstrdup(timestamptz_to_str(st->latest_at)), pstrdup(timestamptz_to_str(as_of))),
+						   pstrdup(timestamptz_to_str(rfm_state_latest(st))), pstrdup(timestamptz_to_str(as_of))),
 				 errhint("Build the state only from orders up to as_of, e.g. WHERE ordered_at <= as_of.")));
 	return rfm_build(fcinfo, st, as_of);
 }
@@ -1131,7 +1291,7 @@ rfm_state_in(PG_FUNCTION_ARGS)
 		p++;
 	if (*p != '\0')
 		rfm_syntax_error(input, "Unexpected characters after \")\".");
-	if (f[0] != RFM_STATE_VERSION)
+	if (f[0] != RFM_STATE_FORMAT)
 		rfm_syntax_error(input, "Only format version 1 is known.");
 	st->kind = kind == 'n' ? RFM_KIND_NONE : (kind == 'd' ? RFM_KIND_DECIMAL : RFM_KIND_BINARY);
 	if (f[2] < 0 || f[2] > 255 || f[3] < 0 || f[3] > RFM_MAX_DSCALE)
@@ -1150,6 +1310,7 @@ rfm_state_in(PG_FUNCTION_ARGS)
 	}
 	st->sum = f[10];
 	rfm_validate_state(st);
+	rfm_state_pack(st);
 	PG_RETURN_POINTER(st);
 }
 
@@ -1160,17 +1321,16 @@ rfm_state_in(PG_FUNCTION_ARGS)
 Datum
 rfm_state_out(PG_FUNCTION_ARGS)
 {
-	RfmState   *st = (RfmState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	RfmState   *st = rfm_state_from_datum(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	rfm_validate_state(st);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "(%d,%c,%d,%d," INT64_FORMAT "," INT64_FORMAT ","
 					 INT64_FORMAT "," INT64_FORMAT "," INT64_FORMAT ",",
-					 st->version,
+					 RFM_STATE_FORMAT,
 					 st->kind == RFM_KIND_NONE ? 'n' : (st->kind == RFM_KIND_DECIMAL ? 'd' : 'b'),
-					 st->frac_groups, st->dscale, st->purchases, st->refunds,
-					 st->first_at, st->last_at, st->latest_at);
+					 st->frac_groups, st->dscale, st->purchases, rfm_state_refunds(st),
+					 st->first_at, st->last_at, rfm_state_latest(st));
 	if (st->flags & RFM_FLAG_ASOF)
 		appendStringInfo(&buf, INT64_FORMAT, st->as_of);
 	appendStringInfo(&buf, ",%s)", rfm_int128_out(st->sum));
@@ -1184,21 +1344,21 @@ rfm_state_out(PG_FUNCTION_ARGS)
 Datum
 rfm_state_send(PG_FUNCTION_ARGS)
 {
-	RfmState   *st = (RfmState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	RfmState   *st = rfm_state_from_datum(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 	uint128		u = (uint128) st->sum;
 
 	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, st->version);
+	pq_sendbyte(&buf, RFM_STATE_FORMAT);
 	pq_sendbyte(&buf, st->kind);
 	pq_sendbyte(&buf, st->flags);
 	pq_sendbyte(&buf, st->frac_groups);
 	pq_sendint32(&buf, st->dscale);
 	pq_sendint64(&buf, st->purchases);
-	pq_sendint64(&buf, st->refunds);
+	pq_sendint64(&buf, rfm_state_refunds(st));
 	pq_sendint64(&buf, st->first_at);
 	pq_sendint64(&buf, st->last_at);
-	pq_sendint64(&buf, st->latest_at);
+	pq_sendint64(&buf, rfm_state_latest(st));
 	pq_sendint64(&buf, st->as_of);
 	pq_sendint64(&buf, (int64) (uint64) (u >> 64));
 	pq_sendint64(&buf, (int64) (uint64) u);
@@ -1215,6 +1375,7 @@ rfm_state_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	RfmState   *st = palloc(sizeof(RfmState));
+	int			version;
 	uint64		hi,
 				lo;
 
@@ -1224,12 +1385,12 @@ rfm_state_recv(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid clm.rfm_state value"),
 				 errdetail("The binary form has %d bytes, expected %d.", buf->len - buf->cursor, 4 + 4 + 8 * 8)));
-	st->version = pq_getmsgbyte(buf);
-	if (st->version != RFM_STATE_VERSION)
+	version = pq_getmsgbyte(buf);
+	if (version != RFM_STATE_FORMAT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid clm.rfm_state value"),
-				 errdetail("Format version %d is unknown.", st->version)));
+				 errdetail("Format version %d is unknown.", version)));
 	st->kind = pq_getmsgbyte(buf);
 	st->flags = pq_getmsgbyte(buf);
 	st->frac_groups = pq_getmsgbyte(buf);
@@ -1245,6 +1406,7 @@ rfm_state_recv(PG_FUNCTION_ARGS)
 	pq_getmsgend(buf);
 	st->sum = (int128) (((uint128) hi << 64) | lo);
 	rfm_validate_state(st);
+	rfm_state_pack(st);
 	PG_RETURN_POINTER(st);
 }
 

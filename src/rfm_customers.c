@@ -563,7 +563,10 @@ rfmc_merge_one(RfmCustomers *into, RfmcKey key, const RfmState *st)
 	if (found)
 		rfm_merge_into(&entry->st, st);
 	else
-		memcpy(&entry->st, st, sizeof(RfmState));
+	{
+		memcpy(&entry->st, st, VARSIZE(st));
+		rfm_state_widen_in_place(&entry->st);
+	}
 }
 
 /*
@@ -761,7 +764,7 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 		memcpy(&st, cs->packed + i * RFMC_ENTRY_SIZE + sizeof(RfmcKey), sizeof(RfmState));
 		rfm_validate_state(&st);
 		if ((st.flags & RFM_FLAG_ASOF) ||
-			(st.purchases + st.refunds > 0 && st.latest_at > cs->as_of))
+			(st.purchases + rfm_state_refunds(&st) > 0 && rfm_state_latest(&st) > cs->as_of))
 			rfmc_malformed("a customer's state does not fit its as_of");
 	}
 	PG_RETURN_POINTER(cs);
