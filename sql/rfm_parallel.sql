@@ -45,18 +45,20 @@ FROM (SELECT clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') 
              clm.rfm_state_agg(ordered_at, amount) AS st
       FROM orders) p, serial_total s;
 
--- grouped
+-- grouped: the plan shown is the one that fills parallel_rfm (EXPLAIN of
+-- the same CREATE TABLE AS), which is then compared both ways
 SET enable_sort = off;
 EXPLAIN (COSTS OFF)
-SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM orders GROUP BY customer;
+CREATE TABLE parallel_rfm AS
+SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS r FROM orders GROUP BY customer;
+CREATE TABLE parallel_rfm AS
+SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS r FROM orders GROUP BY customer;
 RESET enable_sort;
--- (the same Partial HashAggregate plan, compared both ways)
-SELECT count(*) AS rows_differing FROM (
-    (SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00')::text FROM orders GROUP BY customer
-     EXCEPT SELECT customer, r::text FROM serial_rfm)
-    UNION ALL
-    (SELECT customer, r::text FROM serial_rfm
-     EXCEPT SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00')::text FROM orders GROUP BY customer)) d;
+SELECT (SELECT count(*) FROM parallel_rfm) AS parallel_rows, (SELECT count(*) FROM serial_rfm) AS serial_rows,
+       (SELECT count(*) FROM (
+            (SELECT customer, r::text FROM parallel_rfm EXCEPT SELECT customer, r::text FROM serial_rfm)
+            UNION ALL
+            (SELECT customer, r::text FROM serial_rfm EXCEPT SELECT customer, r::text FROM parallel_rfm)) d) AS rows_differing;
 
 -- empty partial states: no rows at all, and a table smaller than the workers
 SELECT clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') IS NULL AS empty FROM orders WHERE customer < 0;
