@@ -45,18 +45,20 @@ FROM (SELECT clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') 
              clm.rfm_state_agg(ordered_at, amount) AS st
       FROM orders) p, serial_total s;
 
--- grouped
+-- grouped: the plan shown is the one that fills parallel_rfm (EXPLAIN of
+-- the same CREATE TABLE AS), which is then compared both ways
 SET enable_sort = off;
 EXPLAIN (COSTS OFF)
-SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM orders GROUP BY customer;
+CREATE TABLE parallel_rfm AS
+SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS r FROM orders GROUP BY customer;
+CREATE TABLE parallel_rfm AS
+SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS r FROM orders GROUP BY customer;
 RESET enable_sort;
--- (the same Partial HashAggregate plan, compared both ways)
-SELECT count(*) AS rows_differing FROM (
-    (SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00')::text FROM orders GROUP BY customer
-     EXCEPT SELECT customer, r::text FROM serial_rfm)
-    UNION ALL
-    (SELECT customer, r::text FROM serial_rfm
-     EXCEPT SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00')::text FROM orders GROUP BY customer)) d;
+SELECT (SELECT count(*) FROM parallel_rfm) AS parallel_rows, (SELECT count(*) FROM serial_rfm) AS serial_rows,
+       (SELECT count(*) FROM (
+            (SELECT customer, r::text FROM parallel_rfm EXCEPT SELECT customer, r::text FROM serial_rfm)
+            UNION ALL
+            (SELECT customer, r::text FROM serial_rfm EXCEPT SELECT customer, r::text FROM parallel_rfm)) d) AS rows_differing;
 
 -- empty partial states: no rows at all, and a table smaller than the workers
 SELECT clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') IS NULL AS empty FROM orders WHERE customer < 0;
@@ -80,12 +82,20 @@ CREATE TABLE porders_2 PARTITION OF porders FOR VALUES WITH (MODULUS 3, REMAINDE
 INSERT INTO porders SELECT * FROM orders;
 ANALYZE porders;
 SET enable_partitionwise_aggregate = on;
--- grouped by the partition key: whole aggregates per partition
+-- grouped by the partition key: whole aggregates per partition (the plan
+-- that fills partitionwise_rfm)
 EXPLAIN (COSTS OFF)
-SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM porders GROUP BY customer;
-SELECT count(*) AS rows_differing FROM (
-    SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00')::text FROM porders GROUP BY customer
-    EXCEPT SELECT customer, r::text FROM serial_rfm) d;
+CREATE TABLE partitionwise_rfm AS
+SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS r FROM porders GROUP BY customer;
+CREATE TABLE partitionwise_rfm AS
+SELECT customer, clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') AS r FROM porders GROUP BY customer;
+-- compared symmetrically: a customer missing on either side, one that comes
+-- out twice, or a different value all show
+SELECT (SELECT count(*) FROM partitionwise_rfm) AS partitionwise_rows,
+       (SELECT count(DISTINCT customer) FROM partitionwise_rfm) AS partitionwise_customers,
+       (SELECT count(*) FROM serial_rfm) AS serial_rows,
+       (SELECT count(*) FROM partitionwise_rfm p FULL JOIN serial_rfm s ON p.customer = s.customer
+        WHERE p.customer IS NULL OR s.customer IS NULL OR p.r::text IS DISTINCT FROM s.r::text) AS rows_differing;
 -- not grouped by it: partial aggregates per partition, combined
 EXPLAIN (COSTS OFF)
 SELECT clm.rfm_agg(ordered_at, amount, timestamptz '2026-01-01 00:00+00') FROM porders;
