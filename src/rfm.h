@@ -163,9 +163,9 @@ extern RfmState *rfm_state_from_datum(Datum d);
 /*
  * Count one row in a state: a finite timestamp and a non-NULL amount of the
  * given type.  Errors for NaN, infinite or out-of-range amounts, for mixing
- * decimal and binary amounts, and for sums beyond 38 digits.
+ * decimal and binary amounts, and for sums beyond 38 digits.  A refund (a
+ * negative amount) can only be added to a full state.
  */
-extern void rfm_add_numeric(RfmState *st, TimestampTz ts, Datum amount);
 extern void rfm_add_decimal(RfmState *st, TimestampTz ts, const RfmDecimal *dec);
 extern void rfm_add_float8(RfmState *st, TimestampTz ts, double amount);
 extern void rfm_add_int8(RfmState *st, TimestampTz ts, int64 amount);

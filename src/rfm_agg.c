@@ -476,20 +476,11 @@ rfm_binary_units(double amount)
 }
 
 /*
- * rfm_add_numeric, rfm_add_decimal, rfm_add_float8, rfm_add_int8
+ * rfm_add_decimal, rfm_add_float8, rfm_add_int8
  *		Count one row of a finite timestamp and a non-NULL amount (rfm.h).
  *		Shared by the transition functions here and by the per-customer
  *		entries of clm.rfm_agg_customers.
  */
-void
-rfm_add_numeric(RfmState *st, TimestampTz ts, Datum amount)
-{
-	RfmDecimal	dec;
-
-	rfm_read_numeric(amount, &dec);
-	rfm_add_decimal(st, ts, &dec);
-}
-
 void
 rfm_add_decimal(RfmState *st, TimestampTz ts, const RfmDecimal *dec)
 {
