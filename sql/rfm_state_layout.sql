@@ -148,6 +148,29 @@ FROM (SELECT 1 AS k, st AS s FROM stored
 SELECT clm.rfm_state_send(st) = clm.rfm_state_send(st::text::clm.rfm_state) AS same_binary FROM stored;
 -- the old latest row still guards clm.rfm_final
 SELECT clm.rfm_final(st, timestamptz '2024-02-15 00:00+00') FROM stored;
+-- a user's aggregate over stored states that finishes with
+-- clm.rfm_agg_final: a version 1 state is converted there too
+CREATE TABLE stored_asof (id int, st clm.rfm_state);
+INSERT INTO stored_asof
+SELECT 1, ('\x' || le(1, 1) || '01' || '01' || '01' || le(2, 4) || le(0, 4)
+           || le(2, 8) || le(0, 8)
+           || le(757382400000000, 8) || le(760060800000000, 8) || le(760060800000000, 8)
+           || le(775267200000000, 8) || le(230000, 8) || le(0, 8))::raw_state::clm.rfm_state;
+CREATE FUNCTION pick(s clm.rfm_state, x clm.rfm_state) RETURNS clm.rfm_state
+LANGUAGE sql IMMUTABLE RETURN coalesce(x, s);
+CREATE AGGREGATE last_state(clm.rfm_state) (SFUNC = pick, STYPE = clm.rfm_state,
+                                            FINALFUNC = clm.rfm_agg_final);
+SELECT (SELECT last_state(st) FROM stored_asof) AS via_aggregate,
+       (SELECT clm.rfm_agg_final(st) FROM stored_asof) AS by_hand;
+-- clm.rfm_agg_final refuses a state holding orders after its as_of, as
+-- clm.rfm_final does: here a state without as_of (an order on 2024-03-01)
+-- merged into one built with as_of 2024-01-15
+CREATE AGGREGATE state_asof(timestamptz, numeric, timestamptz) (SFUNC = clm.rfm_trans, STYPE = clm.rfm_state);
+SELECT clm.rfm_agg_final(clm.rfm_merge(s))
+FROM (SELECT state_asof(t, a, '2024-01-15 00:00+00') FROM (VALUES (timestamptz '2024-01-01 00:00+00', 5.0)) v(t, a)
+      UNION ALL
+      SELECT clm.rfm_state_agg(t, a) FROM (VALUES (timestamptz '2024-03-01 00:00+00', 7.0)) v(t, a)) x(s);
+SELECT clm.rfm_agg_final('(1,d,1,2,2,0,757382400000000,760060800000000,760060800000000,700000000000000,250000)');
 -- a version 1 state is validated like any other
 SELECT v1(1, -2, '2024-03-01 00:00+00')::text;
 -- bytes in the current layout that break its rules

@@ -1110,10 +1110,31 @@ rfm_build(FunctionCallInfo fcinfo, const RfmState *st, TimestampTz as_of)
 }
 
 /*
+ * rfm_check_rows_before
+ *		A state holding rows after as_of cannot be cut back, so finishing it
+ *		there is an error rather than a silently wrong (negative) recency.
+ */
+static void
+rfm_check_rows_before(const RfmState *st, TimestampTz as_of)
+{
+	if (rfm_rows(st) > 0 && rfm_state_latest(st) > as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("state holds orders after as_of"),
+				 errdetail("The latest order in the state is at %s, as_of is %s.",
+						   pstrdup(timestamptz_to_str(rfm_state_latest(st))), pstrdup(timestamptz_to_str(as_of))),
+				 errhint("Build the state only from orders up to as_of, e.g. WHERE ordered_at <= as_of.")));
+}
+
+/*
  * rfm_agg_final
- *		Final function of clm.rfm_agg: the state carries its as_of.  Called
- *		by hand (it is an ordinary SQL function) on a stored state, it checks
- *		and converts the state as clm.rfm_final does.
+ *		Final function of clm.rfm_agg: the state carries its as_of.
+ *
+ * clm's own transition functions never count a row after as_of, but the
+ * state may come from elsewhere: a user's aggregate over stored states
+ * (which may be in the version 1 layout, converted here), a merge with a
+ * state built without as_of, or a call by hand, where it is checked as
+ * clm.rfm_final checks it.
  */
 Datum
 rfm_agg_final(PG_FUNCTION_ARGS)
@@ -1122,12 +1143,13 @@ rfm_agg_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	if (AggCheckCallContext(fcinfo, NULL))
-		st = (RfmState *) PG_GETARG_POINTER(0);
-	else
+	st = (RfmState *) PG_GETARG_POINTER(0);
+	if (!AggCheckCallContext(fcinfo, NULL) || !VARATT_IS_4B_U(st) ||
+		st->version != RFM_LAYOUT)
 		st = rfm_state_from_datum(PG_GETARG_DATUM(0));
 	if (!(st->flags & RFM_FLAG_ASOF))
 		PG_RETURN_NULL();
+	rfm_check_rows_before(st, st->as_of);
 	return rfm_build(fcinfo, st, st->as_of);
 }
 
@@ -1149,13 +1171,7 @@ rfm_final(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("as_of differs from the as_of the state was built with"),
 				 errdetail("The state was built with as_of %s.", pstrdup(timestamptz_to_str(st->as_of)))));
-	if (rfm_rows(st) > 0 && rfm_state_latest(st) > as_of)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("state holds orders after as_of"),
-				 errdetail("The latest order in the state is at %s, as_of is %s.",
-						   pstrdup(timestamptz_to_str(rfm_state_latest(st))), pstrdup(timestamptz_to_str(as_of))),
-				 errhint("Build the state only from orders up to as_of, e.g. WHERE ordered_at <= as_of.")));
+	rfm_check_rows_before(st, as_of);
 	return rfm_build(fcinfo, st, as_of);
 }
 
