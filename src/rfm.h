@@ -28,6 +28,7 @@
 #define RFM_LAYOUT_V1		1
 #define RFM_STATE_FORMAT	1
 
+/* how the amounts of a state are summed */
 #define RFM_KIND_NONE		0	/* no amount yet */
 #define RFM_KIND_DECIMAL	1	/* numeric and bigint: units of 10000^-F */
 #define RFM_KIND_BINARY		2	/* double precision: units of 2^-64 */

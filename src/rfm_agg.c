@@ -137,17 +137,22 @@ rfm_state_widen_in_place(RfmState *st)
 }
 
 /*
- * rfm_state_widen
- *		A full copy of a short state, in the current memory context.  The
- *		transition and combine functions return it in place of their state
- *		argument; nodeAgg and nodeWindowAgg then copy it into the aggregate
- *		context and free the old one.
+ * rfm_state_widen_if
+ *		The state to go on with when it must be full (a refund is about to
+ *		be added, or a full state merged in): a short one is replaced by a
+ *		full copy in the current memory context.  The transition and combine
+ *		functions return that copy in place of their state argument; nodeAgg
+ *		and nodeWindowAgg then copy it into the aggregate context and free
+ *		the old one.
  */
-static RfmState *
-rfm_state_widen(const RfmState *st)
+static inline RfmState *
+rfm_state_widen_if(RfmState *st, bool need_full)
 {
-	RfmState   *full = (RfmState *) palloc(RFM_FULL_SIZE);
+	RfmState   *full;
 
+	if (likely(!need_full) || rfm_state_is_full(st))
+		return st;
+	full = (RfmState *) palloc(RFM_FULL_SIZE);
 	memcpy(full, st, RFM_SHORT_SIZE);
 	rfm_state_widen_in_place(full);
 	return full;
@@ -155,13 +160,15 @@ rfm_state_widen(const RfmState *st)
 
 /*
  * rfm_state_pack
- *		Store a full state that holds no refund as a short one (the form the
- *		transition functions build), so that input gives the same bytes.
+ *		Store a validated full state that holds no refund as a short one
+ *		(the form the transition functions build), so that input gives the
+ *		same bytes.  Validation has made sure its latest row is then its
+ *		last purchase.
  */
 static void
 rfm_state_pack(RfmState *st)
 {
-	if (rfm_state_is_full(st) && st->refunds == 0 && st->latest_at == st->last_at)
+	if (rfm_state_is_full(st) && st->refunds == 0)
 		SET_VARSIZE(st, RFM_SHORT_SIZE);
 }
 
@@ -581,18 +588,6 @@ rfm_row_prologue(FunctionCallInfo fcinfo, RfmState *st, bool with_asof,
 	return true;
 }
 
-/*
- * The state that a refund is added to: a short one is widened (a new
- * pointer, which the executor adopts).
- */
-static inline RfmState *
-rfm_for_refund(RfmState *st, bool refund)
-{
-	if (unlikely(refund) && !rfm_state_is_full(st))
-		return rfm_state_widen(st);
-	return st;
-}
-
 static inline Datum
 rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname)
 {
@@ -604,7 +599,7 @@ rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof, const char *fn
 		RfmDecimal	dec;
 
 		rfm_read_numeric(PG_GETARG_DATUM(2), &dec);
-		st = rfm_for_refund(st, dec.negative);
+		st = rfm_state_widen_if(st, dec.negative);
 		rfm_add_decimal(st, ts, &dec);
 	}
 	PG_RETURN_POINTER(st);
@@ -620,7 +615,7 @@ rfm_trans_float8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fna
 	{
 		double		amount = PG_GETARG_FLOAT8(2);
 
-		st = rfm_for_refund(st, amount < 0);
+		st = rfm_state_widen_if(st, amount < 0);
 		rfm_add_float8(st, ts, amount);
 	}
 	PG_RETURN_POINTER(st);
@@ -636,7 +631,7 @@ rfm_trans_int8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname
 	{
 		int64		amount = PG_GETARG_INT64(2);
 
-		st = rfm_for_refund(st, amount < 0);
+		st = rfm_state_widen_if(st, amount < 0);
 		rfm_add_int8(st, ts, amount);
 	}
 	PG_RETURN_POINTER(st);
@@ -911,8 +906,7 @@ rfm_combine(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_POINTER(b);
 	a = (RfmState *) PG_GETARG_POINTER(0);
-	if (rfm_state_is_full(b) && !rfm_state_is_full(a))
-		a = rfm_state_widen(a);
+	a = rfm_state_widen_if(a, rfm_state_is_full(b));
 	rfm_merge_into(a, b);
 	PG_RETURN_POINTER(a);
 }
