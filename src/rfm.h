@@ -94,6 +94,13 @@ rfm_state_latest(const RfmState *st)
 	return rfm_state_is_full(st) ? st->latest_at : st->last_at;
 }
 
+/* the number of rows that went into a state */
+static inline int64
+rfm_rows(const RfmState *st)
+{
+	return st->purchases + rfm_state_refunds(st);
+}
+
 /*
  * A parsed numeric amount: its digits as an integer, the number of
  * fractional base-10000 digit groups they stand for (negative when the

@@ -195,16 +195,6 @@ rfm_state_new(MemoryContext cxt)
 }
 
 /*
- * rfm_rows
- *		Number of rows that went into a state.
- */
-static inline int64
-rfm_rows(const RfmState *st)
-{
-	return st->purchases + rfm_state_refunds(st);
-}
-
-/*
  * rfm_sum_overflow
  *		The one error for sums that leave the int128 range.
  */

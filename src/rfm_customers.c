@@ -764,7 +764,7 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 		memcpy(&st, cs->packed + i * RFMC_ENTRY_SIZE + sizeof(RfmcKey), sizeof(RfmState));
 		rfm_validate_state(&st);
 		if ((st.flags & RFM_FLAG_ASOF) ||
-			(st.purchases + rfm_state_refunds(&st) > 0 && rfm_state_latest(&st) > cs->as_of))
+			(rfm_rows(&st) > 0 && rfm_state_latest(&st) > cs->as_of))
 			rfmc_malformed("a customer's state does not fit its as_of");
 	}
 	PG_RETURN_POINTER(cs);
