@@ -1,12 +1,49 @@
 # Makefile for clm (PGXS)
+#
+# src/<area>/ holds the C code of one area together with the SQL source of
+# its objects.  The install script of the current version is built from those
+# SQL sources, in the order of SQL_SOURCES: an area may use the objects of the
+# areas before it (lifecycle, then RFM, CLV and analytics).
 
 EXTENSION  = clm
+EXTVERSION = 1.0
 MODULE_big = clm
 PGFILEDESC = "clm - customer lifecycle management"
 
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-# the install script of each version, and the upgrade scripts between them
-DATA = $(wildcard $(EXTENSION)--*.sql)
+AREAS = common lifecycle rfm clv analytics
+
+OBJS = $(patsubst %.c,%.o,$(sort $(foreach a,$(AREAS),$(wildcard src/$(a)/*.c))))
+
+SQL_SOURCES = \
+	src/common/schema.sql \
+	src/lifecycle/stage.sql \
+	src/lifecycle/transition_rule.sql \
+	src/lifecycle/stage_history.sql \
+	src/lifecycle/stage_guard.sql \
+	src/lifecycle/lifecycle_policy.sql \
+	src/lifecycle/stage_on_order.sql \
+	src/lifecycle/refresh_stages.sql \
+	src/rfm/rfm_agg.sql \
+	src/rfm/rfm_agg_by_customer.sql \
+	src/rfm/rfm_score.sql \
+	src/rfm/rfm_segment.sql \
+	src/rfm/rfm_stage.sql \
+	src/clv/clv_types.sql \
+	src/clv/btyd_fit_state.sql \
+	src/clv/clv_fit.sql \
+	src/clv/purchase_summary.sql \
+	src/clv/clv_predict.sql \
+	src/analytics/analytics.sql \
+	src/analytics/cohort_retention.sql \
+	src/analytics/churn_survival.sql \
+	src/analytics/lifecycle_kpis.sql \
+	src/analytics/stage_flow.sql \
+	src/analytics/customer_view.sql
+
+# The install script of the current version, built; the upgrade scripts
+# between released versions are kept as they were released.
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
 
 # pg_regress: setup (creates the extension) first, the rest in name order.
 REGRESS = setup $(filter-out setup,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
@@ -14,7 +51,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=clm
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src/common
 # -Wextra, less unused-parameter: PostgreSQL's own headers (and the fmgr
 # calling convention) trip that one, nothing else.
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
@@ -26,7 +63,16 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*/*.h)
+
+# Every source is listed above exactly once, and every SQL file under src/
+# is a source: a file left out would silently drop its objects.
+ifneq ($(sort $(SQL_SOURCES)),$(sort $(wildcard src/*/*.sql)))
+$(error SQL_SOURCES and the SQL files under src/ differ: $(filter-out $(SQL_SOURCES),$(wildcard src/*/*.sql)) $(filter-out $(wildcard src/*/*.sql),$(SQL_SOURCES)))
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	awk 'FNR == 1 && NR != 1 { print "" } { print }' $^ > $@
 
 # The full suite (pg_regress, isolation, TAP) against a throwaway cluster.
 .PHONY: test

@@ -1,7 +1,7 @@
 --
 -- clv_fit_cdnow: the fits on the CDNOW sample against the published figures
--- (Fader, Hardie and Lee 2005; CLVTools and lifetimes test suites; see
--- ../shared/reference/clv-models.md section 12).  Skipped with a notice when
+-- (Fader, Hardie and Lee 2005; the CLVTools and lifetimes test suites).
+-- Skipped with a notice when
 -- the data folder ($CLM_CDNOW_DIR) is absent (expected/clv_fit_cdnow_1.out).
 --
 \getenv cdnow_dir CLM_CDNOW_DIR

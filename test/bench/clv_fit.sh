@@ -6,7 +6,7 @@
 # Simulates N customers from BG/NBD (r .25, alpha 4, a .8, b 2.5, weeks) and
 # Gamma-Gamma (6.25, 3.74, 15.44) with test/data/btyd_gen.c: every customer
 # observed for T = 52 weeks, t_x at day resolution (the setting of the
-# lifetimes figures in ../shared/reference/clv-models.md section 11).  Then
+# published lifetimes timings).  Then
 # times, in a private cluster, each fit serially and with 2 parallel workers,
 # against the plain-SQL GROUP BY that collapses identical (x, t_x, T) rows
 # (the part of the job plain SQL can do), and prints the ratios and the

@@ -1,0 +1,514 @@
+-- ---------------------------------------------------------------------------
+-- The materialized customer view
+-- ---------------------------------------------------------------------------
+
+-- customer_view: one row per view made by create_customer_view.  It holds
+-- what the view needs to be rebuilt identically (the orders relation and
+-- columns, the parameters), the as-of time fixed at the last refresh and the
+-- models fitted then.  The view's query reads its row, so a plain REFRESH
+-- MATERIALIZED VIEW reproduces the last refresh exactly, and
+-- refresh_customer_view moves as_of and refits.  Keyed by schema and view
+-- name (never an OID) and registered for pg_dump, so a dump restores the
+-- registry before the view's data is refreshed.
+CREATE TABLE @extschema@.customer_view (
+    view_schema             name NOT NULL,
+    view_name               name NOT NULL,
+    owner                   name NOT NULL DEFAULT CURRENT_USER,
+    orders_relation         text NOT NULL,
+    customer_column         name NOT NULL,
+    ordered_at_column       name NOT NULL,
+    amount_column           name NOT NULL,
+    policy                  text NOT NULL,
+    time_unit               interval NOT NULL,
+    horizon_days            integer NOT NULL,
+    clv_months              integer NOT NULL,
+    monthly_discount_rate   double precision NOT NULL,
+    as_of                   timestamptz NOT NULL,
+    bgnbd                   @extschema@.bgnbd,
+    gamma_gamma             @extschema@.gamma_gamma,
+    thresholds              @extschema@.rfm_thresholds,
+    customers               bigint,
+    definition              text NOT NULL,
+    created_at              timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
+    refreshed_at            timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
+    PRIMARY KEY (view_schema, view_name),
+    CHECK (time_unit > interval '0'),
+    CHECK (horizon_days > 0),
+    CHECK (clv_months > 0),
+    CHECK (monthly_discount_rate >= 0)
+);
+COMMENT ON TABLE @extschema@.customer_view IS
+    'registry of the materialized customer views made by clm.create_customer_view: source, parameters, the as-of time and the models of the last refresh, and the view''s definition';
+COMMENT ON COLUMN @extschema@.customer_view.as_of IS
+    'the as-of time of the last refresh: orders at or after it are ignored, recency and model clocks stop there';
+COMMENT ON COLUMN @extschema@.customer_view.definition IS
+    'the SELECT the materialized view was created with';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_view', '');
+
+-- Anyone may make a customer view of tables they can read, so the registry
+-- is writable by all, but each row only by (members of) the role that made
+-- it; a row is visible to its owner and to whoever may read the view.
+-- _is_member_of: pg_has_role(name, 'MEMBER') that is false, not an error,
+-- for a role that no longer exists.  The registry keeps owners by name, and
+-- DROP ROLE (after REASSIGN OWNED) leaves such names behind: with the plain
+-- call in its policies one dropped owner made every non-superuser's query
+-- on the registry fail, and with it every customer view's refresh.
+CREATE FUNCTION @extschema@._is_member_of(role_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_roles AS r
+                WHERE r.rolname = role_name AND pg_catalog.pg_has_role(r.oid, 'MEMBER'));
+COMMENT ON FUNCTION @extschema@._is_member_of(name) IS
+    'internal: whether the current user is a member of the named role; false when no such role exists';
+
+ALTER TABLE @extschema@.customer_view ENABLE ROW LEVEL SECURITY;
+CREATE POLICY customer_view_read ON @extschema@.customer_view FOR SELECT
+    USING (@extschema@._is_member_of(owner)
+           -- not to_regclass: it raises an error for a schema without USAGE
+           OR EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                       WHERE n.nspname = view_schema AND c.relname = view_name
+                         AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                         AND pg_catalog.has_table_privilege(c.oid, 'SELECT')));
+-- A row names a view in a schema where its author may create one: else any
+-- role could take a name in someone else's schema (by INSERT, or by moving
+-- its own row with UPDATE), and that schema's owner could neither see nor
+-- remove the row, nor create the view.
+CREATE POLICY customer_view_insert ON @extschema@.customer_view FOR INSERT
+    WITH CHECK (owner = CURRENT_USER
+                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
+                             WHERE n.nspname = view_schema
+                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
+CREATE POLICY customer_view_update ON @extschema@.customer_view FOR UPDATE
+    USING (@extschema@._is_member_of(owner))
+    WITH CHECK (@extschema@._is_member_of(owner)
+                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
+                             WHERE n.nspname = view_schema
+                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
+CREATE POLICY customer_view_delete ON @extschema@.customer_view FOR DELETE
+    USING (@extschema@._is_member_of(owner));
+COMMENT ON POLICY customer_view_read ON @extschema@.customer_view IS
+    'a registry row is visible to (members of) its owner and to roles that may read the view';
+COMMENT ON POLICY customer_view_insert ON @extschema@.customer_view IS
+    'anyone may register a view, as its owner, in a schema where they may create it';
+COMMENT ON POLICY customer_view_update ON @extschema@.customer_view IS
+    'only (members of) the owner may change a registry row, and not move it to a schema where they may not create';
+COMMENT ON POLICY customer_view_delete ON @extschema@.customer_view IS
+    'only (members of) the owner may delete a registry row';
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;
+
+-- _customer_view_source: the per-customer aggregation both the view and
+-- the model fit run, written once so that they cannot drift apart.  as_of
+-- and time_unit are SQL expressions ($1/$2 for the fit, the registry row's
+-- columns for the view).
+CREATE FUNCTION @extschema@._customer_view_source(reg @extschema@.customer_view,
+                                                  as_of_expr text, unit_expr text, extra_from text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.format($q$
+    SELECT o.%1$I AS customer_key,
+           @extschema@.rfm_agg(o.%2$I::timestamptz, o.%3$I::numeric, %5$s) AS rfm,
+           @extschema@.purchase_summary(o.%2$I::timestamptz, o.%3$I::numeric, %5$s, %6$s) AS s
+      FROM %4$s AS o%7$s
+     WHERE o.%1$I IS NOT NULL AND o.%2$I::timestamptz < %5$s
+     GROUP BY o.%1$I$q$,
+    reg.customer_column, reg.ordered_at_column, reg.amount_column, reg.orders_relation,
+    as_of_expr, unit_expr, extra_from);
+COMMENT ON FUNCTION @extschema@._customer_view_source(@extschema@.customer_view, text, text, text) IS
+    'internal: the per-customer RFM and BTYD summary query of a customer view';
+
+-- _customer_view_fit: fits the models of one registry row at its as_of and
+-- stores them; the view's query then only applies them.  BG/NBD on every
+-- customer, Gamma-Gamma on repeat customers (it models spend per repeat
+-- purchase), RFM thresholds from the same customers.  A model that cannot
+-- be fitted, or that fails on the extreme customers of the data (a
+-- degenerate fit), is stored as NULL with a WARNING: the view then has
+-- empty prediction columns instead of failing as a whole.
+CREATE FUNCTION @extschema@._customer_view_fit(schema_name name, view_name name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    reg @extschema@.customer_view;
+    fit record;
+    bg @extschema@.bgnbd;
+    gg @extschema@.gamma_gamma;
+    th @extschema@.rfm_thresholds;
+    n bigint;
+    unit_days double precision;
+    src text;
+    rel regclass;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_view AS r
+     WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
+    -- orders_relation is text that the row's owner may UPDATE: it becomes
+    -- SQL only after it has been resolved to a relation and quoted again,
+    -- so a crafted value cannot run code as whoever refreshes the view (a
+    -- member of the owner role, a superuser).  The fit reads the relation
+    -- on the owner's behalf: the owner must be able to read it too.
+    rel := pg_catalog.to_regclass(reg.orders_relation);
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'orders relation % of customer view %.% does not exist', reg.orders_relation,
+                        pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name)
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_catalog.has_any_column_privilege(reg.owner, rel, 'SELECT') THEN
+        RAISE EXCEPTION 'owner % of customer view %.% may not read its orders relation %',
+                        pg_catalog.quote_ident(reg.owner), pg_catalog.quote_ident(schema_name),
+                        pg_catalog.quote_ident(view_name), rel::text
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The models of a customer view are fitted on its owner''s behalf.';
+    END IF;
+    reg.orders_relation := @extschema@._relation_label(rel);
+    src := @extschema@._customer_view_source(reg, '$1', '$2', '');
+    unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
+    BEGIN
+        EXECUTE pg_catalog.format($q$
+            SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t) AS bg,
+                   @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
+                       FILTER (WHERE (c.s).x > 0 AND (c.s).mean_spend > 0) AS gg,
+                   @extschema@.rfm_thresholds(c.rfm) AS th,
+                   pg_catalog.count(*) AS n,
+                   pg_catalog.max((c.s).t) AS t_max,
+                   pg_catalog.max((c.s).x) AS x_max
+              FROM (%s) AS c$q$, src)
+        INTO fit
+        USING reg.as_of, reg.time_unit;
+        bg := fit.bg;
+        gg := fit.gg;
+        th := fit.th;
+        n := fit.n;
+    EXCEPTION WHEN data_exception THEN
+        RAISE WARNING 'the models of customer view %.% could not be fitted: %',
+                      pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
+            USING DETAIL = 'P(alive), expected purchases and predicted CLV are left empty.';
+        EXECUTE pg_catalog.format($q$
+            SELECT @extschema@.rfm_thresholds(c.rfm) AS th, pg_catalog.count(*) AS n,
+                   NULL::double precision AS t_max, NULL::double precision AS x_max
+              FROM (%s) AS c$q$, src)
+        INTO fit
+        USING reg.as_of, reg.time_unit;
+        th := fit.th;
+        n := fit.n;
+    END;
+    -- probe the fitted models on the extreme customers
+    IF (bg).r IS NOT NULL AND fit.t_max IS NOT NULL THEN
+        BEGIN
+            PERFORM @extschema@.bgnbd_p_alive(bg, p.x, p.t_x, fit.t_max),
+                    @extschema@.bgnbd_expected_purchases(bg, reg.horizon_days / unit_days, p.x, p.t_x, fit.t_max),
+                    @extschema@.clv(bg, gg, p.x, p.t_x, fit.t_max, 1.0, reg.clv_months,
+                                    reg.monthly_discount_rate, unit_days)
+               FROM (VALUES (0::double precision, 0::double precision),
+                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS v(x, t_x),
+                    -- t_x is 0 for x = 0: data without a repeat buyer
+                    LATERAL (SELECT v.x, CASE WHEN v.x > 0 THEN v.t_x ELSE 0 END) AS p(x, t_x);
+        EXCEPTION WHEN data_exception THEN
+            RAISE WARNING 'the BG/NBD model fitted for customer view %.% cannot predict: %',
+                          pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
+                USING DETAIL = 'Fitted model: ' || bg::text || '.',
+                      HINT = 'P(alive), expected purchases and predicted CLV are left empty; check the time unit and the order data.';
+            bg := NULL;
+        END;
+    END IF;
+    UPDATE @extschema@.customer_view AS r
+       SET bgnbd = bg, gamma_gamma = gg, thresholds = th, customers = n,
+           refreshed_at = pg_catalog.statement_timestamp()
+     WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._customer_view_fit(name, name) IS
+    'internal: fits the BG/NBD and Gamma-Gamma models and the RFM thresholds of a customer view at its as_of and stores them in clm.customer_view';
+
+-- _customer_view_lookup: resolves the name a user gives to a registry row.
+-- An unqualified name is looked up in the registry (it is unique there or
+-- the caller must qualify it), because the caller's search_path is not
+-- visible inside a function that pins its own.
+CREATE FUNCTION @extschema@._customer_view_lookup(view_name text)
+RETURNS @extschema@.customer_view
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    parts text[];
+    reg @extschema@.customer_view;
+    n integer;
+BEGIN
+    IF view_name IS NULL THEN
+        RAISE EXCEPTION 'view_name must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    parts := pg_catalog.parse_ident(view_name);
+    IF pg_catalog.cardinality(parts) = 2 THEN
+        SELECT * INTO reg FROM @extschema@.customer_view AS r
+         WHERE r.view_schema = parts[1] AND r.view_name = parts[2];
+        n := CASE WHEN reg.view_name IS NULL THEN 0 ELSE 1 END;
+    ELSIF pg_catalog.cardinality(parts) = 1 THEN
+        SELECT pg_catalog.count(*) INTO n FROM @extschema@.customer_view AS r WHERE r.view_name = parts[1];
+        IF n = 1 THEN
+            SELECT * INTO reg FROM @extschema@.customer_view AS r WHERE r.view_name = parts[1];
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'invalid customer view name "%"', view_name
+            USING ERRCODE = 'invalid_name',
+                  HINT = 'Give the view''s name, optionally qualified with its schema.';
+    END IF;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'customer view "%" does not exist', view_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with clm.create_customer_view; clm.customer_view lists the existing ones.';
+    ELSIF n > 1 THEN
+        RAISE EXCEPTION 'customer view name "%" is ambiguous', view_name
+            USING ERRCODE = 'ambiguous_alias',
+                  DETAIL = n || ' customer views of that name exist in different schemas.',
+                  HINT = 'Qualify the name with its schema.';
+    END IF;
+    RETURN reg;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._customer_view_lookup(text) IS
+    'internal: the clm.customer_view row of a customer view given by (optionally schema-qualified) name';
+
+-- create_customer_view: the materialized view BI tools read, one row per
+-- customer, built on the user's own orders table whatever its column names
+-- and key type.  The as-of time is fixed here and stored with the view, so
+-- every figure in it (recency, stage, P(alive), CLV) refers to the same
+-- instant however late the view is read.
+CREATE FUNCTION @extschema@.create_customer_view(
+    view_name text,
+    orders regclass,
+    customer_column name,
+    ordered_at_column name,
+    amount_column name,
+    as_of timestamptz DEFAULT pg_catalog.now(),
+    policy text DEFAULT 'default',
+    time_unit interval DEFAULT '7 days',
+    horizon_days integer DEFAULT 90,
+    clv_months integer DEFAULT 12,
+    monthly_discount_rate double precision DEFAULT 0.01)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    parts text[];
+    vschema name;
+    vname name;
+    reg @extschema@.customer_view;
+    def text;
+    rel regclass;
+BEGIN
+    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column, amount_column);
+    IF amount_column IS NULL THEN
+        RAISE EXCEPTION 'amount_column must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM @extschema@._check_as_of(as_of, 'as_of');
+    IF policy IS NULL THEN
+        RAISE EXCEPTION 'policy must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Use ''default'' or the name of a lifecycle policy.';
+    END IF;
+    IF time_unit IS NULL OR time_unit <= interval '0' THEN
+        RAISE EXCEPTION 'time_unit must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The models'' clock ticks in this unit, for example interval ''7 days''.';
+    END IF;
+    IF horizon_days IS NULL OR horizon_days <= 0 OR clv_months IS NULL OR clv_months <= 0
+       OR clv_months > 1200 THEN
+        RAISE EXCEPTION 'horizon_days and clv_months must be positive'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'horizon_days was ' || COALESCE(horizon_days::text, 'NULL')
+                           || ', clv_months was ' || COALESCE(clv_months::text, 'NULL') || '.',
+                  HINT = 'clv_months can be at most 1200.';
+    END IF;
+    IF monthly_discount_rate IS NULL OR monthly_discount_rate < 0
+       OR monthly_discount_rate = 'NaN' OR monthly_discount_rate = 'Infinity' THEN
+        RAISE EXCEPTION 'monthly_discount_rate must be a finite number >= 0'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The value given was ' || COALESCE(monthly_discount_rate::text, 'NULL') || '.';
+    END IF;
+    IF view_name IS NULL THEN
+        RAISE EXCEPTION 'view_name must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    -- the name is parsed as SQL would: unquoted parts fold to lower case;
+    -- an unqualified view goes into the schema of the orders table
+    parts := pg_catalog.parse_ident(view_name);
+    IF pg_catalog.cardinality(parts) = 1 THEN
+        SELECT n.nspname INTO vschema
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = orders;
+        vname := parts[1];
+    ELSIF pg_catalog.cardinality(parts) = 2 THEN
+        vschema := parts[1];
+        vname := parts[2];
+    ELSE
+        RAISE EXCEPTION 'invalid customer view name "%"', view_name
+            USING ERRCODE = 'invalid_name',
+                  HINT = 'Give the view''s name, optionally qualified with its schema.';
+    END IF;
+    IF pg_catalog.length(vname) > 50 THEN
+        RAISE EXCEPTION 'customer view name "%" is too long', vname
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'Use at most 50 characters, so that the name of its unique index fits.';
+    END IF;
+    -- said here rather than as a row security violation on the registry
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace AS n WHERE n.nspname = vschema) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', vschema
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF NOT pg_catalog.has_schema_privilege(vschema, 'CREATE') THEN
+        RAISE EXCEPTION 'permission denied for schema %', pg_catalog.quote_ident(vschema)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A customer view is created in the schema of the orders table unless its name is qualified.';
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', vschema, vname)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%" already exists', pg_catalog.format('%I.%I', vschema, vname)
+            USING ERRCODE = 'duplicate_table',
+                  HINT = 'Refresh it with clm.refresh_customer_view, or drop it with clm.drop_customer_view.';
+    END IF;
+    -- a registry row whose view was dropped by hand is stale: replace it
+    DELETE FROM @extschema@.customer_view AS r WHERE r.view_schema = vschema AND r.view_name = vname;
+
+    INSERT INTO @extschema@.customer_view
+        (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,
+         policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition)
+    VALUES (vschema, vname, orders::text, customer_column, ordered_at_column, amount_column,
+            policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, '')
+    RETURNING * INTO reg;
+    -- orders::text above is schema-qualified here because search_path is
+    -- pinned to pg_catalog; store the canonical quoted form
+    reg.orders_relation := @extschema@._relation_label(orders);
+
+    def := pg_catalog.format($q$
+WITH m AS (
+    SELECT r.as_of, r.policy, r.time_unit, r.horizon_days, r.clv_months, r.monthly_discount_rate,
+           r.bgnbd, r.gamma_gamma, r.thresholds,
+           pg_catalog.date_part('epoch', r.time_unit) / 86400 AS unit_days
+      FROM @extschema@.customer_view AS r
+     WHERE r.view_schema = %1$L AND r.view_name = %2$L
+), c AS (%3$s
+), sc AS (
+    SELECT c.customer_key, c.rfm, c.s, @extschema@.rfm_score(c.rfm, m.thresholds) AS score
+      FROM c, m
+)
+SELECT sc.customer_key,
+       (sc.rfm).first_at AS first_order_at,
+       (sc.rfm).last_at AS last_order_at,
+       (sc.rfm).frequency AS orders,
+       (sc.rfm).monetary AS revenue,
+       (sc.rfm).recency_days AS recency_days,
+       (sc.rfm).tenure_days AS tenure_days,
+       (sc.rfm).mean_gap_days AS mean_gap_days,
+       (sc.score).r AS r_score,
+       (sc.score).f AS f_score,
+       (sc.score).m AS m_score,
+       (sc.score).score AS rfm_score,
+       @extschema@.rfm_segment(sc.score) AS segment,
+       @extschema@.classify_stage((sc.rfm).frequency, (sc.rfm).first_at, (sc.rfm).last_at, m.as_of, m.policy) AS stage,
+       @extschema@.bgnbd_p_alive(m.bgnbd, (sc.s).x, (sc.s).t_x, (sc.s).t) AS p_alive,
+       @extschema@.bgnbd_expected_purchases(m.bgnbd, m.horizon_days / m.unit_days,
+                                            (sc.s).x, (sc.s).t_x, (sc.s).t) AS expected_purchases,
+       @extschema@.clv(m.bgnbd, m.gamma_gamma, (sc.s).x, (sc.s).t_x, (sc.s).t, (sc.s).mean_spend,
+                       m.clv_months, m.monthly_discount_rate, m.unit_days) AS predicted_clv,
+       m.as_of
+  FROM sc, m
+$q$, vschema, vname,
+        @extschema@._customer_view_source(reg, 'm.as_of', 'm.time_unit', ', m'));
+
+    UPDATE @extschema@.customer_view AS r
+       SET definition = def, orders_relation = reg.orders_relation
+     WHERE r.view_schema = vschema AND r.view_name = vname;
+    PERFORM @extschema@._customer_view_fit(vschema, vname);
+
+    EXECUTE pg_catalog.format('CREATE MATERIALIZED VIEW %I.%I AS %s', vschema, vname, def);
+    EXECUTE pg_catalog.format('CREATE UNIQUE INDEX %I ON %I.%I (customer_key)',
+                              vname || '_customer_key', vschema, vname);
+    EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', vschema, vname,
+                              'clm customer view of ' || reg.orders_relation
+                              || ': one row per customer; refresh with clm.refresh_customer_view');
+    rel := pg_catalog.format('%I.%I', vschema, vname)::regclass;
+    RETURN rel;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name, name, timestamptz, text, interval, integer, integer, double precision) IS
+    'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases, predicted CLV), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
+
+-- refresh_customer_view: moves the view to a new as-of time, refits its
+-- models on the orders before it and refreshes the data, concurrently by
+-- default so that BI readers are never blocked.
+CREATE FUNCTION @extschema@.refresh_customer_view(
+    view_name text,
+    as_of timestamptz DEFAULT pg_catalog.now(),
+    concurrent boolean DEFAULT true)
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    reg @extschema@.customer_view;
+BEGIN
+    PERFORM @extschema@._check_as_of(as_of, 'as_of');
+    IF concurrent IS NULL THEN
+        RAISE EXCEPTION 'concurrent must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    reg := @extschema@._customer_view_lookup(view_name);
+    IF NOT @extschema@._is_member_of(reg.owner) THEN
+        RAISE EXCEPTION 'must be owner of customer view "%"', view_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.',
+                  HINT = 'Readers of the view need only SELECT on it; its owner refreshes it.';
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', reg.view_schema, reg.view_name)) IS NULL THEN
+        RAISE EXCEPTION 'materialized view "%" of customer view "%" does not exist',
+                        pg_catalog.format('%I.%I', reg.view_schema, reg.view_name), view_name
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Drop the registry entry with clm.drop_customer_view and create the view again.';
+    END IF;
+    IF pg_catalog.to_regclass(reg.orders_relation) IS NULL THEN
+        RAISE EXCEPTION 'orders relation % of customer view "%" does not exist', reg.orders_relation, view_name
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    -- one refresh at a time per view: lock its registry row
+    PERFORM 1 FROM @extschema@.customer_view AS r
+      WHERE r.view_schema = reg.view_schema AND r.view_name = reg.view_name FOR UPDATE;
+    UPDATE @extschema@.customer_view AS r SET as_of = refresh_customer_view.as_of
+     WHERE r.view_schema = reg.view_schema AND r.view_name = reg.view_name;
+    PERFORM @extschema@._customer_view_fit(reg.view_schema, reg.view_name);
+    EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW %s %I.%I',
+                              CASE WHEN concurrent THEN 'CONCURRENTLY' ELSE '' END,
+                              reg.view_schema, reg.view_name);
+    RETURN as_of;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.refresh_customer_view(text, timestamptz, boolean) IS
+    'moves a customer view to a new as-of time: refits its models on the orders before it and refreshes the materialized view (concurrently by default)';
+
+-- drop_customer_view: removes the view and its registry row together, so
+-- that no stale definition is left behind for pg_dump.
+CREATE FUNCTION @extschema@.drop_customer_view(view_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    reg @extschema@.customer_view;
+BEGIN
+    reg := @extschema@._customer_view_lookup(view_name);
+    IF NOT @extschema@._is_member_of(reg.owner) THEN
+        RAISE EXCEPTION 'must be owner of customer view "%"', view_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.';
+    END IF;
+    EXECUTE pg_catalog.format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', reg.view_schema, reg.view_name);
+    DELETE FROM @extschema@.customer_view AS r
+     WHERE r.view_schema = reg.view_schema AND r.view_name = reg.view_name;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.drop_customer_view(text) IS
+    'drops a customer view made by clm.create_customer_view and its registry entry';

@@ -1,0 +1,974 @@
+/*-------------------------------------------------------------------------
+ *
+ * clv_fit.c
+ *	  Maximum-likelihood fits of BG/NBD, Pareto/NBD and Gamma-Gamma: the
+ *	  log-likelihoods (per row, and summed over the distinct rows of a fit
+ *	  state with their gradients), the fit driver and the aggregates' final
+ *	  functions.
+ *
+ * Conventions (as in lifetimes, see doc/clv.md, "Fitting"): the objective is the
+ * weighted MEAN negative log-likelihood plus penalizer * sum of squared
+ * natural-scale parameters, minimised over log-parameters.  BG/NBD and
+ * Pareto/NBD are fitted on times divided by max(T), so that the scale
+ * parameters start near 1 whatever the time unit; alpha (and beta) are
+ * scaled back and the log-likelihood is reported in the original units.
+ *
+ * IDENTIFICATION
+ *	  src/clv/clv_fit.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+
+#include "clm.h"
+#include "clm_math.h"
+#include "clv_fit.h"
+#include "optim.h"
+
+PG_FUNCTION_INFO_V1(clm_bgnbd_fit_final);
+PG_FUNCTION_INFO_V1(clm_paretonbd_fit_final);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_fit_final);
+PG_FUNCTION_INFO_V1(clm_bgnbd_log_likelihood);
+PG_FUNCTION_INFO_V1(clm_paretonbd_log_likelihood);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_log_likelihood);
+
+typedef enum ClvModel
+{
+	MODEL_BGNBD,
+	MODEL_PARETONBD,
+	MODEL_GAMMA_GAMMA
+} ClvModel;
+
+/* The data of one fit, times already divided by the scale. */
+typedef struct FitData
+{
+	ClvModel	model;
+	int			nparams;
+	int			nrows;
+	const ClvFitRow *rows;
+	double		wsum;
+	double		penalizer;
+} FitData;
+
+/* Terms of the series for the Pareto/NBD 2F1 before giving up. */
+#define PNBD_SERIES_CAP 2000
+/* Step of the central differences for the Pareto/NBD gradient (log scale). */
+#define PNBD_GRAD_STEP 2e-5
+
+/* ---------- per-row log-likelihoods ---------- */
+
+/*
+ * BG/NBD log-likelihood of one customer (note 027 form): the dropout branch
+ * and the alive branch are combined with logsumexp, so large x cannot
+ * overflow.
+ */
+static double
+bgnbd_row_ll(double r, double alpha, double a, double b,
+			 double x, double t_x, double t)
+{
+	double		a1 = clm_lgamma(r + x) - clm_lgamma(r) + r * log(alpha);
+	double		a2 = clm_lgamma(a + b) + clm_lgamma(b + x) - clm_lgamma(b) - clm_lgamma(a + b + x);
+	double		a3 = -(r + x) * log(alpha + t);
+
+	if (x > 0)
+	{
+		double		a4 = log(a) - log(b + x - 1) - (r + x) * log(alpha + t_x);
+
+		return a1 + a2 + clm_logsumexp(a3, a4);
+	}
+	return a1 + a2 + a3;
+}
+
+/*
+ * ln 2F1(k, b2; k + 1; z) for 0 <= z < 1, the hypergeometric function of the
+ * Pareto/NBD A0 term.  For b2 > 1 Euler's transformation
+ * 2F1(k, b2; k+1; z) = (1-z)^(1-b2) 2F1(1, k+1-b2; k+1; z) is summed instead,
+ * so in both branches every term is positive and the term ratio never
+ * exceeds z: the tail after a term is at most term * z / (1 - z), which is
+ * the stopping rule.  It is only used for z <= PNBD_SERIES_MAX_Z, where a
+ * few hundred terms suffice; the cap only guards against the impossible, and
+ * NaN then makes the fit treat the point as outside the domain.
+ * clm_hyp2f1_series (hyp2f1.c) is not used here: it allows terms of either
+ * sign, so it trusts its tail bound only once n is past every parameter,
+ * i.e. it sums at least about k = r + s + x terms, and x can be in the
+ * hundreds; with positive terms this loop may stop after a handful, and it
+ * runs twice per customer and likelihood evaluation.
+ */
+static double
+pnbd_ln_hyp2f1(double k, double b2, double z)
+{
+	double		aa,
+				bb,
+				c = k + 1.0,
+				pre = 0.0,
+				sum = 1.0,
+				term = 1.0;
+
+	if (z <= 0.0)
+		return 0.0;
+	if (!(z < 1.0))
+		return NAN;
+	if (b2 > 1.0)
+	{
+		aa = 1.0;
+		bb = k + 1.0 - b2;
+		pre = (1.0 - b2) * log1p(-z);
+	}
+	else
+	{
+		aa = k;
+		bb = b2;
+	}
+	for (int n = 0; n < PNBD_SERIES_CAP; n++)
+	{
+		term *= (aa + n) * (bb + n) / ((c + n) * (n + 1.0)) * z;
+		sum += term;
+		if (term * z <= 1e-17 * sum * (1.0 - z))
+			return pre + log(sum);
+	}
+	return NAN;
+}
+
+/* Above this 2F1 argument the series is slow: integrate A0 numerically. */
+#define PNBD_SERIES_MAX_Z 0.9
+#define GL_N 16
+
+static double gl_node[GL_N];
+static double gl_weight[GL_N];
+static bool gl_ready = false;
+
+/*
+ * Gauss-Legendre nodes and weights on [-1, 1], by Newton's method on the
+ * Legendre polynomial (computed once per backend).
+ */
+static void
+gl_init(void)
+{
+	for (int i = 0; i < GL_N; i++)
+	{
+		double		z = cos(M_PI * (i + 0.75) / (GL_N + 0.5)),
+					dp = 1.0;
+
+		for (int it = 0; it < 100; it++)
+		{
+			double		p0 = 1.0,
+						p1 = z,
+						dz;
+
+			for (int j = 2; j <= GL_N; j++)
+			{
+				double		p2 = ((2.0 * j - 1.0) * z * p1 - (j - 1.0) * p0) / j;
+
+				p0 = p1;
+				p1 = p2;
+			}
+			dp = GL_N * (z * p1 - p0) / (z * z - 1.0);
+			dz = p1 / dp;
+			z -= dz;
+			if (fabs(dz) < 1e-16)
+				break;
+		}
+		gl_node[i] = z;
+		gl_weight[i] = 2.0 / ((1.0 - z * z) * dp * dp);
+	}
+	gl_ready = true;
+}
+
+/*
+ * ln of I = integral over [t_x, T] of (m+tau)^-pm (M+tau)^-qm dtau, with
+ * m <= M.  This is A0 / (r+s+x): the quadrature route for the cases where
+ * the 2F1 series converges slowly (min(alpha, beta) much smaller than the
+ * other).  In w = ln(m + tau) the log-integrand
+ * (1 - pm) w - qm ln(M - m + e^w) is concave with a bounded slope, so
+ * composite 16-point Gauss-Legendre on pieces over which it changes by at
+ * most ~8 is accurate to rounding; sums are kept in log space.
+ */
+static double
+pnbd_ln_integral(double m, double bigm, double pm, double qm, double t_x, double t)
+{
+	double		w0 = log(m + t_x),
+				w1 = log(m + t),
+				len = w1 - w0,
+				d = bigm - m,
+				acc = -INFINITY;
+	int			nsub;
+
+	if (!(len > 0))
+		return -INFINITY;
+	if (!gl_ready)
+		gl_init();
+	/*
+	 * The slope of the log-integrand is 1 - pm - qm e^w / (d + e^w); the
+	 * second part grows with w, so its size is at most that at w1.
+	 */
+	nsub = (int) ceil((fabs(1.0 - pm) + qm * exp(w1) / (d + exp(w1))) * len / 8.0);
+	nsub = Max(1, Min(nsub, 100000));
+	for (int k = 0; k < nsub; k++)
+	{
+		double		a = w0 + len * k / nsub,
+					half = 0.5 * len / nsub,
+					mid = a + half,
+					lh_start = (1.0 - pm) * a - qm * log(d + exp(a)),
+					lh_end;
+
+		for (int i = 0; i < GL_N; i++)
+		{
+			double		w = mid + half * gl_node[i];
+			double		lh = (1.0 - pm) * w - qm * log(d + exp(w));
+
+			acc = clm_logsumexp(acc, lh + log(gl_weight[i] * half));
+		}
+
+		/*
+		 * Log-concave: once the integrand decreases it keeps decreasing, so
+		 * when it has fallen e^40 below the running sum the rest (over a
+		 * log-range of at most a few dozen) is below rounding.
+		 */
+		lh_end = (1.0 - pm) * (a + 2.0 * half) - qm * log(d + exp(a + 2.0 * half));
+		if (lh_end < lh_start && lh_end < acc - 40.0)
+			break;
+	}
+	return acc;
+}
+
+/*
+ * Pareto/NBD log-likelihood of one customer, given lnG(r+x) - lnG(r).
+ * A0 is the difference of two positive terms; it is formed in log space as
+ * ln(e^u - e^v) = u + ln(-expm1(v - u)), so (M+t)^-k cannot underflow.
+ * A0 = 0 when t_x = T.  When the 2F1 argument exceeds PNBD_SERIES_MAX_Z the
+ * equivalent integral form A0 = k * integral_{t_x}^{T} (alpha+tau)^-(r+x)
+ * (beta+tau)^-(s+1) dtau is evaluated by quadrature instead.
+ */
+static double
+pnbd_row_ll_lg(double r, double alpha, double s, double beta,
+			   double x, double t_x, double t, double lg_rx_r)
+{
+	double		k = r + s + x,
+				d = fabs(alpha - beta),
+				m,
+				b2,
+				l1,
+				ln_a0 = -INFINITY;
+
+	if (alpha >= beta)
+	{
+		m = alpha;
+		b2 = s + 1.0;
+	}
+	else
+	{
+		m = beta;
+		b2 = r + x;
+	}
+	l1 = -(r + x) * log(alpha + t) - s * log(beta + t);
+	if (t_x < t)
+	{
+		if (d / (m + t_x) <= PNBD_SERIES_MAX_Z)
+		{
+			double		u = pnbd_ln_hyp2f1(k, b2, d / (m + t_x)) - k * log(m + t_x);
+			double		v = pnbd_ln_hyp2f1(k, b2, d / (m + t)) - k * log(m + t);
+
+			if (isnan(u) || isnan(v))
+				return NAN;
+			if (v < u)
+				ln_a0 = u + log(-expm1(v - u));
+		}
+		else if (alpha >= beta)
+			ln_a0 = log(k) + pnbd_ln_integral(beta, alpha, s + 1.0, r + x, t_x, t);
+		else
+			ln_a0 = log(k) + pnbd_ln_integral(alpha, beta, r + x, s + 1.0, t_x, t);
+	}
+	return lg_rx_r + r * log(alpha) + s * log(beta)
+		+ clm_logsumexp(l1, log(s) - log(k) + ln_a0);
+}
+
+static double
+pnbd_row_ll(double r, double alpha, double s, double beta,
+			double x, double t_x, double t)
+{
+	return pnbd_row_ll_lg(r, alpha, s, beta, x, t_x, t,
+						  clm_lgamma(r + x) - clm_lgamma(r));
+}
+
+/*
+ * Gamma-Gamma log-likelihood of the mean spend m of a customer with x > 0
+ * repeat purchases (density of the mean, as CLVTools and lifetimes report).
+ */
+static double
+gg_row_ll(double p, double q, double g, double x, double m)
+{
+	double		px = p * x;
+
+	return clm_lgamma(px + q) - clm_lgamma(px) - clm_lgamma(q) + q * log(g)
+		+ (px - 1.0) * log(m) + px * log(x) - (px + q) * log(g + m * x);
+}
+
+/* ---------- objectives over the distinct rows ---------- */
+
+/*
+ * Natural parameters from log-parameters; false outside [1e-10, 1e10] (in
+ * the scaled time unit), which the caller turns into +Inf.  Data whose MLE
+ * lies at infinity (no sign of dropout, say) then ends at that box instead
+ * of chasing the boundary forever.
+ */
+static bool
+exp_params(const double *theta, int n, double *p)
+{
+	for (int i = 0; i < n; i++)
+	{
+		p[i] = exp(theta[i]);
+		if (!(p[i] >= 1e-10 && p[i] <= 1e10))
+			return false;
+	}
+	return true;
+}
+
+/* Add the L2 penalty (and its gradient in log space) to f. */
+static double
+add_penalty(const FitData *d, const double *p, double f, double *grad)
+{
+	if (d->penalizer > 0)
+	{
+		for (int i = 0; i < d->nparams; i++)
+		{
+			f += d->penalizer * p[i] * p[i];
+			if (grad)
+				grad[i] += 2.0 * d->penalizer * p[i] * p[i];
+		}
+	}
+	return f;
+}
+
+/*
+ * BG/NBD objective with the analytic gradient (reference notes, section 2),
+ * chained to log-parameters.  Rows are sorted by x, so the gamma-function
+ * terms are computed once per distinct x.
+ */
+static double
+bgnbd_objective(const double *theta, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		p[4],
+				r,
+				alpha,
+				a,
+				b;
+	double		lg_r,
+				lg_ab,
+				lg_b,
+				ln_alpha,
+				ln_a,
+				psi_r,
+				psi_ab,
+				psi_b;
+	double		ll = 0,
+				gr = 0,
+				galpha = 0,
+				ga = 0,
+				gb = 0;
+	double		prev_x = -1,
+				cx_a1 = 0,
+				cx_a2 = 0,
+				psi_rx = 0,
+				psi_bx = 0,
+				psi_abx = 0;
+	double		f;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, 4, p))
+		return INFINITY;
+	r = p[0];
+	alpha = p[1];
+	a = p[2];
+	b = p[3];
+	lg_r = clm_lgamma(r);
+	lg_ab = clm_lgamma(a + b);
+	lg_b = clm_lgamma(b);
+	ln_alpha = log(alpha);
+	ln_a = log(a);
+	if (grad)
+	{
+		psi_r = clm_digamma(r);
+		psi_ab = clm_digamma(a + b);
+		psi_b = clm_digamma(b);
+	}
+	else
+		psi_r = psi_ab = psi_b = 0;
+
+	for (int i = 0; i < d->nrows; i++)
+	{
+		const ClvFitRow *row = &d->rows[i];
+		double		x = row->x,
+					w = row->w;
+		double		lat = log(alpha + row->t);
+		double		a3 = -(r + x) * lat,
+					lse,
+					w4 = 0.0,
+					w3 = 1.0,
+					latx = 0.0;
+
+		if (x != prev_x)
+		{
+			cx_a1 = clm_lgamma(r + x) - lg_r;
+			cx_a2 = lg_ab + clm_lgamma(b + x) - lg_b - clm_lgamma(a + b + x);
+			if (grad)
+			{
+				psi_rx = clm_digamma(r + x);
+				psi_bx = clm_digamma(b + x);
+				psi_abx = clm_digamma(a + b + x);
+			}
+			prev_x = x;
+		}
+		if (x > 0)
+		{
+			double		a4;
+
+			latx = log(alpha + row->t_x);
+			a4 = ln_a - log(b + x - 1.0) - (r + x) * latx;
+			lse = clm_logsumexp(a3, a4);
+			w4 = exp(a4 - lse);
+			w3 = exp(a3 - lse);
+		}
+		else
+			lse = a3;
+		ll += w * (cx_a1 + r * ln_alpha + cx_a2 + lse);
+		if (grad)
+		{
+			gr += w * (psi_rx - psi_r + ln_alpha - w3 * lat - w4 * latx);
+			galpha += w * (r / alpha - (r + x) * (w3 / (alpha + row->t)
+												  + (x > 0 ? w4 / (alpha + row->t_x) : 0.0)));
+			ga += w * (psi_ab - psi_abx + w4 / a);
+			gb += w * (psi_ab + psi_bx - psi_b - psi_abx
+					   - (x > 0 ? w4 / (b + x - 1.0) : 0.0));
+		}
+	}
+	f = -ll / d->wsum;
+	if (grad)
+	{
+		grad[0] = -gr / d->wsum * r;
+		grad[1] = -galpha / d->wsum * alpha;
+		grad[2] = -ga / d->wsum * a;
+		grad[3] = -gb / d->wsum * b;
+	}
+	f = add_penalty(d, p, f, grad);
+	return isfinite(f) ? f : INFINITY;
+}
+
+/* Pareto/NBD mean negative log-likelihood (value only). */
+static double
+pnbd_value(const double *theta, const FitData *d)
+{
+	double		p[4],
+				ll = 0.0,
+				lg_r,
+				prev_x = -1,
+				lg_rx_r = 0,
+				f;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, 4, p))
+		return INFINITY;
+	lg_r = clm_lgamma(p[0]);
+	for (int i = 0; i < d->nrows; i++)
+	{
+		const ClvFitRow *row = &d->rows[i];
+		double		v;
+
+		if (row->x != prev_x)
+		{
+			lg_rx_r = clm_lgamma(p[0] + row->x) - lg_r;
+			prev_x = row->x;
+		}
+		v = pnbd_row_ll_lg(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t, lg_rx_r);
+		if (!isfinite(v))
+			return INFINITY;
+		ll += row->w * v;
+	}
+	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	return isfinite(f) ? f : INFINITY;
+}
+
+/*
+ * Pareto/NBD objective: the gradient by central differences in log space
+ * (its analytic form would need derivatives of 2F1 in its parameters).
+ */
+static double
+pnbd_objective(const double *theta, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		f = pnbd_value(theta, d);
+
+	if (grad && isfinite(f))
+	{
+		double		th[4];
+
+		memcpy(th, theta, sizeof(th));
+		for (int i = 0; i < 4; i++)
+		{
+			double		fp,
+						fm;
+
+			th[i] = theta[i] + PNBD_GRAD_STEP;
+			fp = pnbd_value(th, d);
+			th[i] = theta[i] - PNBD_GRAD_STEP;
+			fm = pnbd_value(th, d);
+			th[i] = theta[i];
+			if (!isfinite(fp) || !isfinite(fm))
+				return INFINITY;
+			grad[i] = (fp - fm) / (2.0 * PNBD_GRAD_STEP);
+		}
+	}
+	return f;
+}
+
+/*
+ * Gamma-Gamma objective with the analytic gradient (reference notes,
+ * section 5); rows are (x, m) sorted by x, so the x-only terms are cached.
+ */
+static double
+gg_objective(const double *theta, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		pp[3],
+				p,
+				q,
+				g,
+				lg_q,
+				ln_g,
+				psi_q = 0;
+	double		ll = 0,
+				gp = 0,
+				gq = 0,
+				gg = 0,
+				f;
+	double		prev_x = -1,
+				c_lg = 0,
+				psi_pxq = 0,
+				psi_px = 0,
+				ln_x = 0;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, 3, pp))
+		return INFINITY;
+	p = pp[0];
+	q = pp[1];
+	g = pp[2];
+	lg_q = clm_lgamma(q);
+	ln_g = log(g);
+	if (grad)
+		psi_q = clm_digamma(q);
+	for (int i = 0; i < d->nrows; i++)
+	{
+		const ClvFitRow *row = &d->rows[i];
+		double		x = row->x,
+					m = row->t_x,
+					w = row->w,
+					px = p * x,
+					ln_m = log(m),
+					ln_gmx = log(g + m * x);
+
+		if (x != prev_x)
+		{
+			c_lg = clm_lgamma(px + q) - clm_lgamma(px) - lg_q;
+			ln_x = log(x);
+			if (grad)
+			{
+				psi_pxq = clm_digamma(px + q);
+				psi_px = clm_digamma(px);
+			}
+			prev_x = x;
+		}
+		ll += w * (c_lg + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_gmx);
+		if (grad)
+		{
+			gp += w * x * (psi_pxq - psi_px + ln_m + ln_x - ln_gmx);
+			gq += w * (psi_pxq - psi_q + ln_g - ln_gmx);
+			gg += w * (q / g - (px + q) / (g + m * x));
+		}
+	}
+	f = -ll / d->wsum;
+	if (grad)
+	{
+		grad[0] = -gp / d->wsum * p;
+		grad[1] = -gq / d->wsum * q;
+		grad[2] = -gg / d->wsum * g;
+	}
+	f = add_penalty(d, pp, f, grad);
+	return isfinite(f) ? f : INFINITY;
+}
+
+/* ---------- the fit driver ---------- */
+
+typedef struct FitOutcome
+{
+	double		params[4];		/* natural scale, original time unit */
+	double		se[4];
+	bool		have_se;
+	double		ll;				/* unpenalised, original units */
+	double		n;
+	int			iterations;
+	bool		converged;
+} FitOutcome;
+
+/* Keep the better (lower objective) of two optimiser results in best. */
+static void
+keep_best(ClmOptimResult *best, bool *have, const ClmOptimResult *cand)
+{
+	if (!*have || cand->f < best->f ||
+		(cand->f == best->f && cand->converged && !best->converged))
+	{
+		*best = *cand;
+		*have = true;
+	}
+}
+
+/*
+ * fit_model
+ *		Minimise the objective: BFGS from the lifetimes start (every
+ *		log-parameter 0.1), then from a second start, then Nelder-Mead from
+ *		the best point followed by a BFGS polish.  The first converged run
+ *		wins; otherwise the lowest objective is reported unconverged.  Then
+ *		standard errors by the delta method from the finite-difference
+ *		Hessian of the objective in log space:
+ *		SE(theta_i) = theta_i * sqrt([H^-1]_ii / N).
+ */
+static void
+fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
+{
+	FitData		d;
+	ClvFitRow  *rows = in->rows;
+	double		scale = 1.0;
+	double		start[2][4];
+	clm_objective fn;
+	double		gtol;
+	ClmOptimResult best,
+				res;
+	bool		have = false;
+	int			total_iter = 0;
+	double		hess[16],
+				hinv[16];
+
+	memset(out, 0, sizeof(*out));
+	d.model = model;
+	d.nparams = (model == MODEL_GAMMA_GAMMA) ? 3 : 4;
+	d.nrows = in->nrows;
+	d.penalizer = in->has_penalizer ? in->penalizer : 0.0;
+	d.wsum = 0.0;
+	for (int i = 0; i < in->nrows; i++)
+		d.wsum += rows[i].w;
+
+	if (model != MODEL_GAMMA_GAMMA)
+	{
+		double		tmax = 0.0;
+
+		for (int i = 0; i < in->nrows; i++)
+			tmax = Max(tmax, rows[i].t);
+		if (tmax > 0)
+			scale = tmax;
+		rows = palloc_extended(Max(in->nrows, 1) * sizeof(ClvFitRow), MCXT_ALLOC_HUGE);
+		for (int i = 0; i < in->nrows; i++)
+		{
+			rows[i] = in->rows[i];
+			rows[i].t_x /= scale;
+			rows[i].t /= scale;
+		}
+	}
+	d.rows = rows;
+
+	for (int i = 0; i < 4; i++)
+		start[0][i] = 0.1;
+	switch (model)
+	{
+		case MODEL_BGNBD:
+			fn = bgnbd_objective;
+			gtol = 1e-9;
+			start[1][0] = 0.0;
+			start[1][1] = -1.0;
+			start[1][2] = 0.0;
+			start[1][3] = 1.0;
+			break;
+		case MODEL_PARETONBD:
+			fn = pnbd_objective;
+			gtol = 1e-8;
+			start[1][0] = log(0.5);
+			start[1][1] = -1.0;
+			start[1][2] = log(0.5);
+			start[1][3] = -1.0;
+			break;
+		default:
+			fn = gg_objective;
+			gtol = 1e-9;
+			start[1][0] = 0.0;
+			start[1][1] = log(2.0);
+			start[1][2] = 0.0;
+			{
+				double		msum = 0.0;
+
+				for (int i = 0; i < in->nrows; i++)
+					msum += rows[i].w * rows[i].t_x;
+				if (d.wsum > 0 && msum > 0)
+					start[1][2] = log(msum / d.wsum);
+			}
+			break;
+	}
+
+	for (int s = 0; s < 2; s++)
+	{
+		clm_bfgs(fn, &d, d.nparams, start[s], gtol, 500, &res);
+		total_iter += res.iterations;
+		keep_best(&best, &have, &res);
+		if (best.converged)
+			break;
+	}
+	if (!best.converged)
+	{
+		ClmOptimResult nm;
+
+		clm_nelder_mead(fn, &d, d.nparams, isfinite(best.f) ? best.theta : start[0],
+						0.5, 1e-13, 1000, &nm);
+		total_iter += nm.iterations;
+		if (isfinite(nm.f))
+		{
+			clm_bfgs(fn, &d, d.nparams, nm.theta, gtol, 500, &res);
+			total_iter += res.iterations;
+			keep_best(&best, &have, &res);
+		}
+	}
+
+	out->iterations = total_iter;
+	out->converged = best.converged;
+	out->n = d.wsum;
+	if (!isfinite(best.f))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the %s log-likelihood is not finite anywhere the optimizer looked",
+						model == MODEL_BGNBD ? "BG/NBD" :
+						model == MODEL_PARETONBD ? "Pareto/NBD" : "Gamma-Gamma"),
+				 errhint("Check the data for extreme values, or add a small penalizer.")));
+
+	for (int i = 0; i < d.nparams; i++)
+		out->params[i] = exp(best.theta[i]);
+	if (model != MODEL_GAMMA_GAMMA)
+	{
+		out->params[1] *= scale;	/* alpha */
+		if (model == MODEL_PARETONBD)
+			out->params[3] *= scale;	/* beta */
+	}
+
+	for (int i = 0; i < d.nparams; i++)
+		if (!(out->params[i] > 0) || !isfinite(out->params[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("a fitted parameter is out of the range of double precision"),
+					 errdetail("The largest t is %g.", scale),
+					 errhint("Express t_x and t in a time unit that keeps them between about 1e-100 and 1e100.")));
+
+	/* the log-likelihood in the original units, from the per-row formulas */
+	out->ll = 0.0;
+	for (int i = 0; i < in->nrows; i++)
+	{
+		const ClvFitRow *row = &in->rows[i];
+		const double *p = out->params;
+		double		v;
+
+		if (model == MODEL_BGNBD)
+			v = bgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+		else if (model == MODEL_PARETONBD)
+			v = pnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+		else
+			v = gg_row_ll(p[0], p[1], p[2], row->x, row->t_x);
+		out->ll += row->w * v;
+	}
+	if (!isfinite(out->ll))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the log-likelihood at the fitted parameters is not finite")));
+
+	out->have_se = clm_hessian(fn, &d, d.nparams, best.theta, 1e-4, hess) &&
+		clm_spd_inverse(d.nparams, hess, hinv);
+	if (out->have_se)
+	{
+		for (int i = 0; i < d.nparams; i++)
+		{
+			out->se[i] = out->params[i] * sqrt(hinv[i * d.nparams + i] / d.wsum);
+			if (!isfinite(out->se[i]))
+				out->have_se = false;
+		}
+	}
+}
+
+/* Build the result composite: params, LL, n, iterations, converged, SEs. */
+static Datum
+fit_result(FunctionCallInfo fcinfo, const FitOutcome *o, int nparams)
+{
+	TupleDesc	tupdesc;
+	Datum		values[12];
+	bool		nulls[12];
+	int			k = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != 2 * nparams + 4)
+		elog(ERROR, "unexpected number of attributes in the fit result type");
+	memset(nulls, 0, sizeof(nulls));
+	for (int i = 0; i < nparams; i++)
+		values[k++] = Float8GetDatum(o->params[i]);
+	values[k++] = Float8GetDatum(o->ll);
+	values[k++] = Float8GetDatum(o->n);
+	values[k++] = Int32GetDatum(o->iterations);
+	values[k++] = BoolGetDatum(o->converged);
+	for (int i = 0; i < nparams; i++)
+	{
+		nulls[k] = !o->have_se;
+		values[k++] = o->have_se ? Float8GetDatum(o->se[i]) : (Datum) 0;
+	}
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/* Common body of the three final functions. */
+static Datum
+fit_final(FunctionCallInfo fcinfo, ClvModel model, int kind)
+{
+	ClvFitInput in;
+	FitOutcome	o;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	clv_state_get_input(PG_GETARG_DATUM(0), &in);
+	if (in.kind != kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("this clm.btyd_fit_state holds %s rows",
+						in.kind == CLV_KIND_BTYD ? "(x, t_x, t)" : "(x, mean_spend)"),
+				 errhint("Use clm.bgnbd_fit or clm.paretonbd_fit for purchase rows and clm.gamma_gamma_fit for spend rows.")));
+	if (in.nrows == 0)
+		PG_RETURN_NULL();
+	fit_model(model, &in, &o);
+	return fit_result(fcinfo, &o, model == MODEL_GAMMA_GAMMA ? 3 : 4);
+}
+
+/* Final function of clm.bgnbd_fit: fit BG/NBD to the collected rows. */
+Datum
+clm_bgnbd_fit_final(PG_FUNCTION_ARGS)
+{
+	return fit_final(fcinfo, MODEL_BGNBD, CLV_KIND_BTYD);
+}
+
+/* Final function of clm.paretonbd_fit. */
+Datum
+clm_paretonbd_fit_final(PG_FUNCTION_ARGS)
+{
+	return fit_final(fcinfo, MODEL_PARETONBD, CLV_KIND_BTYD);
+}
+
+/* Final function of clm.gamma_gamma_fit. */
+Datum
+clm_gamma_gamma_fit_final(PG_FUNCTION_ARGS)
+{
+	return fit_final(fcinfo, MODEL_GAMMA_GAMMA, CLV_KIND_SPEND);
+}
+
+/* ---------- log-likelihood at given parameters ---------- */
+
+static void
+check_param(double v, const char *name)
+{
+	clm_check_finite_float8(v, name);
+	if (!(v > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model parameter %s must be positive", name),
+				 errdetail("The value is %g.", v)));
+}
+
+static Datum
+finite_ll(double v)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("log-likelihood is not finite for these parameters and data"),
+				 errhint("The parameters are too extreme for this customer.")));
+	return Float8GetDatum(v);
+}
+
+/*
+ * clm.bgnbd_log_likelihood(r, alpha, a, b, x, t_x, t): one customer's
+ * BG/NBD log-likelihood.  Summed over a table it gives the fit's LL at any
+ * parameters, which lets tests check the likelihood without the optimizer.
+ */
+Datum
+clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS)
+{
+	double		r = PG_GETARG_FLOAT8(0),
+				alpha = PG_GETARG_FLOAT8(1),
+				a = PG_GETARG_FLOAT8(2),
+				b = PG_GETARG_FLOAT8(3),
+				x = PG_GETARG_FLOAT8(4),
+				t_x = PG_GETARG_FLOAT8(5),
+				t = PG_GETARG_FLOAT8(6);
+
+	check_param(r, "r");
+	check_param(alpha, "alpha");
+	check_param(a, "a");
+	check_param(b, "b");
+	clm_check_btyd_history(x, t_x, t);
+	PG_RETURN_DATUM(finite_ll(bgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
+}
+
+/* clm.paretonbd_log_likelihood(r, alpha, s, beta, x, t_x, t). */
+Datum
+clm_paretonbd_log_likelihood(PG_FUNCTION_ARGS)
+{
+	double		r = PG_GETARG_FLOAT8(0),
+				alpha = PG_GETARG_FLOAT8(1),
+				s = PG_GETARG_FLOAT8(2),
+				beta = PG_GETARG_FLOAT8(3),
+				x = PG_GETARG_FLOAT8(4),
+				t_x = PG_GETARG_FLOAT8(5),
+				t = PG_GETARG_FLOAT8(6);
+
+	check_param(r, "r");
+	check_param(alpha, "alpha");
+	check_param(s, "s");
+	check_param(beta, "beta");
+	clm_check_btyd_history(x, t_x, t);
+	PG_RETURN_DATUM(finite_ll(pnbd_row_ll(r, alpha, s, beta, x, t_x, t)));
+}
+
+/* clm.gamma_gamma_log_likelihood(p, q, gamma, x, mean_spend): x > 0 only. */
+Datum
+clm_gamma_gamma_log_likelihood(PG_FUNCTION_ARGS)
+{
+	double		p = PG_GETARG_FLOAT8(0),
+				q = PG_GETARG_FLOAT8(1),
+				g = PG_GETARG_FLOAT8(2),
+				x = PG_GETARG_FLOAT8(3),
+				m = PG_GETARG_FLOAT8(4);
+
+	check_param(p, "p");
+	check_param(q, "q");
+	check_param(g, "gamma");
+	clm_check_finite_float8(x, "x");
+	clm_check_finite_float8(m, "mean_spend");
+	if (x < 1 || x != floor(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("x must be a positive whole number"),
+				 errdetail("The value is %g.", x),
+				 errhint("The Gamma-Gamma model describes customers with repeat purchases only.")));
+	if (!(m > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mean_spend must be positive"),
+				 errdetail("The value is %g.", m)));
+	PG_RETURN_DATUM(finite_ll(gg_row_ll(p, q, g, x, m)));
+}

@@ -1,0 +1,1439 @@
+/*-------------------------------------------------------------------------
+ *
+ * clv_predict.c
+ *	  Predictions from fitted BTYD models: BG/NBD and Pareto/NBD expected
+ *	  purchases, P(alive), purchase-count probabilities, Gamma-Gamma expected
+ *	  spend and the discounted CLV sum.
+ *
+ * Every function takes the model as its composite type (clm.bgnbd,
+ * clm.paretonbd, clm.gamma_gamma), so a fitted model can be passed straight
+ * from the fitting aggregates.  Scoring runs once per customer, so each
+ * call site caches, while the model's bytes are unchanged: the decoded
+ * parameters, a memo of the expensive part by (x, T, ...), and per x the
+ * connection-formula coefficients and a self-checked Chebyshev table of
+ * the BG/NBD expectation (see the comments at each).
+ *
+ * Formulas: the published models only: BG/NBD (Fader, Hardie and Lee 2005,
+ * "Counting your customers the easy way"), Pareto/NBD (Schmittlein, Morrison
+ * and Colombo 1987; Fader and Hardie's note on its P(alive)) and Gamma-Gamma
+ * (Fader, Hardie and Lee 2005, "RFM and CLV").
+ *
+ * IDENTIFICATION
+ *	  src/clv/clv_predict.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+
+#include "clm.h"
+#include "clm_math.h"
+#include "hyp2f1.h"
+
+PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_bgnbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_bgnbd_purchase_probability);
+PG_FUNCTION_INFO_V1(clm_paretonbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_paretonbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_paretonbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_paretonbd_purchase_probability);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_expected_spend);
+PG_FUNCTION_INFO_V1(clm_clv);
+PG_FUNCTION_INFO_V1(clm_clv_simple);
+
+/* days in a month, by the Julian year: 365.25 / 12 */
+#define CLM_DAYS_PER_MONTH	(365.25 / 12.0)
+/* longest CLV horizon accepted: 100 years */
+#define CLM_MAX_HORIZON_MONTHS	1200
+
+/* ------------------------------------------------------------------------
+ * Decoding and validating the model composites
+ * ------------------------------------------------------------------------
+ */
+
+#define MODEL_MAX_PARAMS 4
+
+typedef struct ModelCache
+{
+	Oid			typid;
+	int32		typmod;
+	TupleDesc	tupdesc;
+	uint32		len;			/* length of the cached composite, 0 = none */
+	char	   *bytes;			/* copy of the composite datum */
+	double		params[MODEL_MAX_PARAMS];
+	struct BgConn *bgconn;		/* BG/NBD per-x connection coefficients */
+	HTAB	   *memo;			/* per-(x, T, ...) results, see memo_slot */
+	int64		memo_lookups;
+	int64		memo_hits;
+	bool		memo_off;		/* too few hits to pay for the lookups */
+	MemoryContext mcxt;			/* where the cache lives */
+} ModelCache;
+
+/*
+ * model_params
+ *		The first nparams fields of the composite argument argno, checked to
+ *		be non-NULL, finite and positive.  Up to two model arguments per call
+ *		site are cached (clm.clv takes two).
+ */
+static const double *
+model_params(FunctionCallInfo fcinfo, int argno, int slot, int nparams,
+			 const char *const *names, const char *typname)
+{
+	HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(argno);
+	uint32		len = HeapTupleHeaderGetDatumLength(th);
+	ModelCache *cache;
+	Oid			typid;
+	int32		typmod;
+	HeapTupleData tup;
+	Datum		values[MODEL_MAX_PARAMS + 16];
+	bool		nulls[MODEL_MAX_PARAMS + 16];
+	int			i;
+
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra =
+			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 2 * sizeof(ModelCache));
+	cache = &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+	cache->mcxt = fcinfo->flinfo->fn_mcxt;
+
+	if (cache->len == len && memcmp(cache->bytes, th, len) == 0)
+		return cache->params;
+
+	typid = HeapTupleHeaderGetTypeId(th);
+	typmod = HeapTupleHeaderGetTypMod(th);
+	if (cache->tupdesc == NULL || cache->typid != typid || cache->typmod != typmod)
+	{
+		TupleDesc	td = lookup_rowtype_tupdesc(typid, typmod);
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (cache->tupdesc)
+			FreeTupleDesc(cache->tupdesc);
+		cache->tupdesc = CreateTupleDescCopy(td);
+		MemoryContextSwitchTo(old);
+		ReleaseTupleDesc(td);
+		cache->typid = typid;
+		cache->typmod = typmod;
+	}
+	if (cache->tupdesc->natts < nparams || cache->tupdesc->natts > MODEL_MAX_PARAMS + 16)
+		elog(ERROR, "unexpected composite for %s", typname);
+
+	tup.t_len = len;
+	ItemPointerSetInvalid(&(tup.t_self));
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	heap_deform_tuple(&tup, cache->tupdesc, values, nulls);
+
+	for (i = 0; i < nparams; i++)
+	{
+		double		v;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s parameter %s must not be NULL", typname, names[i]),
+					 errhint("Pass a model returned by the fitting aggregate, or build one with ROW(...)::clm.%s.",
+							 typname)));
+		v = DatumGetFloat8(values[i]);
+		if (isnan(v) || isinf(v) || v <= 0.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s parameter %s must be a positive finite number", typname, names[i]),
+					 errdetail("The value is %g.", v),
+					 errhint("Pass a model returned by the fitting aggregate, or build one with ROW(...)::clm.%s.",
+							 typname)));
+		cache->params[i] = v;
+	}
+
+	if (cache->bytes)
+		pfree(cache->bytes);
+	if (cache->bgconn)
+		pfree(cache->bgconn);
+	cache->bgconn = NULL;
+	if (cache->memo)
+		hash_destroy(cache->memo);
+	cache->memo = NULL;
+	cache->memo_lookups = cache->memo_hits = 0;
+	cache->memo_off = false;
+	cache->len = 0;
+	cache->bytes = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
+	memcpy(cache->bytes, th, len);
+	cache->len = len;
+	return cache->params;
+}
+
+/* The cache slot of a model argument (after model_params). */
+static ModelCache *
+model_cache(FunctionCallInfo fcinfo, int slot)
+{
+	return &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+}
+
+/*
+ * Memoization of the expensive part of a prediction.  The 2F1-based BG/NBD
+ * expectation depends on the customer only through (x, T) (P(alive), the
+ * only part that depends on t_x, and the spend are cheap), and summaries
+ * built at day resolution have few distinct (x, T) pairs: a customer base of
+ * millions has thousands.  So each call site keeps, next to the decoded
+ * model, a hash table from (x, T, the call's other arguments) to that part,
+ * dropped when the model changes and capped at MEMO_MAX entries (beyond
+ * that, values are computed without being stored).  When the first
+ * MEMO_PROBE lookups hit less than 10 % of the time (continuous times, no
+ * repeats), the memo is switched off for the rest of the query.  Results
+ * are identical to recomputing them.
+ */
+#define MEMO_MAX 200000
+/* lookups after which a memo with under 10 % hits is switched off */
+#define MEMO_PROBE 20000
+
+typedef struct MemoKey
+{
+	double		v[5];
+} MemoKey;
+
+typedef struct MemoEntry
+{
+	MemoKey		key;
+	double		value;
+} MemoEntry;
+
+/*
+ * memo_slot
+ *		The entry for key (found or new), or NULL when the memo is full.
+ */
+static MemoEntry *
+memo_slot(ModelCache *mc, const MemoKey *key, bool *found)
+{
+	MemoEntry  *e;
+
+	*found = false;
+	if (mc->memo_off)
+		return NULL;
+	/* nearly all distinct: stop paying for lookups */
+	if (mc->memo_lookups >= MEMO_PROBE && mc->memo_hits < mc->memo_lookups / 10)
+	{
+		mc->memo_off = true;
+		if (mc->memo)
+			hash_destroy(mc->memo);
+		mc->memo = NULL;
+		return NULL;
+	}
+	mc->memo_lookups++;
+	if (mc->memo == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(MemoKey);
+		ctl.entrysize = sizeof(MemoEntry);
+		ctl.hcxt = mc->mcxt;
+		mc->memo = hash_create("clm prediction memo", 1024, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (hash_get_num_entries(mc->memo) >= MEMO_MAX)
+	{
+		e = hash_search(mc->memo, key, HASH_FIND, NULL);
+		*found = (e != NULL);
+	}
+	else
+		e = hash_search(mc->memo, key, HASH_ENTER, found);
+	if (*found)
+		mc->memo_hits++;
+	return e;
+}
+
+static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
+static const char *const paretonbd_names[] = {"r", "alpha", "s", "beta"};
+static const char *const gg_names[] = {"p", "q", "gamma"};
+
+/* ------------------------------------------------------------------------
+ * Input checks shared by the predictions
+ * ------------------------------------------------------------------------
+ */
+
+/* A finite, non-negative argument (times, horizons, counts, amounts). */
+static void
+check_nonneg(double v, const char *name)
+{
+	clm_check_finite_float8(v, name);
+	if (v < 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", name),
+				 errdetail("The value is %g.", v)));
+}
+
+/*
+ * check_history
+ *		x a whole number >= 0; 0 <= t_x <= t; t_x = 0 when x = 0 (the BTYD
+ *		convention: recency is first to last repeat purchase).
+ */
+static void
+check_history(double x, double t_x, double t)
+{
+	clm_check_btyd_history(x, t_x, t);
+	if (x == 0.0 && t_x != 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t_x must be 0 when x is 0"),
+				 errdetail("t_x is %g; without repeat purchases there is no time of the last repeat purchase.", t_x)));
+}
+
+/* The purchase count of a probability: a count cannot be negative. */
+static void
+check_n(int32 n)
+{
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must not be negative"),
+				 errdetail("The value is %d.", n)));
+}
+
+/*
+ * The last line of defence: a prediction that is not finite is an error,
+ * never a NaN or an infinity handed to the caller.
+ */
+static double
+finite_or_error(double v, const char *what)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is not finite for these inputs", what),
+				 errhint("Check that the model parameters and times are in a sensible range.")));
+	return v;
+}
+
+/* expm1(y) / y, 1 at y = 0 */
+static double
+expm1_ratio(double y)
+{
+	if (fabs(y) < 1e-5)
+		return 1.0 + y * (0.5 + y / 6.0);
+	return expm1(y) / y;
+}
+
+/* ln B(p, q) */
+static double
+lbeta(double p, double q)
+{
+	return clm_lgamma(p) + clm_lgamma(q) - clm_lgamma(p + q);
+}
+
+/* ------------------------------------------------------------------------
+ * BG/NBD
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * bg_p_alive
+ *		1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)), in logs so
+ *		that x = 200 and beyond neither overflows nor loses the answer.
+ */
+static double
+bg_p_alive(const double *m, double x, double t_x, double t)
+{
+	double		r = m[0],
+				alpha = m[1],
+				a = m[2],
+				b = m[3];
+	double		l;
+
+	if (x == 0.0)
+		return 1.0;
+	l = log(a / (b + x - 1.0)) + (r + x) * log((alpha + t) / (alpha + t_x));
+	if (l > 0.0)
+		return exp(-l) / (1.0 + exp(-l));
+	return 1.0 / (1.0 + exp(l));
+}
+
+/*
+ * The BG/NBD expectation at 1/2 < z < 1 by the connection formula.  Its
+ * Gamma coefficients depend on the model and x only, so scoring caches them
+ * per x (for x < BG_CONN_MEMO) with the decoded model; a CLV evaluates the
+ * expectation at twelve horizons with one set.
+ */
+#define BG_CONN_MEMO 256
+
+#define CHEB_PIECES 8			/* [0, 1/2], then [1 - 2^-j, 1 - 2^-(j+1)] */
+#define CHEB_N 24				/* Chebyshev coefficients per piece */
+#define CHEB_AFTER_USES 64		/* build the interpolant after this many uses */
+
+typedef struct BgConn
+{
+	int			state;			/* 0 not prepared, 1 usable, -1 not usable */
+	double		A,
+				eps,
+				C,
+				d,
+				c1,
+				c2;
+	int			uses;			/* evaluations so far, to decide on cheb */
+	int			cheb_state;		/* 0 not built, 1 usable, -1 not usable */
+	double		cheb[CHEB_PIECES][CHEB_N];
+} BgConn;
+
+/*
+ * bg_conn_prepare
+ *		Coefficients of 2F1(A, eps; C; z) = c1 2F1(A, eps; 1-d; 1-z)
+ *		+ c2 (1-z)^d 2F1(C-A, C-eps; 1+d; 1-z), d = C - A - eps.  Not usable
+ *		(the series path is taken instead) near a = 1 (cancellation in
+ *		(1 - ...)/(a-1)), near integer d (degenerate formula), at large C
+ *		(the direct series is fast there), at d > 6 (the first series then
+ *		has c = 1-d < -5 and its terms spike, costing digits) or at a pole
+ *		of Gamma(C).
+ */
+static void
+bg_conn_prepare(double r, double a, double b, double x, BgConn *bc)
+{
+	bc->A = a + b - 1.0 - r;
+	bc->eps = a - 1.0;
+	bc->C = a + b + x - 1.0;
+	bc->d = bc->C - bc->A - bc->eps;
+	bc->state = -1;
+	if (fabs(bc->eps) < 0.01 || fabs(bc->d - rint(bc->d)) < 0.01 || bc->C > 20.0 || bc->d > 6.0 ||
+		(bc->C <= 0.0 && bc->C == floor(bc->C)) ||
+		(bc->A <= 0.0 && bc->A == floor(bc->A)))
+		return;
+	bc->c1 = clm_gamma_ratio(bc->C, bc->d, bc->C - bc->A, bc->C - bc->eps);
+	bc->c2 = clm_gamma_ratio(bc->C, -bc->d, bc->A, bc->eps);
+	if (isfinite(bc->c1) && isfinite(bc->c2))
+		bc->state = 1;
+}
+
+/*
+ * ey_accept
+ *		Accept a computed E[Y(h) | alive] only when it is trustworthy: finite,
+ *		within [0, (r+x) h / (alpha+T)] (the expectation if nobody ever
+ *		dropped out), and not the small difference of parts more than 1e6
+ *		times larger (scale), which would have lost over six digits.  Tiny
+ *		negative rounding results are set to 0.
+ */
+static bool
+ey_accept(double *v, double scale, double r, double x, double alpha, double T, double h)
+{
+	double		bound = (r + x) * h / (alpha + T);
+
+	if (!isfinite(*v) || !isfinite(scale) || scale > 1e6 * fabs(*v) + 1e-300)
+		return false;
+	if (*v < 0.0)
+	{
+		if (-*v > 1e-12 * scale)
+			return false;
+		*v = 0.0;
+	}
+	return *v <= bound * (1.0 + 1e-9);
+}
+
+/*
+ * bg_ey_alive_conn
+ *		E[Y(h) | alive] for z > 1/2 through the connection formula; false when
+ *		not applicable (the caller then sums the series).
+ */
+static bool
+bg_ey_alive_conn(const BgConn *bc, double alpha, double T, double h, double *result)
+{
+	double		w,
+				L,
+				f1,
+				f2,
+				F;
+
+	if (bc == NULL || bc->state != 1 || h <= alpha + T)	/* z <= 1/2 */
+		return false;
+	L = -log1p(h / (alpha + T));
+	w = exp(L);
+	if (!clm_hyp2f1_series(bc->A, bc->eps, 1.0 - bc->d, w, 500, &f1) ||
+		!clm_hyp2f1_series(bc->C - bc->A, bc->C - bc->eps, 1.0 + bc->d, w, 500, &f2))
+		return false;
+	{
+		double		t1 = bc->c1 * f1;
+		double		t2 = bc->c2 * exp(bc->d * L) * f2;
+		double		e = exp(bc->eps * L);
+		double		scale;
+
+		F = t1 + t2;
+		*result = bc->C * (-expm1(bc->eps * L) - e * (F - 1.0)) / bc->eps;
+		scale = fabs(bc->C / bc->eps) * (fabs(expm1(bc->eps * L)) + e * (fabs(t1) + fabs(t2) + 1.0));
+		return ey_accept(result, scale, bc->C - bc->A, 0.0, alpha, T, h);
+	}
+}
+
+/*
+ * bg_conn_for
+ *		The cached coefficients for x, or a prepared local copy in *tmp.
+ */
+static BgConn *
+bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
+{
+	BgConn	   *bc;
+
+	if (mc != NULL && x < BG_CONN_MEMO)
+	{
+		if (mc->bgconn == NULL)
+			mc->bgconn = MemoryContextAllocZero(mc->mcxt,
+												BG_CONN_MEMO * sizeof(BgConn));
+		bc = &mc->bgconn[(int) x];
+	}
+	else
+	{
+		bc = tmp;
+		bc->state = 0;
+		bc->uses = 0;
+		bc->cheb_state = -1;	/* not worth building for one call */
+	}
+	if (bc->state == 0)
+		bg_conn_prepare(m[0], m[2], m[3], x, bc);
+	return bc;
+}
+
+/*
+ * bg_ey_alive_direct
+ *		E[Y(h) | alive, x, T] = C/(a-1) [1 - (1-z)^(a-1) 2F1(A, a-1; C; z)]
+ *		with A = a+b-1-r, C = a+b+x-1, z = h/(alpha+T+h) (the Euler form of
+ *		FHL 2005 eq. 10; see clv-models.md section 2).
+ *
+ * Writing eps = a-1, L = ln(1-z) and 2F1 = 1 + eps*S, the bracket over eps
+ * is -(L expm1(eps L)/(eps L) + S e^(eps L)): no division by a-1, so a = 1
+ * is no special case, and C*S is summed without its (C)_k pole at C = 0.
+ * When that series converges slowly (z near 1), 2F1 is taken from
+ * clm_hyp2f1 (connection formula) instead, which needs |a-1| not tiny; the
+ * caller handles that case by a limit.  Returns false if neither applies.
+ */
+static bool
+bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
+				   double T, double h, bool may_throw, double *result)
+{
+	double		eps = a - 1.0;
+	double		A = a + b - 1.0 - r;
+	double		C = a + b + x - 1.0;
+	double		q = h / (alpha + T);
+	double		z = h / (alpha + T + h);
+	double		L = -log1p(q);
+	double		e = exp(eps * L);
+	double		cs = 0.0;		/* C * S */
+	double		term;
+	double		kstable = Max(fabs(A), Max(fabs(eps), fabs(C))) + 2.0;
+	double		maxabs;
+	int			k;
+	bool		done = false;
+
+	if (h == 0.0)
+	{
+		*result = 0.0;
+		return true;
+	}
+
+	/* C*S = sum_{k>=1} (A)_k (eps+1)_{k-1} / ((C+1)_{k-1} k!) z^k */
+	term = A * z;
+	cs = term;
+	maxabs = fabs(term);
+	for (k = 1; k < 4000; k++)
+	{
+		double		ratio = (A + k) * (eps + k) / ((C + k) * (k + 1.0)) * z;
+
+		term *= ratio;
+		cs += term;
+		if (fabs(term) > maxabs)
+			maxabs = fabs(term);
+		if (term == 0.0)
+		{
+			done = true;
+			break;
+		}
+		if (k > kstable)
+		{
+			double		mm = Max(fabs(ratio), z);
+
+			if (mm < 1.0 && fabs(term) * mm <= 1e-17 * fabs(cs) * (1.0 - mm))
+			{
+				done = true;
+				break;
+			}
+		}
+	}
+	if (done && isfinite(cs))
+	{
+		double		first = -C * L * expm1_ratio(eps * L);
+
+		*result = first - e * cs;
+		if (ey_accept(result, fabs(first) + e * maxabs, r, x, alpha, T, h))
+			return true;
+	}
+
+	/* slow series: full 2F1 by the connection formula (which may throw) */
+	if (!may_throw || fabs(eps) < CLM_LIMIT_STEP / 2.0 || fabs(C) < CLM_LIMIT_STEP / 2.0)
+		return false;
+	{
+		double		f = clm_hyp2f1(A, eps, C, z);
+
+		*result = C * (-expm1(eps * L) - e * (f - 1.0)) / eps;
+		return ey_accept(result, fabs(C / eps) * (fabs(expm1(eps * L)) + e * (fabs(f) + 1.0)),
+						 r, x, alpha, T, h);
+	}
+}
+
+/* No method gave a trustworthy value: a clear error, never a wrong number. */
+static void
+ey_failed(double r, double a, double b, double x, double h)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("BG/NBD expected purchases cannot be evaluated accurately for this model and horizon"),
+			 errdetail("r = %g, a = %g, b = %g, x = %g, horizon = %g.", r, a, b, x, h),
+			 errhint("The series lose too many digits for very large r or a (tens and more) at long horizons; check the model, or use a shorter horizon.")));
+}
+
+/*
+ * bg_ey_alive
+ *		E[Y(h) | alive], also for a within CLM_LIMIT_STEP/2 of 1 (or C near 0)
+ *		at horizons where only the connection formula converges: the value is
+ *		analytic in a (b), so it is interpolated from points around.
+ */
+static bool
+bg_ey_alive_exact(double r, double alpha, double a, double b, double x,
+				  double T, double h, const BgConn *bc, bool may_throw, double *res)
+{
+	double		vals[CLM_LIMIT_NODES];
+	double		centre;
+	bool		in_a;
+	int			i;
+
+	if (bg_ey_alive_conn(bc, alpha, T, h, res))
+		return true;
+	if (bg_ey_alive_direct(r, alpha, a, b, x, T, h, may_throw, res))
+		return true;
+
+	in_a = fabs(a - 1.0) < CLM_LIMIT_STEP / 2.0;
+	if (!in_a && fabs(a + b + x - 1.0) >= CLM_LIMIT_STEP / 2.0)
+	{
+		if (may_throw)
+			ey_failed(r, a, b, x, h);
+		return false;
+	}
+	centre = in_a ? 1.0 : 1.0 - a - x;	/* the value of a (b) at the singularity */
+	for (i = 0; i < CLM_LIMIT_NODES; i++)
+	{
+		double		aa = in_a ? centre + clm_limit_node(i) : a;
+		double		bb = in_a ? b : centre + clm_limit_node(i);
+
+		if (bb <= 0.0 || !bg_ey_alive_direct(r, alpha, aa, bb, x, T, h, may_throw, &vals[i]))
+		{
+			if (may_throw)
+				ey_failed(r, a, b, x, h);
+			return false;
+		}
+	}
+	*res = clm_limit_interpolate(vals, (in_a ? a : b) - centre);
+	return true;
+}
+
+/*
+ * Chebyshev interpolation of the BG/NBD expectation, for scoring.
+ *
+ * E[Y(h) | alive] depends on the history only through x and
+ * z = h/(alpha+T+h), and as a function of z it is analytic on [0, 1) with
+ * its only finite singularity at z = 1.  So for each x that is scored often
+ * (CHEB_AFTER_USES times), g(z) = E/z is tabulated once as Chebyshev series
+ * on the pieces [0, 1/2], [1/2, 3/4], [3/4, 7/8], ... (each piece's distance
+ * to z = 1 is three half-widths, so 24 terms converge like 5.8^-24), from
+ * exact values at the Chebyshev nodes.  The table is checked against exact
+ * values between the nodes (relative 1e-12) or not used; beyond the last
+ * piece (z > 1 - 2^-8) and for x >= BG_CONN_MEMO the exact path is taken.
+ */
+static void
+cheb_piece_bounds(int j, double *lo, double *hi)
+{
+	*lo = j == 0 ? 0.0 : 1.0 - ldexp(1.0, -j);
+	*hi = 1.0 - ldexp(1.0, -(j + 1));
+}
+
+/* The piece holding z, or -1 beyond the last one. */
+static int
+cheb_piece(double z)
+{
+	double		w = 1.0 - z;
+	int			j;
+
+	if (z <= 0.5)
+		return 0;
+	for (j = 1; j < CHEB_PIECES; j++)
+		if (w >= ldexp(1.0, -(j + 1)))
+			return j;
+	return -1;
+}
+
+/* Clenshaw's recurrence for the series of piece j at z. */
+static double
+cheb_eval(const BgConn *bc, int j, double z)
+{
+	double		lo,
+				hi,
+				t,
+				b0 = 0.0,
+				b1 = 0.0,
+				b2;
+	int			k;
+
+	cheb_piece_bounds(j, &lo, &hi);
+	t = (2.0 * z - lo - hi) / (hi - lo);
+	for (k = CHEB_N - 1; k >= 1; k--)
+	{
+		b2 = b1;
+		b1 = b0;
+		b0 = 2.0 * t * b1 - b2 + bc->cheb[j][k];
+	}
+	return t * b0 - b1 + 0.5 * bc->cheb[j][0];
+}
+
+/* g(z) = E[Y | alive]/z exactly, without throwing; false if not available. */
+static bool
+cheb_exact_g(const double *m, double x, const BgConn *bc, double z, double *g)
+{
+	double		e;
+
+	if (!bg_ey_alive_exact(m[0], m[1], m[2], m[3], x, 0.0, m[1] * z / (1.0 - z), bc, false, &e))
+		return false;
+	*g = e / z;
+	return isfinite(*g);
+}
+
+static void
+cheb_build(BgConn *bc, const double *m, double x)
+{
+	double		f[CHEB_N];
+	int			j,
+				i,
+				k;
+
+	bc->cheb_state = -1;
+	for (j = 0; j < CHEB_PIECES; j++)
+	{
+		double		lo,
+					hi;
+
+		cheb_piece_bounds(j, &lo, &hi);
+		for (i = 0; i < CHEB_N; i++)
+		{
+			double		t = cos(M_PI * (i + 0.5) / CHEB_N);
+
+			if (!cheb_exact_g(m, x, bc, 0.5 * (lo + hi) + 0.5 * (hi - lo) * t, &f[i]))
+				return;
+		}
+		for (k = 0; k < CHEB_N; k++)
+		{
+			double		sum = 0.0;
+
+			for (i = 0; i < CHEB_N; i++)
+				sum += f[i] * cos(M_PI * k * (i + 0.5) / CHEB_N);
+			bc->cheb[j][k] = 2.0 * sum / CHEB_N;
+		}
+		/* check between the nodes */
+		for (i = 0; i < 3; i++)
+		{
+			double		z = lo + (hi - lo) * (0.137 + 0.361 * i);
+			double		g;
+
+			if (!cheb_exact_g(m, x, bc, z, &g) ||
+				fabs(cheb_eval(bc, j, z) - g) > 1e-12 * fabs(g))
+				return;
+		}
+	}
+	bc->cheb_state = 1;
+}
+
+/*
+ * bg_ey_alive
+ *		E[Y(h) | alive, x, T]: from the Chebyshev table of this x when there
+ *		is one, otherwise exactly (raising an error when no method is
+ *		accurate).
+ */
+static double
+bg_ey_alive(double r, double alpha, double a, double b, double x,
+			double T, double h, BgConn *bc)
+{
+	double		res;
+
+	if (bc != NULL && h > 0.0 && bc->cheb_state >= 0)
+	{
+		if (bc->cheb_state == 0 && ++bc->uses >= CHEB_AFTER_USES)
+		{
+			double		m[4] = {r, alpha, a, b};
+
+			cheb_build(bc, m, x);
+		}
+		if (bc->cheb_state == 1)
+		{
+			double		z = h / (alpha + T + h);
+			int			j = cheb_piece(z);
+
+			if (j >= 0)
+				return z * cheb_eval(bc, j, z);
+		}
+	}
+	(void) bg_ey_alive_exact(r, alpha, a, b, x, T, h, bc, true, &res);
+	return res;
+}
+
+/*
+ * nbd_log_pmf
+ *		Helper for the count probabilities: ln of Gamma(r+j)/(Gamma(r) j!)
+ *		p0^r q^j, the NBD(r, alpha; t) probability of j purchases, with
+ *		p0 = alpha/(alpha+t) and q = t/(alpha+t).
+ */
+static double
+nbd_log_pmf(double r, double lp0, double lq, int j)
+{
+	return clm_lgamma(r + j) - clm_lgamma(r) - clm_lgamma(j + 1.0)
+		+ r * lp0 + (j > 0 ? j * lq : 0.0);
+}
+
+/*
+ * nbd_upper_tail
+ *		P(NBD >= n) for n >= 1, summed over the smaller side so that a tiny
+ *		tail is not the difference of two numbers near 1.
+ */
+static double
+nbd_upper_tail(double r, double alpha, double h, int n)
+{
+	double		lp0 = log(alpha) - log(alpha + h);
+	double		lq = log(h) - log(alpha + h);
+	double		q = h / (alpha + h);
+	double		mean = r * h / alpha;
+	double		sum = 0.0;
+	double		term;
+	int			j;
+
+	if (n <= mean + 1.0)
+	{
+		/* lower part: 1 - sum_{j<n} */
+		term = exp(r * lp0);
+		for (j = 0; j < n; j++)
+		{
+			sum += term;
+			term *= (r + j) / (j + 1.0) * q;
+			if ((j & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		return Max(0.0, 1.0 - sum);
+	}
+	/*
+	 * upper part: sum_{j>=n}; the ratio (r+j)/(j+1) q moves monotonically
+	 * toward q < 1, so the tail is below term m/(1-m), m = max(ratio, q)
+	 */
+	term = exp(nbd_log_pmf(r, lp0, lq, n));
+	for (j = n; j < n + 10000000; j++)
+	{
+		double		ratio = (r + j) / (j + 1.0) * q;
+		double		m = Max(ratio, q);
+
+		sum += term;
+		term *= ratio;
+		if (term == 0.0 || (m < 1.0 && term * m <= 1e-17 * sum * (1.0 - m)))
+			break;
+		if ((j & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return sum;
+}
+
+/*
+ * bg_pmf
+ *		P(N(h) = n) for a new customer (FHL 2005 eq. 8).
+ */
+static double
+bg_pmf(const double *m, double h, int n)
+{
+	double		r = m[0],
+				alpha = m[1],
+				a = m[2],
+				b = m[3];
+	double		lp0,
+				lq,
+				p;
+
+	if (h == 0.0)
+		return n == 0 ? 1.0 : 0.0;
+	lp0 = log(alpha) - log(alpha + h);
+	lq = log(h) - log(alpha + h);
+	p = exp(lbeta(a, b + n) - lbeta(a, b) + nbd_log_pmf(r, lp0, lq, n));
+	if (n > 0)
+		p += exp(lbeta(a + 1.0, b + n - 1.0) - lbeta(a, b)) *
+			nbd_upper_tail(r, alpha, h, n);
+	return p;
+}
+
+/* ------------------------------------------------------------------------
+ * Pareto/NBD
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * pnbd_log_hyp
+ *		ln 2F1(k, b2; k+1; z) through Euler's form
+ *		(1-z)^(1-b2) 2F1(1, k+1-b2; k+1; z), whose 2F1 lies between 1 and
+ *		1/(1-z): no overflow even for hundreds of purchases.
+ */
+static double
+pnbd_log_hyp(double k, double b2, double z)
+{
+	return (1.0 - b2) * log1p(-z) + log(clm_hyp2f1(1.0, k + 1.0 - b2, k + 1.0, z));
+}
+
+/*
+ * pn_p_alive
+ *		Pareto/NBD P(alive) (Fader and Hardie note 009 / clv-models.md
+ *		section 4), with ln A0 as a signed log-sum-exp.
+ */
+static double
+pn_p_alive(const double *m, double x, double t_x, double t)
+{
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		k = r + s + x;
+	double		M,
+				b2,
+				D,
+				l1,
+				l2,
+				lA0,
+				l;
+
+	if (t_x == t)
+		return 1.0;
+	if (alpha >= beta)
+	{
+		M = alpha;
+		b2 = s + 1.0;
+	}
+	else
+	{
+		M = beta;
+		b2 = r + x;
+	}
+	D = fabs(alpha - beta);
+	l1 = pnbd_log_hyp(k, b2, D / (M + t_x)) - k * log(M + t_x);
+	l2 = pnbd_log_hyp(k, b2, D / (M + t)) - k * log(M + t);
+	if (!(l1 > l2))
+		return 1.0;				/* A0 = 0 to rounding */
+	lA0 = l1 + log(-expm1(l2 - l1));
+	l = log(s) - log(k) + (r + x) * log(alpha + t) + s * log(beta + t) + lA0;
+	if (l > 0.0)
+		return exp(-l) / (1.0 + exp(-l));
+	return 1.0 / (1.0 + exp(l));
+}
+
+/*
+ * pn_ey_alive
+ *		E[Y(h) | alive] = (r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+h))^(s-1)];
+ *		the bracket over s-1 is u expm1(-(s-1)u)/(-(s-1)u) with
+ *		u = ln(1 + h/(beta+T)), so s = 1 is its limit u.
+ */
+static double
+pn_ey_alive(const double *m, double x, double T, double h)
+{
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		u = log1p(h / (beta + T));
+
+	return (r + x) * (beta + T) / (alpha + T) * u * expm1_ratio(-(s - 1.0) * u);
+}
+
+/*
+ * log_hyp_pos
+ *		ln 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 (the function is
+ *		positive there).  When c - a - b < 0 it grows like (1-z)^(c-a-b) and
+ *		may overflow, so Euler's form is used: (1-z)^(c-a-b) 2F1(c-a, c-b; c; z),
+ *		whose 2F1 stays bounded as z -> 1.
+ */
+static double
+log_hyp_pos(double a, double b, double c, double z)
+{
+	double		d = c - a - b;
+	double		f,
+				ca,
+				cb;
+
+	if (d >= 0.0)
+		return log(clm_hyp2f1(a, b, c, z));
+	/* all terms positive: the plain series if it converges soon */
+	if (clm_hyp2f1_series(a, b, c, z, 5000, &f) && isfinite(f))
+		return log(f);
+
+	/*
+	 * Euler's form.  c - a and c - b are differences of sums such as
+	 * (r+s+n+1) - (r+s+i) and may miss a whole number by rounding; a
+	 * terminating series must be recognized as one.
+	 */
+	ca = c - a;
+	cb = c - b;
+	if (fabs(ca - rint(ca)) < 1e-9 * Max(1.0, fabs(ca)))
+		ca = rint(ca);
+	if (fabs(cb - rint(cb)) < 1e-9 * Max(1.0, fabs(cb)))
+		cb = rint(cb);
+	return d * log1p(-z) + log(clm_hyp2f1(ca, cb, c, z));
+}
+
+/*
+ * pn_pmf_log_term
+ *		ln of the i-th term Gamma(r+s+i)/(Gamma(r+s) i!) h^i B2(i) of the
+ *		Pareto/NBD count probability, B2(i) = 2F1(r+s+i, b2; c; D/(M+h)) /
+ *		(M+h)^(r+s+i).
+ */
+static double
+pn_pmf_log_term(double r, double s, double h, double M, double b2, double c,
+				double D, int64 i)
+{
+	return clm_lgamma(r + s + i) - clm_lgamma(r + s) - clm_lgamma(i + 1.0)
+		+ (i > 0 ? i * log(h) : 0.0)
+		+ log_hyp_pos(r + s + i, b2, c, D / (M + h))
+		- (r + s + i) * log(M + h);
+}
+
+/*
+ * pn_pmf
+ *		P(X(h) = n) for a new customer (Fader and Hardie, note 012):
+ *		NBD(n; h) (beta/(beta+h))^s + alpha^r beta^s B(r+n, s+1)/B(r, s)
+ *		[B1 - sum_{i=0}^{n} Gamma(r+s+i)/(Gamma(r+s) i!) h^i B2(i)].
+ */
+static double
+pn_pmf(const double *m, double h, int n)
+{
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		lp0,
+				lq,
+				first,
+				M,
+				b2,
+				D,
+				c,
+				lB1,
+				lsum = -INFINITY,
+				lpref,
+				second,
+				result,
+				abserr;
+	int64		i;
+	double		lprev = INFINITY;
+
+	if (h == 0.0)
+		return n == 0 ? 1.0 : 0.0;
+	lp0 = log(alpha) - log(alpha + h);
+	lq = log(h) - log(alpha + h);
+	first = exp(nbd_log_pmf(r, lp0, lq, n) + s * (log(beta) - log(beta + h)));
+
+	if (alpha >= beta)
+	{
+		M = alpha;
+		b2 = s + 1.0;
+	}
+	else
+	{
+		M = beta;
+		b2 = r + n;
+	}
+	D = fabs(alpha - beta);
+	c = r + s + n + 1.0;
+	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);
+	for (i = 0; i <= n; i++)
+	{
+		double		li = pn_pmf_log_term(r, s, h, M, b2, c, D, i);
+
+		lsum = clm_logsumexp(lsum, li);
+
+		/*
+		 * The terms rise to one mode and then fall.  Once they fall and even
+		 * all n - i remaining terms together stay below 1e-17 of the sum,
+		 * they cannot change it: stop (n can be up to 2^31 - 1).
+		 */
+		if (li < lprev && li < lsum - 40.0 - log((double) (n - i) + 1.0))
+			break;
+		lprev = li;
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	lpref = r * log(alpha) + s * log(beta) + lbeta(r + n, s + 1.0) - lbeta(r, s);
+
+	/* B1 >= the partial sum; clamp rounding */
+	second = lB1 > lsum ? exp(lpref + lB1) * -expm1(lsum - lB1) : 0.0;
+	result = first + second;
+
+	/*
+	 * The difference B1 - sum carries a rounding error of about 1e-16 (n+2)
+	 * times B1.  When that is not negligible against the result (short
+	 * horizons, many purchases: tiny probabilities), use instead that B1 is
+	 * the sum of the same terms over all i >= 0: B1 - sum_{i<=n} is the tail
+	 * sum_{i>n}, whose terms fall off like rho^i, rho = h/(min(alpha,beta)+h).
+	 */
+	abserr = 1e-16 * (n + 2.0) * exp(lpref + lB1);
+	if (abserr > 1e-12 * result)
+	{
+		double		rho = h / (Min(alpha, beta) + h);
+		double		need = rho < 1.0 ? 45.0 / -log(rho) : INFINITY;
+
+		if (need <= 5000.0)
+		{
+			double		ltail = -INFINITY;
+			double		prev = INFINITY;
+
+			for (i = (int64) n + 1; i < (int64) n + 2 * (int64) need + 100; i++)
+			{
+				double		li = pn_pmf_log_term(r, s, h, M, b2, c, D, i);
+
+				if (isnan(li))
+				{
+					ltail = NAN;
+					break;
+				}
+				ltail = clm_logsumexp(ltail, li);
+				if (li < prev && li < ltail - 40.0)
+					break;
+				prev = li;
+				if ((i & 255) == 0)
+					CHECK_FOR_INTERRUPTS();
+			}
+			if (isfinite(ltail))
+				return first + exp(lpref + ltail);
+		}
+		if (abserr > 1e-6 * result)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("Pareto/NBD purchase probability cannot be evaluated accurately for this model, horizon and n"),
+					 errdetail("r = %g, alpha = %g, s = %g, beta = %g, horizon = %g, n = %d.",
+							   r, alpha, s, beta, h, n)));
+	}
+	return result;
+}
+
+/* ------------------------------------------------------------------------
+ * Gamma-Gamma
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * gg_expected
+ *		E[M | x, m] = p (gamma + m x) / (p x + q - 1).  For x = 0 that is the
+ *		population mean p gamma / (q - 1), which needs q > 1.
+ */
+static double
+gg_expected(const double *m, double x, double mean_spend)
+{
+	double		p = m[0],
+				q = m[1],
+				g = m[2];
+	double		den = p * x + q - 1.0;
+
+	if (den <= 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected spend is not finite for this Gamma-Gamma model"),
+				 errdetail("p*x + q - 1 = %g is not positive (q = %g, x = %g).", den, q, x),
+				 errhint("A Gamma-Gamma model with q <= 1 has no finite mean spend; refit it on more repeat buyers.")));
+	return p * (g + mean_spend * x) / den;
+}
+
+/* ------------------------------------------------------------------------
+ * SQL entry points
+ * ------------------------------------------------------------------------
+ */
+
+#define BG_PARAMS(argno) model_params(fcinfo, (argno), 0, 4, bgnbd_names, "bgnbd")
+#define PN_PARAMS(argno) model_params(fcinfo, (argno), 0, 4, paretonbd_names, "paretonbd")
+
+/*
+ * clm.bgnbd_expected_purchases(model, horizon, x, t_x, t): E[Y(horizon)]
+ * for a customer with history (x, t_x, t).
+ */
+Datum
+clm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+
+	BgConn		tmp;
+	ModelCache *mc = model_cache(fcinfo, 0);
+	MemoKey		key = {{x + 0.0, t + 0.0, h + 0.0, 0.0, 0.0}};	/* + 0.0: no -0 */
+	MemoEntry  *e;
+	bool		found;
+	double		ey;
+
+	check_nonneg(h, "horizon");
+	check_history(x, t_x, t);
+	e = memo_slot(mc, &key, &found);
+	if (e && found)
+		ey = e->value;
+	else
+	{
+		ey = bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h, bg_conn_for(mc, m, x, &tmp));
+		if (e)
+			e->value = ey;
+	}
+	PG_RETURN_FLOAT8(finite_or_error(bg_p_alive(m, x, t_x, t) * ey, "expected purchases"));
+}
+
+/* clm.bgnbd_p_alive(model, x, t_x, t) */
+Datum
+clm_bgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		x = PG_GETARG_FLOAT8(1);
+	double		t_x = PG_GETARG_FLOAT8(2);
+	double		t = PG_GETARG_FLOAT8(3);
+
+	check_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(bg_p_alive(m, x, t_x, t), "P(alive)"));
+}
+
+/* clm.bgnbd_expected_purchases_new(model, horizon): E[X(horizon)] */
+Datum
+clm_bgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	BgConn		tmp;
+
+	check_nonneg(h, "horizon");
+	PG_RETURN_FLOAT8(finite_or_error(bg_ey_alive(m[0], m[1], m[2], m[3], 0.0, 0.0, h,
+												 bg_conn_for(model_cache(fcinfo, 0), m, 0.0, &tmp)),
+									 "expected purchases"));
+}
+
+/* clm.bgnbd_purchase_probability(model, horizon, n): P(N(horizon) = n) */
+Datum
+clm_bgnbd_purchase_probability(PG_FUNCTION_ARGS)
+{
+	const double *m = BG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	int32		n = PG_GETARG_INT32(2);
+
+	check_nonneg(h, "horizon");
+	check_n(n);
+	PG_RETURN_FLOAT8(finite_or_error(bg_pmf(m, h, n), "purchase probability"));
+}
+
+/* clm.paretonbd_expected_purchases(model, horizon, x, t_x, t) */
+Datum
+clm_paretonbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+
+	check_nonneg(h, "horizon");
+	check_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t) * pn_ey_alive(m, x, t, h),
+									 "expected purchases"));
+}
+
+/* clm.paretonbd_p_alive(model, x, t_x, t) */
+Datum
+clm_paretonbd_p_alive(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		x = PG_GETARG_FLOAT8(1);
+	double		t_x = PG_GETARG_FLOAT8(2);
+	double		t = PG_GETARG_FLOAT8(3);
+
+	check_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t), "P(alive)"));
+}
+
+/* clm.paretonbd_expected_purchases_new(model, horizon): E[X(horizon)] */
+Datum
+clm_paretonbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		r = m[0],
+				alpha = m[1],
+				s = m[2],
+				beta = m[3];
+	double		u;
+
+	check_nonneg(h, "horizon");
+	u = log1p(h / beta);
+	PG_RETURN_FLOAT8(finite_or_error(r * beta / alpha * u * expm1_ratio(-(s - 1.0) * u),
+									 "expected purchases"));
+}
+
+/* clm.paretonbd_purchase_probability(model, horizon, n) */
+Datum
+clm_paretonbd_purchase_probability(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	int32		n = PG_GETARG_INT32(2);
+
+	check_nonneg(h, "horizon");
+	check_n(n);
+	PG_RETURN_FLOAT8(finite_or_error(pn_pmf(m, h, n), "purchase probability"));
+}
+
+/* clm.gamma_gamma_expected_spend(model, x, mean_spend) */
+Datum
+clm_gamma_gamma_expected_spend(PG_FUNCTION_ARGS)
+{
+	const double *m = model_params(fcinfo, 0, 0, 3, gg_names, "gamma_gamma");
+	double		x = PG_GETARG_FLOAT8(1);
+	double		ms = PG_GETARG_FLOAT8(2);
+
+	check_nonneg(x, "x");
+	if (x != floor(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("x must be a whole number"),
+				 errdetail("The value is %g; x counts repeat purchase periods.", x)));
+	check_nonneg(ms, "mean_spend");
+	PG_RETURN_FLOAT8(finite_or_error(gg_expected(m, x, ms), "expected spend"));
+}
+
+/*
+ * clm.clv(bgnbd, gamma_gamma, x, t_x, t, mean_spend, horizon_months,
+ *		   monthly_discount_rate, unit_days)
+ *
+ * sum_{k=1..H} E[M] (E[Y](k f) - E[Y]((k-1) f)) / (1+d)^k, f = model time
+ * units per month = (365.25/12) / unit_days.  The time unit is explicit
+ * because the wrong implicit one (lifetimes' freq="D" on weekly models) is
+ * the classic CLV bug.  P(alive) and E[M] are computed once per customer.
+ */
+Datum
+clm_clv(PG_FUNCTION_ARGS)
+{
+	const double *bg = BG_PARAMS(0);
+	const double *gg = model_params(fcinfo, 1, 1, 3, gg_names, "gamma_gamma");
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+	double		ms = PG_GETARG_FLOAT8(5);
+	int32		months = PG_GETARG_INT32(6);
+	double		d = PG_GETARG_FLOAT8(7);
+	double		unit_days = PG_GETARG_FLOAT8(8);
+	double		f,
+				palive,
+				spend,
+				prev = 0.0,
+				disc = 1.0,
+				lf,
+				total = 0.0;
+	int			k;
+	BgConn		tmp;
+	BgConn	   *bc;
+	bool		found;
+
+	check_history(x, t_x, t);
+	check_nonneg(ms, "mean_spend");
+	clm_check_finite_float8(d, "monthly_discount_rate");
+	clm_check_finite_float8(unit_days, "unit_days");
+	if (months < 0 || months > CLM_MAX_HORIZON_MONTHS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon_months must be between 0 and %d", CLM_MAX_HORIZON_MONTHS),
+				 errdetail("The value is %d.", months)));
+	if (d <= -1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("monthly_discount_rate must be greater than -1"),
+				 errdetail("The value is %g.", d)));
+	if (unit_days <= 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit_days must be positive"),
+				 errdetail("The value is %g.", unit_days),
+				 errhint("Pass the length of the model's time unit in days, e.g. 7 for a model fitted in weeks.")));
+
+	f = CLM_DAYS_PER_MONTH / unit_days;
+	if (!isfinite(f))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("unit_days is too small"),
+				 errdetail("The value is %g; a month of %g days is not a finite number of model time units.",
+						   unit_days, CLM_DAYS_PER_MONTH),
+				 errhint("Pass the length of the model's time unit in days, e.g. 7 for a model fitted in weeks.")));
+	palive = bg_p_alive(bg, x, t_x, t);
+	spend = gg_expected(gg, x, ms);
+
+	/* the discounted sum of expected purchases given alive, memoized */
+	{
+		ModelCache *mc = model_cache(fcinfo, 0);
+		MemoKey		key = {{x + 0.0, t + 0.0, (double) months, d + 0.0, unit_days}};
+		MemoEntry  *e = memo_slot(mc, &key, &found);
+
+		if (e && found)
+			total = e->value;
+		else
+		{
+			lf = log1p(d);
+			bc = bg_conn_for(mc, bg, x, &tmp);
+			for (k = 1; k <= months; k++)
+			{
+				double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f, bc);
+
+				disc = exp(-k * lf);
+				total += (cur - prev) * disc;
+				prev = cur;
+			}
+			if (e)
+				e->value = total;
+		}
+	}
+	PG_RETURN_FLOAT8(finite_or_error(total * palive * spend, "CLV"));
+}
+
+/*
+ * clm.clv_simple(avg_order_value, purchases_per_period,
+ *				  expected_lifetime_periods, margin, discount_rate)
+ *
+ * Value per period v = aov * purchases * margin, received at the end of
+ * each period for L periods and discounted: v (1 - (1+d)^-L) / d (v L when
+ * d = 0); a fractional L continues the same formula.
+ */
+Datum
+clm_clv_simple(PG_FUNCTION_ARGS)
+{
+	double		aov = PG_GETARG_FLOAT8(0);
+	double		ppp = PG_GETARG_FLOAT8(1);
+	double		life = PG_GETARG_FLOAT8(2);
+	double		margin = PG_GETARG_FLOAT8(3);
+	double		d = PG_GETARG_FLOAT8(4);
+	double		v,
+				y,
+				ann;
+
+	check_nonneg(aov, "avg_order_value");
+	check_nonneg(ppp, "purchases_per_period");
+	check_nonneg(life, "expected_lifetime_periods");
+	check_nonneg(margin, "margin");
+	clm_check_finite_float8(d, "discount_rate");
+	if (d <= -1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("discount_rate must be greater than -1"),
+				 errdetail("The value is %g.", d)));
+	v = aov * ppp * margin;
+	y = life * log1p(d);
+	/* (1 - e^-y) / d = L * (log1p(d)/d) * (-expm1(-y)/y) */
+	ann = life * (d == 0.0 ? 1.0 : log1p(d) / d) * expm1_ratio(-y);
+	PG_RETURN_FLOAT8(finite_or_error(v * ann, "CLV"));
+}

@@ -1,0 +1,105 @@
+-- ---------------------------------------------------------------------------
+-- CLV: predictions of the fitted models
+-- ---------------------------------------------------------------------------
+
+-- Gauss hypergeometric function
+
+CREATE FUNCTION @extschema@.hyp2f1(a double precision, b double precision,
+                                   c double precision, z double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_hyp2f1_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.hyp2f1(double precision, double precision, double precision, double precision) IS
+    'Gauss hypergeometric function 2F1(a, b; c; z) for real arguments and z <= 1';
+
+-- BG/NBD
+
+CREATE FUNCTION @extschema@.bgnbd_expected_purchases(model @extschema@.bgnbd, horizon double precision,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_bgnbd_expected_purchases'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgnbd_expected_purchases(@extschema@.bgnbd, double precision, double precision, double precision, double precision) IS
+    'BG/NBD expected purchases in the next horizon for a customer with history (x, t_x, t), in the model''s time unit';
+
+CREATE FUNCTION @extschema@.bgnbd_p_alive(model @extschema@.bgnbd,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_bgnbd_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgnbd_p_alive(@extschema@.bgnbd, double precision, double precision, double precision) IS
+    'BG/NBD probability that a customer with history (x, t_x, t) is still alive at t';
+
+CREATE FUNCTION @extschema@.bgnbd_expected_purchases_new(model @extschema@.bgnbd, horizon double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_bgnbd_expected_purchases_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgnbd_expected_purchases_new(@extschema@.bgnbd, double precision) IS
+    'BG/NBD expected repeat purchases E[X(horizon)] of a new customer';
+
+CREATE FUNCTION @extschema@.bgnbd_purchase_probability(model @extschema@.bgnbd, horizon double precision, n integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_bgnbd_purchase_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgnbd_purchase_probability(@extschema@.bgnbd, double precision, integer) IS
+    'BG/NBD probability P(N(horizon) = n) that a new customer makes exactly n repeat purchases in horizon';
+
+-- Pareto/NBD
+
+CREATE FUNCTION @extschema@.paretonbd_expected_purchases(model @extschema@.paretonbd, horizon double precision,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_paretonbd_expected_purchases'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.paretonbd_expected_purchases(@extschema@.paretonbd, double precision, double precision, double precision, double precision) IS
+    'Pareto/NBD expected purchases in the next horizon for a customer with history (x, t_x, t)';
+
+CREATE FUNCTION @extschema@.paretonbd_p_alive(model @extschema@.paretonbd,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_paretonbd_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.paretonbd_p_alive(@extschema@.paretonbd, double precision, double precision, double precision) IS
+    'Pareto/NBD probability that a customer with history (x, t_x, t) is still alive at t';
+
+CREATE FUNCTION @extschema@.paretonbd_expected_purchases_new(model @extschema@.paretonbd, horizon double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_paretonbd_expected_purchases_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.paretonbd_expected_purchases_new(@extschema@.paretonbd, double precision) IS
+    'Pareto/NBD expected purchases E[X(horizon)] of a new customer';
+
+CREATE FUNCTION @extschema@.paretonbd_purchase_probability(model @extschema@.paretonbd, horizon double precision, n integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_paretonbd_purchase_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.paretonbd_purchase_probability(@extschema@.paretonbd, double precision, integer) IS
+    'Pareto/NBD probability P(X(horizon) = n) that a new customer makes exactly n purchases in horizon';
+
+-- Gamma-Gamma and CLV
+
+CREATE FUNCTION @extschema@.gamma_gamma_expected_spend(model @extschema@.gamma_gamma,
+    x double precision, mean_spend double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_gamma_gamma_expected_spend'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_expected_spend(@extschema@.gamma_gamma, double precision, double precision) IS
+    'Gamma-Gamma expected spend per purchase of a customer with x repeat purchases of mean spend mean_spend';
+
+CREATE FUNCTION @extschema@.clv(bgnbd @extschema@.bgnbd, gamma_gamma @extschema@.gamma_gamma,
+    x double precision, t_x double precision, t double precision, mean_spend double precision,
+    horizon_months integer, monthly_discount_rate double precision, unit_days double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_clv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clv(@extschema@.bgnbd, @extschema@.gamma_gamma, double precision, double precision, double precision, double precision, integer, double precision, double precision) IS
+    'discounted CLV over horizon_months: sum of monthly expected purchases (BG/NBD) times expected spend (Gamma-Gamma); unit_days = days per model time unit, a month = 365.25/12 days';
+
+CREATE FUNCTION @extschema@.clv_simple(avg_order_value double precision, purchases_per_period double precision,
+    expected_lifetime_periods double precision, margin double precision DEFAULT 1,
+    discount_rate double precision DEFAULT 0)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_clv_simple'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clv_simple(double precision, double precision, double precision, double precision, double precision) IS
+    'simple CLV: avg_order_value * purchases_per_period * margin per period, discounted at discount_rate per period over expected_lifetime_periods';

@@ -1,0 +1,108 @@
+/*-------------------------------------------------------------------------
+ *
+ * clm.c
+ *	  Module magic and the input checks shared by every area of clm.
+ *
+ * IDENTIFICATION
+ *	  src/common/clm.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "clm.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * clm_check_finite_timestamp
+ *		Reject +/-infinity where a point in time is needed.
+ *
+ * Recency, tenure and gaps are differences of timestamps; an infinite one
+ * would make them meaningless, so it is an error rather than a silent NaN.
+ */
+void
+clm_check_finite_timestamp(TimestampTz ts, const char *argname)
+{
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be a finite timestamp", argname),
+				 errdetail("The value is %s.",
+						   TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity"),
+				 errhint("Filter out rows with infinite timestamps, or replace them with real dates.")));
+}
+
+/*
+ * clm_check_finite_float8
+ *		Reject NaN and +/-Infinity in numeric inputs of the models.
+ */
+void
+clm_check_finite_float8(double v, const char *argname)
+{
+	if (isnan(v) || isinf(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be a finite number", argname),
+				 errdetail("The value is %s.", isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity")),
+				 errhint("Filter out or repair rows with NaN or infinite values.")));
+}
+
+/*
+ * clm_qualified_relname
+ *		The quoted, schema-qualified name of a relation.
+ *
+ * This is the form in which clm writes a user's table into the SQL it runs
+ * (so no search_path can redirect it) and into clm.stage_history.relation.
+ */
+char *
+clm_qualified_relname(Oid relid)
+{
+	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+	char	   *relname = get_rel_name(relid);
+
+	if (nspname == NULL || relname == NULL)
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	return quote_qualified_identifier(nspname, relname);
+}
+
+/*
+ * clm_check_btyd_history
+ *		Validate one customer's (x, t_x, t) as the BTYD models take it.
+ *
+ * The fitting aggregates, the log-likelihoods and the predictions all take
+ * the same summary, so they share one check and one set of messages: x
+ * counts repeat purchase periods, t_x runs from the first to the last
+ * purchase and t from the first purchase to the end of observation.
+ */
+void
+clm_check_btyd_history(double x, double t_x, double t)
+{
+	clm_check_finite_float8(x, "x");
+	clm_check_finite_float8(t_x, "t_x");
+	clm_check_finite_float8(t, "t");
+	if (x < 0 || x != floor(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("x must be a non-negative whole number"),
+				 errdetail("The value is %g.", x),
+				 errhint("x counts repeat purchase periods (the first purchase is not counted), as clm.purchase_summary returns it.")));
+	if (t_x < 0 || t < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t_x and t must not be negative"),
+				 errdetail("t_x is %g and t is %g.", t_x, t),
+				 errhint("t_x is the time from the first to the last purchase, t from the first purchase to the end of the calibration period.")));
+	if (t_x > t)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t_x must not be greater than t"),
+				 errdetail("t_x is %g and t is %g.", t_x, t),
+				 errhint("The last purchase cannot be after the end of the calibration period; check the cutoff and the time unit.")));
+}

@@ -1,0 +1,875 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle.c
+ *	  The per-backend cache behind clm's lifecycle triggers (stage values,
+ *	  the allowed-transition matrix, policies, the history writer), the
+ *	  stage classifier and clm.classify_stage.
+ *
+ * Triggers fire once per row, so nothing here may query the rule tables on
+ * every call.  The rules and policies are read once per backend and kept
+ * until a change to those tables invalidates them: the statement trigger
+ * clm.lifecycle_config_changed() on the rule and policy tables sends a
+ * relcache invalidation for the table (plain DML sends none), which every
+ * backend receives at commit through the callback registered here.
+ *
+ * IDENTIFICATION
+ *	  src/lifecycle/lifecycle.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "clm.h"
+#include "lifecycle.h"
+
+static const char *const stage_names[CLM_NUM_STAGES] = {
+	"prospect", "lead", "first_purchase", "repeat", "loyal", "advocate",
+	"at_risk", "dormant", "churned", "reactivated"
+};
+
+typedef struct PolicyEntry
+{
+	char	   *name;
+	ClmPolicy	policy;
+} PolicyEntry;
+
+/* Everything cached for the extension in namespace nsp. */
+typedef struct LcCache
+{
+	bool		valid;			/* stage values, relids, history plan */
+	bool		rules_valid;
+	Oid			nsp;
+	char	   *nspname;		/* quoted, for SQL text */
+	Oid			stage_type;
+	Oid			rule_default_relid;
+	Oid			rule_user_relid;
+	Oid			policy_relid;
+	Oid			history_relid;
+	Oid			history_owner;
+	int			nvals;			/* values of the enum */
+	Oid		   *vals;
+	char	  **labels;
+	Oid			known[CLM_NUM_STAGES];
+	bool	   *allowed;		/* nvals x nvals, [from * nvals + to] */
+	SPIPlanPtr	history_plan;
+	SPIPlanPtr	policy_plan;
+	SPIPlanPtr	entered_plan;
+	SPIPlanPtr	latest_plan;	/* latest recorded stage of a customer */
+	int			npolicies;
+	PolicyEntry policies[16];
+} LcCache;
+
+static LcCache lc;
+static MemoryContext lc_cxt = NULL;		/* stage values, rules */
+static MemoryContext lc_policy_cxt = NULL;	/* policy names */
+static bool lc_callback_registered = false;
+
+ClmPendingTime clm_lc_pending = {InvalidOid, 0};
+
+/*
+ * lc_relcache_callback
+ *		Drop what depends on a relation that changed.
+ *
+ * Called for every relcache invalidation in the backend, so it only
+ * compares OIDs.  InvalidOid means "everything" (cache reset).  Plans are
+ * not freed here (we may be inside their execution), and the history
+ * table's invalidations (VACUUM, ANALYZE) need nothing: its plan is
+ * revalidated by the plan cache.  A reinstalled extension is noticed by
+ * clm_lc_load instead.
+ */
+static void
+lc_relcache_callback(Datum arg, Oid relid)
+{
+	if (!lc.valid)
+		return;
+	if (relid == InvalidOid || relid == lc.rule_default_relid ||
+		relid == lc.rule_user_relid)
+		lc.rules_valid = false;
+	if (relid == InvalidOid || relid == lc.policy_relid)
+		lc.npolicies = 0;
+}
+
+/*
+ * lc_get_relid
+ *		The OID of one of clm's own tables, which must exist.
+ */
+static Oid
+lc_get_relid(const char *name, Oid nsp)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "clm table \"%s\" is missing", name);
+	return relid;
+}
+
+/*
+ * lc_switch_to_owner / lc_switch_back
+ *		Run clm's own fixed queries as the owner of clm's tables.
+ *
+ * Triggers run as whoever changed the customer row.  Ordinary roles have no
+ * INSERT on clm.stage_history (so history cannot be forged by hand), so the
+ * trigger writes it as the table's owner, the way PostgreSQL's own foreign
+ * key triggers act as the referenced table's owner.  Only fixed,
+ * schema-qualified statements run under the switched identity.
+ */
+static void
+lc_switch_to_owner(Oid *save_userid, int *save_sec)
+{
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(lc.history_owner,
+						   *save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+static void
+lc_switch_back(Oid save_userid, int save_sec)
+{
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * lc_load_values
+ *		Read the values of clm.lifecycle_stage from the catalog.
+ *
+ * Users may add values with ALTER TYPE ... ADD VALUE; they get rules like
+ * any other value, and the classifier simply never produces them.
+ */
+static void
+lc_load_values(void)
+{
+	CatCList   *list;
+	int			i;
+
+	list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(lc.stage_type));
+	lc.nvals = list->n_members;
+	lc.vals = MemoryContextAlloc(lc_cxt, sizeof(Oid) * Max(lc.nvals, 1));
+	lc.labels = MemoryContextAlloc(lc_cxt, sizeof(char *) * Max(lc.nvals, 1));
+	for (i = 0; i < CLM_NUM_STAGES; i++)
+		lc.known[i] = InvalidOid;
+	for (i = 0; i < list->n_members; i++)
+	{
+		HeapTuple	tup = &list->members[i]->tuple;
+		Form_pg_enum en = (Form_pg_enum) GETSTRUCT(tup);
+		int			k;
+
+		lc.vals[i] = en->oid;
+		lc.labels[i] = MemoryContextStrdup(lc_cxt, NameStr(en->enumlabel));
+		for (k = 0; k < CLM_NUM_STAGES; k++)
+			if (strcmp(stage_names[k], lc.labels[i]) == 0)
+				lc.known[k] = en->oid;
+	}
+	ReleaseSysCacheList(list);
+	for (i = 0; i < CLM_NUM_STAGES; i++)
+		if (!OidIsValid(lc.known[i]))
+			elog(ERROR, "clm.lifecycle_stage lacks the value \"%s\"", stage_names[i]);
+}
+
+static int
+lc_val_index(Oid v)
+{
+	int			i;
+
+	for (i = 0; i < lc.nvals; i++)
+		if (lc.vals[i] == v)
+			return i;
+	return -1;
+}
+
+/*
+ * lc_load_rules
+ *		Build the allowed-transition matrix from clm.stage_transition_rule.
+ */
+static void
+lc_load_rules(void)
+{
+	char	   *sql;
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	uint64		i;
+	bool	   *allowed;
+
+	sql = psprintf("SELECT from_stage, to_stage FROM %s.stage_transition_rule",
+				   lc.nspname);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute(sql, true, 0);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the clm transition rules failed: %s",
+			 SPI_result_code_string(ret));
+
+	allowed = MemoryContextAllocZero(lc_cxt, sizeof(bool) * Max(lc.nvals * lc.nvals, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		n1,
+					n2;
+		Datum		f = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &n1);
+		Datum		t = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &n2);
+		int			fi,
+					ti;
+
+		if (n1 || n2)
+			continue;
+		fi = lc_val_index(DatumGetObjectId(f));
+		ti = lc_val_index(DatumGetObjectId(t));
+		if (fi < 0 || ti < 0)
+			continue;			/* a value newer than our list; next load */
+		allowed[fi * lc.nvals + ti] = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	lc.allowed = allowed;
+	lc.rules_valid = true;
+}
+
+/*
+ * clm_lc_load
+ *		Make the cache valid for the extension in nsp.  Needs SPI connected.
+ */
+void
+clm_lc_load(Oid nsp)
+{
+	HeapTuple	tup;
+	Oid			argtypes[6];
+
+	if (!lc_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(lc_relcache_callback, (Datum) 0);
+		lc_callback_registered = true;
+	}
+	/*
+	 * Still the same extension?  After DROP and CREATE EXTENSION in this
+	 * session its type and tables have new OIDs: two syscache lookups tell.
+	 */
+	if (lc.valid &&
+		(lc.nsp != nsp ||
+		 GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lifecycle_stage"),
+						 ObjectIdGetDatum(nsp)) != lc.stage_type ||
+		 get_relname_relid("stage_history", nsp) != lc.history_relid))
+		lc.valid = false;
+	if (lc.valid)
+	{
+		if (!lc.rules_valid)
+			lc_load_rules();
+		return;
+	}
+
+	/*
+	 * Start over.  The previous generation's plans are not freed: a caller
+	 * further up the stack may still be executing one of them (a trigger
+	 * fired from inside the history insert, say).  Reloads happen only
+	 * after DDL on clm's tables, so the leak is a few kilobytes per reload.
+	 */
+	lc.history_plan = NULL;
+	lc.policy_plan = NULL;
+	lc.entered_plan = NULL;
+	lc.latest_plan = NULL;
+	if (lc_cxt == NULL)
+	{
+		lc_cxt = AllocSetContextCreate(TopMemoryContext, "clm lifecycle cache",
+									   ALLOCSET_SMALL_SIZES);
+		lc_policy_cxt = AllocSetContextCreate(TopMemoryContext, "clm lifecycle policies",
+											  ALLOCSET_SMALL_SIZES);
+	}
+	MemoryContextReset(lc_cxt);
+	MemoryContextReset(lc_policy_cxt);
+	lc.npolicies = 0;
+	lc.rules_valid = false;
+	lc.allowed = NULL;
+
+	lc.nsp = nsp;
+	lc.nspname = MemoryContextStrdup(lc_cxt, quote_identifier(get_namespace_name(nsp)));
+	lc.stage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									CStringGetDatum("lifecycle_stage"),
+									ObjectIdGetDatum(nsp));
+	if (!OidIsValid(lc.stage_type))
+		elog(ERROR, "type lifecycle_stage is missing in the schema of clm");
+	lc.rule_default_relid = lc_get_relid("stage_transition_rule_default", nsp);
+	lc.rule_user_relid = lc_get_relid("stage_transition_rule_user", nsp);
+	lc.policy_relid = lc_get_relid("lifecycle_policy", nsp);
+	lc.history_relid = lc_get_relid("stage_history", nsp);
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(lc.history_relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", lc.history_relid);
+	lc.history_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	lc_load_values();
+
+	argtypes[0] = TEXTOID;
+	argtypes[1] = TEXTOID;
+	argtypes[2] = lc.stage_type;
+	argtypes[3] = lc.stage_type;
+	argtypes[4] = TIMESTAMPTZOID;
+	argtypes[5] = NAMEOID;
+	lc.history_plan = SPI_prepare(psprintf("INSERT INTO %s.stage_history "
+										   "(relation, customer_key, from_stage, to_stage, changed_at, changed_by) "
+										   "VALUES ($1, $2, $3, $4, $5, $6)", lc.nspname),
+								  6, argtypes);
+	if (lc.history_plan == NULL)
+		elog(ERROR, "preparing the clm history insert failed: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(lc.history_plan);
+
+	argtypes[0] = TEXTOID;
+	lc.policy_plan = SPI_prepare(psprintf("SELECT loyal_min_orders, loyal_min_tenure_days, fallback_gap_days, "
+										  "at_risk_gap_multiple, dormant_gap_multiple, churned_gap_multiple, "
+										  "at_risk_min_days, dormant_min_days, churned_min_days, "
+										  "at_risk_max_days, dormant_max_days, churned_max_days "
+										  "FROM %s.lifecycle_policy WHERE name OPERATOR(pg_catalog.=) $1",
+										  lc.nspname),
+								 1, argtypes);
+	if (lc.policy_plan == NULL)
+		elog(ERROR, "preparing the clm policy lookup failed: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(lc.policy_plan);
+
+	argtypes[0] = TEXTOID;
+	argtypes[1] = TEXTOID;
+	lc.entered_plan = SPI_prepare(psprintf("SELECT h.changed_at FROM %s.stage_history h "
+										   "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
+										   "AND h.customer_key OPERATOR(pg_catalog.=) $2 "
+										   "ORDER BY h.changed_at DESC, h.id DESC LIMIT 1",
+										   lc.nspname),
+								  2, argtypes);
+	if (lc.entered_plan == NULL)
+		elog(ERROR, "preparing the clm history lookup failed: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(lc.entered_plan);
+
+	lc.latest_plan = SPI_prepare(psprintf("SELECT h.to_stage FROM %s.stage_history h "
+										  "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
+										  "AND h.customer_key OPERATOR(pg_catalog.=) $2 "
+										  "ORDER BY h.id DESC LIMIT 1",
+										  lc.nspname),
+								 2, argtypes);
+	if (lc.latest_plan == NULL)
+		elog(ERROR, "preparing the clm latest stage lookup failed: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(lc.latest_plan);
+
+	lc.valid = true;
+	lc_load_rules();
+}
+
+Oid
+clm_lc_stage_type(void)
+{
+	return lc.stage_type;
+}
+
+Oid
+clm_lc_stage_oid(ClmStage s)
+{
+	Assert(s >= 0 && s < CLM_NUM_STAGES);
+	return lc.known[s];
+}
+
+ClmStage
+clm_lc_stage_of(Oid enumval)
+{
+	int			k;
+
+	for (k = 0; k < CLM_NUM_STAGES; k++)
+		if (lc.known[k] == enumval)
+			return (ClmStage) k;
+	return CLM_STAGE_NONE;
+}
+
+const char *
+clm_lc_nspname(void)
+{
+	return lc.nspname;
+}
+
+/*
+ * clm_lc_stage_name
+ *		Label of an enum value, for messages.
+ */
+const char *
+clm_lc_stage_name(Oid enumval)
+{
+	int			i = lc_val_index(enumval);
+
+	if (i < 0)
+	{
+		/* added after we loaded: ask the catalog */
+		HeapTuple	tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(enumval));
+		char	   *label;
+
+		if (!HeapTupleIsValid(tup))
+			return "?";
+		label = pstrdup(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
+		ReleaseSysCache(tup);
+		return label;
+	}
+	return lc.labels[i];
+}
+
+/*
+ * clm_lc_allowed
+ *		Look the transition up in the cached matrix.
+ *
+ * A value we have not seen was added with ALTER TYPE ... ADD VALUE after the
+ * cache was built (that sends no invalidation), so reload once before
+ * answering no.
+ */
+bool
+clm_lc_allowed(Oid from, Oid to)
+{
+	int			fi,
+				ti;
+
+	if (!OidIsValid(from))
+		return true;
+	fi = lc_val_index(from);
+	ti = lc_val_index(to);
+	if (fi < 0 || ti < 0)
+	{
+		lc.valid = false;
+		clm_lc_load(lc.nsp);
+		fi = lc_val_index(from);
+		ti = lc_val_index(to);
+		if (fi < 0 || ti < 0)
+			return false;
+	}
+	return lc.allowed[fi * lc.nvals + ti];
+}
+
+/*
+ * clm_lc_policy
+ *		The named policy, from the cache or clm.lifecycle_policy.
+ */
+const ClmPolicy *
+clm_lc_policy(const char *name)
+{
+	int			i;
+	Datum		arg;
+	int			ret;
+	Oid			save_userid;
+	int			save_sec;
+	HeapTuple	tup;
+	TupleDesc	td;
+	PolicyEntry *e;
+	double		v[11];
+	bool		isnull;
+
+	for (i = 0; i < lc.npolicies; i++)
+		if (strcmp(lc.policies[i].name, name) == 0)
+			return &lc.policies[i].policy;
+
+	arg = CStringGetTextDatum(name);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_plan(lc.policy_plan, &arg, NULL, true, 1);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading clm.lifecycle_policy failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("lifecycle policy \"%s\" does not exist", name),
+				 errhint("See SELECT name FROM %s.lifecycle_policy, or insert a row there.",
+						 lc.nspname)));
+
+	if (lc.npolicies == lengthof(lc.policies))
+	{
+		MemoryContextReset(lc_policy_cxt);
+		lc.npolicies = 0;
+	}
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	e = &lc.policies[lc.npolicies];
+	e->policy.loyal_min_orders = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+	for (i = 0; i < 11; i++)
+		v[i] = DatumGetFloat8(SPI_getbinval(tup, td, i + 2, &isnull));
+	e->policy.loyal_min_tenure_days = v[0];
+	e->policy.fallback_gap_days = v[1];
+	for (i = 0; i < 3; i++)
+	{
+		e->policy.gap_multiple[i] = v[2 + i];
+		e->policy.min_days[i] = v[5 + i];
+		e->policy.max_days[i] = v[8 + i];
+	}
+	SPI_freetuptable(SPI_tuptable);
+	e->name = MemoryContextStrdup(lc_policy_cxt, name);
+	lc.npolicies++;
+	return &e->policy;
+}
+
+/*
+ * clm_lc_cached_policy
+ *		The named policy if the cache already holds it, else NULL.
+ */
+const ClmPolicy *
+clm_lc_cached_policy(Oid nsp, const char *name)
+{
+	int			i;
+
+	if (!lc.valid || lc.nsp != nsp)
+		return NULL;
+	for (i = 0; i < lc.npolicies; i++)
+		if (strcmp(lc.policies[i].name, name) == 0)
+			return &lc.policies[i].policy;
+	return NULL;
+}
+
+/*
+ * clm_lc_record
+ *		Append one row to clm.stage_history, as the table's owner.
+ */
+void
+clm_lc_record(const char *relation, const char *customer_key,
+			  Oid from, Oid to, TimestampTz changed_at, Oid changed_by)
+{
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	NameData	who;
+
+	namestrcpy(&who, GetUserNameFromId(changed_by, false));
+	values[0] = CStringGetTextDatum(relation);
+	values[1] = CStringGetTextDatum(customer_key);
+	values[2] = ObjectIdGetDatum(from);
+	if (!OidIsValid(from))
+		nulls[2] = 'n';
+	values[3] = ObjectIdGetDatum(to);
+	values[4] = TimestampTzGetDatum(changed_at);
+	values[5] = NameGetDatum(&who);
+
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_plan(lc.history_plan, values, nulls, false, 0);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "writing clm.stage_history failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * clm_lc_stage_entered_at
+ *		The business time of the customer's latest recorded stage change.
+ */
+bool
+clm_lc_stage_entered_at(const char *relation, const char *customer_key,
+						TimestampTz *entered_at)
+{
+	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(relation);
+	args[1] = CStringGetTextDatum(customer_key);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_plan(lc.entered_plan, args, NULL, false, 1);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading clm.stage_history failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	*entered_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+	return !isnull;
+}
+
+/*
+ * clm_lc_latest_stage
+ *		The stage of the customer's most recently recorded change (by
+ *		recording order, not business time), or InvalidOid if none.
+ */
+Oid
+clm_lc_latest_stage(const char *relation, const char *customer_key)
+{
+	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	args[0] = CStringGetTextDatum(relation);
+	args[1] = CStringGetTextDatum(customer_key);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_plan(lc.latest_plan, args, NULL, false, 1);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading clm.stage_history failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return InvalidOid;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/*
+ * lc_clamp
+ *		Clamp a threshold between a policy's floor and ceiling.
+ */
+static inline double
+lc_clamp(double v, double lo, double hi)
+{
+	if (v < lo)
+		return lo;
+	if (v > hi)
+		return hi;
+	return v;
+}
+
+/*
+ * clm_lc_check_facts
+ *		Reject facts the classifier cannot make sense of.
+ */
+void
+clm_lc_check_facts(int64 orders, bool first_null, TimestampTz first_at,
+				   bool last_null, TimestampTz last_at, TimestampTz as_of)
+{
+	clm_check_finite_timestamp(as_of, "as_of");
+	if (orders < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("number of orders must not be negative"),
+				 errdetail("The value is " INT64_FORMAT ".", orders)));
+	if (orders == 0)
+		return;
+	if (first_null || last_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("first_at and last_at must not be null when there are orders"),
+				 errdetail("The number of orders is " INT64_FORMAT ".", orders)));
+	clm_check_finite_timestamp(first_at, "first_at");
+	clm_check_finite_timestamp(last_at, "last_at");
+	if (first_at > last_at)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("first_at must not be later than last_at"),
+				 errdetail("first_at is %s, last_at is %s.",
+						   pstrdup(timestamptz_to_str(first_at)), pstrdup(timestamptz_to_str(last_at)))));
+	if (orders == 1 && first_at != last_at)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a single order must have first_at equal to last_at"),
+				 errdetail("first_at is %s, last_at is %s.",
+						   pstrdup(timestamptz_to_str(first_at)), pstrdup(timestamptz_to_str(last_at)))));
+	if (last_at > as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("last_at is later than as_of"),
+				 errdetail("last_at is %s, as_of is %s.",
+						   pstrdup(timestamptz_to_str(last_at)), pstrdup(timestamptz_to_str(as_of))),
+				 errhint("A purchase after the as-of time cannot be judged as of that time; pass a later as_of.")));
+}
+
+/*
+ * clm_lc_classify
+ *		The stage implied by a customer's order facts (see doc/lifecycle.md).
+ *
+ * The typical gap is the customer's own mean gap between purchases,
+ * (last - first) / (orders - 1); one-time buyers have none and get the
+ * policy's population fallback.  A customer is at_risk / dormant / churned
+ * when the days since the last purchase exceed that gap times the policy's
+ * multiple, each threshold clamped to the policy's floor and ceiling in
+ * days.  Otherwise the customer is active: first_purchase, repeat or loyal
+ * by count and tenure; a lapsed customer who is active again is reactivated
+ * and stays so (only a further order, see stage_on_order, moves on); an
+ * advocate stays an advocate.
+ */
+ClmStage
+clm_lc_classify(int64 orders, TimestampTz first_at, TimestampTz last_at,
+				TimestampTz as_of, const ClmPolicy *p, ClmStage current)
+{
+	double		gap,
+				idle,
+				tenure;
+	int			k;
+
+	if (orders == 0)
+		return (current == CLM_STAGE_LEAD) ? CLM_STAGE_LEAD : CLM_STAGE_PROSPECT;
+
+	/* in double: differences of extreme timestamps overflow int64 */
+	idle = ((double) as_of - (double) last_at) / (double) USECS_PER_DAY;
+	tenure = ((double) as_of - (double) first_at) / (double) USECS_PER_DAY;
+	if (orders >= 2)
+		gap = ((double) last_at - (double) first_at) / (double) USECS_PER_DAY / (double) (orders - 1);
+	else
+		gap = p->fallback_gap_days;
+
+	for (k = 2; k >= 0; k--)
+	{
+		double		threshold = lc_clamp(gap * p->gap_multiple[k],
+										 p->min_days[k], p->max_days[k]);
+
+		if (idle > threshold)
+			return (ClmStage) (CLM_STAGE_AT_RISK + k);
+	}
+
+	/* active */
+	switch (current)
+	{
+		case CLM_STAGE_AT_RISK:
+		case CLM_STAGE_DORMANT:
+		case CLM_STAGE_CHURNED:
+		case CLM_STAGE_REACTIVATED:
+			return CLM_STAGE_REACTIVATED;
+		case CLM_STAGE_ADVOCATE:
+			return CLM_STAGE_ADVOCATE;
+		default:
+			break;
+	}
+	if (orders == 1)
+		return CLM_STAGE_FIRST_PURCHASE;
+	if (orders >= p->loyal_min_orders && tenure >= p->loyal_min_tenure_days)
+		return CLM_STAGE_LOYAL;
+	return CLM_STAGE_REPEAT;
+}
+
+PG_FUNCTION_INFO_V1(clm_classify_stage);
+
+/*
+ * clm_classify_stage
+ *		SQL: clm.classify_stage(orders, first_at, last_at, as_of, policy,
+ *		current_stage).  NULL orders, as_of or policy give NULL (like a
+ *		strict function); current_stage may be NULL.
+ */
+Datum
+clm_classify_stage(PG_FUNCTION_ARGS)
+{
+	int64		orders;
+	TimestampTz first_at = 0,
+				last_at = 0,
+				as_of;
+	char	   *policy_name;
+	const ClmPolicy *policy;
+	ClmStage	current = CLM_STAGE_NONE;
+	ClmStage	result;
+	Oid			result_oid;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		PG_RETURN_NULL();
+	orders = PG_GETARG_INT64(0);
+	if (!PG_ARGISNULL(1))
+		first_at = PG_GETARG_TIMESTAMPTZ(1);
+	if (!PG_ARGISNULL(2))
+		last_at = PG_GETARG_TIMESTAMPTZ(2);
+	as_of = PG_GETARG_TIMESTAMPTZ(3);
+	clm_lc_check_facts(orders, PG_ARGISNULL(1), first_at, PG_ARGISNULL(2), last_at, as_of);
+	policy_name = text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+	/* the fast path (set-based refreshes call this per customer): no SPI */
+	policy = clm_lc_cached_policy(get_func_namespace(fcinfo->flinfo->fn_oid), policy_name);
+	if (policy == NULL)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
+		policy = clm_lc_policy(policy_name);
+		SPI_finish();
+	}
+	if (!PG_ARGISNULL(5))
+		current = clm_lc_stage_of(PG_GETARG_OID(5));
+	result = clm_lc_classify(orders, first_at, last_at, as_of, policy, current);
+	result_oid = clm_lc_stage_oid(result);
+	PG_RETURN_OID(result_oid);
+}
+
+PG_FUNCTION_INFO_V1(clm_lifecycle_config_changed);
+
+/*
+ * clm_lifecycle_config_changed
+ *		Statement trigger on the rule and policy tables: tell every backend
+ *		(at commit; this one at the next command) to drop its cached copy.
+ */
+Datum
+clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lifecycle_config_changed: not called by trigger manager")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * clm_lc_logical_relid
+ *		The table a row belongs to from the user's point of view: for a
+ *		partition (row triggers are cloned onto each), the root of its
+ *		partitioned table, so that history, hand-offs and order counts name
+ *		the table the user attached the trigger to.
+ */
+Oid
+clm_lc_logical_relid(Relation rel)
+{
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+
+		if (ancestors != NIL)
+			return llast_oid(ancestors);
+	}
+	return RelationGetRelid(rel);
+}
+
+/*
+ * clm_lc_require_guard
+ *		Insist that rel carries an enabled clm.stage_guard on stage_column.
+ *
+ * stage_on_order and refresh_stages move stages by updating the customer
+ * row; without the guard those moves would bypass the rules and leave no
+ * history, silently.
+ */
+const char *
+clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
+{
+	TriggerDesc *td = rel->trigdesc;
+	int			i;
+
+	if (td != NULL)
+	{
+		for (i = 0; i < td->numtriggers; i++)
+		{
+			Trigger    *t = &td->triggers[i];
+			char	   *fname;
+
+			if (t->tgenabled == TRIGGER_DISABLED || t->tgnargs < 2 ||
+				strcmp(t->tgargs[0], stage_column) != 0)
+				continue;
+			if (get_func_namespace(t->tgfoid) != lc.nsp)
+				continue;
+			fname = get_func_name(t->tgfoid);
+			if (fname && strcmp(fname, "stage_guard") == 0)
+				return t->tgnargs >= 3 ? t->tgargs[2] : NULL;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s needs clm.stage_guard on table \"%s\" for column \"%s\"",
+					caller, RelationGetRelationName(rel), stage_column),
+			 errdetail("Stage moves go through the transition rules and are recorded in %s.stage_history by that trigger.",
+					   lc.nspname),
+			 errhint("CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s.stage_guard('%s', '<key column>', '<stage-entered-at column>');",
+					 clm_qualified_relname(RelationGetRelid(rel)),
+					 lc.nspname, stage_column)));
+	return NULL;				/* not reached */
+}

@@ -1,0 +1,124 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle.h
+ *	  Declarations shared by the lifecycle C files: the per-backend cache of
+ *	  stages, transition rules and policies, the classifier, and the hand-off
+ *	  of a business time from the stage-moving code to clm.stage_guard.
+ *
+ * IDENTIFICATION
+ *	  src/lifecycle/lifecycle.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CLM_LIFECYCLE_H
+#define CLM_LIFECYCLE_H
+
+#include "postgres.h"
+
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+/* The stages clm knows by name (positions in clm.lifecycle_stage). */
+typedef enum ClmStage
+{
+	CLM_STAGE_NONE = -1,		/* NULL, or a value added later by the user */
+	CLM_STAGE_PROSPECT = 0,
+	CLM_STAGE_LEAD,
+	CLM_STAGE_FIRST_PURCHASE,
+	CLM_STAGE_REPEAT,
+	CLM_STAGE_LOYAL,
+	CLM_STAGE_ADVOCATE,
+	CLM_STAGE_AT_RISK,
+	CLM_STAGE_DORMANT,
+	CLM_STAGE_CHURNED,
+	CLM_STAGE_REACTIVATED,
+	CLM_NUM_STAGES
+} ClmStage;
+
+/* One row of clm.lifecycle_policy, in the classifier's terms. */
+typedef struct ClmPolicy
+{
+	int32		loyal_min_orders;
+	double		loyal_min_tenure_days;
+	double		fallback_gap_days;
+	double		gap_multiple[3];	/* at_risk, dormant, churned */
+	double		min_days[3];
+	double		max_days[3];
+} ClmPolicy;
+
+/* Load (or revalidate) the cache for the extension living in nsp. */
+extern void clm_lc_load(Oid nsp);
+
+/* After clm_lc_load: the enum type, its value for a known stage, and back. */
+extern Oid	clm_lc_stage_type(void);
+extern Oid	clm_lc_stage_oid(ClmStage s);
+extern ClmStage clm_lc_stage_of(Oid enumval);
+extern const char *clm_lc_stage_name(Oid enumval);
+extern const char *clm_lc_nspname(void);
+
+/* Whether the rules allow from -> to (from = InvalidOid: first stage). */
+extern bool clm_lc_allowed(Oid from, Oid to);
+
+/* The policy of that name; ERROR if there is none.  Needs SPI connected. */
+extern const ClmPolicy *clm_lc_policy(const char *name);
+
+/* The policy if cached for the extension in nsp, else NULL (no SPI). */
+extern const ClmPolicy *clm_lc_cached_policy(Oid nsp, const char *name);
+
+/* Append a row to clm.stage_history, as the table's owner.  Needs SPI. */
+extern void clm_lc_record(const char *relation, const char *customer_key,
+						  Oid from, Oid to, TimestampTz changed_at,
+						  Oid changed_by);
+
+/*
+ * When the customer entered its current stage, from the history (false if
+ * there is none).  Needs SPI.
+ */
+extern bool clm_lc_stage_entered_at(const char *relation, const char *customer_key,
+									TimestampTz *entered_at);
+
+/*
+ * The stage of the customer's most recently recorded change, or InvalidOid
+ * if there is none.  Needs SPI.
+ */
+extern Oid	clm_lc_latest_stage(const char *relation, const char *customer_key);
+
+/*
+ * The classifier behind clm.classify_stage and clm.stage_on_order.
+ * first/last are ignored when orders = 0.
+ */
+extern ClmStage clm_lc_classify(int64 orders, TimestampTz first_at,
+								TimestampTz last_at, TimestampTz as_of,
+								const ClmPolicy *policy, ClmStage current);
+
+/* Validate the facts handed to the classifier (errors are the user's). */
+extern void clm_lc_check_facts(int64 orders, bool first_null, TimestampTz first_at,
+							   bool last_null, TimestampTz last_at,
+							   TimestampTz as_of);
+
+/*
+ * Business time hand-off: while set, clm.stage_guard on relation relid uses
+ * changed_at instead of the transaction time.  Set and restore around one
+ * statement (PG_TRY), never left set.
+ */
+typedef struct ClmPendingTime
+{
+	Oid			relid;
+	TimestampTz changed_at;
+} ClmPendingTime;
+
+extern ClmPendingTime clm_lc_pending;
+
+/* rel, or the root of the partitioned table it is a partition of. */
+extern Oid	clm_lc_logical_relid(Relation rel);
+
+/*
+ * Whether rel has an enabled clm.stage_guard trigger on stage_column; the
+ * stage-moving functions insist on it, so every move goes through the rules
+ * and the history.  Returns the guard's stage-entered-at column (NULL if it
+ * has none), which holds when the current stage began.
+ */
+extern const char *clm_lc_require_guard(Relation rel, const char *stage_column,
+										const char *caller);
+
+#endif							/* CLM_LIFECYCLE_H */

@@ -1,0 +1,255 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle_refresh.c
+ *	  clm.refresh_stages(): the time-driven moves (at_risk, dormant,
+ *	  churned) for a whole customers table in one set-based pass.
+ *
+ * Orders move customers forward as they arrive (stage_on_order); the
+ * absence of orders moves them nowhere by itself, so this function is run
+ * on a schedule (e.g. pg_cron) with an as-of time.  The work is two SQL
+ * statements: the first finds and locks the customers that lapse (in key
+ * order, so concurrent refreshes do not deadlock), the second recomputes
+ * their facts under a fresh snapshot and updates them.  Locking first means
+ * an order that commits meanwhile is either seen by the second statement
+ * or waits for the refresh and then wins the customer back: no order is
+ * overlooked.  The UPDATE fires clm.stage_guard, which checks the rules and
+ * records the history with changed_at = as_of.
+ *
+ * IDENTIFICATION
+ *	  src/lifecycle/refresh_stages.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "clm.h"
+#include "lifecycle.h"
+
+/*
+ * refresh_arg_null
+ *		A required argument was NULL.
+ */
+static void
+refresh_arg_null(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument %s of clm.refresh_stages must not be null", name)));
+}
+
+/*
+ * refresh_column
+ *		Check that relation relid has a column colname of the wanted type
+ *		(InvalidOid: any), with clear errors.
+ */
+static void
+refresh_column(Oid relid, const char *colname, Oid want, const char *argname)
+{
+	AttrNumber	att = get_attnum(relid, colname);
+	Oid			have;
+
+	if (att <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, get_rel_name(relid)),
+				 errdetail("It was passed as %s.", argname)));
+	have = get_atttype(relid, att);
+	if (OidIsValid(want) && getBaseType(have) != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" has type %s, not %s",
+						colname, get_rel_name(relid), format_type_be(have),
+						format_type_be(want)),
+				 errdetail("It was passed as %s.", argname)));
+}
+
+/*
+ * refresh_stage_array
+ *		An array of clm.lifecycle_stage values, for the statements.
+ */
+static Datum
+refresh_stage_array(const ClmStage *stages, int n)
+{
+	Datum		elems[CLM_NUM_STAGES];
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = ObjectIdGetDatum(clm_lc_stage_oid(stages[i]));
+	return PointerGetDatum(construct_array(elems, n, clm_lc_stage_type(),
+										   sizeof(Oid), true, TYPALIGN_INT));
+}
+
+/*
+ * refresh_run
+ *		Run the UPDATE with the business time handed to stage_guard.
+ */
+static uint64
+refresh_run(const char *sql, Oid *types, Datum *vals, Oid relid, TimestampTz as_of)
+{
+	ClmPendingTime saved = clm_lc_pending;
+	int			ret;
+
+	clm_lc_pending.relid = relid;
+	clm_lc_pending.changed_at = as_of;
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		clm_lc_pending = saved;
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+PG_FUNCTION_INFO_V1(clm_refresh_stages);
+
+/*
+ * clm_refresh_stages
+ *		SQL: clm.refresh_stages(customers, orders, customer_key,
+ *		stage_column, order_customer_column, ordered_at_column, as_of,
+ *		policy, since_column) RETURNS bigint, the number of customers moved.
+ *
+ * A customer moves only deeper into decay (repeat -> at_risk -> dormant ->
+ * churned, skipping allowed), only if the rules allow it, only from a
+ * stage that has bought (never prospect, lead, or NULL), and only when the
+ * last order is not after as_of (a later order means the customer was not
+ * lapsed at as_of).
+ */
+Datum
+clm_refresh_stages(PG_FUNCTION_ARGS)
+{
+	static const ClmStage lapsed[] = {CLM_STAGE_AT_RISK, CLM_STAGE_DORMANT, CLM_STAGE_CHURNED};
+	static const ClmStage movable[] = {CLM_STAGE_FIRST_PURCHASE, CLM_STAGE_REPEAT,
+		CLM_STAGE_LOYAL, CLM_STAGE_ADVOCATE, CLM_STAGE_REACTIVATED,
+	CLM_STAGE_AT_RISK, CLM_STAGE_DORMANT};
+	Oid			cust,
+				ord;
+	char	   *key,
+			   *stage,
+			   *fk,
+			   *ts,
+			   *since = NULL;
+	TimestampTz as_of;
+	char	   *policy;
+	char	   *cust_q,
+			   *ord_q,
+			   *nsp_q,
+			   *facts,
+			   *cur,
+			   *sql;
+	Oid			types[4];
+	Datum		vals[4];
+	Relation	crel;
+	int			ret;
+	uint64		moved;
+
+	refresh_arg_null(fcinfo, 0, "customers");
+	refresh_arg_null(fcinfo, 1, "orders");
+	refresh_arg_null(fcinfo, 2, "customer_key");
+	refresh_arg_null(fcinfo, 3, "stage_column");
+	refresh_arg_null(fcinfo, 4, "order_customer_column");
+	refresh_arg_null(fcinfo, 5, "ordered_at_column");
+	refresh_arg_null(fcinfo, 6, "as_of");
+	refresh_arg_null(fcinfo, 7, "policy");
+	cust = PG_GETARG_OID(0);
+	ord = PG_GETARG_OID(1);
+	key = pstrdup(NameStr(*PG_GETARG_NAME(2)));
+	stage = pstrdup(NameStr(*PG_GETARG_NAME(3)));
+	fk = pstrdup(NameStr(*PG_GETARG_NAME(4)));
+	ts = pstrdup(NameStr(*PG_GETARG_NAME(5)));
+	as_of = PG_GETARG_TIMESTAMPTZ(6);
+	policy = text_to_cstring(PG_GETARG_TEXT_PP(7));
+	if (!PG_ARGISNULL(8))
+		since = pstrdup(NameStr(*PG_GETARG_NAME(8)));
+	clm_check_finite_timestamp(as_of, "as_of");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
+	(void) clm_lc_policy(policy);	/* an unknown policy is an error */
+
+	refresh_column(cust, key, InvalidOid, "customer_key");
+	refresh_column(cust, stage, clm_lc_stage_type(), "stage_column");
+	refresh_column(ord, fk, InvalidOid, "order_customer_column");
+	refresh_column(ord, ts, TIMESTAMPTZOID, "ordered_at_column");
+	if (since)
+		refresh_column(cust, since, TIMESTAMPTZOID, "since_column");
+
+	crel = table_open(cust, AccessShareLock);
+	clm_lc_require_guard(crel, stage, "clm.refresh_stages");
+	table_close(crel, NoLock);
+
+	cust_q = clm_qualified_relname(cust);
+	ord_q = clm_qualified_relname(ord);
+	nsp_q = pstrdup(clm_lc_nspname());
+	key = pstrdup(quote_identifier(key));
+	stage = pstrdup(quote_identifier(stage));
+	fk = pstrdup(quote_identifier(fk));
+	ts = pstrdup(quote_identifier(ts));
+
+	/* per customer: the stage the orders imply as of $1 */
+	facts = psprintf("SELECT o.%s AS k, %s.classify_stage(pg_catalog.count(o.%s), "
+					 "pg_catalog.min(o.%s), pg_catalog.max(o.%s), $1, $2) AS st "
+					 "FROM %s o WHERE o.%s IS NOT NULL AND o.%s IS NOT NULL GROUP BY o.%s "
+					 "HAVING pg_catalog.max(o.%s) OPERATOR(pg_catalog.<=) $1",
+					 fk, nsp_q, ts, ts, ts, ord_q, fk, ts, fk, ts);
+
+	types[0] = TIMESTAMPTZOID;
+	types[1] = TEXTOID;
+	types[2] = get_array_type(clm_lc_stage_type());
+	types[3] = types[2];
+	vals[0] = TimestampTzGetDatum(as_of);
+	vals[1] = CStringGetTextDatum(policy);
+	vals[2] = refresh_stage_array(lapsed, lengthof(lapsed));
+	vals[3] = refresh_stage_array(movable, lengthof(movable));
+
+	/*
+	 * The stage column as clm.lifecycle_stage: it may be a domain over it,
+	 * and enum_eq and array_position do not resolve for a domain compared
+	 * with the base type ("operator does not exist: dom = lifecycle_stage").
+	 */
+	cur = psprintf("c.%s::%s.lifecycle_stage", stage, nsp_q);
+
+	/* 1: lock the customers that lapse, in key order */
+	sql = psprintf("SELECT 1 FROM %s c JOIN (%s) f ON c.%s OPERATOR(pg_catalog.=) f.k "
+				   "WHERE f.st OPERATOR(pg_catalog.=) ANY ($3) "
+				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
+				   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
+				   cust_q, facts, key, cur, key);
+	ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.refresh_stages: locking failed: %s", SPI_result_code_string(ret));
+
+	/* 2: recompute under a fresh snapshot and move them, deeper only */
+	sql = psprintf("UPDATE %s c SET %s = f.st%s%s%s FROM (%s) f "
+				   "WHERE c.%s OPERATOR(pg_catalog.=) f.k "
+				   "AND f.st OPERATOR(pg_catalog.=) ANY ($3) "
+				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
+				   "AND COALESCE(pg_catalog.array_position($3, %s), 0) "
+				   "OPERATOR(pg_catalog.<) pg_catalog.array_position($3, f.st) "
+				   "AND EXISTS (SELECT 1 FROM %s.stage_transition_rule r "
+				   "WHERE r.from_stage OPERATOR(pg_catalog.=) %s "
+				   "AND r.to_stage OPERATOR(pg_catalog.=) f.st)",
+				   cust_q, stage,
+				   since ? ", " : "", since ? quote_identifier(since) : "", since ? " = $1" : "",
+				   facts, key, cur, cur, nsp_q, cur);
+	moved = refresh_run(sql, types, vals, cust, as_of);
+
+	SPI_finish();
+	PG_RETURN_INT64((int64) moved);
+}

@@ -1,0 +1,785 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage_on_order.c
+ *	  clm.stage_on_order(): the AFTER INSERT ROW trigger for an orders table
+ *	  that moves the customer to first_purchase / repeat / loyal /
+ *	  reactivated as orders arrive.
+ *
+ *	  CREATE TRIGGER o AFTER INSERT ON crm.orders FOR EACH ROW
+ *	  EXECUTE FUNCTION clm.stage_on_order('crm.customers', 'customer_id',
+ *	                                      'status', 'ordered_at'
+ *	                                      [, policy [, customer key column]]);
+ *
+ * The move is an UPDATE of the customer row, so clm.stage_guard on the
+ * customers table (required) applies the rules and writes the history in
+ * one place.  The customer row is locked before the orders are counted, so
+ * two sessions adding orders for one customer serialize on that row and
+ * the second one counts the first one's order: no transition is lost.
+ *
+ * IDENTIFICATION
+ *	  src/lifecycle/stage_on_order.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "clm.h"
+#include "lifecycle.h"
+
+/* What one stage_on_order trigger needs, built once per backend. */
+typedef struct OrderTrigger
+{
+	Oid			tgoid;
+	int			nargs;
+	char	   *args[6];		/* to notice CREATE OR REPLACE TRIGGER */
+	Oid			nsp;			/* clm's schema when built */
+	Oid			stage_type;
+	Oid			cust_relid;
+	char	   *stage_column;
+	char	   *since_column;	/* the guard's, when the plans were made */
+	char	   *cust_name;		/* quoted, qualified: the history's relation */
+	Oid			key_type;		/* of the order's customer column */
+	char	   *policy;
+	int			fk_att;			/* in the orders table */
+	int			ts_att;
+	SPIPlanPtr	lock_plan;
+	SPIPlanPtr	facts_plan;		/* all of the customer's orders */
+	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
+	SPIPlanPtr	after_plan;		/* ... and those after a time */
+	SPIPlanPtr	update_plan;
+	Oid			ord_relid;		/* the relation the trigger is on */
+	bool		stale;			/* a relcache invalidation hit either table */
+	struct OrderTrigger *next;
+} OrderTrigger;
+
+static OrderTrigger *order_triggers = NULL;
+static MemoryContext order_cxt = NULL;
+static bool order_callback_registered = false;
+
+/*
+ * order_invalidate
+ *		Relcache callback: mark the entries of a changed orders or customers
+ *		table for re-checking.  The attribute numbers and the key type cached
+ *		with them may no longer hold (ALTER TABLE ... ALTER COLUMN TYPE): a
+ *		key read as the wrong type is passed to a plan that dereferences it.
+ *		No catalog access here; order_lookup does the checking.
+ */
+static void
+order_invalidate(Datum arg, Oid relid)
+{
+	OrderTrigger *ot;
+
+	for (ot = order_triggers; ot != NULL; ot = ot->next)
+		if (relid == InvalidOid || ot->ord_relid == relid || ot->cust_relid == relid)
+			ot->stale = true;
+}
+
+/*
+ * order_check_call
+ *		The trigger protocol: AFTER INSERT FOR EACH ROW, 4 to 6 arguments.
+ */
+static void
+order_check_call(FunctionCallInfo fcinfo)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_on_order: not called by trigger manager"),
+				 errhint("Use it in CREATE TRIGGER ... AFTER INSERT ... FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order(...).")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.stage_on_order must be an AFTER INSERT ... FOR EACH ROW trigger"),
+				 errdetail("Trigger \"%s\" on \"%s\" is not.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("Recreate it with AFTER INSERT ON <orders> FOR EACH ROW.")));
+	if (td->tg_trigger->tgnargs < 4 || td->tg_trigger->tgnargs > 6)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clm.stage_on_order takes 4 to 6 arguments, got %d",
+						td->tg_trigger->tgnargs),
+				 errdetail("Trigger \"%s\" on \"%s\".",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("The arguments are (customers table, order customer column, stage column, order time column [, policy [, customer key column]]).")));
+}
+
+/*
+ * order_attnum
+ *		A column of rel named by a trigger argument, of the wanted type
+ *		(InvalidOid: any).
+ */
+static int
+order_attnum(Relation rel, const char *colname, Oid want, const char *role)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(desc, colname);
+	Oid			have;
+
+	if (attnum == SPI_ERROR_NOATTRIBUTE || attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, RelationGetRelationName(rel)),
+				 errdetail("clm.stage_on_order was given \"%s\" as its %s column.", colname, role)));
+	have = SPI_gettypeid(desc, attnum);
+	if (OidIsValid(want) && getBaseType(have) != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of relation \"%s\" has type %s, not %s",
+						role, colname, RelationGetRelationName(rel),
+						format_type_be(have), format_type_be(want)),
+				 errtablecol(rel, attnum)));
+	return attnum;
+}
+
+/*
+ * order_key_column
+ *		The customers table's key: the given column, or its one-column
+ *		primary key.
+ */
+static char *
+order_key_column(Relation crel, const char *given)
+{
+	Oid			pk;
+	Relation	idx;
+	char	   *name;
+
+	if (given != NULL)
+		return pstrdup(given);
+	pk = RelationGetPrimaryKeyIndex(crel);
+	if (!OidIsValid(pk))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("table \"%s\" has no primary key to find customers by",
+						RelationGetRelationName(crel)),
+				 errhint("Pass the customer key column as the sixth argument of clm.stage_on_order.")));
+	idx = index_open(pk, AccessShareLock);
+	if (idx->rd_index->indnkeyatts != 1 || idx->rd_index->indkey.values[0] <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the primary key of table \"%s\" is not a single column",
+						RelationGetRelationName(crel)),
+				 errhint("Pass the customer key column as the sixth argument of clm.stage_on_order.")));
+	name = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(crel),
+										 idx->rd_index->indkey.values[0] - 1)->attname));
+	index_close(idx, AccessShareLock);
+	return name;
+}
+
+static SPIPlanPtr
+order_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "clm.stage_on_order could not prepare \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * order_has_time_index
+ *		Whether the orders table has a btree index leading with (customer
+ *		column, order time column), which makes the bounded reads cheap.
+ */
+static bool
+order_has_time_index(Relation orel, int fk_att, int ts_att)
+{
+	List	   *indexes = RelationGetIndexList(orel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		Form_pg_index idx;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		if (idx->indnkeyatts >= 2 && idx->indkey.values[0] == fk_att &&
+			idx->indkey.values[1] == ts_att &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+		{
+			HeapTuple	ctup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+
+			if (HeapTupleIsValid(ctup))
+			{
+				found = (((Form_pg_class) GETSTRUCT(ctup))->relam == BTREE_AM_OID);
+				ReleaseSysCache(ctup);
+			}
+		}
+		ReleaseSysCache(tup);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
+/*
+ * order_customers_relid
+ *		Resolve the customers-table argument the same way in every session.
+ *
+ * A trigger argument is a string, and resolving it through the search_path
+ * of whichever session fires the trigger first could find another table
+ * (a temporary one, say).  A qualified name is taken as written; an
+ * unqualified one is looked up in the schema of the orders table.
+ */
+static Oid
+order_customers_relid(const char *name, Relation orel)
+{
+	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+
+	if (rv->schemaname == NULL)
+		rv->schemaname = get_namespace_name(RelationGetNamespace(orel));
+	return RangeVarGetRelid(rv, NoLock, false);
+}
+
+/*
+ * order_build
+ *		Resolve the arguments and prepare the three statements.  Needs SPI
+ *		and clm_lc_load.
+ */
+static OrderTrigger *
+order_build(TriggerData *td, Oid nsp)
+{
+	Trigger    *tg = td->tg_trigger;
+	Relation	orel = td->tg_relation;
+	Relation	crel;
+	OrderTrigger *ot;
+	MemoryContext old;
+	Oid			cust_relid;
+	int			stage_att;
+	char	   *key_col;
+	char	   *cust_q,
+			   *ord_q,
+			   *key_q,
+			   *stage_q,
+			   *fk_q,
+			   *ts_q;
+	Oid			argtypes[2];
+	int			i;
+	const char *since;
+
+	if (order_cxt == NULL)
+		order_cxt = AllocSetContextCreate(TopMemoryContext, "clm stage_on_order",
+										  ALLOCSET_SMALL_SIZES);
+	if (!order_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(order_invalidate, (Datum) 0);
+		order_callback_registered = true;
+	}
+
+	cust_relid = order_customers_relid(tg->tgargs[0], td->tg_relation);
+	crel = table_open(cust_relid, AccessShareLock);
+	if (crel->rd_rel->relkind != RELKIND_RELATION &&
+		crel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", tg->tgargs[0])));
+	stage_att = order_attnum(crel, tg->tgargs[2], clm_lc_stage_type(), "stage");
+	since = clm_lc_require_guard(crel, tg->tgargs[2], "clm.stage_on_order");
+	key_col = order_key_column(crel, tg->tgnargs >= 6 ? tg->tgargs[5] : NULL);
+	(void) order_attnum(crel, key_col, InvalidOid, "customer key");
+	(void) stage_att;
+
+	old = MemoryContextSwitchTo(order_cxt);
+	ot = palloc0(sizeof(OrderTrigger));
+	ot->tgoid = tg->tgoid;
+	ot->nargs = tg->tgnargs;
+	for (i = 0; i < tg->tgnargs; i++)
+		ot->args[i] = pstrdup(tg->tgargs[i]);
+	ot->nsp = nsp;
+	ot->stage_type = clm_lc_stage_type();
+	ot->cust_relid = cust_relid;
+	ot->stage_column = pstrdup(tg->tgargs[2]);
+	ot->since_column = since ? pstrdup(since) : NULL;
+	ot->policy = pstrdup(tg->tgnargs >= 5 ? tg->tgargs[4] : "default");
+	MemoryContextSwitchTo(old);
+
+	ot->ord_relid = RelationGetRelid(orel);
+	ot->fk_att = order_attnum(orel, tg->tgargs[1], InvalidOid, "order customer");
+	ot->ts_att = order_attnum(orel, tg->tgargs[3], TIMESTAMPTZOID, "order time");
+	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
+
+	cust_q = clm_qualified_relname(RelationGetRelid(crel));
+	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
+	{
+		/* a partition's trigger counts the orders of the whole table */
+		Oid			ord_relid = clm_lc_logical_relid(orel);
+
+		ord_q = clm_qualified_relname(ord_relid);
+	}
+	key_q = pstrdup(quote_identifier(key_col));
+	stage_q = pstrdup(quote_identifier(tg->tgargs[2]));
+	fk_q = pstrdup(quote_identifier(tg->tgargs[1]));
+	ts_q = pstrdup(quote_identifier(tg->tgargs[3]));
+	table_close(crel, NoLock);
+
+	argtypes[0] = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
+	argtypes[1] = ot->stage_type;
+	/* FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE */
+	ot->lock_plan = order_prepare(psprintf("SELECT c.%s, %s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
+										   "FOR NO KEY UPDATE OF c",
+										   stage_q,
+										   since ? psprintf("c.%s::pg_catalog.timestamptz", quote_identifier(since)) : "NULL::pg_catalog.timestamptz",
+										   cust_q, key_q), 1, argtypes);
+	/* the customer's order times, and which transaction wrote them */
+	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+											"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL",
+											ts_q, ord_q, fk_q, ts_q), 1, argtypes);
+	if (order_has_time_index(orel, ot->fk_att, ot->ts_att))
+	{
+		/*
+		 * With an index on (customer, time) the trigger reads a bounded
+		 * number of orders however many the customer has: the first k (k =
+		 * the policy's loyal_min_orders, the largest count the classifier
+		 * distinguishes) and those after the new order's time (normally
+		 * none).
+		 */
+		Oid			t2[2];
+
+		t2[0] = argtypes[0];
+		t2[1] = INT8OID;
+		ot->first_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+												"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL "
+												"ORDER BY o.%s LIMIT $2",
+												ts_q, ord_q, fk_q, ts_q, ts_q), 2, t2);
+		t2[1] = TIMESTAMPTZOID;
+		ot->after_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+												"WHERE o.%s OPERATOR(pg_catalog.=) $1 "
+												"AND o.%s OPERATOR(pg_catalog.>) $2",
+												ts_q, ord_q, fk_q, ts_q), 2, t2);
+	}
+	argtypes[1] = ot->stage_type;
+	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
+											 cust_q, stage_q, key_q), 2, argtypes);
+	ot->next = order_triggers;
+	order_triggers = ot;
+	return ot;
+}
+
+/*
+ * order_still_valid
+ *		After an invalidation: whether the cached columns, key type and
+ *		customers table are still what the plans were made for.  The plans
+ *		themselves are re-planned by the plan cache; only a different
+ *		parameter type or table needs new ones.
+ */
+static bool
+order_still_valid(OrderTrigger *ot, TriggerData *td)
+{
+	Relation	orel = td->tg_relation;
+	int			fk_att = order_attnum(orel, ot->args[1], InvalidOid, "order customer");
+	int			ts_att = order_attnum(orel, ot->args[3], TIMESTAMPTZOID, "order time");
+	Oid			cust_relid = order_customers_relid(ot->args[0], orel);
+
+	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
+		SPI_gettypeid(RelationGetDescr(orel), fk_att) == ot->key_type &&
+		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid;
+}
+
+/*
+ * order_lookup
+ *		The cached entry for this trigger, rebuilt when its arguments or
+ *		clm's schema changed since.
+ */
+static OrderTrigger *
+order_lookup(TriggerData *td, Oid nsp)
+{
+	Trigger    *tg = td->tg_trigger;
+	OrderTrigger **pp;
+
+	for (pp = &order_triggers; *pp != NULL; pp = &(*pp)->next)
+	{
+		OrderTrigger *ot = *pp;
+		bool		same = (ot->tgoid == tg->tgoid && ot->nargs == tg->tgnargs &&
+							ot->nsp == nsp && ot->stage_type == clm_lc_stage_type());
+		int			i;
+
+		if (ot->tgoid != tg->tgoid)
+			continue;
+		for (i = 0; same && i < tg->tgnargs; i++)
+			same = (strcmp(ot->args[i], tg->tgargs[i]) == 0);
+		if (same && ot->stale && order_still_valid(ot, td))
+			ot->stale = false;
+		if (same && !ot->stale)
+			return ot;
+		/*
+		 * Stale: unlink it.  Its plans are not freed, since an outer call of
+		 * this trigger may still be executing one; this happens only after
+		 * DDL (CREATE OR REPLACE TRIGGER, clm reinstalled), so it is cheap.
+		 */
+		*pp = ot->next;
+		break;
+	}
+	return order_build(td, nsp);
+}
+
+/*
+ * order_facts_bounded
+ *		The facts from the two bounded reads: counts capped at k (enough for
+ *		the classifier, which only tells 1, 2 or more, and k or more orders
+ *		apart; the gap is not needed, since a customer who just ordered is
+ *		active), the first order's time, and the latest orders after ts.
+ */
+static void
+order_facts_bounded(OrderTrigger *ot, Datum key, TimestampTz ts, int64 k,
+					int64 *n, int64 *n_all, TimestampTz *first_at,
+					TimestampTz *latest, TimestampTz *latest_other)
+{
+	Datum		args[2];
+	int			ret;
+	uint64		i;
+	bool		isnull;
+
+	*n = 0;
+	*n_all = 0;
+	*first_at = DT_NOEND;
+	*latest = ts;
+	*latest_other = DT_NOBEGIN;
+
+	args[0] = key;
+	args[1] = Int64GetDatum(k);
+	ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+			 SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (i == 0)
+			*first_at = t;
+		if (t <= ts)
+			(*n)++;
+	}
+
+	args[1] = TimestampTzGetDatum(ts);
+	ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+			 SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+
+		if (t > *latest)
+			*latest = t;
+		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
+			*latest_other = t;
+	}
+	*n_all = Min(*n + (int64) SPI_processed, k);
+	if (*n > k)
+		*n = k;
+}
+
+/*
+ * order_facts
+ *		Count the fetched orders (SPI_tuptable: time, xmin) as of ts and in
+ *		all, with the first and latest times; latest_other is the latest
+ *		order written by another transaction (DT_NOBEGIN if none), whose
+ *		trigger has therefore already run.
+ */
+static void
+order_facts(TimestampTz ts, int64 *n, int64 *n_all, TimestampTz *first_at,
+			TimestampTz *latest, TimestampTz *latest_other)
+{
+	uint64		i;
+
+	*n = 0;
+	*n_all = 0;
+	*first_at = DT_NOEND;
+	*latest = DT_NOBEGIN;
+	*latest_other = DT_NOBEGIN;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+
+		(*n_all)++;
+		if (t <= ts)
+			(*n)++;
+		if (t < *first_at)
+			*first_at = t;
+		if (t > *latest)
+			*latest = t;
+		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
+			*latest_other = t;
+	}
+}
+
+/*
+ * order_cannot_move
+ *		Whether no order can move a customer in stage cur under the current
+ *		rules.  Lapsed and reactivated customers always can (win-back, next
+ *		step); otherwise an order can only lead to first_purchase, repeat or
+ *		loyal (an advocate stays an advocate).
+ */
+static bool
+order_cannot_move(Oid cur)
+{
+	ClmStage	s;
+
+	if (!OidIsValid(cur))
+		return false;
+	s = clm_lc_stage_of(cur);
+	if (s == CLM_STAGE_ADVOCATE)
+		return true;
+	if (s != CLM_STAGE_LOYAL && s != CLM_STAGE_REPEAT && s != CLM_STAGE_FIRST_PURCHASE)
+		return false;
+	return !((s != CLM_STAGE_FIRST_PURCHASE &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_FIRST_PURCHASE))) ||
+			 (s != CLM_STAGE_REPEAT &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_REPEAT))) ||
+			 (s != CLM_STAGE_LOYAL &&
+			  clm_lc_allowed(cur, clm_lc_stage_oid(CLM_STAGE_LOYAL))));
+}
+
+/*
+ * order_apply
+ *		Run the customer UPDATE, handing the order time to clm.stage_guard
+ *		as the business time of the change, and always taking it back.
+ */
+static void
+order_apply(SPIPlanPtr plan, Datum key, Oid target, Oid cust_relid, TimestampTz ts)
+{
+	Datum		vals[2];
+	ClmPendingTime saved = clm_lc_pending;
+	int			ret;
+
+	vals[0] = key;
+	vals[1] = ObjectIdGetDatum(target);
+	clm_lc_pending.relid = cust_relid;
+	clm_lc_pending.changed_at = ts;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(plan, vals, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		clm_lc_pending = saved;
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+PG_FUNCTION_INFO_V1(clm_stage_on_order);
+
+/*
+ * clm_stage_on_order
+ *		Move the ordering customer to the stage the new facts imply.
+ *
+ * A move the rules do not allow is skipped, not raised: the order is a
+ * fact that must be stored whatever the customer's stage.  A late order
+ * (older than the customer's last one) does not reactivate a lapsed
+ * customer.
+ */
+Datum
+clm_stage_on_order(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Oid			nsp;
+	OrderTrigger *ot;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Datum		key,
+				tsd;
+	bool		isnull;
+	TimestampTz ts;
+	Relation	crel;
+	int			ret;
+	Oid			cur = InvalidOid;
+	ClmStage	cur_stage,
+				target;
+	bool		lapsed;
+	Oid			target_oid;
+	int64		n,
+				n_all;
+	TimestampTz first_at,
+				latest,
+				latest_other,
+				changed_at;
+	const ClmPolicy *policy;
+	const char *since;
+	bool		since_known = false;
+	TimestampTz since_at = 0;
+
+	order_check_call(fcinfo);
+	tup = td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	clm_lc_load(nsp);
+	ot = order_lookup(td, nsp);
+
+	key = heap_getattr(tup, ot->fk_att, desc, &isnull);
+	if (isnull)
+		goto done;
+	tsd = heap_getattr(tup, ot->ts_att, desc, &isnull);
+	if (isnull)
+		goto done;
+	ts = DatumGetTimestampTz(tsd);
+	clm_check_finite_timestamp(ts, ot->args[3]);
+
+	/* the guard must still be there; rebuild if its since column changed */
+	crel = table_open(ot->cust_relid, AccessShareLock);
+	since = clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
+	table_close(crel, NoLock);
+	if ((since == NULL) != (ot->since_column == NULL) ||
+		(since != NULL && strcmp(since, ot->since_column) != 0))
+	{
+		ot->args[0][0] = '\0';	/* stale: order_lookup rebuilds it */
+		ot = order_lookup(td, nsp);
+	}
+
+	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: locking the customer failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		goto done;				/* no such customer (no foreign key?) */
+	cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		cur = InvalidOid;
+	since_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	since_known = (ot->since_column != NULL && !isnull);
+
+	/*
+	 * Most orders come from customers who are already where orders can
+	 * take them (loyal, advocate): an active customer is classified as
+	 * first_purchase, repeat or loyal (an advocate stays one), so when the
+	 * rules allow none of those moves from the current stage, the orders
+	 * need not be read at all.
+	 */
+	if (order_cannot_move(cur))
+		goto done;
+
+	policy = clm_lc_policy(ot->policy);
+	if (ot->first_plan != NULL)
+		order_facts_bounded(ot, key, ts, Max(2, (int64) policy->loyal_min_orders),
+							&n, &n_all, &first_at, &latest, &latest_other);
+	else
+	{
+		ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		order_facts(ts, &n, &n_all, &first_at, &latest, &latest_other);
+	}
+	if (n == 0)
+		goto done;				/* our own order is not visible?  nothing to do */
+	clm_lc_check_facts(n_all, false, first_at, false, latest, latest);
+
+	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
+	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
+			  cur_stage == CLM_STAGE_CHURNED);
+
+	/*
+	 * Normally the customer is judged as of this order's time, counting the
+	 * orders up to it: a statement inserting several orders fires this
+	 * trigger once per row after all rows are in, and each row then tells
+	 * its own step.  A late order (older than one another transaction
+	 * already stored, e.g. two sessions committing out of time order) comes
+	 * after that order's trigger ran without seeing it: it cannot win back
+	 * a lapsed customer (the newer order would have), otherwise the
+	 * customer is judged on all orders as of the latest, so that no order's
+	 * effect is lost.
+	 */
+	if (latest_other <= ts)
+		changed_at = ts;
+	else if (lapsed)
+		goto done;
+	else
+	{
+		n = n_all;
+		changed_at = latest;
+	}
+	target = clm_lc_classify(n, first_at, changed_at, changed_at, policy,
+							 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
+	target_oid = clm_lc_stage_oid(target);
+	if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
+		goto done;
+
+	/*
+	 * An order older than the customer's current stage (from the history:
+	 * e.g. the stage was set by hand or imported later) is late as well.
+	 * A lapsed customer is only won back by an order after the lapse;
+	 * otherwise the customer is judged on all orders, and the move is dated
+	 * no earlier than the current stage began, so the history's times never
+	 * run backwards.
+	 */
+	if (OidIsValid(cur))
+	{
+		TimestampTz entered_at;
+		Oid			typoutput;
+		bool		typisvarlena;
+
+		bool		known = since_known;
+
+		/* the guard keeps it in the since column; else ask the history */
+		entered_at = since_at;
+		if (!known)
+		{
+			getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
+			known = clm_lc_stage_entered_at(ot->cust_name,
+											OidOutputFunctionCall(typoutput, key), &entered_at);
+		}
+		if (known &&
+			(changed_at < entered_at || (lapsed && changed_at == entered_at)))
+		{
+			if (lapsed)
+				goto done;
+			target = clm_lc_classify(n_all, first_at, latest, latest, policy,
+									 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
+			target_oid = clm_lc_stage_oid(target);
+			if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
+				goto done;
+			changed_at = Max(latest, entered_at);
+		}
+	}
+
+	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, changed_at);
+
+done:
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
