@@ -15,7 +15,7 @@
 
 PG_MAJOR=15
 CLM_ROOT=${CLM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-CLM_PKGS="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl python3-psycopg make gcc"
+CLM_PKGS="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libipc-run-perl python3-psycopg sqlsmith make gcc"
 
 clm_log() { printf '%s\n' "-- $*" >&2; }
 clm_die() { printf 'error: %s\n' "$*" >&2; exit 2; }
