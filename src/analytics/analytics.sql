@@ -14,10 +14,11 @@
 -- table passed in may be a temporary table, which a parallel worker cannot
 -- read.
 --
--- Time conventions shared by every function below: an as_of time is
--- exclusive (orders at or after it are ignored), windows are half-open
--- [since, until), calendar periods (date_trunc) are taken in the session's
--- TimeZone, and durations in days are elapsed time / 86400 s.
+-- Time conventions shared by every function below, and by the rest of clm:
+-- as_of is inclusive (an order placed exactly at as_of counts, later ones
+-- are ignored), windows [since, until) are half-open, calendar periods
+-- (date_trunc) are taken in the session's TimeZone, and durations in days
+-- are elapsed time / 86400 s.
 -- ---------------------------------------------------------------------------
 
 -- _column_type: the type of a user column, after checking that it exists.

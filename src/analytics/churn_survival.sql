@@ -65,7 +65,7 @@ BEGIN
         WITH o AS (
             SELECT t.%1$I AS c, t.%2$I::timestamptz AS at
               FROM %3$s AS t
-             WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz < $1
+             WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz <= $1    -- as_of is inclusive
         ), gaps AS (
             SELECT o.c, o.at,
                    pg_catalog.lead(o.at) OVER (PARTITION BY o.c ORDER BY o.at) AS next_at
