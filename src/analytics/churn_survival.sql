@@ -63,7 +63,7 @@ BEGIN
 
     RETURN QUERY EXECUTE pg_catalog.format($q$
         WITH o AS (
-            SELECT t.%1$I AS c, t.%2$I::timestamptz AS at
+            SELECT t.%1$I AS c, @extschema@._finite_order_time(t.%2$I::timestamptz) AS at
               FROM %3$s AS t
              WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz <= $1    -- as_of is inclusive
         ), gaps AS (

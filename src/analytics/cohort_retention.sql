@@ -60,7 +60,7 @@ BEGIN
     RETURN QUERY EXECUTE pg_catalog.format($q$
         WITH o AS (
             SELECT t.%1$I AS c,
-                   pg_catalog.date_trunc($1, t.%2$I::timestamptz) AS p,
+                   pg_catalog.date_trunc($1, @extschema@._finite_order_time(t.%2$I::timestamptz)) AS p,
                    t.%3$I::numeric AS amount
               FROM %4$s AS t
              WHERE t.%1$I IS NOT NULL
