@@ -103,6 +103,16 @@ SELECT cohort, period_number, cohort_size, active_customers, revenue
 -- and customer 5 is not; nobody churns within a year
 SELECT time, at_risk, events, censored
   FROM clm.churn_survival('orders', 'cust', 'at', '365 days', :'a');
+-- a churn falling exactly at as_of has happened as of as_of (the orders at
+-- as_of have been seen, and so has their absence): with a 30-day rule and
+-- an order at A - 30 days, customer 1 churns at A (day 30); customer 2's
+-- order at A keeps him alive (censored at day 30); customer 3's next order,
+-- a microsecond after A, is not seen: churned at A
+CREATE TABLE visits (cust int, at timestamptz);
+INSERT INTO visits SELECT c, timestamptz :'a' - interval '30 days' FROM generate_series(1, 3) AS c;
+INSERT INTO visits VALUES (2, :'a'), (3, timestamptz :'a' + interval '1 microsecond');
+SELECT time, at_risk, events, censored, round(survival::numeric, 6) AS survival
+  FROM clm.churn_survival('visits', 'cust', 'at', '30 days', :'a');
 
 -- clm.refresh_stages: a lapsed-looking customer whose last order is exactly
 -- at as_of is active (idle 0) and stays; one whose last order is a
