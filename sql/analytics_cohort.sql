@@ -13,14 +13,15 @@ INSERT INTO orders VALUES
     (2, '2024-01-20', 7),
     (3, '2024-02-01', 100), (3, '2024-02-15', 50), (3, '2024-03-03', 1),
     (4, '2024-06-30 23:59', 9),
-    (5, '2024-07-01 00:00', 3),         -- at as_of: excluded
+    (5, '2024-07-01 00:00', 3),         -- at as_of: counts, in July (not complete)
     (NULL, '2024-01-01', 1000);          -- no customer: ignored
 
--- Monthly, as of 2024-07-01 00:00 (June complete, July not started).
+-- Monthly, as of 2024-07-01 00:00 (June complete, July just begun).
 -- January cohort {1, 2}: month 0 both (17.00), month 1 customer 1 (20.00),
 -- month 3 customer 1 (5.00), zero rows for months 2, 4, 5.
 -- February cohort {3}: 150.00 then 1.00.  June cohort {4}.  Customer 5 is
--- not there: its only order is at as_of.
+-- not there: its only order, at as_of, falls in July, which has begun and
+-- is not complete.
 SELECT cohort, period_number, cohort_size, active_customers, retention_rate,
        revenue, round(revenue_per_customer, 2) AS revenue_per_customer
 FROM clm.cohort_retention('orders', 'cust', 'at', 'amt', 'month', '2024-07-01');
@@ -35,7 +36,7 @@ FROM clm.cohort_retention('orders', 'cust', 'at', 'amt', 'month', '2024-07-01');
 -- As of mid-June: June is partial, so by default the grid stops at May ...
 SELECT max(period_number) AS last_jan_period, count(*) AS n_rows
 FROM clm.cohort_retention('orders', 'cust', 'at', 'amt', 'month', '2024-06-15 12:00');
--- ... and include_partial adds June, which holds no orders before as_of
+-- ... and include_partial adds June, which holds no orders up to as_of
 SELECT cohort, period_number, active_customers
 FROM clm.cohort_retention('orders', 'cust', 'at', 'amt', 'month', '2024-06-15 12:00', true)
 WHERE period_number >= 4;

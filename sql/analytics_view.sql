@@ -47,14 +47,14 @@ FROM clm.customer_view WHERE view_schema = 'analytics_view';
 SELECT 'clm.customer_view'::regclass = ANY (extconfig) AS registry_is_dumped
 FROM pg_extension WHERE extname = 'clm';
 
--- one row per customer with orders before as_of; same figures as plain SQL
+-- one row per customer with orders up to as_of (inclusive); same figures as plain SQL
 CREATE TABLE by_hand AS
 SELECT "Customer; DROP TABLE x" AS customer_key,
        count(*) AS orders, sum("amount $") AS revenue,
        min("when"" --") AS first_order_at, max("when"" --") AS last_order_at,
        extract(epoch FROM timestamptz '2025-07-01' - max("when"" --")) / 86400 AS recency_days
 FROM "Orders; DROP TABLE x"
-WHERE "Customer; DROP TABLE x" IS NOT NULL AND "when"" --" < '2025-07-01'
+WHERE "Customer; DROP TABLE x" IS NOT NULL AND "when"" --" <= '2025-07-01'
 GROUP BY 1;
 SELECT (SELECT count(*) FROM "Customer View; DROP TABLE x") AS view_rows,
        (SELECT count(*) FROM by_hand) AS customers,
@@ -70,7 +70,7 @@ WITH reg AS (SELECT * FROM clm.customer_view WHERE view_schema = 'analytics_view
            clm.rfm_agg(o."when"" --", o."amount $", reg.as_of) AS rfm,
            clm.purchase_summary(o."when"" --", o."amount $", reg.as_of, reg.time_unit) AS ps
       FROM "Orders; DROP TABLE x" AS o, reg
-     WHERE o."Customer; DROP TABLE x" IS NOT NULL AND o."when"" --" < reg.as_of
+     WHERE o."Customer; DROP TABLE x" IS NOT NULL AND o."when"" --" <= reg.as_of
      GROUP BY 1
 )
 SELECT d.customer_key, d.rfm, d.ps, clm.rfm_score(d.rfm, reg.thresholds) AS sc,
@@ -127,9 +127,12 @@ SELECT clm.create_customer_view('analytics_view.cv_text', 'orders_text', 'custom
 SELECT format_type(atttypid, NULL) AS key_type, attrelid::regclass AS view
 FROM pg_attribute WHERE attname = 'customer_key' AND attrelid IN ('cv_uuid'::regclass, 'cv_text'::regclass)
 ORDER BY 2;
+-- (a date is its midnight: the orders dated 2025-07-01 are at as_of and count)
 SELECT (SELECT count(*) FROM cv_uuid) AS uuid_rows, (SELECT count(*) FROM cv_text) AS text_rows,
        (SELECT sum(revenue) FROM cv_uuid) = 100 * (SELECT sum(revenue) FROM by_hand) AS uuid_revenue_in_cents,
-       (SELECT sum(revenue) FROM cv_text) = (SELECT sum(revenue) FROM by_hand) AS text_revenue;
+       (SELECT sum(revenue) FROM cv_text)
+           = (SELECT sum(amount) FROM orders_text WHERE placed_on <= '2025-07-01') AS text_revenue,
+       (SELECT count(*) FROM orders_text WHERE placed_on = '2025-07-01') AS orders_dated_as_of;
 SELECT clm.refresh_customer_view('cv_text', '2025-07-02');
 
 -- bad arguments

@@ -14,10 +14,13 @@
 -- table passed in may be a temporary table, which a parallel worker cannot
 -- read.
 --
--- Time conventions shared by every function below: an as_of time is
--- exclusive (orders at or after it are ignored), windows are half-open
--- [since, until), calendar periods (date_trunc) are taken in the session's
--- TimeZone, and durations in days are elapsed time / 86400 s.
+-- Time conventions shared by every function below, and by the rest of clm:
+-- as_of is inclusive (an order placed exactly at as_of counts, later ones
+-- are ignored), windows [since, until) are half-open, an order at
+-- -infinity is an error (clm._finite_order_time; one at infinity is later
+-- than any as_of or until, so ignored), calendar periods (date_trunc) are
+-- taken in the session's TimeZone, and durations in days are elapsed time /
+-- 86400 s.
 -- ---------------------------------------------------------------------------
 
 -- _column_type: the type of a user column, after checking that it exists.
@@ -112,3 +115,13 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@._check_as_of(timestamptz, text) IS
     'internal: raises an error when a point in time is null or infinite';
+
+-- _finite_order_time: every order time an analysis takes in goes through
+-- this check (C, see analytics.c): an infinite one would make the period
+-- grids endless and the durations undefined.
+CREATE FUNCTION @extschema@._finite_order_time(ordered_at timestamptz)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'clm_finite_order_time'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._finite_order_time(timestamptz) IS
+    'internal: its argument, or an error (22008) when an order time is -infinity or infinity';

@@ -63,17 +63,20 @@ BEGIN
 
     RETURN QUERY EXECUTE pg_catalog.format($q$
         WITH o AS (
-            SELECT t.%1$I AS c, t.%2$I::timestamptz AS at
+            SELECT t.%1$I AS c, @extschema@._finite_order_time(t.%2$I::timestamptz) AS at
               FROM %3$s AS t
-             WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz < $1
+             WHERE t.%1$I IS NOT NULL AND t.%2$I::timestamptz <= $1    -- as_of is inclusive
         ), gaps AS (
             SELECT o.c, o.at,
                    pg_catalog.lead(o.at) OVER (PARTITION BY o.c ORDER BY o.at) AS next_at
               FROM o
         ), s AS (              -- one row per customer: first order, first churn
+            -- (a churn before the next order, or at or before as_of: the
+            -- orders at as_of have been seen, so has their absence)
             SELECT gaps.c, pg_catalog.min(gaps.at) AS first_at,
                    pg_catalog.min(gaps.at + $2)
-                       FILTER (WHERE gaps.at + $2 < COALESCE(gaps.next_at, $1)) AS churn_at
+                       FILTER (WHERE CASE WHEN gaps.next_at IS NULL THEN gaps.at + $2 <= $1
+                                          ELSE gaps.at + $2 < gaps.next_at END) AS churn_at
               FROM gaps
              GROUP BY gaps.c
         ), subj AS (

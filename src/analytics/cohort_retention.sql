@@ -47,10 +47,11 @@ BEGIN
     step := CASE period WHEN 'week' THEN interval '7 days'
                         WHEN 'month' THEN interval '1 month'
                         ELSE interval '3 months' END;
-    -- the period containing as_of starts at boundary; it is partial unless
-    -- as_of is exactly its start (then nothing of it has been observed)
+    -- the period containing as_of starts at boundary and is partial: as_of
+    -- is inclusive, so even when as_of is exactly its start that instant
+    -- has been observed (an order placed then counts, in that period)
     boundary := pg_catalog.date_trunc(period, as_of);
-    IF include_partial AND boundary < as_of THEN
+    IF include_partial THEN
         last_start := boundary;
     ELSE
         last_start := boundary - step;
@@ -59,12 +60,12 @@ BEGIN
     RETURN QUERY EXECUTE pg_catalog.format($q$
         WITH o AS (
             SELECT t.%1$I AS c,
-                   pg_catalog.date_trunc($1, t.%2$I::timestamptz) AS p,
+                   pg_catalog.date_trunc($1, @extschema@._finite_order_time(t.%2$I::timestamptz)) AS p,
                    t.%3$I::numeric AS amount
               FROM %4$s AS t
              WHERE t.%1$I IS NOT NULL
-               AND t.%2$I::timestamptz < $2
-               AND t.%2$I::timestamptz < $3 + $4
+               AND t.%2$I::timestamptz <= $2        -- as_of is inclusive
+               AND t.%2$I::timestamptz < $3 + $4    -- the end of the last reported period
         ), cp AS (             -- one row per customer and active period
             SELECT o.c, o.p, pg_catalog.sum(o.amount) AS revenue
               FROM o

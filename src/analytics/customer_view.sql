@@ -40,7 +40,7 @@ CREATE TABLE @extschema@.customer_view (
 COMMENT ON TABLE @extschema@.customer_view IS
     'registry of the materialized customer views made by clm.create_customer_view: source, parameters, the as-of time and the models of the last refresh, and the view''s definition';
 COMMENT ON COLUMN @extschema@.customer_view.as_of IS
-    'the as-of time of the last refresh: orders at or after it are ignored, recency and model clocks stop there';
+    'the as-of time of the last refresh: orders up to and including it count, later ones are ignored; recency and model clocks stop there';
 COMMENT ON COLUMN @extschema@.customer_view.definition IS
     'the SELECT the materialized view was created with';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_view', '');
@@ -112,7 +112,7 @@ RETURN pg_catalog.format($q$
            @extschema@.rfm_agg(o.%2$I::timestamptz, o.%3$I::numeric, %5$s) AS rfm,
            @extschema@.purchase_summary(o.%2$I::timestamptz, o.%3$I::numeric, %5$s, %6$s) AS s
       FROM %4$s AS o%7$s
-     WHERE o.%1$I IS NOT NULL AND o.%2$I::timestamptz < %5$s
+     WHERE o.%1$I IS NOT NULL AND o.%2$I::timestamptz <= %5$s
      GROUP BY o.%1$I$q$,
     reg.customer_column, reg.ordered_at_column, reg.amount_column, reg.orders_relation,
     as_of_expr, unit_expr, extra_from);
@@ -439,7 +439,7 @@ COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name,
     'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases, predicted CLV), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
 
 -- refresh_customer_view: moves the view to a new as-of time, refits its
--- models on the orders before it and refreshes the data, concurrently by
+-- models on the orders up to it and refreshes the data, concurrently by
 -- default so that BI readers are never blocked.
 CREATE FUNCTION @extschema@.refresh_customer_view(
     view_name text,
@@ -487,7 +487,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_customer_view(text, timestamptz, boolean) IS
-    'moves a customer view to a new as-of time: refits its models on the orders before it and refreshes the materialized view (concurrently by default)';
+    'moves a customer view to a new as-of time: refits its models on the orders up to it and refreshes the materialized view (concurrently by default)';
 
 -- drop_customer_view: removes the view and its registry row together, so
 -- that no stale definition is left behind for pg_dump.

@@ -60,7 +60,7 @@ BEGIN
     EXECUTE pg_catalog.format($q$
         WITH pc AS (           -- one row per customer who ordered before until
             SELECT t.%1$I AS c,
-                   pg_catalog.min(t.%2$I::timestamptz) AS first_at,
+                   pg_catalog.min(@extschema@._finite_order_time(t.%2$I::timestamptz)) AS first_at,
                    pg_catalog.max(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz < $1) AS last_before,
                    pg_catalog.min(t.%2$I::timestamptz) FILTER (WHERE t.%2$I::timestamptz >= $1) AS first_in,
                    pg_catalog.count(*) FILTER (WHERE t.%2$I::timestamptz >= $1) AS n_in,

@@ -43,7 +43,8 @@ with psycopg.connect(conninfo) as conn:
     as_of = cur.fetchone()[0]
 
     # raw orders, to compute the expected counts independently of clm
-    cur.execute("SELECT customer, placed FROM shop.orders WHERE placed < %s", (as_of,))
+    # (as_of is inclusive: an order placed exactly at as_of counts)
+    cur.execute("SELECT customer, placed FROM shop.orders WHERE placed <= %s", (as_of,))
     orders = cur.fetchall()
     first = {}
     months = {}
