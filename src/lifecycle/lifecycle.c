@@ -28,6 +28,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -888,17 +889,63 @@ clm_lc_logical_relid(Relation rel)
 }
 
 /*
+ * lc_guard_defect
+ *		Why trigger t, a clm.stage_guard on the stage column stage_attnum of
+ *		its table, cannot see every stage change; NULL if it can.
+ *
+ * Only a BEFORE ROW trigger sees the row before it is written; it must fire
+ * on INSERT (the first stage) and on every UPDATE that may change the stage
+ * (UPDATE OF other columns does not fire when only the stage changes), with
+ * no WHEN condition that could skip a change, and it must be enabled for
+ * the current session_replication_role (as the trigger manager decides).
+ */
+static const char *
+lc_guard_defect(const Trigger *t, AttrNumber stage_attnum)
+{
+	if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype))
+		return "it is not a BEFORE ... FOR EACH ROW trigger";
+	if (!TRIGGER_FOR_INSERT(t->tgtype))
+		return "it does not fire on INSERT";
+	if (!TRIGGER_FOR_UPDATE(t->tgtype))
+		return "it does not fire on UPDATE";
+	if (t->tgnattr > 0)
+	{
+		int			i;
+		bool		found = false;
+
+		for (i = 0; i < t->tgnattr; i++)
+			if (t->tgattr[i] == stage_attnum)
+				found = true;
+		if (!found)
+			return "it fires only on UPDATE OF other columns";
+	}
+	if (t->tgqual != NULL)
+		return "it has a WHEN condition";
+	if (t->tgenabled == TRIGGER_DISABLED)
+		return "it is disabled";
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ?
+		t->tgenabled == TRIGGER_FIRES_ON_ORIGIN :
+		t->tgenabled == TRIGGER_FIRES_ON_REPLICA)
+		return "it is not enabled for the current session_replication_role";
+	return NULL;
+}
+
+/*
  * clm_lc_require_guard
- *		Insist that rel carries an enabled clm.stage_guard on stage_column.
+ *		Insist that rel carries a clm.stage_guard on stage_column that fires
+ *		for every stage change.
  *
  * stage_on_order and refresh_stages move stages by updating the customer
- * row; without the guard those moves would bypass the rules and leave no
- * history, silently.
+ * row; without the guard, or with one that does not fire for that update,
+ * those moves would bypass the rules and leave no history, silently.
  */
 const char *
 clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 {
 	TriggerDesc *td = rel->trigdesc;
+	AttrNumber	stage_attnum = get_attnum(RelationGetRelid(rel), stage_column);
+	const Trigger *unfit = NULL;
+	const char *defect = NULL;
 	int			i;
 
 	if (td != NULL)
@@ -907,21 +954,32 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 		{
 			Trigger    *t = &td->triggers[i];
 			char	   *fname;
+			const char *why;
 
-			if (t->tgenabled == TRIGGER_DISABLED || t->tgnargs < 2 ||
-				strcmp(t->tgargs[0], stage_column) != 0)
+			if (t->tgnargs < 2 || strcmp(t->tgargs[0], stage_column) != 0)
 				continue;
 			if (get_func_namespace(t->tgfoid) != lc.nsp)
 				continue;
 			fname = get_func_name(t->tgfoid);
-			if (fname && strcmp(fname, "stage_guard") == 0)
+			if (fname == NULL || strcmp(fname, "stage_guard") != 0)
+				continue;
+			why = lc_guard_defect(t, stage_attnum);
+			if (why == NULL)
 				return t->tgnargs >= 3 ? t->tgargs[2] : NULL;
+			if (unfit == NULL)
+			{
+				unfit = t;
+				defect = why;
+			}
 		}
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("%s needs clm.stage_guard on table \"%s\" for column \"%s\"",
 					caller, RelationGetRelationName(rel), stage_column),
+			 unfit != NULL ?
+			 errdetail("Trigger \"%s\" calls clm.stage_guard for that column, but %s, so it would miss stage changes.",
+					   unfit->tgname, defect) :
 			 errdetail("Stage moves go through the transition rules and are recorded in %s.stage_history by that trigger.",
 					   lc.nspname),
 			 errhint("CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s.stage_guard('%s', '<key column>', '<stage-entered-at column>');",
