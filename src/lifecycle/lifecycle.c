@@ -226,7 +226,12 @@ lc_load_values(void)
 	ReleaseSysCacheList(list);
 	for (i = 0; i < CLM_NUM_STAGES; i++)
 		if (!OidIsValid(lc.known[i]))
-			elog(ERROR, "clm.lifecycle_stage lacks the value \"%s\"", stage_names[i]);
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("type %s.lifecycle_stage lacks the value \"%s\"",
+							lc.nspname, stage_names[i]),
+					 errdetail("A value was renamed although the event trigger clm_lifecycle_stage_protect refuses that."),
+					 errhint("Rename the value back to \"%s\", with the event trigger disabled as it was for the rename.", stage_names[i])));
 }
 
 static int
@@ -350,7 +355,11 @@ clm_lc_load(Oid nsp)
 									CStringGetDatum("lifecycle_stage"),
 									ObjectIdGetDatum(nsp));
 	if (!OidIsValid(lc.stage_type))
-		elog(ERROR, "type lifecycle_stage is missing in the schema of clm");
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("type %s.lifecycle_stage does not exist", lc.nspname),
+				 errdetail("The type was renamed or moved although the event trigger clm_lifecycle_stage_protect refuses that."),
+				 errhint("Rename or move it back, with the event trigger disabled as it was for the change.")));
 	lc.rule_default_relid = lc_get_relid("stage_transition_rule_default", nsp);
 	lc.rule_user_relid = lc_get_relid("stage_transition_rule_user", nsp);
 	lc.policy_relid = lc_get_relid("lifecycle_policy", nsp);
