@@ -10,7 +10,10 @@
  * until a change to those tables invalidates them: the statement trigger
  * clm.lifecycle_config_changed() on the rule and policy tables sends a
  * relcache invalidation for the table (plain DML sends none), which every
- * backend receives at commit through the callback registered here.
+ * backend receives at commit through the callback registered here.  Like
+ * the catalog caches, the cache is refilled under a fresh snapshot, never
+ * the snapshot of the transaction or statement that happens to notice the
+ * invalidation (see lc_read_fresh).
  *
  * IDENTIFICATION
  *	  src/lifecycle/lifecycle.c
@@ -25,6 +28,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -35,6 +39,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "clm.h"
@@ -56,6 +61,8 @@ typedef struct LcCache
 {
 	bool		valid;			/* stage values, relids, history plan */
 	bool		rules_valid;
+	uint64		rules_gen;		/* bumped by every invalidation of the rules */
+	uint64		policy_gen;		/* ... and of the policies */
 	Oid			nsp;
 	char	   *nspname;		/* quoted, for SQL text */
 	Oid			stage_type;
@@ -69,6 +76,7 @@ typedef struct LcCache
 	char	  **labels;
 	Oid			known[CLM_NUM_STAGES];
 	bool	   *allowed;		/* nvals x nvals, [from * nvals + to] */
+	SPIPlanPtr	rules_plan;
 	SPIPlanPtr	history_plan;
 	SPIPlanPtr	policy_plan;
 	SPIPlanPtr	entered_plan;
@@ -102,9 +110,15 @@ lc_relcache_callback(Datum arg, Oid relid)
 		return;
 	if (relid == InvalidOid || relid == lc.rule_default_relid ||
 		relid == lc.rule_user_relid)
+	{
 		lc.rules_valid = false;
+		lc.rules_gen++;
+	}
 	if (relid == InvalidOid || relid == lc.policy_relid)
+	{
 		lc.npolicies = 0;
+		lc.policy_gen++;
+	}
 }
 
 /*
@@ -147,6 +161,38 @@ lc_switch_back(Oid save_userid, int save_sec)
 }
 
 /*
+ * lc_read_fresh
+ *		Run one of clm's prepared queries on its table relid under a fresh
+ *		snapshot, as the owner of clm's tables.
+ *
+ * The cache is refilled as soon as an invalidation has been processed, and
+ * that may happen inside a REPEATABLE READ transaction, or a READ COMMITTED
+ * statement, whose snapshot predates the change that sent it.  Read under
+ * that snapshot, the old rows would be cached and marked valid, and no
+ * further invalidation would come: the backend would keep the old rules for
+ * good.  So read the way the catalog caches do, with a snapshot taken now
+ * (the catalog snapshot is retaken for every table that has no syscache, and
+ * unlike GetLatestSnapshot it may be taken in parallel mode): every change
+ * whose invalidation has arrived is committed and therefore seen, and so
+ * are the earlier commands of our own transaction.
+ */
+static int
+lc_read_fresh(SPIPlanPtr plan, Oid relid, Datum *args, long tcount)
+{
+	Snapshot	snap = RegisterSnapshot(GetCatalogSnapshot(relid));
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_snapshot(plan, args, NULL, snap, InvalidSnapshot,
+							   true, false, tcount);
+	lc_switch_back(save_userid, save_sec);
+	UnregisterSnapshot(snap);
+	return ret;
+}
+
+/*
  * lc_load_values
  *		Read the values of clm.lifecycle_stage from the catalog.
  *
@@ -180,7 +226,12 @@ lc_load_values(void)
 	ReleaseSysCacheList(list);
 	for (i = 0; i < CLM_NUM_STAGES; i++)
 		if (!OidIsValid(lc.known[i]))
-			elog(ERROR, "clm.lifecycle_stage lacks the value \"%s\"", stage_names[i]);
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("type %s.lifecycle_stage lacks the value \"%s\"",
+							lc.nspname, stage_names[i]),
+					 errdetail("A value was renamed although the event trigger clm_lifecycle_stage_protect refuses that."),
+					 errhint("Rename the value back to \"%s\", with the event trigger disabled as it was for the rename.", stage_names[i])));
 }
 
 static int
@@ -197,22 +248,21 @@ lc_val_index(Oid v)
 /*
  * lc_load_rules
  *		Build the allowed-transition matrix from clm.stage_transition_rule.
+ *
+ * Reading the rules takes their tables' locks, which processes pending
+ * invalidations; one that arrives after the snapshot was taken may announce
+ * a change the snapshot does not show.  The matrix then answers the current
+ * call but stays invalid, so the next call reads again.
  */
 static void
 lc_load_rules(void)
 {
-	char	   *sql;
-	Oid			save_userid;
-	int			save_sec;
+	uint64		gen = lc.rules_gen;
 	int			ret;
 	uint64		i;
 	bool	   *allowed;
 
-	sql = psprintf("SELECT from_stage, to_stage FROM %s.stage_transition_rule",
-				   lc.nspname);
-	lc_switch_to_owner(&save_userid, &save_sec);
-	ret = SPI_execute(sql, true, 0);
-	lc_switch_back(save_userid, save_sec);
+	ret = lc_read_fresh(lc.rules_plan, lc.rule_user_relid, NULL, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading the clm transition rules failed: %s",
 			 SPI_result_code_string(ret));
@@ -237,8 +287,10 @@ lc_load_rules(void)
 		allowed[fi * lc.nvals + ti] = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
+	if (lc.allowed != NULL)
+		pfree(lc.allowed);
 	lc.allowed = allowed;
-	lc.rules_valid = true;
+	lc.rules_valid = (lc.rules_gen == gen);
 }
 
 /*
@@ -279,6 +331,7 @@ clm_lc_load(Oid nsp)
 	 * fired from inside the history insert, say).  Reloads happen only
 	 * after DDL on clm's tables, so the leak is a few kilobytes per reload.
 	 */
+	lc.rules_plan = NULL;
 	lc.history_plan = NULL;
 	lc.policy_plan = NULL;
 	lc.entered_plan = NULL;
@@ -302,7 +355,11 @@ clm_lc_load(Oid nsp)
 									CStringGetDatum("lifecycle_stage"),
 									ObjectIdGetDatum(nsp));
 	if (!OidIsValid(lc.stage_type))
-		elog(ERROR, "type lifecycle_stage is missing in the schema of clm");
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("type %s.lifecycle_stage does not exist", lc.nspname),
+				 errdetail("The type was renamed or moved although the event trigger clm_lifecycle_stage_protect refuses that."),
+				 errhint("Rename or move it back, with the event trigger disabled as it was for the change.")));
 	lc.rule_default_relid = lc_get_relid("stage_transition_rule_default", nsp);
 	lc.rule_user_relid = lc_get_relid("stage_transition_rule_user", nsp);
 	lc.policy_relid = lc_get_relid("lifecycle_policy", nsp);
@@ -315,6 +372,14 @@ clm_lc_load(Oid nsp)
 	ReleaseSysCache(tup);
 
 	lc_load_values();
+
+	lc.rules_plan = SPI_prepare(psprintf("SELECT from_stage, to_stage FROM %s.stage_transition_rule",
+										 lc.nspname),
+								0, NULL);
+	if (lc.rules_plan == NULL)
+		elog(ERROR, "preparing the clm rule lookup failed: %s",
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(lc.rules_plan);
 
 	argtypes[0] = TEXTOID;
 	argtypes[1] = TEXTOID;
@@ -466,8 +531,7 @@ clm_lc_policy(const char *name)
 	int			i;
 	Datum		arg;
 	int			ret;
-	Oid			save_userid;
-	int			save_sec;
+	uint64		gen = lc.policy_gen;
 	HeapTuple	tup;
 	TupleDesc	td;
 	PolicyEntry *e;
@@ -479,9 +543,7 @@ clm_lc_policy(const char *name)
 			return &lc.policies[i].policy;
 
 	arg = CStringGetTextDatum(name);
-	lc_switch_to_owner(&save_userid, &save_sec);
-	ret = SPI_execute_plan(lc.policy_plan, &arg, NULL, true, 1);
-	lc_switch_back(save_userid, save_sec);
+	ret = lc_read_fresh(lc.policy_plan, lc.policy_relid, &arg, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading clm.lifecycle_policy failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -513,15 +575,19 @@ clm_lc_policy(const char *name)
 	SPI_freetuptable(SPI_tuptable);
 	e->name = MemoryContextStrdup(lc_policy_cxt, name);
 	lc.npolicies++;
+	/* invalidated while we read (see lc_load_rules): use it this once only */
+	if (lc.policy_gen != gen)
+		lc.npolicies = 0;
 	return &e->policy;
 }
 
 /*
- * clm_lc_cached_policy
- *		The named policy if the cache already holds it, else NULL.
+ * lc_cached_policy
+ *		The named policy if the cache already holds it, else NULL: the fast
+ *		path of clm.classify_stage, which needs no SPI.
  */
-const ClmPolicy *
-clm_lc_cached_policy(Oid nsp, const char *name)
+static const ClmPolicy *
+lc_cached_policy(Oid nsp, const char *name)
 {
 	int			i;
 
@@ -775,7 +841,7 @@ clm_classify_stage(PG_FUNCTION_ARGS)
 	policy_name = text_to_cstring(PG_GETARG_TEXT_PP(4));
 
 	/* the fast path (set-based refreshes call this per customer): no SPI */
-	policy = clm_lc_cached_policy(get_func_namespace(fcinfo->flinfo->fn_oid), policy_name);
+	policy = lc_cached_policy(get_func_namespace(fcinfo->flinfo->fn_oid), policy_name);
 	if (policy == NULL)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -832,17 +898,63 @@ clm_lc_logical_relid(Relation rel)
 }
 
 /*
+ * lc_guard_defect
+ *		Why trigger t, a clm.stage_guard on the stage column stage_attnum of
+ *		its table, cannot see every stage change; NULL if it can.
+ *
+ * Only a BEFORE ROW trigger sees the row before it is written; it must fire
+ * on INSERT (the first stage) and on every UPDATE that may change the stage
+ * (UPDATE OF other columns does not fire when only the stage changes), with
+ * no WHEN condition that could skip a change, and it must be enabled for
+ * the current session_replication_role (as the trigger manager decides).
+ */
+static const char *
+lc_guard_defect(const Trigger *t, AttrNumber stage_attnum)
+{
+	if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype))
+		return "it is not a BEFORE ... FOR EACH ROW trigger";
+	if (!TRIGGER_FOR_INSERT(t->tgtype))
+		return "it does not fire on INSERT";
+	if (!TRIGGER_FOR_UPDATE(t->tgtype))
+		return "it does not fire on UPDATE";
+	if (t->tgnattr > 0)
+	{
+		int			i;
+		bool		found = false;
+
+		for (i = 0; i < t->tgnattr; i++)
+			if (t->tgattr[i] == stage_attnum)
+				found = true;
+		if (!found)
+			return "it fires only on UPDATE OF other columns";
+	}
+	if (t->tgqual != NULL)
+		return "it has a WHEN condition";
+	if (t->tgenabled == TRIGGER_DISABLED)
+		return "it is disabled";
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ?
+		t->tgenabled == TRIGGER_FIRES_ON_ORIGIN :
+		t->tgenabled == TRIGGER_FIRES_ON_REPLICA)
+		return "it is not enabled for the current session_replication_role";
+	return NULL;
+}
+
+/*
  * clm_lc_require_guard
- *		Insist that rel carries an enabled clm.stage_guard on stage_column.
+ *		Insist that rel carries a clm.stage_guard on stage_column that fires
+ *		for every stage change.
  *
  * stage_on_order and refresh_stages move stages by updating the customer
- * row; without the guard those moves would bypass the rules and leave no
- * history, silently.
+ * row; without the guard, or with one that does not fire for that update,
+ * those moves would bypass the rules and leave no history, silently.
  */
 const char *
 clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 {
 	TriggerDesc *td = rel->trigdesc;
+	AttrNumber	stage_attnum = get_attnum(RelationGetRelid(rel), stage_column);
+	const Trigger *unfit = NULL;
+	const char *defect = NULL;
 	int			i;
 
 	if (td != NULL)
@@ -851,21 +963,32 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 		{
 			Trigger    *t = &td->triggers[i];
 			char	   *fname;
+			const char *why;
 
-			if (t->tgenabled == TRIGGER_DISABLED || t->tgnargs < 2 ||
-				strcmp(t->tgargs[0], stage_column) != 0)
+			if (t->tgnargs < 2 || strcmp(t->tgargs[0], stage_column) != 0)
 				continue;
 			if (get_func_namespace(t->tgfoid) != lc.nsp)
 				continue;
 			fname = get_func_name(t->tgfoid);
-			if (fname && strcmp(fname, "stage_guard") == 0)
+			if (fname == NULL || strcmp(fname, "stage_guard") != 0)
+				continue;
+			why = lc_guard_defect(t, stage_attnum);
+			if (why == NULL)
 				return t->tgnargs >= 3 ? t->tgargs[2] : NULL;
+			if (unfit == NULL)
+			{
+				unfit = t;
+				defect = why;
+			}
 		}
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("%s needs clm.stage_guard on table \"%s\" for column \"%s\"",
 					caller, RelationGetRelationName(rel), stage_column),
+			 unfit != NULL ?
+			 errdetail("Trigger \"%s\" calls clm.stage_guard for that column, but %s, so it would miss stage changes.",
+					   unfit->tgname, defect) :
 			 errdetail("Stage moves go through the transition rules and are recorded in %s.stage_history by that trigger.",
 					   lc.nspname),
 			 errhint("CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s.stage_guard('%s', '<key column>', '<stage-entered-at column>');",

@@ -13,8 +13,6 @@
 #ifndef CLM_LIFECYCLE_H
 #define CLM_LIFECYCLE_H
 
-#include "postgres.h"
-
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -61,9 +59,6 @@ extern bool clm_lc_allowed(Oid from, Oid to);
 
 /* The policy of that name; ERROR if there is none.  Needs SPI connected. */
 extern const ClmPolicy *clm_lc_policy(const char *name);
-
-/* The policy if cached for the extension in nsp, else NULL (no SPI). */
-extern const ClmPolicy *clm_lc_cached_policy(Oid nsp, const char *name);
 
 /* Append a row to clm.stage_history, as the table's owner.  Needs SPI. */
 extern void clm_lc_record(const char *relation, const char *customer_key,

@@ -89,6 +89,27 @@ CREATE TRIGGER lifecycle_policy_protect_default
     FOR EACH ROW EXECUTE FUNCTION @extschema@.lifecycle_policy_protect_default();
 COMMENT ON TRIGGER lifecycle_policy_protect_default ON @extschema@.lifecycle_policy IS
     'the default policy is read-only';
+/*
+ * A policy that a clm.stage_on_order trigger names cannot be deleted or
+ * renamed (nor truncated away): every order insert would fail.  Fires after
+ * lifecycle_policy_protect_default (triggers fire in name order).
+ */
+CREATE FUNCTION @extschema@.lifecycle_policy_protect_in_use()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'clm_lifecycle_policy_protect_in_use'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.lifecycle_policy_protect_in_use() IS
+    'refuses to delete, rename or truncate away a lifecycle policy that a clm.stage_on_order trigger names, listing the triggers';
+CREATE TRIGGER lifecycle_policy_protect_in_use
+    BEFORE UPDATE OF name OR DELETE ON @extschema@.lifecycle_policy
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.lifecycle_policy_protect_in_use();
+COMMENT ON TRIGGER lifecycle_policy_protect_in_use ON @extschema@.lifecycle_policy IS
+    'a policy that a clm.stage_on_order trigger names cannot be deleted or renamed';
+CREATE TRIGGER lifecycle_policy_protect_in_use_truncate
+    BEFORE TRUNCATE ON @extschema@.lifecycle_policy
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.lifecycle_policy_protect_in_use();
+COMMENT ON TRIGGER lifecycle_policy_protect_in_use_truncate ON @extschema@.lifecycle_policy IS
+    'the policies cannot be truncated while clm.stage_on_order triggers name them';
 CREATE TRIGGER lifecycle_policy_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.lifecycle_policy
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.lifecycle_config_changed();

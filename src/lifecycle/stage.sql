@@ -133,3 +133,22 @@ FROM (VALUES
 COMMENT ON VIEW @extschema@.stage_model IS
     'how common lifecycle models (customer_journey, relationship, retail, marketing_funnel, hubspot) name each clm stage; model_stage NULL = no equivalent';
 GRANT SELECT ON @extschema@.stage_model TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- The type stays as defined: clm's C code knows it by name and its values
+-- by label.  (An upgrade script of clm that changes the type disables this
+-- event trigger around the change.)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.lifecycle_stage_protect()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'clm_lifecycle_stage_protect'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.lifecycle_stage_protect() IS
+    'event trigger function: refuses ALTER TYPE that renames or adds a value of clm.lifecycle_stage, renames the type or moves it to another schema';
+CREATE EVENT TRIGGER clm_lifecycle_stage_protect ON ddl_command_start
+    WHEN TAG IN ('ALTER TYPE')
+    EXECUTE FUNCTION @extschema@.lifecycle_stage_protect();
+COMMENT ON EVENT TRIGGER clm_lifecycle_stage_protect IS
+    'keeps clm.lifecycle_stage as clm defines it (no renamed or added values, no rename or schema move)';

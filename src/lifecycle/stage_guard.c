@@ -36,7 +36,7 @@
 /*
  * guard_column
  *		Resolve a trigger argument naming a column of rel, with a clear error
- *		for a missing one (ordinary user columns only).
+ *		for a missing one (ordinary, not generated, user columns only).
  */
 static int
 guard_column(Relation rel, const char *colname, const char *role)
@@ -50,6 +50,22 @@ guard_column(Relation rel, const char *colname, const char *role)
 						colname, RelationGetRelationName(rel)),
 				 errdetail("clm.stage_guard was given \"%s\" as its %s column.", colname, role),
 				 errhint("The arguments are (stage column, key column [, stage-entered-at column]), as plain column names.")));
+
+	/*
+	 * BEFORE triggers run before generated columns are computed: the guard
+	 * would see NULL (INSERT) or the old value (UPDATE) instead of the stage
+	 * or key stored, so stage changes would pass unchecked and unrecorded,
+	 * and a stage-entered-at value it sets would be overwritten.
+	 */
+	if (TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attgenerated)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("clm.stage_guard cannot use generated column \"%s\"", colname),
+				 errdetail("Column \"%s\" of relation %s, given as the %s column, is a generated column; BEFORE triggers run before generated columns are computed, so the guard would never see the value stored.",
+						   colname, clm_qualified_relname(RelationGetRelid(rel)), role),
+				 errhint("Make it an ordinary column (ALTER TABLE %s ALTER COLUMN %s DROP EXPRESSION) and set it in your statements.",
+						 clm_qualified_relname(RelationGetRelid(rel)), quote_identifier(colname)),
+				 errtablecol(rel, attnum)));
 	return attnum;
 }
 
