@@ -8,7 +8,8 @@
 #   "Reference" section, with a version in its "Added" column.  Support
 #   objects are recognised from the catalog, not from their names: the
 #   functions an aggregate or a type is built from, the trigger functions on
-#   clm's own tables, and the "_"-prefixed helpers;
+#   clm's own tables, the functions of clm's event triggers, and the
+#   "_"-prefixed helpers;
 # - every row of that section names an object of the extension, and every
 #   link in it leads to a heading of the page it names (GitHub's anchors:
 #   the heading's text, lower case, punctuation dropped, spaces to "-").
@@ -85,7 +86,10 @@ my $rows = $node->safe_psql(
 		FROM pg_type
 		UNION
 		SELECT tgfoid FROM pg_trigger
-		WHERE tgrelid IN (SELECT objid FROM member WHERE classid = 'pg_class'::regclass))
+		WHERE tgrelid IN (SELECT objid FROM member WHERE classid = 'pg_class'::regclass)
+		UNION
+		SELECT evtfoid FROM pg_event_trigger
+		WHERE oid IN (SELECT objid FROM member WHERE classid = 'pg_event_trigger'::regclass))
 	SELECT name, bool_and(is_support) FROM (
 		SELECT p.proname AS name, p.oid IN (SELECT f FROM support) OR p.proname LIKE '\_%' AS is_support
 		FROM member m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
