@@ -55,6 +55,10 @@ RESET ROLE;
 
 SET ROLE regress_hist_dave;
 SELECT relation, customer_key, from_stage, to_stage FROM clm.stage_history ORDER BY id;
+SELECT clm.stage_history_visible('hist_b.customers', '20') AS dave_sees_20,
+       clm.stage_history_visible('hist_b.customers', '10') AS dave_sees_10,
+       clm.stage_history_visible('hist_b.customers', '99') AS dave_sees_99,
+       clm.stage_history_visible(0, '20') AS dropped_table;
 RESET ROLE;
 
 -- a role with no privilege on any customers table sees no history at all
@@ -65,6 +69,10 @@ SELECT count(*) AS matrix_rows FROM clm.stage_transition_matrix(NULL, NULL);
 -- and still cannot write it
 INSERT INTO clm.stage_history (relation, customer_key, to_stage, changed_at)
 VALUES ('hist_b.customers', '10', 'loyal', '2026-01-01');
+-- asking the policy function directly tells it nothing it could not read itself
+SELECT clm.stage_history_visible('hist_b.customers', '10') AS nobody_sees_10;
+-- nor can it detach history: that function is for the event trigger only
+SELECT clm.stage_history_detach_dropped();
 RESET ROLE;
 
 -- losing the privilege hides the rows again; FORCE ROW LEVEL SECURITY
