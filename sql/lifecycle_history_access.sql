@@ -36,6 +36,10 @@ CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON hist_b.customers
     FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id');
 ALTER TABLE hist_b.customers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_tenant ON hist_b.customers USING (tenant = current_user);
+-- a policy function that notes whose rights it runs with
+CREATE FUNCTION hist_b.note_reader() RETURNS boolean LANGUAGE sql VOLATILE
+    RETURN set_config('regress_hist.policy_ran_as', current_user, false) IS NOT NULL;
+CREATE POLICY note_reader ON hist_b.customers AS RESTRICTIVE USING (hist_b.note_reader());
 GRANT SELECT ON hist_b.customers TO regress_hist_carol, regress_hist_dave;
 INSERT INTO hist_b.customers VALUES
     (10, 'regress_hist_carol', 'prospect'), (11, 'regress_hist_carol', 'prospect'),
@@ -45,11 +49,22 @@ UPDATE hist_b.customers SET status = 'first_purchase' WHERE id IN (10, 20);
 SELECT relation, customer_key, from_stage, to_stage FROM clm.stage_history ORDER BY id;
 RESET ROLE;
 
--- carol: no error for alice's private schema, and only her tenant's customers
+-- carol is subject to the table's policy, which bob wrote: looking her
+-- customers up would run bob's policy with carol's rights, which bob may
+-- not use.  So she sees none of that table's history (and no error for
+-- alice's private schema)
+SET ROLE regress_hist_carol;
+SELECT count(*) AS visible FROM clm.stage_history;
+SELECT current_setting('regress_hist.policy_ran_as', true) AS policy_ran_as;
+RESET ROLE;
+-- once bob may act as the tenants anyway, their customers are looked up
+GRANT regress_hist_carol, regress_hist_dave TO regress_hist_bob;
+-- carol: only her tenant's customers
 SET ROLE regress_hist_carol;
 SELECT relation, customer_key, from_stage, to_stage FROM clm.stage_history ORDER BY id;
 SELECT from_stage, to_stage, transitions FROM clm.stage_transition_matrix(NULL, NULL) WHERE transitions > 0;
 SELECT step, stage, customers FROM clm.stage_funnel(NULL, NULL, '{prospect,first_purchase}');
+SELECT current_setting('regress_hist.policy_ran_as', true) AS policy_ran_as;
 SELECT count(*) AS rows_of_hist_b FROM clm.stage_history WHERE relation = 'hist_b.customers'::regclass;
 RESET ROLE;
 

@@ -10,6 +10,14 @@
  * role may not see are filtered out; nothing here raises an error for
  * them (a table in a schema the role cannot use, a dropped table).
  *
+ * Looking the customer up under the table's policies runs the policies'
+ * expressions as the reader, although the reader only asked for clm's
+ * history: the table's owner wrote them, and they would run with the
+ * reader's rights.  So the lookup is made only when the owner may act as
+ * the reader anyway (it is a member of the reader's role, or a superuser);
+ * otherwise the reader sees none of that table's history, the way
+ * PostgreSQL's pg_stats hides the statistics of such tables.
+ *
  * IDENTIFICATION
  *	  src/lifecycle/stage_history.c
  *
@@ -167,6 +175,7 @@ hist_decide(HistCache *cache, MemoryContext mcxt, Oid relid)
 	HistTable  *t;
 	HeapTuple	tup;
 	Oid			nspid;
+	Oid			owner;
 	bool		missing = false;
 	Oid			user = GetUserId();
 
@@ -184,6 +193,7 @@ hist_decide(HistCache *cache, MemoryContext mcxt, Oid relid)
 	if (!HeapTupleIsValid(tup))
 		return t;				/* dropped (relation 0, or a stale OID) */
 	nspid = ((Form_pg_class) GETSTRUCT(tup))->relnamespace;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 
 	if (pg_namespace_aclcheck(nspid, user, ACL_USAGE) != ACLCHECK_OK ||
@@ -196,6 +206,8 @@ hist_decide(HistCache *cache, MemoryContext mcxt, Oid relid)
 		t->access = HIST_ALL;
 		return t;
 	}
+	if (!is_member_of_role(owner, user))
+		return t;				/* its policies are not to run as the reader */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	{
