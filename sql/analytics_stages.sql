@@ -78,6 +78,7 @@ SELECT * FROM clm.stage_funnel(NULL, NULL, '{lead,NULL}');
 SELECT * FROM clm.stage_funnel(NULL, NULL, '{lead,customer}');
 SELECT * FROM clm.stage_funnel('2024-02-01', '2024-01-01');
 
-DELETE FROM clm.stage_history WHERE relation LIKE 'analytics\_stages.%';
+DELETE FROM clm.stage_history
+WHERE relation IN ('analytics_stages.customers'::regclass, 'analytics_stages."Customers; DROP TABLE x"'::regclass);
 RESET search_path;
 DROP SCHEMA analytics_stages CASCADE;

@@ -33,7 +33,7 @@ CREATE TABLE gdef.gensince (id int PRIMARY KEY, status clm.lifecycle_stage,
 CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON gdef.gensince
     FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
 INSERT INTO gdef.gensince (id, status) VALUES (1, 'prospect');
-SELECT count(*) AS history_rows FROM clm.stage_history WHERE relation LIKE 'gdef.%';
+SELECT count(*) AS history_rows FROM clm.stage_history WHERE relation::text LIKE 'gdef.%';
 
 -- stage_on_order insists on a guard that fires for every stage change
 CREATE TABLE gdef.customers (id int PRIMARY KEY, name text, status clm.lifecycle_stage);
@@ -84,8 +84,8 @@ CREATE TRIGGER guard BEFORE INSERT OR UPDATE OF name, status ON gdef.customers
 INSERT INTO gdef.orders VALUES (1, '2025-02-01');
 SELECT status FROM gdef.customers;
 SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
-WHERE relation = 'gdef.customers' ORDER BY id;
+WHERE relation = 'gdef.customers'::regclass ORDER BY id;
 
 RESET search_path;
-DELETE FROM clm.stage_history WHERE relation LIKE 'gdef.%';
+DELETE FROM clm.stage_history WHERE relation::text LIKE 'gdef.%';
 DROP SCHEMA gdef CASCADE;

@@ -56,5 +56,5 @@ DELETE FROM clm.lifecycle_policy WHERE name = 'lpu "odd"' RETURNING name;
 -- not for direct use
 SELECT clm.lifecycle_policy_protect_in_use();
 
-DELETE FROM clm.stage_history WHERE relation = 'lpu.customers';
+DELETE FROM clm.stage_history WHERE relation = 'lpu.customers'::regclass;
 DROP SCHEMA lpu CASCADE;

@@ -66,6 +66,6 @@ SELECT count(*) > 0 AS can_read FROM clm.stage_transition_rule;
 INSERT INTO clm.stage_transition_rule (from_stage, to_stage) VALUES ('churned', 'lead');
 INSERT INTO clm.stage_transition_rule_user VALUES ('churned', 'lead', true);
 INSERT INTO clm.stage_history (relation, customer_key, to_stage, changed_at)
-VALUES ('x', '1', 'loyal', '2026-01-01');
+VALUES ('pg_catalog.pg_class', '1', 'loyal', '2026-01-01');
 RESET ROLE;
 DROP ROLE clm_rule_reader;

@@ -48,10 +48,10 @@ SELECT pg_catalog.enum_range(NULL::lsa.mood);
 -- the stages are unchanged and the guard works
 SELECT pg_catalog.enum_range(NULL::clm.lifecycle_stage);
 UPDATE lsa.cust SET status = 'repeat' WHERE id = 1;
-SELECT from_stage, to_stage FROM clm.stage_history WHERE relation = 'lsa.cust' ORDER BY id;
+SELECT from_stage, to_stage FROM clm.stage_history WHERE relation = 'lsa.cust'::regclass ORDER BY id;
 
 -- the event trigger function is not for direct use
 SELECT clm.lifecycle_stage_protect();
 
-DELETE FROM clm.stage_history WHERE relation = 'lsa.cust';
+DELETE FROM clm.stage_history WHERE relation = 'lsa.cust'::regclass;
 DROP SCHEMA lsa CASCADE;

@@ -48,6 +48,6 @@ CREATE TRIGGER o AFTER INSERT ON tn_shop.orders2
 INSERT INTO tn_shop.orders2 VALUES (1, '2026-01-06 10:00+00');
 SELECT status FROM tn_other.customers WHERE id = 1;
 
-DELETE FROM clm.stage_history WHERE relation LIKE 'tn\_%';
+DELETE FROM clm.stage_history WHERE relation::text LIKE 'tn\_%';
 DROP SCHEMA tn_shop CASCADE;
 DROP SCHEMA tn_other CASCADE;

@@ -23,7 +23,7 @@ SELECT coalesce(h.from_stage::text, '(new)') AS from_stage, h.to_stage,
        count(*) AS changes,
        min(h.changed_at)::date AS first_seen, max(h.changed_at)::date AS last_seen
 FROM clm.stage_history h
-WHERE h.relation = 'clm_demo.customers'
+WHERE h.relation = 'clm_demo.customers'::regclass
 GROUP BY h.from_stage, h.to_stage
 ORDER BY h.from_stage NULLS FIRST, h.to_stage;
 
@@ -40,7 +40,7 @@ SELECT to_char(date_trunc('year', h.changed_at), 'YYYY')
        count(*) FILTER (WHERE h.to_stage = 'churned') AS churned,
        count(*) FILTER (WHERE h.to_stage = 'reactivated') AS reactivated
 FROM clm.stage_history h
-WHERE h.relation = 'clm_demo.customers' AND h.from_stage IS NOT NULL
+WHERE h.relation = 'clm_demo.customers'::regclass AND h.from_stage IS NOT NULL
   AND h.changed_at < timestamptz '2026-07-01 00:00+00'
 GROUP BY 1 ORDER BY 1;
 RESET timezone;

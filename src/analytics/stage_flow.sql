@@ -2,9 +2,8 @@
 -- Stage history: transition matrix and funnel
 -- ---------------------------------------------------------------------------
 
--- _relation_label: stage_history identifies the customers table by its
--- quoted, schema-qualified name (text, so that history survives dump and
--- restore); this builds the same label from a regclass for filtering.
+-- _relation_label: the quoted, schema-qualified name of a relation, the
+-- form in which clm keeps a table's name as text (customer view registry).
 CREATE FUNCTION @extschema@._relation_label(rel regclass)
 RETURNS text
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
@@ -14,7 +13,7 @@ RETURN (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE c.oid = rel);
 COMMENT ON FUNCTION @extschema@._relation_label(regclass) IS
-    'internal: the quoted, schema-qualified name of a relation, as clm.stage_history.relation stores it';
+    'internal: the quoted, schema-qualified name of a relation';
 
 -- _check_window: since/until bound a half-open window; NULL means open on
 -- that side, but an empty or inverted window is almost surely a mistake.
@@ -51,7 +50,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    rel_label text := @extschema@._relation_label(relation);
+    rel oid := relation;
 BEGIN
     PERFORM @extschema@._check_window(since, until);
     RETURN QUERY
@@ -60,7 +59,7 @@ BEGIN
           FROM @extschema@.stage_history AS sh
          WHERE (since IS NULL OR sh.changed_at >= since)
            AND (until IS NULL OR sh.changed_at < until)
-           AND (rel_label IS NULL OR sh.relation = rel_label)
+           AND (rel IS NULL OR sh.relation = rel)
     ), cnt AS (
         SELECT h.f, h.t, pg_catalog.count(*) AS n FROM h GROUP BY h.f, h.t
     ), tot AS (
@@ -95,7 +94,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    rel_label text := @extschema@._relation_label(relation);
+    rel oid := relation;
 BEGIN
     PERFORM @extschema@._check_window(since, until);
     IF stages IS NULL OR pg_catalog.cardinality(stages) = 0 THEN
@@ -118,7 +117,7 @@ BEGIN
                pg_catalog.lead(sh.changed_at) OVER (PARTITION BY sh.relation, sh.customer_key
                                                     ORDER BY sh.changed_at, sh.id) AS left_at
           FROM @extschema@.stage_history AS sh
-         WHERE (rel_label IS NULL OR sh.relation = rel_label)
+         WHERE (rel IS NULL OR sh.relation = rel)
            AND (until IS NULL OR sh.changed_at < until)
     ), w AS (
         SELECT h.* FROM h WHERE since IS NULL OR h.at >= since

@@ -59,7 +59,7 @@ clm_check_finite_float8(double v, const char *argname)
  *		The quoted, schema-qualified name of a relation.
  *
  * This is the form in which clm writes a user's table into the SQL it runs
- * (so no search_path can redirect it) and into clm.stage_history.relation.
+ * (so no search_path can redirect it) and into its messages.
  */
 char *
 clm_qualified_relname(Oid relid)

@@ -381,7 +381,7 @@ clm_lc_load(Oid nsp)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.rules_plan);
 
-	argtypes[0] = TEXTOID;
+	argtypes[0] = REGCLASSOID;
 	argtypes[1] = TEXTOID;
 	argtypes[2] = lc.stage_type;
 	argtypes[3] = lc.stage_type;
@@ -409,7 +409,7 @@ clm_lc_load(Oid nsp)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.policy_plan);
 
-	argtypes[0] = TEXTOID;
+	argtypes[0] = REGCLASSOID;
 	argtypes[1] = TEXTOID;
 	lc.entered_plan = SPI_prepare(psprintf("SELECT h.changed_at FROM %s.stage_history h "
 										   "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
@@ -604,7 +604,7 @@ lc_cached_policy(Oid nsp, const char *name)
  *		Append one row to clm.stage_history, as the table's owner.
  */
 void
-clm_lc_record(const char *relation, const char *customer_key,
+clm_lc_record(Oid relid, const char *customer_key,
 			  Oid from, Oid to, TimestampTz changed_at, Oid changed_by)
 {
 	Datum		values[6];
@@ -615,7 +615,7 @@ clm_lc_record(const char *relation, const char *customer_key,
 	NameData	who;
 
 	namestrcpy(&who, GetUserNameFromId(changed_by, false));
-	values[0] = CStringGetTextDatum(relation);
+	values[0] = ObjectIdGetDatum(relid);
 	values[1] = CStringGetTextDatum(customer_key);
 	values[2] = ObjectIdGetDatum(from);
 	if (!OidIsValid(from))
@@ -636,7 +636,7 @@ clm_lc_record(const char *relation, const char *customer_key,
  *		The business time of the customer's latest recorded stage change.
  */
 bool
-clm_lc_stage_entered_at(const char *relation, const char *customer_key,
+clm_lc_stage_entered_at(Oid relid, const char *customer_key,
 						TimestampTz *entered_at)
 {
 	Datum		args[2];
@@ -645,7 +645,7 @@ clm_lc_stage_entered_at(const char *relation, const char *customer_key,
 	int			ret;
 	bool		isnull;
 
-	args[0] = CStringGetTextDatum(relation);
+	args[0] = ObjectIdGetDatum(relid);
 	args[1] = CStringGetTextDatum(customer_key);
 	lc_switch_to_owner(&save_userid, &save_sec);
 	ret = SPI_execute_plan(lc.entered_plan, args, NULL, false, 1);
@@ -665,7 +665,7 @@ clm_lc_stage_entered_at(const char *relation, const char *customer_key,
  *		recording order, not business time), or InvalidOid if none.
  */
 Oid
-clm_lc_latest_stage(const char *relation, const char *customer_key)
+clm_lc_latest_stage(Oid relid, const char *customer_key)
 {
 	Datum		args[2];
 	Oid			save_userid;
@@ -674,7 +674,7 @@ clm_lc_latest_stage(const char *relation, const char *customer_key)
 	bool		isnull;
 	Datum		d;
 
-	args[0] = CStringGetTextDatum(relation);
+	args[0] = ObjectIdGetDatum(relid);
 	args[1] = CStringGetTextDatum(customer_key);
 	lc_switch_to_owner(&save_userid, &save_sec);
 	ret = SPI_execute_plan(lc.latest_plan, args, NULL, false, 1);

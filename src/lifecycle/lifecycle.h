@@ -60,8 +60,11 @@ extern bool clm_lc_allowed(Oid from, Oid to);
 /* The policy of that name; ERROR if there is none.  Needs SPI connected. */
 extern const ClmPolicy *clm_lc_policy(const char *name);
 
-/* Append a row to clm.stage_history, as the table's owner.  Needs SPI. */
-extern void clm_lc_record(const char *relation, const char *customer_key,
+/*
+ * Append a row to clm.stage_history for the customers table relid, as the
+ * history's owner.  Needs SPI.
+ */
+extern void clm_lc_record(Oid relid, const char *customer_key,
 						  Oid from, Oid to, TimestampTz changed_at,
 						  Oid changed_by);
 
@@ -69,14 +72,14 @@ extern void clm_lc_record(const char *relation, const char *customer_key,
  * When the customer entered its current stage, from the history (false if
  * there is none).  Needs SPI.
  */
-extern bool clm_lc_stage_entered_at(const char *relation, const char *customer_key,
+extern bool clm_lc_stage_entered_at(Oid relid, const char *customer_key,
 									TimestampTz *entered_at);
 
 /*
  * The stage of the customer's most recently recorded change, or InvalidOid
  * if there is none.  Needs SPI.
  */
-extern Oid	clm_lc_latest_stage(const char *relation, const char *customer_key);
+extern Oid	clm_lc_latest_stage(Oid relid, const char *customer_key);
 
 /*
  * The classifier behind clm.classify_stage and clm.stage_on_order.

@@ -16,8 +16,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/pg_index.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -136,6 +137,22 @@ stage_guard_check_call(FunctionCallInfo fcinfo)
 				 errdetail("Trigger \"%s\" on \"%s\".",
 						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
 				 errhint("The arguments are (stage column, key column [, stage-entered-at column]).")));
+
+	/*
+	 * The history names a table by OID, and the history of a dropped table
+	 * is detached by an event trigger, so that no later table inherits it.
+	 * Temporary tables are dropped at the end of their session without any
+	 * event trigger firing, and the next session in the same backend slot
+	 * creates its own table of the same name in the same pg_temp schema:
+	 * they get no history.
+	 */
+	if (td->tg_relation->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clm.stage_guard cannot be used on temporary table \"%s\"",
+						RelationGetRelationName(td->tg_relation)),
+				 errdetail("The stage history could not tell a temporary table from a later one of another session."),
+				 errhint("Use an ordinary or unlogged table.")));
 }
 
 /*
@@ -449,7 +466,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	 * records nothing.
 	 */
 	if (oldtup == NULL && rel->rd_rel->relispartition &&
-		clm_lc_latest_stage(relname, key) == newstage)
+		clm_lc_latest_stage(logical_relid, key) == newstage)
 		goto done;
 
 	if (OidIsValid(oldstage) && !clm_lc_allowed(oldstage, newstage))
@@ -464,7 +481,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 				 errtablecol(rel, stage_att)));
 
 	changed_at = guard_changed_at(td, logical_relid, since_att, newtup, oldtup);
-	clm_lc_record(relname, key, oldstage, newstage, changed_at, GetUserId());
+	clm_lc_record(logical_relid, key, oldstage, newstage, changed_at, GetUserId());
 	SPI_finish();
 
 	/* the returned tuple must live in the caller's context, not SPI's */

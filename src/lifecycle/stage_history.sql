@@ -4,7 +4,7 @@
 
 CREATE TABLE @extschema@.stage_history (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    relation      text NOT NULL,
+    relation      regclass NOT NULL,
     customer_key  text NOT NULL,
     from_stage    @extschema@.lifecycle_stage,
     to_stage      @extschema@.lifecycle_stage NOT NULL,
@@ -15,9 +15,9 @@ CREATE TABLE @extschema@.stage_history (
     CHECK (from_stage IS DISTINCT FROM to_stage)
 );
 COMMENT ON TABLE @extschema@.stage_history IS
-    'every stage change made through clm.stage_guard: relation, customer key (as text), from/to stage, business time (changed_at), audit time, role, transaction';
+    'every stage change made through clm.stage_guard: customers table, customer key (as text), from/to stage, business time (changed_at), audit time, role, transaction';
 COMMENT ON COLUMN @extschema@.stage_history.relation IS
-    'the quoted, schema-qualified name of the customers table, e.g. clm_demo.customers';
+    'the customers table (by OID: the history follows a rename, and a table created later under the same name has a history of its own); 0 once the table is dropped';
 COMMENT ON COLUMN @extschema@.stage_history.customer_key IS
     'the customer key, converted to text with its type''s output function';
 COMMENT ON COLUMN @extschema@.stage_history.from_stage IS
@@ -40,12 +40,52 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_history_id_seq', '
 COMMENT ON SEQUENCE @extschema@.stage_history_id_seq IS
     'ids of clm.stage_history (dumped with the table, so a restored database continues the numbering)';
 
--- Users read history only for tables they may read themselves; nobody but
--- the owner (and clm's triggers, which write as the owner) writes it.
+-- The table is identified by its OID (regclass), not by its name: a table
+-- dropped and created again under the same name, or a temporary table of
+-- another session, must not take over a history.  A dump carries regclass
+-- values as names, so a restore binds the history to the restored tables.
+-- OIDs are reused only after the OID counter wraps around, and only OIDs
+-- no longer in use: so when a table is dropped, its history rows are
+-- detached (relation 0) by the event trigger below.  Temporary tables are
+-- dropped at session end without any event trigger firing; clm.stage_guard
+-- refuses them.
+
+-- stage_history_detach_dropped: relation := 0 for the history of tables
+-- just dropped (DROP TABLE, DROP SCHEMA ... CASCADE, DROP OWNED, ...), as
+-- the owner of the history, whoever dropped the table.
+CREATE FUNCTION @extschema@.stage_history_detach_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    UPDATE @extschema@.stage_history AS h SET relation = 0
+     WHERE h.relation OPERATOR(pg_catalog.=) ANY (
+           SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+              AND d.objsubid OPERATOR(pg_catalog.=) 0
+              AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table}'));
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION @extschema@.stage_history_detach_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stage_history_detach_dropped() IS
+    'sql_drop event trigger function: detaches the history of dropped tables (relation 0), so that no later table reusing an OID inherits it';
+CREATE EVENT TRIGGER clm_stage_history_detach_dropped ON sql_drop
+    EXECUTE FUNCTION @extschema@.stage_history_detach_dropped();
+COMMENT ON EVENT TRIGGER clm_stage_history_detach_dropped IS
+    'detaches the clm.stage_history rows of dropped tables (clm.stage_history_detach_dropped)';
+
+-- Users read the history of the customers they may read themselves; nobody
+-- but the owner (and clm's triggers, which write as the owner) writes it.
+CREATE FUNCTION @extschema@.stage_history_visible(relation regclass, customer_key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'clm_stage_history_visible'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.stage_history_visible(regclass, text) IS
+    'whether the current role may see the history of this customer: SELECT on the table, USAGE on its schema, and the customer row under the table''s row-level security where that applies to the role';
 ALTER TABLE @extschema@.stage_history ENABLE ROW LEVEL SECURITY;
 CREATE POLICY stage_history_read ON @extschema@.stage_history FOR SELECT
-    USING (pg_catalog.to_regclass(relation) IS NOT NULL
-           AND pg_catalog.has_table_privilege(pg_catalog.to_regclass(relation), 'SELECT'));
+    USING (@extschema@.stage_history_visible(relation, customer_key));
 COMMENT ON POLICY stage_history_read ON @extschema@.stage_history IS
-    'a role sees the history of the tables it may SELECT from';
+    'a role sees the history of the customers it may read (clm.stage_history_visible)';
 GRANT SELECT ON @extschema@.stage_history TO PUBLIC;

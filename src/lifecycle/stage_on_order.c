@@ -58,7 +58,6 @@ typedef struct OrderTrigger
 	Oid			cust_relid;
 	char	   *stage_column;
 	char	   *since_column;	/* the guard's, when the plans were made */
-	char	   *cust_name;		/* quoted, qualified: the history's relation */
 	Oid			key_type;		/* of the order's customer column */
 	char	   *policy;
 	int			fk_att;			/* in the orders table */
@@ -330,7 +329,6 @@ order_build(TriggerData *td, Oid nsp)
 	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
 
 	cust_q = clm_qualified_relname(RelationGetRelid(crel));
-	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
 	{
 		/* a partition's trigger counts the orders of the whole table */
 		Oid			ord_relid = clm_lc_logical_relid(orel);
@@ -760,7 +758,7 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		if (!known)
 		{
 			getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
-			known = clm_lc_stage_entered_at(ot->cust_name,
+			known = clm_lc_stage_entered_at(ot->cust_relid,
 											OidOutputFunctionCall(typoutput, key), &entered_at);
 		}
 		if (known &&

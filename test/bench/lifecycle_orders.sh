@@ -135,7 +135,7 @@ for r in $(seq 1 "$runs"); do
 done
 for v in b_plain b_clm b_sql; do tps[$v]=$(median <"$dir/$v.tps"); done
 
-moves=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b_clm.customers'")
+moves=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b_clm.customers'::regclass")
 orders=$(psql -Atc "SELECT count(*) - (SELECT count(*) FROM b_plain.orders WHERE ordered_at < now() - interval '1 day') FROM b_clm.orders")
 echo
 echo "order-insert throughput, pgbench -c 2 -j 2, ${secs} s per run, median of $runs runs"

@@ -52,7 +52,7 @@ reset_sql="ALTER TABLE b.customers DISABLE TRIGGER stage_guard;
 UPDATE b.customers c SET status = s.status, status_since = s.status_since FROM b.saved s
 WHERE s.id = c.id AND (c.status, c.status_since) IS DISTINCT FROM (s.status, s.status_since);
 ALTER TABLE b.customers ENABLE TRIGGER stage_guard;
-DELETE FROM clm.stage_history WHERE relation = 'b.customers';
+DELETE FROM clm.stage_history WHERE relation = 'b.customers'::regclass;
 VACUUM ANALYZE b.customers;"
 
 clm_sql="SELECT clm.refresh_stages('b.customers', 'b.orders', 'id', 'status', 'customer_id',
@@ -88,7 +88,7 @@ SELECT 'b.customers', u.id::text, u.cur, u.st, timestamptz '2026-07-01 00:00+00'
 ALTER TABLE b.customers ENABLE TRIGGER stage_guard;"
 
 check_sql="SELECT sum(n) || ' moved: ' || string_agg(n || ' ' || to_stage, ', ' ORDER BY to_stage)
-FROM (SELECT to_stage, count(*) AS n FROM clm.stage_history WHERE relation = 'b.customers' GROUP BY 1) s"
+FROM (SELECT to_stage, count(*) AS n FROM clm.stage_history WHERE relation = 'b.customers'::regclass GROUP BY 1) s"
 
 # seconds taken by one statement (psql \timing, ms -> s)
 timed() {

@@ -2,7 +2,11 @@
 # edits, the user's policies and the stage history survive; the seeded
 # default rules and the default policy are not duplicated; the triggers
 # keep working in the restored database (and the history's id sequence
-# continues instead of colliding).
+# continues instead of colliding).  The history names its tables by OID,
+# which a restore changes: the dump carries the names, so the restored rows
+# belong to the restored tables and a non-owner reads them as before, and
+# the rows of a table dropped before the dump stay detached (a table created
+# again under its name does not inherit them).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -38,6 +42,20 @@ $node->safe_psql('src', q{
     FROM generate_series(1, 20) i, generate_series(1, 1 + i % 5) k ORDER BY 2;
     SELECT clm.refresh_stages('crm.customers', 'crm.orders', 'id', 'status',
                               'customer_id', 'ordered_at', '2025-06-01 00:00+00');
+    -- a reader of the customers table (not of clm's tables)
+    CREATE ROLE hist_reader;
+    GRANT USAGE ON SCHEMA crm TO hist_reader;
+    GRANT SELECT ON crm.customers TO hist_reader;
+    -- a table dropped and created again under the same name
+    CREATE TABLE crm.leads (id int PRIMARY KEY, status clm.lifecycle_stage);
+    CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON crm.leads
+        FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id');
+    INSERT INTO crm.leads VALUES (1, 'lead');
+    DROP TABLE crm.leads;
+    CREATE TABLE crm.leads (id int PRIMARY KEY, status clm.lifecycle_stage);
+    CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON crm.leads
+        FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id');
+    INSERT INTO crm.leads VALUES (1, 'prospect');
 });
 
 my $rules_q = q{SELECT string_agg(from_stage || '>' || to_stage || ':' || is_default, ',' ORDER BY from_stage, to_stage) FROM clm.stage_transition_rule};
@@ -66,6 +84,18 @@ is($node->safe_psql('dst', q{SELECT count(*) FROM clm.stage_transition_rule_defa
     '38', 'seeded rules not duplicated');
 is($node->safe_psql('dst', $pol_q), $before{pol}, 'policies survive, default not duplicated');
 is($node->safe_psql('dst', $hist_q), $before{hist}, 'history identical after restore');
+my $reader_q = q{SET ROLE hist_reader; SELECT count(*) FROM clm.stage_history};
+my $cust_q = q{SELECT count(*) FROM clm.stage_history WHERE relation = 'crm.customers'::regclass};
+isnt($node->safe_psql('src', $cust_q), '0', 'the source has history of crm.customers');
+is($node->safe_psql('dst', $cust_q), $node->safe_psql('src', $cust_q),
+    'the restored rows belong to the restored crm.customers');
+is($node->safe_psql('dst', $reader_q), $node->safe_psql('src', $cust_q),
+    'a reader of crm.customers reads all of its history after restore');
+my $leads_q = q{SELECT string_agg(relation || ':' || to_stage, ',' ORDER BY id) FROM clm.stage_history
+                WHERE relation IN (0, 'crm.leads'::regclass::oid)};
+is($node->safe_psql('src', $leads_q), '-:lead,crm.leads:prospect', 'a dropped table\'s history is detached');
+is($node->safe_psql('dst', $leads_q), '-:lead,crm.leads:prospect',
+    'and stays detached after restore: the table created again under its name has only its own');
 
 # the triggers work in the restored database, with the restored rules
 $node->safe_psql('dst', q{

@@ -60,7 +60,7 @@ app(q{
 is(app(q{SELECT string_agg(status::text, ',' ORDER BY id) FROM crm.customers}),
     'repeat,first_purchase', 'orders move the customers');
 is(app(q{SELECT string_agg(coalesce(from_stage::text, '-') || '>' || to_stage || '@' || changed_by, ',' ORDER BY id)
-          FROM clm.stage_history WHERE relation = 'crm.customers'
+          FROM clm.stage_history WHERE relation = 'crm.customers'::regclass
            AND customer_key = '11111111-1111-1111-1111-111111111111'}),
     '->prospect@crm_app,prospect>first_purchase@crm_app,first_purchase>repeat@crm_app',
     'the history is written and readable by the role, attributed to it');
@@ -94,9 +94,9 @@ $node->safe_psql('postgres', q{
         FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'k');
     INSERT INTO public.secret VALUES (1, 'lead');
 });
-is(app(q{SELECT count(*) FROM clm.stage_history WHERE relation = 'public.secret'}), '0',
+is(app(q{SELECT count(*) FROM clm.stage_history WHERE relation = 'public.secret'::regclass}), '0',
     'the history of tables the role cannot read stays hidden');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM clm.stage_history WHERE relation = 'public.secret'}), '1',
+is($node->safe_psql('postgres', q{SELECT count(*) FROM clm.stage_history WHERE relation = 'public.secret'::regclass}), '1',
     'while it exists');
 
 # once the DBA grants rule editing, the role's rule takes effect in its session
