@@ -519,6 +519,21 @@ rfm_state_trans_int8(PG_FUNCTION_ARGS)
 }
 
 /*
+ * rfm_malformed_state
+ *		The error for a clm.rfm_state whose fields break the rules of the
+ *		layout.
+ */
+static void
+rfm_malformed_state(const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid clm.rfm_state value"),
+			 errdetail("The state is malformed: %s.", problem),
+			 errhint("Rebuild the state with clm.rfm_state_agg.")));
+}
+
+/*
  * rfm_check_state_timestamp
  *		The error for a timestamp field of a clm.rfm_state (text or binary
  *		input, a stored state) that is not a finite timestamptz:
@@ -536,7 +551,7 @@ rfm_check_state_timestamp(TimestampTz ts, const char *field)
 				 errmsg("%s of a clm.rfm_state must be a finite timestamp", field),
 				 errdetail("The value is %s.", TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity"),
 				 strcmp(field, "as_of") == 0 ?
-				 errhint("Leave the as_of field empty for a state without as_of.") :
+				 errhint("A state without as_of has none: its text form leaves the field empty.") :
 				 errhint("Rebuild the state with clm.rfm_state_agg.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
@@ -567,7 +582,20 @@ rfm_validate_state(const RfmState *st)
 		problem = "its amount kind is unknown";
 	else if ((st->flags & ~RFM_KNOWN_FLAGS) != 0)
 		problem = "it has unknown flags";
-	else if (st->frac_groups > RFM_MAX_GROUPS - 1 ||
+	if (problem)
+		rfm_malformed_state(problem);
+
+	/*
+	 * Every timestamp must be one that timestamptz can hold, or the clm.rfm
+	 * of the state could not be printed; those not in use are 0.
+	 */
+	rfm_check_state_timestamp(st->first_at, "first_at");
+	rfm_check_state_timestamp(st->last_at, "last_at");
+	rfm_check_state_timestamp(rfm_state_latest(st), "latest_at");
+	if (st->flags & RFM_FLAG_ASOF)
+		rfm_check_state_timestamp(st->as_of, "as_of");
+
+	if (st->frac_groups > RFM_MAX_GROUPS - 1 ||
 			 (st->kind != RFM_KIND_DECIMAL && st->frac_groups != 0))
 		problem = "its scale is out of range";
 	else if (st->dscale < 0 || st->dscale > RFM_MAX_DSCALE ||
@@ -596,27 +624,7 @@ rfm_validate_state(const RfmState *st)
 		problem = "it has an as_of value but no as_of flag";
 
 	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid clm.rfm_state value"),
-				 errdetail("The state is malformed: %s.", problem),
-				 errhint("Rebuild the state with clm.rfm_state_agg.")));
-
-	/*
-	 * Every timestamp in use must be one that timestamptz can hold, or the
-	 * clm.rfm of the state could not be printed.  (The latest row of a
-	 * state with purchases lies between its last purchase and a checked
-	 * as_of or is checked here itself.)
-	 */
-	if (st->purchases > 0)
-	{
-		rfm_check_state_timestamp(st->first_at, "first_at");
-		rfm_check_state_timestamp(st->last_at, "last_at");
-	}
-	if (rfm_rows(st) > 0)
-		rfm_check_state_timestamp(rfm_state_latest(st), "latest_at");
-	if (st->flags & RFM_FLAG_ASOF)
-		rfm_check_state_timestamp(st->as_of, "as_of");
+		rfm_malformed_state(problem);
 }
 
 /*
