@@ -261,8 +261,8 @@ rfm_numeric_public(Datum d, RfmDecimal *out, bool raise)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount out of range for clm.rfm_agg"),
-				 errdetail("Amounts may have at most %d significant decimal digits, %d of them after the decimal point.",
-						   RFM_MAX_GROUPS * RFM_DEC_DIGITS, (RFM_MAX_GROUPS - 1) * RFM_DEC_DIGITS),
+				 errdetail("Amounts may have at most %d decimal digits, counted in groups of %d from the decimal point, at most %d of them after it.",
+						   RFM_MAX_GROUPS * RFM_DEC_DIGITS, RFM_DEC_DIGITS, (RFM_MAX_GROUPS - 1) * RFM_DEC_DIGITS),
 				 errhint("Round the amounts, e.g. with round(amount, 2).")));
 	}
 	/* the digits from the top of the first group to the bottom of the last */
