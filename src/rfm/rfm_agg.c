@@ -601,8 +601,8 @@ rfm_validate_state(const RfmState *st)
 	else if (st->dscale < 0 || st->dscale > RFM_MAX_DSCALE ||
 			 (st->kind != RFM_KIND_DECIMAL && st->dscale != 0))
 		problem = "its display scale is out of range";
-	else if (st->kind == RFM_KIND_DECIMAL && st->dscale < 4 * st->frac_groups &&
-			 st->sum % rfm_pow10(4 * st->frac_groups - st->dscale) != 0)
+	else if (st->kind == RFM_KIND_DECIMAL && st->dscale < RFM_DEC_DIGITS * st->frac_groups &&
+			 st->sum % rfm_pow10(RFM_DEC_DIGITS * st->frac_groups - st->dscale) != 0)
 		problem = "its sum has digits beyond its display scale";
 	else if (st->purchases < 0 || rfm_state_refunds(st) < 0 ||
 			 st->purchases > PG_INT64_MAX - rfm_state_refunds(st))
@@ -754,7 +754,7 @@ rfm_format_decimal(int128 sum, int groups, int dscale)
 	int			n = 0;
 	uint128		u;
 	bool		neg = sum < 0;
-	int			fracdigits = groups * 4;
+	int			fracdigits = groups * RFM_DEC_DIGITS;
 	StringInfoData buf;
 	int			i;
 
@@ -798,7 +798,7 @@ rfm_format_decimal(int128 sum, int groups, int dscale)
 static bool
 rfm_decimal_fast(const RfmState *st, int64 *scaled)
 {
-	int			shift = st->dscale - 4 * st->frac_groups;
+	int			shift = st->dscale - RFM_DEC_DIGITS * st->frac_groups;
 	int128		v = st->sum;
 
 	if (shift > 18)

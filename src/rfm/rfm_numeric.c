@@ -6,9 +6,10 @@
  * clm.rfm_agg and clm.rfm_agg_by_customer add up money exactly without
  * numeric arithmetic: each amount becomes an integer count of base-10000
  * digit groups (RfmDecimal), which the state adds in an int128.  Reading
- * every amount through numeric_out and parsing the text costs more than the
- * rest of the aggregate (measured: see doc/rfm.md), so the digits are read
- * from numeric's stored form, which pg_upgrade keeps fixed:
+ * every amount through numeric_out and parsing the text would make
+ * clm.rfm_agg ... GROUP BY over a million orders run a third more
+ * instructions (callgrind), and clm.rfm_agg_by_customer half more, so the
+ * digits are read from numeric's stored form, which pg_upgrade keeps fixed:
  *
  *   a uint16 header, then (long form only) an int16 weight, then the
  *   base-10000 digits as int16, most significant first, with no leading or
@@ -34,6 +35,9 @@
 #include "utils/numeric.h"
 
 #include "rfm_numeric.h"
+
+/* the base of numeric's digit groups (10^RFM_DEC_DIGITS) */
+#define RFM_NBASE					10000
 
 /* the header of a stored numeric */
 #define RFM_NUMERIC_SIGN_MASK		0xC000	/* the two top bits: the form */

@@ -22,8 +22,7 @@
 #error "clm's RFM aggregates need a C compiler with a 128-bit integer type (HAVE_INT128)"
 #endif
 
-/* the base of numeric's digit groups, and the decimal digits in a group */
-#define RFM_NBASE			10000
+/* the decimal digits in one of numeric's base-10000 digit groups */
 #define RFM_DEC_DIGITS		4
 
 /*
