@@ -15,36 +15,33 @@ SELECT clm.rfm_trans(NULL::clm.rfm_state, now(), 1::numeric, now());
 -- Those taking internal arguments cannot be called from SQL at all; aliases
 -- of the same C functions with bigint in place of internal stand in for
 -- them here (they take NULL and must fail before reading it).
-CREATE FUNCTION rfm_mtrans(bigint, timestamptz, numeric, timestamptz) RETURNS bigint
-    AS '$libdir/clm', 'rfm_mtrans_numeric' LANGUAGE C;
-CREATE FUNCTION rfm_minv(bigint, timestamptz, numeric, timestamptz) RETURNS bigint
-    AS '$libdir/clm', 'rfm_minv_numeric' LANGUAGE C;
-CREATE FUNCTION rfm_customers_trans(bigint, bigint, timestamptz, numeric, timestamptz) RETURNS bigint
-    AS '$libdir/clm', 'rfm_customers_trans_numeric' LANGUAGE C;
-CREATE FUNCTION rfm_customers_combine(bigint, bigint) RETURNS bigint
-    AS '$libdir/clm', 'rfm_customers_combine' LANGUAGE C;
-CREATE FUNCTION rfm_customers_serialize(bigint) RETURNS bytea
-    AS '$libdir/clm', 'rfm_customers_serialize' LANGUAGE C;
-CREATE FUNCTION rfm_customers_deserialize(bytea, bigint) RETURNS bigint
-    AS '$libdir/clm', 'rfm_customers_deserialize' LANGUAGE C;
-CREATE FUNCTION rfm_thresholds_trans(bigint, clm.rfm) RETURNS bigint
-    AS '$libdir/clm', 'rfm_thresholds_trans' LANGUAGE C;
-CREATE FUNCTION rfm_thresholds_combine(bigint, bigint) RETURNS bigint
-    AS '$libdir/clm', 'rfm_thresholds_combine' LANGUAGE C;
-CREATE FUNCTION rfm_thresholds_serialize(bigint) RETURNS bytea
-    AS '$libdir/clm', 'rfm_thresholds_serialize' LANGUAGE C;
-CREATE FUNCTION rfm_thresholds_deserialize(bytea, bigint) RETURNS bigint
-    AS '$libdir/clm', 'rfm_thresholds_deserialize' LANGUAGE C;
-CREATE FUNCTION purchase_summary_transfn(bigint, timestamptz, numeric, timestamptz, interval) RETURNS bigint
-    AS '$libdir/clm', 'clm_purchase_summary_transfn' LANGUAGE C;
-CREATE FUNCTION purchase_summary_combine(bigint, bigint) RETURNS bigint
-    AS '$libdir/clm', 'clm_purchase_summary_combine' LANGUAGE C;
-CREATE FUNCTION purchase_summary_serial(bigint) RETURNS bytea
-    AS '$libdir/clm', 'clm_purchase_summary_serial' LANGUAGE C;
-CREATE FUNCTION purchase_summary_deserial(bytea, bigint) RETURNS bigint
-    AS '$libdir/clm', 'clm_purchase_summary_deserial' LANGUAGE C;
-CREATE FUNCTION purchase_summary_final(bigint) RETURNS clm.btyd_summary
-    AS '$libdir/clm', 'clm_purchase_summary_final' LANGUAGE C;
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT * FROM (VALUES
+        ('rfm_mtrans', 'bigint, timestamptz, numeric, timestamptz', 'bigint', 'rfm_mtrans_numeric'),
+        ('rfm_minv', 'bigint, timestamptz, numeric, timestamptz', 'bigint', 'rfm_minv_numeric'),
+        ('rfm_customers_trans', 'bigint, bigint, timestamptz, numeric, timestamptz', 'bigint', 'rfm_customers_trans_numeric'),
+        ('rfm_customers_combine', 'bigint, bigint', 'bigint', 'rfm_customers_combine'),
+        ('rfm_customers_serialize', 'bigint', 'bytea', 'rfm_customers_serialize'),
+        ('rfm_customers_deserialize', 'bytea, bigint', 'bigint', 'rfm_customers_deserialize'),
+        ('rfm_thresholds_trans', 'bigint, clm.rfm', 'bigint', 'rfm_thresholds_trans'),
+        ('rfm_thresholds_combine', 'bigint, bigint', 'bigint', 'rfm_thresholds_combine'),
+        ('rfm_thresholds_serialize', 'bigint', 'bytea', 'rfm_thresholds_serialize'),
+        ('rfm_thresholds_deserialize', 'bytea, bigint', 'bigint', 'rfm_thresholds_deserialize'),
+        ('purchase_summary_transfn', 'bigint, timestamptz, numeric, timestamptz, interval', 'bigint', 'clm_purchase_summary_transfn'),
+        ('purchase_summary_combine', 'bigint, bigint', 'bigint', 'clm_purchase_summary_combine'),
+        ('purchase_summary_serial', 'bigint', 'bytea', 'clm_purchase_summary_serial'),
+        ('purchase_summary_deserial', 'bytea, bigint', 'bigint', 'clm_purchase_summary_deserial'),
+        ('purchase_summary_final', 'bigint', 'clm.btyd_summary', 'clm_purchase_summary_final'))
+        v(name, args, result, symbol)
+    LOOP
+        EXECUTE format('CREATE FUNCTION agg_support_test.%I(%s) RETURNS %s AS %L, %L LANGUAGE C',
+                       f.name, f.args, f.result, '$libdir/clm', f.symbol);
+    END LOOP;
+END
+$$;
 
 -- run a call and return its error
 CREATE FUNCTION error_of(call text, OUT code text, OUT message text, OUT detail text, OUT hint text)

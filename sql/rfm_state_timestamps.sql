@@ -13,25 +13,33 @@ SET search_path = rfm_state_ts_test, public;
 SELECT (extract(epoch FROM timestamptz '294276-12-31 23:59:59.999999+00' - timestamptz '2000-01-01 00:00+00') * 1000000)::bigint AS max_us,
        (extract(epoch FROM timestamptz '4714-11-24 00:00:00+00 BC' - timestamptz '2000-01-01 00:00+00') * 1000000)::bigint AS min_us;
 
+-- run a query and return its error (or its result)
+CREATE FUNCTION outcome(query text, OUT code text, OUT message text, OUT detail text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE query INTO message;
+    code := 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+END
+$$;
+
 -- text input: the limits themselves are fine, one microsecond beyond is
--- not (22008), in every timestamp field
+-- not (22008), in every timestamp field; an as_of of -infinity or infinity
+-- is an error, not "no as_of", which is an empty as_of field
 SELECT '(1,d,1,2,1,0,9223371331199999999,9223371331199999999,9223371331199999999,9223371331199999999,250000)'::clm.rfm_state IS NOT NULL AS max_ok;
 SELECT clm.rfm_final('(1,d,1,2,1,0,-211813488000000000,-211813488000000000,-211813488000000000,,250000)', timestamptz '2026-01-01 00:00+00');
-SELECT '(1,d,1,2,1,0,9223371331200000000,9223371331200000000,9223371331200000000,,250000)'::clm.rfm_state;
-\echo sqlstate :SQLSTATE
-SELECT '(1,d,1,2,1,0,-211813488000000001,0,0,,250000)'::clm.rfm_state;
-\echo sqlstate :SQLSTATE
-SELECT '(1,d,1,2,1,1,0,0,9223371331200000000,,250000)'::clm.rfm_state;
-\echo sqlstate :SQLSTATE
-SELECT '(1,d,1,2,1,0,0,0,0,9223371331200000000,250000)'::clm.rfm_state;
-\echo sqlstate :SQLSTATE
--- an as_of of -infinity or infinity is an error, not "no as_of"
+SELECT input, o.*
+FROM (VALUES ('(1,d,1,2,1,0,9223371331200000000,9223371331200000000,9223371331200000000,,250000)'),
+             ('(1,d,1,2,1,0,-211813488000000001,0,0,,250000)'),
+             ('(1,d,1,2,1,1,0,0,9223371331200000000,,250000)'),
+             ('(1,d,1,2,1,0,0,0,0,9223371331200000000,250000)'),
+             ('(1,d,1,2,1,0,0,0,0,-9223372036854775808,250000)'),
+             ('(1,d,1,2,1,0,0,0,0,9223372036854775807,250000)'),
+             ('(1,d,1,2,1,0,0,0,0,,250000)')) v(input),
+     outcome(format('SELECT %L::clm.rfm_state::text', input)) o;
+-- the error as psql shows it
 SELECT '(1,d,1,2,1,0,0,0,0,-9223372036854775808,250000)'::clm.rfm_state;
-\echo sqlstate :SQLSTATE
-SELECT '(1,d,1,2,1,0,0,0,0,9223372036854775807,250000)'::clm.rfm_state;
-\echo sqlstate :SQLSTATE
--- an empty as_of field is "no as_of"
-SELECT '(1,d,1,2,1,0,0,0,0,,250000)'::clm.rfm_state;
 
 -- binary input (COPY BINARY): the bytes of a state's send function, with
 -- one 8-byte timestamp field replaced (first_at at byte 25, last_at 33,
@@ -78,22 +86,20 @@ SELECT copy_in(overlay(with_field(st, 49, 86400000000) PLACING '\x01'::bytea FRO
 -- binary-coercible conversion, here int8up (which returns its argument)
 -- declared as bigint -> timestamptz
 CREATE FUNCTION raw_ts(bigint) RETURNS timestamptz AS 'int8up' LANGUAGE internal IMMUTABLE STRICT;
-SELECT clm.rfm_state_agg(raw_ts(9223371331200000000), 1.0);
-\echo sqlstate :SQLSTATE
+SELECT query, o.*
+FROM (VALUES ($$SELECT clm.rfm_state_agg(raw_ts(9223371331200000000), 1.0)$$),
+             ($$SELECT clm.rfm_agg(raw_ts(-211813488000000001), 1.0, timestamptz '2026-01-01 00:00+00')$$),
+             ($$SELECT clm.rfm_agg(timestamptz '2024-01-01 00:00+00', 1.0, raw_ts(9223371331200000000))$$),
+             ($$SELECT clm.rfm_agg_by_customer(1, raw_ts(9223371331200000000), 1.0, timestamptz '2026-01-01 00:00+00')$$),
+             ($$SELECT clm.rfm_agg_by_customer(1, timestamptz '2024-01-01 00:00+00', 1.0, raw_ts(9223371331200000000))$$),
+             ($$SELECT clm.rfm_final(clm.rfm_state_agg(timestamptz '2024-01-01 00:00+00', 1.0), raw_ts(9223371331200000000))$$),
+             -- the moving (window) mode
+             ($$SELECT clm.rfm_agg(t, 1.0, timestamptz '2026-01-01 00:00+00') OVER (ORDER BY n ROWS 1 PRECEDING)
+                FROM (VALUES (1, timestamptz '2024-01-01 00:00+00'), (2, raw_ts(9223371331200000000))) v(n, t)
+                ORDER BY n DESC LIMIT 1$$)) v(query),
+     outcome(query) o;
+-- the error as psql shows it
 SELECT clm.rfm_agg(raw_ts(-211813488000000001), 1.0, timestamptz '2026-01-01 00:00+00');
-\echo sqlstate :SQLSTATE
-SELECT clm.rfm_agg(timestamptz '2024-01-01 00:00+00', 1.0, raw_ts(9223371331200000000));
-\echo sqlstate :SQLSTATE
-SELECT clm.rfm_agg_by_customer(1, raw_ts(9223371331200000000), 1.0, timestamptz '2026-01-01 00:00+00');
-\echo sqlstate :SQLSTATE
-SELECT clm.rfm_agg_by_customer(1, timestamptz '2024-01-01 00:00+00', 1.0, raw_ts(9223371331200000000));
-\echo sqlstate :SQLSTATE
-SELECT clm.rfm_final(clm.rfm_state_agg(timestamptz '2024-01-01 00:00+00', 1.0), raw_ts(9223371331200000000));
-\echo sqlstate :SQLSTATE
--- the moving (window) mode
-SELECT clm.rfm_agg(t, 1.0, timestamptz '2026-01-01 00:00+00') OVER (ORDER BY n ROWS 1 PRECEDING)
-FROM (VALUES (1, timestamptz '2024-01-01 00:00+00'), (2, raw_ts(9223371331200000000))) v(n, t);
-\echo sqlstate :SQLSTATE
 
 RESET search_path;
 DROP SCHEMA rfm_state_ts_test CASCADE;

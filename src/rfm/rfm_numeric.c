@@ -213,6 +213,7 @@ rfm_numeric_public(Datum d, RfmDecimal *out, bool raise)
 	int			group = 0;
 	int			in_group = 0;
 
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
 	if (numeric_is_nan(num) || numeric_is_inf(num))
 	{
 		if (!raise)
@@ -220,11 +221,9 @@ rfm_numeric_public(Datum d, RfmDecimal *out, bool raise)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount must be a finite number"),
-				 errdetail("The value is %s.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)))),
+				 errdetail("The value is %s.", text),
 				 errhint("Filter out or repair rows with NaN or infinite amounts.")));
 	}
-	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
 	s = text;
 	out->negative = (*s == '-');
 	if (out->negative)
