@@ -644,7 +644,9 @@ rfm_state_from_datum(Datum d)
 /*
  * rfm_merge_into
  *		Add state b to state a.  Associative and commutative: counts and sums
- *		add, first purchase is a min, last purchase a max.
+ *		add, first purchase is a min, last purchase a max.  A state without
+ *		as_of takes the other's; two different ones break the as_of rule of
+ *		the aggregates (rfm_take_as_of), which is where they come from.
  */
 void
 rfm_merge_into(RfmState *a, const RfmState *b)
@@ -655,18 +657,8 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 		elog(ERROR, "full clm.rfm_state merged into a short one");
 	if (b->flags & RFM_FLAG_ASOF)
 	{
-		if (!(a->flags & RFM_FLAG_ASOF))
-		{
-			a->as_of = b->as_of;
-			a->flags |= RFM_FLAG_ASOF;
-		}
-		else if (a->as_of != b->as_of)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot combine RFM states with different as_of"),
-					 errdetail("The states have as_of %s and %s.",
-							   pstrdup(timestamptz_to_str(a->as_of)), pstrdup(timestamptz_to_str(b->as_of))),
-					 errhint("Use the same as_of for every row of a group.")));
+		a->as_of = rfm_take_as_of(false, b->as_of, (a->flags & RFM_FLAG_ASOF) != 0, a->as_of);
+		a->flags |= RFM_FLAG_ASOF;
 	}
 	if (rfm_rows(b) == 0)
 		return;
