@@ -133,6 +133,9 @@ EXPLAIN (COSTS OFF)
 SELECT clm.rfm_agg(ordered_at, amount, as_of) FROM orders;
 SELECT clm.rfm_agg(ordered_at, amount, as_of) FROM orders;
 \echo sqlstate :SQLSTATE
+-- clm.rfm_agg_by_customer: the same error (one as_of rule for both)
+SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, as_of) FROM orders;
+\echo sqlstate :SQLSTATE
 \set VERBOSITY default
 
 RESET ALL;

@@ -47,38 +47,6 @@ SELECT name, (rfm_agg).* FROM both_errors;
 SELECT name, rfm_agg = by_customer AS same_error, (rfm_agg).code <> 'no error' AS is_error
 FROM both_errors;
 
--- a parallel plan over two partitions with one as_of each: the two meet
--- in the combine step (or in a transition function, when one worker reads
--- both partitions), with the same error either way
-CREATE TABLE orders (customer int, ordered_at timestamptz, amount numeric, as_of timestamptz)
-    PARTITION BY LIST (as_of);
-CREATE TABLE orders_jan PARTITION OF orders FOR VALUES IN ('2026-01-01 00:00+00') WITH (parallel_workers = 2);
-CREATE TABLE orders_jul PARTITION OF orders FOR VALUES IN ('2026-07-01 00:00+00') WITH (parallel_workers = 2);
-INSERT INTO orders
-SELECT i % 100, timestamptz '2024-01-01 00:00+00' + i * interval '1 hour', (i % 50) + 0.5, a
-FROM generate_series(1, 5000) i,
-     (VALUES (timestamptz '2026-01-01 00:00+00'), (timestamptz '2026-07-01 00:00+00')) v(a);
-ANALYZE orders;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF)
-SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, as_of) FROM orders;
--- (code and message only: which partial state reaches the leader first,
--- and so the order of the two as_of values in the detail, depends on the
--- workers)
-SELECT a.code, a.message, a.hint,
-       (a.code, a.message, a.hint) IS NOT DISTINCT FROM (b.code, b.message, b.hint) AS same_error
-FROM error_of($$SELECT clm.rfm_agg(ordered_at, amount, as_of) FROM orders$$) a,
-     error_of($$SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, as_of) FROM orders$$) b;
-RESET parallel_setup_cost;
-RESET parallel_tuple_cost;
-RESET min_parallel_table_scan_size;
-RESET max_parallel_workers_per_gather;
-RESET parallel_leader_participation;
-
 -- an order after as_of is not counted, one exactly at as_of is, by both
 SELECT (r).frequency, (r).last_at, (r).recency_days,
        r::text = (SELECT (clm.rfm_agg_by_customer(1, t, a, timestamptz '2026-01-01 00:00+00'))[1].rfm::text
