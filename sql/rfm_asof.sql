@@ -87,8 +87,8 @@ SELECT clm.rfm_agg(t, 1::numeric, a)
 FROM (VALUES (timestamptz '2024-01-01 00:00+00', timestamptz '2026-01-01 00:00+00'),
              (timestamptz '2024-01-02 00:00+00', timestamptz 'infinity')) v(t, a);
 \echo sqlstate :SQLSTATE
--- text that parses but is not a valid state (an infinite as_of):
--- 22P03 (invalid_binary_representation), not 22P02
+-- text that parses but holds an infinite as_of: 22008
+-- (datetime_field_overflow), as for any timestamp of a state out of range
 SELECT '(1,d,0,0,1,0,5,5,5,9223372036854775807,3)'::clm.rfm_state;
 \echo sqlstate :SQLSTATE
 -- text that does not parse: 22P02 (invalid_text_representation)
@@ -132,6 +132,9 @@ SELECT customer, clm.rfm_agg(ordered_at, amount, as_of) FROM orders GROUP BY cus
 EXPLAIN (COSTS OFF)
 SELECT clm.rfm_agg(ordered_at, amount, as_of) FROM orders;
 SELECT clm.rfm_agg(ordered_at, amount, as_of) FROM orders;
+\echo sqlstate :SQLSTATE
+-- clm.rfm_agg_by_customer: the same error (one as_of rule for both)
+SELECT clm.rfm_agg_by_customer(customer, ordered_at, amount, as_of) FROM orders;
 \echo sqlstate :SQLSTATE
 \set VERBOSITY default
 

@@ -476,16 +476,6 @@ any_arg_null(FunctionCallInfo fcinfo)
 	return false;
 }
 
-/* The support functions update their state in place: aggregates only. */
-static void
-not_in_aggregate(const char *fname)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s can only be called as part of an aggregate", fname),
-			 errhint("Use clm.bgnbd_fit, clm.paretonbd_fit or clm.gamma_gamma_fit.")));
-}
-
 /*
  * clm_btyd_fit_trans(state, x, t_x, t [, weight [, penalizer]])
  *		Transition of clm.bgnbd_fit and clm.paretonbd_fit: validate the row
@@ -507,8 +497,7 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 				penalizer;
 	uint16		flags;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		not_in_aggregate("clm.btyd_fit_trans");
+	aggcxt = clm_agg_context(fcinfo);
 	if (any_arg_null(fcinfo))
 	{
 		if (PG_ARGISNULL(0))
@@ -548,8 +537,7 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 				penalizer;
 	uint16		flags;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		not_in_aggregate("clm.spend_fit_trans");
+	aggcxt = clm_agg_context(fcinfo);
 	if (any_arg_null(fcinfo))
 	{
 		if (PG_ARGISNULL(0))
@@ -600,8 +588,7 @@ clm_btyd_fit_combine(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt;
 	ClvFitExpanded *e;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		not_in_aggregate("clm.btyd_fit_combine");
+	aggcxt = clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))

@@ -39,6 +39,29 @@ PG_FUNCTION_INFO_V1(clm_bgnbd_log_likelihood);
 PG_FUNCTION_INFO_V1(clm_paretonbd_log_likelihood);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_log_likelihood);
 
+/*
+ * Digamma: shift x up with psi(x) = psi(x + 1) - 1/x until x >= 10, then the
+ * asymptotic series.  Accurate to about 1e-14 for x > 0.
+ */
+static double
+clm_digamma(double x)
+{
+	double		result = 0.0;
+	double		inv,
+				inv2;
+
+	while (x < 10.0)
+	{
+		result -= 1.0 / x;
+		x += 1.0;
+	}
+	inv = 1.0 / x;
+	inv2 = inv * inv;
+	result += log(x) - 0.5 * inv
+		- inv2 * (1.0 / 12 - inv2 * (1.0 / 120 - inv2 * (1.0 / 252 - inv2 * (1.0 / 240 - inv2 * (1.0 / 132)))));
+	return result;
+}
+
 typedef enum ClvModel
 {
 	MODEL_BGNBD,

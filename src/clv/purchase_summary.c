@@ -207,17 +207,6 @@ check_same_args(const PSState *st, TimestampTz cutoff, const Interval *unit)
 				 errhint("Pass a constant unit, e.g. '7 days'.")));
 }
 
-/* The aggregate context; the support functions refuse other callers. */
-static MemoryContext
-agg_context(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext cxt;
-
-	if (!AggCheckCallContext(fcinfo, &cxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
-	return cxt;
-}
-
 /*
  * Transition: (state, ordered_at, amount, cutoff, unit).  Rows with a NULL
  * ordered_at or amount are skipped, like NULLs in other aggregates; cutoff
@@ -226,7 +215,7 @@ agg_context(FunctionCallInfo fcinfo, const char *fname)
 Datum
 clm_purchase_summary_transfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "clm_purchase_summary_transfn");
+	MemoryContext cxt = clm_agg_context(fcinfo);
 	PSState    *st = PG_ARGISNULL(0) ? NULL : (PSState *) PG_GETARG_POINTER(0);
 	TimestampTz at,
 				cutoff;
@@ -300,7 +289,7 @@ clm_purchase_summary_transfn(PG_FUNCTION_ARGS)
 Datum
 clm_purchase_summary_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "clm_purchase_summary_combine");
+	MemoryContext cxt = clm_agg_context(fcinfo);
 	PSState    *s1 = PG_ARGISNULL(0) ? NULL : (PSState *) PG_GETARG_POINTER(0);
 	PSState    *s2 = PG_ARGISNULL(1) ? NULL : (PSState *) PG_GETARG_POINTER(1);
 
@@ -335,7 +324,7 @@ clm_purchase_summary_serial(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	int32		i;
 
-	(void) agg_context(fcinfo, "clm_purchase_summary_serial");
+	(void) clm_agg_context(fcinfo);
 	st = (PSState *) PG_GETARG_POINTER(0);
 	compact_state(st);
 	pq_begintypsend(&buf);
@@ -429,7 +418,7 @@ decode_state(bytea *b, MemoryContext cxt)
 Datum
 clm_purchase_summary_deserial(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "clm_purchase_summary_deserial");
+	MemoryContext cxt = clm_agg_context(fcinfo);
 
 	PG_RETURN_POINTER(decode_state(PG_GETARG_BYTEA_PP(0), cxt));
 }
@@ -508,7 +497,7 @@ clm_purchase_summary_final(PG_FUNCTION_ARGS)
 {
 	PSState    *st;
 
-	(void) agg_context(fcinfo, "clm_purchase_summary_final");
+	(void) clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (PSState *) PG_GETARG_POINTER(0);

@@ -22,21 +22,60 @@ PG_MODULE_MAGIC;
 
 /*
  * clm_check_finite_timestamp
- *		Reject +/-infinity where a point in time is needed.
+ *		Reject +/-infinity where a point in time is needed, and any value
+ *		outside the range of timestamptz.
  *
  * Recency, tenure and gaps are differences of timestamps; an infinite one
  * would make them meaningless, so it is an error rather than a silent NaN.
+ * A value beyond the range (which only a binary-coercible cast can make)
+ * would be kept in a state, or returned, that could then not be printed.
  */
 void
 clm_check_finite_timestamp(TimestampTz ts, const char *argname)
 {
-	if (TIMESTAMP_NOT_FINITE(ts))
+	if (unlikely(!IS_VALID_TIMESTAMP(ts)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("%s must be a finite timestamp", argname),
+				 TIMESTAMP_NOT_FINITE(ts) ?
 				 errdetail("The value is %s.",
-						   TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity"),
+						   TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity") :
+				 errdetail("The value, " INT64_FORMAT " microseconds from 2000-01-01 00:00 UTC, is out of range for type timestamp with time zone.", ts),
 				 errhint("Filter out rows with infinite timestamps, or replace them with real dates.")));
+}
+
+/*
+ * clm_not_in_aggregate
+ *		The one error for an aggregate support function called from anywhere
+ *		but an aggregate (see clm_agg_context in clm.h).
+ *
+ * The transition, combine, serialize and deserialize functions of clm's
+ * aggregates modify their state in place or keep it in the aggregate's
+ * memory, which is only safe, and only possible, when nodeAgg or
+ * nodeWindowAgg calls them.  Every such function of every area checks that
+ * through clm_agg_context, so a direct call gets the same message and
+ * SQLSTATE whichever it is.  The message names the function as the catalog
+ * does (its name is looked up only here, on the error path).
+ */
+void
+clm_not_in_aggregate(FunctionCallInfo fcinfo)
+{
+	Oid			fn_oid = fcinfo->flinfo ? fcinfo->flinfo->fn_oid : InvalidOid;
+	const char *fname = "this function";
+
+	if (OidIsValid(fn_oid))
+	{
+		char	   *name = get_func_name(fn_oid);
+		char	   *nspname = get_namespace_name(get_func_namespace(fn_oid));
+
+		if (name != NULL && nspname != NULL)
+			fname = quote_qualified_identifier(nspname, name);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s must be called as an aggregate support function", fname),
+			 errdetail("It keeps its state in memory that only an aggregate provides."),
+			 errhint("Call the aggregate that uses it; pg_aggregate lists which one that is.")));
 }
 
 /*

@@ -11,8 +11,27 @@
 #ifndef CLM_H
 #define CLM_H
 
-#include "postgres.h"
+#include "fmgr.h"
 #include "utils/timestamp.h"
+
+/* The error of clm_agg_context below (SQLSTATE 0A000, naming the function). */
+extern void clm_not_in_aggregate(FunctionCallInfo fcinfo) pg_attribute_noreturn();
+
+/*
+ * clm_agg_context
+ *		The aggregate memory context of an aggregate support function, or
+ *		the one error when it is called outside an aggregate.  Inline: the
+ *		transition functions call it once per row.
+ */
+static inline MemoryContext
+clm_agg_context(FunctionCallInfo fcinfo)
+{
+	MemoryContext aggcxt;
+
+	if (unlikely(!AggCheckCallContext(fcinfo, &aggcxt)))
+		clm_not_in_aggregate(fcinfo);
+	return aggcxt;
+}
 
 /* Raise a clear error if a timestamp argument is +/-infinity. */
 extern void clm_check_finite_timestamp(TimestampTz ts, const char *argname);

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * rfm.h
- *	  Declarations shared by the RFM files of clm (rfm_agg.c, rfm_score.c,
- *	  rfm_segment.c).
+ *	  Declarations shared by the RFM files of clm (rfm_agg.c,
+ *	  rfm_agg_by_customer.c, rfm_score.c, rfm_segment.c).
  *
  * IDENTIFICATION
  *	  src/rfm/rfm.h
@@ -12,29 +12,14 @@
 #ifndef CLM_RFM_H
 #define CLM_RFM_H
 
-#include "postgres.h"
 #include "fmgr.h"
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
-/*
- * The version byte of a stored clm.rfm_state (the in-memory layout below,
- * which is also what a table stores); RFM_LAYOUT_V1 states, from clm before
- * the short form, are converted when read.  The text and binary forms keep
- * their own version, RFM_STATE_FORMAT: their fields did not change.
- */
-#define RFM_LAYOUT			2
-#define RFM_LAYOUT_V1		1
-#define RFM_STATE_FORMAT	1
-
-/* how the amounts of a state are summed */
-#define RFM_KIND_NONE		0	/* no amount yet */
-#define RFM_KIND_DECIMAL	1	/* numeric and bigint: units of 10000^-F */
-#define RFM_KIND_BINARY		2	/* double precision: units of 2^-64 */
+#include "rfm_numeric.h"
 
 #define RFM_FLAG_ASOF		0x01	/* as_of is set (clm.rfm_agg) */
-#define RFM_KNOWN_FLAGS		RFM_FLAG_ASOF
 
 /*
  * The state, both in memory (modified in place by the transition function)
@@ -54,8 +39,8 @@
 typedef struct RfmState
 {
 	int32		vl_len_;		/* varlena header: RFM_SHORT_SIZE or RFM_FULL_SIZE */
-	uint8		version;		/* RFM_LAYOUT */
-	uint8		kind;			/* RFM_KIND_* */
+	uint8		version;		/* RFM_LAYOUT (rfm_agg.c) */
+	uint8		kind;			/* RFM_KIND_* (rfm_agg.c): how amounts are summed */
 	uint8		flags;			/* RFM_FLAG_* */
 	uint8		frac_groups;	/* decimal: sum is in units of 10000^-F */
 	int32		dscale;			/* decimal: largest display scale seen */
@@ -70,7 +55,6 @@ typedef struct RfmState
 	TimestampTz latest_at;		/* latest row of any kind (if rows > 0) */
 } RfmState;
 
-#define RFM_SHORT_SIZE		offsetof(RfmState, refunds)
 #define RFM_FULL_SIZE		sizeof(RfmState)
 
 /* does the state carry refunds and latest_at (is it full)? */
@@ -101,20 +85,6 @@ rfm_rows(const RfmState *st)
 	return st->purchases + rfm_state_refunds(st);
 }
 
-/*
- * A parsed numeric amount: its digits as an integer, the number of
- * fractional base-10000 digit groups they stand for (negative when the
- * stored digits end before the units), the display scale and the sign.
- */
-typedef struct RfmDecimal
-{
-	int128		digits;			/* absolute value of the stored digits */
-	int			frac_groups;	/* value = digits * 10000^-frac_groups */
-	int			int_groups;		/* base-10000 groups before the point */
-	int			dscale;
-	bool		negative;
-} RfmDecimal;
-
 /* attribute numbers of the composite clm.rfm */
 #define RFM_ATT_RECENCY		1
 #define RFM_ATT_FREQUENCY	2
@@ -129,7 +99,6 @@ typedef struct RfmDecimal
 #define RFM_SCORE_NATTS		4
 
 /* scores are digits of r*100 + f*10 + m, so at most 9 bins per dimension */
-#define RFM_MIN_BINS		2
 #define RFM_MAX_BINS		9
 
 /*
@@ -138,12 +107,6 @@ typedef struct RfmDecimal
  * it up again.
  */
 extern TupleDesc rfm_result_tupdesc(FunctionCallInfo fcinfo);
-
-/*
- * A numeric as a double, read from its digits (fast; the same numeric always
- * gives the same double).  NaN and infinities go through numeric_float8.
- */
-extern double rfm_numeric_to_double(Datum num);
 
 /*
  * Deform a composite datum (natts attributes) with a TupleDesc cached in
@@ -162,13 +125,6 @@ extern void rfm_state_init(RfmState *st);
 extern void rfm_state_widen_in_place(RfmState *st);
 
 /*
- * A clm.rfm_state datum from outside this backend's own transition
- * functions (a table, a worker, a user's aggregate), detoasted, converted
- * from the version 1 layout if need be, and validated.
- */
-extern RfmState *rfm_state_from_datum(Datum d);
-
-/*
  * Count one row in a state: a finite timestamp and a non-NULL amount of the
  * given type.  Errors for NaN, infinite or out-of-range amounts, for mixing
  * decimal and binary amounts, and for sums beyond 38 digits.  A refund (a
@@ -179,10 +135,22 @@ extern void rfm_add_float8(RfmState *st, TimestampTz ts, double amount);
 extern void rfm_add_int8(RfmState *st, TimestampTz ts, int64 amount);
 
 /*
- * Parse a numeric amount for rfm_add_decimal; errors for NaN, infinities and
- * amounts beyond 36 significant digits.
+ * The as_of rule of clm.rfm_agg and clm.rfm_agg_by_customer: a non-NULL,
+ * finite as_of, the same for every row of one aggregate state.
+ * rfm_take_as_of returns the as_of of a row (isnull, as_of) for a state
+ * that has taken (has) the as_of current so far, or raises the error;
+ * rfm_check_as_of, in rfm_agg.c, holds the checks and the errors, and runs
+ * only when a row does not simply repeat the state's as_of.
  */
-extern void rfm_read_numeric(Datum d, RfmDecimal *out);
+extern void rfm_check_as_of(bool isnull, TimestampTz as_of, bool has, TimestampTz current);
+
+static inline TimestampTz
+rfm_take_as_of(bool isnull, TimestampTz as_of, bool has, TimestampTz current)
+{
+	if (unlikely(isnull || !has || as_of != current))
+		rfm_check_as_of(isnull, as_of, has, current);
+	return as_of;
+}
 
 /* add state b to state a (associative and commutative) */
 extern void rfm_merge_into(RfmState *a, const RfmState *b);

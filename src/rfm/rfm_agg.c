@@ -58,35 +58,29 @@ PG_FUNCTION_INFO_V1(rfm_minv_float8);
 PG_FUNCTION_INFO_V1(rfm_minv_int8);
 PG_FUNCTION_INFO_V1(rfm_mfinal);
 
-#define RFM_NBASE			10000
-#define RFM_MAX_GROUPS		9	/* 10000^9 = 1e36 < 2^127 / 100 */
+/*
+ * The version byte of a stored clm.rfm_state (the in-memory layout of
+ * RfmState, which is also what a table stores).  The text and binary forms
+ * keep their own version, RFM_STATE_FORMAT.
+ */
+#define RFM_LAYOUT			2
+#define RFM_STATE_FORMAT	1
+
+/* how the amounts of a state are summed (RfmState.kind) */
+#define RFM_KIND_NONE		0	/* no amount yet */
+#define RFM_KIND_DECIMAL	1	/* numeric and bigint: units of 10000^-F */
+#define RFM_KIND_BINARY		2	/* double precision: units of 2^-64 */
+
+#define RFM_KNOWN_FLAGS		RFM_FLAG_ASOF
+
+/* a short state ends before refunds (rfm.h) */
+#define RFM_SHORT_SIZE		offsetof(RfmState, refunds)
+
 #define RFM_BINARY_BITS		64
 #define RFM_BINARY_LIMIT	116	/* |amount| < 2^(116-64) = 2^52 ~ 4.5e15 */
-#define RFM_MAX_DSCALE		1000	/* NUMERIC_MAX_DISPLAY_SCALE */
+#define RFM_MAX_DSCALE		NUMERIC_MAX_DISPLAY_SCALE
 
 #define USECS_PER_DAY_F		86400000000.0
-
-/* 10000^k for k = 0 .. RFM_MAX_GROUPS */
-static int128 rfm_pow_nbase[RFM_MAX_GROUPS + 1];
-
-/*
- * rfm_pow
- *		10000^k as int128, from a table filled on first use.
- */
-static inline int128
-rfm_pow(int k)
-{
-	if (rfm_pow_nbase[0] == 0)
-	{
-		int			i;
-
-		rfm_pow_nbase[0] = 1;
-		for (i = 1; i <= RFM_MAX_GROUPS; i++)
-			rfm_pow_nbase[i] = rfm_pow_nbase[i - 1] * RFM_NBASE;
-	}
-	Assert(k >= 0 && k <= RFM_MAX_GROUPS);
-	return rfm_pow_nbase[k];
-}
 
 /*
  * rfm_pow10
@@ -286,149 +280,6 @@ rfm_add_row(RfmState *st, TimestampTz ts, int128 units, bool refund)
 
 
 /*
- * rfm_read_numeric
- *		Read a numeric from its stored form without detoasting a short
- *		(1-byte header) value and without numeric arithmetic.
- *
- * The on-disk format of numeric is fixed by pg_upgrade compatibility: a
- * uint16 header (short form: sign, display scale and a 7-bit weight; long
- * form: sign and display scale, then an int16 weight), then base-10000
- * digits as int16, most significant first.  NaN and infinities are the
- * "special" header 0xC000/0xD000/0xF000 and are errors for amounts.
- */
-static bool rfm_read_numeric_ext(Datum d, RfmDecimal *out, bool raise);
-
-void
-rfm_read_numeric(Datum d, RfmDecimal *out)
-{
-	(void) rfm_read_numeric_ext(d, out, true);
-}
-
-/*
- * rfm_numeric_to_double
- *		See rfm.h.  Exact digits, then one division by a power of 10000:
- *		the same numeric always gives the same double, which is all scoring
- *		needs; numbers too long for that path go through
- *		numeric_float8_no_overflow.
- */
-double
-rfm_numeric_to_double(Datum d)
-{
-	RfmDecimal	dec;
-	double		v;
-
-	/*
-	 * no_overflow: beyond the double range gives +/-Infinity, which the
-	 * callers reject as not finite, instead of an error quoting the number
-	 */
-	if (!rfm_read_numeric_ext(d, &dec, false))
-		return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
-	v = (double) dec.digits;
-	if (dec.frac_groups > 0)
-		v /= (double) rfm_pow(dec.frac_groups);
-	else if (dec.frac_groups < 0)
-		v *= (double) rfm_pow(-dec.frac_groups);
-	return dec.negative ? -v : v;
-}
-
-/*
- * rfm_read_numeric_ext
- *		The parser; with raise = false, NaN, infinities and numbers too long
- *		for int128 return false instead of raising an error.
- */
-static bool
-rfm_read_numeric_ext(Datum d, RfmDecimal *out, bool raise)
-{
-	struct varlena *v = (struct varlena *) DatumGetPointer(d);
-	const char *p;
-	Size		len;
-	uint16		hdr;
-	int			weight;
-	int			ndigits;
-	int			i;
-	int128		acc = 0;
-
-	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
-		v = pg_detoast_datum(v);
-	p = VARDATA_ANY(v);
-	len = VARSIZE_ANY_EXHDR(v);
-	if (len < sizeof(uint16))
-		elog(ERROR, "invalid numeric datum of length %zu", len);
-	memcpy(&hdr, p, sizeof(uint16));
-
-	if ((hdr & 0xC000) == 0xC000)
-	{
-		const char *what = (hdr & 0xF000) == 0xC000 ? "NaN" :
-		((hdr & 0xF000) == 0xD000 ? "Infinity" : "-Infinity");
-
-		if (!raise)
-			return false;
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("amount must be a finite number"),
-				 errdetail("The value is %s.", what),
-				 errhint("Filter out or repair rows with NaN or infinite amounts.")));
-	}
-	if (hdr & 0x8000)
-	{
-		/* short form */
-		out->negative = (hdr & 0x2000) != 0;
-		out->dscale = (hdr & 0x1F80) >> 7;
-		weight = (hdr & 0x0040) ? (int) (hdr & 0x003F) - 64 : (int) (hdr & 0x003F);
-		p += sizeof(uint16);
-		len -= sizeof(uint16);
-	}
-	else
-	{
-		int16		w;
-
-		if (len < 2 * sizeof(uint16))
-			elog(ERROR, "invalid numeric datum of length %zu", len);
-		out->negative = (hdr & 0xC000) == 0x4000;
-		out->dscale = hdr & 0x3FFF;
-		memcpy(&w, p + sizeof(uint16), sizeof(int16));
-		weight = w;
-		p += 2 * sizeof(uint16);
-		len -= 2 * sizeof(uint16);
-	}
-	ndigits = (int) (len / sizeof(int16));
-
-	if (ndigits == 0)
-	{
-		out->digits = 0;
-		out->frac_groups = 0;
-		out->int_groups = 0;
-		out->negative = false;
-		return true;
-	}
-	out->int_groups = weight + 1;
-	out->frac_groups = ndigits - weight - 1;
-	if (ndigits > RFM_MAX_GROUPS || out->int_groups > RFM_MAX_GROUPS ||
-		out->frac_groups > RFM_MAX_GROUPS - 1)
-	{
-		if (!raise)
-			return false;
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("amount out of range for clm.rfm_agg"),
-				 errdetail("Amounts may have at most %d significant decimal digits, %d of them after the decimal point.",
-						   RFM_MAX_GROUPS * 4, (RFM_MAX_GROUPS - 1) * 4),
-				 errhint("Round the amounts, e.g. with round(amount, 2).")));
-	}
-	for (i = 0; i < ndigits; i++)
-	{
-		int16		dig;
-
-		memcpy(&dig, p + i * sizeof(int16), sizeof(int16));
-		if (dig < 0 || dig >= RFM_NBASE)
-			elog(ERROR, "invalid numeric digit %d", dig);
-		acc = acc * RFM_NBASE + dig;
-	}
-	out->digits = acc;
-	return true;
-}
-
-/*
  * rfm_decimal_units
  *		Convert a parsed amount to units of the state, first raising the
  *		state's scale if the amount has more decimals.
@@ -509,34 +360,29 @@ rfm_add_int8(RfmState *st, TimestampTz ts, int64 amount)
 }
 
 /*
- * rfm_check_asof
- *		as_of is required, finite and the same on every row of a group.
+ * rfm_check_as_of
+ *		The one as_of rule of clm.rfm_agg and clm.rfm_agg_by_customer, for a
+ *		row that does not simply repeat the as_of already taken (rfm.h,
+ *		rfm_take_as_of): as_of is required, finite and within the range of
+ *		timestamptz, and one aggregate state has one as_of.  Returns only
+ *		for the first, valid, as_of of a state.
  */
-static inline void
-rfm_check_asof(RfmState *st, FunctionCallInfo fcinfo, int argno)
+void
+rfm_check_as_of(bool isnull, TimestampTz as_of, bool has, TimestampTz current)
 {
-	TimestampTz as_of;
-
-	if (PG_ARGISNULL(argno))
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("as_of must not be null"),
 				 errhint("Pass the analysis date, e.g. timestamptz '2026-07-01 00:00+00'.")));
-	as_of = PG_GETARG_TIMESTAMPTZ(argno);
-	if (likely(st->flags & RFM_FLAG_ASOF))
-	{
-		if (unlikely(as_of != st->as_of))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("as_of must be the same for every row of a group"),
-					 errdetail("The group started with as_of %s and now has %s.",
-							   pstrdup(timestamptz_to_str(st->as_of)), pstrdup(timestamptz_to_str(as_of))),
-					 errhint("Pass a constant or a parameter as as_of.")));
-		return;
-	}
+	if (has && as_of != current)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of must be the same for every row the aggregate reads"),
+				 errdetail("The aggregate started with as_of %s and now has %s.",
+						   pstrdup(timestamptz_to_str(current)), pstrdup(timestamptz_to_str(as_of))),
+				 errhint("Pass a constant or a parameter as as_of.")));
 	clm_check_finite_timestamp(as_of, "as_of");
-	st->as_of = as_of;
-	st->flags |= RFM_FLAG_ASOF;
 }
 
 /*
@@ -545,14 +391,9 @@ rfm_check_asof(RfmState *st, FunctionCallInfo fcinfo, int argno)
  *		or a new one in the aggregate context.
  */
 static inline RfmState *
-rfm_trans_state(FunctionCallInfo fcinfo, const char *fname)
+rfm_trans_state(FunctionCallInfo fcinfo)
 {
-	MemoryContext aggcxt;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s called in non-aggregate context", fname)));
+	(void) clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(0))
 		return rfm_state_new(CurrentMemoryContext);
 	return (RfmState *) PG_GETARG_POINTER(0);
@@ -568,7 +409,11 @@ rfm_row_prologue(FunctionCallInfo fcinfo, RfmState *st, bool with_asof,
 				 TimestampTz *ts)
 {
 	if (with_asof)
-		rfm_check_asof(st, fcinfo, 3);
+	{
+		st->as_of = rfm_take_as_of(PG_ARGISNULL(3), PG_GETARG_TIMESTAMPTZ(3),
+								   (st->flags & RFM_FLAG_ASOF) != 0, st->as_of);
+		st->flags |= RFM_FLAG_ASOF;
+	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		return false;
 	*ts = PG_GETARG_TIMESTAMPTZ(1);
@@ -579,9 +424,9 @@ rfm_row_prologue(FunctionCallInfo fcinfo, RfmState *st, bool with_asof,
 }
 
 static inline Datum
-rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname)
+rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof)
 {
-	RfmState   *st = rfm_trans_state(fcinfo, fname);
+	RfmState   *st = rfm_trans_state(fcinfo);
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
@@ -596,9 +441,9 @@ rfm_trans_numeric_common(FunctionCallInfo fcinfo, bool with_asof, const char *fn
 }
 
 static inline Datum
-rfm_trans_float8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname)
+rfm_trans_float8_common(FunctionCallInfo fcinfo, bool with_asof)
 {
-	RfmState   *st = rfm_trans_state(fcinfo, fname);
+	RfmState   *st = rfm_trans_state(fcinfo);
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
@@ -612,9 +457,9 @@ rfm_trans_float8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fna
 }
 
 static inline Datum
-rfm_trans_int8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname)
+rfm_trans_int8_common(FunctionCallInfo fcinfo, bool with_asof)
 {
-	RfmState   *st = rfm_trans_state(fcinfo, fname);
+	RfmState   *st = rfm_trans_state(fcinfo);
 	TimestampTz ts;
 
 	if (rfm_row_prologue(fcinfo, st, with_asof, &ts))
@@ -635,19 +480,19 @@ rfm_trans_int8_common(FunctionCallInfo fcinfo, bool with_asof, const char *fname
 Datum
 rfm_trans_numeric(PG_FUNCTION_ARGS)
 {
-	return rfm_trans_numeric_common(fcinfo, true, "rfm_trans_numeric");
+	return rfm_trans_numeric_common(fcinfo, true);
 }
 
 Datum
 rfm_trans_float8(PG_FUNCTION_ARGS)
 {
-	return rfm_trans_float8_common(fcinfo, true, "rfm_trans_float8");
+	return rfm_trans_float8_common(fcinfo, true);
 }
 
 Datum
 rfm_trans_int8(PG_FUNCTION_ARGS)
 {
-	return rfm_trans_int8_common(fcinfo, true, "rfm_trans_int8");
+	return rfm_trans_int8_common(fcinfo, true);
 }
 
 /*
@@ -658,19 +503,61 @@ rfm_trans_int8(PG_FUNCTION_ARGS)
 Datum
 rfm_state_trans_numeric(PG_FUNCTION_ARGS)
 {
-	return rfm_trans_numeric_common(fcinfo, false, "rfm_state_trans_numeric");
+	return rfm_trans_numeric_common(fcinfo, false);
 }
 
 Datum
 rfm_state_trans_float8(PG_FUNCTION_ARGS)
 {
-	return rfm_trans_float8_common(fcinfo, false, "rfm_state_trans_float8");
+	return rfm_trans_float8_common(fcinfo, false);
 }
 
 Datum
 rfm_state_trans_int8(PG_FUNCTION_ARGS)
 {
-	return rfm_trans_int8_common(fcinfo, false, "rfm_state_trans_int8");
+	return rfm_trans_int8_common(fcinfo, false);
+}
+
+/*
+ * rfm_malformed_state
+ *		The error for a clm.rfm_state whose fields break the rules of the
+ *		layout.
+ */
+static void
+rfm_malformed_state(const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid clm.rfm_state value"),
+			 errdetail("The state is malformed: %s.", problem),
+			 errhint("Rebuild the state with clm.rfm_state_agg.")));
+}
+
+/*
+ * rfm_check_state_timestamp
+ *		The error for a timestamp field of a clm.rfm_state (text or binary
+ *		input, a stored state) that is not a finite timestamptz:
+ *		-infinity, infinity or a number of microseconds beyond the range
+ *		timestamptz can print.
+ */
+static void
+rfm_check_state_timestamp(TimestampTz ts, const char *field)
+{
+	if (likely(IS_VALID_TIMESTAMP(ts)))
+		return;
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s of a clm.rfm_state must be a finite timestamp", field),
+				 errdetail("The value is %s.", TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity"),
+				 strcmp(field, "as_of") == 0 ?
+				 errhint("A state without as_of has none: its text form leaves the field empty.") :
+				 errhint("Rebuild the state with clm.rfm_state_agg.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("%s of a clm.rfm_state is out of range for type timestamp with time zone", field),
+			 errdetail("The value is " INT64_FORMAT " microseconds from 2000-01-01 00:00 UTC.", ts),
+			 errhint("Rebuild the state with clm.rfm_state_agg.")));
 }
 
 /*
@@ -695,14 +582,27 @@ rfm_validate_state(const RfmState *st)
 		problem = "its amount kind is unknown";
 	else if ((st->flags & ~RFM_KNOWN_FLAGS) != 0)
 		problem = "it has unknown flags";
-	else if (st->frac_groups > RFM_MAX_GROUPS - 1 ||
+	if (problem)
+		rfm_malformed_state(problem);
+
+	/*
+	 * Every timestamp must be one that timestamptz can hold, or the clm.rfm
+	 * of the state could not be printed; those not in use are 0.
+	 */
+	rfm_check_state_timestamp(st->first_at, "first_at");
+	rfm_check_state_timestamp(st->last_at, "last_at");
+	rfm_check_state_timestamp(rfm_state_latest(st), "latest_at");
+	if (st->flags & RFM_FLAG_ASOF)
+		rfm_check_state_timestamp(st->as_of, "as_of");
+
+	if (st->frac_groups > RFM_MAX_GROUPS - 1 ||
 			 (st->kind != RFM_KIND_DECIMAL && st->frac_groups != 0))
 		problem = "its scale is out of range";
 	else if (st->dscale < 0 || st->dscale > RFM_MAX_DSCALE ||
 			 (st->kind != RFM_KIND_DECIMAL && st->dscale != 0))
 		problem = "its display scale is out of range";
-	else if (st->kind == RFM_KIND_DECIMAL && st->dscale < 4 * st->frac_groups &&
-			 st->sum % rfm_pow10(4 * st->frac_groups - st->dscale) != 0)
+	else if (st->kind == RFM_KIND_DECIMAL && st->dscale < RFM_DEC_DIGITS * st->frac_groups &&
+			 st->sum % rfm_pow10(RFM_DEC_DIGITS * st->frac_groups - st->dscale) != 0)
 		problem = "its sum has digits beyond its display scale";
 	else if (st->purchases < 0 || rfm_state_refunds(st) < 0 ||
 			 st->purchases > PG_INT64_MAX - rfm_state_refunds(st))
@@ -712,87 +612,31 @@ rfm_validate_state(const RfmState *st)
 	else if (rfm_rows(st) > 0 && st->kind == RFM_KIND_NONE)
 		problem = "it has rows but no amount kind";
 	else if (st->purchases > 0 &&
-			 (TIMESTAMP_NOT_FINITE(st->first_at) || TIMESTAMP_NOT_FINITE(st->last_at) ||
-			  st->first_at > st->last_at || rfm_state_latest(st) < st->last_at))
+			 (st->first_at > st->last_at || rfm_state_latest(st) < st->last_at))
 		problem = "its purchase timestamps are inconsistent";
 	else if (st->purchases == 0 && (st->first_at != 0 || st->last_at != 0))
 		problem = "it has purchase timestamps but no purchases";
-	else if (rfm_rows(st) > 0 && TIMESTAMP_NOT_FINITE(rfm_state_latest(st)))
-		problem = "its latest timestamp is not finite";
 	else if (rfm_rows(st) == 0 && rfm_state_latest(st) != 0)
 		problem = "it has a latest timestamp but no rows";
 	else if (rfm_state_refunds(st) == 0 && rfm_state_latest(st) != st->last_at)
 		problem = "its latest timestamp is not its last purchase, with no refunds";
-	else if ((st->flags & RFM_FLAG_ASOF) ? TIMESTAMP_NOT_FINITE(st->as_of) : st->as_of != 0)
-		problem = "its as_of is invalid";
+	else if (!(st->flags & RFM_FLAG_ASOF) && st->as_of != 0)
+		problem = "it has an as_of value but no as_of flag";
 
 	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid clm.rfm_state value"),
-				 errdetail("The state is malformed: %s.", problem),
-				 errhint("Rebuild the state with clm.rfm_state_agg.")));
+		rfm_malformed_state(problem);
 }
-
-/*
- * The layout of clm.rfm_state before the short form (RFM_LAYOUT_V1): always
- * 80 bytes, the counts together and the sum last.  Tables written by those
- * builds still hold it.
- */
-typedef struct RfmStateV1
-{
-	int32		vl_len_;
-	uint8		version;
-	uint8		kind;
-	uint8		flags;
-	uint8		frac_groups;
-	int32		dscale;
-	int64		purchases;
-	int64		refunds;
-	TimestampTz first_at;
-	TimestampTz last_at;
-	TimestampTz latest_at;
-	TimestampTz as_of;
-	int128		sum;
-} RfmStateV1;
-
-StaticAssertDecl(sizeof(RfmStateV1) == 80 && offsetof(RfmStateV1, version) == offsetof(RfmState, version),
-				 "the version byte must be where both layouts can read it");
 
 /*
  * rfm_state_from_datum
  *		A clm.rfm_state from outside this backend's own transition functions
- *		(rfm.h): a stored version 1 state is converted to the current layout,
- *		then every state is validated.
+ *		(a table, a worker, a user's aggregate), detoasted and validated.
  */
-RfmState *
+static RfmState *
 rfm_state_from_datum(Datum d)
 {
 	RfmState   *st = (RfmState *) PG_DETOAST_DATUM(d);
 
-	if (VARATT_IS_4B_U(st) && VARSIZE(st) == sizeof(RfmStateV1) &&
-		st->version == RFM_LAYOUT_V1)
-	{
-		RfmStateV1	old;
-
-		memcpy(&old, st, sizeof(RfmStateV1));
-		st = (RfmState *) palloc(RFM_FULL_SIZE);
-		rfm_state_init(st);
-		st->kind = old.kind;
-		st->flags = old.flags;
-		st->frac_groups = old.frac_groups;
-		st->dscale = old.dscale;
-		st->purchases = old.purchases;
-		st->refunds = old.refunds;
-		st->first_at = old.first_at;
-		st->last_at = old.last_at;
-		st->latest_at = old.latest_at;
-		st->as_of = old.as_of;
-		st->sum = old.sum;
-		rfm_validate_state(st);
-		rfm_state_pack(st);
-		return st;
-	}
 	rfm_validate_state(st);
 	return st;
 }
@@ -800,7 +644,9 @@ rfm_state_from_datum(Datum d)
 /*
  * rfm_merge_into
  *		Add state b to state a.  Associative and commutative: counts and sums
- *		add, first purchase is a min, last purchase a max.
+ *		add, first purchase is a min, last purchase a max.  A state without
+ *		as_of takes the other's; two different ones break the as_of rule of
+ *		the aggregates (rfm_take_as_of), which is where they come from.
  */
 void
 rfm_merge_into(RfmState *a, const RfmState *b)
@@ -811,18 +657,8 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 		elog(ERROR, "full clm.rfm_state merged into a short one");
 	if (b->flags & RFM_FLAG_ASOF)
 	{
-		if (!(a->flags & RFM_FLAG_ASOF))
-		{
-			a->as_of = b->as_of;
-			a->flags |= RFM_FLAG_ASOF;
-		}
-		else if (a->as_of != b->as_of)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot combine RFM states with different as_of"),
-					 errdetail("The states have as_of %s and %s.",
-							   pstrdup(timestamptz_to_str(a->as_of)), pstrdup(timestamptz_to_str(b->as_of))),
-					 errhint("Use the same as_of for every row of a group.")));
+		a->as_of = rfm_take_as_of(false, b->as_of, (a->flags & RFM_FLAG_ASOF) != 0, a->as_of);
+		a->flags |= RFM_FLAG_ASOF;
 	}
 	if (rfm_rows(b) == 0)
 		return;
@@ -878,14 +714,10 @@ rfm_merge_into(RfmState *a, const RfmState *b)
 Datum
 rfm_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
 	RfmState   *a;
 	RfmState   *b;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rfm_combine called in non-aggregate context")));
+	(void) clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
@@ -914,7 +746,7 @@ rfm_format_decimal(int128 sum, int groups, int dscale)
 	int			n = 0;
 	uint128		u;
 	bool		neg = sum < 0;
-	int			fracdigits = groups * 4;
+	int			fracdigits = groups * RFM_DEC_DIGITS;
 	StringInfoData buf;
 	int			i;
 
@@ -958,7 +790,7 @@ rfm_format_decimal(int128 sum, int groups, int dscale)
 static bool
 rfm_decimal_fast(const RfmState *st, int64 *scaled)
 {
-	int			shift = st->dscale - 4 * st->frac_groups;
+	int			shift = st->dscale - RFM_DEC_DIGITS * st->frac_groups;
 	int128		v = st->sum;
 
 	if (shift > 18)
@@ -1115,10 +947,10 @@ rfm_check_rows_before(const RfmState *st, TimestampTz as_of)
  *		Final function of clm.rfm_agg: the state carries its as_of.
  *
  * clm's own transition functions never count a row after as_of, but the
- * state may come from elsewhere: a user's aggregate over stored states
- * (which may be in the version 1 layout, converted here), a merge with a
- * state built without as_of, or a call by hand, where it is checked as
- * clm.rfm_final checks it.
+ * state may come from elsewhere: a user's aggregate over stored states (a
+ * stored value that is not in memory as the transition functions leave it
+ * is detoasted and validated here), a merge with a state built without
+ * as_of, or a call by hand, where it is checked as clm.rfm_final checks it.
  */
 Datum
 rfm_agg_final(PG_FUNCTION_ARGS)
@@ -1128,8 +960,7 @@ rfm_agg_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (RfmState *) PG_GETARG_POINTER(0);
-	if (!AggCheckCallContext(fcinfo, NULL) || !VARATT_IS_4B_U(st) ||
-		st->version != RFM_LAYOUT)
+	if (!AggCheckCallContext(fcinfo, NULL) || !VARATT_IS_4B_U(st))
 		st = rfm_state_from_datum(PG_GETARG_DATUM(0));
 	if (!(st->flags & RFM_FLAG_ASOF))
 		PG_RETURN_NULL();
@@ -1254,6 +1085,7 @@ rfm_state_in(PG_FUNCTION_ARGS)
 	int128		f[11];
 	int			i;
 	char		kind = 0;
+	bool		has_as_of = false;
 
 	rfm_state_init(st);
 	while (*p == ' ')
@@ -1262,6 +1094,8 @@ rfm_state_in(PG_FUNCTION_ARGS)
 		rfm_syntax_error(input, "The value must start with \"(\".");
 	for (i = 0; i < 11; i++)
 	{
+		if (i == 9)
+			has_as_of = *p != ',';
 		if (i == 1)
 		{
 			kind = *p;
@@ -1271,7 +1105,7 @@ rfm_state_in(PG_FUNCTION_ARGS)
 			f[i] = 0;
 		}
 		else if (i == 9 && *p == ',')
-			f[i] = PG_INT64_MIN;	/* as_of unset */
+			f[i] = 0;			/* as_of unset */
 		else
 			p = rfm_parse_int(p, &f[i], input);
 		if (*p != (i == 10 ? ')' : ','))
@@ -1294,7 +1128,7 @@ rfm_state_in(PG_FUNCTION_ARGS)
 	st->first_at = rfm_int64_field(f[6], input);
 	st->last_at = rfm_int64_field(f[7], input);
 	st->latest_at = rfm_int64_field(f[8], input);
-	if (f[9] != PG_INT64_MIN)
+	if (has_as_of)
 	{
 		st->as_of = rfm_int64_field(f[9], input);
 		st->flags |= RFM_FLAG_ASOF;
@@ -1511,13 +1345,9 @@ rfm_moving_make_room(RfmMoving *mv)
 static RfmMoving *
 rfm_moving_state(FunctionCallInfo fcinfo)
 {
-	MemoryContext aggcxt;
+	MemoryContext aggcxt = clm_agg_context(fcinfo);
 	RfmMoving  *mv;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("moving clm.rfm_agg called in non-aggregate context")));
 	if (!PG_ARGISNULL(0))
 		return (RfmMoving *) PG_GETARG_POINTER(0);
 	mv = MemoryContextAllocZero(aggcxt, sizeof(RfmMoving));

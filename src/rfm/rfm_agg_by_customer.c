@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * rfm_customers.c
+ * rfm_agg_by_customer.c
  *	  clm.rfm_agg_by_customer: the RFM metrics of every customer of a query
  *	  in one aggregate, returned as an array of clm.customer_rfm (bigint
  *	  customer ids) or clm.customer_rfm_uuid (uuid customer ids).
@@ -281,43 +281,15 @@ rfmc_new(MemoryContext aggcxt, int id_type)
 }
 
 /*
- * rfmc_aggcontext
- *		The aggregate context; the support functions are not callable
- *		outside an aggregate (their state is internal).
- */
-static MemoryContext
-rfmc_aggcontext(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext aggcxt;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s called in non-aggregate context", fname)));
-	return aggcxt;
-}
-
-/*
  * rfmc_set_as_of
  *		Record the as_of of a state, or check that it did not change: one
- *		call of the aggregate is one analysis date.
+ *		call of the aggregate is one analysis date.  The rule and its errors
+ *		are clm.rfm_agg's (rfm_take_as_of).
  */
 static inline void
-rfmc_set_as_of(RfmCustomers *cs, TimestampTz as_of)
+rfmc_set_as_of(RfmCustomers *cs, bool isnull, TimestampTz as_of)
 {
-	if (likely(cs->has_as_of))
-	{
-		if (unlikely(as_of != cs->as_of))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("as_of must be the same for every row of clm.rfm_agg_by_customer"),
-					 errdetail("The aggregate started with as_of %s and now has %s.",
-							   pstrdup(timestamptz_to_str(cs->as_of)), pstrdup(timestamptz_to_str(as_of))),
-					 errhint("Pass a constant or a parameter as as_of.")));
-		return;
-	}
-	clm_check_finite_timestamp(as_of, "as_of");
-	cs->as_of = as_of;
+	cs->as_of = rfm_take_as_of(isnull, as_of, cs->has_as_of, cs->as_of);
 	cs->has_as_of = true;
 }
 
@@ -428,27 +400,21 @@ static inline RfmcRow *
 rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **partp,
 		 bool *counts)
 {
+	MemoryContext aggcxt;
 	RfmCustomers *cs;
 	RfmcKey		key;
 	uint32		hash;
 	RfmcPart   *part;
 	RfmcRow    *row;
 
+	aggcxt = clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(0))
-		*csp = rfmc_new(rfmc_aggcontext(fcinfo, "rfm_agg_by_customer"), id_type);
+		*csp = rfmc_new(aggcxt, id_type);
 	else
-	{
-		(void) rfmc_aggcontext(fcinfo, "rfm_agg_by_customer");
 		*csp = (RfmCustomers *) PG_GETARG_POINTER(0);
-	}
 	cs = *csp;
 
-	if (PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("as_of must not be null"),
-				 errhint("Pass the analysis date, e.g. timestamptz '2026-07-01 00:00+00'.")));
-	rfmc_set_as_of(cs, PG_GETARG_TIMESTAMPTZ(4));
+	rfmc_set_as_of(cs, PG_ARGISNULL(4), PG_GETARG_TIMESTAMPTZ(4));
 	if (PG_ARGISNULL(1))
 		return NULL;
 
@@ -581,7 +547,7 @@ rfmc_merge_one(RfmCustomers *into, RfmcKey key, const RfmState *st)
 Datum
 rfm_customers_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = rfmc_aggcontext(fcinfo, "rfm_customers_combine");
+	MemoryContext aggcxt = clm_agg_context(fcinfo);
 	RfmCustomers *a = PG_ARGISNULL(0) ? NULL : (RfmCustomers *) PG_GETARG_POINTER(0);
 	RfmCustomers *b = PG_ARGISNULL(1) ? NULL : (RfmCustomers *) PG_GETARG_POINTER(1);
 
@@ -596,7 +562,7 @@ rfm_customers_combine(PG_FUNCTION_ARGS)
 	else if (a->id_type != b->id_type)
 		rfmc_id_type_mismatch();
 	if (b->has_as_of)
-		rfmc_set_as_of(a, b->as_of);
+		rfmc_set_as_of(a, false, b->as_of);
 
 	if (b->packed)
 	{
@@ -650,7 +616,7 @@ rfm_customers_serialize(PG_FUNCTION_ARGS)
 	RfmCustomer *entry;
 	int			part;
 
-	(void) rfmc_aggcontext(fcinfo, "rfm_customers_serialize");
+	(void) clm_agg_context(fcinfo);
 	cs = (RfmCustomers *) PG_GETARG_POINTER(0);
 	if (cs->packed)
 		elog(ERROR, "rfm_customers_serialize called on a deserialized state");
@@ -726,7 +692,7 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 	RfmCustomers *cs;
 	int64		i;
 
-	(void) rfmc_aggcontext(fcinfo, "rfm_customers_deserialize");
+	(void) clm_agg_context(fcinfo);
 	b = PG_GETARG_BYTEA_PP(0);
 	len = VARSIZE_ANY_EXHDR(b);
 	p = VARDATA_ANY(b);
@@ -735,7 +701,7 @@ rfm_customers_deserialize(PG_FUNCTION_ARGS)
 	memcpy(&hdr, p, sizeof(hdr));
 	if (hdr.version != RFMC_SERIAL_VERSION)
 		rfmc_malformed("its format version is unknown");
-	if (hdr.has_as_of > 1 || (hdr.has_as_of ? TIMESTAMP_NOT_FINITE(hdr.as_of) : hdr.as_of != 0))
+	if (hdr.has_as_of > 1 || (hdr.has_as_of ? !IS_VALID_TIMESTAMP(hdr.as_of) : hdr.as_of != 0))
 		rfmc_malformed("its as_of is invalid");
 	if (hdr.id_type != RFMC_ID_INT8 && hdr.id_type != RFMC_ID_UUID)
 		rfmc_malformed("its customer id type is unknown");

@@ -34,6 +34,9 @@
 #include "clm.h"
 #include "rfm.h"
 
+/* the fewest bins per dimension (the most are RFM_MAX_BINS) */
+#define RFM_MIN_BINS		2
+
 PG_FUNCTION_INFO_V1(rfm_thresholds_trans);
 PG_FUNCTION_INFO_V1(rfm_thresholds_combine);
 PG_FUNCTION_INFO_V1(rfm_thresholds_serialize);
@@ -187,10 +190,7 @@ rfm_thresholds_trans(PG_FUNCTION_ARGS)
 	bool		has[RFM_DIMS];
 	int			d;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rfm_thresholds_trans called in non-aggregate context")));
+	aggcxt = clm_agg_context(fcinfo);
 	if (PG_NARGS() > 2)
 	{
 		if (PG_ARGISNULL(2))
@@ -234,10 +234,7 @@ rfm_thresholds_combine(PG_FUNCTION_ARGS)
 	int			d;
 	int64		i;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rfm_thresholds_combine called in non-aggregate context")));
+	aggcxt = clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
@@ -269,15 +266,13 @@ rfm_thresholds_combine(PG_FUNCTION_ARGS)
 Datum
 rfm_thresholds_serialize(PG_FUNCTION_ARGS)
 {
-	RfmThrState *st = (RfmThrState *) PG_GETARG_POINTER(0);
+	RfmThrState *st;
 	StringInfoData buf;
 	int			d;
 	int64		i;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rfm_thresholds_serialize called in non-aggregate context")));
+	(void) clm_agg_context(fcinfo);
+	st = (RfmThrState *) PG_GETARG_POINTER(0);
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, RFM_THR_VERSION);
 	pq_sendint32(&buf, st->bins);
@@ -307,18 +302,18 @@ rfm_thr_malformed(const char *detail)
 Datum
 rfm_thresholds_deserialize(PG_FUNCTION_ARGS)
 {
-	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
-	const char *p = VARDATA_ANY(raw);
-	int64		left = VARSIZE_ANY_EXHDR(raw);
+	bytea	   *raw;
+	const char *p;
+	int64		left;
 	RfmThrState *st;
 	int			d;
 	int64		i;
 	int32		bins;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rfm_thresholds_deserialize called in non-aggregate context")));
+	(void) clm_agg_context(fcinfo);
+	raw = PG_GETARG_BYTEA_PP(0);
+	p = VARDATA_ANY(raw);
+	left = VARSIZE_ANY_EXHDR(raw);
 	if (left < 5 || (uint8) p[0] != RFM_THR_VERSION)
 		rfm_thr_malformed("The header is missing or has an unknown version.");
 	memcpy(&bins, p + 1, 4);
