@@ -1,6 +1,7 @@
 --
 -- clv_predict: BG/NBD, Pareto/NBD and Gamma-Gamma predictions and CLV,
--- against the reference figures of clv-models.md section 12.
+-- against the figures published with the models and by the lifetimes and
+-- CLVTools test suites on the CDNOW sample.
 --
 -- Tolerances: "4 significant digits" is checked as a relative error below
 -- 5e-5 (stricter than half a unit in the 4th digit);

@@ -1,7 +1,7 @@
 --
 -- clv_predict_grid: BG/NBD E[Y(h) | x, t_x, T] over a grid of models,
 -- histories and horizons against independent values: mpmath 1.3 (40 digits)
--- evaluating the textbook formula (FHL 2005 eq. 10, clv-models.md section 2)
+-- evaluating the textbook formula (Fader, Hardie and Lee 2005, eq. 10)
 -- with its own 2F1.  The grid covers both sides of z = 1/2 (direct series vs
 -- the 1 - z connection formula), a < 1 and a > 1, b < 1, x up to 25 and
 -- horizons up to 1000 times the observation time.  Tolerance: relative 1e-9.

@@ -1,5 +1,5 @@
 # 035_clv_cdnow.pl: clm.purchase_summary and the CLV predictions on the CDNOW
-# sample (clv-models.md sections 1 and 12).  Skipped when the data is absent.
+# sample (Fader, Hardie and Lee 2005).  Skipped when the data is absent.
 #
 # - purchase_summary(cutoff 1997-09-30 end of day, unit '7 days') reproduces
 #   cdnow_customers_summary.csv (x, t_x, T to 2 dp: 0 mismatches of 2357) and
@@ -85,7 +85,7 @@ WHERE (summ.s).x IS DISTINCT FROM (p.s).x OR (summ.s).t_x IS DISTINCT FROM (p.s)
 	'0', 'parallel summary equals the serial one');
 
 # Sum over customers of E[Y(39)] at the published rounded BG/NBD parameters:
-# 1653.948 (clv-models.md section 12) on the published summary (t rounded to
+# 1653.948 (the lifetimes test suite's figure) on the published summary (t rounded to
 # 2 dp); on clm's unrounded summary within 0.01 of it.
 my $bgr = 'ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd';
 my $bgf = 'ROW(0.242593, 4.413532, 0.792886, 2.425752, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd';
