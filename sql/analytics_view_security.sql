@@ -99,6 +99,25 @@ SELECT clm.drop_customer_view('analytics_sec.cv_mine');
 RESET ROLE;
 REVOKE CREATE ON SCHEMA analytics_sec FROM regress_cv_other;
 SELECT view_name, as_of FROM clm.customer_view WHERE view_schema = 'analytics_sec' ORDER BY 1;
+-- a row whose view was dropped by hand belongs to whoever may create the
+-- view: a role without CREATE on the schema neither sees nor removes it,
+-- one with CREATE does (and create_customer_view replaces it)
+SET ROLE regress_cv_owner;
+SELECT clm.create_customer_view('analytics_sec.cv_stale', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+DROP MATERIALIZED VIEW analytics_sec.cv_stale;
+RESET ROLE;
+SET ROLE regress_cv_other;
+SELECT count(*) AS stale_rows_seen FROM clm.customer_view WHERE view_name = 'cv_stale';
+DELETE FROM clm.customer_view WHERE view_name = 'cv_stale';
+RESET ROLE;
+GRANT CREATE ON SCHEMA analytics_sec TO regress_cv_other;
+SET ROLE regress_cv_other;
+SELECT count(*) AS stale_rows_seen FROM clm.customer_view WHERE view_name = 'cv_stale';
+SELECT clm.drop_customer_view('analytics_sec.cv_stale');
+RESET ROLE;
+REVOKE CREATE ON SCHEMA analytics_sec FROM regress_cv_other;
+SELECT count(*) AS stale_rows_left FROM clm.customer_view WHERE view_name = 'cv_stale';
 -- a member of the owner role refreshes and drops like the owner
 CREATE ROLE regress_cv_member IN ROLE regress_cv_owner;
 SET ROLE regress_cv_member;

@@ -106,6 +106,25 @@ COMMENT ON POLICY customer_view_delete ON @extschema@.customer_view IS
     'only (members of) the owner of the view may delete its registry row; a row without a view, whoever may create the view';
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;
 
+-- _customer_view_row: the registry row a customer view's query reads.  A
+-- function rather than the table in the view's FROM, for the row_security
+-- setting: pg_dump's scripts run with row_security = off, and there the
+-- REFRESH of a restored view, run as its owner, would fail on the
+-- registry's row-level security ("query would be affected by row-level
+-- security policy") unless the owner is a superuser.  The owner's own row
+-- passes the policies, so reading with them on is what the view means.
+CREATE FUNCTION @extschema@._customer_view_row(schema_name name, view_name name)
+RETURNS SETOF @extschema@.customer_view
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+SET row_security = on
+AS $fn$
+    SELECT * FROM @extschema@.customer_view AS r
+     WHERE r.view_schema = _customer_view_row.schema_name AND r.view_name = _customer_view_row.view_name
+$fn$;
+COMMENT ON FUNCTION @extschema@._customer_view_row(name, name) IS
+    'internal: the clm.customer_view row a customer view''s query reads, with row-level security on also where the session has it off (restores)';
+
 -- _customer_view_source: the per-customer aggregation both the view and
 -- the model fit run, written once so that they cannot drift apart.  as_of
 -- and time_unit are SQL expressions ($1/$2 for the fit, the registry row's
@@ -425,8 +444,7 @@ WITH m AS (
     SELECT r.as_of, r.policy, r.time_unit, r.horizon_days, r.clv_months, r.monthly_discount_rate,
            r.bgnbd, r.gamma_gamma, r.thresholds,
            pg_catalog.date_part('epoch', r.time_unit) / 86400 AS unit_days
-      FROM @extschema@.customer_view AS r
-     WHERE r.view_schema = %1$L AND r.view_name = %2$L
+      FROM @extschema@._customer_view_row(%1$L, %2$L) AS r
 ), c AS (%3$s
 ), sc AS (
     SELECT c.customer_key, c.rfm, c.s, @extschema@.rfm_score(c.rfm, m.thresholds) AS score
