@@ -216,7 +216,7 @@ BEGIN
     BEGIN
         EXECUTE pg_catalog.format($q$
             SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t)
-                       FILTER (WHERE c.s IS NOT NULL) AS bg,
+                       FILTER (WHERE (c.s).x IS NOT NULL) AS bg,
                    @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
                        FILTER (WHERE (c.s).x > 0 AND (c.s).mean_spend > 0) AS gg,
                    @extschema@.rfm_thresholds(c.rfm) AS th,
