@@ -38,7 +38,7 @@ WHERE attrelid = '"Customer View; DROP TABLE x"'::regclass AND attnum > 0
 ORDER BY attnum;
 
 -- the registry row: as-of, models and thresholds fixed at creation
-SELECT view_schema, view_name, owner = current_user AS owner_ok, orders_relation, customer_column,
+SELECT view_schema, view_name, orders_relation, customer_column,
        ordered_at_column, amount_column, policy, time_unit, horizon_days, clv_months,
        monthly_discount_rate, as_of, customers,
        (bgnbd).r IS NOT NULL AS has_bgnbd, (gamma_gamma).p IS NOT NULL AS has_gamma_gamma,

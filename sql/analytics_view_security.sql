@@ -76,12 +76,63 @@ SET ROLE regress_cv_owner;
 SELECT clm.create_customer_view('analytics_sec.cv2', 'analytics_sec.orders', 'cid', 'at', 'amount',
                                 timestamptz '2026-01-01 00:00+00');
 RESET ROLE;
-SELECT view_schema, view_name, owner FROM clm.customer_view
- WHERE view_schema LIKE 'analytics_sec%' ORDER BY 1, 2;
+SELECT r.view_schema, r.view_name, c.relowner::regrole AS owner
+  FROM clm.customer_view AS r
+  LEFT JOIN pg_class AS c ON c.oid = to_regclass(format('%I.%I', r.view_schema, r.view_name))
+ WHERE r.view_schema LIKE 'analytics_sec%' ORDER BY 1, 2;
+-- a role with CREATE on a schema may not take over or remove the registry
+-- row of a view someone else owns there, nor move its own row onto it
+GRANT CREATE ON SCHEMA analytics_sec TO regress_cv_other;
+SET ROLE regress_cv_other;
+DELETE FROM clm.customer_view WHERE view_schema = 'analytics_sec' AND view_name = 'cv2';
+UPDATE clm.customer_view SET as_of = '2000-01-01' WHERE view_schema = 'analytics_sec' AND view_name = 'cv2';
+SELECT clm.drop_customer_view('analytics_sec.cv2');
+INSERT INTO clm.customer_view (view_schema, view_name, orders_relation, customer_column, ordered_at_column,
+                               amount_column, policy, time_unit, horizon_days, clv_months,
+                               monthly_discount_rate, as_of, definition)
+VALUES ('analytics_sec', 'cv2', 'analytics_sec.orders', 'cid', 'at', 'amount', 'default', '7 days', 90, 12,
+        0.01, '2026-01-01', '');
+SELECT clm.create_customer_view('analytics_sec.cv_mine', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+UPDATE clm.customer_view SET view_name = 'cv2' WHERE view_schema = 'analytics_sec' AND view_name = 'cv_mine';
+SELECT clm.drop_customer_view('analytics_sec.cv_mine');
+RESET ROLE;
+REVOKE CREATE ON SCHEMA analytics_sec FROM regress_cv_other;
+SELECT view_name, as_of FROM clm.customer_view WHERE view_schema = 'analytics_sec' ORDER BY 1;
+-- a row whose view was dropped by hand belongs to whoever may create the
+-- view: a role without CREATE on the schema neither sees nor removes it,
+-- one with CREATE does (and create_customer_view replaces it)
+SET ROLE regress_cv_owner;
+SELECT clm.create_customer_view('analytics_sec.cv_stale', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+DROP MATERIALIZED VIEW analytics_sec.cv_stale;
+RESET ROLE;
+SET ROLE regress_cv_other;
+SELECT count(*) AS stale_rows_seen FROM clm.customer_view WHERE view_name = 'cv_stale';
+DELETE FROM clm.customer_view WHERE view_name = 'cv_stale';
+RESET ROLE;
+GRANT CREATE ON SCHEMA analytics_sec TO regress_cv_other;
+SET ROLE regress_cv_other;
+SELECT count(*) AS stale_rows_seen FROM clm.customer_view WHERE view_name = 'cv_stale';
+SELECT clm.drop_customer_view('analytics_sec.cv_stale');
+RESET ROLE;
+REVOKE CREATE ON SCHEMA analytics_sec FROM regress_cv_other;
+SELECT count(*) AS stale_rows_left FROM clm.customer_view WHERE view_name = 'cv_stale';
+-- a member of the owner role refreshes and drops like the owner
+CREATE ROLE regress_cv_member IN ROLE regress_cv_owner;
+SET ROLE regress_cv_member;
+SELECT clm.create_customer_view('analytics_sec.cv_team', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+ALTER MATERIALIZED VIEW analytics_sec.cv_team OWNER TO regress_cv_owner;
+SELECT clm.refresh_customer_view('analytics_sec.cv_team', timestamptz '2026-02-01 00:00+00') IS NOT NULL AS refreshed;
+SELECT clm.drop_customer_view('analytics_sec.cv_team');
+RESET ROLE;
+DROP ROLE regress_cv_member;
 
 -- 4. a role that made a customer view is dropped after REASSIGN OWNED:
--- its registry row names a role that no longer exists, which must not
--- break everyone else's reads of the registry (and so every refresh)
+-- the view's new owner refreshes and drops it (the registry row follows the
+-- materialized view's owner), and everyone else's reads of the registry
+-- (and so every refresh) keep working
 CREATE ROLE regress_cv_gone;
 GRANT CREATE, USAGE ON SCHEMA analytics_sec_other TO regress_cv_gone;
 GRANT USAGE ON SCHEMA analytics_sec_other TO regress_cv_owner;
@@ -101,7 +152,12 @@ SELECT clm.refresh_customer_view('analytics_sec.cv2', timestamptz '2026-01-01 00
 RESET ROLE;
 SET ROLE regress_cv_other;
 SELECT count(*) AS rows_of_readable_views FROM analytics_sec_other.cv_gone;
-SELECT clm.refresh_customer_view('analytics_sec_other.cv_gone', timestamptz '2026-01-01 00:00+00');
+SELECT clm.refresh_customer_view('analytics_sec_other.cv_gone', timestamptz '2026-02-01 00:00+00') IS NOT NULL AS refreshed;
+SELECT as_of, customers FROM clm.customer_view WHERE view_schema = 'analytics_sec_other' AND view_name = 'cv_gone';
+SELECT DISTINCT as_of FROM analytics_sec_other.cv_gone;
+SELECT clm.drop_customer_view('analytics_sec_other.cv_gone');
+SELECT to_regclass('analytics_sec_other.cv_gone') AS view_left,
+       (SELECT count(*) FROM clm.customer_view WHERE view_name = 'cv_gone') AS registry_rows;
 RESET ROLE;
 
 -- 5. a customer view in a schema another role may not even look into

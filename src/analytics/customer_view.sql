@@ -9,11 +9,13 @@
 -- MATERIALIZED VIEW reproduces the last refresh exactly, and
 -- refresh_customer_view moves as_of and refits.  Keyed by schema and view
 -- name (never an OID) and registered for pg_dump, so a dump restores the
--- registry before the view's data is refreshed.
+-- registry before the view's data is refreshed.  The row has no owner of
+-- its own: it belongs to whoever owns the materialized view of that name,
+-- looked up each time, so ALTER ... OWNER, REASSIGN OWNED and DROP ROLE
+-- carry it along.
 CREATE TABLE @extschema@.customer_view (
     view_schema             name NOT NULL,
     view_name               name NOT NULL,
-    owner                   name NOT NULL DEFAULT CURRENT_USER,
     orders_relation         text NOT NULL,
     customer_column         name NOT NULL,
     ordered_at_column       name NOT NULL,
@@ -38,7 +40,7 @@ CREATE TABLE @extschema@.customer_view (
     CHECK (monthly_discount_rate >= 0)
 );
 COMMENT ON TABLE @extschema@.customer_view IS
-    'registry of the materialized customer views made by clm.create_customer_view: source, parameters, the as-of time and the models of the last refresh, and the view''s definition';
+    'registry of the materialized customer views made by clm.create_customer_view: source, parameters, the as-of time and the models of the last refresh, and the view''s definition; a row belongs to the owner of its materialized view';
 COMMENT ON COLUMN @extschema@.customer_view.as_of IS
     'the as-of time of the last refresh: orders up to and including it count, later ones are ignored; recency and model clocks stop there';
 COMMENT ON COLUMN @extschema@.customer_view.definition IS
@@ -46,62 +48,89 @@ COMMENT ON COLUMN @extschema@.customer_view.definition IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_view', '');
 
 -- Anyone may make a customer view of tables they can read, so the registry
--- is writable by all, but each row only by (members of) the role that made
--- it; a row is visible to its owner and to whoever may read the view.
--- _is_member_of: pg_has_role(name, 'MEMBER') that is false, not an error,
--- for a role that no longer exists.  The registry keeps owners by name, and
--- DROP ROLE (after REASSIGN OWNED) leaves such names behind: with the plain
--- call in its policies one dropped owner made every non-superuser's query
--- on the registry fail, and with it every customer view's refresh.
-CREATE FUNCTION @extschema@._is_member_of(role_name name)
+-- is writable by all, but each row only by (members of) the owner of its
+-- materialized view.  A row whose view does not exist (not made yet, or
+-- dropped by hand) may be taken by whoever may create the view: a role
+-- that has CREATE on its schema.  Else any role could take a name in
+-- someone else's schema (by INSERT, or by moving its own row with UPDATE),
+-- and that schema's owner could neither see nor remove the row, nor
+-- create the view.
+CREATE FUNCTION @extschema@._customer_view_owned(schema_name name, view_name name)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (SELECT FROM pg_catalog.pg_roles AS r
-                WHERE r.rolname = role_name AND pg_catalog.pg_has_role(r.oid, 'MEMBER'));
-COMMENT ON FUNCTION @extschema@._is_member_of(name) IS
-    'internal: whether the current user is a member of the named role; false when no such role exists';
+RETURN EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE n.nspname = schema_name AND c.relname = view_name
+                  AND pg_catalog.pg_has_role(c.relowner, 'MEMBER'));
+COMMENT ON FUNCTION @extschema@._customer_view_owned(name, name) IS
+    'internal: whether the current user is a member of the owner of the relation schema_name.view_name';
+
+CREATE FUNCTION @extschema@._customer_view_claimable(schema_name name, view_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
+                WHERE n.nspname = schema_name
+                  AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')
+                  AND NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                                   WHERE c.relnamespace = n.oid AND c.relname = view_name));
+COMMENT ON FUNCTION @extschema@._customer_view_claimable(name, name) IS
+    'internal: whether no relation schema_name.view_name exists and the current user may create one';
 
 ALTER TABLE @extschema@.customer_view ENABLE ROW LEVEL SECURITY;
 CREATE POLICY customer_view_read ON @extschema@.customer_view FOR SELECT
-    USING (@extschema@._is_member_of(owner)
+    USING (@extschema@._customer_view_owned(view_schema, view_name)
+           OR @extschema@._customer_view_claimable(view_schema, view_name)
            -- not to_regclass: it raises an error for a schema without USAGE
            OR EXISTS (SELECT FROM pg_catalog.pg_class AS c
                         JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
                        WHERE n.nspname = view_schema AND c.relname = view_name
                          AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
                          AND pg_catalog.has_table_privilege(c.oid, 'SELECT')));
--- A row names a view in a schema where its author may create one: else any
--- role could take a name in someone else's schema (by INSERT, or by moving
--- its own row with UPDATE), and that schema's owner could neither see nor
--- remove the row, nor create the view.
 CREATE POLICY customer_view_insert ON @extschema@.customer_view FOR INSERT
-    WITH CHECK (owner = CURRENT_USER
-                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
-                             WHERE n.nspname = view_schema
-                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
+    WITH CHECK (@extschema@._customer_view_claimable(view_schema, view_name));
 CREATE POLICY customer_view_update ON @extschema@.customer_view FOR UPDATE
-    USING (@extschema@._is_member_of(owner))
-    WITH CHECK (@extschema@._is_member_of(owner)
-                AND EXISTS (SELECT FROM pg_catalog.pg_namespace AS n
-                             WHERE n.nspname = view_schema
-                               AND pg_catalog.has_schema_privilege(n.oid, 'CREATE')));
+    USING (@extschema@._customer_view_owned(view_schema, view_name))
+    WITH CHECK (@extschema@._customer_view_owned(view_schema, view_name));
 CREATE POLICY customer_view_delete ON @extschema@.customer_view FOR DELETE
-    USING (@extschema@._is_member_of(owner));
+    USING (@extschema@._customer_view_owned(view_schema, view_name)
+           OR @extschema@._customer_view_claimable(view_schema, view_name));
 COMMENT ON POLICY customer_view_read ON @extschema@.customer_view IS
-    'a registry row is visible to (members of) its owner and to roles that may read the view';
+    'a registry row is visible to (members of) the owner of its view, to roles that may read the view, and, while no such view exists, to roles that may create it';
 COMMENT ON POLICY customer_view_insert ON @extschema@.customer_view IS
-    'anyone may register a view, as its owner, in a schema where they may create it';
+    'anyone may register a view that does not exist yet in a schema where they may create it';
 COMMENT ON POLICY customer_view_update ON @extschema@.customer_view IS
-    'only (members of) the owner may change a registry row, and not move it to a schema where they may not create';
+    'only (members of) the owner of the view may change its registry row, and not move it to a view they do not own';
 COMMENT ON POLICY customer_view_delete ON @extschema@.customer_view IS
-    'only (members of) the owner may delete a registry row';
+    'only (members of) the owner of the view may delete its registry row; a row without a view, whoever may create the view';
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;
+
+-- _customer_view_row: the registry row a customer view's query reads.  A
+-- function rather than the table in the view's FROM, for the row_security
+-- setting: pg_dump's scripts run with row_security = off, and there the
+-- REFRESH of a restored view, run as its owner, would fail on the
+-- registry's row-level security ("query would be affected by row-level
+-- security policy") unless the owner is a superuser.  The owner's own row
+-- passes the policies, so reading with them on is what the view means.
+CREATE FUNCTION @extschema@._customer_view_row(schema_name name, view_name name)
+RETURNS SETOF @extschema@.customer_view
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+SET row_security = on
+AS $fn$
+    SELECT * FROM @extschema@.customer_view AS r
+     WHERE r.view_schema = _customer_view_row.schema_name AND r.view_name = _customer_view_row.view_name
+$fn$;
+COMMENT ON FUNCTION @extschema@._customer_view_row(name, name) IS
+    'internal: the clm.customer_view row a customer view''s query reads, with row-level security on also where the session has it off (restores)';
 
 -- _customer_view_source: the per-customer aggregation both the view and
 -- the model fit run, written once so that they cannot drift apart.  as_of
 -- and time_unit are SQL expressions ($1/$2 for the fit, the registry row's
--- columns for the view).
+-- columns for the view).  Refunds (negative amounts) count in the RFM
+-- figures as clm.rfm_agg counts them; the BTYD summary the models are
+-- fitted on and applied to is that of the purchases only.
 CREATE FUNCTION @extschema@._customer_view_source(reg @extschema@.customer_view,
                                                   as_of_expr text, unit_expr text, extra_from text)
 RETURNS text
@@ -110,7 +139,8 @@ SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.format($q$
     SELECT o.%1$I AS customer_key,
            @extschema@.rfm_agg(o.%2$I::timestamptz, o.%3$I::numeric, %5$s) AS rfm,
-           @extschema@.purchase_summary(o.%2$I::timestamptz, o.%3$I::numeric, %5$s, %6$s) AS s
+           @extschema@.purchase_summary(o.%2$I::timestamptz, o.%3$I::numeric, %5$s, %6$s)
+               FILTER (WHERE o.%3$I::numeric >= 0) AS s
       FROM %4$s AS o%7$s
      WHERE o.%1$I IS NOT NULL AND o.%2$I::timestamptz <= %5$s
      GROUP BY o.%1$I$q$,
@@ -119,19 +149,24 @@ RETURN pg_catalog.format($q$
 COMMENT ON FUNCTION @extschema@._customer_view_source(@extschema@.customer_view, text, text, text) IS
     'internal: the per-customer RFM and BTYD summary query of a customer view';
 
--- _customer_view_fit: fits the models of one registry row at its as_of and
--- stores them; the view's query then only applies them.  BG/NBD on every
--- customer, Gamma-Gamma on repeat customers (it models spend per repeat
--- purchase), RFM thresholds from the same customers.  A model that cannot
--- be fitted, or that fails on the extreme customers of the data (a
--- degenerate fit), is stored as NULL with a WARNING: the view then has
--- empty prediction columns instead of failing as a whole.
-CREATE FUNCTION @extschema@._customer_view_fit(schema_name name, view_name name)
+-- _customer_view_fit: fits the models of a customer view at as_of and
+-- stores them with as_of; the view's query then only applies them.  BG/NBD
+-- on every customer with a purchase, Gamma-Gamma on repeat customers (it
+-- models spend per repeat purchase), RFM thresholds from all customers.  A
+-- model that cannot be fitted, or that fails on the extreme customers of
+-- the data (a degenerate fit), is stored as NULL with a WARNING: the view
+-- then has empty prediction columns instead of failing as a whole.
+-- It runs only as the view's owner, called by _customer_view_refit, and
+-- is not executable by PUBLIC.
+CREATE FUNCTION @extschema@._customer_view_fit(view regclass, as_of timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    vschema name;
+    vname name;
+    owner_name name;
     reg @extschema@.customer_view;
     fit record;
     bg @extschema@.bgnbd;
@@ -142,24 +177,37 @@ DECLARE
     src text;
     rel regclass;
 BEGIN
+    SELECT ns.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO vschema, vname, owner_name
+      FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
+     WHERE c.oid = view;
+    IF owner_name IS DISTINCT FROM CURRENT_USER THEN
+        RAISE EXCEPTION 'the models of customer view % are fitted only by its owner', view
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Use clm.refresh_customer_view.';
+    END IF;
     SELECT * INTO reg FROM @extschema@.customer_view AS r
-     WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
+     WHERE r.view_schema = vschema AND r.view_name = vname;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'materialized view % is not a customer view', view
+            USING ERRCODE = 'undefined_object';
+    END IF;
     -- orders_relation is text that the row's owner may UPDATE: it becomes
-    -- SQL only after it has been resolved to a relation and quoted again,
-    -- so a crafted value cannot run code as whoever refreshes the view (a
-    -- member of the owner role, a superuser).  The fit reads the relation
-    -- on the owner's behalf: the owner must be able to read it too.
+    -- SQL only after it has been resolved to a relation and quoted again.
+    -- The fit reads the relation as the owner: the owner must be able to
+    -- read every column it reads.
     rel := pg_catalog.to_regclass(reg.orders_relation);
     IF rel IS NULL THEN
-        RAISE EXCEPTION 'orders relation % of customer view %.% does not exist', reg.orders_relation,
-                        pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name)
+        RAISE EXCEPTION 'orders relation % of customer view % does not exist', reg.orders_relation, view
             USING ERRCODE = 'undefined_table';
     END IF;
-    IF NOT pg_catalog.has_any_column_privilege(reg.owner, rel, 'SELECT') THEN
-        RAISE EXCEPTION 'owner % of customer view %.% may not read its orders relation %',
-                        pg_catalog.quote_ident(reg.owner), pg_catalog.quote_ident(schema_name),
-                        pg_catalog.quote_ident(view_name), rel::text
+    IF NOT (pg_catalog.has_column_privilege(rel, reg.customer_column, 'SELECT')
+            AND pg_catalog.has_column_privilege(rel, reg.ordered_at_column, 'SELECT')
+            AND pg_catalog.has_column_privilege(rel, reg.amount_column, 'SELECT')) THEN
+        RAISE EXCEPTION 'owner % of customer view % may not read its orders relation %',
+                        pg_catalog.quote_ident(owner_name), view, rel::text
             USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('The view reads the columns %I, %I and %I.', reg.customer_column,
+                                             reg.ordered_at_column, reg.amount_column),
                   HINT = 'The models of a customer view are fitted on its owner''s behalf.';
     END IF;
     reg.orders_relation := @extschema@._relation_label(rel);
@@ -167,7 +215,8 @@ BEGIN
     unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
     BEGIN
         EXECUTE pg_catalog.format($q$
-            SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t) AS bg,
+            SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t)
+                       FILTER (WHERE (c.s).x IS NOT NULL) AS bg,
                    @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
                        FILTER (WHERE (c.s).x > 0 AND (c.s).mean_spend > 0) AS gg,
                    @extschema@.rfm_thresholds(c.rfm) AS th,
@@ -176,21 +225,20 @@ BEGIN
                    pg_catalog.max((c.s).x) AS x_max
               FROM (%s) AS c$q$, src)
         INTO fit
-        USING reg.as_of, reg.time_unit;
+        USING as_of, reg.time_unit;
         bg := fit.bg;
         gg := fit.gg;
         th := fit.th;
         n := fit.n;
     EXCEPTION WHEN data_exception THEN
-        RAISE WARNING 'the models of customer view %.% could not be fitted: %',
-                      pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
+        RAISE WARNING 'the models of customer view % could not be fitted: %', view, SQLERRM
             USING DETAIL = 'P(alive), expected purchases and predicted CLV are left empty.';
         EXECUTE pg_catalog.format($q$
             SELECT @extschema@.rfm_thresholds(c.rfm) AS th, pg_catalog.count(*) AS n,
                    NULL::double precision AS t_max, NULL::double precision AS x_max
               FROM (%s) AS c$q$, src)
         INTO fit
-        USING reg.as_of, reg.time_unit;
+        USING as_of, reg.time_unit;
         th := fit.th;
         n := fit.n;
     END;
@@ -206,21 +254,30 @@ BEGIN
                     -- t_x is 0 for x = 0: data without a repeat buyer
                     LATERAL (SELECT v.x, CASE WHEN v.x > 0 THEN v.t_x ELSE 0 END) AS p(x, t_x);
         EXCEPTION WHEN data_exception THEN
-            RAISE WARNING 'the BG/NBD model fitted for customer view %.% cannot predict: %',
-                          pg_catalog.quote_ident(schema_name), pg_catalog.quote_ident(view_name), SQLERRM
+            RAISE WARNING 'the BG/NBD model fitted for customer view % cannot predict: %', view, SQLERRM
                 USING DETAIL = 'Fitted model: ' || bg::text || '.',
                       HINT = 'P(alive), expected purchases and predicted CLV are left empty; check the time unit and the order data.';
             bg := NULL;
         END;
     END IF;
     UPDATE @extschema@.customer_view AS r
-       SET bgnbd = bg, gamma_gamma = gg, thresholds = th, customers = n,
-           refreshed_at = pg_catalog.statement_timestamp()
-     WHERE r.view_schema = schema_name AND r.view_name = _customer_view_fit.view_name;
+       SET as_of = _customer_view_fit.as_of, bgnbd = bg, gamma_gamma = gg, thresholds = th, customers = n,
+           orders_relation = reg.orders_relation, refreshed_at = pg_catalog.statement_timestamp()
+     WHERE r.view_schema = vschema AND r.view_name = vname;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@._customer_view_fit(name, name) IS
-    'internal: fits the BG/NBD and Gamma-Gamma models and the RFM thresholds of a customer view at its as_of and stores them in clm.customer_view';
+COMMENT ON FUNCTION @extschema@._customer_view_fit(regclass, timestamptz) IS
+    'internal: fits the BG/NBD and Gamma-Gamma models and the RFM thresholds of a customer view at as_of and stores them in clm.customer_view; runs only as the view''s owner, through clm._customer_view_refit';
+REVOKE ALL ON FUNCTION @extschema@._customer_view_fit(regclass, timestamptz) FROM PUBLIC;
+
+-- _customer_view_refit: the fit with the view owner's rights, as REFRESH
+-- MATERIALIZED VIEW runs the view's query (see customer_view.c).
+CREATE FUNCTION @extschema@._customer_view_refit(view regclass, as_of timestamptz)
+RETURNS void
+AS 'MODULE_PATHNAME', 'clm_customer_view_refit'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION @extschema@._customer_view_refit(regclass, timestamptz) IS
+    'internal: for a member of the owner of a customer view, runs clm._customer_view_fit as that owner in a security-restricted operation';
 
 -- _customer_view_lookup: resolves the name a user gives to a registry row.
 -- An unqualified name is looked up in the registry (it is unique there or
@@ -374,23 +431,20 @@ BEGIN
     -- a registry row whose view was dropped by hand is stale: replace it
     DELETE FROM @extschema@.customer_view AS r WHERE r.view_schema = vschema AND r.view_name = vname;
 
-    INSERT INTO @extschema@.customer_view
-        (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,
-         policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition)
-    VALUES (vschema, vname, orders::text, customer_column, ordered_at_column, amount_column,
-            policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, '')
-    RETURNING * INTO reg;
-    -- orders::text above is schema-qualified here because search_path is
-    -- pinned to pg_catalog; store the canonical quoted form
+    reg.view_schema := vschema;
+    reg.view_name := vname;
+    -- the canonical quoted form (orders::text would be schema-qualified
+    -- here only because search_path is pinned to pg_catalog)
     reg.orders_relation := @extschema@._relation_label(orders);
-
+    reg.customer_column := customer_column;
+    reg.ordered_at_column := ordered_at_column;
+    reg.amount_column := amount_column;
     def := pg_catalog.format($q$
 WITH m AS (
     SELECT r.as_of, r.policy, r.time_unit, r.horizon_days, r.clv_months, r.monthly_discount_rate,
            r.bgnbd, r.gamma_gamma, r.thresholds,
            pg_catalog.date_part('epoch', r.time_unit) / 86400 AS unit_days
-      FROM @extschema@.customer_view AS r
-     WHERE r.view_schema = %1$L AND r.view_name = %2$L
+      FROM @extschema@._customer_view_row(%1$L, %2$L) AS r
 ), c AS (%3$s
 ), sc AS (
     SELECT c.customer_key, c.rfm, c.s, @extschema@.rfm_score(c.rfm, m.thresholds) AS score
@@ -420,18 +474,21 @@ SELECT sc.customer_key,
 $q$, vschema, vname,
         @extschema@._customer_view_source(reg, 'm.as_of', 'm.time_unit', ', m'));
 
-    UPDATE @extschema@.customer_view AS r
-       SET definition = def, orders_relation = reg.orders_relation
-     WHERE r.view_schema = vschema AND r.view_name = vname;
-    PERFORM @extschema@._customer_view_fit(vschema, vname);
-
-    EXECUTE pg_catalog.format('CREATE MATERIALIZED VIEW %I.%I AS %s', vschema, vname, def);
+    INSERT INTO @extschema@.customer_view
+        (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,
+         policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition)
+    VALUES (vschema, vname, reg.orders_relation, customer_column, ordered_at_column, amount_column,
+            policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, def);
+    -- the view first (empty), so that the models are fitted as its owner
+    EXECUTE pg_catalog.format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA', vschema, vname, def);
+    rel := pg_catalog.format('%I.%I', vschema, vname)::regclass;
     EXECUTE pg_catalog.format('CREATE UNIQUE INDEX %I ON %I.%I (customer_key)',
                               vname || '_customer_key', vschema, vname);
     EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', vschema, vname,
                               'clm customer view of ' || reg.orders_relation
                               || ': one row per customer; refresh with clm.refresh_customer_view');
-    rel := pg_catalog.format('%I.%I', vschema, vname)::regclass;
+    PERFORM @extschema@._customer_view_refit(rel, as_of);
+    EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW %I.%I', vschema, vname);
     RETURN rel;
 END
 $fn$;
@@ -458,28 +515,16 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     reg := @extschema@._customer_view_lookup(view_name);
-    IF NOT @extschema@._is_member_of(reg.owner) THEN
-        RAISE EXCEPTION 'must be owner of customer view "%"', view_name
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.',
-                  HINT = 'Readers of the view need only SELECT on it; its owner refreshes it.';
-    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', reg.view_schema, reg.view_name)) IS NULL THEN
         RAISE EXCEPTION 'materialized view "%" of customer view "%" does not exist',
                         pg_catalog.format('%I.%I', reg.view_schema, reg.view_name), view_name
             USING ERRCODE = 'undefined_table',
                   HINT = 'Drop the registry entry with clm.drop_customer_view and create the view again.';
     END IF;
-    IF pg_catalog.to_regclass(reg.orders_relation) IS NULL THEN
-        RAISE EXCEPTION 'orders relation % of customer view "%" does not exist', reg.orders_relation, view_name
-            USING ERRCODE = 'undefined_table';
-    END IF;
-    -- one refresh at a time per view: lock its registry row
-    PERFORM 1 FROM @extschema@.customer_view AS r
-      WHERE r.view_schema = reg.view_schema AND r.view_name = reg.view_name FOR UPDATE;
-    UPDATE @extschema@.customer_view AS r SET as_of = refresh_customer_view.as_of
-     WHERE r.view_schema = reg.view_schema AND r.view_name = reg.view_name;
-    PERFORM @extschema@._customer_view_fit(reg.view_schema, reg.view_name);
+    -- checks that the caller may refresh the view (a member of its owner)
+    -- and fits as the owner, one refresh at a time per view
+    PERFORM @extschema@._customer_view_refit(pg_catalog.format('%I.%I', reg.view_schema, reg.view_name)::regclass,
+                                             as_of);
     EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW %s %I.%I',
                               CASE WHEN concurrent THEN 'CONCURRENTLY' ELSE '' END,
                               reg.view_schema, reg.view_name);
@@ -500,14 +545,17 @@ DECLARE
     reg @extschema@.customer_view;
 BEGIN
     reg := @extschema@._customer_view_lookup(view_name);
-    IF NOT @extschema@._is_member_of(reg.owner) THEN
-        RAISE EXCEPTION 'must be owner of customer view "%"', view_name
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'The view belongs to role ' || pg_catalog.quote_ident(reg.owner) || '.';
-    END IF;
-    EXECUTE pg_catalog.format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', reg.view_schema, reg.view_name);
+    -- the row first, while its view still says whose it is: the registry's
+    -- row-level security lets only (members of) the view's owner delete it
+    -- (or, for a row without a view, whoever may create the view)
     DELETE FROM @extschema@.customer_view AS r
      WHERE r.view_schema = reg.view_schema AND r.view_name = reg.view_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'must be owner of customer view "%"', view_name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Readers of the view need only SELECT on it; its owner drops it.';
+    END IF;
+    EXECUTE pg_catalog.format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', reg.view_schema, reg.view_name);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.drop_customer_view(text) IS

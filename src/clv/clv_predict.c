@@ -497,6 +497,86 @@ bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
 	return bc;
 }
 
+/* log1p(u) / u, 1 at u = 0 (u > -1) */
+static double
+log1p_ratio(double u)
+{
+	if (fabs(u) < 1e-5)
+		return 1.0 - u * (0.5 - u / 3.0);
+	return log1p(u) / u;
+}
+
+/* the most terms bg_ey_alive_nbsum sums before it gives up */
+#define BG_NBSUM_MAX 200000
+
+/*
+ * bg_ey_alive_nbsum
+ *		E[Y(h) | alive] as a sum of non-negative terms, for the models where
+ *		both forms above cancel: C = a+b+x-1 large (a tiny with b huge, or a
+ *		and b both huge, which fits of very regular buyers give), where the
+ *		bracket 1 - (1-z)^(r+x) 2F1(r+x, b+x; C; z) is the small difference
+ *		of numbers near 1.  Writing 1 = (1-z)^n sum_k (n)_k z^k / k!
+ *		(n = r+x) and subtracting term by term,
+ *
+ *			E = C sum_{k>=1} pi_k D_k,  D_k = (1 - (b+x)_k / (C)_k) / (a-1)
+ *
+ *		with pi_k the negative binomial (n, z) probabilities (E is C D_K
+ *		averaged over K).  (b+x)_k / (C)_k = prod_{j<k} (1 - eps/(C+j)),
+ *		eps = a-1, so D_k = expm1_ratio(S) * sum_{j<k} log1p_ratio(-eps/(C+j))
+ *		/ (C+j) with S the log of that product: every D_k is positive and
+ *		regular at a = 1.  The weights are summed in logs relative to the
+ *		mode (pi_0 may underflow).  Needs C > 0; false when more than
+ *		BG_NBSUM_MAX terms would be needed (horizons very long against
+ *		alpha + T: the mean of K is (r+x) h / (alpha+T)).
+ */
+static bool
+bg_ey_alive_nbsum(double r, double alpha, double a, double b, double x,
+				  double T, double h, double *result)
+{
+	double		n = r + x;
+	double		eps = a - 1.0;
+	double		C = a + b + x - 1.0;
+	double		q = h / (alpha + T);
+	double		z = q / (1.0 + q);
+	double		lz = log(z);
+	double		mode = n > 1.0 ? floor((n - 1.0) * q) : 0.0;
+	double		lmode,
+				lw,
+				dsum = 0.0,		/* sum_{j<k} log1p_ratio(-eps/(C+j)) / (C+j) */
+				sum = 0.0;
+	int			k;
+
+	if (!(C > 0.0) || !(h > 0.0) || mode > BG_NBSUM_MAX)
+		return false;
+	lmode = clm_lgamma(n + mode) - clm_lgamma(n) - clm_lgamma(mode + 1.0)
+		- n * log1p(q) + mode * lz;
+	lw = -n * log1p(q) - lmode;	/* ln(pi_0 / pi_mode) */
+	for (k = 1; k <= BG_NBSUM_MAX; k++)
+	{
+		double		y = eps / (C + k - 1.0);
+		double		d,
+					t;
+
+		dsum += log1p_ratio(-y) / (C + k - 1.0);
+		d = expm1_ratio(-eps * dsum) * dsum;
+		lw += log((n + k - 1.0) / k) + lz;
+		t = exp(lw) * d;
+		sum += t;
+		if (k > mode)
+		{
+			double		rho = (n + k) / (k + 1.0) * z;
+
+			if (rho < 1.0 &&
+				t * (rho / (1.0 - rho) + rho / (k * (1.0 - rho) * (1.0 - rho))) <= 1e-17 * sum)
+			{
+				*result = C * exp(lmode) * sum;
+				return ey_accept(result, *result, r, x, alpha, T, h);
+			}
+		}
+	}
+	return false;
+}
+
 /*
  * bg_ey_alive_direct
  *		E[Y(h) | alive, x, T] = C/(a-1) [1 - (1-z)^(a-1) 2F1(A, a-1; C; z)]
@@ -570,6 +650,9 @@ bg_ey_alive_direct(double r, double alpha, double a, double b, double x,
 		if (ey_accept(result, fabs(first) + e * maxabs, r, x, alpha, T, h))
 			return true;
 	}
+
+	if (bg_ey_alive_nbsum(r, alpha, a, b, x, T, h, result))
+		return true;
 
 	/* slow series: full 2F1 by the connection formula (which may throw) */
 	if (!may_throw || fabs(eps) < CLM_LIMIT_STEP / 2.0 || fabs(C) < CLM_LIMIT_STEP / 2.0)

@@ -57,6 +57,23 @@ is($node->safe_psql('dst', q{SELECT clm.refresh_customer_view('"Shop; x"."Custom
 	't', 'the restored view refreshes concurrently');
 is($node->safe_psql('dst', q{SELECT count(DISTINCT as_of) || ' ' || min(as_of)::date FROM "Shop; x"."Customer View"}),
 	'1 2025-08-01', 'and moves to the new as_of');
+# the restored view passes to a role without superuser rights: its
+# registry row follows the view's owner
+$node->safe_psql('dst', q{
+CREATE ROLE regress_dump_owner;
+GRANT USAGE ON SCHEMA "Shop; x" TO regress_dump_owner;
+GRANT SELECT ON "Shop; x"."Orders" TO regress_dump_owner;
+ALTER MATERIALIZED VIEW "Shop; x"."Customer View" OWNER TO regress_dump_owner;
+});
+is($node->safe_psql('dst', q{SET ROLE regress_dump_owner;
+                             SELECT clm.refresh_customer_view('"Shop; x"."Customer View"', '2025-09-01')
+                             = '2025-09-01'::timestamptz}),
+	't', 'the owner of the restored view refreshes it');
+is($node->safe_psql('dst', q{SELECT pg_get_userbyid(c.relowner) || ' ' || r.as_of::date || ' '
+                                    || (r.customers = (SELECT count(*) FROM "Shop; x"."Customer View"))
+                             FROM clm.customer_view AS r, pg_class AS c
+                             WHERE c.oid = '"Shop; x"."Customer View"'::regclass}),
+	'regress_dump_owner 2025-09-01 true', 'and its registry row moves with it');
 
 $node->stop;
 done_testing();
