@@ -79,7 +79,7 @@ SET ROLE regress_cvr_owner;
 WITH s AS (
     SELECT cid, clm.rfm_agg(at, amount, timestamptz '2025-07-01 00:00+00') AS rfm,
            clm.purchase_summary(at, amount, timestamptz '2025-07-01 00:00+00', '7 days') AS ps
-      FROM analytics_rights.shared WHERE at < '2025-07-01 00:00+00' GROUP BY cid
+      FROM analytics_rights.shared WHERE at <= '2025-07-01 00:00+00' GROUP BY cid
 ), own AS (
     SELECT count(*) AS customers, clm.rfm_thresholds(rfm) AS th,
            clm.bgnbd_fit((ps).x, (ps).t_x, (ps).t) AS bg FROM s

@@ -52,7 +52,7 @@ $$;
 WITH s AS (
     SELECT DISTINCT (ps).x, (ps).t_x, (ps).t
       FROM (SELECT clm.purchase_summary(at, amount, timestamptz '2024-05-01 00:00+00', '7 days') AS ps
-              FROM orders WHERE at < '2024-05-01 00:00+00' GROUP BY cust) AS g
+              FROM orders WHERE at <= '2024-05-01 00:00+00' GROUP BY cust) AS g
 ), m AS (
     SELECT bgnbd FROM clm.customer_view WHERE view_schema = 'analytics_refresh'
 ), cmp AS (

@@ -22,7 +22,7 @@ SELECT clm.create_customer_view('cv', 'orders', 'cust', 'at', 'amount', as_of =>
 -- the RFM columns equal clm.rfm_agg on the same rows
 WITH agg AS (
     SELECT cust, clm.rfm_agg(at, amount, timestamptz '2025-07-01 00:00+00') AS rfm
-      FROM orders WHERE at < '2025-07-01 00:00+00' GROUP BY cust
+      FROM orders WHERE at <= '2025-07-01 00:00+00' GROUP BY cust
 )
 SELECT count(*) AS customers, count(v.customer_key) AS view_rows,
        count(*) FILTER (WHERE (a.rfm).monetary < 0) AS refunds_only,
@@ -32,7 +32,7 @@ SELECT count(*) AS customers, count(v.customer_key) AS view_rows,
                 AND v.recency_days IS NOT DISTINCT FROM (a.rfm).recency_days
                 AND v.tenure_days IS NOT DISTINCT FROM (a.rfm).tenure_days
                 AND v.mean_gap_days IS NOT DISTINCT FROM (a.rfm).mean_gap_days) AS rfm_as_rfm_agg,
-       sum(v.revenue) = (SELECT sum(amount) FROM orders WHERE at < '2025-07-01 00:00+00') AS revenue_net_of_refunds
+       sum(v.revenue) = (SELECT sum(amount) FROM orders WHERE at <= '2025-07-01 00:00+00') AS revenue_net_of_refunds
   FROM agg AS a LEFT JOIN cv AS v ON v.customer_key = a.cust;
 SELECT customer_key, orders, revenue, first_order_at, stage, p_alive, expected_purchases, predicted_clv
   FROM cv WHERE customer_key = 1001;
@@ -41,7 +41,7 @@ SELECT customer_key, orders, revenue, first_order_at, stage, p_alive, expected_p
 -- predictions apply them to each customer's purchases
 WITH s AS (
     SELECT cust, clm.purchase_summary(at, amount, timestamptz '2025-07-01 00:00+00', '7 days') AS ps
-      FROM orders WHERE at < '2025-07-01 00:00+00' AND amount >= 0 GROUP BY cust
+      FROM orders WHERE at <= '2025-07-01 00:00+00' AND amount >= 0 GROUP BY cust
 ), fits AS (
     SELECT clm.bgnbd_fit((ps).x, (ps).t_x, (ps).t) AS bg,
            clm.gamma_gamma_fit((ps).x, (ps).mean_spend) FILTER (WHERE (ps).x > 0 AND (ps).mean_spend > 0) AS gg
