@@ -121,9 +121,9 @@ SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
 
 -- two orders in one statement: each is judged as of its own time, so cy is
 -- reactivated at the first and back to repeat at the second.  bob's come in
--- reverse time order: the newer one reactivates him; the older one is then
--- older than his stage, so he is judged on all four orders (loyal), dated
--- no earlier than the reactivation (history times never run backwards)
+-- reverse time order and give the same history as in time order: the first
+-- row to fire (04-20) takes him through the earlier one first (reactivated
+-- on 04-10, then loyal on 04-20 with four orders over 350 days)
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
     ('00000000-0000-0000-0000-00000000000c', '2026-06-10', 6),
     ('00000000-0000-0000-0000-00000000000c', '2026-06-20', 6),

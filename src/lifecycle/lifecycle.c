@@ -25,6 +25,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -36,6 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "clm.h"
 #include "lifecycle.h"
@@ -82,7 +84,17 @@ static MemoryContext lc_cxt = NULL;		/* stage values, rules */
 static MemoryContext lc_policy_cxt = NULL;	/* policy names */
 static bool lc_callback_registered = false;
 
-ClmPendingTime clm_lc_pending = {InvalidOid, 0};
+/*
+ * The business time handed to clm.stage_guard for the statement that
+ * clm_lc_execute_at is running (relid InvalidOid: none).
+ */
+typedef struct LcHandOff
+{
+	Oid			relid;
+	TimestampTz changed_at;
+} LcHandOff;
+
+static LcHandOff lc_handoff = {InvalidOid, 0};
 
 /*
  * lc_relcache_callback
@@ -872,4 +884,91 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 					 clm_qualified_relname(RelationGetRelid(rel)),
 					 lc.nspname, stage_column)));
 	return NULL;				/* not reached */
+}
+
+/*
+ * clm_lc_execute_at
+ *		Run a stage-moving UPDATE with its business time handed to
+ *		clm.stage_guard.
+ *
+ * stage_on_order (the order time) and refresh_stages (as_of) both move
+ * stages by updating the customer row; the guard, which records the change,
+ * cannot be told the time through the UPDATE itself, so it is handed over
+ * in backend memory for exactly this statement and taken back however the
+ * statement ends (an error caught by a savepoint must not leave a later
+ * plain UPDATE dated by a stale time).
+ */
+int
+clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed_at)
+{
+	LcHandOff	saved = lc_handoff;
+	int			ret;
+
+	lc_handoff.relid = relid;
+	lc_handoff.changed_at = changed_at;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		lc_handoff = saved;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/*
+ * clm_lc_handed_time
+ *		The business time clm_lc_execute_at handed over for this table, if
+ *		the change is being made by it.  A partition's guard (cloned from
+ *		the partitioned table) matches the table the caller updated.
+ */
+bool
+clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at)
+{
+	if (!OidIsValid(lc_handoff.relid) ||
+		(lc_handoff.relid != relid && lc_handoff.relid != logical_relid))
+		return false;
+	*changed_at = lc_handoff.changed_at;
+	return true;
+}
+
+/*
+ * clm_lc_eq_operator
+ *		The equality operator of a customer key type, for SQL text.
+ *
+ * Keys are compared in SQL that clm writes; spelling the comparison
+ * OPERATOR(pg_catalog.=) resolves, for a type without its own operator in
+ * pg_catalog, to whatever pg_catalog's "=" its values can be cast to: for
+ * citext that is case-sensitive text equality, so an order for 'ANN' would
+ * not find the customer 'ann' that its foreign key accepted.  The type's
+ * default equality (its btree or hash operator class, as for GROUP BY and
+ * foreign keys) is what the key means.
+ */
+char *
+clm_lc_eq_operator(Oid typid, const char *what)
+{
+	TypeCacheEntry *tce = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
+	HeapTuple	tup;
+	Form_pg_operator op;
+	char	   *result;
+
+	if (!OidIsValid(tce->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify an equality operator for type %s",
+						format_type_be(typid)),
+				 errdetail("Column \"%s\" is a customer key, and customers are found by key equality.",
+						   what),
+				 errhint("Use a key column of a type with a default btree or hash operator class.")));
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tce->eq_opr));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", tce->eq_opr);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return result;
 }

@@ -60,13 +60,14 @@ typedef struct OrderTrigger
 	char	   *since_column;	/* the guard's, when the plans were made */
 	char	   *cust_name;		/* quoted, qualified: the history's relation */
 	Oid			key_type;		/* of the order's customer column */
+	Oid			cust_key_type;	/* of the customers table's key column */
 	char	   *policy;
 	int			fk_att;			/* in the orders table */
 	int			ts_att;
 	SPIPlanPtr	lock_plan;
 	SPIPlanPtr	facts_plan;		/* all of the customer's orders */
 	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
-	SPIPlanPtr	after_plan;		/* ... and those after a time */
+	SPIPlanPtr	after_plan;		/* ... and those after a time, by time */
 	SPIPlanPtr	update_plan;
 	Oid			ord_relid;		/* the relation the trigger is on */
 	bool		stale;			/* a relcache invalidation hit either table */
@@ -276,8 +277,11 @@ order_build(TriggerData *td, Oid nsp)
 	OrderTrigger *ot;
 	MemoryContext old;
 	Oid			cust_relid;
-	int			stage_att;
-	char	   *key_col;
+	int			stage_att,
+				key_att;
+	char	   *key_col,
+			   *key_eq,
+			   *fk_eq;
 	char	   *cust_q,
 			   *ord_q,
 			   *key_q,
@@ -307,7 +311,7 @@ order_build(TriggerData *td, Oid nsp)
 	stage_att = order_attnum(crel, tg->tgargs[2], clm_lc_stage_type(), "stage");
 	since = clm_lc_require_guard(crel, tg->tgargs[2], "clm.stage_on_order");
 	key_col = order_key_column(crel, tg->tgnargs >= 6 ? tg->tgargs[5] : NULL);
-	(void) order_attnum(crel, key_col, InvalidOid, "customer key");
+	key_att = order_attnum(crel, key_col, InvalidOid, "customer key");
 	(void) stage_att;
 
 	old = MemoryContextSwitchTo(order_cxt);
@@ -328,6 +332,9 @@ order_build(TriggerData *td, Oid nsp)
 	ot->fk_att = order_attnum(orel, tg->tgargs[1], InvalidOid, "order customer");
 	ot->ts_att = order_attnum(orel, tg->tgargs[3], TIMESTAMPTZOID, "order time");
 	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
+	ot->cust_key_type = SPI_gettypeid(RelationGetDescr(crel), key_att);
+	key_eq = clm_lc_eq_operator(ot->cust_key_type, key_col);
+	fk_eq = clm_lc_eq_operator(ot->key_type, tg->tgargs[1]);
 
 	cust_q = clm_qualified_relname(RelationGetRelid(crel));
 	ot->cust_name = MemoryContextStrdup(order_cxt, cust_q);
@@ -345,42 +352,47 @@ order_build(TriggerData *td, Oid nsp)
 
 	argtypes[0] = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
 	argtypes[1] = ot->stage_type;
-	/* FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE */
-	ot->lock_plan = order_prepare(psprintf("SELECT c.%s, %s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
+	/*
+	 * FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE.
+	 * The customer's own key is read back for the history, which records
+	 * it as the guard sees it (for citext, 'ann' where the order says
+	 * 'ANN').
+	 */
+	ot->lock_plan = order_prepare(psprintf("SELECT c.%s, %s, c.%s FROM %s c WHERE c.%s %s $1 "
 										   "FOR NO KEY UPDATE OF c",
 										   stage_q,
 										   since ? psprintf("c.%s::pg_catalog.timestamptz", quote_identifier(since)) : "NULL::pg_catalog.timestamptz",
-										   cust_q, key_q), 1, argtypes);
+										   key_q, cust_q, key_q, key_eq), 1, argtypes);
 	/* the customer's order times, and which transaction wrote them */
 	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-											"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL",
-											ts_q, ord_q, fk_q, ts_q), 1, argtypes);
+											"WHERE o.%s %s $1 AND o.%s IS NOT NULL ORDER BY o.%s",
+											ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 1, argtypes);
 	if (order_has_time_index(orel, ot->fk_att, ot->ts_att))
 	{
 		/*
 		 * With an index on (customer, time) the trigger reads a bounded
 		 * number of orders however many the customer has: the first k (k =
 		 * the policy's loyal_min_orders, the largest count the classifier
-		 * distinguishes) and those after the new order's time (normally
-		 * none).
+		 * distinguishes) and those since the current stage began (normally
+		 * only the new one).
 		 */
 		Oid			t2[2];
 
 		t2[0] = argtypes[0];
 		t2[1] = INT8OID;
 		ot->first_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-												"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL "
+												"WHERE o.%s %s $1 AND o.%s IS NOT NULL "
 												"ORDER BY o.%s LIMIT $2",
-												ts_q, ord_q, fk_q, ts_q, ts_q), 2, t2);
+												ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 2, t2);
 		t2[1] = TIMESTAMPTZOID;
 		ot->after_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-												"WHERE o.%s OPERATOR(pg_catalog.=) $1 "
-												"AND o.%s OPERATOR(pg_catalog.>) $2",
-												ts_q, ord_q, fk_q, ts_q), 2, t2);
+												"WHERE o.%s %s $1 "
+												"AND o.%s OPERATOR(pg_catalog.>) $2 ORDER BY o.%s",
+												ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 2, t2);
 	}
 	argtypes[1] = ot->stage_type;
-	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
-											 cust_q, stage_q, key_q), 2, argtypes);
+	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
+											 cust_q, stage_q, key_q, key_eq), 2, argtypes);
 	ot->next = order_triggers;
 	order_triggers = ot;
 	return ot;
@@ -388,7 +400,7 @@ order_build(TriggerData *td, Oid nsp)
 
 /*
  * order_still_valid
- *		After an invalidation: whether the cached columns, key type and
+ *		After an invalidation: whether the cached columns, key types and
  *		customers table are still what the plans were made for.  The plans
  *		themselves are re-planned by the plan cache; only a different
  *		parameter type or table needs new ones.
@@ -400,10 +412,19 @@ order_still_valid(OrderTrigger *ot, TriggerData *td)
 	int			fk_att = order_attnum(orel, ot->args[1], InvalidOid, "order customer");
 	int			ts_att = order_attnum(orel, ot->args[3], TIMESTAMPTZOID, "order time");
 	Oid			cust_relid = order_customers_relid(ot->args[0], orel);
+	Relation	crel;
+	Oid			cust_key_type;
+
+	crel = table_open(cust_relid, AccessShareLock);
+	cust_key_type = SPI_gettypeid(RelationGetDescr(crel),
+								  order_attnum(crel, order_key_column(crel, ot->nargs >= 6 ? ot->args[5] : NULL),
+											   InvalidOid, "customer key"));
+	table_close(crel, NoLock);
 
 	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
 		SPI_gettypeid(RelationGetDescr(orel), fk_att) == ot->key_type &&
-		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid;
+		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid &&
+		cust_key_type == ot->cust_key_type;
 }
 
 /*
@@ -444,85 +465,58 @@ order_lookup(TriggerData *td, Oid nsp)
 }
 
 /*
- * order_facts_bounded
- *		The facts from the two bounded reads: counts capped at k (enough for
- *		the classifier, which only tells 1, 2 or more, and k or more orders
- *		apart; the gap is not needed, since a customer who just ordered is
- *		active), the first order's time, and the latest orders after ts.
+ * What the trigger knows about the customer's orders.  Counts as of a time
+ * come from "counted" (all orders, or with the bounded reads the first k,
+ * capped at k: enough for the classifier, which only tells 1, 2 or more,
+ * and k or more orders apart).  "steps" are the orders after the current
+ * stage began and before the new order's time, by time.
  */
-static void
-order_facts_bounded(OrderTrigger *ot, Datum key, TimestampTz ts, int64 k,
-					int64 *n, int64 *n_all, TimestampTz *first_at,
-					TimestampTz *latest, TimestampTz *latest_other)
+typedef struct OrderFacts
 {
-	Datum		args[2];
-	int			ret;
-	uint64		i;
-	bool		isnull;
+	int64		cap;
+	int			ncounted;
+	TimestampTz *counted;		/* ascending */
+	int			nsteps;
+	TimestampTz *steps;			/* ascending */
+	int64		n_all;			/* all orders (capped) */
+	TimestampTz first_at;
+	TimestampTz latest;			/* the latest order's time */
+	TimestampTz latest_other;	/* the latest after ts by another transaction */
+} OrderFacts;
 
-	*n = 0;
-	*n_all = 0;
-	*first_at = DT_NOEND;
-	*latest = ts;
-	*latest_other = DT_NOBEGIN;
+/*
+ * order_count_at
+ *		The number of orders at or before t (capped).
+ */
+static int64
+order_count_at(const OrderFacts *f, TimestampTz t)
+{
+	int64		n = 0;
+	int			i;
 
-	args[0] = key;
-	args[1] = Int64GetDatum(k);
-	ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-			 SPI_result_code_string(ret));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (i == 0)
-			*first_at = t;
-		if (t <= ts)
-			(*n)++;
-	}
-
-	args[1] = TimestampTzGetDatum(ts);
-	ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-			 SPI_result_code_string(ret));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
-																 SPI_tuptable->tupdesc, 2, &isnull));
-
-		if (t > *latest)
-			*latest = t;
-		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
-			*latest_other = t;
-	}
-	*n_all = Min(*n + (int64) SPI_processed, k);
-	if (*n > k)
-		*n = k;
+	for (i = 0; i < f->ncounted && f->counted[i] <= t; i++)
+		n++;
+	return Min(n, f->cap);
 }
 
 /*
- * order_facts
- *		Count the fetched orders (SPI_tuptable: time, xmin) as of ts and in
- *		all, with the first and latest times; latest_other is the latest
- *		order written by another transaction (DT_NOBEGIN if none), whose
- *		trigger has therefore already run.
+ * order_take
+ *		Fold the fetched orders (SPI_tuptable: time, xmin, ascending by
+ *		time) into f.  Those after ts set latest and latest_other (another
+ *		transaction's order after ts has had its trigger run already, without
+ *		seeing this one) and are counted in *after; with stepped, those in
+ *		(lo, ts) are the steps; with counted, all of them count.
  */
 static void
-order_facts(TimestampTz ts, int64 *n, int64 *n_all, TimestampTz *first_at,
-			TimestampTz *latest, TimestampTz *latest_other)
+order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted,
+		   bool stepped, int64 *after)
 {
 	uint64		i;
 
-	*n = 0;
-	*n_all = 0;
-	*first_at = DT_NOEND;
-	*latest = DT_NOBEGIN;
-	*latest_other = DT_NOBEGIN;
+	if (counted)
+		f->counted = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+	if (stepped)
+		f->steps = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -531,16 +525,72 @@ order_facts(TimestampTz ts, int64 *n, int64 *n_all, TimestampTz *first_at,
 		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
 																 SPI_tuptable->tupdesc, 2, &isnull));
 
-		(*n_all)++;
-		if (t <= ts)
-			(*n)++;
-		if (t < *first_at)
-			*first_at = t;
-		if (t > *latest)
-			*latest = t;
-		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
-			*latest_other = t;
+		if (counted)
+			f->counted[f->ncounted++] = t;
+		if (!stepped)
+			continue;
+		if (t > ts)
+		{
+			(*after)++;
+			if (t > f->latest)
+				f->latest = t;
+			if (t > f->latest_other && !TransactionIdIsCurrentTransactionId(xmin))
+				f->latest_other = t;
+		}
+		else if (t > lo && t < ts)
+			f->steps[f->nsteps++] = t;
 	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * order_read_facts
+ *		Read the customer's orders: all of them, or with an index on
+ *		(customer, time) the first k and those after lo (lo <= ts).
+ */
+static void
+order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
+				 int64 k, OrderFacts *f)
+{
+	Datum		args[2];
+	int			ret;
+	int64		after = 0;
+
+	memset(f, 0, sizeof(OrderFacts));
+	f->latest = ts;
+	f->latest_other = DT_NOBEGIN;
+	f->first_at = DT_NOEND;
+	args[0] = key;
+	if (ot->first_plan == NULL)
+	{
+		ret = SPI_execute_plan(ot->facts_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		f->cap = PG_INT64_MAX;
+		order_take(f, ts, lo, true, true, &after);
+		f->n_all = f->ncounted;
+	}
+	else
+	{
+		args[1] = Int64GetDatum(k);
+		ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		f->cap = k;
+		order_take(f, ts, lo, true, false, &after);
+
+		args[1] = TimestampTzGetDatum(lo);
+		ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		order_take(f, ts, lo, false, true, &after);
+		f->n_all = Min(order_count_at(f, ts) + after, k);
+	}
+	if (f->ncounted > 0)
+		f->first_at = f->counted[0];
 }
 
 /*
@@ -571,33 +621,54 @@ order_cannot_move(Oid cur)
 }
 
 /*
- * order_apply
- *		Run the customer UPDATE, handing the order time to clm.stage_guard
- *		as the business time of the change, and always taking it back.
+ * order_move
+ *		Move the customer to target if that is a change the rules allow: the
+ *		customer UPDATE, with at handed to clm.stage_guard as the business
+ *		time (the guard dates it no earlier than the current stage began).
+ *		Returns whether it moved.
  */
-static void
-order_apply(SPIPlanPtr plan, Datum key, Oid target, Oid cust_relid, TimestampTz ts)
+static bool
+order_move(OrderTrigger *ot, Datum key, Oid *cur, ClmStage target, TimestampTz at)
 {
+	Oid			target_oid = clm_lc_stage_oid(target);
 	Datum		vals[2];
-	ClmPendingTime saved = clm_lc_pending;
 	int			ret;
 
+	if (target_oid == *cur || !clm_lc_allowed(*cur, target_oid))
+		return false;
 	vals[0] = key;
-	vals[1] = ObjectIdGetDatum(target);
-	clm_lc_pending.relid = cust_relid;
-	clm_lc_pending.changed_at = ts;
-	PG_TRY();
-	{
-		ret = SPI_execute_plan(plan, vals, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		clm_lc_pending = saved;
-	}
-	PG_END_TRY();
+	vals[1] = ObjectIdGetDatum(target_oid);
+	ret = clm_lc_execute_at(ot->update_plan, vals, ot->cust_relid, at);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",
 			 SPI_result_code_string(ret));
+	*cur = target_oid;
+	return true;
+}
+
+/*
+ * order_current
+ *		The classifier's view of the current stage: a reactivated customer's
+ *		next order moves on as if it had none (to repeat or loyal).
+ */
+static ClmStage
+order_current(Oid cur)
+{
+	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
+
+	return s == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : s;
+}
+
+/*
+ * order_lapsed
+ *		Whether the stage is one that time made (at_risk, dormant, churned).
+ */
+static bool
+order_lapsed(Oid cur)
+{
+	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
+
+	return s == CLM_STAGE_AT_RISK || s == CLM_STAGE_DORMANT || s == CLM_STAGE_CHURNED;
 }
 
 PG_FUNCTION_INFO_V1(clm_stage_on_order);
@@ -607,9 +678,20 @@ PG_FUNCTION_INFO_V1(clm_stage_on_order);
  *		Move the ordering customer to the stage the new facts imply.
  *
  * A move the rules do not allow is skipped, not raised: the order is a
- * fact that must be stored whatever the customer's stage.  A late order
- * (older than the customer's last one) does not reactivate a lapsed
- * customer.
+ * fact that must be stored whatever the customer's stage.
+ *
+ * The customer is judged at each order since its current stage began, in
+ * time order, up to this one: the rows of one INSERT or COPY fire this
+ * trigger in row order, after all of them are in, so the first row to fire
+ * takes the customer through the steps of any earlier-dated rows that are
+ * still to fire (which then find nothing left to do), and the history is
+ * the same whatever the row order.
+ *
+ * A late order (older than one another transaction already stored, or than
+ * the start of the current stage) comes after those were judged without
+ * it: it does not win back a lapsed customer (the newer order or the lapse
+ * came after it); otherwise the customer is judged on all orders as of the
+ * latest, so that no order's effect is lost.
  */
 Datum
 clm_stage_on_order(PG_FUNCTION_ARGS)
@@ -626,20 +708,15 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	Relation	crel;
 	int			ret;
 	Oid			cur = InvalidOid;
-	ClmStage	cur_stage,
-				target;
-	bool		lapsed;
-	Oid			target_oid;
-	int64		n,
-				n_all;
-	TimestampTz first_at,
-				latest,
-				latest_other,
-				changed_at;
 	const ClmPolicy *policy;
 	const char *since;
-	bool		since_known = false;
-	TimestampTz since_at = 0;
+	char	   *cust_key;
+	bool		entered_known = false;
+	TimestampTz entered_at = 0;
+	TimestampTz lo;
+	OrderFacts	f;
+	bool		lapsed;
+	int			i;
 
 	order_check_call(fcinfo);
 	tup = td->tg_trigtuple;
@@ -680,8 +757,9 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		cur = InvalidOid;
-	since_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	since_known = (ot->since_column != NULL && !isnull);
+	entered_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	entered_known = (ot->since_column != NULL && !isnull);
+	cust_key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 
 	/*
 	 * Most orders come from customers who are already where orders can
@@ -693,91 +771,49 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	if (order_cannot_move(cur))
 		goto done;
 
+	/* when the current stage began: the guard's since column, else the history */
+	if (OidIsValid(cur) && !entered_known && cust_key != NULL)
+		entered_known = clm_lc_stage_entered_at(ot->cust_name, cust_key, &entered_at);
+
+	/*
+	 * Read the orders since the current stage began (all of them for a
+	 * customer without a stage; only the later ones when that is unknown).
+	 */
+	if (!OidIsValid(cur))
+		lo = DT_NOBEGIN;
+	else if (entered_known && entered_at < ts)
+		lo = entered_at;
+	else
+		lo = ts;
 	policy = clm_lc_policy(ot->policy);
-	if (ot->first_plan != NULL)
-		order_facts_bounded(ot, key, ts, Max(2, (int64) policy->loyal_min_orders),
-							&n, &n_all, &first_at, &latest, &latest_other);
-	else
-	{
-		ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-				 SPI_result_code_string(ret));
-		order_facts(ts, &n, &n_all, &first_at, &latest, &latest_other);
-	}
-	if (n == 0)
+	order_read_facts(ot, key, ts, lo, Max(2, (int64) policy->loyal_min_orders), &f);
+	if (order_count_at(&f, ts) == 0)
 		goto done;				/* our own order is not visible?  nothing to do */
-	clm_lc_check_facts(n_all, false, first_at, false, latest, latest);
+	clm_lc_check_facts(f.n_all, false, f.first_at, false, f.latest, f.latest);
 
-	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
-	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
-			  cur_stage == CLM_STAGE_CHURNED);
-
-	/*
-	 * Normally the customer is judged as of this order's time, counting the
-	 * orders up to it: a statement inserting several orders fires this
-	 * trigger once per row after all rows are in, and each row then tells
-	 * its own step.  A late order (older than one another transaction
-	 * already stored, e.g. two sessions committing out of time order) comes
-	 * after that order's trigger ran without seeing it: it cannot win back
-	 * a lapsed customer (the newer order would have), otherwise the
-	 * customer is judged on all orders as of the latest, so that no order's
-	 * effect is lost.
-	 */
-	if (latest_other <= ts)
-		changed_at = ts;
-	else if (lapsed)
-		goto done;
-	else
+	lapsed = order_lapsed(cur);
+	if (f.latest_other > ts ||
+		(entered_known && (ts < entered_at || (lapsed && ts == entered_at))))
 	{
-		n = n_all;
-		changed_at = latest;
-	}
-	target = clm_lc_classify(n, first_at, changed_at, changed_at, policy,
-							 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
-	target_oid = clm_lc_stage_oid(target);
-	if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
+		/* late */
+		if (!lapsed)
+			(void) order_move(ot, key, &cur,
+							  clm_lc_classify(f.n_all, f.first_at, f.latest, f.latest,
+											  policy, order_current(cur)),
+							  f.latest);
 		goto done;
-
-	/*
-	 * An order older than the customer's current stage (from the history:
-	 * e.g. the stage was set by hand or imported later) is late as well.
-	 * A lapsed customer is only won back by an order after the lapse;
-	 * otherwise the customer is judged on all orders, and the move is dated
-	 * no earlier than the current stage began, so the history's times never
-	 * run backwards.
-	 */
-	if (OidIsValid(cur))
-	{
-		TimestampTz entered_at;
-		Oid			typoutput;
-		bool		typisvarlena;
-
-		bool		known = since_known;
-
-		/* the guard keeps it in the since column; else ask the history */
-		entered_at = since_at;
-		if (!known)
-		{
-			getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
-			known = clm_lc_stage_entered_at(ot->cust_name,
-											OidOutputFunctionCall(typoutput, key), &entered_at);
-		}
-		if (known &&
-			(changed_at < entered_at || (lapsed && changed_at == entered_at)))
-		{
-			if (lapsed)
-				goto done;
-			target = clm_lc_classify(n_all, first_at, latest, latest, policy,
-									 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
-			target_oid = clm_lc_stage_oid(target);
-			if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
-				goto done;
-			changed_at = Max(latest, entered_at);
-		}
 	}
 
-	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, changed_at);
+	/* each step in time order, then this order */
+	for (i = 0; i <= f.nsteps; i++)
+	{
+		TimestampTz t = (i < f.nsteps) ? f.steps[i] : ts;
+
+		(void) order_move(ot, key, &cur,
+						  clm_lc_classify(order_count_at(&f, t), f.first_at, t, t,
+										  policy, order_current(cur)),
+						  t);
+	}
 
 done:
 	SPI_finish();
