@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
@@ -74,7 +75,7 @@ typedef struct LcCache
 	SPIPlanPtr	history_plan;
 	SPIPlanPtr	policy_plan;
 	SPIPlanPtr	entered_plan;
-	SPIPlanPtr	latest_plan;	/* latest recorded stage of a customer */
+	SPIPlanPtr	latest_plan;	/* latest recorded change of a customer */
 	int			npolicies;
 	PolicyEntry policies[16];
 } LcCache;
@@ -85,16 +86,17 @@ static MemoryContext lc_policy_cxt = NULL;	/* policy names */
 static bool lc_callback_registered = false;
 
 /*
- * The business time handed to clm.stage_guard for the statement that
- * clm_lc_execute_at is running (relid InvalidOid: none).
+ * What clm_lc_execute_at / clm_lc_execute_withdrawal hand to clm.stage_guard
+ * for the statement they run (relid InvalidOid: nothing).
  */
 typedef struct LcHandOff
 {
 	Oid			relid;
 	TimestampTz changed_at;
+	int64		withdraw;		/* history row withdrawn, or 0 */
 } LcHandOff;
 
-static LcHandOff lc_handoff = {InvalidOid, 0};
+static LcHandOff lc_handoff = {InvalidOid, 0, 0};
 
 /*
  * lc_relcache_callback
@@ -369,7 +371,8 @@ clm_lc_load(Oid nsp)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.entered_plan);
 
-	lc.latest_plan = SPI_prepare(psprintf("SELECT h.to_stage FROM %s.stage_history h "
+	lc.latest_plan = SPI_prepare(psprintf("SELECT h.id, h.from_stage, h.to_stage, h.changed_at "
+										  "FROM %s.stage_history h "
 										  "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
 										  "AND h.customer_key OPERATOR(pg_catalog.=) $2 "
 										  "ORDER BY h.id DESC LIMIT 1",
@@ -606,19 +609,20 @@ clm_lc_stage_entered_at(const char *relation, const char *customer_key,
 }
 
 /*
- * clm_lc_latest_stage
- *		The stage of the customer's most recently recorded change (by
- *		recording order, not business time), or InvalidOid if none.
+ * clm_lc_latest_change
+ *		The customer's most recently recorded change (by recording order,
+ *		not business time); false if there is none.
  */
-Oid
-clm_lc_latest_stage(const char *relation, const char *customer_key)
+bool
+clm_lc_latest_change(const char *relation, const char *customer_key, ClmChange *change)
 {
 	Datum		args[2];
 	Oid			save_userid;
 	int			save_sec;
 	int			ret;
 	bool		isnull;
-	Datum		d;
+	HeapTuple	tup;
+	TupleDesc	desc;
 
 	args[0] = CStringGetTextDatum(relation);
 	args[1] = CStringGetTextDatum(customer_key);
@@ -628,9 +632,29 @@ clm_lc_latest_stage(const char *relation, const char *customer_key)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading clm.stage_history failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
-		return InvalidOid;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? InvalidOid : DatumGetObjectId(d);
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	change->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	change->from = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+	if (isnull)
+		change->from = InvalidOid;
+	change->to = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	change->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+	return true;
+}
+
+/*
+ * clm_lc_latest_stage
+ *		The stage of the customer's most recently recorded change, or
+ *		InvalidOid if none.
+ */
+Oid
+clm_lc_latest_stage(const char *relation, const char *customer_key)
+{
+	ClmChange	change;
+
+	return clm_lc_latest_change(relation, customer_key, &change) ? change.to : InvalidOid;
 }
 
 /*
@@ -887,9 +911,8 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 }
 
 /*
- * clm_lc_execute_at
- *		Run a stage-moving UPDATE with its business time handed to
- *		clm.stage_guard.
+ * lc_execute_handed
+ *		Run a stage-moving UPDATE with h handed to clm.stage_guard.
  *
  * stage_on_order (the order time) and refresh_stages (as_of) both move
  * stages by updating the customer row; the guard, which records the change,
@@ -898,14 +921,13 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
  * statement ends (an error caught by a savepoint must not leave a later
  * plain UPDATE dated by a stale time).
  */
-int
-clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed_at)
+static int
+lc_execute_handed(SPIPlanPtr plan, Datum *values, LcHandOff h)
 {
 	LcHandOff	saved = lc_handoff;
 	int			ret;
 
-	lc_handoff.relid = relid;
-	lc_handoff.changed_at = changed_at;
+	lc_handoff = h;
 	PG_TRY();
 	{
 		ret = SPI_execute_plan(plan, values, NULL, false, 0);
@@ -919,18 +941,100 @@ clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed
 }
 
 /*
+ * clm_lc_execute_at
+ *		A move dated at changed_at (no earlier than the current stage began).
+ */
+int
+clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed_at)
+{
+	LcHandOff	h = {relid, changed_at, 0};
+
+	return lc_execute_handed(plan, values, h);
+}
+
+/*
+ * clm_lc_execute_withdrawal
+ *		An UPDATE back to the stage the change recorded in history row
+ *		history_id left, withdrawing that change (see clm_lc_withdrawn).
+ */
+int
+clm_lc_execute_withdrawal(SPIPlanPtr plan, Datum *values, Oid relid, int64 history_id)
+{
+	LcHandOff	h = {relid, 0, history_id};
+
+	return lc_execute_handed(plan, values, h);
+}
+
+/*
+ * lc_handed_here
+ *		Whether the hand-off is for this table (a partition's guard, cloned
+ *		from the partitioned table, matches the table the caller updated).
+ */
+static bool
+lc_handed_here(Oid relid, Oid logical_relid)
+{
+	return OidIsValid(lc_handoff.relid) &&
+		(lc_handoff.relid == relid || lc_handoff.relid == logical_relid);
+}
+
+/*
  * clm_lc_handed_time
- *		The business time clm_lc_execute_at handed over for this table, if
- *		the change is being made by it.  A partition's guard (cloned from
- *		the partitioned table) matches the table the caller updated.
+ *		The business time clm_lc_execute_at handed over for this table.
  */
 bool
 clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at)
 {
-	if (!OidIsValid(lc_handoff.relid) ||
-		(lc_handoff.relid != relid && lc_handoff.relid != logical_relid))
+	if (!lc_handed_here(relid, logical_relid) || lc_handoff.withdraw != 0)
 		return false;
 	*changed_at = lc_handoff.changed_at;
+	return true;
+}
+
+/*
+ * clm_lc_withdrawn
+ *		For clm.stage_guard: if this change is a withdrawal handed over by
+ *		clm_lc_execute_withdrawal, delete the withdrawn history row (it must
+ *		be this customer's move from -> to) and return true with the time the
+ *		restored stage began.
+ *
+ * stage_on_order withdraws a lapse that the customer's orders, with a late
+ * one, no longer support as of the lapse's time: the stage and the history
+ * become what they would have been had the order been stored before the
+ * lapse was judged.  Only clm's own C code can hand a withdrawal over, and
+ * only for the row it has locked and checked.
+ */
+bool
+clm_lc_withdrawn(Oid relid, Oid logical_relid, const char *relation,
+				 const char *customer_key, Oid from, Oid to, TimestampTz *since)
+{
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, lc.stage_type, lc.stage_type};
+	Datum		vals[5];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	if (!lc_handed_here(relid, logical_relid) || lc_handoff.withdraw == 0)
+		return false;
+	vals[0] = Int64GetDatum(lc_handoff.withdraw);
+	vals[1] = CStringGetTextDatum(relation);
+	vals[2] = CStringGetTextDatum(customer_key);
+	vals[3] = ObjectIdGetDatum(from);
+	vals[4] = ObjectIdGetDatum(to);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_with_args(psprintf("DELETE FROM %s.stage_history h "
+										 "WHERE h.id OPERATOR(pg_catalog.=) $1 "
+										 "AND h.relation OPERATOR(pg_catalog.=) $2 "
+										 "AND h.customer_key OPERATOR(pg_catalog.=) $3 "
+										 "AND h.from_stage OPERATOR(pg_catalog.=) $4 "
+										 "AND h.to_stage OPERATOR(pg_catalog.=) $5",
+										 lc.nspname),
+								5, types, vals, NULL, false, 0);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_DELETE || SPI_processed != 1)
+		elog(ERROR, "withdrawing clm.stage_history row " INT64_FORMAT " failed",
+			 lc_handoff.withdraw);
+	if (!clm_lc_stage_entered_at(relation, customer_key, since))
+		*since = GetCurrentTransactionStartTimestamp();
 	return true;
 }
 

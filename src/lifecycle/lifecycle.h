@@ -78,10 +78,21 @@ extern void clm_lc_record(const char *relation, const char *customer_key,
 extern bool clm_lc_stage_entered_at(const char *relation, const char *customer_key,
 									TimestampTz *entered_at);
 
+/* One recorded change of a customer's stage. */
+typedef struct ClmChange
+{
+	int64		id;
+	Oid			from;			/* InvalidOid: the first stage */
+	Oid			to;
+	TimestampTz changed_at;
+} ClmChange;
+
 /*
- * The stage of the customer's most recently recorded change, or InvalidOid
- * if there is none.  Needs SPI.
+ * The customer's most recently recorded change (false if there is none), or
+ * just its stage (InvalidOid if none).  Need SPI.
  */
+extern bool clm_lc_latest_change(const char *relation, const char *customer_key,
+								  ClmChange *change);
 extern Oid	clm_lc_latest_stage(const char *relation, const char *customer_key);
 
 /*
@@ -112,6 +123,18 @@ extern int	clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid,
  * table relid (or of its partitioned root logical_relid), if any.
  */
 extern bool clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at);
+
+/*
+ * Withdrawing a recorded change: run an UPDATE of relation relid back to the
+ * stage that history row history_id left; clm.stage_guard, asking
+ * clm_lc_withdrawn, then deletes that row instead of checking the rules and
+ * recording, and dates the stage when it began.  Needs SPI.
+ */
+extern int	clm_lc_execute_withdrawal(SPIPlanPtr plan, Datum *values, Oid relid,
+									  int64 history_id);
+extern bool clm_lc_withdrawn(Oid relid, Oid logical_relid, const char *relation,
+							 const char *customer_key, Oid from, Oid to,
+							 TimestampTz *since);
 
 /*
  * A customer key type's own equality operator, as "OPERATOR(schema.op)" for

@@ -462,6 +462,14 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 		clm_lc_latest_stage(relname, key) == newstage)
 		goto done;
 
+	/*
+	 * stage_on_order withdrawing a lapse it has found refuted: not a move
+	 * under the rules but the lapse's history row taken back.
+	 */
+	if (clm_lc_withdrawn(RelationGetRelid(rel), logical_relid, relname, key,
+						 newstage, oldstage, &changed_at))
+		goto entered;
+
 	if (OidIsValid(oldstage) && !clm_lc_allowed(oldstage, newstage))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
@@ -476,6 +484,7 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 	changed_at = guard_changed_at(td, logical_relid, since_att, newtup, oldtup,
 								  OidIsValid(oldstage), relname, key);
 	clm_lc_record(relname, key, oldstage, newstage, changed_at, GetUserId());
+entered:
 	SPI_finish();
 
 	/* the returned tuple must live in the caller's context, not SPI's */

@@ -478,6 +478,8 @@ typedef struct OrderFacts
 	TimestampTz *counted;		/* ascending */
 	int			nsteps;
 	TimestampTz *steps;			/* ascending */
+	int			nafter;
+	TimestampTz *after;			/* the orders after ts, ascending */
 	int64		n_all;			/* all orders (capped) */
 	TimestampTz first_at;
 	TimestampTz latest;			/* the latest order's time */
@@ -500,23 +502,45 @@ order_count_at(const OrderFacts *f, TimestampTz t)
 }
 
 /*
+ * order_last_at
+ *		The latest order at or before t (t >= ts, the new order's time).
+ */
+static TimestampTz
+order_last_at(const OrderFacts *f, TimestampTz ts, TimestampTz t)
+{
+	TimestampTz last = ts;
+	int			i;
+
+	for (i = 0; i < f->ncounted; i++)
+		if (f->counted[i] <= t && f->counted[i] > last)
+			last = f->counted[i];
+	for (i = 0; i < f->nafter; i++)
+		if (f->after[i] <= t && f->after[i] > last)
+			last = f->after[i];
+	return last;
+}
+
+/*
  * order_take
  *		Fold the fetched orders (SPI_tuptable: time, xmin, ascending by
  *		time) into f.  Those after ts set latest and latest_other (another
  *		transaction's order after ts has had its trigger run already, without
- *		seeing this one) and are counted in *after; with stepped, those in
+ *		seeing this one) and are the after list; with stepped, those in
  *		(lo, ts) are the steps; with counted, all of them count.
  */
 static void
 order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted,
-		   bool stepped, int64 *after)
+		   bool stepped)
 {
 	uint64		i;
 
 	if (counted)
 		f->counted = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
 	if (stepped)
+	{
 		f->steps = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+		f->after = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+	}
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -531,7 +555,7 @@ order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted,
 			continue;
 		if (t > ts)
 		{
-			(*after)++;
+			f->after[f->nafter++] = t;
 			if (t > f->latest)
 				f->latest = t;
 			if (t > f->latest_other && !TransactionIdIsCurrentTransactionId(xmin))
@@ -554,7 +578,6 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 {
 	Datum		args[2];
 	int			ret;
-	int64		after = 0;
 
 	memset(f, 0, sizeof(OrderFacts));
 	f->latest = ts;
@@ -568,7 +591,7 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
 				 SPI_result_code_string(ret));
 		f->cap = PG_INT64_MAX;
-		order_take(f, ts, lo, true, true, &after);
+		order_take(f, ts, lo, true, true);
 		f->n_all = f->ncounted;
 	}
 	else
@@ -579,15 +602,15 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
 				 SPI_result_code_string(ret));
 		f->cap = k;
-		order_take(f, ts, lo, true, false, &after);
+		order_take(f, ts, lo, true, false);
 
 		args[1] = TimestampTzGetDatum(lo);
 		ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
 				 SPI_result_code_string(ret));
-		order_take(f, ts, lo, false, true, &after);
-		f->n_all = Min(order_count_at(f, ts) + after, k);
+		order_take(f, ts, lo, false, true);
+		f->n_all = Min(order_count_at(f, ts) + f->nafter, k);
 	}
 	if (f->ncounted > 0)
 		f->first_at = f->counted[0];
@@ -671,6 +694,52 @@ order_lapsed(Oid cur)
 	return s == CLM_STAGE_AT_RISK || s == CLM_STAGE_DORMANT || s == CLM_STAGE_CHURNED;
 }
 
+/*
+ * order_withdraw_lapse
+ *		Withdraw the customer's lapse if this order, older than the lapse,
+ *		refutes it; returns whether it did.
+ *
+ * A lapse (at_risk, dormant, churned: clm.refresh_stages) is a judgement
+ * of the orders as of its time.  An order dated before it that was stored
+ * after it (one that was in flight while the refresh ran, or imported
+ * later) was not part of that judgement.  When the orders including it say
+ * something else as of the lapse's time, the lapse is withdrawn: the stage
+ * and the history become what they would have been had the order been
+ * stored first (where the judgement is a lapse still, the customer moves to
+ * it, at the same time).  Whether the refresh or the order commits first
+ * then makes no difference.
+ */
+static bool
+order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
+					 TimestampTz entered_at, TimestampTz ts, const OrderFacts *f,
+					 const ClmPolicy *policy)
+{
+	ClmChange	lapse;
+	ClmStage	judged;
+	Datum		vals[2];
+	int			ret;
+
+	if (!clm_lc_latest_change(ot->cust_name, cust_key, &lapse) ||
+		lapse.to != cur || lapse.changed_at != entered_at || !OidIsValid(lapse.from))
+		return false;			/* the stage is not the recorded lapse */
+	judged = clm_lc_classify(order_count_at(f, entered_at), f->first_at,
+							 order_last_at(f, ts, entered_at), entered_at, policy,
+							 order_current(lapse.from));
+	if (clm_lc_stage_oid(judged) == cur)
+		return false;			/* the lapse stands */
+
+	vals[0] = key;
+	vals[1] = ObjectIdGetDatum(lapse.from);
+	ret = clm_lc_execute_withdrawal(ot->update_plan, vals, ot->cust_relid, lapse.id);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",
+			 SPI_result_code_string(ret));
+	if (judged == CLM_STAGE_AT_RISK || judged == CLM_STAGE_DORMANT ||
+		judged == CLM_STAGE_CHURNED)
+		(void) order_move(ot, key, &lapse.from, judged, lapse.changed_at);
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(clm_stage_on_order);
 
 /*
@@ -689,9 +758,10 @@ PG_FUNCTION_INFO_V1(clm_stage_on_order);
  *
  * A late order (older than one another transaction already stored, or than
  * the start of the current stage) comes after those were judged without
- * it: it does not win back a lapsed customer (the newer order or the lapse
- * came after it); otherwise the customer is judged on all orders as of the
- * latest, so that no order's effect is lost.
+ * it.  A lapse it refutes is withdrawn (order_withdraw_lapse); otherwise it
+ * does not win back a lapsed customer (the newer order or the lapse came
+ * after it), and a customer who is not lapsed is judged on all orders as of
+ * the latest, so that no order's effect is lost.
  */
 Datum
 clm_stage_on_order(PG_FUNCTION_ARGS)
@@ -748,6 +818,7 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		ot = order_lookup(td, nsp);
 	}
 
+again:
 	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.stage_on_order: locking the customer failed: %s",
@@ -792,6 +863,10 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	clm_lc_check_facts(f.n_all, false, f.first_at, false, f.latest, f.latest);
 
 	lapsed = order_lapsed(cur);
+	if (lapsed && entered_known && ts <= entered_at && cust_key != NULL &&
+		order_withdraw_lapse(ot, key, cur, cust_key, entered_at, ts, &f, policy))
+		goto again;				/* judge again from the stage restored */
+
 	if (f.latest_other > ts ||
 		(entered_known && (ts < entered_at || (lapsed && ts == entered_at))))
 	{
