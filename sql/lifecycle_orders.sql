@@ -165,12 +165,14 @@ INSERT INTO lo_crm.po VALUES (5, '2026-01-10');
 SELECT clm.refresh_stages('lo_crm.pc', 'lo_crm.po', 'id', 'st', 'cid', 'at', '2026-02-01') AS moved;
 -- the guard replaced by one without a stage-entered-at column, in the same
 -- session: stage_on_order notices and then takes the stage's start from the
--- history (150 lapsed on 2026-02-01; an order of 2026-01-20 arriving late
--- does not win him back, one of 2026-02-10 does)
+-- history (150 lapsed on 2026-02-01; an order of 2025-07-01 arriving late
+-- leaves him at_risk as of then (gap 122 days: thresholds 180 / 365, idle
+-- 215), so the lapse stands and the order does not win him back; one of
+-- 2026-02-10 does)
 DROP TRIGGER g ON lo_crm.pc;
 CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.pc FOR EACH ROW
     EXECUTE FUNCTION clm.stage_guard('st', 'id');
-INSERT INTO lo_crm.po VALUES (150, '2026-01-20');
+INSERT INTO lo_crm.po VALUES (150, '2025-07-01');
 SELECT st FROM lo_crm.pc WHERE id = 150;
 INSERT INTO lo_crm.po VALUES (150, '2026-02-10');
 SELECT relation, customer_key, from_stage, to_stage, changed_at FROM clm.stage_history

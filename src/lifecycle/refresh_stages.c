@@ -11,10 +11,12 @@
  * order, so concurrent refreshes do not deadlock), the second recomputes
  * their facts under a fresh snapshot and updates them.  Locking first means
  * an order that commits meanwhile is either seen by the second statement
- * or waits for the refresh and then wins the customer back: no order is
- * overlooked.  The UPDATE fires clm.stage_guard, which checks the rules and
- * records the history with changed_at = as_of (handed over through
- * clm_lc_execute_at, like stage_on_order's order times).
+ * or waits for the refresh; then it wins the customer back, or, dated
+ * before as_of, withdraws the lapse it refutes (stage_on_order): no order
+ * is overlooked, whichever commits first.  The UPDATE fires clm.stage_guard,
+ * which checks the rules and records the history with changed_at = as_of
+ * (handed over through clm_lc_execute_at, like stage_on_order's order
+ * times; no earlier than the customer's current stage began).
  *
  * IDENTIFICATION
  *	  src/lifecycle/refresh_stages.c

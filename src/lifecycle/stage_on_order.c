@@ -67,7 +67,7 @@ typedef struct OrderTrigger
 	SPIPlanPtr	lock_plan;
 	SPIPlanPtr	facts_plan;		/* all of the customer's orders */
 	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
-	SPIPlanPtr	after_plan;		/* ... and those after a time, by time */
+	SPIPlanPtr	after_plan;		/* ... the steps since a time, and those after ts */
 	SPIPlanPtr	update_plan;
 	Oid			ord_relid;		/* the relation the trigger is on */
 	bool		stale;			/* a relcache invalidation hit either table */
@@ -364,7 +364,7 @@ order_build(TriggerData *td, Oid nsp)
 										   since ? psprintf("c.%s::pg_catalog.timestamptz", quote_identifier(since)) : "NULL::pg_catalog.timestamptz",
 										   key_q, cust_q, key_q, key_eq), 1, argtypes);
 	/* the customer's order times, and which transaction wrote them */
-	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
+	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin, o.ctid FROM %s o "
 											"WHERE o.%s %s $1 AND o.%s IS NOT NULL ORDER BY o.%s",
 											ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 1, argtypes);
 	if (order_has_time_index(orel, ot->fk_att, ot->ts_att))
@@ -373,22 +373,30 @@ order_build(TriggerData *td, Oid nsp)
 		 * With an index on (customer, time) the trigger reads a bounded
 		 * number of orders however many the customer has: the first k (k =
 		 * the policy's loyal_min_orders, the largest count the classifier
-		 * distinguishes) and those since the current stage began (normally
-		 * only the new one).
+		 * distinguishes), and, of the orders since the current stage began
+		 * ($2) before this one ($3), only those that can move the customer
+		 * (see order_read_facts), and those after this one (normally none).
 		 */
-		Oid			t2[2];
+		Oid			t4[4];
+		const char *cols = psprintf("SELECT o.%s, o.xmin, o.ctid FROM %s o WHERE o.%s %s $1",
+									ts_q, ord_q, fk_q, fk_eq);
 
-		t2[0] = argtypes[0];
-		t2[1] = INT8OID;
-		ot->first_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-												"WHERE o.%s %s $1 AND o.%s IS NOT NULL "
-												"ORDER BY o.%s LIMIT $2",
-												ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 2, t2);
-		t2[1] = TIMESTAMPTZOID;
-		ot->after_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-												"WHERE o.%s %s $1 "
-												"AND o.%s OPERATOR(pg_catalog.>) $2 ORDER BY o.%s",
-												ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 2, t2);
+		t4[0] = argtypes[0];
+		t4[1] = INT8OID;
+		ot->first_plan = order_prepare(psprintf("%s AND o.%s IS NOT NULL ORDER BY o.%s LIMIT $2",
+												cols, ts_q, ts_q), 2, t4);
+		t4[1] = TIMESTAMPTZOID;
+		t4[2] = TIMESTAMPTZOID;
+		t4[3] = TIMESTAMPTZOID;
+		ot->after_plan = order_prepare(psprintf("(%s AND o.%s OPERATOR(pg_catalog.>) $2 "
+												"AND o.%s OPERATOR(pg_catalog.<) $3 ORDER BY o.%s LIMIT 2) "
+												"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>=) $4 "
+												"AND o.%s OPERATOR(pg_catalog.>) $2 "
+												"AND o.%s OPERATOR(pg_catalog.<) $3 ORDER BY o.%s LIMIT 2) "
+												"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) $3)",
+												cols, ts_q, ts_q, ts_q,
+												cols, ts_q, ts_q, ts_q, ts_q,
+												cols, ts_q), 4, t4);
 	}
 	argtypes[1] = ot->stage_type;
 	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
@@ -469,17 +477,20 @@ order_lookup(TriggerData *td, Oid nsp)
  * come from "counted" (all orders, or with the bounded reads the first k,
  * capped at k: enough for the classifier, which only tells 1, 2 or more,
  * and k or more orders apart).  "steps" are the orders after the current
- * stage began and before the new order's time, by time.
+ * stage began and before the new order's time (those that can move the
+ * customer), by time; "after" the orders after the new order's time.
  */
 typedef struct OrderFacts
 {
 	int64		cap;
 	int			ncounted;
 	TimestampTz *counted;		/* ascending */
+	ItemPointerData *counted_tid;
 	int			nsteps;
 	TimestampTz *steps;			/* ascending */
+	ItemPointerData *steps_tid;	/* (not in order: only to avoid duplicates) */
 	int			nafter;
-	TimestampTz *after;			/* the orders after ts, ascending */
+	TimestampTz *after;
 	int64		n_all;			/* all orders (capped) */
 	TimestampTz first_at;
 	TimestampTz latest;			/* the latest order's time */
@@ -520,38 +531,58 @@ order_last_at(const OrderFacts *f, TimestampTz ts, TimestampTz t)
 	return last;
 }
 
+static int
+order_cmp_time(const void *a, const void *b)
+{
+	TimestampTz ta = *(const TimestampTz *) a;
+	TimestampTz tb = *(const TimestampTz *) b;
+
+	return (ta > tb) - (ta < tb);
+}
+
 /*
  * order_take
- *		Fold the fetched orders (SPI_tuptable: time, xmin, ascending by
- *		time) into f.  Those after ts set latest and latest_other (another
- *		transaction's order after ts has had its trigger run already, without
- *		seeing this one) and are the after list; with stepped, those in
- *		(lo, ts) are the steps; with counted, all of them count.
+ *		Fold the fetched orders (SPI_tuptable: time, xmin, ctid) into f:
+ *		with counted (ascending by time) they all count; the others are
+ *		steps when in (lo, ts) and not known already (the reads overlap),
+ *		and after when after ts.  Orders after ts set latest and latest_other (another
+ *		transaction's order after ts has had its trigger run already,
+ *		without seeing this one).
  */
 static void
-order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted,
-		   bool stepped)
+order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted, bool others)
 {
 	uint64		i;
+	int			j;
 
 	if (counted)
-		f->counted = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
-	if (stepped)
 	{
-		f->steps = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+		f->counted = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+		f->counted_tid = palloc(sizeof(ItemPointerData) * Max(SPI_processed, 1));
+	}
+	if (others)
+	{
+		f->steps = palloc(sizeof(TimestampTz) * (Max(SPI_processed, 1) + f->ncounted));
+		f->steps_tid = palloc(sizeof(ItemPointerData) * Max(SPI_processed, 1));
 		f->after = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
 	}
 	for (i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
-																 SPI_tuptable->tupdesc, 2, &isnull));
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
+		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull));
+		bool		known = false;
 
 		if (counted)
+		{
+			f->counted_tid[f->ncounted] = *tid;
 			f->counted[f->ncounted++] = t;
-		if (!stepped)
+			known = true;
+		}
+		if (!others)
 			continue;
 		if (t > ts)
 		{
@@ -560,9 +591,17 @@ order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted,
 				f->latest = t;
 			if (t > f->latest_other && !TransactionIdIsCurrentTransactionId(xmin))
 				f->latest_other = t;
+			continue;
 		}
-		else if (t > lo && t < ts)
+		for (j = 0; !known && j < f->ncounted; j++)
+			known = ItemPointerEquals(&f->counted_tid[j], tid);
+		for (j = 0; !known && j < f->nsteps; j++)
+			known = ItemPointerEquals(&f->steps_tid[j], tid);
+		if (!known && t > lo && t < ts)
+		{
+			f->steps_tid[f->nsteps] = *tid;
 			f->steps[f->nsteps++] = t;
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
@@ -570,14 +609,23 @@ order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted,
 /*
  * order_read_facts
  *		Read the customer's orders: all of them, or with an index on
- *		(customer, time) the first k and those after lo (lo <= ts).
+ *		(customer, time) the first k, the steps since lo (lo <= ts) and
+ *		those after ts.
+ *
+ * Beyond the first k orders every count is k, so the classifier's answer
+ * at an order depends only on whether the customer's tenure then reaches
+ * the policy's loyal_min_tenure_days: of the orders in (lo, ts) only the
+ * first two (the first may reactivate, the next move on) and the first two
+ * from that tenure on can move the customer, and only those are read.
  */
 static void
 order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
-				 int64 k, OrderFacts *f)
+				 const ClmPolicy *policy, OrderFacts *f)
 {
-	Datum		args[2];
+	int64		k = Max(2, (int64) policy->loyal_min_orders);
+	Datum		args[4];
 	int			ret;
+	int			i;
 
 	memset(f, 0, sizeof(OrderFacts));
 	f->latest = ts;
@@ -596,6 +644,8 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 	}
 	else
 	{
+		double		tenure_at;
+
 		args[1] = Int64GetDatum(k);
 		ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
@@ -604,7 +654,13 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 		f->cap = k;
 		order_take(f, ts, lo, true, false);
 
+		/* when the tenure reaches loyal_min_tenure_days (in double: no overflow) */
+		tenure_at = (f->ncounted > 0 ? (double) f->counted[0] : (double) ts) +
+			policy->loyal_min_tenure_days * (double) USECS_PER_DAY;
 		args[1] = TimestampTzGetDatum(lo);
+		args[2] = TimestampTzGetDatum(ts);
+		args[3] = TimestampTzGetDatum(tenure_at >= (double) ts ? ts :
+									  tenure_at <= (double) lo ? lo : (TimestampTz) tenure_at);
 		ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
@@ -614,6 +670,11 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 	}
 	if (f->ncounted > 0)
 		f->first_at = f->counted[0];
+	/* the counted orders in (lo, ts) are steps too */
+	for (i = 0; i < f->ncounted; i++)
+		if (f->counted[i] > lo && f->counted[i] < ts)
+			f->steps[f->nsteps++] = f->counted[i];
+	qsort(f->steps, f->nsteps, sizeof(TimestampTz), order_cmp_time);
 }
 
 /*
@@ -857,7 +918,7 @@ again:
 	else
 		lo = ts;
 	policy = clm_lc_policy(ot->policy);
-	order_read_facts(ot, key, ts, lo, Max(2, (int64) policy->loyal_min_orders), &f);
+	order_read_facts(ot, key, ts, lo, policy, &f);
 	if (order_count_at(&f, ts) == 0)
 		goto done;				/* our own order is not visible?  nothing to do */
 	clm_lc_check_facts(f.n_all, false, f.first_at, false, f.latest, f.latest);
