@@ -1001,7 +1001,9 @@ clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at)
  * one, no longer support as of the lapse's time: the stage and the history
  * become what they would have been had the order been stored before the
  * lapse was judged.  Only clm's own C code can hand a withdrawal over, and
- * only for the row it has locked and checked.
+ * only for the row it has locked and checked; any other change made during
+ * that UPDATE (a user's trigger updating another customer) is a plain one,
+ * and the withdrawal is used up once done.
  */
 bool
 clm_lc_withdrawn(Oid relid, Oid logical_relid, const char *relation,
@@ -1030,9 +1032,13 @@ clm_lc_withdrawn(Oid relid, Oid logical_relid, const char *relation,
 										 lc.nspname),
 								5, types, vals, NULL, false, 0);
 	lc_switch_back(save_userid, save_sec);
-	if (ret != SPI_OK_DELETE || SPI_processed != 1)
-		elog(ERROR, "withdrawing clm.stage_history row " INT64_FORMAT " failed",
-			 lc_handoff.withdraw);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "withdrawing a clm.stage_history row failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;			/* another row (a nested UPDATE): a plain change */
+	lc_handoff.relid = InvalidOid;	/* used up; the caller restores it */
+	lc_handoff.withdraw = 0;
 	if (!clm_lc_stage_entered_at(relation, customer_key, since))
 		*since = GetCurrentTransactionStartTimestamp();
 	return true;

@@ -153,9 +153,10 @@ guard_changed_at(TriggerData *td, Oid logical_relid, int since_att, HeapTuple ne
 			return handed;
 		if (since_att > 0)
 		{
-			Datum		ov = heap_getattr(oldtup, since_att, desc, &known);
+			bool		isnull;
+			Datum		ov = heap_getattr(oldtup, since_att, desc, &isnull);
 
-			known = !known;
+			known = !isnull;
 			if (known)
 				entered = DatumGetTimestampTz(ov);
 		}
