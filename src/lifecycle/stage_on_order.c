@@ -609,8 +609,8 @@ order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted, bool oth
 /*
  * order_read_facts
  *		Read the customer's orders: all of them, or with an index on
- *		(customer, time) the first k, the steps since lo (lo <= ts) and
- *		those after ts.
+ *		(customer, time) the first k (all of them when fewer), then the
+ *		steps since lo (lo <= ts) and those after ts.
  *
  * Beyond the first k orders every count is k, so the classifier's answer
  * at an order depends only on whether the customer's tenure then reaches
@@ -652,7 +652,16 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
 				 SPI_result_code_string(ret));
 		f->cap = k;
-		order_take(f, ts, lo, true, false);
+		order_take(f, ts, lo, true, true);
+		if (f->ncounted < k)
+		{
+			/* that is all of them */
+			f->n_all = f->ncounted;
+			goto counted;
+		}
+		f->nafter = 0;			/* the second read has them */
+		f->latest = ts;
+		f->latest_other = DT_NOBEGIN;
 
 		/* when the tenure reaches loyal_min_tenure_days (in double: no overflow) */
 		tenure_at = (f->ncounted > 0 ? (double) f->counted[0] : (double) ts) +
@@ -668,6 +677,7 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 		order_take(f, ts, lo, false, true);
 		f->n_all = Min(order_count_at(f, ts) + f->nafter, k);
 	}
+counted:
 	if (f->ncounted > 0)
 		f->first_at = f->counted[0];
 	/* the counted orders in (lo, ts) are steps too */
