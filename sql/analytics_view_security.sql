@@ -38,7 +38,7 @@ SELECT coalesce(current_setting('clm.regress_pwned', true), '') = '' AS not_inje
 -- table only the refresher can read must not leak a model of it
 SET ROLE regress_cv_owner;
 UPDATE clm.customer_view
-   SET orders_relation = 'analytics_sec.secret', customer_column = 'cid',
+   SET orders_relation = 'analytics_sec.secret'::regclass, customer_column = 'cid',
        ordered_at_column = 'at', amount_column = 'amount', bgnbd = NULL
  WHERE view_schema = 'analytics_sec' AND view_name = 'cv';
 RESET ROLE;

@@ -121,9 +121,9 @@ SELECT clm.refresh_stages('lo_crm.customers', 'lo_crm.orders', 'id', 'status',
 
 -- two orders in one statement: each is judged as of its own time, so cy is
 -- reactivated at the first and back to repeat at the second.  bob's come in
--- reverse time order: the newer one reactivates him; the older one is then
--- older than his stage, so he is judged on all four orders (loyal), dated
--- no earlier than the reactivation (history times never run backwards)
+-- reverse time order and give the same history as in time order: the first
+-- row to fire (04-20) takes him through the earlier one first (reactivated
+-- on 04-10, then loyal on 04-20 with four orders over 350 days)
 INSERT INTO lo_crm.orders (customer_id, ordered_at, amount) VALUES
     ('00000000-0000-0000-0000-00000000000c', '2026-06-10', 6),
     ('00000000-0000-0000-0000-00000000000c', '2026-06-20', 6),
@@ -165,12 +165,14 @@ INSERT INTO lo_crm.po VALUES (5, '2026-01-10');
 SELECT clm.refresh_stages('lo_crm.pc', 'lo_crm.po', 'id', 'st', 'cid', 'at', '2026-02-01') AS moved;
 -- the guard replaced by one without a stage-entered-at column, in the same
 -- session: stage_on_order notices and then takes the stage's start from the
--- history (150 lapsed on 2026-02-01; an order of 2026-01-20 arriving late
--- does not win him back, one of 2026-02-10 does)
+-- history (150 lapsed on 2026-02-01; an order of 2025-07-01 arriving late
+-- leaves him at_risk as of then (gap 122 days: thresholds 180 / 365, idle
+-- 215), so the lapse stands and the order does not win him back; one of
+-- 2026-02-10 does)
 DROP TRIGGER g ON lo_crm.pc;
 CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.pc FOR EACH ROW
     EXECUTE FUNCTION clm.stage_guard('st', 'id');
-INSERT INTO lo_crm.po VALUES (150, '2026-01-20');
+INSERT INTO lo_crm.po VALUES (150, '2025-07-01');
 SELECT st FROM lo_crm.pc WHERE id = 150;
 INSERT INTO lo_crm.po VALUES (150, '2026-02-10');
 SELECT relation, customer_key, from_stage, to_stage, changed_at FROM clm.stage_history

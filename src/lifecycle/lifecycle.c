@@ -25,10 +25,12 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -41,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "clm.h"
 #include "lifecycle.h"
@@ -80,7 +83,7 @@ typedef struct LcCache
 	SPIPlanPtr	history_plan;
 	SPIPlanPtr	policy_plan;
 	SPIPlanPtr	entered_plan;
-	SPIPlanPtr	latest_plan;	/* latest recorded stage of a customer */
+	SPIPlanPtr	latest_plan;	/* latest recorded change of a customer */
 	int			npolicies;
 	PolicyEntry policies[16];
 } LcCache;
@@ -90,7 +93,18 @@ static MemoryContext lc_cxt = NULL;		/* stage values, rules */
 static MemoryContext lc_policy_cxt = NULL;	/* policy names */
 static bool lc_callback_registered = false;
 
-ClmPendingTime clm_lc_pending = {InvalidOid, 0};
+/*
+ * What clm_lc_execute_at / clm_lc_execute_withdrawal hand to clm.stage_guard
+ * for the statement they run (relid InvalidOid: nothing).
+ */
+typedef struct LcHandOff
+{
+	Oid			relid;
+	TimestampTz changed_at;
+	int64		withdraw;		/* history row withdrawn, or 0 */
+} LcHandOff;
+
+static LcHandOff lc_handoff = {InvalidOid, 0, 0};
 
 /*
  * lc_relcache_callback
@@ -422,7 +436,8 @@ clm_lc_load(Oid nsp)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.entered_plan);
 
-	lc.latest_plan = SPI_prepare(psprintf("SELECT h.to_stage FROM %s.stage_history h "
+	lc.latest_plan = SPI_prepare(psprintf("SELECT h.id, h.from_stage, h.to_stage, h.changed_at "
+										  "FROM %s.stage_history h "
 										  "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
 										  "AND h.customer_key OPERATOR(pg_catalog.=) $2 "
 										  "ORDER BY h.id DESC LIMIT 1",
@@ -660,19 +675,20 @@ clm_lc_stage_entered_at(Oid relid, const char *customer_key,
 }
 
 /*
- * clm_lc_latest_stage
- *		The stage of the customer's most recently recorded change (by
- *		recording order, not business time), or InvalidOid if none.
+ * clm_lc_latest_change
+ *		The customer's most recently recorded change (by recording order,
+ *		not business time); false if there is none.
  */
-Oid
-clm_lc_latest_stage(Oid relid, const char *customer_key)
+bool
+clm_lc_latest_change(Oid relid, const char *customer_key, ClmChange *change)
 {
 	Datum		args[2];
 	Oid			save_userid;
 	int			save_sec;
 	int			ret;
 	bool		isnull;
-	Datum		d;
+	HeapTuple	tup;
+	TupleDesc	desc;
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = CStringGetTextDatum(customer_key);
@@ -682,9 +698,29 @@ clm_lc_latest_stage(Oid relid, const char *customer_key)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading clm.stage_history failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
-		return InvalidOid;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? InvalidOid : DatumGetObjectId(d);
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	change->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	change->from = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+	if (isnull)
+		change->from = InvalidOid;
+	change->to = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	change->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+	return true;
+}
+
+/*
+ * clm_lc_latest_stage
+ *		The stage of the customer's most recently recorded change, or
+ *		InvalidOid if none.
+ */
+Oid
+clm_lc_latest_stage(Oid relid, const char *customer_key)
+{
+	ClmChange	change;
+
+	return clm_lc_latest_change(relid, customer_key, &change) ? change.to : InvalidOid;
 }
 
 /*
@@ -995,4 +1031,177 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 					 clm_qualified_relname(RelationGetRelid(rel)),
 					 lc.nspname, stage_column)));
 	return NULL;				/* not reached */
+}
+
+/*
+ * lc_execute_handed
+ *		Run a stage-moving UPDATE with h handed to clm.stage_guard.
+ *
+ * stage_on_order (the order time) and refresh_stages (as_of) both move
+ * stages by updating the customer row; the guard, which records the change,
+ * cannot be told the time through the UPDATE itself, so it is handed over
+ * in backend memory for exactly this statement and taken back however the
+ * statement ends (an error caught by a savepoint must not leave a later
+ * plain UPDATE dated by a stale time).
+ */
+static int
+lc_execute_handed(SPIPlanPtr plan, Datum *values, LcHandOff h)
+{
+	LcHandOff	saved = lc_handoff;
+	int			ret;
+
+	lc_handoff = h;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		lc_handoff = saved;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/*
+ * clm_lc_execute_at
+ *		A move dated at changed_at (no earlier than the current stage began).
+ */
+int
+clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed_at)
+{
+	LcHandOff	h = {relid, changed_at, 0};
+
+	return lc_execute_handed(plan, values, h);
+}
+
+/*
+ * clm_lc_execute_withdrawal
+ *		An UPDATE back to the stage the change recorded in history row
+ *		history_id left, withdrawing that change (see clm_lc_withdrawn).
+ */
+int
+clm_lc_execute_withdrawal(SPIPlanPtr plan, Datum *values, Oid relid, int64 history_id)
+{
+	LcHandOff	h = {relid, 0, history_id};
+
+	return lc_execute_handed(plan, values, h);
+}
+
+/*
+ * lc_handed_here
+ *		Whether the hand-off is for this table (a partition's guard, cloned
+ *		from the partitioned table, matches the table the caller updated).
+ */
+static bool
+lc_handed_here(Oid relid, Oid logical_relid)
+{
+	return OidIsValid(lc_handoff.relid) &&
+		(lc_handoff.relid == relid || lc_handoff.relid == logical_relid);
+}
+
+/*
+ * clm_lc_handed_time
+ *		The business time clm_lc_execute_at handed over for this table.
+ */
+bool
+clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at)
+{
+	if (!lc_handed_here(relid, logical_relid) || lc_handoff.withdraw != 0)
+		return false;
+	*changed_at = lc_handoff.changed_at;
+	return true;
+}
+
+/*
+ * clm_lc_withdrawn
+ *		For clm.stage_guard: if this change is a withdrawal handed over by
+ *		clm_lc_execute_withdrawal, delete the withdrawn history row (it must
+ *		be this customer's move from -> to) and return true with the time the
+ *		restored stage began.
+ *
+ * stage_on_order withdraws a lapse that the customer's orders, with a late
+ * one, no longer support as of the lapse's time: the stage and the history
+ * become what they would have been had the order been stored before the
+ * lapse was judged.  Only clm's own C code can hand a withdrawal over, and
+ * only for the row it has locked and checked; any other change made during
+ * that UPDATE (a user's trigger updating another customer) is a plain one,
+ * and the withdrawal is used up once done.
+ */
+bool
+clm_lc_withdrawn(Oid relid, Oid logical_relid,
+				 const char *customer_key, Oid from, Oid to, TimestampTz *since)
+{
+	Oid			types[5] = {INT8OID, REGCLASSOID, TEXTOID, lc.stage_type, lc.stage_type};
+	Datum		vals[5];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	if (!lc_handed_here(relid, logical_relid) || lc_handoff.withdraw == 0)
+		return false;
+	vals[0] = Int64GetDatum(lc_handoff.withdraw);
+	vals[1] = ObjectIdGetDatum(logical_relid);
+	vals[2] = CStringGetTextDatum(customer_key);
+	vals[3] = ObjectIdGetDatum(from);
+	vals[4] = ObjectIdGetDatum(to);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_with_args(psprintf("DELETE FROM %s.stage_history h "
+										 "WHERE h.id OPERATOR(pg_catalog.=) $1 "
+										 "AND h.relation OPERATOR(pg_catalog.=) $2 "
+										 "AND h.customer_key OPERATOR(pg_catalog.=) $3 "
+										 "AND h.from_stage OPERATOR(pg_catalog.=) $4 "
+										 "AND h.to_stage OPERATOR(pg_catalog.=) $5",
+										 lc.nspname),
+								5, types, vals, NULL, false, 0);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "withdrawing a clm.stage_history row failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;			/* another row (a nested UPDATE): a plain change */
+	lc_handoff.relid = InvalidOid;	/* used up; the caller restores it */
+	lc_handoff.withdraw = 0;
+	if (!clm_lc_stage_entered_at(logical_relid, customer_key, since))
+		*since = GetCurrentTransactionStartTimestamp();
+	return true;
+}
+
+/*
+ * clm_lc_eq_operator
+ *		The equality operator of a customer key type, for SQL text.
+ *
+ * Keys are compared in SQL that clm writes; spelling the comparison
+ * OPERATOR(pg_catalog.=) resolves, for a type without its own operator in
+ * pg_catalog, to whatever pg_catalog's "=" its values can be cast to: for
+ * citext that is case-sensitive text equality, so an order for 'ANN' would
+ * not find the customer 'ann' that its foreign key accepted.  The type's
+ * default equality (its btree or hash operator class, as for GROUP BY and
+ * foreign keys) is what the key means.
+ */
+char *
+clm_lc_eq_operator(Oid typid, const char *what)
+{
+	TypeCacheEntry *tce = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
+	HeapTuple	tup;
+	Form_pg_operator op;
+	char	   *result;
+
+	if (!OidIsValid(tce->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify an equality operator for type %s",
+						format_type_be(typid)),
+				 errdetail("Column \"%s\" is a customer key, and customers are found by key equality.",
+						   what),
+				 errhint("Use a key column of a type with a default btree or hash operator class.")));
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tce->eq_opr));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", tce->eq_opr);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return result;
 }

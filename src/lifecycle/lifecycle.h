@@ -13,6 +13,7 @@
 #ifndef CLM_LIFECYCLE_H
 #define CLM_LIFECYCLE_H
 
+#include "executor/spi.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -75,10 +76,21 @@ extern void clm_lc_record(Oid relid, const char *customer_key,
 extern bool clm_lc_stage_entered_at(Oid relid, const char *customer_key,
 									TimestampTz *entered_at);
 
+/* One recorded change of a customer's stage. */
+typedef struct ClmChange
+{
+	int64		id;
+	Oid			from;			/* InvalidOid: the first stage */
+	Oid			to;
+	TimestampTz changed_at;
+} ClmChange;
+
 /*
- * The stage of the customer's most recently recorded change, or InvalidOid
- * if there is none.  Needs SPI.
+ * The customer's most recently recorded change (false if there is none), or
+ * just its stage (InvalidOid if none).  Need SPI.
  */
+extern bool clm_lc_latest_change(Oid relid, const char *customer_key,
+								  ClmChange *change);
 extern Oid	clm_lc_latest_stage(Oid relid, const char *customer_key);
 
 /*
@@ -95,17 +107,39 @@ extern void clm_lc_check_facts(int64 orders, bool first_null, TimestampTz first_
 							   TimestampTz as_of);
 
 /*
- * Business time hand-off: while set, clm.stage_guard on relation relid uses
- * changed_at instead of the transaction time.  Set and restore around one
- * statement (PG_TRY), never left set.
+ * Business time hand-off: run one prepared UPDATE of relation relid (values
+ * are its parameters) so that clm.stage_guard dates the stage changes it
+ * makes at changed_at instead of the transaction time, no earlier than the
+ * customer's current stage began.  The previous hand-off is restored however
+ * the statement ends.  Returns the SPI result code.
  */
-typedef struct ClmPendingTime
-{
-	Oid			relid;
-	TimestampTz changed_at;
-} ClmPendingTime;
+extern int	clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid,
+							  TimestampTz changed_at);
 
-extern ClmPendingTime clm_lc_pending;
+/*
+ * For clm.stage_guard: the business time handed over for a change of the
+ * table relid (or of its partitioned root logical_relid), if any.
+ */
+extern bool clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at);
+
+/*
+ * Withdrawing a recorded change: run an UPDATE of relation relid back to the
+ * stage that history row history_id left; clm.stage_guard, asking
+ * clm_lc_withdrawn, then deletes that row instead of checking the rules and
+ * recording, and dates the stage when it began.  Needs SPI.
+ */
+extern int	clm_lc_execute_withdrawal(SPIPlanPtr plan, Datum *values, Oid relid,
+									  int64 history_id);
+extern bool clm_lc_withdrawn(Oid relid, Oid logical_relid,
+							 const char *customer_key, Oid from, Oid to,
+							 TimestampTz *since);
+
+/*
+ * A customer key type's own equality operator, as "OPERATOR(schema.op)" for
+ * SQL text (citext compares case-insensitively, which text equality does
+ * not).  ERROR if the type has none; what names the column for the message.
+ */
+extern char *clm_lc_eq_operator(Oid typid, const char *what);
 
 /* rel, or the root of the partitioned table it is a partition of. */
 extern Oid	clm_lc_logical_relid(Relation rel);

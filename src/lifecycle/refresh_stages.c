@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * lifecycle_refresh.c
+ * refresh_stages.c
  *	  clm.refresh_stages(): the time-driven moves (at_risk, dormant,
  *	  churned) for a whole customers table in one set-based pass.
  *
@@ -11,9 +11,12 @@
  * order, so concurrent refreshes do not deadlock), the second recomputes
  * their facts under a fresh snapshot and updates them.  Locking first means
  * an order that commits meanwhile is either seen by the second statement
- * or waits for the refresh and then wins the customer back: no order is
- * overlooked.  The UPDATE fires clm.stage_guard, which checks the rules and
- * records the history with changed_at = as_of.
+ * or waits for the refresh; then it wins the customer back, or, dated
+ * before as_of, withdraws the lapse it refutes (stage_on_order): no order
+ * is overlooked, whichever commits first.  The UPDATE fires clm.stage_guard,
+ * which checks the rules and records the history with changed_at = as_of
+ * (handed over through clm_lc_execute_at, like stage_on_order's order
+ * times; no earlier than the customer's current stage began).
  *
  * IDENTIFICATION
  *	  src/lifecycle/refresh_stages.c
@@ -90,32 +93,6 @@ refresh_stage_array(const ClmStage *stages, int n)
 										   sizeof(Oid), true, TYPALIGN_INT));
 }
 
-/*
- * refresh_run
- *		Run the UPDATE with the business time handed to stage_guard.
- */
-static uint64
-refresh_run(const char *sql, Oid *types, Datum *vals, Oid relid, TimestampTz as_of)
-{
-	ClmPendingTime saved = clm_lc_pending;
-	int			ret;
-
-	clm_lc_pending.relid = relid;
-	clm_lc_pending.changed_at = as_of;
-	PG_TRY();
-	{
-		ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		clm_lc_pending = saved;
-	}
-	PG_END_TRY();
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
-	return SPI_processed;
-}
-
 PG_FUNCTION_INFO_V1(clm_refresh_stages);
 
 /*
@@ -151,7 +128,9 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 			   *nsp_q,
 			   *facts,
 			   *cur,
+			   *eq,
 			   *sql;
+	SPIPlanPtr	plan;
 	Oid			types[4];
 	Datum		vals[4];
 	Relation	crel;
@@ -184,6 +163,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	(void) clm_lc_policy(policy);	/* an unknown policy is an error */
 
 	refresh_column(cust, key, InvalidOid, "customer_key");
+	eq = clm_lc_eq_operator(get_atttype(cust, get_attnum(cust, key)), key);
 	refresh_column(cust, stage, clm_lc_stage_type(), "stage_column");
 	refresh_column(ord, fk, InvalidOid, "order_customer_column");
 	refresh_column(ord, ts, TIMESTAMPTZOID, "ordered_at_column");
@@ -226,18 +206,18 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	cur = psprintf("c.%s::%s.lifecycle_stage", stage, nsp_q);
 
 	/* 1: lock the customers that lapse, in key order */
-	sql = psprintf("SELECT 1 FROM %s c JOIN (%s) f ON c.%s OPERATOR(pg_catalog.=) f.k "
+	sql = psprintf("SELECT 1 FROM %s c JOIN (%s) f ON c.%s %s f.k "
 				   "WHERE f.st OPERATOR(pg_catalog.=) ANY ($3) "
 				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
 				   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
-				   cust_q, facts, key, cur, key);
+				   cust_q, facts, key, eq, cur, key);
 	ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.refresh_stages: locking failed: %s", SPI_result_code_string(ret));
 
 	/* 2: recompute under a fresh snapshot and move them, deeper only */
 	sql = psprintf("UPDATE %s c SET %s = f.st%s%s%s FROM (%s) f "
-				   "WHERE c.%s OPERATOR(pg_catalog.=) f.k "
+				   "WHERE c.%s %s f.k "
 				   "AND f.st OPERATOR(pg_catalog.=) ANY ($3) "
 				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
 				   "AND COALESCE(pg_catalog.array_position($3, %s), 0) "
@@ -247,8 +227,15 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 				   "AND r.to_stage OPERATOR(pg_catalog.=) f.st)",
 				   cust_q, stage,
 				   since ? ", " : "", since ? quote_identifier(since) : "", since ? " = $1" : "",
-				   facts, key, cur, cur, nsp_q, cur);
-	moved = refresh_run(sql, types, vals, cust, as_of);
+				   facts, key, eq, cur, cur, nsp_q, cur);
+	plan = SPI_prepare(sql, 4, types);
+	if (plan == NULL)
+		elog(ERROR, "clm.refresh_stages could not prepare \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	ret = clm_lc_execute_at(plan, vals, cust, as_of);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
+	moved = SPI_processed;
 
 	SPI_finish();
 	PG_RETURN_INT64((int64) moved);

@@ -162,16 +162,41 @@ stage_guard_check_call(FunctionCallInfo fcinfo)
  * stage_on_order and refresh_stages hand theirs over (the order time,
  * as_of).  Otherwise a statement that sets the stage-entered-at column
  * itself (imports, backdating) supplies it; otherwise the transaction time.
+ *
+ * A handed-over time is a judgement about the customer's facts, and the
+ * current stage may have begun later than that (set by hand, or by a move
+ * dated at a later order): such a move is dated when the current stage
+ * began, so that a customer's history never runs backwards.  This is the
+ * one place that rule lives, for both callers.  The current stage began at
+ * the old stage-entered-at value, else at the latest recorded change.
  */
 static TimestampTz
 guard_changed_at(TriggerData *td, Oid logical_relid, int since_att, HeapTuple newtup,
-				 HeapTuple oldtup)
+				 HeapTuple oldtup, bool had_stage, const char *key)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	TimestampTz handed;
 
-	if (clm_lc_pending.relid == logical_relid ||
-		clm_lc_pending.relid == RelationGetRelid(td->tg_relation))
-		return clm_lc_pending.changed_at;
+	if (clm_lc_handed_time(RelationGetRelid(td->tg_relation), logical_relid, &handed))
+	{
+		bool		known = false;
+		TimestampTz entered = 0;
+
+		if (!had_stage)
+			return handed;
+		if (since_att > 0)
+		{
+			bool		isnull;
+			Datum		ov = heap_getattr(oldtup, since_att, desc, &isnull);
+
+			known = !isnull;
+			if (known)
+				entered = DatumGetTimestampTz(ov);
+		}
+		if (!known)
+			known = clm_lc_stage_entered_at(logical_relid, key, &entered);
+		return (known && entered > handed) ? entered : handed;
+	}
 	if (since_att > 0)
 	{
 		bool		newnull,
@@ -316,9 +341,11 @@ guard_key_exists(Relation rel, int key_att, Datum key)
 		kp->unique = key_is_unique(rel, key_att);
 		if (kp->unique)
 		{
-			char	   *sql = psprintf("SELECT 1 FROM %s WHERE %s OPERATOR(pg_catalog.=) $1 LIMIT 1",
+			char	   *keyname = SPI_fname(RelationGetDescr(rel), key_att);
+			char	   *sql = psprintf("SELECT 1 FROM %s WHERE %s %s $1 LIMIT 1",
 									   clm_qualified_relname(RelationGetRelid(rel)),
-									   quote_identifier(SPI_fname(RelationGetDescr(rel), key_att)));
+									   quote_identifier(keyname),
+									   clm_lc_eq_operator(argtype, keyname));
 
 			kp->plan = SPI_prepare(sql, 1, &argtype);
 			if (kp->plan == NULL)
@@ -469,6 +496,14 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 		clm_lc_latest_stage(logical_relid, key) == newstage)
 		goto done;
 
+	/*
+	 * stage_on_order withdrawing a lapse it has found refuted: not a move
+	 * under the rules but the lapse's history row taken back.
+	 */
+	if (clm_lc_withdrawn(RelationGetRelid(rel), logical_relid, key,
+						 newstage, oldstage, &changed_at))
+		goto entered;
+
 	if (OidIsValid(oldstage) && !clm_lc_allowed(oldstage, newstage))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
@@ -480,8 +515,10 @@ clm_stage_guard(PG_FUNCTION_ARGS)
 						 clm_lc_stage_name(newstage)),
 				 errtablecol(rel, stage_att)));
 
-	changed_at = guard_changed_at(td, logical_relid, since_att, newtup, oldtup);
+	changed_at = guard_changed_at(td, logical_relid, since_att, newtup, oldtup,
+								  OidIsValid(oldstage), key);
 	clm_lc_record(logical_relid, key, oldstage, newstage, changed_at, GetUserId());
+entered:
 	SPI_finish();
 
 	/* the returned tuple must live in the caller's context, not SPI's */

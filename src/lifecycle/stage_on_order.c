@@ -59,13 +59,14 @@ typedef struct OrderTrigger
 	char	   *stage_column;
 	char	   *since_column;	/* the guard's, when the plans were made */
 	Oid			key_type;		/* of the order's customer column */
+	Oid			cust_key_type;	/* of the customers table's key column */
 	char	   *policy;
 	int			fk_att;			/* in the orders table */
 	int			ts_att;
 	SPIPlanPtr	lock_plan;
 	SPIPlanPtr	facts_plan;		/* all of the customer's orders */
 	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
-	SPIPlanPtr	after_plan;		/* ... and those after a time */
+	SPIPlanPtr	after_plan;		/* ... the steps since a time, and those after ts */
 	SPIPlanPtr	update_plan;
 	Oid			ord_relid;		/* the relation the trigger is on */
 	bool		stale;			/* a relcache invalidation hit either table */
@@ -275,8 +276,11 @@ order_build(TriggerData *td, Oid nsp)
 	OrderTrigger *ot;
 	MemoryContext old;
 	Oid			cust_relid;
-	int			stage_att;
-	char	   *key_col;
+	int			stage_att,
+				key_att;
+	char	   *key_col,
+			   *key_eq,
+			   *fk_eq;
 	char	   *cust_q,
 			   *ord_q,
 			   *key_q,
@@ -306,7 +310,7 @@ order_build(TriggerData *td, Oid nsp)
 	stage_att = order_attnum(crel, tg->tgargs[2], clm_lc_stage_type(), "stage");
 	since = clm_lc_require_guard(crel, tg->tgargs[2], "clm.stage_on_order");
 	key_col = order_key_column(crel, tg->tgnargs >= 6 ? tg->tgargs[5] : NULL);
-	(void) order_attnum(crel, key_col, InvalidOid, "customer key");
+	key_att = order_attnum(crel, key_col, InvalidOid, "customer key");
 	(void) stage_att;
 
 	old = MemoryContextSwitchTo(order_cxt);
@@ -327,6 +331,9 @@ order_build(TriggerData *td, Oid nsp)
 	ot->fk_att = order_attnum(orel, tg->tgargs[1], InvalidOid, "order customer");
 	ot->ts_att = order_attnum(orel, tg->tgargs[3], TIMESTAMPTZOID, "order time");
 	ot->key_type = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
+	ot->cust_key_type = SPI_gettypeid(RelationGetDescr(crel), key_att);
+	key_eq = clm_lc_eq_operator(ot->cust_key_type, key_col);
+	fk_eq = clm_lc_eq_operator(ot->key_type, tg->tgargs[1]);
 
 	cust_q = clm_qualified_relname(RelationGetRelid(crel));
 	{
@@ -343,42 +350,55 @@ order_build(TriggerData *td, Oid nsp)
 
 	argtypes[0] = SPI_gettypeid(RelationGetDescr(orel), ot->fk_att);
 	argtypes[1] = ot->stage_type;
-	/* FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE */
-	ot->lock_plan = order_prepare(psprintf("SELECT c.%s, %s FROM %s c WHERE c.%s OPERATOR(pg_catalog.=) $1 "
+	/*
+	 * FOR NO KEY UPDATE: does not conflict with the FK check's KEY SHARE.
+	 * The customer's own key is read back for the history, which records
+	 * it as the guard sees it (for citext, 'ann' where the order says
+	 * 'ANN').
+	 */
+	ot->lock_plan = order_prepare(psprintf("SELECT c.%s, %s, c.%s FROM %s c WHERE c.%s %s $1 "
 										   "FOR NO KEY UPDATE OF c",
 										   stage_q,
 										   since ? psprintf("c.%s::pg_catalog.timestamptz", quote_identifier(since)) : "NULL::pg_catalog.timestamptz",
-										   cust_q, key_q), 1, argtypes);
+										   key_q, cust_q, key_q, key_eq), 1, argtypes);
 	/* the customer's order times, and which transaction wrote them */
-	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-											"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL",
-											ts_q, ord_q, fk_q, ts_q), 1, argtypes);
+	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin, o.ctid FROM %s o "
+											"WHERE o.%s %s $1 AND o.%s IS NOT NULL ORDER BY o.%s",
+											ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 1, argtypes);
 	if (order_has_time_index(orel, ot->fk_att, ot->ts_att))
 	{
 		/*
 		 * With an index on (customer, time) the trigger reads a bounded
 		 * number of orders however many the customer has: the first k (k =
 		 * the policy's loyal_min_orders, the largest count the classifier
-		 * distinguishes) and those after the new order's time (normally
-		 * none).
+		 * distinguishes), and, of the orders since the current stage began
+		 * ($2) before this one ($3), only those that can move the customer
+		 * (see order_read_facts), and those after this one (normally none).
 		 */
-		Oid			t2[2];
+		Oid			t4[4];
+		const char *cols = psprintf("SELECT o.%s, o.xmin, o.ctid FROM %s o WHERE o.%s %s $1",
+									ts_q, ord_q, fk_q, fk_eq);
 
-		t2[0] = argtypes[0];
-		t2[1] = INT8OID;
-		ot->first_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-												"WHERE o.%s OPERATOR(pg_catalog.=) $1 AND o.%s IS NOT NULL "
-												"ORDER BY o.%s LIMIT $2",
-												ts_q, ord_q, fk_q, ts_q, ts_q), 2, t2);
-		t2[1] = TIMESTAMPTZOID;
-		ot->after_plan = order_prepare(psprintf("SELECT o.%s, o.xmin FROM %s o "
-												"WHERE o.%s OPERATOR(pg_catalog.=) $1 "
-												"AND o.%s OPERATOR(pg_catalog.>) $2",
-												ts_q, ord_q, fk_q, ts_q), 2, t2);
+		t4[0] = argtypes[0];
+		t4[1] = INT8OID;
+		ot->first_plan = order_prepare(psprintf("%s AND o.%s IS NOT NULL ORDER BY o.%s LIMIT $2",
+												cols, ts_q, ts_q), 2, t4);
+		t4[1] = TIMESTAMPTZOID;
+		t4[2] = TIMESTAMPTZOID;
+		t4[3] = TIMESTAMPTZOID;
+		ot->after_plan = order_prepare(psprintf("(%s AND o.%s OPERATOR(pg_catalog.>) $2 "
+												"AND o.%s OPERATOR(pg_catalog.<) $3 ORDER BY o.%s LIMIT 2) "
+												"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>=) $4 "
+												"AND o.%s OPERATOR(pg_catalog.>) $2 "
+												"AND o.%s OPERATOR(pg_catalog.<) $3 ORDER BY o.%s LIMIT 2) "
+												"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) $3)",
+												cols, ts_q, ts_q, ts_q,
+												cols, ts_q, ts_q, ts_q, ts_q,
+												cols, ts_q), 4, t4);
 	}
 	argtypes[1] = ot->stage_type;
-	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s OPERATOR(pg_catalog.=) $1",
-											 cust_q, stage_q, key_q), 2, argtypes);
+	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
+											 cust_q, stage_q, key_q, key_eq), 2, argtypes);
 	ot->next = order_triggers;
 	order_triggers = ot;
 	return ot;
@@ -386,7 +406,7 @@ order_build(TriggerData *td, Oid nsp)
 
 /*
  * order_still_valid
- *		After an invalidation: whether the cached columns, key type and
+ *		After an invalidation: whether the cached columns, key types and
  *		customers table are still what the plans were made for.  The plans
  *		themselves are re-planned by the plan cache; only a different
  *		parameter type or table needs new ones.
@@ -398,10 +418,19 @@ order_still_valid(OrderTrigger *ot, TriggerData *td)
 	int			fk_att = order_attnum(orel, ot->args[1], InvalidOid, "order customer");
 	int			ts_att = order_attnum(orel, ot->args[3], TIMESTAMPTZOID, "order time");
 	Oid			cust_relid = order_customers_relid(ot->args[0], orel);
+	Relation	crel;
+	Oid			cust_key_type;
+
+	crel = table_open(cust_relid, AccessShareLock);
+	cust_key_type = SPI_gettypeid(RelationGetDescr(crel),
+								  order_attnum(crel, order_key_column(crel, ot->nargs >= 6 ? ot->args[5] : NULL),
+											   InvalidOid, "customer key"));
+	table_close(crel, NoLock);
 
 	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
 		SPI_gettypeid(RelationGetDescr(orel), fk_att) == ot->key_type &&
-		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid;
+		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid &&
+		cust_key_type == ot->cust_key_type;
 }
 
 /*
@@ -442,103 +471,218 @@ order_lookup(TriggerData *td, Oid nsp)
 }
 
 /*
- * order_facts_bounded
- *		The facts from the two bounded reads: counts capped at k (enough for
- *		the classifier, which only tells 1, 2 or more, and k or more orders
- *		apart; the gap is not needed, since a customer who just ordered is
- *		active), the first order's time, and the latest orders after ts.
+ * What the trigger knows about the customer's orders.  Counts as of a time
+ * come from "counted" (all orders, or with the bounded reads the first k,
+ * capped at k: enough for the classifier, which only tells 1, 2 or more,
+ * and k or more orders apart).  "steps" are the orders after the current
+ * stage began and before the new order's time (those that can move the
+ * customer), by time; "after" the orders after the new order's time.
  */
-static void
-order_facts_bounded(OrderTrigger *ot, Datum key, TimestampTz ts, int64 k,
-					int64 *n, int64 *n_all, TimestampTz *first_at,
-					TimestampTz *latest, TimestampTz *latest_other)
+typedef struct OrderFacts
 {
-	Datum		args[2];
-	int			ret;
-	uint64		i;
-	bool		isnull;
+	int64		cap;
+	int			ncounted;
+	TimestampTz *counted;		/* ascending */
+	ItemPointerData *counted_tid;
+	int			nsteps;
+	TimestampTz *steps;			/* ascending */
+	ItemPointerData *steps_tid;	/* (not in order: only to avoid duplicates) */
+	int			nafter;
+	TimestampTz *after;
+	int64		n_all;			/* all orders (capped) */
+	TimestampTz first_at;
+	TimestampTz latest;			/* the latest order's time */
+	TimestampTz latest_other;	/* the latest after ts by another transaction */
+} OrderFacts;
 
-	*n = 0;
-	*n_all = 0;
-	*first_at = DT_NOEND;
-	*latest = ts;
-	*latest_other = DT_NOBEGIN;
+/*
+ * order_count_at
+ *		The number of orders at or before t (capped).
+ */
+static int64
+order_count_at(const OrderFacts *f, TimestampTz t)
+{
+	int64		n = 0;
+	int			i;
 
-	args[0] = key;
-	args[1] = Int64GetDatum(k);
-	ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-			 SPI_result_code_string(ret));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (i == 0)
-			*first_at = t;
-		if (t <= ts)
-			(*n)++;
-	}
-
-	args[1] = TimestampTzGetDatum(ts);
-	ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-			 SPI_result_code_string(ret));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
-																 SPI_tuptable->tupdesc, 2, &isnull));
-
-		if (t > *latest)
-			*latest = t;
-		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
-			*latest_other = t;
-	}
-	*n_all = Min(*n + (int64) SPI_processed, k);
-	if (*n > k)
-		*n = k;
+	for (i = 0; i < f->ncounted && f->counted[i] <= t; i++)
+		n++;
+	return Min(n, f->cap);
 }
 
 /*
- * order_facts
- *		Count the fetched orders (SPI_tuptable: time, xmin) as of ts and in
- *		all, with the first and latest times; latest_other is the latest
- *		order written by another transaction (DT_NOBEGIN if none), whose
- *		trigger has therefore already run.
+ * order_last_at
+ *		The latest order at or before t (t >= ts, the new order's time).
+ */
+static TimestampTz
+order_last_at(const OrderFacts *f, TimestampTz ts, TimestampTz t)
+{
+	TimestampTz last = ts;
+	int			i;
+
+	for (i = 0; i < f->ncounted; i++)
+		if (f->counted[i] <= t && f->counted[i] > last)
+			last = f->counted[i];
+	for (i = 0; i < f->nafter; i++)
+		if (f->after[i] <= t && f->after[i] > last)
+			last = f->after[i];
+	return last;
+}
+
+static int
+order_cmp_time(const void *a, const void *b)
+{
+	TimestampTz ta = *(const TimestampTz *) a;
+	TimestampTz tb = *(const TimestampTz *) b;
+
+	return (ta > tb) - (ta < tb);
+}
+
+/*
+ * order_take
+ *		Fold the fetched orders (SPI_tuptable: time, xmin, ctid) into f:
+ *		with counted (ascending by time) they all count; the others are
+ *		steps when in (lo, ts) and not known already (the reads overlap),
+ *		and after when after ts.  Orders after ts set latest and latest_other (another
+ *		transaction's order after ts has had its trigger run already,
+ *		without seeing this one).
  */
 static void
-order_facts(TimestampTz ts, int64 *n, int64 *n_all, TimestampTz *first_at,
-			TimestampTz *latest, TimestampTz *latest_other)
+order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted, bool others)
 {
 	uint64		i;
+	int			j;
 
-	*n = 0;
-	*n_all = 0;
-	*first_at = DT_NOEND;
-	*latest = DT_NOBEGIN;
-	*latest_other = DT_NOBEGIN;
+	if (counted)
+	{
+		f->counted = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+		f->counted_tid = palloc(sizeof(ItemPointerData) * Max(SPI_processed, 1));
+	}
+	if (others)
+	{
+		f->steps = palloc(sizeof(TimestampTz) * (Max(SPI_processed, 1) + f->ncounted));
+		f->steps_tid = palloc(sizeof(ItemPointerData) * Max(SPI_processed, 1));
+		f->after = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+	}
 	for (i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
-																 SPI_tuptable->tupdesc, 2, &isnull));
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
+		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull));
+		bool		known = false;
 
-		(*n_all)++;
-		if (t <= ts)
-			(*n)++;
-		if (t < *first_at)
-			*first_at = t;
-		if (t > *latest)
-			*latest = t;
-		if (t > *latest_other && !TransactionIdIsCurrentTransactionId(xmin))
-			*latest_other = t;
+		if (counted)
+		{
+			f->counted_tid[f->ncounted] = *tid;
+			f->counted[f->ncounted++] = t;
+			known = true;
+		}
+		if (!others)
+			continue;
+		if (t > ts)
+		{
+			f->after[f->nafter++] = t;
+			if (t > f->latest)
+				f->latest = t;
+			if (t > f->latest_other && !TransactionIdIsCurrentTransactionId(xmin))
+				f->latest_other = t;
+			continue;
+		}
+		for (j = 0; !known && j < f->ncounted; j++)
+			known = ItemPointerEquals(&f->counted_tid[j], tid);
+		for (j = 0; !known && j < f->nsteps; j++)
+			known = ItemPointerEquals(&f->steps_tid[j], tid);
+		if (!known && t > lo && t < ts)
+		{
+			f->steps_tid[f->nsteps] = *tid;
+			f->steps[f->nsteps++] = t;
+		}
 	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * order_read_facts
+ *		Read the customer's orders: all of them, or with an index on
+ *		(customer, time) the first k (all of them when fewer), then the
+ *		steps since lo (lo <= ts) and those after ts.
+ *
+ * Beyond the first k orders every count is k, so the classifier's answer
+ * at an order depends only on whether the customer's tenure then reaches
+ * the policy's loyal_min_tenure_days: of the orders in (lo, ts) only the
+ * first two (the first may reactivate, the next move on) and the first two
+ * from that tenure on can move the customer, and only those are read.
+ */
+static void
+order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
+				 const ClmPolicy *policy, OrderFacts *f)
+{
+	int64		k = Max(2, (int64) policy->loyal_min_orders);
+	Datum		args[4];
+	int			ret;
+	int			i;
+
+	memset(f, 0, sizeof(OrderFacts));
+	f->latest = ts;
+	f->latest_other = DT_NOBEGIN;
+	f->first_at = DT_NOEND;
+	args[0] = key;
+	if (ot->first_plan == NULL)
+	{
+		ret = SPI_execute_plan(ot->facts_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		f->cap = PG_INT64_MAX;
+		order_take(f, ts, lo, true, true);
+		f->n_all = f->ncounted;
+	}
+	else
+	{
+		double		tenure_at;
+
+		args[1] = Int64GetDatum(k);
+		ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		f->cap = k;
+		order_take(f, ts, lo, true, true);
+		if (f->ncounted < k)
+		{
+			/* that is all of them */
+			f->n_all = f->ncounted;
+			goto counted;
+		}
+		f->nafter = 0;			/* the second read has them */
+		f->latest = ts;
+		f->latest_other = DT_NOBEGIN;
+
+		/* when the tenure reaches loyal_min_tenure_days (in double: no overflow) */
+		tenure_at = (f->ncounted > 0 ? (double) f->counted[0] : (double) ts) +
+			policy->loyal_min_tenure_days * (double) USECS_PER_DAY;
+		args[1] = TimestampTzGetDatum(lo);
+		args[2] = TimestampTzGetDatum(ts);
+		args[3] = TimestampTzGetDatum(tenure_at >= (double) ts ? ts :
+									  tenure_at <= (double) lo ? lo : (TimestampTz) tenure_at);
+		ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+				 SPI_result_code_string(ret));
+		order_take(f, ts, lo, false, true);
+		f->n_all = Min(order_count_at(f, ts) + f->nafter, k);
+	}
+counted:
+	if (f->ncounted > 0)
+		f->first_at = f->counted[0];
+	/* the counted orders in (lo, ts) are steps too */
+	for (i = 0; i < f->ncounted; i++)
+		if (f->counted[i] > lo && f->counted[i] < ts)
+			f->steps[f->nsteps++] = f->counted[i];
+	qsort(f->steps, f->nsteps, sizeof(TimestampTz), order_cmp_time);
 }
 
 /*
@@ -569,33 +713,100 @@ order_cannot_move(Oid cur)
 }
 
 /*
- * order_apply
- *		Run the customer UPDATE, handing the order time to clm.stage_guard
- *		as the business time of the change, and always taking it back.
+ * order_move
+ *		Move the customer to target if that is a change the rules allow: the
+ *		customer UPDATE, with at handed to clm.stage_guard as the business
+ *		time (the guard dates it no earlier than the current stage began).
+ *		Returns whether it moved.
  */
-static void
-order_apply(SPIPlanPtr plan, Datum key, Oid target, Oid cust_relid, TimestampTz ts)
+static bool
+order_move(OrderTrigger *ot, Datum key, Oid *cur, ClmStage target, TimestampTz at)
 {
+	Oid			target_oid = clm_lc_stage_oid(target);
 	Datum		vals[2];
-	ClmPendingTime saved = clm_lc_pending;
 	int			ret;
 
+	if (target_oid == *cur || !clm_lc_allowed(*cur, target_oid))
+		return false;
 	vals[0] = key;
-	vals[1] = ObjectIdGetDatum(target);
-	clm_lc_pending.relid = cust_relid;
-	clm_lc_pending.changed_at = ts;
-	PG_TRY();
-	{
-		ret = SPI_execute_plan(plan, vals, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		clm_lc_pending = saved;
-	}
-	PG_END_TRY();
+	vals[1] = ObjectIdGetDatum(target_oid);
+	ret = clm_lc_execute_at(ot->update_plan, vals, ot->cust_relid, at);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",
 			 SPI_result_code_string(ret));
+	*cur = target_oid;
+	return true;
+}
+
+/*
+ * order_current
+ *		The classifier's view of the current stage: a reactivated customer's
+ *		next order moves on as if it had none (to repeat or loyal).
+ */
+static ClmStage
+order_current(Oid cur)
+{
+	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
+
+	return s == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : s;
+}
+
+/*
+ * order_lapsed
+ *		Whether the stage is one that time made (at_risk, dormant, churned).
+ */
+static bool
+order_lapsed(Oid cur)
+{
+	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
+
+	return s == CLM_STAGE_AT_RISK || s == CLM_STAGE_DORMANT || s == CLM_STAGE_CHURNED;
+}
+
+/*
+ * order_withdraw_lapse
+ *		Withdraw the customer's lapse if this order, older than the lapse,
+ *		refutes it; returns whether it did.
+ *
+ * A lapse (at_risk, dormant, churned: clm.refresh_stages) is a judgement
+ * of the orders as of its time.  An order dated before it that was stored
+ * after it (one that was in flight while the refresh ran, or imported
+ * later) was not part of that judgement.  When the orders including it say
+ * something else as of the lapse's time, the lapse is withdrawn: the stage
+ * and the history become what they would have been had the order been
+ * stored first (where the judgement is a lapse still, the customer moves to
+ * it, at the same time).  Whether the refresh or the order commits first
+ * then makes no difference.
+ */
+static bool
+order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
+					 TimestampTz entered_at, TimestampTz ts, const OrderFacts *f,
+					 const ClmPolicy *policy)
+{
+	ClmChange	lapse;
+	ClmStage	judged;
+	Datum		vals[2];
+	int			ret;
+
+	if (!clm_lc_latest_change(ot->cust_relid, cust_key, &lapse) ||
+		lapse.to != cur || lapse.changed_at != entered_at || !OidIsValid(lapse.from))
+		return false;			/* the stage is not the recorded lapse */
+	judged = clm_lc_classify(order_count_at(f, entered_at), f->first_at,
+							 order_last_at(f, ts, entered_at), entered_at, policy,
+							 order_current(lapse.from));
+	if (clm_lc_stage_oid(judged) == cur)
+		return false;			/* the lapse stands */
+
+	vals[0] = key;
+	vals[1] = ObjectIdGetDatum(lapse.from);
+	ret = clm_lc_execute_withdrawal(ot->update_plan, vals, ot->cust_relid, lapse.id);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",
+			 SPI_result_code_string(ret));
+	if (judged == CLM_STAGE_AT_RISK || judged == CLM_STAGE_DORMANT ||
+		judged == CLM_STAGE_CHURNED)
+		(void) order_move(ot, key, &lapse.from, judged, lapse.changed_at);
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(clm_stage_on_order);
@@ -605,9 +816,21 @@ PG_FUNCTION_INFO_V1(clm_stage_on_order);
  *		Move the ordering customer to the stage the new facts imply.
  *
  * A move the rules do not allow is skipped, not raised: the order is a
- * fact that must be stored whatever the customer's stage.  A late order
- * (older than the customer's last one) does not reactivate a lapsed
- * customer.
+ * fact that must be stored whatever the customer's stage.
+ *
+ * The customer is judged at each order since its current stage began, in
+ * time order, up to this one: the rows of one INSERT or COPY fire this
+ * trigger in row order, after all of them are in, so the first row to fire
+ * takes the customer through the steps of any earlier-dated rows that are
+ * still to fire (which then find nothing left to do), and the history is
+ * the same whatever the row order.
+ *
+ * A late order (older than one another transaction already stored, or than
+ * the start of the current stage) comes after those were judged without
+ * it.  A lapse it refutes is withdrawn (order_withdraw_lapse); otherwise it
+ * does not win back a lapsed customer (the newer order or the lapse came
+ * after it), and a customer who is not lapsed is judged on all orders as of
+ * the latest, so that no order's effect is lost.
  */
 Datum
 clm_stage_on_order(PG_FUNCTION_ARGS)
@@ -624,20 +847,15 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	Relation	crel;
 	int			ret;
 	Oid			cur = InvalidOid;
-	ClmStage	cur_stage,
-				target;
-	bool		lapsed;
-	Oid			target_oid;
-	int64		n,
-				n_all;
-	TimestampTz first_at,
-				latest,
-				latest_other,
-				changed_at;
 	const ClmPolicy *policy;
 	const char *since;
-	bool		since_known = false;
-	TimestampTz since_at = 0;
+	char	   *cust_key;
+	bool		entered_known = false;
+	TimestampTz entered_at = 0;
+	TimestampTz lo;
+	OrderFacts	f;
+	bool		lapsed;
+	int			i;
 
 	order_check_call(fcinfo);
 	tup = td->tg_trigtuple;
@@ -669,6 +887,7 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		ot = order_lookup(td, nsp);
 	}
 
+again:
 	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.stage_on_order: locking the customer failed: %s",
@@ -678,8 +897,9 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		cur = InvalidOid;
-	since_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	since_known = (ot->since_column != NULL && !isnull);
+	entered_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	entered_known = (ot->since_column != NULL && !isnull);
+	cust_key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 
 	/*
 	 * Most orders come from customers who are already where orders can
@@ -691,91 +911,53 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	if (order_cannot_move(cur))
 		goto done;
 
+	/* when the current stage began: the guard's since column, else the history */
+	if (OidIsValid(cur) && !entered_known && cust_key != NULL)
+		entered_known = clm_lc_stage_entered_at(ot->cust_relid, cust_key, &entered_at);
+
+	/*
+	 * Read the orders since the current stage began (all of them for a
+	 * customer without a stage; only the later ones when that is unknown).
+	 */
+	if (!OidIsValid(cur))
+		lo = DT_NOBEGIN;
+	else if (entered_known && entered_at < ts)
+		lo = entered_at;
+	else
+		lo = ts;
 	policy = clm_lc_policy(ot->policy);
-	if (ot->first_plan != NULL)
-		order_facts_bounded(ot, key, ts, Max(2, (int64) policy->loyal_min_orders),
-							&n, &n_all, &first_at, &latest, &latest_other);
-	else
-	{
-		ret = SPI_execute_plan(ot->facts_plan, &key, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-				 SPI_result_code_string(ret));
-		order_facts(ts, &n, &n_all, &first_at, &latest, &latest_other);
-	}
-	if (n == 0)
+	order_read_facts(ot, key, ts, lo, policy, &f);
+	if (order_count_at(&f, ts) == 0)
 		goto done;				/* our own order is not visible?  nothing to do */
-	clm_lc_check_facts(n_all, false, first_at, false, latest, latest);
+	clm_lc_check_facts(f.n_all, false, f.first_at, false, f.latest, f.latest);
 
-	cur_stage = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
-	lapsed = (cur_stage == CLM_STAGE_AT_RISK || cur_stage == CLM_STAGE_DORMANT ||
-			  cur_stage == CLM_STAGE_CHURNED);
+	lapsed = order_lapsed(cur);
+	if (lapsed && entered_known && ts <= entered_at && cust_key != NULL &&
+		order_withdraw_lapse(ot, key, cur, cust_key, entered_at, ts, &f, policy))
+		goto again;				/* judge again from the stage restored */
 
-	/*
-	 * Normally the customer is judged as of this order's time, counting the
-	 * orders up to it: a statement inserting several orders fires this
-	 * trigger once per row after all rows are in, and each row then tells
-	 * its own step.  A late order (older than one another transaction
-	 * already stored, e.g. two sessions committing out of time order) comes
-	 * after that order's trigger ran without seeing it: it cannot win back
-	 * a lapsed customer (the newer order would have), otherwise the
-	 * customer is judged on all orders as of the latest, so that no order's
-	 * effect is lost.
-	 */
-	if (latest_other <= ts)
-		changed_at = ts;
-	else if (lapsed)
-		goto done;
-	else
+	if (f.latest_other > ts ||
+		(entered_known && (ts < entered_at || (lapsed && ts == entered_at))))
 	{
-		n = n_all;
-		changed_at = latest;
-	}
-	target = clm_lc_classify(n, first_at, changed_at, changed_at, policy,
-							 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
-	target_oid = clm_lc_stage_oid(target);
-	if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
+		/* late */
+		if (!lapsed)
+			(void) order_move(ot, key, &cur,
+							  clm_lc_classify(f.n_all, f.first_at, f.latest, f.latest,
+											  policy, order_current(cur)),
+							  f.latest);
 		goto done;
-
-	/*
-	 * An order older than the customer's current stage (from the history:
-	 * e.g. the stage was set by hand or imported later) is late as well.
-	 * A lapsed customer is only won back by an order after the lapse;
-	 * otherwise the customer is judged on all orders, and the move is dated
-	 * no earlier than the current stage began, so the history's times never
-	 * run backwards.
-	 */
-	if (OidIsValid(cur))
-	{
-		TimestampTz entered_at;
-		Oid			typoutput;
-		bool		typisvarlena;
-
-		bool		known = since_known;
-
-		/* the guard keeps it in the since column; else ask the history */
-		entered_at = since_at;
-		if (!known)
-		{
-			getTypeOutputInfo(ot->key_type, &typoutput, &typisvarlena);
-			known = clm_lc_stage_entered_at(ot->cust_relid,
-											OidOutputFunctionCall(typoutput, key), &entered_at);
-		}
-		if (known &&
-			(changed_at < entered_at || (lapsed && changed_at == entered_at)))
-		{
-			if (lapsed)
-				goto done;
-			target = clm_lc_classify(n_all, first_at, latest, latest, policy,
-									 cur_stage == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : cur_stage);
-			target_oid = clm_lc_stage_oid(target);
-			if (target_oid == cur || !clm_lc_allowed(cur, target_oid))
-				goto done;
-			changed_at = Max(latest, entered_at);
-		}
 	}
 
-	order_apply(ot->update_plan, key, target_oid, ot->cust_relid, changed_at);
+	/* each step in time order, then this order */
+	for (i = 0; i <= f.nsteps; i++)
+	{
+		TimestampTz t = (i < f.nsteps) ? f.steps[i] : ts;
+
+		(void) order_move(ot, key, &cur,
+						  clm_lc_classify(order_count_at(&f, t), f.first_at, t, t,
+										  policy, order_current(cur)),
+						  t);
+	}
 
 done:
 	SPI_finish();
