@@ -316,6 +316,8 @@ clm_lc_load(Oid nsp)
 {
 	HeapTuple	tup;
 	Oid			argtypes[6];
+	Oid			save_userid;
+	int			save_sec;
 
 	if (!lc_callback_registered)
 	{
@@ -395,6 +397,15 @@ clm_lc_load(Oid nsp)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.rules_plan);
 
+	/*
+	 * The plans that touch clm.stage_history run as its owner (see
+	 * lc_switch_to_owner), so they are planned as its owner too: planned as
+	 * the caller, a role subject to the history's row-level security would
+	 * be refused under row_security = off, as pg_dump's restore scripts set
+	 * it, before anything is read or written.
+	 */
+	lc_switch_to_owner(&save_userid, &save_sec);
+
 	argtypes[0] = REGCLASSOID;
 	argtypes[1] = TEXTOID;
 	argtypes[2] = lc.stage_type;
@@ -447,6 +458,8 @@ clm_lc_load(Oid nsp)
 		elog(ERROR, "preparing the clm latest stage lookup failed: %s",
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.latest_plan);
+
+	lc_switch_back(save_userid, save_sec);
 
 	lc.valid = true;
 	lc_load_rules();
