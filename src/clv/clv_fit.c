@@ -30,6 +30,7 @@
 #include "clm.h"
 #include "clm_math.h"
 #include "clv_fit.h"
+#include "clv_input.h"
 #include "optim.h"
 
 PG_FUNCTION_INFO_V1(clm_bgnbd_fit_final);
@@ -920,7 +921,7 @@ clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(alpha, "alpha");
 	check_param(a, "a");
 	check_param(b, "b");
-	clm_check_btyd_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(bgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
 }
 
@@ -940,11 +941,16 @@ clm_paretonbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(alpha, "alpha");
 	check_param(s, "s");
 	check_param(beta, "beta");
-	clm_check_btyd_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(pnbd_row_ll(r, alpha, s, beta, x, t_x, t)));
 }
 
-/* clm.gamma_gamma_log_likelihood(p, q, gamma, x, mean_spend): x > 0 only. */
+/*
+ * clm.gamma_gamma_log_likelihood(p, q, gamma, x, mean_spend).  A customer
+ * with x = 0 has no spend to explain: 0, the weight clm.gamma_gamma_fit
+ * gives such a row by skipping it, so the sum over a table is the fit's
+ * log-likelihood whether or not the table holds them.
+ */
 Datum
 clm_gamma_gamma_log_likelihood(PG_FUNCTION_ARGS)
 {
@@ -957,18 +963,8 @@ clm_gamma_gamma_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(p, "p");
 	check_param(q, "q");
 	check_param(g, "gamma");
-	clm_check_finite_float8(x, "x");
-	clm_check_finite_float8(m, "mean_spend");
-	if (x < 1 || x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x must be a positive whole number"),
-				 errdetail("The value is %g.", x),
-				 errhint("The Gamma-Gamma model describes customers with repeat purchases only.")));
-	if (!(m > 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mean_spend must be positive"),
-				 errdetail("The value is %g.", m)));
+	clv_check_spend(x, m);
+	if (x == 0)
+		PG_RETURN_FLOAT8(0.0);
 	PG_RETURN_DATUM(finite_ll(gg_row_ll(p, q, g, x, m)));
 }

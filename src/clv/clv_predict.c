@@ -38,6 +38,7 @@
 
 #include "clm.h"
 #include "clm_math.h"
+#include "clv_input.h"
 #include "hyp2f1.h"
 
 PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases);
@@ -270,22 +271,6 @@ check_nonneg(double v, const char *name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", name),
 				 errdetail("The value is %g.", v)));
-}
-
-/*
- * check_history
- *		x a whole number >= 0; 0 <= t_x <= t; t_x = 0 when x = 0 (the BTYD
- *		convention: recency is first to last repeat purchase).
- */
-static void
-check_history(double x, double t_x, double t)
-{
-	clm_check_btyd_history(x, t_x, t);
-	if (x == 0.0 && t_x != 0.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x must be 0 when x is 0"),
-				 errdetail("t_x is %g; without repeat purchases there is no time of the last repeat purchase.", t_x)));
 }
 
 /* The purchase count of a probability: a count cannot be negative. */
@@ -1178,7 +1163,7 @@ clm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
 	double		ey;
 
 	check_nonneg(h, "horizon");
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	e = memo_slot(mc, &key, &found);
 	if (e && found)
 		ey = e->value;
@@ -1200,7 +1185,7 @@ clm_bgnbd_p_alive(PG_FUNCTION_ARGS)
 	double		t_x = PG_GETARG_FLOAT8(2);
 	double		t = PG_GETARG_FLOAT8(3);
 
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_FLOAT8(finite_or_error(bg_p_alive(m, x, t_x, t), "P(alive)"));
 }
 
@@ -1242,7 +1227,7 @@ clm_paretonbd_expected_purchases(PG_FUNCTION_ARGS)
 	double		t = PG_GETARG_FLOAT8(4);
 
 	check_nonneg(h, "horizon");
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t) * pn_ey_alive(m, x, t, h),
 									 "expected purchases"));
 }
@@ -1256,7 +1241,7 @@ clm_paretonbd_p_alive(PG_FUNCTION_ARGS)
 	double		t_x = PG_GETARG_FLOAT8(2);
 	double		t = PG_GETARG_FLOAT8(3);
 
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t), "P(alive)"));
 }
 
@@ -1299,13 +1284,7 @@ clm_gamma_gamma_expected_spend(PG_FUNCTION_ARGS)
 	double		x = PG_GETARG_FLOAT8(1);
 	double		ms = PG_GETARG_FLOAT8(2);
 
-	check_nonneg(x, "x");
-	if (x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x must be a whole number"),
-				 errdetail("The value is %g; x counts repeat purchase periods.", x)));
-	check_nonneg(ms, "mean_spend");
+	clv_check_spend(x, ms);
 	PG_RETURN_FLOAT8(finite_or_error(gg_expected(m, x, ms), "expected spend"));
 }
 
@@ -1342,8 +1321,8 @@ clm_clv(PG_FUNCTION_ARGS)
 	BgConn	   *bc;
 	bool		found;
 
-	check_history(x, t_x, t);
-	check_nonneg(ms, "mean_spend");
+	clv_check_btyd_history(x, t_x, t);
+	clv_check_spend(x, ms);
 	clm_check_finite_float8(d, "monthly_discount_rate");
 	clm_check_finite_float8(unit_days, "unit_days");
 	if (months < 0 || months > CLM_MAX_HORIZON_MONTHS)
