@@ -40,6 +40,7 @@
 #include "clm_math.h"
 #include "clv_input.h"
 #include "hyp2f1.h"
+#include "pnbd_a0.h"
 
 PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(clm_bgnbd_p_alive);
@@ -864,21 +865,10 @@ bg_pmf(const double *m, double h, int n)
  */
 
 /*
- * pnbd_log_hyp
- *		ln 2F1(k, b2; k+1; z) through Euler's form
- *		(1-z)^(1-b2) 2F1(1, k+1-b2; k+1; z), whose 2F1 lies between 1 and
- *		1/(1-z): no overflow even for hundreds of purchases.
- */
-static double
-pnbd_log_hyp(double k, double b2, double z)
-{
-	return (1.0 - b2) * log1p(-z) + log(clm_hyp2f1(1.0, k + 1.0 - b2, k + 1.0, z));
-}
-
-/*
  * pn_p_alive
  *		Pareto/NBD P(alive) (Fader and Hardie note 009 / clv-models.md
- *		section 4), with ln A0 as a signed log-sum-exp.
+ *		section 4): 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A0), in
+ *		logs, with the A0 of the log-likelihood (pnbd_a0.c).
  */
 static double
 pn_p_alive(const double *m, double x, double t_x, double t)
@@ -887,34 +877,12 @@ pn_p_alive(const double *m, double x, double t_x, double t)
 				alpha = m[1],
 				s = m[2],
 				beta = m[3];
-	double		k = r + s + x;
-	double		M,
-				b2,
-				D,
-				l1,
-				l2,
-				lA0,
+	double		lA0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t),
 				l;
 
-	if (t_x == t)
-		return 1.0;
-	if (alpha >= beta)
-	{
-		M = alpha;
-		b2 = s + 1.0;
-	}
-	else
-	{
-		M = beta;
-		b2 = r + x;
-	}
-	D = fabs(alpha - beta);
-	l1 = pnbd_log_hyp(k, b2, D / (M + t_x)) - k * log(M + t_x);
-	l2 = pnbd_log_hyp(k, b2, D / (M + t)) - k * log(M + t);
-	if (!(l1 > l2))
-		return 1.0;				/* A0 = 0 to rounding */
-	lA0 = l1 + log(-expm1(l2 - l1));
-	l = log(s) - log(k) + (r + x) * log(alpha + t) + s * log(beta + t) + lA0;
+	if (lA0 == -INFINITY)
+		return 1.0;				/* A0 = 0 to rounding (t_x = t) */
+	l = log(s) - log(r + s + x) + (r + x) * log(alpha + t) + s * log(beta + t) + lA0;
 	if (l > 0.0)
 		return exp(-l) / (1.0 + exp(-l));
 	return 1.0 / (1.0 + exp(l));
