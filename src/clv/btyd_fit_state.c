@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * clv_state.c
+ * btyd_fit_state.c
  *	  clm.btyd_fit_state: the aggregate state of the CLV fits.
  *
  * The state is a real SQL type (not internal) so that distributed engines
@@ -47,6 +47,24 @@ PG_FUNCTION_INFO_V1(clm_btyd_fit_state_send);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_trans);
 PG_FUNCTION_INFO_V1(clm_spend_fit_trans);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_combine);
+
+#define CLV_STATE_VERSION 1
+#define CLV_FLAG_PENALIZER 0x0001	/* a penalizer was given */
+
+/* The flat (varlena) form: the on-disk and wire representation. */
+typedef struct ClvFitStateData
+{
+	int32		vl_len_;
+	uint8		version;
+	uint8		kind;
+	uint16		flags;
+	int32		nrows;
+	int32		padding;		/* keeps the doubles 8-byte aligned */
+	double		penalizer;
+	ClvFitRow	rows[FLEXIBLE_ARRAY_MEMBER];
+} ClvFitStateData;
+
+#define CLV_STATE_HDRSZ offsetof(ClvFitStateData, rows)
 
 /* A flat state may hold at most this many rows (it must fit in 1 GB). */
 #define CLV_MAX_ROWS ((int) ((MaxAllocSize - CLV_STATE_HDRSZ) / sizeof(ClvFitRow)))

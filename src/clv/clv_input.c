@@ -81,18 +81,29 @@ static const ClvInputRule spend_zero = {
 	"The Gamma-Gamma model needs positive amounts; filter out returns and free orders, or customers whose mean spend is not positive."
 };
 
+/* The rule x, a count of repeat purchase periods, breaks, or NULL. */
+static const ClvInputRule *
+count_rule(double x)
+{
+	if (!isfinite(x))
+		return &x_not_finite;
+	if (x < 0 || x != floor(x))
+		return &x_not_count;
+	return NULL;
+}
+
 /* The first rule (x, t_x, t) breaks, or NULL. */
 static const ClvInputRule *
 btyd_rule(double x, double t_x, double t)
 {
-	if (!isfinite(x))
-		return &x_not_finite;
+	const ClvInputRule *rule = count_rule(x);
+
+	if (rule)
+		return rule;
 	if (!isfinite(t_x))
 		return &t_x_not_finite;
 	if (!isfinite(t))
 		return &t_not_finite;
-	if (x < 0 || x != floor(x))
-		return &x_not_count;
 	if (t_x < 0 || t < 0)
 		return &time_negative;
 	if (x == 0 && t_x != 0)
@@ -106,17 +117,28 @@ btyd_rule(double x, double t_x, double t)
 static const ClvInputRule *
 spend_rule(double x, double mean_spend)
 {
-	if (!isfinite(x))
-		return &x_not_finite;
+	const ClvInputRule *rule = count_rule(x);
+
+	if (rule)
+		return rule;
 	if (!isfinite(mean_spend))
 		return &spend_not_finite;
-	if (x < 0 || x != floor(x))
-		return &x_not_count;
 	if (mean_spend < 0)
 		return &spend_negative;
 	if (x > 0 && mean_spend == 0)
 		return &spend_zero;
 	return NULL;
+}
+
+/* Raise the error of a broken rule; detail names the values. */
+static void
+raise_rule(const ClvInputRule *rule, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(rule->sqlstate),
+			 errmsg("%s", rule->msg),
+			 errdetail("%s", detail),
+			 errhint("%s", rule->hint)));
 }
 
 /*
@@ -130,13 +152,9 @@ clv_check_btyd_history(double x, double t_x, double t)
 	const ClvInputRule *rule = btyd_rule(x, t_x, t);
 
 	if (rule)
-		ereport(ERROR,
-				(errcode(rule->sqlstate),
-				 errmsg("%s", rule->msg),
-				 errdetail("x is %s, t_x is %s and t is %s.",
-						   float8out_internal(x), float8out_internal(t_x),
-						   float8out_internal(t)),
-				 errhint("%s", rule->hint)));
+		raise_rule(rule, psprintf("x is %s, t_x is %s and t is %s.",
+								  float8out_internal(x), float8out_internal(t_x),
+								  float8out_internal(t)));
 }
 
 /* clv_check_spend: the same for a Gamma-Gamma input (x, mean_spend). */
@@ -146,12 +164,8 @@ clv_check_spend(double x, double mean_spend)
 	const ClvInputRule *rule = spend_rule(x, mean_spend);
 
 	if (rule)
-		ereport(ERROR,
-				(errcode(rule->sqlstate),
-				 errmsg("%s", rule->msg),
-				 errdetail("x is %s and mean_spend is %s.",
-						   float8out_internal(x), float8out_internal(mean_spend)),
-				 errhint("%s", rule->hint)));
+		raise_rule(rule, psprintf("x is %s and mean_spend is %s.",
+								  float8out_internal(x), float8out_internal(mean_spend)));
 }
 
 /* The message of the rule (x, t_x, t) breaks, or NULL. */

@@ -992,16 +992,7 @@ pn_pmf(const double *m, double h, int n)
 	lq = log(h) - log(alpha + h);
 	first = exp(nbd_log_pmf(r, lp0, lq, n) + s * (log(beta) - log(beta + h)));
 
-	if (alpha >= beta)
-	{
-		M = alpha;
-		b2 = s + 1.0;
-	}
-	else
-	{
-		M = beta;
-		b2 = r + n;
-	}
+	clv_pnbd_hyp_form(r, alpha, s, beta, n, &M, &b2);
 	D = fabs(alpha - beta);
 	c = r + s + n + 1.0;
 	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);

@@ -208,16 +208,7 @@ clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
 
 	if (!(t_x < t))
 		return -INFINITY;
-	if (alpha >= beta)
-	{
-		m = alpha;
-		b2 = s + 1.0;
-	}
-	else
-	{
-		m = beta;
-		b2 = r + x;
-	}
+	clv_pnbd_hyp_form(r, alpha, s, beta, x, &m, &b2);
 	if (d / (m + t_x) <= PNBD_SERIES_MAX_Z)
 	{
 		double		u = pnbd_ln_hyp2f1(k, b2, d / (m + t_x)) - k * log(m + t_x);
