@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * clv_state.c
+ * btyd_fit_state.c
  *	  clm.btyd_fit_state: the aggregate state of the CLV fits.
  *
  * The state is a real SQL type (not internal) so that distributed engines
@@ -38,6 +38,7 @@
 
 #include "clm.h"
 #include "clv_fit.h"
+#include "clv_input.h"
 
 PG_FUNCTION_INFO_V1(clm_btyd_fit_state_in);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_state_out);
@@ -46,6 +47,24 @@ PG_FUNCTION_INFO_V1(clm_btyd_fit_state_send);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_trans);
 PG_FUNCTION_INFO_V1(clm_spend_fit_trans);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_combine);
+
+#define CLV_STATE_VERSION 1
+#define CLV_FLAG_PENALIZER 0x0001	/* a penalizer was given */
+
+/* The flat (varlena) form: the on-disk and wire representation. */
+typedef struct ClvFitStateData
+{
+	int32		vl_len_;
+	uint8		version;
+	uint8		kind;
+	uint16		flags;
+	int32		nrows;
+	int32		padding;		/* keeps the doubles 8-byte aligned */
+	double		penalizer;
+	ClvFitRow	rows[FLEXIBLE_ARRAY_MEMBER];
+} ClvFitStateData;
+
+#define CLV_STATE_HDRSZ offsetof(ClvFitStateData, rows)
 
 /* A flat state may hold at most this many rows (it must fit in 1 GB). */
 #define CLV_MAX_ROWS ((int) ((MaxAllocSize - CLV_STATE_HDRSZ) / sizeof(ClvFitRow)))
@@ -251,35 +270,26 @@ clv_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_size
  * Describe what is wrong with a stored row, or return NULL.  Used for states
  * that come from outside a transition function (text, binary, a flat
  * partial state), where the row-level errors of the transition functions
- * cannot name an argument.
+ * cannot name an argument.  The values follow the input contract of the
+ * models (clv_input.c); a spend row also has x > 0 (the transition skips
+ * x = 0) and 0 in the time column.
  */
 static const char *
 clv_row_problem(int kind, const ClvFitRow *r)
 {
-	if (!isfinite(r->x) || !isfinite(r->t_x) || !isfinite(r->t) || !isfinite(r->w))
-		return "a value is not finite";
-	if (r->x < 0 || r->x != floor(r->x))
-		return "x is not a non-negative whole number";
-	if (!(r->w > 0))
-		return "a weight is not positive";
+	const char *problem;
+
+	if (!isfinite(r->w) || !(r->w > 0))
+		return "a weight is not a positive finite number";
 	if (kind == CLV_KIND_BTYD)
-	{
-		if (r->t_x < 0 || r->t < 0)
-			return "a time is negative";
-		if (r->t_x > r->t)
-			return "t_x is greater than t";
-		if (r->x == 0 && r->t_x != 0)
-			return "t_x is not 0 for x = 0";
-	}
-	else
-	{
-		if (r->x == 0)
-			return "a spend row has x = 0";
-		if (!(r->t_x > 0))
-			return "a mean spend is not positive";
-		if (r->t != 0)
-			return "the third column of a spend row is not 0";
-	}
+		return clv_btyd_history_problem(r->x, r->t_x, r->t);
+	problem = clv_spend_problem(r->x, r->t_x);
+	if (problem)
+		return problem;
+	if (r->x == 0)
+		return "a spend row has x = 0";
+	if (r->t != 0)
+		return "the third column of a spend row is not 0";
 	return NULL;
 }
 
@@ -424,18 +434,6 @@ clv_state_for_update(Datum d, int kind, MemoryContext aggcxt)
 /* ---------- transition and combine ---------- */
 
 static void
-check_whole_nonnegative(double x, const char *argname)
-{
-	clm_check_finite_float8(x, argname);
-	if (x < 0 || x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a non-negative whole number", argname),
-				 errdetail("The value is %g.", x),
-				 errhint("x counts repeat purchase periods (the first purchase is not counted).")));
-}
-
-static void
 check_weight_penalizer(FunctionCallInfo fcinfo, int wpos, double *w,
 					   uint16 *flags, double *penalizer)
 {
@@ -481,9 +479,7 @@ any_arg_null(FunctionCallInfo fcinfo)
  *		Transition of clm.bgnbd_fit and clm.paretonbd_fit: validate the row
  *		and add its weight to the distinct row (x, t_x, t).
  *
- * Rows with a NULL argument are skipped, as a strict aggregate would.  t_x is
- * irrelevant to the likelihood when x = 0, so it is stored as 0 there (more
- * rows collapse).
+ * Rows with a NULL argument are skipped, as a strict aggregate would.
  */
 Datum
 clm_btyd_fit_trans(PG_FUNCTION_ARGS)
@@ -508,10 +504,8 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 	x = PG_GETARG_FLOAT8(1);
 	t_x = PG_GETARG_FLOAT8(2);
 	t = PG_GETARG_FLOAT8(3);
-	clm_check_btyd_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	check_weight_penalizer(fcinfo, 4, &w, &flags, &penalizer);
-	if (x == 0)
-		t_x = 0;
 
 	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_BTYD, 0, 0.0, 16)
 		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_BTYD, aggcxt);
@@ -523,8 +517,7 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 /*
  * clm_spend_fit_trans(state, x, mean_spend [, weight [, penalizer]])
  *		Transition of clm.gamma_gamma_fit.  Customers without repeat
- *		purchases (x = 0) carry no spend information and are skipped; a
- *		repeat buyer needs a positive mean spend.
+ *		purchases (x = 0) carry no spend information and are skipped.
  */
 Datum
 clm_spend_fit_trans(PG_FUNCTION_ARGS)
@@ -547,20 +540,7 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 
 	x = PG_GETARG_FLOAT8(1);
 	m = PG_GETARG_FLOAT8(2);
-	check_whole_nonnegative(x, "x");
-	clm_check_finite_float8(m, "mean_spend");
-	if (m < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mean_spend must not be negative"),
-				 errdetail("x is %g and mean_spend is %g.", x, m),
-				 errhint("The Gamma-Gamma model needs positive amounts; filter out returns, or customers whose mean spend is negative.")));
-	if (x > 0 && m == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mean_spend must be positive for a customer with repeat purchases"),
-				 errdetail("x is %g and mean_spend is %g.", x, m),
-				 errhint("The Gamma-Gamma model needs positive amounts; filter out returns and free orders, or customers whose mean spend is not positive.")));
+	clv_check_spend(x, m);
 	check_weight_penalizer(fcinfo, 3, &w, &flags, &penalizer);
 
 	if (x == 0)

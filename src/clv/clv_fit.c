@@ -30,7 +30,9 @@
 #include "clm.h"
 #include "clm_math.h"
 #include "clv_fit.h"
+#include "clv_input.h"
 #include "optim.h"
+#include "pnbd_a0.h"
 
 PG_FUNCTION_INFO_V1(clm_bgnbd_fit_final);
 PG_FUNCTION_INFO_V1(clm_paretonbd_fit_final);
@@ -80,8 +82,6 @@ typedef struct FitData
 	double		penalizer;
 } FitData;
 
-/* Terms of the series for the Pareto/NBD 2F1 before giving up. */
-#define PNBD_SERIES_CAP 2000
 /* Step of the central differences for the Pareto/NBD gradient (log scale). */
 #define PNBD_GRAD_STEP 2e-5
 
@@ -110,204 +110,19 @@ bgnbd_row_ll(double r, double alpha, double a, double b,
 }
 
 /*
- * ln 2F1(k, b2; k + 1; z) for 0 <= z < 1, the hypergeometric function of the
- * Pareto/NBD A0 term.  For b2 > 1 Euler's transformation
- * 2F1(k, b2; k+1; z) = (1-z)^(1-b2) 2F1(1, k+1-b2; k+1; z) is summed instead,
- * so in both branches every term is positive and the term ratio never
- * exceeds z: the tail after a term is at most term * z / (1 - z), which is
- * the stopping rule.  It is only used for z <= PNBD_SERIES_MAX_Z, where a
- * few hundred terms suffice; the cap only guards against the impossible, and
- * NaN then makes the fit treat the point as outside the domain.
- * clm_hyp2f1_series (hyp2f1.c) is not used here: it allows terms of either
- * sign, so it trusts its tail bound only once n is past every parameter,
- * i.e. it sums at least about k = r + s + x terms, and x can be in the
- * hundreds; with positive terms this loop may stop after a handful, and it
- * runs twice per customer and likelihood evaluation.
- */
-static double
-pnbd_ln_hyp2f1(double k, double b2, double z)
-{
-	double		aa,
-				bb,
-				c = k + 1.0,
-				pre = 0.0,
-				sum = 1.0,
-				term = 1.0;
-
-	if (z <= 0.0)
-		return 0.0;
-	if (!(z < 1.0))
-		return NAN;
-	if (b2 > 1.0)
-	{
-		aa = 1.0;
-		bb = k + 1.0 - b2;
-		pre = (1.0 - b2) * log1p(-z);
-	}
-	else
-	{
-		aa = k;
-		bb = b2;
-	}
-	for (int n = 0; n < PNBD_SERIES_CAP; n++)
-	{
-		term *= (aa + n) * (bb + n) / ((c + n) * (n + 1.0)) * z;
-		sum += term;
-		if (term * z <= 1e-17 * sum * (1.0 - z))
-			return pre + log(sum);
-	}
-	return NAN;
-}
-
-/* Above this 2F1 argument the series is slow: integrate A0 numerically. */
-#define PNBD_SERIES_MAX_Z 0.9
-#define GL_N 16
-
-static double gl_node[GL_N];
-static double gl_weight[GL_N];
-static bool gl_ready = false;
-
-/*
- * Gauss-Legendre nodes and weights on [-1, 1], by Newton's method on the
- * Legendre polynomial (computed once per backend).
- */
-static void
-gl_init(void)
-{
-	for (int i = 0; i < GL_N; i++)
-	{
-		double		z = cos(M_PI * (i + 0.75) / (GL_N + 0.5)),
-					dp = 1.0;
-
-		for (int it = 0; it < 100; it++)
-		{
-			double		p0 = 1.0,
-						p1 = z,
-						dz;
-
-			for (int j = 2; j <= GL_N; j++)
-			{
-				double		p2 = ((2.0 * j - 1.0) * z * p1 - (j - 1.0) * p0) / j;
-
-				p0 = p1;
-				p1 = p2;
-			}
-			dp = GL_N * (z * p1 - p0) / (z * z - 1.0);
-			dz = p1 / dp;
-			z -= dz;
-			if (fabs(dz) < 1e-16)
-				break;
-		}
-		gl_node[i] = z;
-		gl_weight[i] = 2.0 / ((1.0 - z * z) * dp * dp);
-	}
-	gl_ready = true;
-}
-
-/*
- * ln of I = integral over [t_x, T] of (m+tau)^-pm (M+tau)^-qm dtau, with
- * m <= M.  This is A0 / (r+s+x): the quadrature route for the cases where
- * the 2F1 series converges slowly (min(alpha, beta) much smaller than the
- * other).  In w = ln(m + tau) the log-integrand
- * (1 - pm) w - qm ln(M - m + e^w) is concave with a bounded slope, so
- * composite 16-point Gauss-Legendre on pieces over which it changes by at
- * most ~8 is accurate to rounding; sums are kept in log space.
- */
-static double
-pnbd_ln_integral(double m, double bigm, double pm, double qm, double t_x, double t)
-{
-	double		w0 = log(m + t_x),
-				w1 = log(m + t),
-				len = w1 - w0,
-				d = bigm - m,
-				acc = -INFINITY;
-	int			nsub;
-
-	if (!(len > 0))
-		return -INFINITY;
-	if (!gl_ready)
-		gl_init();
-	/*
-	 * The slope of the log-integrand is 1 - pm - qm e^w / (d + e^w); the
-	 * second part grows with w, so its size is at most that at w1.
-	 */
-	nsub = (int) ceil((fabs(1.0 - pm) + qm * exp(w1) / (d + exp(w1))) * len / 8.0);
-	nsub = Max(1, Min(nsub, 100000));
-	for (int k = 0; k < nsub; k++)
-	{
-		double		a = w0 + len * k / nsub,
-					half = 0.5 * len / nsub,
-					mid = a + half,
-					lh_start = (1.0 - pm) * a - qm * log(d + exp(a)),
-					lh_end;
-
-		for (int i = 0; i < GL_N; i++)
-		{
-			double		w = mid + half * gl_node[i];
-			double		lh = (1.0 - pm) * w - qm * log(d + exp(w));
-
-			acc = clm_logsumexp(acc, lh + log(gl_weight[i] * half));
-		}
-
-		/*
-		 * Log-concave: once the integrand decreases it keeps decreasing, so
-		 * when it has fallen e^40 below the running sum the rest (over a
-		 * log-range of at most a few dozen) is below rounding.
-		 */
-		lh_end = (1.0 - pm) * (a + 2.0 * half) - qm * log(d + exp(a + 2.0 * half));
-		if (lh_end < lh_start && lh_end < acc - 40.0)
-			break;
-	}
-	return acc;
-}
-
-/*
- * Pareto/NBD log-likelihood of one customer, given lnG(r+x) - lnG(r).
- * A0 is the difference of two positive terms; it is formed in log space as
- * ln(e^u - e^v) = u + ln(-expm1(v - u)), so (M+t)^-k cannot underflow.
- * A0 = 0 when t_x = T.  When the 2F1 argument exceeds PNBD_SERIES_MAX_Z the
- * equivalent integral form A0 = k * integral_{t_x}^{T} (alpha+tau)^-(r+x)
- * (beta+tau)^-(s+1) dtau is evaluated by quadrature instead.
+ * Pareto/NBD log-likelihood of one customer, given lnG(r+x) - lnG(r); A0 as
+ * P(alive) takes it (pnbd_a0.c).
  */
 static double
 pnbd_row_ll_lg(double r, double alpha, double s, double beta,
 			   double x, double t_x, double t, double lg_rx_r)
 {
 	double		k = r + s + x,
-				d = fabs(alpha - beta),
-				m,
-				b2,
-				l1,
-				ln_a0 = -INFINITY;
+				l1 = -(r + x) * log(alpha + t) - s * log(beta + t),
+				ln_a0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t);
 
-	if (alpha >= beta)
-	{
-		m = alpha;
-		b2 = s + 1.0;
-	}
-	else
-	{
-		m = beta;
-		b2 = r + x;
-	}
-	l1 = -(r + x) * log(alpha + t) - s * log(beta + t);
-	if (t_x < t)
-	{
-		if (d / (m + t_x) <= PNBD_SERIES_MAX_Z)
-		{
-			double		u = pnbd_ln_hyp2f1(k, b2, d / (m + t_x)) - k * log(m + t_x);
-			double		v = pnbd_ln_hyp2f1(k, b2, d / (m + t)) - k * log(m + t);
-
-			if (isnan(u) || isnan(v))
-				return NAN;
-			if (v < u)
-				ln_a0 = u + log(-expm1(v - u));
-		}
-		else if (alpha >= beta)
-			ln_a0 = log(k) + pnbd_ln_integral(beta, alpha, s + 1.0, r + x, t_x, t);
-		else
-			ln_a0 = log(k) + pnbd_ln_integral(alpha, beta, r + x, s + 1.0, t_x, t);
-	}
+	if (isnan(ln_a0))
+		return NAN;
 	return lg_rx_r + r * log(alpha) + s * log(beta)
 		+ clm_logsumexp(l1, log(s) - log(k) + ln_a0);
 }
@@ -943,7 +758,7 @@ clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(alpha, "alpha");
 	check_param(a, "a");
 	check_param(b, "b");
-	clm_check_btyd_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(bgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
 }
 
@@ -963,11 +778,16 @@ clm_paretonbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(alpha, "alpha");
 	check_param(s, "s");
 	check_param(beta, "beta");
-	clm_check_btyd_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(pnbd_row_ll(r, alpha, s, beta, x, t_x, t)));
 }
 
-/* clm.gamma_gamma_log_likelihood(p, q, gamma, x, mean_spend): x > 0 only. */
+/*
+ * clm.gamma_gamma_log_likelihood(p, q, gamma, x, mean_spend).  A customer
+ * with x = 0 has no spend to explain: 0, the weight clm.gamma_gamma_fit
+ * gives such a row by skipping it, so the sum over a table is the fit's
+ * log-likelihood whether or not the table holds them.
+ */
 Datum
 clm_gamma_gamma_log_likelihood(PG_FUNCTION_ARGS)
 {
@@ -980,18 +800,8 @@ clm_gamma_gamma_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(p, "p");
 	check_param(q, "q");
 	check_param(g, "gamma");
-	clm_check_finite_float8(x, "x");
-	clm_check_finite_float8(m, "mean_spend");
-	if (x < 1 || x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x must be a positive whole number"),
-				 errdetail("The value is %g.", x),
-				 errhint("The Gamma-Gamma model describes customers with repeat purchases only.")));
-	if (!(m > 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mean_spend must be positive"),
-				 errdetail("The value is %g.", m)));
+	clv_check_spend(x, m);
+	if (x == 0)
+		PG_RETURN_FLOAT8(0.0);
 	PG_RETURN_DATUM(finite_ll(gg_row_ll(p, q, g, x, m)));
 }

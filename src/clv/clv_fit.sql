@@ -161,4 +161,4 @@ CREATE FUNCTION @extschema@.gamma_gamma_log_likelihood(p float8, q float8, gamma
     AS 'MODULE_PATHNAME', 'clm_gamma_gamma_log_likelihood'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.gamma_gamma_log_likelihood(float8, float8, float8, float8, float8) IS
-    'Gamma-Gamma log-likelihood (density of the mean spend) of one repeat buyer (x > 0, mean_spend > 0) at parameters (p, q, gamma)';
+    'Gamma-Gamma log-likelihood (density of the mean spend) of one customer (x, mean_spend) at parameters (p, q, gamma); 0 for x = 0, which carries no spend information';

@@ -38,7 +38,9 @@
 
 #include "clm.h"
 #include "clm_math.h"
+#include "clv_input.h"
 #include "hyp2f1.h"
+#include "pnbd_a0.h"
 
 PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(clm_bgnbd_p_alive);
@@ -270,22 +272,6 @@ check_nonneg(double v, const char *name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", name),
 				 errdetail("The value is %g.", v)));
-}
-
-/*
- * check_history
- *		x a whole number >= 0; 0 <= t_x <= t; t_x = 0 when x = 0 (the BTYD
- *		convention: recency is first to last repeat purchase).
- */
-static void
-check_history(double x, double t_x, double t)
-{
-	clm_check_btyd_history(x, t_x, t);
-	if (x == 0.0 && t_x != 0.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x must be 0 when x is 0"),
-				 errdetail("t_x is %g; without repeat purchases there is no time of the last repeat purchase.", t_x)));
 }
 
 /* The purchase count of a probability: a count cannot be negative. */
@@ -962,21 +948,10 @@ bg_pmf(const double *m, double h, int n)
  */
 
 /*
- * pnbd_log_hyp
- *		ln 2F1(k, b2; k+1; z) through Euler's form
- *		(1-z)^(1-b2) 2F1(1, k+1-b2; k+1; z), whose 2F1 lies between 1 and
- *		1/(1-z): no overflow even for hundreds of purchases.
- */
-static double
-pnbd_log_hyp(double k, double b2, double z)
-{
-	return (1.0 - b2) * log1p(-z) + log(clm_hyp2f1(1.0, k + 1.0 - b2, k + 1.0, z));
-}
-
-/*
  * pn_p_alive
  *		Pareto/NBD P(alive) (Fader and Hardie note 009 / clv-models.md
- *		section 4), with ln A0 as a signed log-sum-exp.
+ *		section 4): 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A0), in
+ *		logs, with the A0 of the log-likelihood (pnbd_a0.c).
  */
 static double
 pn_p_alive(const double *m, double x, double t_x, double t)
@@ -985,34 +960,12 @@ pn_p_alive(const double *m, double x, double t_x, double t)
 				alpha = m[1],
 				s = m[2],
 				beta = m[3];
-	double		k = r + s + x;
-	double		M,
-				b2,
-				D,
-				l1,
-				l2,
-				lA0,
+	double		lA0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t),
 				l;
 
-	if (t_x == t)
-		return 1.0;
-	if (alpha >= beta)
-	{
-		M = alpha;
-		b2 = s + 1.0;
-	}
-	else
-	{
-		M = beta;
-		b2 = r + x;
-	}
-	D = fabs(alpha - beta);
-	l1 = pnbd_log_hyp(k, b2, D / (M + t_x)) - k * log(M + t_x);
-	l2 = pnbd_log_hyp(k, b2, D / (M + t)) - k * log(M + t);
-	if (!(l1 > l2))
-		return 1.0;				/* A0 = 0 to rounding */
-	lA0 = l1 + log(-expm1(l2 - l1));
-	l = log(s) - log(k) + (r + x) * log(alpha + t) + s * log(beta + t) + lA0;
+	if (lA0 == -INFINITY)
+		return 1.0;				/* A0 = 0 to rounding (t_x = t) */
+	l = log(s) - log(r + s + x) + (r + x) * log(alpha + t) + s * log(beta + t) + lA0;
 	if (l > 0.0)
 		return exp(-l) / (1.0 + exp(-l));
 	return 1.0 / (1.0 + exp(l));
@@ -1122,16 +1075,7 @@ pn_pmf(const double *m, double h, int n)
 	lq = log(h) - log(alpha + h);
 	first = exp(nbd_log_pmf(r, lp0, lq, n) + s * (log(beta) - log(beta + h)));
 
-	if (alpha >= beta)
-	{
-		M = alpha;
-		b2 = s + 1.0;
-	}
-	else
-	{
-		M = beta;
-		b2 = r + n;
-	}
+	clv_pnbd_hyp_form(r, alpha, s, beta, n, &M, &b2);
 	D = fabs(alpha - beta);
 	c = r + s + n + 1.0;
 	lB1 = log_hyp_pos(r + s, b2, c, D / M) - (r + s) * log(M);
@@ -1261,7 +1205,7 @@ clm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
 	double		ey;
 
 	check_nonneg(h, "horizon");
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	e = memo_slot(mc, &key, &found);
 	if (e && found)
 		ey = e->value;
@@ -1283,7 +1227,7 @@ clm_bgnbd_p_alive(PG_FUNCTION_ARGS)
 	double		t_x = PG_GETARG_FLOAT8(2);
 	double		t = PG_GETARG_FLOAT8(3);
 
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_FLOAT8(finite_or_error(bg_p_alive(m, x, t_x, t), "P(alive)"));
 }
 
@@ -1325,7 +1269,7 @@ clm_paretonbd_expected_purchases(PG_FUNCTION_ARGS)
 	double		t = PG_GETARG_FLOAT8(4);
 
 	check_nonneg(h, "horizon");
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t) * pn_ey_alive(m, x, t, h),
 									 "expected purchases"));
 }
@@ -1339,7 +1283,7 @@ clm_paretonbd_p_alive(PG_FUNCTION_ARGS)
 	double		t_x = PG_GETARG_FLOAT8(2);
 	double		t = PG_GETARG_FLOAT8(3);
 
-	check_history(x, t_x, t);
+	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_FLOAT8(finite_or_error(pn_p_alive(m, x, t_x, t), "P(alive)"));
 }
 
@@ -1382,13 +1326,7 @@ clm_gamma_gamma_expected_spend(PG_FUNCTION_ARGS)
 	double		x = PG_GETARG_FLOAT8(1);
 	double		ms = PG_GETARG_FLOAT8(2);
 
-	check_nonneg(x, "x");
-	if (x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x must be a whole number"),
-				 errdetail("The value is %g; x counts repeat purchase periods.", x)));
-	check_nonneg(ms, "mean_spend");
+	clv_check_spend(x, ms);
 	PG_RETURN_FLOAT8(finite_or_error(gg_expected(m, x, ms), "expected spend"));
 }
 
@@ -1425,8 +1363,8 @@ clm_clv(PG_FUNCTION_ARGS)
 	BgConn	   *bc;
 	bool		found;
 
-	check_history(x, t_x, t);
-	check_nonneg(ms, "mean_spend");
+	clv_check_btyd_history(x, t_x, t);
+	clv_check_spend(x, ms);
 	clm_check_finite_float8(d, "monthly_discount_rate");
 	clm_check_finite_float8(unit_days, "unit_days");
 	if (months < 0 || months > CLM_MAX_HORIZON_MONTHS)

@@ -2,7 +2,7 @@
  *
  * hyp2f1.h
  *	  Gauss hypergeometric function 2F1(a, b; c; z) for real arguments,
- *	  shared by the CLV predictions (and available to the fitting code).
+ *	  shared by the CLV predictions.
  *
  * IDENTIFICATION
  *	  src/clv/hyp2f1.h

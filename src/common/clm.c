@@ -110,38 +110,3 @@ clm_qualified_relname(Oid relid)
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	return quote_qualified_identifier(nspname, relname);
 }
-
-/*
- * clm_check_btyd_history
- *		Validate one customer's (x, t_x, t) as the BTYD models take it.
- *
- * The fitting aggregates, the log-likelihoods and the predictions all take
- * the same summary, so they share one check and one set of messages: x
- * counts repeat purchase periods, t_x runs from the first to the last
- * purchase and t from the first purchase to the end of observation.
- */
-void
-clm_check_btyd_history(double x, double t_x, double t)
-{
-	clm_check_finite_float8(x, "x");
-	clm_check_finite_float8(t_x, "t_x");
-	clm_check_finite_float8(t, "t");
-	if (x < 0 || x != floor(x))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x must be a non-negative whole number"),
-				 errdetail("The value is %g.", x),
-				 errhint("x counts repeat purchase periods (the first purchase is not counted), as clm.purchase_summary returns it.")));
-	if (t_x < 0 || t < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x and t must not be negative"),
-				 errdetail("t_x is %g and t is %g.", t_x, t),
-				 errhint("t_x is the time from the first to the last purchase, t from the first purchase to the end of the calibration period.")));
-	if (t_x > t)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("t_x must not be greater than t"),
-				 errdetail("t_x is %g and t is %g.", t_x, t),
-				 errhint("The last purchase cannot be after the end of the calibration period; check the cutoff and the time unit.")));
-}

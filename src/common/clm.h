@@ -42,10 +42,4 @@ extern void clm_check_finite_float8(double v, const char *argname);
 /* The quoted, schema-qualified name of a relation, e.g. crm."Customers". */
 extern char *clm_qualified_relname(Oid relid);
 
-/*
- * Raise a clear error unless (x, t_x, t) is one customer in the BTYD
- * convention: finite, x a whole number >= 0, 0 <= t_x <= t.
- */
-extern void clm_check_btyd_history(double x, double t_x, double t);
-
 #endif							/* CLM_H */

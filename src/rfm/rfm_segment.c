@@ -49,7 +49,7 @@ typedef struct RfmSegSet
 	char	   *ruleset;
 	int			nrules;
 	RfmRule    *rules;
-	int16		grid[RFM_MAX_BINS][RFM_MAX_BINS][RFM_MAX_BINS];
+	int32		grid[RFM_MAX_BINS][RFM_MAX_BINS][RFM_MAX_BINS];	/* rule numbers */
 	struct RfmSegSet *next;
 } RfmSegSet;
 
@@ -70,6 +70,12 @@ typedef struct RfmSegCache
  * rfm_seg_load
  *		Read a rule set into the cache (memory in fn_mcxt, which lives as
  *		long as the query's expression state).
+ *
+ * A cell holds the number of the rule covering it, so the grid is as wide
+ * as the rule count: the table does not limit how many rules a rule set
+ * has (overlapping ones included), and any role allowed to insert rules
+ * can make one of 100,000.  A count beyond int32 (which no SPI result can
+ * reach in memory) is refused rather than wrapped.
  */
 static void
 rfm_seg_load(FunctionCallInfo fcinfo, RfmSegSet *c, const char *ruleset)
@@ -103,6 +109,12 @@ rfm_seg_load(FunctionCallInfo fcinfo, RfmSegSet *c, const char *ruleset)
 				 errmsg("RFM segment rule set \"%s\" does not exist", ruleset),
 				 errhint("The built-in rule set is \"default\"; add rules to clm.rfm_segment_rule.")));
 
+	if (SPI_processed >= (uint64) PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("RFM segment rule set \"%s\" has too many rules", ruleset),
+				 errdetail("It has " UINT64_FORMAT " rules; a rule set may have at most %d.",
+						   SPI_processed, PG_INT32_MAX - 1)));
 	c->nrules = (int) SPI_processed;
 	c->rules = MemoryContextAllocZero(fcxt, sizeof(RfmRule) * c->nrules);
 	for (r = 0; r < RFM_MAX_BINS; r++)
@@ -138,9 +150,9 @@ rfm_seg_load(FunctionCallInfo fcinfo, RfmSegSet *c, const char *ruleset)
 			for (f = lim[2]; f <= lim[3]; f++)
 				for (m = lim[4]; m <= lim[5]; m++)
 				{
-					int16	   *cell = &c->grid[r - 1][f - 1][m - 1];
+					int32	   *cell = &c->grid[r - 1][f - 1][m - 1];
 
-					*cell = (*cell == RFM_CELL_NONE) ? (int16) i : RFM_CELL_OVERLAP;
+					*cell = (*cell == RFM_CELL_NONE) ? (int32) i : RFM_CELL_OVERLAP;
 				}
 	}
 	SPI_finish();
@@ -161,7 +173,7 @@ rfm_seg_lookup(FunctionCallInfo fcinfo, HeapTupleHeader score, const char *rules
 	bool		nulls[RFM_SCORE_NATTS];
 	int			v[3];
 	int			k;
-	int16		cell;
+	int32		cell;
 
 	if (cache == NULL)
 	{

@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * pnbd_a0.h
+ *	  ln A0 of the Pareto/NBD, shared by its log-likelihood and P(alive),
+ *	  and the 2F1 form of its terms.
+ *
+ * IDENTIFICATION
+ *	  src/clv/pnbd_a0.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CLM_PNBD_A0_H
+#define CLM_PNBD_A0_H
+
+/*
+ * The 2F1 form of the Pareto/NBD terms for a customer with n purchases:
+ * M = max(alpha, beta), and the 2F1 parameter b2 = s + 1 when alpha >= beta,
+ * r + n otherwise (so that the argument D/(M + tau) lies in [0, 1)).
+ */
+static inline void
+clv_pnbd_hyp_form(double r, double alpha, double s, double beta, double n,
+				  double *m, double *b2)
+{
+	if (alpha >= beta)
+	{
+		*m = alpha;
+		*b2 = s + 1.0;
+	}
+	else
+	{
+		*m = beta;
+		*b2 = r + n;
+	}
+}
+
+extern double clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
+							 double x, double t_x, double t);
+
+#endif							/* CLM_PNBD_A0_H */
