@@ -63,7 +63,7 @@ COMMENT ON FUNCTION @extschema@._column_type(regclass, name, text) IS
 -- that a text or boolean column is refused up front with a message naming
 -- the argument rather than failing in a cast deep inside a query.
 CREATE FUNCTION @extschema@._check_order_columns(orders regclass, customer_column name,
-                                                 ordered_at_column name, amount_column name)
+                                                 ordered_at_column name)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -79,19 +79,55 @@ BEGIN
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'ordered_at_column must be of type timestamptz, timestamp or date.';
     END IF;
-    IF amount_column IS NOT NULL THEN
-        typ := @extschema@._column_type(orders, amount_column, 'amount_column');
-        IF typ NOT IN ('numeric'::regtype, 'smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
-                       'real'::regtype, 'double precision'::regtype, 'money'::regtype) THEN
-            RAISE EXCEPTION 'column "%" of relation % has type %, not a number', amount_column, orders::text, typ
-                USING ERRCODE = 'datatype_mismatch',
-                      HINT = 'amount_column must be of a numeric type (numeric, integer, bigint, double precision, money, ...).';
-        END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._check_order_columns(regclass, name, name) IS
+    'internal: checks that the orders relation has the named customer and timestamp columns of usable types';
+
+-- _check_amount_column: the amount column of the analyses that need one
+-- (cohort revenue, KPIs, the customer view): given, and of a numeric type.
+CREATE FUNCTION @extschema@._check_amount_column(orders regclass, amount_column name)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    typ regtype;
+BEGIN
+    IF amount_column IS NULL THEN
+        RAISE EXCEPTION 'amount_column must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    typ := @extschema@._column_type(orders, amount_column, 'amount_column');
+    IF typ NOT IN ('numeric'::regtype, 'smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
+                   'real'::regtype, 'double precision'::regtype, 'money'::regtype) THEN
+        RAISE EXCEPTION 'column "%" of relation % has type %, not a number', amount_column, orders::text, typ
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'amount_column must be of a numeric type (numeric, integer, bigint, double precision, money, ...).';
     END IF;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@._check_order_columns(regclass, name, name, name) IS
-    'internal: checks that the orders relation has the named customer, timestamp and (if not null) amount columns of usable types';
+COMMENT ON FUNCTION @extschema@._check_amount_column(regclass, name) IS
+    'internal: checks that amount_column is given and names a numeric column of the orders relation';
+
+-- _check_inactivity: the gap without orders after which a customer counts
+-- as churned (survival, KPIs) must be a positive interval.
+CREATE FUNCTION @extschema@._check_inactivity(inactivity interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF inactivity IS NULL OR inactivity <= interval '0' THEN
+        RAISE EXCEPTION 'inactivity must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The value given was ' || COALESCE(inactivity::text, 'NULL') || '.',
+                  HINT = 'A customer churns after this long without an order, for example interval ''90 days''.';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._check_inactivity(interval) IS
+    'internal: error unless inactivity is a positive interval';
 
 -- _check_as_of: an as_of time must be given and finite; an infinite one
 -- would make the period grids below infinite.

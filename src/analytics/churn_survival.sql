@@ -27,14 +27,9 @@ DECLARE
     stratum_expr text;
     join_clause text := '';
 BEGIN
-    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column, NULL);
+    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
     PERFORM @extschema@._check_as_of(as_of, 'as_of');
-    IF inactivity IS NULL OR inactivity <= interval '0' THEN
-        RAISE EXCEPTION 'inactivity must be a positive interval'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The value given was ' || COALESCE(inactivity::text, 'NULL') || '.',
-                  HINT = 'A customer churns after this long without an order, for example interval ''90 days''.';
-    END IF;
+    PERFORM @extschema@._check_inactivity(inactivity);
     IF cohort IS NOT NULL AND groups IS NOT NULL THEN
         RAISE EXCEPTION 'cohort and groups cannot both be given'
             USING ERRCODE = 'invalid_parameter_value',

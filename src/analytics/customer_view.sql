@@ -357,11 +357,8 @@ DECLARE
     def text;
     rel regclass;
 BEGIN
-    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column, amount_column);
-    IF amount_column IS NULL THEN
-        RAISE EXCEPTION 'amount_column must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
+    PERFORM @extschema@._check_amount_column(orders, amount_column);
     PERFORM @extschema@._check_as_of(as_of, 'as_of');
     IF policy IS NULL THEN
         RAISE EXCEPTION 'policy must not be null'

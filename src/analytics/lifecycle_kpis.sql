@@ -33,11 +33,8 @@ DECLARE
     clv double precision;
     per_stage jsonb;
 BEGIN
-    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column, amount_column);
-    IF amount_column IS NULL THEN
-        RAISE EXCEPTION 'amount_column must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
+    PERFORM @extschema@._check_amount_column(orders, amount_column);
     PERFORM @extschema@._check_as_of(since, 'since');
     PERFORM @extschema@._check_as_of(until, 'until');
     IF since >= until THEN
@@ -46,12 +43,7 @@ BEGIN
                   DETAIL = 'The window given was [' || since::text || ', ' || until::text || ').',
                   HINT = 'The window is half-open: since is included, until is not.';
     END IF;
-    IF inactivity IS NULL OR inactivity <= interval '0' THEN
-        RAISE EXCEPTION 'inactivity must be a positive interval'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The value given was ' || COALESCE(inactivity::text, 'NULL') || '.',
-                  HINT = 'A customer churns after this long without an order, for example interval ''90 days''.';
-    END IF;
+    PERFORM @extschema@._check_inactivity(inactivity);
     IF customer_view IS NOT NULL THEN
         PERFORM @extschema@._column_type(customer_view, 'predicted_clv', 'customer_view');
         PERFORM @extschema@._column_type(customer_view, 'stage', 'customer_view');
