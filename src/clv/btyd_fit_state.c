@@ -475,6 +475,19 @@ any_arg_null(FunctionCallInfo fcinfo)
 }
 
 /*
+ * fit_state_unchanged
+ *		The transition result for a row a fit skips: the state as it was
+ *		(NULL before the first row counted).
+ */
+static Datum
+fit_state_unchanged(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+/*
  * clm_btyd_fit_trans(state, x, t_x, t [, weight [, penalizer]])
  *		Transition of clm.bgnbd_fit and clm.paretonbd_fit: validate the row
  *		and add its weight to the distinct row (x, t_x, t).
@@ -495,11 +508,7 @@ clm_btyd_fit_trans(PG_FUNCTION_ARGS)
 
 	aggcxt = clm_agg_context(fcinfo);
 	if (any_arg_null(fcinfo))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return fit_state_unchanged(fcinfo);
 
 	x = PG_GETARG_FLOAT8(1);
 	t_x = PG_GETARG_FLOAT8(2);
@@ -532,11 +541,7 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 
 	aggcxt = clm_agg_context(fcinfo);
 	if (any_arg_null(fcinfo))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return fit_state_unchanged(fcinfo);
 
 	x = PG_GETARG_FLOAT8(1);
 	m = PG_GETARG_FLOAT8(2);
@@ -544,11 +549,7 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 	check_weight_penalizer(fcinfo, 3, &w, &flags, &penalizer);
 
 	if (x == 0)
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return fit_state_unchanged(fcinfo);
 	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_SPEND, 0, 0.0, 16)
 		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_SPEND, aggcxt);
 	clv_merge_penalizer(e, flags, penalizer);
