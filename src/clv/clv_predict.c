@@ -567,7 +567,7 @@ bg_ey_alive_nbsum(double r, double alpha, double a, double b, double x,
  * bg_ey_alive_direct
  *		E[Y(h) | alive, x, T] = C/(a-1) [1 - (1-z)^(a-1) 2F1(A, a-1; C; z)]
  *		with A = a+b-1-r, C = a+b+x-1, z = h/(alpha+T+h) (the Euler form of
- *		FHL 2005 eq. 10; see clv-models.md section 2).
+ *		Fader, Hardie and Lee 2005, eq. 10).
  *
  * Writing eps = a-1, L = ln(1-z) and 2F1 = 1 + eps*S, the bracket over eps
  * is -(L expm1(eps L)/(eps L) + S e^(eps L)): no division by a-1, so a = 1
@@ -949,8 +949,8 @@ bg_pmf(const double *m, double h, int n)
 
 /*
  * pn_p_alive
- *		Pareto/NBD P(alive) (Fader and Hardie note 009 / clv-models.md
- *		section 4): 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A0), in
+ *		Pareto/NBD P(alive) (Schmittlein et al. 1987, in the form of Fader
+ *		and Hardie's note 009): 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A0), in
  *		logs, with the A0 of the log-likelihood (pnbd_a0.c).
  */
 static double

@@ -4,7 +4,7 @@
  *	  clm.purchase_summary(ordered_at, amount, cutoff, unit): the per-customer
  *	  BTYD summary (x, t_x, T, mean spend) that the CLV models are fitted on.
  *
- * Convention (clv-models.md section 1): purchases on the same day are one
+ * Convention (the BTYD literature's, as in lifetimes and CLVTools): purchases on the same day are one
  * purchase with the amounts summed; a "day" is a UTC calendar day, so the
  * result does not depend on the session's TimeZone.  x = distinct purchase
  * days - 1; t_x = last day - first day and T = cutoff's day - first day, in
