@@ -96,6 +96,32 @@ RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 RESET ROLE;
 
+-- a key of a domain type is looked up as its base type: the domain's CHECK,
+-- which may call its owner's functions, does not run as the reader
+CREATE ROLE regress_hle_typeowner;
+CREATE SCHEMA hle_types AUTHORIZATION regress_hle_typeowner;
+GRANT USAGE ON SCHEMA hle_types TO PUBLIC;
+SET ROLE regress_hle_typeowner;
+CREATE FUNCTION hle_types.note(k text) RETURNS boolean LANGUAGE sql VOLATILE
+    RETURN set_config('regress_hle.domain_check_ran_as', current_user, false) IS NOT NULL;
+CREATE DOMAIN hle_types.code AS text CHECK (hle_types.note(VALUE));
+RESET ROLE;
+SET ROLE regress_hle_owner;
+CREATE TABLE hle.coded (k hle_types.code PRIMARY KEY, s clm.lifecycle_stage,
+                        tenant name NOT NULL DEFAULT 'regress_hle_reader');
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON hle.coded
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('s', 'k');
+INSERT INTO hle.coded (k, s) VALUES ('A-1', 'prospect');
+ALTER TABLE hle.coded ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_tenant ON hle.coded USING (tenant = current_user);
+GRANT SELECT ON hle.coded TO regress_hle_reader;
+RESET ROLE;
+SET regress_hle.domain_check_ran_as = '';
+SET ROLE regress_hle_reader;
+SELECT customer_key, to_stage FROM clm.stage_history WHERE relation = 'hle.coded'::regclass;
+RESET ROLE;
+SELECT current_setting('regress_hle.domain_check_ran_as') AS domain_check_ran_as;
+
 -- a cancel during a lookup is the query's, not the row's: it is raised
 SET ROLE regress_hle_owner;
 CREATE FUNCTION hle.slow() RETURNS boolean LANGUAGE sql VOLATILE
@@ -110,5 +136,6 @@ RESET ROLE;
 
 DELETE FROM clm.stage_history WHERE relation::text LIKE 'hle.%';
 DROP SCHEMA hle CASCADE;
-DROP ROLE regress_hle_owner, regress_hle_reader;
+DROP SCHEMA hle_types CASCADE;
+DROP ROLE regress_hle_owner, regress_hle_reader, regress_hle_typeowner;
 RESET timezone;

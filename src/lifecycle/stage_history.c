@@ -228,7 +228,12 @@ hist_prepare_probe(HistTable *t, void *arg)
 	if (keycol != NULL &&
 		(attnum = SPI_fnumber(RelationGetDescr(rel), keycol)) > 0)
 	{
-		keytype = SPI_gettypeid(RelationGetDescr(rel), attnum);
+		/*
+		 * A domain's key is read as its base type: the history holds keys
+		 * that were valid, and a domain's CHECK may call functions of the
+		 * domain's owner, which must not run as the reader.
+		 */
+		keytype = getBaseType(SPI_gettypeid(RelationGetDescr(rel), attnum));
 		tce = lookup_type_cache(keytype, TYPECACHE_EQ_OPR);
 		if (OidIsValid(tce->eq_opr) &&
 			HeapTupleIsValid(optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tce->eq_opr))))
