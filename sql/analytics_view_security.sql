@@ -168,6 +168,31 @@ SELECT view_schema, view_name FROM clm.customer_view WHERE view_schema LIKE 'ana
 SELECT clm.refresh_customer_view('analytics_sec.cv2', timestamptz '2026-01-01 00:00+00', false) IS NOT NULL AS refreshed;
 RESET ROLE;
 
+-- 6. a customer view renamed by hand leaves its registry row under the old
+-- name, which a role that may create that name can take: replacing it with
+-- a row of its own must not change what the renamed view holds after a
+-- plain REFRESH (it refreshes empty: its row is gone with its name)
+SET ROLE regress_cv_owner;
+SELECT clm.create_customer_view('analytics_sec.cv_renamed', 'analytics_sec.orders', 'cid', 'at', 'amount',
+                                timestamptz '2026-01-01 00:00+00');
+ALTER MATERIALIZED VIEW analytics_sec.cv_renamed RENAME TO cv_new_name;
+RESET ROLE;
+GRANT CREATE ON SCHEMA analytics_sec TO regress_cv_other;
+SET ROLE regress_cv_other;
+DELETE FROM clm.customer_view WHERE view_schema = 'analytics_sec' AND view_name = 'cv_renamed';
+INSERT INTO clm.customer_view (view_schema, view_name, orders_relation, customer_column, ordered_at_column,
+                               amount_column, policy, time_unit, horizon_days, clv_months,
+                               monthly_discount_rate, as_of, definition)
+VALUES ('analytics_sec', 'cv_renamed', 'analytics_sec.orders', 'cid', 'at', 'amount', 'default', '7 days', 90, 12,
+        0.01, '2030-01-01', '');
+RESET ROLE;
+REVOKE CREATE ON SCHEMA analytics_sec FROM regress_cv_other;
+SET ROLE regress_cv_owner;
+REFRESH MATERIALIZED VIEW analytics_sec.cv_new_name;
+SELECT count(*) AS customers, max(as_of) AS as_of FROM analytics_sec.cv_new_name;
+DROP MATERIALIZED VIEW analytics_sec.cv_new_name;
+RESET ROLE;
+
 DELETE FROM clm.customer_view WHERE view_schema LIKE 'analytics_sec%';
 DROP SCHEMA analytics_sec CASCADE;
 DROP SCHEMA analytics_sec_other CASCADE;

@@ -53,8 +53,25 @@ DELETE FROM clm.lifecycle_policy WHERE name = 'lpu_coffee' RETURNING name;
 DROP TABLE lpu.web_orders;
 DELETE FROM clm.lifecycle_policy WHERE name = 'lpu "odd"' RETURNING name;
 
+-- a trigger naming a policy that does not exist is warned about when
+-- created (every order would fail); the table is found through search_path
+-- as CREATE TRIGGER found it
+CREATE TRIGGER stage_on_order_typo AFTER INSERT ON lpu.orders
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('lpu.customers', 'customer_id', 'status', 'ordered_at', 'lpu_cofee');
+DROP TRIGGER stage_on_order_typo ON lpu.orders;
+SET search_path = lpu, public;
+CREATE TRIGGER stage_on_order_default AFTER INSERT ON orders
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('lpu.customers', 'customer_id', 'status', 'ordered_at');
+RESET search_path;
+DROP TRIGGER stage_on_order_default ON lpu.orders;
+-- other triggers pass
+CREATE TRIGGER other AFTER INSERT ON lpu.orders
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('nope', 'nope', 'nope', 'nope', 'nope');
+DROP TRIGGER other ON lpu.orders;
+
 -- not for direct use
 SELECT clm.lifecycle_policy_protect_in_use();
+SELECT clm.lifecycle_policy_claim();
 
 DELETE FROM clm.stage_history WHERE relation = 'lpu.customers'::regclass;
 DROP SCHEMA lpu CASCADE;

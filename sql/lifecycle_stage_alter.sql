@@ -33,6 +33,20 @@ ROLLBACK;
 BEGIN;
 ALTER TYPE clm.lifecycle_stage SET SCHEMA public;
 ROLLBACK;
+-- the type named without its schema, found through search_path as the
+-- statement finds it: refused too
+SET search_path = clm, public;
+BEGIN;
+ALTER TYPE lifecycle_stage ADD VALUE 'vip';
+ROLLBACK;
+ALTER TYPE lifecycle_stage RENAME VALUE 'lead' TO 'engaged';
+-- while a type of that name earlier in search_path is the user's own
+CREATE TYPE lsa.lifecycle_stage AS ENUM ('a');
+SET search_path = lsa, clm, public;
+ALTER TYPE lifecycle_stage ADD VALUE 'b';
+SELECT pg_catalog.enum_range(NULL::lsa.lifecycle_stage);
+RESET search_path;
+DROP TYPE lsa.lifecycle_stage;
 -- other ALTER TYPE commands are not affected, on this type or another
 CREATE ROLE lsa_owner;
 BEGIN;

@@ -113,6 +113,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;
 -- registry's row-level security ("query would be affected by row-level
 -- security policy") unless the owner is a superuser.  The owner's own row
 -- passes the policies, so reading with them on is what the view means.
+-- The row is read only while a materialized view of that name exists and
+-- belongs to the role refreshing (REFRESH runs the query as the view's
+-- owner): once the view is renamed or moved away, the row under its old
+-- name is up for grabs by whoever may create that name (the registry's
+-- policies), and must not fill the renamed view with that role's models
+-- and as_of; such a view refreshes empty.
 CREATE FUNCTION @extschema@._customer_view_row(schema_name name, view_name name)
 RETURNS SETOF @extschema@.customer_view
 LANGUAGE sql STABLE PARALLEL RESTRICTED
@@ -121,9 +127,14 @@ SET row_security = on
 AS $fn$
     SELECT * FROM @extschema@.customer_view AS r
      WHERE r.view_schema = _customer_view_row.schema_name AND r.view_name = _customer_view_row.view_name
+       AND EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                    WHERE n.nspname = _customer_view_row.schema_name
+                      AND c.relname = _customer_view_row.view_name
+                      AND c.relkind = 'm' AND pg_catalog.pg_get_userbyid(c.relowner) = CURRENT_USER)
 $fn$;
 COMMENT ON FUNCTION @extschema@._customer_view_row(name, name) IS
-    'internal: the clm.customer_view row a customer view''s query reads, with row-level security on also where the session has it off (restores)';
+    'internal: the clm.customer_view row a customer view''s query reads, with row-level security on also where the session has it off (restores), while a materialized view of that name owned by the current role exists';
 
 -- _customer_view_source: the per-customer aggregation both the view and
 -- the model fit run, written once so that they cannot drift apart.  as_of

@@ -34,6 +34,9 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._check_window(timestamptz, timestamptz) IS
     'internal: raises an error when since is not earlier than until';
 
+-- The two functions reading clm.stage_history are PARALLEL UNSAFE like its
+-- read policy (clm.stage_history_visible), which they run for a reader.
+
 -- stage_transition_matrix: how customers move between stages, estimated
 -- from the recorded changes (the jump chain of the lifecycle: each change
 -- is one transition, p(i, j) = n(i, j) / n(i)).  Rows for every from-stage
@@ -46,7 +49,7 @@ CREATE FUNCTION @extschema@.stage_transition_matrix(
     relation regclass DEFAULT NULL)
 RETURNS TABLE(from_stage @extschema@.lifecycle_stage, to_stage @extschema@.lifecycle_stage,
               transitions bigint, probability double precision)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -90,7 +93,7 @@ CREATE FUNCTION @extschema@.stage_funnel(
 RETURNS TABLE(step integer, stage @extschema@.lifecycle_stage, customers bigint,
               conversion_rate double precision, overall_rate double precision,
               median_days_in_stage double precision, completed_stays bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE

@@ -35,7 +35,9 @@ PG_FUNCTION_INFO_V1(clm_lifecycle_stage_protect);
  * changes to an extension's objects, and a restore would then fail on every
  * row using it.  Refusing before the command runs gives a clear error in
  * place of those later failures.  Other ALTER TYPE commands (OWNER TO) and
- * other types pass.
+ * other types pass.  The statement's type name is resolved in the session's
+ * search_path, as the statement resolves it: the function does not pin its
+ * own.
  */
 Datum
 clm_lifecycle_stage_protect(PG_FUNCTION_ARGS)

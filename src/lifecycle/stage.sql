@@ -140,11 +140,15 @@ GRANT SELECT ON @extschema@.stage_model TO PUBLIC;
 -- event trigger around the change.)
 -- ---------------------------------------------------------------------------
 
+-- No SET search_path: the function resolves the type name of the ALTER TYPE
+-- statement, and must resolve it as that statement will, in the session's
+-- search_path (pinned, "ALTER TYPE lifecycle_stage ..." with clm in the
+-- session's path would not be recognized and would pass).  It looks up
+-- nothing else by name.
 CREATE FUNCTION @extschema@.lifecycle_stage_protect()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'clm_lifecycle_stage_protect'
-LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.lifecycle_stage_protect() IS
     'event trigger function: refuses ALTER TYPE that renames or adds a value of clm.lifecycle_stage, renames the type or moves it to another schema';
 CREATE EVENT TRIGGER clm_lifecycle_stage_protect ON ddl_command_start

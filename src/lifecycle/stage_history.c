@@ -18,6 +18,13 @@
  * otherwise the reader sees none of that table's history, the way
  * PostgreSQL's pg_stats hides the statistics of such tables.
  *
+ * A lookup that fails is a customer the reader cannot see either: a key
+ * recorded before the key column changed type, or by a second guard keyed
+ * on another column, that is no value of the key type; a policy reading a
+ * table the reader may not read.  Such a row is filtered out like the
+ * others, so that the table's owner cannot make reading the history fail
+ * for anyone.
+ *
  * IDENTIFICATION
  *	  src/lifecycle/stage_history.c
  *
@@ -27,6 +34,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_operator.h"
 #include "commands/trigger.h"
@@ -37,6 +45,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
@@ -89,15 +98,17 @@ hist_free_plans(void *arg)
 /*
  * hist_guard_key_column
  *		The key column clm.stage_guard records for rel: the second argument
- *		of its guard trigger, or NULL if rel carries none.  History rows
- *		do not say which guard wrote them; a table has one guard per stage
- *		column and they share the key column in practice, so the first one
- *		found decides.
+ *		of its guard triggers, or NULL if rel carries none, or if its guards
+ *		(one per stage column) are keyed on different columns.  History rows
+ *		do not say which guard wrote them, so a key could then not be told
+ *		from another column's value: looking it up in the wrong column would
+ *		show the reader the history of a customer it cannot see.
  */
 static char *
 hist_guard_key_column(Relation rel, Oid nsp)
 {
 	TriggerDesc *td = rel->trigdesc;
+	char	   *keycol = NULL;
 	int			i;
 
 	if (td == NULL)
@@ -110,23 +121,98 @@ hist_guard_key_column(Relation rel, Oid nsp)
 		if (t->tgnargs < 2 || get_func_namespace(t->tgfoid) != nsp)
 			continue;
 		fname = get_func_name(t->tgfoid);
-		if (fname && strcmp(fname, "stage_guard") == 0)
-			return pstrdup(t->tgargs[1]);
+		if (fname == NULL || strcmp(fname, "stage_guard") != 0)
+			continue;
+		if (keycol == NULL)
+			keycol = t->tgargs[1];
+		else if (strcmp(keycol, t->tgargs[1]) != 0)
+			return NULL;
 	}
-	return NULL;
+	return keycol ? pstrdup(keycol) : NULL;
+}
+
+/*
+ * hist_error_hides_row
+ *		Whether an error raised while looking a customer up means only that
+ *		the reader cannot see it (see the file header).  Cancels, shutdowns,
+ *		lack of resources, serialization failures and deadlocks, lock
+ *		timeouts and internal errors are about the query or the server, not
+ *		the row: they propagate.
+ */
+static bool
+hist_error_hides_row(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+		case ERRCODE_INTERNAL_ERROR:
+			return false;
+		default:
+			return true;
+	}
+}
+
+/*
+ * hist_try
+ *		Run step(t, arg), which runs SQL as the reader, in a subtransaction.
+ *		Its result, or false if it raised an error that only means the
+ *		reader cannot see the customer (hist_error_hides_row); any other
+ *		error is raised again.  Memory allocated by the step stays in the
+ *		caller's context.
+ */
+static bool
+hist_try(bool (*step) (HistTable *t, void *arg), HistTable *t, void *arg)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool result = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(mcxt);
+	PG_TRY();
+	{
+		result = step(t, arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(mcxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(mcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(mcxt);
+		CurrentResourceOwner = owner;
+		if (!hist_error_hides_row(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		result = false;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /*
  * hist_prepare_probe
- *		Prepare the lookup of one customer by key in relid, run as the
- *		reader so that the table's row-level security applies.  The key is
- *		compared with its type's own equality (the default btree one), so
- *		a unique index on the key serves it.  false if the table has no
- *		guard or its key column is gone: then nothing is shown.
+ *		hist_try step: prepare the lookup of one customer by key in t's
+ *		table, as the reader so that the table's row-level security applies
+ *		(arg: the HistCache).  The key is compared with its type's own
+ *		equality (the default btree one), so a unique index on the key
+ *		serves it.  false if the table has no guard or its key column is
+ *		gone: then nothing is shown.
  */
 static bool
-hist_prepare_probe(HistTable *t, HistCache *cache)
+hist_prepare_probe(HistTable *t, void *arg)
 {
+	HistCache  *cache = (HistCache *) arg;
 	Relation	rel = table_open(t->relid, AccessShareLock);
 	char	   *keycol = hist_guard_key_column(rel, cache->nsp);
 	AttrNumber	attnum;
@@ -134,12 +220,20 @@ hist_prepare_probe(HistTable *t, HistCache *cache)
 	TypeCacheEntry *tce;
 	HeapTuple	optup;
 	char	   *sql;
+	SPIPlanPtr	plan;
 	bool		ok = false;
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	if (keycol != NULL &&
 		(attnum = SPI_fnumber(RelationGetDescr(rel), keycol)) > 0)
 	{
-		keytype = SPI_gettypeid(RelationGetDescr(rel), attnum);
+		/*
+		 * A domain's key is read as its base type: the history holds keys
+		 * that were valid, and a domain's CHECK may call functions of the
+		 * domain's owner, which must not run as the reader.
+		 */
+		keytype = getBaseType(SPI_gettypeid(RelationGetDescr(rel), attnum));
 		tce = lookup_type_cache(keytype, TYPECACHE_EQ_OPR);
 		if (OidIsValid(tce->eq_opr) &&
 			HeapTupleIsValid(optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tce->eq_opr))))
@@ -152,17 +246,43 @@ hist_prepare_probe(HistTable *t, HistCache *cache)
 						   quote_identifier(get_namespace_name(op->oprnamespace)),
 						   NameStr(op->oprname));
 			ReleaseSysCache(optup);
-			t->probe = SPI_prepare(sql, 1, &keytype);
-			if (t->probe == NULL)
+			plan = SPI_prepare(sql, 1, &keytype);
+			if (plan == NULL)
 				elog(ERROR, "clm could not prepare \"%s\": %s",
 					 sql, SPI_result_code_string(SPI_result));
-			SPI_keepplan(t->probe);
 			getTypeInputInfo(keytype, &t->key_input, &t->key_ioparam);
+			SPI_keepplan(plan);
+			t->probe = plan;
 			ok = true;
 		}
 	}
+	SPI_finish();
 	table_close(rel, AccessShareLock);
 	return ok;
+}
+
+/*
+ * hist_lookup
+ *		hist_try step: whether the reader sees the customer whose key, as
+ *		text, is arg in t's table (HIST_PROBE).
+ */
+static bool
+hist_lookup(HistTable *t, void *arg)
+{
+	Datum		key;
+	int			ret;
+	bool		found;
+
+	key = OidInputFunctionCall(t->key_input, text_to_cstring((text *) arg),
+							   t->key_ioparam, -1);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_plan(t->probe, &key, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm: looking up a customer failed: %s", SPI_result_code_string(ret));
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
 }
 
 /*
@@ -178,6 +298,7 @@ hist_decide(HistCache *cache, MemoryContext mcxt, Oid relid)
 	Oid			owner;
 	bool		missing = false;
 	Oid			user = GetUserId();
+	MemoryContext old;
 
 	for (t = cache->tables; t != NULL; t = t->next)
 		if (t->relid == relid)
@@ -208,17 +329,10 @@ hist_decide(HistCache *cache, MemoryContext mcxt, Oid relid)
 	}
 	if (!is_member_of_role(owner, user))
 		return t;				/* its policies are not to run as the reader */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	{
-		MemoryContext old = MemoryContextSwitchTo(mcxt);
-		bool		ok = hist_prepare_probe(t, cache);
-
-		MemoryContextSwitchTo(old);
-		if (ok)
-			t->access = HIST_PROBE;
-	}
-	SPI_finish();
+	old = MemoryContextSwitchTo(mcxt);
+	if (hist_try(hist_prepare_probe, t, cache))
+		t->access = HIST_PROBE;
+	MemoryContextSwitchTo(old);
 	return t;
 }
 
@@ -230,7 +344,8 @@ PG_FUNCTION_INFO_V1(clm_stage_history_visible);
  *		text).  Whether the current role may see a history row of that
  *		customer (see the file header).  The decision per table is made
  *		once per call site and query; under row-level security each row
- *		costs one lookup of its customer by key.
+ *		costs one lookup of its customer by key, in a subtransaction (so
+ *		the function is PARALLEL UNSAFE).
  */
 Datum
 clm_stage_history_visible(PG_FUNCTION_ARGS)
@@ -238,9 +353,6 @@ clm_stage_history_visible(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	HistCache  *cache = (HistCache *) fcinfo->flinfo->fn_extra;
 	HistTable  *t;
-	Datum		key;
-	int			ret;
-	bool		found;
 
 	if (cache == NULL)
 	{
@@ -259,15 +371,5 @@ clm_stage_history_visible(PG_FUNCTION_ARGS)
 	t = hist_decide(cache, fcinfo->flinfo->fn_mcxt, relid);
 	if (t->access != HIST_PROBE)
 		PG_RETURN_BOOL(t->access == HIST_ALL);
-
-	key = OidInputFunctionCall(t->key_input, text_to_cstring(PG_GETARG_TEXT_PP(1)),
-							   t->key_ioparam, -1);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(t->probe, &key, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm: looking up a customer failed: %s", SPI_result_code_string(ret));
-	found = SPI_processed > 0;
-	SPI_finish();
-	PG_RETURN_BOOL(found);
+	PG_RETURN_BOOL(hist_try(hist_lookup, t, PG_GETARG_TEXT_PP(1)));
 }

@@ -77,10 +77,13 @@ COMMENT ON EVENT TRIGGER clm_stage_history_detach_dropped IS
 
 -- Users read the history of the customers they may read themselves; nobody
 -- but the owner (and clm's triggers, which write as the owner) writes it.
+-- PARALLEL UNSAFE: a customer is looked up in a subtransaction, which a
+-- parallel query cannot start (so a reader's queries of the history, and
+-- the functions that read it, run without parallel workers).
 CREATE FUNCTION @extschema@.stage_history_visible(relation regclass, customer_key text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'clm_stage_history_visible'
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.stage_history_visible(regclass, text) IS
     'whether the current role may see the history of this customer: SELECT on the table, USAGE on its schema, and the customer row under the table''s row-level security where that applies to the role';
 ALTER TABLE @extschema@.stage_history ENABLE ROW LEVEL SECURITY;
