@@ -99,15 +99,12 @@ FROM ot.customers a WHERE a.id % 2 = 1 ORDER BY a.id;
 
 -- late orders.  20, 21 and 22 have two orders a month apart in early 2025
 -- and are churned as of 2026-01-01 (gap 31 days: thresholds 62 / 124 /
--- 186, idle 334).  Then orders dated before that arrive:
--- 20: an hour before; with it he was an active repeat customer then, so
---     the lapse is withdrawn (stage, since and history as if the order had
---     come first: what classify_stage says);
--- 21: 2025-03-01; with it he is churned as of then all the same (gap 29.5
---     days, idle 306): the lapse stands;
--- 22: 2025-07-01; with it he was lapsed less deeply (gap 90.5 days:
---     thresholds 180 / 362 / 543, idle 184): churned is withdrawn and he is
---     at_risk as of 2026-01-01.
+-- 186, idle 334).  Then, after that refresh has committed, orders dated
+-- before 2026-01-01 arrive (20: an hour before, 21: 2025-03-01, 22:
+-- 2025-07-01).  The lapse was decided before these orders came, so it
+-- stands, even where classify_stage would now say otherwise (20: repeat,
+-- 22: at_risk); only an order racing the refresh withdraws a lapse (the
+-- isolation spec lifecycle_refresh_vs_order).
 INSERT INTO ot.customers VALUES (20, 'prospect', '2024-12-01'), (21, 'prospect', '2024-12-01'),
     (22, 'prospect', '2024-12-01');
 INSERT INTO ot.orders VALUES (20, '2025-01-01'), (20, '2025-02-01'),
@@ -120,8 +117,8 @@ SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history,
 FROM ot.customers c JOIN ot.orders o ON o.customer_id = c.id
 WHERE c.id IN (20, 21, 22) GROUP BY c.id ORDER BY c.id;
 -- 23 (all orders read): at_risk as of 2025-06-01, dormant as of 2025-07-01;
--- an order dated 2025-05-01 refutes both (gap 60 days: thresholds 120 /
--- 240 / 360), and both are withdrawn
+-- an order dated 2025-05-01 that arrives after both refreshes committed is
+-- late: both lapses stand
 INSERT INTO ot.customers2 VALUES (23, 'prospect', '2024-12-01');
 INSERT INTO ot.orders2 VALUES (23, '2025-01-01'), (23, '2025-02-01');
 SELECT clm.refresh_stages('ot.customers2', 'ot.orders2', 'id', 'status', 'customer_id',
@@ -132,6 +129,15 @@ SELECT ot.history('ot.customers2', 23) AS lapsed_twice;
 INSERT INTO ot.orders2 VALUES (23, '2025-05-01');
 SELECT c.id, c.status, c.since, ot.history('ot.customers2', c.id) AS history
 FROM ot.customers2 c WHERE c.id = 23;
+-- 24: a lapse set by hand (a supervisor marks him churned as of
+-- 2025-06-01); an order dated 2025-05-30, entered afterwards, is late and
+-- takes nothing back: the supervisor's decision stays in the history
+INSERT INTO ot.customers VALUES (24, 'prospect', '2024-12-01');
+INSERT INTO ot.orders VALUES (24, '2025-02-01'), (24, '2025-03-01');
+UPDATE ot.customers SET status = 'churned', since = '2025-06-01' WHERE id = 24;
+INSERT INTO ot.orders VALUES (24, '2025-05-30');
+SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history
+FROM ot.customers c WHERE c.id = 24;
 
 DELETE FROM clm.stage_history WHERE relation IN ('ot.customers'::regclass, 'ot.customers2'::regclass);
 DROP SCHEMA ot CASCADE;

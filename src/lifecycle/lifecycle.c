@@ -44,6 +44,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
+#include "utils/xid8.h"
 
 #include "clm.h"
 #include "lifecycle.h"
@@ -447,7 +448,7 @@ clm_lc_load(Oid nsp)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.entered_plan);
 
-	lc.latest_plan = SPI_prepare(psprintf("SELECT h.id, h.from_stage, h.to_stage, h.changed_at "
+	lc.latest_plan = SPI_prepare(psprintf("SELECT h.id, h.from_stage, h.to_stage, h.changed_at, h.txid "
 										  "FROM %s.stage_history h "
 										  "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
 										  "AND h.customer_key OPERATOR(pg_catalog.=) $2 "
@@ -720,6 +721,7 @@ clm_lc_latest_change(Oid relid, const char *customer_key, ClmChange *change)
 		change->from = InvalidOid;
 	change->to = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 	change->changed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+	change->txid = DatumGetFullTransactionId(SPI_getbinval(tup, desc, 5, &isnull));
 	return true;
 }
 

@@ -13,6 +13,7 @@
 #ifndef CLM_LIFECYCLE_H
 #define CLM_LIFECYCLE_H
 
+#include "access/transam.h"
 #include "executor/spi.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -83,6 +84,7 @@ typedef struct ClmChange
 	Oid			from;			/* InvalidOid: the first stage */
 	Oid			to;
 	TimestampTz changed_at;
+	FullTransactionId txid;		/* the transaction that recorded it */
 } ClmChange;
 
 /*

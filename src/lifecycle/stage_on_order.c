@@ -26,6 +26,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
@@ -42,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "clm.h"
@@ -764,24 +766,48 @@ order_lapsed(Oid cur)
 }
 
 /*
+ * order_raced
+ *		Whether the transaction fxid was still running when the order's
+ *		statement took its snapshot (stmt_snap).
+ *
+ * Such a transaction and this order did not know of each other: a lapse it
+ * recorded was judged without this order, and this order was placed
+ * without seeing the lapse.  A change committed before the statement
+ * began, by a refresh or by hand, is a fact this order came after.
+ */
+static bool
+order_raced(FullTransactionId fxid, Snapshot stmt_snap)
+{
+	uint64		next = U64FromFullTransactionId(ReadNextFullTransactionId());
+
+	if (stmt_snap == NULL || !FullTransactionIdIsValid(fxid) ||
+		next - U64FromFullTransactionId(fxid) > (uint64) (MaxTransactionId / 2))
+		return false;			/* no snapshot, or older than any it lists */
+	return XidInMVCCSnapshot(XidFromFullTransactionId(fxid), stmt_snap);
+}
+
+/*
  * order_withdraw_lapse
- *		Withdraw the customer's lapse if this order, older than the lapse,
- *		refutes it; returns whether it did.
+ *		Withdraw the customer's lapse if this order, older than the lapse
+ *		and racing it, refutes it; returns whether it did.
  *
  * A lapse (at_risk, dormant, churned: clm.refresh_stages) is a judgement
- * of the orders as of its time.  An order dated before it that was stored
- * after it (one that was in flight while the refresh ran, or imported
- * later) was not part of that judgement.  When the orders including it say
- * something else as of the lapse's time, the lapse is withdrawn: the stage
- * and the history become what they would have been had the order been
- * stored first (where the judgement is a lapse still, the customer moves to
- * it, at the same time).  Whether the refresh or the order commits first
- * then makes no difference.
+ * of the orders as of its time.  An order dated before it whose statement
+ * began while the lapse's transaction was still running (the refresh and
+ * the order raced for the customer, and the refresh won the row lock) was
+ * not part of that judgement, and the order could not know of the lapse.
+ * When the orders including it say something else as of the lapse's time,
+ * the lapse is withdrawn: the stage and the history become what they would
+ * have been had the order won the lock (where the judgement is a lapse
+ * still, the customer moves to it, at the same time).  Whether the refresh
+ * or the order commits first then makes no difference.  A lapse committed
+ * before the order's statement began, by a refresh or by hand, stands: the
+ * order is late, and the history keeps what was decided.
  */
 static bool
 order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
 					 TimestampTz entered_at, TimestampTz ts, const OrderFacts *f,
-					 const ClmPolicy *policy)
+					 const ClmPolicy *policy, Snapshot stmt_snap)
 {
 	ClmChange	lapse;
 	ClmStage	judged;
@@ -791,6 +817,8 @@ order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
 	if (!clm_lc_latest_change(ot->cust_relid, cust_key, &lapse) ||
 		lapse.to != cur || lapse.changed_at != entered_at || !OidIsValid(lapse.from))
 		return false;			/* the stage is not the recorded lapse */
+	if (!order_raced(lapse.txid, stmt_snap))
+		return false;			/* decided before this order came */
 	judged = clm_lc_classify(order_count_at(f, entered_at), f->first_at,
 							 order_last_at(f, ts, entered_at), entered_at, policy,
 							 order_current(lapse.from));
@@ -856,10 +884,13 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	OrderFacts	f;
 	bool		lapsed;
 	int			i;
+	Snapshot	stmt_snap;
 
 	order_check_call(fcinfo);
 	tup = td->tg_trigtuple;
 	desc = RelationGetDescr(td->tg_relation);
+	/* the statement's snapshot, before SPI pushes its own (order_raced) */
+	stmt_snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -933,7 +964,7 @@ again:
 
 	lapsed = order_lapsed(cur);
 	if (lapsed && entered_known && ts <= entered_at && cust_key != NULL &&
-		order_withdraw_lapse(ot, key, cur, cust_key, entered_at, ts, &f, policy))
+		order_withdraw_lapse(ot, key, cur, cust_key, entered_at, ts, &f, policy, stmt_snap))
 		goto again;				/* judge again from the stage restored */
 
 	if (f.latest_other > ts ||
