@@ -100,7 +100,15 @@ freeze: $(SQL_SOURCES)
 	    exit 1; fi
 	$(build_script) > $(EXTENSION)--$(FREEZE_VERSION).sql
 
-# The full suite (pg_regress, isolation, TAP) against a throwaway cluster.
+# make dist: the PGXN archive clm-$(EXTVERSION).zip of the committed tree
+# (HEAD), written to DIST_DIR (default: here).
+DIST_DIR ?= .
+.PHONY: dist
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+
+# The full suite (pg_regress, isolation, TAP, the Debian package) against a
+# throwaway cluster.
 .PHONY: test
 test:
 	test/run_tests.sh
