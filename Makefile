@@ -4,9 +4,16 @@
 # its objects.  The install script of the current version is built from those
 # SQL sources, in the order of SQL_SOURCES: an area may use the objects of the
 # areas before it (lifecycle, then RFM, CLV and analytics).
+#
+# EXTVERSION is the version being developed (clm.control's default_version,
+# META.json's version and CHANGELOG's newest heading say the same; a test
+# checks).  Released versions are kept in git as they were released: the
+# frozen install script clm--X.sql of each release and the upgrade scripts
+# clm--X--Y.sql between versions, through which every SQL change reaches a
+# database already on an earlier version.
 
 EXTENSION  = clm
-EXTVERSION = 1.0
+EXTVERSION = 1.1
 MODULE_big = clm
 PGFILEDESC = "clm - customer lifecycle management"
 
@@ -40,10 +47,10 @@ SQL_SOURCES = \
 	src/analytics/stage_flow.sql \
 	src/analytics/customer_view.sql
 
-# The install script of the current version, built; the upgrade scripts
-# between released versions are kept as they were released.
+# The install script of the current version, built; the frozen install
+# scripts of released versions and the upgrade scripts, kept in git.
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 
 # pg_regress: setup (creates the extension) first, the rest in name order.
 REGRESS = setup $(filter-out setup,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
@@ -71,10 +78,37 @@ ifneq ($(sort $(SQL_SOURCES)),$(sort $(wildcard src/*/*.sql)))
 $(error SQL_SOURCES and the SQL files under src/ differ: $(filter-out $(SQL_SOURCES),$(wildcard src/*/*.sql)) $(filter-out $(wildcard src/*/*.sql),$(SQL_SOURCES)))
 endif
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
-	awk 'FNR == 1 && NR != 1 { print "" } { print }' $^ > $@
+# The SQL sources joined in order, a blank line between two files.
+build_script = awk 'FNR == 1 && NR != 1 { print "" } { print }' $(SQL_SOURCES)
 
-# The full suite (pg_regress, isolation, TAP) against a throwaway cluster.
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	$(build_script) > $@
+
+# make freeze FREEZE_VERSION=1.0: write the install script of the current
+# sources as the frozen script clm--1.0.sql of that release (run before the
+# release is tagged, then commit the file).  The sources are that release
+# only while its upgrade script to EXTVERSION changes nothing, so the target
+# refuses once clm--$(FREEZE_VERSION)--$(EXTVERSION).sql holds a statement:
+# from then on the frozen script is what was released and never changes.
+.PHONY: freeze
+freeze: $(SQL_SOURCES)
+	@test -n "$(FREEZE_VERSION)" || { echo "usage: make freeze FREEZE_VERSION=X.Y" >&2; exit 2; }
+	@test -f $(EXTENSION)--$(FREEZE_VERSION)--$(EXTVERSION).sql || \
+	    { echo "$(EXTENSION)--$(FREEZE_VERSION)--$(EXTVERSION).sql does not exist" >&2; exit 2; }
+	@if grep -Ev '^[[:space:]]*(--.*)?$$|^\\echo ' $(EXTENSION)--$(FREEZE_VERSION)--$(EXTVERSION).sql; then \
+	    echo "$(EXTENSION)--$(FREEZE_VERSION)--$(EXTVERSION).sql changes the catalog: $(FREEZE_VERSION) is no longer the current sources" >&2; \
+	    exit 1; fi
+	$(build_script) > $(EXTENSION)--$(FREEZE_VERSION).sql
+
+# make dist: the PGXN archive clm-$(EXTVERSION).zip of the committed tree
+# (HEAD), written to DIST_DIR (default: here).
+DIST_DIR ?= .
+.PHONY: dist
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+
+# The full suite (pg_regress, isolation, TAP, the Debian package) against a
+# throwaway cluster.
 .PHONY: test
 test:
 	test/run_tests.sh

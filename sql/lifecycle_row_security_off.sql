@@ -6,6 +6,12 @@
 -- owner, so the caller's row security never comes into it.
 --
 CREATE ROLE regress_rso LOGIN;
+-- where the server asks for a password (pg_buildext installcheck's
+-- pg_virtualenv), the role gets the one libpq sends (PGPASSWORD)
+\getenv pgpassword PGPASSWORD
+\if :{?pgpassword}
+ALTER ROLE regress_rso PASSWORD :'pgpassword';
+\endif
 CREATE SCHEMA rso AUTHORIZATION regress_rso;
 \c - regress_rso
 SET row_security = off;

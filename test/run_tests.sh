@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test/run_tests.sh: the whole clm test suite, from a fresh Debian machine.
 #
-#   test/run_tests.sh                 everything: pg_regress, isolation, TAP
+#   test/run_tests.sh                 everything: pg_regress, isolation, TAP,
+#                                     the Debian package
 #   test/run_tests.sh sql/rfm.sql test/t/010_dump.pl ...   only the named tests
+#   test/run_tests.sh debian          only the Debian package (see below)
 #
 # Installs missing packages, builds clm, installs it into a private copy of
 # PostgreSQL 15 under tmp_check/, starts a throwaway cluster there, runs the
@@ -10,7 +12,12 @@
 # "N passed, N failed".  Exits non-zero on any failure (or a backend crash).
 #
 # Results stay in tmp_check/ (regress/results, iso/output_iso, tap/) until
-# the next run.  CLM_CDNOW_DIR points at the CDNOW data (default:
+# the next run.  The Debian package step builds postgresql-15-clm with
+# dpkg-buildpackage in a clean copy of the checkout's tracked files, installs
+# it with dpkg into the system PostgreSQL 15 (it needs root or sudo), runs
+# the regression and isolation tests against the installed package with
+# pg_buildext installcheck, as Debian's autopkgtest does, and removes the
+# package again.  CLM_CDNOW_DIR points at the CDNOW data (default:
 # ../shared/data/cdnow next to the checkout); tests that need it are skipped
 # with a notice where it is absent.
 
@@ -18,8 +25,9 @@ set -uo pipefail
 . "$(dirname "$0")/lib/pgenv.sh"
 cd "$CLM_ROOT"
 
-regress=() specs=() taps=()
+regress=() specs=() taps=() package=no
 if [ $# -eq 0 ]; then
+    package=yes
     for f in sql/*.sql; do
         n=$(basename "$f" .sql)
         [ "$n" = setup ] || regress+=("$n")
@@ -33,6 +41,7 @@ else
         case "$a" in
             *.spec) specs+=("$(basename "$a" .spec)") ;;
             *.pl) taps+=("$a") ;;
+            debian) package=yes ;;
             *) n=$(basename "$a" .sql); [ "$n" = setup ] || regress+=("$n") ;;
         esac
     done
@@ -113,6 +122,14 @@ if [ ${#taps[@]} -gt 0 ]; then
             echo "$t ... ok ($ok assertions)"
         fi
     done
+fi
+
+if [ "$package" = yes ]; then
+    echo "== Debian package"
+    clm_package_test "$W/deb" 2>&1 | tee "$W/deb.log"
+    rc=${PIPESTATUS[0]}
+    count_pgregress "$W/deb.log"
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then failed=$((failed + 1)); fi
 fi
 
 clm_stop_cluster 2>"$W/crash.log"

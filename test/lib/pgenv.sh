@@ -15,7 +15,7 @@
 
 PG_MAJOR=15
 CLM_ROOT=${CLM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-CLM_PKGS="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libipc-run-perl python3-psycopg sqlsmith make gcc"
+CLM_PKGS="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libipc-run-perl python3-psycopg sqlsmith make gcc git unzip debhelper postgresql-server-dev-all dpkg-dev"
 
 clm_log() { printf '%s\n' "-- $*" >&2; }
 clm_die() { printf 'error: %s\n' "$*" >&2; exit 2; }
@@ -84,6 +84,40 @@ clm_system_install() {
     $sudo make -C "$CLM_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null || clm_die "make install failed"
     CLM_BINDIR=$PG_BINDIR
     export CLM_BINDIR
+}
+
+# clm_package_test DIR: build the Debian package postgresql-15-clm from a
+# clean copy (in DIR/src) of the checkout's tracked files, install it with
+# dpkg into the system PostgreSQL, run the regression and isolation tests
+# against the installed files (pg_buildext installcheck: a throwaway
+# cluster of the system PostgreSQL made by pg_virtualenv), then remove the
+# package.  Prints pg_regress's output; fails on the first failing step.
+clm_package_test() {
+    local dir=$1 sudo="" deb rc
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    rm -rf "$dir"
+    mkdir -p "$dir/src"
+    git -C "$CLM_ROOT" rev-parse --git-dir >/dev/null 2>&1 \
+        || { clm_log "not a git checkout: no clean copy to build the package from"; return 1; }
+    # tracked files as they are in the work tree (uncommitted edits included)
+    (cd "$CLM_ROOT" && git ls-files -z | xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
+        | tar --null -T - -cf -) | tar -xf - -C "$dir/src" || return 1
+    echo "-- dpkg-buildpackage -us -uc -b (log: $dir/build.log)"
+    (cd "$dir/src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
+        >"$dir/build.log" 2>&1 || { tail -30 "$dir/build.log"; return 1; }
+    deb=$(ls "$dir"/postgresql-"$PG_MAJOR"-clm_*.deb) || return 1
+    echo "-- dpkg -i $(basename "$deb")"
+    $sudo dpkg -i "$deb" >"$dir/dpkg.log" 2>&1 || { cat "$dir/dpkg.log"; return 1; }
+    echo "-- pg_buildext installcheck against the installed package"
+    (cd "$dir/src" && pg_buildext installcheck) >"$dir/installcheck.log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        grep -E '\.\.\. (ok|FAILED|failed)|tests (passed|failed)' "$dir/installcheck.log"
+    else
+        cat "$dir/installcheck.log"
+    fi
+    $sudo dpkg -r "postgresql-$PG_MAJOR-clm" >>"$dir/dpkg.log" 2>&1 || { cat "$dir/dpkg.log"; return 1; }
+    return $rc
 }
 
 # A port that differs between checkouts, so that two suites can run at once.
