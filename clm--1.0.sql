@@ -16,11 +16,17 @@
 -- functions into a new clm, which jobs of the DBA (clm.refresh_stages under
 -- pg_cron) would then run with the DBA's rights.  So clm installs only into
 -- a schema owned by the installing role, in which no other role may create
--- objects.
+-- objects, that holds no object of another role (created while someone
+-- could: a function overloading one of clm's with text arguments would be
+-- chosen over clm's for a call with string literals, and its owner could
+-- replace its body at any time), and whose default privileges grant the
+-- installing role's new objects to no one (they would grant clm's tables
+-- and functions).
 DO $install_check$
 DECLARE
     nsp pg_catalog.pg_namespace;
     creators text;
+    foreign_objects text;
 BEGIN
     SELECT * INTO nsp FROM pg_catalog.pg_namespace WHERE oid = '@extschema@'::pg_catalog.regnamespace;
     IF nsp.nspowner OPERATOR(pg_catalog.<>) (SELECT oid FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
@@ -39,6 +45,58 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'CREATE on the schema is granted to: ' || creators || '.',
                   HINT = 'REVOKE CREATE ON SCHEMA ' || pg_catalog.quote_ident(nsp.nspname) || ' FROM those roles, and install again.';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s %s (owner %s)', i.type, i.identity,
+                                                   pg_catalog.pg_get_userbyid(o.owner)),
+                                 ', ' ORDER BY o.classid, o.objid) INTO foreign_objects
+      FROM (SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, c.oid, c.relowner FROM pg_catalog.pg_class AS c
+             WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid, p.proowner FROM pg_catalog.pg_proc AS p
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid, t.typowner FROM pg_catalog.pg_type AS t
+             WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid, o.oprowner FROM pg_catalog.pg_operator AS o
+             WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass, c.oid, c.collowner FROM pg_catalog.pg_collation AS c
+             WHERE c.collnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass, c.oid, c.conowner FROM pg_catalog.pg_conversion AS c
+             WHERE c.connamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass, c.oid, c.opcowner FROM pg_catalog.pg_opclass AS c
+             WHERE c.opcnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass, f.oid, f.opfowner FROM pg_catalog.pg_opfamily AS f
+             WHERE f.opfnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_ts_config'::pg_catalog.regclass, c.oid, c.cfgowner FROM pg_catalog.pg_ts_config AS c
+             WHERE c.cfgnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass, d.oid, d.dictowner FROM pg_catalog.pg_ts_dict AS d
+             WHERE d.dictnamespace OPERATOR(pg_catalog.=) nsp.oid
+            UNION ALL
+            SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, x.oid, x.stxowner FROM pg_catalog.pg_statistic_ext AS x
+             WHERE x.stxnamespace OPERATOR(pg_catalog.=) nsp.oid) AS o(classid, objid, owner),
+           LATERAL pg_catalog.pg_identify_object(o.classid, o.objid, 0) AS i
+     WHERE o.owner OPERATOR(pg_catalog.<>) nsp.nspowner;
+    IF foreign_objects IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" holds objects of other roles', nsp.nspname
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('%s.', foreign_objects),
+                  HINT = 'Their owners can change them, and calls meant for clm could reach them; drop them, and install again.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_default_acl AS d
+                WHERE d.defaclnamespace OPERATOR(pg_catalog.=) nsp.oid
+                  AND d.defaclrole OPERATOR(pg_catalog.=) nsp.nspowner) THEN
+        RAISE EXCEPTION 'schema "%" has default privileges for the objects the installing role creates in it', nsp.nspname
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'They would grant clm''s tables and functions, such as the stage history, to other roles.',
+                  HINT = 'Remove them with ALTER DEFAULT PRIVILEGES IN SCHEMA ' || pg_catalog.quote_ident(nsp.nspname)
+                         || ' REVOKE ..., and install again.';
     END IF;
 END
 $install_check$;
@@ -188,11 +246,15 @@ GRANT SELECT ON @extschema@.stage_model TO PUBLIC;
 -- event trigger around the change.)
 -- ---------------------------------------------------------------------------
 
+-- No SET search_path: the function resolves the type name of the ALTER TYPE
+-- statement, and must resolve it as that statement will, in the session's
+-- search_path (pinned, "ALTER TYPE lifecycle_stage ..." with clm in the
+-- session's path would not be recognized and would pass).  It looks up
+-- nothing else by name.
 CREATE FUNCTION @extschema@.lifecycle_stage_protect()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'clm_lifecycle_stage_protect'
-LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.lifecycle_stage_protect() IS
     'event trigger function: refuses ALTER TYPE that renames or adds a value of clm.lifecycle_stage, renames the type or moves it to another schema';
 CREATE EVENT TRIGGER clm_lifecycle_stage_protect ON ddl_command_start
@@ -446,10 +508,13 @@ COMMENT ON EVENT TRIGGER clm_stage_history_detach_dropped IS
 
 -- Users read the history of the customers they may read themselves; nobody
 -- but the owner (and clm's triggers, which write as the owner) writes it.
+-- PARALLEL UNSAFE: a customer is looked up in a subtransaction, which a
+-- parallel query cannot start (so a reader's queries of the history, and
+-- the functions that read it, run without parallel workers).
 CREATE FUNCTION @extschema@.stage_history_visible(relation regclass, customer_key text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'clm_stage_history_visible'
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.stage_history_visible(regclass, text) IS
     'whether the current role may see the history of this customer: SELECT on the table, USAGE on its schema, and the customer row under the table''s row-level security where that applies to the role';
 ALTER TABLE @extschema@.stage_history ENABLE ROW LEVEL SECURITY;
@@ -607,6 +672,25 @@ AS 'MODULE_PATHNAME', 'clm_stage_on_order'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.stage_on_order() IS
     'AFTER INSERT FOR EACH ROW trigger on an orders table, arguments (customers table, order customer column, stage column, order time column [, policy [, customer key column]]): moves the customer to first_purchase / repeat / loyal / reactivated through clm.stage_guard';
+
+-- A stage_on_order trigger names a policy that must exist as long as the
+-- trigger does (clm.lifecycle_policy_protect_in_use refuses deleting it).
+-- When such a trigger is created, its policy's row is locked until the
+-- trigger commits, so that a concurrent deletion, which cannot see the
+-- uncommitted trigger, waits and then sees it; a trigger naming no policy
+-- gets a warning.  No SET search_path: the function resolves the statement's
+-- table name as CREATE TRIGGER did.
+CREATE FUNCTION @extschema@.lifecycle_policy_claim()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'clm_lifecycle_policy_claim'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.lifecycle_policy_claim() IS
+    'event trigger function: a clm.stage_on_order trigger being created locks the row of the lifecycle policy it names until it commits, and warns if that policy does not exist';
+CREATE EVENT TRIGGER clm_lifecycle_policy_claim ON ddl_command_end
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION @extschema@.lifecycle_policy_claim();
+COMMENT ON EVENT TRIGGER clm_lifecycle_policy_claim IS
+    'a clm.stage_on_order trigger being created keeps the lifecycle policy it names from being deleted until it commits (clm.lifecycle_policy_claim)';
 
 -- ---------------------------------------------------------------------------
 -- Lapsing stages as of a time, set-based
@@ -2123,6 +2207,9 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._check_window(timestamptz, timestamptz) IS
     'internal: raises an error when since is not earlier than until';
 
+-- The two functions reading clm.stage_history are PARALLEL UNSAFE like its
+-- read policy (clm.stage_history_visible), which they run for a reader.
+
 -- stage_transition_matrix: how customers move between stages, estimated
 -- from the recorded changes (the jump chain of the lifecycle: each change
 -- is one transition, p(i, j) = n(i, j) / n(i)).  Rows for every from-stage
@@ -2135,7 +2222,7 @@ CREATE FUNCTION @extschema@.stage_transition_matrix(
     relation regclass DEFAULT NULL)
 RETURNS TABLE(from_stage @extschema@.lifecycle_stage, to_stage @extschema@.lifecycle_stage,
               transitions bigint, probability double precision)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -2179,7 +2266,7 @@ CREATE FUNCTION @extschema@.stage_funnel(
 RETURNS TABLE(step integer, stage @extschema@.lifecycle_stage, customers bigint,
               conversion_rate double precision, overall_rate double precision,
               median_days_in_stage double precision, completed_stays bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -2357,6 +2444,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.customer_view TO PUBLIC;
 -- registry's row-level security ("query would be affected by row-level
 -- security policy") unless the owner is a superuser.  The owner's own row
 -- passes the policies, so reading with them on is what the view means.
+-- The row is read only while a materialized view of that name exists and
+-- belongs to the role refreshing (REFRESH runs the query as the view's
+-- owner): once the view is renamed or moved away, the row under its old
+-- name is up for grabs by whoever may create that name (the registry's
+-- policies), and must not fill the renamed view with that role's models
+-- and as_of; such a view refreshes empty.
 CREATE FUNCTION @extschema@._customer_view_row(schema_name name, view_name name)
 RETURNS SETOF @extschema@.customer_view
 LANGUAGE sql STABLE PARALLEL RESTRICTED
@@ -2365,9 +2458,14 @@ SET row_security = on
 AS $fn$
     SELECT * FROM @extschema@.customer_view AS r
      WHERE r.view_schema = _customer_view_row.schema_name AND r.view_name = _customer_view_row.view_name
+       AND EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                    WHERE n.nspname = _customer_view_row.schema_name
+                      AND c.relname = _customer_view_row.view_name
+                      AND c.relkind = 'm' AND pg_catalog.pg_get_userbyid(c.relowner) = CURRENT_USER)
 $fn$;
 COMMENT ON FUNCTION @extschema@._customer_view_row(name, name) IS
-    'internal: the clm.customer_view row a customer view''s query reads, with row-level security on also where the session has it off (restores)';
+    'internal: the clm.customer_view row a customer view''s query reads, with row-level security on also where the session has it off (restores), while a materialized view of that name owned by the current role exists';
 
 -- _customer_view_source: the per-customer aggregation both the view and
 -- the model fit run, written once so that they cannot drift apart.  as_of
