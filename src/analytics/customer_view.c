@@ -33,6 +33,8 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
+
 PG_FUNCTION_INFO_V1(clm_customer_view_refit);
 
 /*
@@ -59,7 +61,7 @@ view_owner(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a materialized view", get_rel_name(relid))));
-	if (!pg_class_ownercheck(relid, GetUserId()))
+	if (!clm_relation_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_MATVIEW, get_rel_name(relid));
 	return owner;
 }

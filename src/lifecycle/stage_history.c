@@ -52,6 +52,7 @@
 #include "utils/typcache.h"
 
 #include "clm.h"
+#include "compat.h"
 
 /* What the reader may see of one table's history. */
 typedef enum HistAccess
@@ -317,7 +318,7 @@ hist_decide(HistCache *cache, MemoryContext mcxt, Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 
-	if (pg_namespace_aclcheck(nspid, user, ACL_USAGE) != ACLCHECK_OK ||
+	if (clm_namespace_aclcheck(nspid, user, ACL_USAGE) != ACLCHECK_OK ||
 		pg_class_aclcheck_ext(relid, user, ACL_SELECT, &missing) != ACLCHECK_OK ||
 		missing)
 		return t;

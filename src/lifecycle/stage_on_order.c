@@ -47,6 +47,7 @@
 #include "utils/syscache.h"
 
 #include "clm.h"
+#include "compat.h"
 #include "lifecycle.h"
 
 /* What one stage_on_order trigger needs, built once per backend. */
@@ -172,7 +173,7 @@ order_key_column(Relation crel, const char *given)
 
 	if (given != NULL)
 		return pstrdup(given);
-	pk = RelationGetPrimaryKeyIndex(crel);
+	pk = clm_primary_key_index(crel);
 	if (!OidIsValid(pk))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -257,7 +258,7 @@ order_has_time_index(Relation orel, int fk_att, int ts_att)
 static Oid
 order_customers_relid(const char *name, Relation orel)
 {
-	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	RangeVar   *rv = makeRangeVarFromNameList(clm_qualified_name_list(name));
 
 	if (rv->schemaname == NULL)
 		rv->schemaname = get_namespace_name(RelationGetNamespace(orel));

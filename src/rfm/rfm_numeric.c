@@ -34,6 +34,7 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
+#include "compat.h"
 #include "rfm_numeric.h"
 
 /* the base of numeric's digit groups (10^RFM_DEC_DIGITS) */
