@@ -16,7 +16,9 @@ SELECT c AS cust, timestamptz '2024-01-01 00:00+00'
 FROM generate_series(1, 500) AS c, generate_series(1, 1 + c % 6) AS k;
 SELECT clm.create_customer_view('cv', 'orders', 'cust', 'at', 'amount', as_of => '2025-07-01');
 SELECT clm.refresh_customer_view('cv', '2024-05-01');
-SELECT (bgnbd).a < 1e-3 AS tiny_a, (bgnbd).b > 1e4 AS huge_b, gamma_gamma IS NOT NULL AS has_gamma_gamma
+-- a stored model, tested on a parameter: a row IS NOT NULL needs every field,
+-- and whether this flat fit has standard errors differs between builds
+SELECT (bgnbd).a < 1e-3 AS tiny_a, (bgnbd).b > 1e4 AS huge_b, (gamma_gamma).p IS NOT NULL AS has_gamma_gamma
   FROM clm.customer_view WHERE view_schema = 'analytics_refresh';
 SELECT count(*) AS rows, count(expected_purchases) AS with_expected, count(predicted_clv) AS with_clv FROM cv;
 

@@ -111,11 +111,14 @@ FROM (SELECT i % 60 AS g,
 -- numbers in stored forms numeric itself does not make (a leading or
 -- trailing zero digit group, written through a stand-in type with bytea's
 -- input) are read through numeric_out: the same values
+-- (PostgreSQL 18 adds a cursor position to the shell-type notices: silenced)
+SET client_min_messages = warning;
 CREATE TYPE raw_numeric;
 CREATE FUNCTION raw_numeric_in(cstring) RETURNS raw_numeric AS 'byteain' LANGUAGE internal IMMUTABLE STRICT;
 CREATE FUNCTION raw_numeric_out(raw_numeric) RETURNS cstring AS 'byteaout' LANGUAGE internal IMMUTABLE STRICT;
 CREATE TYPE raw_numeric (INPUT = raw_numeric_in, OUTPUT = raw_numeric_out,
                          INTERNALLENGTH = VARIABLE, ALIGNMENT = int4, STORAGE = plain);
+RESET client_min_messages;
 CREATE CAST (raw_numeric AS numeric) WITHOUT FUNCTION;
 -- the long form, little-endian: sign and display scale, weight, digits
 SELECT bytes, v::text AS numeric_out, through_rfm(v) AS monetary, through_rfm(v)::numeric = v AS same_value

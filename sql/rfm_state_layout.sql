@@ -111,11 +111,14 @@ SELECT clm.rfm_agg_final(clm.rfm_state_agg(ordered_at, amount)) IS NULL AS no_as
 -- Stored bytes are checked when read.  A stand-in type with bytea's input
 -- lets the test write bytes into a clm.rfm_state; the bytes are
 -- little-endian, as on x86-64 and arm64.
+-- (PostgreSQL 18 adds a cursor position to the shell-type notices: silenced)
+SET client_min_messages = warning;
 CREATE TYPE raw_state;
 CREATE FUNCTION raw_state_in(cstring) RETURNS raw_state AS 'byteain' LANGUAGE internal IMMUTABLE STRICT;
 CREATE FUNCTION raw_state_out(raw_state) RETURNS cstring AS 'byteaout' LANGUAGE internal IMMUTABLE STRICT;
 CREATE TYPE raw_state (INPUT = raw_state_in, OUTPUT = raw_state_out,
                        INTERNALLENGTH = VARIABLE, ALIGNMENT = double, STORAGE = plain);
+RESET client_min_messages;
 CREATE CAST (raw_state AS clm.rfm_state) WITHOUT FUNCTION;
 -- little-endian bytes of an integer, as hex
 CREATE FUNCTION le(v bigint, nbytes int) RETURNS text LANGUAGE sql IMMUTABLE

@@ -38,7 +38,7 @@ if [ -z "$major" ]; then
     tp=0 tf=0 summary=()
     for m in $CLM_MAJORS; do
         log=$(mktemp)
-        "$0" --pg "$m" "$@" 2>&1 | tee "$log"
+        "$CLM_ROOT/test/run_tests.sh" --pg "$m" "$@" 2>&1 | tee "$log"
         rc=${PIPESTATUS[0]}
         ver=$(sed -n 's/^== PostgreSQL \([0-9][0-9.]*\)$/\1/p' "$log" | tail -1)
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
