@@ -5,13 +5,20 @@
 --
 \set VERBOSITY default
 
--- every member object carries a COMMENT
+-- every member object carries a COMMENT; array types and the row types of
+-- tables and views come with their base object (PostgreSQL 17 and later
+-- record them as members too)
 SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS uncommented
 FROM pg_catalog.pg_depend d
 WHERE d.refclassid = 'pg_catalog.pg_extension'::regclass
   AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'clm')
   AND d.deptype = 'e'
   AND pg_catalog.obj_description(d.objid, (SELECT relname FROM pg_catalog.pg_class WHERE oid = d.classid)) IS NULL
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_type t
+                  WHERE d.classid = 'pg_catalog.pg_type'::regclass AND t.oid = d.objid
+                    AND (EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
+                         OR EXISTS (SELECT FROM pg_catalog.pg_class c
+                                    WHERE c.oid = t.typrelid AND c.relkind <> 'c')))
 ORDER BY 1;
 
 -- every aggregate can run in parallel plans: PARALLEL SAFE, a combine

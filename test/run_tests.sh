@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # test/run_tests.sh: the whole clm test suite, from a fresh Debian machine.
 #
-#   test/run_tests.sh                 everything: pg_regress, isolation, TAP,
-#                                     the Debian package
-#   test/run_tests.sh sql/rfm.sql test/t/010_dump.pl ...   only the named tests
-#   test/run_tests.sh debian          only the Debian package (see below)
+#   test/run_tests.sh                 everything, on every supported major (on
+#                                     15 also the Debian package)
+#   test/run_tests.sh --pg 17         everything, on PostgreSQL 17 only
+#   test/run_tests.sh [--pg N] sql/rfm.sql test/t/010_dump.pl ...   only the named tests
+#   test/run_tests.sh --pg 15 debian  only the Debian package (see below)
 #
-# Installs missing packages, builds clm, installs it into a private copy of
-# PostgreSQL 15 under tmp_check/, starts a throwaway cluster there, runs the
-# tests, prints regression.diffs on failure and ends with the line
-# "N passed, N failed".  Exits non-zero on any failure (or a backend crash).
+# For one major: installs missing packages, builds clm, installs it into a
+# private copy of that PostgreSQL under tmp_check/ (tmp_check_pgN/ for a major
+# other than 15), starts a throwaway cluster there, runs the tests, prints
+# regression.diffs on failure and ends with the line "N passed, N failed".
+# Exits non-zero on any failure (or a backend crash).  PostgreSQL 15 is the
+# host's; the others run inside a cached Debian root of the suite that
+# packages them (test/lib/pgroot.sh).  Without --pg, every supported major
+# runs in turn, each ending with "PostgreSQL 17.x: N passed, N failed",
+# then the total "N passed, N failed".
 #
 # Results stay in tmp_check/ (regress/results, iso/output_iso, tap/) until
 # the next run.  The Debian package step builds postgresql-15-clm with
@@ -23,11 +29,54 @@
 
 set -uo pipefail
 . "$(dirname "$0")/lib/pgenv.sh"
+. "$(dirname "$0")/lib/pgroot.sh"
 cd "$CLM_ROOT"
+
+major=
+if [ "${1:-}" = --pg ]; then
+    [ $# -ge 2 ] || clm_die "--pg needs a major version ($CLM_MAJORS)"
+    major=$2
+    shift 2
+fi
+export CLM_CDNOW_DIR=${CLM_CDNOW_DIR:-$(cd "$CLM_ROOT/.." && pwd)/shared/data/cdnow}
+
+if [ -z "$major" ]; then
+    # every supported major in turn, each in its own run
+    tp=0 tf=0 summary=()
+    for m in $CLM_MAJORS; do
+        log=$(mktemp)
+        "$CLM_ROOT/test/run_tests.sh" --pg "$m" "$@" 2>&1 | tee "$log"
+        rc=${PIPESTATUS[0]}
+        ver=$(sed -n 's/^== PostgreSQL \([0-9][0-9.]*\)$/\1/p' "$log" | tail -1)
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+        rm -f "$log"
+        p=${line%% passed*} f=${line#*passed, }
+        f=${f%% failed}
+        [ -n "$line" ] || { p=0 f=1; }
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        summary+=("PostgreSQL ${ver:-$m}: $p passed, $f failed")
+        tp=$((tp + p)) tf=$((tf + f))
+    done
+    printf '%s\n' "${summary[@]}"
+    echo "$tp passed, $tf failed"
+    [ "$tf" -eq 0 ]
+    exit
+fi
+
+if [ "$(clm_major_suite "$major")" != host ] && [ -z "${CLM_IN_ROOT:-}" ]; then
+    # this major runs inside its Debian root, on the same checkout
+    root=$(clm_root_ensure "$major") || exit 2
+    clm_in_root "$root" env CLM_IN_ROOT=1 CLM_PG_MAJOR="$major" CLM_CDNOW_DIR="$CLM_CDNOW_DIR" \
+        ${CLM_PORT:+CLM_PORT="$CLM_PORT"} LC_ALL=C.UTF-8 \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        "$CLM_ROOT/test/run_tests.sh" --pg "$major" "$@"
+    exit
+fi
+[ "$major" = "$PG_MAJOR" ] || clm_die "PostgreSQL $major is not the one this environment provides ($PG_MAJOR)"
 
 regress=() specs=() taps=() package=no
 if [ $# -eq 0 ]; then
-    package=yes
+    [ -n "${CLM_IN_ROOT:-}" ] || package=yes
     for f in sql/*.sql; do
         n=$(basename "$f" .sql)
         [ "$n" = setup ] || regress+=("$n")
@@ -51,21 +100,23 @@ clm_ensure_deps
 clm_build with_llvm=no
 
 W=$CLM_ROOT/tmp_check
+[ "$PG_MAJOR" = 15 ] || W=${W}_pg$PG_MAJOR
 rm -rf "$W"
 mkdir -p "$W"
 clm_private_install "$W/inst" with_llvm=no
-export CLM_CDNOW_DIR=${CLM_CDNOW_DIR:-$(cd "$CLM_ROOT/.." && pwd)/shared/data/cdnow}
 [ -d "$CLM_CDNOW_DIR" ] || clm_log "CDNOW data not found at $CLM_CDNOW_DIR: its tests are skipped"
 clm_start_cluster "$W/cluster" max_worker_processes=16 max_parallel_workers=8
+echo "== PostgreSQL $("$CLM_BINDIR/postgres" --version | awk '{ print $3 }')"
 
 passed=0 failed=0
 
-# count_pgregress LOG: PostgreSQL 15's pg_regress prints one line per test,
-# "test name ... ok" or "... FAILED" (also "failed (ignored)").
+# count_pgregress LOG: pg_regress prints one line per test: on 15
+# "test name ... ok" or "... FAILED" (also "failed (ignored)"), from 16 on
+# TAP lines "ok 1 - name" or "not ok 1 - name".
 count_pgregress() {
     local ok
-    ok=$(grep -Ec '^(test| )? *[A-Za-z0-9_-]+ +\.\.\. ok' "$1")
-    bad=$(grep -Ec '^(test| )? *[A-Za-z0-9_-]+ +\.\.\. (FAILED|failed)' "$1")
+    ok=$(grep -Ec '^(test| )? *[A-Za-z0-9_-]+ +\.\.\. ok|^ok [0-9]+ ' "$1")
+    bad=$(grep -Ec '^(test| )? *[A-Za-z0-9_-]+ +\.\.\. (FAILED|failed)|^not ok [0-9]+ ' "$1")
     passed=$((passed + ok))
     failed=$((failed + bad))
 }

@@ -14,8 +14,10 @@
 #include "fmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
+
 /* The error of clm_agg_context below (SQLSTATE 0A000, naming the function). */
-extern void clm_not_in_aggregate(FunctionCallInfo fcinfo) pg_attribute_noreturn();
+clm_noreturn extern void clm_not_in_aggregate(FunctionCallInfo fcinfo);
 
 /*
  * clm_agg_context

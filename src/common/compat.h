@@ -32,6 +32,18 @@
 #endif
 
 /*
+ * clm_noreturn
+ *		Marks a function that never returns, written before the declaration.
+ *		18 replaced pg_attribute_noreturn() (written after it) by
+ *		pg_noreturn; the GCC attribute of older releases may stand first too.
+ */
+#if PG_VERSION_NUM >= 180000
+#define clm_noreturn pg_noreturn
+#else
+#define clm_noreturn pg_attribute_noreturn()
+#endif
+
+/*
  * clm_qualified_name_list
  *		stringToQualifiedNameList: 16 added a soft-error context.  Passing
  *		NULL keeps 15's behaviour: a malformed name raises 42602

@@ -2,7 +2,8 @@
 # the benchmarks.  Sourced, not executed.
 #
 # They install what is missing from Debian's packages, build clm, and start a
-# throwaway PostgreSQL 15 cluster.  initdb refuses to run as root, so when
+# throwaway PostgreSQL cluster (15, the host's, unless CLM_PG_MAJOR names the
+# major of a root of test/lib/pgroot.sh).  initdb refuses to run as root, so when
 # we are root the server runs as the "postgres" OS user (via runuser).
 #
 # Two ways to get clm into a server:
@@ -13,7 +14,9 @@
 #     checkouts can run their suites at once.
 #   clm_system_install: the ordinary "make install" (used by the demo).
 
-PG_MAJOR=15
+# The PostgreSQL major: the host's 15 unless a run inside one of the roots of
+# test/lib/pgroot.sh says otherwise.
+PG_MAJOR=${CLM_PG_MAJOR:-15}
 CLM_ROOT=${CLM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CLM_PKGS="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib libipc-run-perl python3-psycopg sqlsmith make gcc git unzip debhelper postgresql-server-dev-all dpkg-dev"
 
@@ -32,6 +35,8 @@ clm_as_pg() {
 # Install missing Debian packages (as root, or through sudo).
 clm_ensure_deps() {
     local missing=() p
+    # a root of test/lib/pgroot.sh was provisioned when it was created
+    [ -n "${CLM_IN_ROOT:-}" ] && return 0
     for p in $CLM_PKGS; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
@@ -53,9 +58,16 @@ clm_pg_config() {
     export PG_CONFIG PGXS_DIR PG_BINDIR
 }
 
-# Build the extension; extra arguments go to make.
+# Build the extension; extra arguments go to make.  Objects built against
+# another PostgreSQL major (the checkout is shared with the roots of
+# test/lib/pgroot.sh) are cleaned first: make would otherwise keep them.
 clm_build() {
+    local stamp=$CLM_ROOT/.clm-built-for
     clm_pg_config
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$PG_MAJOR" ]; then
+        make -C "$CLM_ROOT" -s clean PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
+        echo "$PG_MAJOR" >"$stamp"
+    fi
     make -C "$CLM_ROOT" -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG" "$@" >/dev/null \
         || clm_die "build failed"
 }

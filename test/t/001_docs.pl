@@ -70,7 +70,8 @@ $node->safe_psql('postgres', 'CREATE EXTENSION clm');
 
 # Names of member objects, one per line, with a flag saying whether the
 # object is a support object.  Array types and the row types of tables come
-# along with their base objects and are not listed separately.
+# along with their base objects and are not listed separately (PostgreSQL 17
+# and later record them as extension members too).
 my $rows = $node->safe_psql(
 	'postgres', q{
 	WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'clm'),
@@ -96,6 +97,8 @@ my $rows = $node->safe_psql(
 		UNION ALL
 		SELECT t.typname, false
 		FROM member m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
+		WHERE NOT EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)
+		  AND NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
 		UNION ALL
 		SELECT c.relname, false
 		FROM member m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid

@@ -12,9 +12,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Cwd ();
 
 my $root = $ENV{CLM_ROOT} or die "CLM_ROOT is not set";
-my $tmp = PostgreSQL::Test::Utils::tempdir();
+# absolute: the server reads the files (COPY FROM), from its own working
+# directory, and tempdir is relative from PostgreSQL 17 on
+my $tmp = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir());
 my $gen = "$tmp/btyd_gen";
 system("cc -O2 -o $gen $root/test/data/btyd_gen.c -lm") == 0
   or BAIL_OUT("cannot compile test/data/btyd_gen.c");
