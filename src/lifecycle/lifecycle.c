@@ -1197,12 +1197,9 @@ clm_lc_withdrawn(Oid relid, Oid logical_relid,
 char *
 clm_lc_eq_operator(Oid typid, const char *what)
 {
-	TypeCacheEntry *tce = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
-	HeapTuple	tup;
-	Form_pg_operator op;
-	char	   *result;
+	char	   *result = clm_lc_eq_operator_sql(typid);
 
-	if (!OidIsValid(tce->eq_opr))
+	if (result == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("could not identify an equality operator for type %s",
@@ -1210,6 +1207,24 @@ clm_lc_eq_operator(Oid typid, const char *what)
 				 errdetail("Column \"%s\" is a customer key, and customers are found by key equality.",
 						   what),
 				 errhint("Use a key column of a type with a default btree or hash operator class.")));
+	return result;
+}
+
+/*
+ * clm_lc_eq_operator_sql
+ *		The default equality operator of typid as "OPERATOR(schema.op)", or
+ *		NULL when the type has none (callers that must not fail decide).
+ */
+char *
+clm_lc_eq_operator_sql(Oid typid)
+{
+	TypeCacheEntry *tce = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
+	HeapTuple	tup;
+	Form_pg_operator op;
+	char	   *result;
+
+	if (!OidIsValid(tce->eq_opr))
+		return NULL;
 	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tce->eq_opr));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for operator %u", tce->eq_opr);

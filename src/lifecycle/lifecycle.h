@@ -142,6 +142,7 @@ extern bool clm_lc_withdrawn(Oid relid, Oid logical_relid,
  * not).  ERROR if the type has none; what names the column for the message.
  */
 extern char *clm_lc_eq_operator(Oid typid, const char *what);
+extern char *clm_lc_eq_operator_sql(Oid typid);
 
 /* rel, or the root of the partitioned table it is a partition of. */
 extern Oid	clm_lc_logical_relid(Relation rel);

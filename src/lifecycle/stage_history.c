@@ -36,7 +36,6 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_operator.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -49,10 +48,10 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
-#include "utils/typcache.h"
 
 #include "clm.h"
 #include "compat.h"
+#include "lifecycle.h"
 
 /* What the reader may see of one table's history. */
 typedef enum HistAccess
@@ -218,8 +217,7 @@ hist_prepare_probe(HistTable *t, void *arg)
 	char	   *keycol = hist_guard_key_column(rel, cache->nsp);
 	AttrNumber	attnum;
 	Oid			keytype;
-	TypeCacheEntry *tce;
-	HeapTuple	optup;
+	char	   *eq;
 	char	   *sql;
 	SPIPlanPtr	plan;
 	bool		ok = false;
@@ -235,18 +233,12 @@ hist_prepare_probe(HistTable *t, void *arg)
 		 * domain's owner, which must not run as the reader.
 		 */
 		keytype = getBaseType(SPI_gettypeid(RelationGetDescr(rel), attnum));
-		tce = lookup_type_cache(keytype, TYPECACHE_EQ_OPR);
-		if (OidIsValid(tce->eq_opr) &&
-			HeapTupleIsValid(optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tce->eq_opr))))
+		eq = clm_lc_eq_operator_sql(keytype);
+		if (eq != NULL)
 		{
-			Form_pg_operator op = (Form_pg_operator) GETSTRUCT(optup);
-
-			sql = psprintf("SELECT 1 FROM %s WHERE %s OPERATOR(%s.%s) $1 LIMIT 1",
+			sql = psprintf("SELECT 1 FROM %s WHERE %s %s $1 LIMIT 1",
 						   clm_qualified_relname(t->relid),
-						   quote_identifier(keycol),
-						   quote_identifier(get_namespace_name(op->oprnamespace)),
-						   NameStr(op->oprname));
-			ReleaseSysCache(optup);
+						   quote_identifier(keycol), eq);
 			plan = SPI_prepare(sql, 1, &keytype);
 			if (plan == NULL)
 				elog(ERROR, "clm could not prepare \"%s\": %s",
