@@ -63,15 +63,8 @@ if [ -z "$major" ]; then
     exit
 fi
 
-if [ "$(clm_major_suite "$major")" != host ] && [ -z "${CLM_IN_ROOT:-}" ]; then
-    # this major runs inside its Debian root, on the same checkout
-    root=$(clm_root_ensure "$major") || exit 2
-    clm_in_root "$root" env CLM_IN_ROOT=1 CLM_PG_MAJOR="$major" CLM_CDNOW_DIR="$CLM_CDNOW_DIR" \
-        ${CLM_PORT:+CLM_PORT="$CLM_PORT"} LC_ALL=C.UTF-8 \
-        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        "$CLM_ROOT/test/run_tests.sh" --pg "$major" "$@"
-    exit
-fi
+# a major the host does not package runs inside its Debian root, on this checkout
+clm_enter_root "$major" "$CLM_ROOT/test/run_tests.sh" --pg "$major" "$@"
 [ "$major" = "$PG_MAJOR" ] || clm_die "PostgreSQL $major is not the one this environment provides ($PG_MAJOR)"
 
 regress=() specs=() taps=() package=no

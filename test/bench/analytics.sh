@@ -22,6 +22,9 @@
 # medians.  CLM_PORT (default 54983).
 set -euo pipefail
 . "$(dirname "$0")/../lib/pgenv.sh"
+. "$(dirname "$0")/../lib/pgroot.sh"
+# CLM_PG_MAJOR=17 runs the benchmark on PostgreSQL 17, inside its Debian root
+clm_enter_root "$PG_MAJOR" "$(realpath "$0")" "$@"
 cd "$CLM_ROOT"
 
 customers=${1:-${CLM_BENCH_CUSTOMERS:-1000000}}

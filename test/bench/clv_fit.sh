@@ -16,6 +16,9 @@ set -euo pipefail
 N=${1:-1000000}
 RUNS=${2:-5}
 . "$(dirname "$0")/../lib/pgenv.sh"
+. "$(dirname "$0")/../lib/pgroot.sh"
+# CLM_PG_MAJOR=17 runs the benchmark on PostgreSQL 17, inside its Debian root
+clm_enter_root "$PG_MAJOR" "$(realpath "$0")" "$@"
 clm_bench_start clv_fit 54873 max_worker_processes=8 max_parallel_workers=4 shared_buffers=512MB \
     work_mem=256MB
 dir=$BENCH_DIR

@@ -9,6 +9,9 @@
 # (max_parallel_workers_per_gather = 0, no JIT) unless the line says otherwise.
 set -euo pipefail
 . "$(dirname "$0")/../lib/pgenv.sh"
+. "$(dirname "$0")/../lib/pgroot.sh"
+# CLM_PG_MAJOR=17 runs the benchmark on PostgreSQL 17, inside its Debian root
+clm_enter_root "$PG_MAJOR" "$(realpath "$0")" "$@"
 
 N=${1:-1000000}
 RUNS=${2:-3}

@@ -9,6 +9,9 @@
 # then clm.purchase_summary with 2 parallel workers.
 set -euo pipefail
 . "$(dirname "$0")/../lib/pgenv.sh"
+. "$(dirname "$0")/../lib/pgroot.sh"
+# CLM_PG_MAJOR=17 runs the benchmark on PostgreSQL 17, inside its Debian root
+clm_enter_root "$PG_MAJOR" "$(realpath "$0")" "$@"
 
 N=${1:-1000000}
 RUNS=${2:-3}

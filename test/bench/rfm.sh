@@ -27,6 +27,9 @@
 
 set -euo pipefail
 . "$(dirname "$0")/../lib/pgenv.sh"
+. "$(dirname "$0")/../lib/pgroot.sh"
+# CLM_PG_MAJOR=17 runs the benchmark on PostgreSQL 17, inside its Debian root
+clm_enter_root "$PG_MAJOR" "$(realpath "$0")" "$@"
 cd "$CLM_ROOT"
 
 orders=${CLM_BENCH_ORDERS:-10000000}

@@ -79,6 +79,24 @@ clm_in_root() {
     ' clm-root "$root" "$CLM_ROOT" "$data" "$@"
 }
 
+# clm_enter_root MAJOR CMD...: where MAJOR runs inside a Debian root and we
+# are not inside it yet, run CMD (an absolute path) there, on this checkout,
+# as PostgreSQL MAJOR (CLM_PG_MAJOR), and exit with its status.  Otherwise
+# return, and the caller goes on here.  The environment passes through, so
+# the caller's settings (CLM_BENCH_ORDERS, CLM_PORT, CLM_CDNOW_DIR...) hold
+# inside too.
+clm_enter_root() {
+    local major=$1 root
+    shift
+    if [ "$(clm_major_suite "$major")" = host ] || [ -n "${CLM_IN_ROOT:-}" ]; then
+        return 0
+    fi
+    root=$(clm_root_ensure "$major") || exit 2
+    clm_in_root "$root" env CLM_IN_ROOT=1 CLM_PG_MAJOR="$major" LC_ALL=C.UTF-8 \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+    exit
+}
+
 # clm_root_ensure MAJOR: the root of MAJOR's suite, created and provisioned
 # on first use.  Prints its path.
 clm_root_ensure() {
