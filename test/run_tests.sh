@@ -138,21 +138,38 @@ if [ ${#specs[@]} -gt 0 ]; then
 fi
 
 if [ ${#taps[@]} -gt 0 ]; then
-    echo "== TAP (${#taps[@]} files)"
+    # Each TAP script starts clusters of its own, so CLM_TAP_JOBS of them
+    # (default: one per core) run at once; their results are printed in
+    # file order once all have ended.  The fuzz test, the longest, starts
+    # first.  They share one port reservation directory.
+    jobs=${CLM_TAP_JOBS:-$(nproc)}
+    echo "== TAP (${#taps[@]} files, $jobs at a time)"
     # PostgreSQL::Test::Cluster runs initdb itself, so the TAP scripts run as
     # the cluster's OS user, with the private installation first in PATH.
-    mkdir -p "$W/tap"
+    mkdir -p "$W/tap/portlock"
     [ "$(id -u)" -eq 0 ] && chown -R postgres: "$W/tap"
-    for t in "${taps[@]}"; do
+    run_tap() {
+        local t=$1 name
         name=$(basename "$t" .pl)
         mkdir -p "$W/tap/$name"
         [ "$(id -u)" -eq 0 ] && chown postgres: "$W/tap/$name"
         (cd "$W/tap/$name" && clm_as_pg env PATH="$CLM_BINDIR:$PATH" \
             PERL5LIB="$PGXS_DIR/src/test/perl" TESTDIR="$W/tap/$name" \
-            PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+            PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" PG_TEST_PORT_DIR="$W/tap/portlock" \
             CLM_ROOT="$CLM_ROOT" CLM_CDNOW_DIR="$CLM_CDNOW_DIR" PGHOST= PGPORT= \
             prove -v "$CLM_ROOT/$t") >"$W/tap/$name.log" 2>&1
-        rc=$?
+        echo $? >"$W/tap/$name.rc"
+    }
+    ordered=()
+    for t in "${taps[@]}"; do case "$t" in *sqlsmith*) ordered=("$t" "${ordered[@]}") ;; *) ordered+=("$t") ;; esac; done
+    for t in "${ordered[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+        run_tap "$t" &
+    done
+    wait
+    for t in "${taps[@]}"; do
+        name=$(basename "$t" .pl)
+        rc=$(cat "$W/tap/$name.rc" 2>/dev/null || echo 1)
         ok=$(grep -Ec '^ *ok [0-9]+' "$W/tap/$name.log")
         bad=$(grep -Ec '^ *not ok [0-9]+' "$W/tap/$name.log")
         if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
