@@ -13,7 +13,9 @@
 # regression.diffs on failure and ends with the line "N passed, N failed".
 # Exits non-zero on any failure (or a backend crash).  PostgreSQL 15 is the
 # host's; the others run inside a cached Debian root of the suite that
-# packages them (test/lib/pgroot.sh).  Without --pg, every supported major
+# packages them (test/lib/pgroot.sh); a run on 17 also prepares, on the host,
+# the PostgreSQL 15 with clm that its pg_upgrade test upgrades from
+# (tmp_check_pg15_for_pg17/, clm_host_pg_for_root).  Without --pg, every supported major
 # runs in turn, each ending with "PostgreSQL 17.x: N passed, N failed",
 # then the total "N passed, N failed".
 #
@@ -66,8 +68,22 @@ fi
 if [ "$(clm_major_suite "$major")" != host ] && [ -z "${CLM_IN_ROOT:-}" ]; then
     # this major runs inside its Debian root, on the same checkout
     root=$(clm_root_ensure "$major") || exit 2
+    # the pg_upgrade test on 17 upgrades a cluster of the host's 15, which is
+    # prepared here, on the host, when the run includes that test
+    pg15= pg15_libs=
+    if [ "$major" = 17 ]; then
+        want=no
+        [ $# -eq 0 ] && want=yes
+        for a in "$@"; do case "$a" in *_pg_upgrade_15_to_17.pl) want=yes ;; esac; done
+        if [ "$want" = yes ]; then
+            pg15=$(clm_host_pg_for_root "$root" "$CLM_ROOT/tmp_check_pg15_for_pg17") \
+                || clm_die "could not prepare PostgreSQL 15 for the pg_upgrade test"
+            pg15_libs=$CLM_ROOT/tmp_check_pg15_for_pg17/lib
+        fi
+    fi
     clm_in_root "$root" env CLM_IN_ROOT=1 CLM_PG_MAJOR="$major" CLM_CDNOW_DIR="$CLM_CDNOW_DIR" \
         ${CLM_PORT:+CLM_PORT="$CLM_PORT"} LC_ALL=C.UTF-8 \
+        ${pg15:+CLM_PG15_INSTALL="$pg15" CLM_PG15_LIBS="$pg15_libs"} \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         "$CLM_ROOT/test/run_tests.sh" --pg "$major" "$@"
     exit
@@ -158,6 +174,7 @@ if [ ${#taps[@]} -gt 0 ]; then
             PERL5LIB="$PGXS_DIR/src/test/perl" TESTDIR="$W/tap/$name" \
             PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
             CLM_ROOT="$CLM_ROOT" CLM_CDNOW_DIR="$CLM_CDNOW_DIR" PGHOST= PGPORT= \
+            CLM_PG15_INSTALL="${CLM_PG15_INSTALL:-}" CLM_PG15_LIBS="${CLM_PG15_LIBS:-}" \
             prove -v "$CLM_ROOT/$t") >"$W/tap/$name.log" 2>&1
         rc=$?
         ok=$(grep -Ec '^ *ok [0-9]+' "$W/tap/$name.log")
