@@ -127,6 +127,19 @@ CREATE TABLE rfm_states AS
 SELECT account, clm.rfm_state_agg(at, total) AS st FROM purchases GROUP BY 1;
 });
 
+# The results of named single-value queries, all run by one psql.
+sub texts
+{
+	my ($node, $db, $queries) = @_;
+	my $out = $node->safe_psql($db,
+		join('', map { "SELECT '=== $_';\n$queries->{$_};\n" } sort keys %$queries));
+	my (undef, %t) = split /^=== (.*)\n/m, "$out\n";
+	chomp for values %t;
+	die "psql did not answer every query: $out"
+	  unless join(',', sort keys %t) eq join(',', sort keys %$queries);
+	return \%t;
+}
+
 # The text of every table, materialized view and view of a database: the
 # list of them, then each one's rows rendered as text and sorted.
 sub contents
@@ -138,11 +151,11 @@ sub contents
 		WHERE c.relkind IN ('r', 'p', 'm', 'v')
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
 		ORDER BY 1});
-	my %c = ('the list of relations' => join(',', @rels));
-	$c{$_} = $node->safe_psql($db,
-		"SELECT count(*) || E'\\n' || coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '') FROM $_ r")
-	  for @rels;
-	return \%c;
+	my $c = texts($node, $db, { map {
+		$_ => "SELECT count(*) || E'\\n' || coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '') FROM $_ r"
+	} @rels });
+	$c->{'the list of relations'} = join(',', @rels);
+	return $c;
 }
 
 # results computed from stored values, and other things not in a table
@@ -176,7 +189,7 @@ my %q = (
 my (%before, %contents_before);
 for my $db (sort keys %q)
 {
-	$before{$db}{$_} = $old->safe_psql($db, $q{$db}{$_}) for keys %{ $q{$db} };
+	$before{$db} = texts($old, $db, $q{$db});
 	$contents_before{$db} = contents($old, $db);
 }
 
@@ -218,9 +231,10 @@ for my $db (sort keys %q)
 	{
 		is($after->{$rel}, $contents_before{$db}{$rel}, "$db: $rel reads the same on 17");
 	}
+	my $now = texts($new, $db, $q{$db});
 	for my $what (sort keys %{ $q{$db} })
 	{
-		is($new->safe_psql($db, $q{$db}{$what}), $before{$db}{$what}, "$db: $what: the same on 17");
+		is($now->{$what}, $before{$db}{$what}, "$db: $what: the same on 17");
 	}
 }
 
