@@ -185,7 +185,8 @@ if [ ${#taps[@]} -gt 0 ]; then
         if [ "$bad" -ne 0 ]; then
             echo "$t ... FAILED ($ok ok, $bad not ok)"
             cat "$W/tap/$name.log"
-            cat "$W/tap/$name"/tmp_check/log/regress_log_* 2>/dev/null | tail -50
+            # the TAP modules of 15 log under tmp_check/log, those of 17 on under log
+            cat "$W/tap/$name"/tmp_check/log/regress_log_* "$W/tap/$name"/log/regress_log_* 2>/dev/null | tail -50
         elif skipped=$(grep -m1 -o ' skipped: .*' "$W/tap/$name.log"); then
             # plan skip_all: nothing counted, and the reason shown
             echo "$t ...$skipped"
