@@ -13,7 +13,9 @@
 # regression.diffs on failure and ends with the line "N passed, N failed".
 # Exits non-zero on any failure (or a backend crash).  PostgreSQL 15 is the
 # host's; the others run inside a cached Debian root of the suite that
-# packages them (test/lib/pgroot.sh).  Without --pg, every supported major
+# packages them (test/lib/pgroot.sh); a run on 17 also prepares, on the host,
+# the PostgreSQL 15 with clm that its pg_upgrade test upgrades from
+# (tmp_check_pg15_for_pg17/, clm_host_pg_for_root).  Without --pg, every supported major
 # runs in turn, each ending with "PostgreSQL 17.x: N passed, N failed",
 # then the total "N passed, N failed".
 #
@@ -63,6 +65,20 @@ if [ -z "$major" ]; then
     exit
 fi
 
+# The pg_upgrade test on 17 upgrades a cluster of the host's 15, which is
+# prepared here, on the host, when the run includes that test.
+if [ "$major" = 17 ] && [ -z "${CLM_IN_ROOT:-}" ]; then
+    want=no
+    [ $# -eq 0 ] && want=yes
+    for a in "$@"; do case "$a" in *_pg_upgrade_15_to_17.pl) want=yes ;; esac; done
+    if [ "$want" = yes ]; then
+        root=$(clm_root_ensure "$major") || exit 2
+        CLM_PG15_INSTALL=$(clm_host_pg_for_root "$root" "$CLM_ROOT/tmp_check_pg15_for_pg17") \
+            || clm_die "could not prepare PostgreSQL 15 for the pg_upgrade test"
+        CLM_PG15_LIBS=$CLM_ROOT/tmp_check_pg15_for_pg17/lib
+        export CLM_PG15_INSTALL CLM_PG15_LIBS
+    fi
+fi
 # a major the host does not package runs inside its Debian root, on this checkout
 clm_enter_root "$major" "$CLM_ROOT/test/run_tests.sh" --pg "$major" "$@"
 [ "$major" = "$PG_MAJOR" ] || clm_die "PostgreSQL $major is not the one this environment provides ($PG_MAJOR)"
@@ -157,6 +173,7 @@ if [ ${#taps[@]} -gt 0 ]; then
             PERL5LIB="$PGXS_DIR/src/test/perl" TESTDIR="$W/tap/$name" \
             PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" PG_TEST_PORT_DIR="$W/tap/portlock" \
             CLM_ROOT="$CLM_ROOT" CLM_CDNOW_DIR="$CLM_CDNOW_DIR" PGHOST= PGPORT= \
+            CLM_PG15_INSTALL="${CLM_PG15_INSTALL:-}" CLM_PG15_LIBS="${CLM_PG15_LIBS:-}" \
             prove -v "$CLM_ROOT/$t") >"$W/tap/$name.log" 2>&1
         echo $? >"$W/tap/$name.rc"
     }
@@ -178,7 +195,11 @@ if [ ${#taps[@]} -gt 0 ]; then
         if [ "$bad" -ne 0 ]; then
             echo "$t ... FAILED ($ok ok, $bad not ok)"
             cat "$W/tap/$name.log"
-            cat "$W/tap/$name"/tmp_check/log/regress_log_* 2>/dev/null | tail -50
+            # the TAP modules of 15 log under tmp_check/log, those of 17 on under log
+            cat "$W/tap/$name"/tmp_check/log/regress_log_* "$W/tap/$name"/log/regress_log_* 2>/dev/null | tail -50
+        elif skipped=$(grep -m1 -o ' skipped: .*' "$W/tap/$name.log"); then
+            # plan skip_all: nothing counted, and the reason shown
+            echo "$t ...$skipped"
         else
             echo "$t ... ok ($ok assertions)"
         fi

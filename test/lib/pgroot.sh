@@ -136,3 +136,49 @@ clm_root_ensure() {
     ) 9>"$CLM_ROOTS_DIR/$suite.lock" || clm_die "could not provision the $suite root for PostgreSQL $major"
     echo "$root"
 }
+
+# clm_host_pg_for_root ROOT DIR: the host's PostgreSQL (15) with the
+# checkout's clm, made to run inside ROOT, for the pg_upgrade test that runs
+# there (test/t/074_pg_upgrade_15_to_17.pl).  Built on the host and installed
+# by clm_private_install into DIR/inst, without the JIT provider (its LLVM is
+# not worth carrying over; the server then runs without JIT).  ROOT's newer
+# Debian lacks some of the shared libraries the host's programs link against
+# (ICU and OpenLDAP of older sonames): those, and only those, are copied from
+# the host into DIR/lib, to be found through LD_LIBRARY_PATH=DIR/lib.  A
+# soname counts as present when ROOT's ld.so.cache lists it; the libraries a
+# copied one needs are looked at the same way in turn.  Every library ROOT
+# has, libc above all, stays ROOT's own: mixing two libcs in one process
+# crashes it, while the host's programs run on ROOT's newer glibc.  Runs in a
+# subshell (the build sets PG_CONFIG and the rest for the host's major);
+# prints the install's PostgreSQL directory, the one holding bin/ and lib/.
+clm_host_pg_for_root() {
+    local root=$1 dir=$2
+    rm -rf "$dir"
+    (
+        # the sonames the ELF files "$@" need (their DT_NEEDED entries)
+        needed() { readelf -d "$@" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p' | sort -u; }
+        clm_ensure_deps
+        clm_build with_llvm=no
+        clm_private_install "$dir/inst" with_llvm=no
+        pkglib=$dir/inst$("$PG_CONFIG" --pkglibdir)
+        rm -rf "$pkglib"/llvmjit*.so "$pkglib/bitcode"
+        have=$(chroot "$root" ldconfig -p | awk '$(NF - 1) == "=>" { print $1 }') || exit 2
+        host=$(ldconfig -p | awk '$(NF - 1) == "=>" { print $1, $NF }')
+        mkdir -p "$dir/lib"
+        sonames=$(needed "$CLM_BINDIR"/* "$pkglib"/*.so)
+        while [ -n "$sonames" ]; do
+            copied=()
+            for so in $sonames; do
+                grep -qxF "$so" <<<"$have" && continue
+                [ -e "$dir/lib/$so" ] && continue
+                path=$(awk -v so="$so" '$1 == so { print $2; exit }' <<<"$host")
+                [ -n "$path" ] || { clm_log "$so: not found on the host"; exit 2; }
+                cp -L "$path" "$dir/lib/$so" || exit 2
+                copied+=("$dir/lib/$so")
+            done
+            sonames=
+            [ ${#copied[@]} -gt 0 ] && sonames=$(needed "${copied[@]}")
+        done
+        dirname "$CLM_BINDIR"
+    )
+}
