@@ -34,6 +34,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -127,6 +128,8 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 			   *fk,
 			   *ts,
 			   *since = NULL;
+	const char *guard_since;
+	StringInfoData sets;
 	TimestampTz as_of;
 	char	   *policy;
 	char	   *cust_q,
@@ -196,7 +199,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 		refresh_column(cust, since, TIMESTAMPTZOID, "since_column");
 
 	crel = table_open(cust, AccessShareLock);
-	clm_lc_require_guard(crel, stage, "clm.refresh_stages");
+	guard_since = clm_lc_require_guard(crel, stage, "clm.refresh_stages");
 	table_close(crel, NoLock);
 
 	cust_q = clm_qualified_relname(cust);
@@ -280,8 +283,20 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 			elog(ERROR, "clm.refresh_stages: locking failed: %s", SPI_result_code_string(ret));
 	}
 
-	/* 2: recompute under a fresh snapshot and move them, deeper only */
-	sql = psprintf("UPDATE %s c SET %s = f.st%s%s%s FROM (%s) f "
+	/*
+	 * 2: recompute under a fresh snapshot and move them, deeper only.  The
+	 * UPDATE also writes as_of into the guard's since column (never earlier
+	 * than the value there): the business time then travels with the row to
+	 * a guard that did not get it handed over (a Citus shard's, fired in
+	 * another backend); the hand-off, where it arrives, takes precedence.
+	 */
+	initStringInfo(&sets);
+	if (since)
+		appendStringInfo(&sets, ", %s = $1", quote_identifier(since));
+	if (guard_since && (since == NULL || strcmp(since, guard_since) != 0))
+		appendStringInfo(&sets, ", %s = GREATEST($1, c.%s::pg_catalog.timestamptz)",
+						 quote_identifier(guard_since), quote_identifier(guard_since));
+	sql = psprintf("UPDATE %s c SET %s = f.st%s FROM (%s) f "
 				   "WHERE c.%s %s f.k "
 				   "AND f.st OPERATOR(pg_catalog.=) ANY ($3) "
 				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
@@ -290,9 +305,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 				   "AND EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) r(f, t) "
 				   "WHERE r.f OPERATOR(pg_catalog.=) %s "
 				   "AND r.t OPERATOR(pg_catalog.=) f.st)",
-				   cust_q, stage,
-				   since ? ", " : "", since ? quote_identifier(since) : "", since ? " = $1" : "",
-				   facts, key, eq, cur, cur, cur);
+				   cust_q, stage, sets.data, facts, key, eq, cur, cur, cur);
 	plan = SPI_prepare(sql, 6, types);
 	if (plan == NULL)
 		elog(ERROR, "clm.refresh_stages could not prepare \"%s\": %s",
