@@ -35,6 +35,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -649,6 +650,59 @@ clm_lc_policy(const char *name)
 	if (lc.policy_gen != gen)
 		lc.npolicies = 0;
 	return &e->policy;
+}
+
+/*
+ * clm_lc_policy_row
+ *		The named policy as a row value of clm.lifecycle_policy's type, with
+ *		the values clm_lc_policy gives (the row clm.classify_stage's
+ *		IMMUTABLE variant takes).  Needs SPI connected.
+ */
+Datum
+clm_lc_policy_row(const char *name, Oid *typid)
+{
+	const ClmPolicy *p = clm_lc_policy(name);
+	Datum		v[LC_POLICY_NFIELDS];
+	TupleDesc	td;
+	Datum	   *values;
+	bool	   *nulls;
+	int			att,
+				i;
+
+	v[0] = Int32GetDatum(p->loyal_min_orders);
+	v[1] = Float8GetDatum(p->loyal_min_tenure_days);
+	v[2] = Float8GetDatum(p->fallback_gap_days);
+	for (i = 0; i < 3; i++)
+	{
+		v[3 + i] = Float8GetDatum(p->gap_multiple[i]);
+		v[6 + i] = Float8GetDatum(p->min_days[i]);
+		v[9 + i] = Float8GetDatum(p->max_days[i]);
+	}
+	*typid = get_rel_type_id(lc.policy_relid);
+	td = lookup_rowtype_tupdesc_copy(*typid, -1);
+	values = palloc0(td->natts * sizeof(Datum));
+	nulls = palloc(td->natts * sizeof(bool));
+	for (att = 0; att < td->natts; att++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, att);
+
+		nulls[att] = true;
+		if (a->attisdropped)
+			continue;
+		if (strcmp(NameStr(a->attname), "name") == 0)
+		{
+			values[att] = CStringGetTextDatum(name);
+			nulls[att] = false;
+			continue;
+		}
+		for (i = 0; i < LC_POLICY_NFIELDS; i++)
+			if (strcmp(NameStr(a->attname), lc_policy_fields[i]) == 0)
+			{
+				values[att] = v[i];
+				nulls[att] = false;
+			}
+	}
+	return HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
 }
 
 /*

@@ -37,7 +37,6 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -147,7 +146,6 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	int			nrules = 0;
 	bool		lock_first = true;
 	bool		by_values;
-	bool		isnull;
 	int			i,
 				j;
 	Relation	crel;
@@ -221,25 +219,10 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	 * The policy as a row value, for the IMMUTABLE clm.classify_stage (by
 	 * name for the 1.0 catalog).
 	 */
-	types[0] = TEXTOID;
-	vals[0] = CStringGetTextDatum(policy);
 	types[1] = TEXTOID;
-	vals[1] = vals[0];
+	vals[1] = CStringGetTextDatum(policy);
 	if (by_values)
-	{
-		ret = SPI_execute_with_args(psprintf("SELECT p FROM %s.lifecycle_policy p "
-											 "WHERE p.name OPERATOR(pg_catalog.=) $1",
-											 nsp_q),
-									1, types, vals, NULL, true, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "clm.refresh_stages: reading policy \"%s\" failed: %s",
-				 policy, SPI_result_code_string(ret));
-		types[1] = TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid;
-		vals[1] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-										  &isnull),
-							false, -1);
-		SPI_freetuptable(SPI_tuptable);
-	}
+		vals[1] = clm_lc_policy_row(policy, &types[1]);
 
 	/* the allowed moves from a movable stage to a lapsed one, as two arrays */
 	for (i = 0; i < (int) lengthof(movable); i++)
