@@ -35,6 +35,8 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
@@ -309,6 +311,57 @@ lc_load_rules(void)
 }
 
 /*
+ * The columns of clm.lifecycle_policy that make up a ClmPolicy, in the order
+ * lc_policy_fill takes them: read from the table by name (clm_lc_policy) or
+ * from a row value of the table's type (clm.classify_stage's IMMUTABLE
+ * variant).
+ */
+#define LC_POLICY_NFIELDS 12
+static const char *const lc_policy_fields[LC_POLICY_NFIELDS] = {
+	"loyal_min_orders", "loyal_min_tenure_days", "fallback_gap_days",
+	"at_risk_gap_multiple", "dormant_gap_multiple", "churned_gap_multiple",
+	"at_risk_min_days", "dormant_min_days", "churned_min_days",
+	"at_risk_max_days", "dormant_max_days", "churned_max_days"
+};
+
+/*
+ * lc_policy_select_list
+ *		The policy columns, comma separated, for a SELECT list.
+ */
+static char *
+lc_policy_select_list(void)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < LC_POLICY_NFIELDS; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", lc_policy_fields[i]);
+	return buf.data;
+}
+
+/*
+ * lc_policy_fill
+ *		A ClmPolicy from the values of the policy columns, in the order of
+ *		lc_policy_fields (the first an integer, the others double precision).
+ */
+static void
+lc_policy_fill(ClmPolicy *p, const Datum *v)
+{
+	int			i;
+
+	p->loyal_min_orders = DatumGetInt32(v[0]);
+	p->loyal_min_tenure_days = DatumGetFloat8(v[1]);
+	p->fallback_gap_days = DatumGetFloat8(v[2]);
+	for (i = 0; i < 3; i++)
+	{
+		p->gap_multiple[i] = DatumGetFloat8(v[3 + i]);
+		p->min_days[i] = DatumGetFloat8(v[6 + i]);
+		p->max_days[i] = DatumGetFloat8(v[9 + i]);
+	}
+}
+
+/*
  * clm_lc_load
  *		Make the cache valid for the extension in nsp.  Needs SPI connected.
  */
@@ -423,12 +476,9 @@ clm_lc_load(Oid nsp)
 	SPI_keepplan(lc.history_plan);
 
 	argtypes[0] = TEXTOID;
-	lc.policy_plan = SPI_prepare(psprintf("SELECT loyal_min_orders, loyal_min_tenure_days, fallback_gap_days, "
-										  "at_risk_gap_multiple, dormant_gap_multiple, churned_gap_multiple, "
-										  "at_risk_min_days, dormant_min_days, churned_min_days, "
-										  "at_risk_max_days, dormant_max_days, churned_max_days "
-										  "FROM %s.lifecycle_policy WHERE name OPERATOR(pg_catalog.=) $1",
-										  lc.nspname),
+	lc.policy_plan = SPI_prepare(psprintf("SELECT %s FROM %s.lifecycle_policy "
+										  "WHERE name OPERATOR(pg_catalog.=) $1",
+										  lc_policy_select_list(), lc.nspname),
 								 1, argtypes);
 	if (lc.policy_plan == NULL)
 		elog(ERROR, "preparing the clm policy lookup failed: %s",
@@ -564,7 +614,7 @@ clm_lc_policy(const char *name)
 	HeapTuple	tup;
 	TupleDesc	td;
 	PolicyEntry *e;
-	double		v[11];
+	Datum		v[LC_POLICY_NFIELDS];
 	bool		isnull;
 
 	for (i = 0; i < lc.npolicies; i++)
@@ -590,17 +640,9 @@ clm_lc_policy(const char *name)
 	tup = SPI_tuptable->vals[0];
 	td = SPI_tuptable->tupdesc;
 	e = &lc.policies[lc.npolicies];
-	e->policy.loyal_min_orders = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-	for (i = 0; i < 11; i++)
-		v[i] = DatumGetFloat8(SPI_getbinval(tup, td, i + 2, &isnull));
-	e->policy.loyal_min_tenure_days = v[0];
-	e->policy.fallback_gap_days = v[1];
-	for (i = 0; i < 3; i++)
-	{
-		e->policy.gap_multiple[i] = v[2 + i];
-		e->policy.min_days[i] = v[5 + i];
-		e->policy.max_days[i] = v[8 + i];
-	}
+	for (i = 0; i < LC_POLICY_NFIELDS; i++)
+		v[i] = SPI_getbinval(tup, td, i + 1, &isnull);
+	lc_policy_fill(&e->policy, v);
 	SPI_freetuptable(SPI_tuptable);
 	e->name = MemoryContextStrdup(lc_policy_cxt, name);
 	lc.npolicies++;
@@ -608,6 +650,59 @@ clm_lc_policy(const char *name)
 	if (lc.policy_gen != gen)
 		lc.npolicies = 0;
 	return &e->policy;
+}
+
+/*
+ * clm_lc_policy_row
+ *		The named policy as a row value of clm.lifecycle_policy's type, with
+ *		the values clm_lc_policy gives (the row clm.classify_stage's
+ *		IMMUTABLE variant takes).  Needs SPI connected.
+ */
+Datum
+clm_lc_policy_row(const char *name, Oid *typid)
+{
+	const ClmPolicy *p = clm_lc_policy(name);
+	Datum		v[LC_POLICY_NFIELDS];
+	TupleDesc	td;
+	Datum	   *values;
+	bool	   *nulls;
+	int			att,
+				i;
+
+	v[0] = Int32GetDatum(p->loyal_min_orders);
+	v[1] = Float8GetDatum(p->loyal_min_tenure_days);
+	v[2] = Float8GetDatum(p->fallback_gap_days);
+	for (i = 0; i < 3; i++)
+	{
+		v[3 + i] = Float8GetDatum(p->gap_multiple[i]);
+		v[6 + i] = Float8GetDatum(p->min_days[i]);
+		v[9 + i] = Float8GetDatum(p->max_days[i]);
+	}
+	*typid = get_rel_type_id(lc.policy_relid);
+	td = lookup_rowtype_tupdesc_copy(*typid, -1);
+	values = palloc0(td->natts * sizeof(Datum));
+	nulls = palloc(td->natts * sizeof(bool));
+	for (att = 0; att < td->natts; att++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, att);
+
+		nulls[att] = true;
+		if (a->attisdropped)
+			continue;
+		if (strcmp(NameStr(a->attname), "name") == 0)
+		{
+			values[att] = CStringGetTextDatum(name);
+			nulls[att] = false;
+			continue;
+		}
+		for (i = 0; i < LC_POLICY_NFIELDS; i++)
+			if (strcmp(NameStr(a->attname), lc_policy_fields[i]) == 0)
+			{
+				values[att] = v[i];
+				nulls[att] = false;
+			}
+	}
+	return HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
 }
 
 /*
@@ -906,6 +1001,104 @@ clm_classify_stage(PG_FUNCTION_ARGS)
 	result = clm_lc_classify(orders, first_at, last_at, as_of, policy, current);
 	result_oid = clm_lc_stage_oid(result);
 	PG_RETURN_OID(result_oid);
+}
+
+/*
+ * lc_policy_from_row
+ *		A ClmPolicy from a row value of clm.lifecycle_policy's type, whose
+ *		columns are found by name.  Every policy column must be non-NULL
+ *		(the table's NOT NULL constraints do not hold for a row built by
+ *		hand); the table's CHECK constraints are the table's business, and
+ *		the classifier gives a stage for any values.
+ */
+static void
+lc_policy_from_row(HeapTupleHeader row, ClmPolicy *p)
+{
+	TupleDesc	td;
+	HeapTupleData tup;
+	Datum		v[LC_POLICY_NFIELDS];
+	int			i;
+
+	td = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row),
+								HeapTupleHeaderGetTypMod(row));
+	tup.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = row;
+	for (i = 0; i < LC_POLICY_NFIELDS; i++)
+	{
+		int			att;
+		bool		isnull = true;
+
+		for (att = 1; att <= td->natts; att++)
+		{
+			Form_pg_attribute a = TupleDescAttr(td, att - 1);
+
+			if (!a->attisdropped && strcmp(NameStr(a->attname), lc_policy_fields[i]) == 0)
+			{
+				v[i] = heap_getattr(&tup, att, td, &isnull);
+				break;
+			}
+		}
+		if (isnull)
+		{
+			ReleaseTupleDesc(td);
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("policy column \"%s\" must not be null", lc_policy_fields[i]),
+					 errhint("Pass a row of clm.lifecycle_policy, e.g. (SELECT p FROM clm.lifecycle_policy p WHERE p.name = 'default').")));
+		}
+	}
+	lc_policy_fill(p, v);
+	ReleaseTupleDesc(td);
+}
+
+PG_FUNCTION_INFO_V1(clm_classify_stage_by_values);
+
+/*
+ * clm_classify_stage_by_values
+ *		SQL: clm.classify_stage(orders, first_at, last_at, as_of, policy
+ *		clm.lifecycle_policy, current_stage).  The classifier of
+ *		clm.classify_stage with the policy passed as a row value instead
+ *		of a name, so that it reads no table and is IMMUTABLE: a
+ *		distributed UPDATE (Citus) may run it on every node with column
+ *		arguments, which it refuses for a STABLE function.  NULL orders,
+ *		as_of or policy give NULL; current_stage may be NULL.
+ */
+Datum
+clm_classify_stage_by_values(PG_FUNCTION_ARGS)
+{
+	int64		orders;
+	TimestampTz first_at = 0,
+				last_at = 0,
+				as_of;
+	ClmPolicy	policy;
+	ClmStage	current = CLM_STAGE_NONE;
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		PG_RETURN_NULL();
+	orders = PG_GETARG_INT64(0);
+	if (!PG_ARGISNULL(1))
+		first_at = PG_GETARG_TIMESTAMPTZ(1);
+	if (!PG_ARGISNULL(2))
+		last_at = PG_GETARG_TIMESTAMPTZ(2);
+	as_of = PG_GETARG_TIMESTAMPTZ(3);
+	clm_lc_check_facts(orders, PG_ARGISNULL(1), first_at, PG_ARGISNULL(2), last_at, as_of);
+	lc_policy_from_row(PG_GETARG_HEAPTUPLEHEADER(4), &policy);
+
+	/* the stage values (an enum of the extension's) */
+	if (!lc.valid || lc.nsp != nsp)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		clm_lc_load(nsp);
+		SPI_finish();
+	}
+	if (!PG_ARGISNULL(5))
+		current = clm_lc_stage_of(PG_GETARG_OID(5));
+	PG_RETURN_OID(clm_lc_stage_oid(clm_lc_classify(orders, first_at, last_at, as_of,
+												   &policy, current)));
 }
 
 PG_FUNCTION_INFO_V1(clm_lifecycle_config_changed);

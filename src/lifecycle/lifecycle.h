@@ -62,6 +62,9 @@ extern bool clm_lc_allowed(Oid from, Oid to);
 /* The policy of that name; ERROR if there is none.  Needs SPI connected. */
 extern const ClmPolicy *clm_lc_policy(const char *name);
 
+/* The same as a row value of clm.lifecycle_policy's type (*typid). */
+extern Datum clm_lc_policy_row(const char *name, Oid *typid);
+
 /*
  * Append a row to clm.stage_history for the customers table relid, as the
  * history's owner.  Needs SPI.

@@ -124,3 +124,12 @@ AS 'MODULE_PATHNAME', 'clm_classify_stage'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.classify_stage(bigint, timestamptz, timestamptz, timestamptz, text, @extschema@.lifecycle_stage) IS
     'the lifecycle stage implied by a customer''s order count, first and last order time as of a time, under a policy; current_stage is needed for reactivated and advocate';
+
+CREATE FUNCTION @extschema@.classify_stage(
+    orders bigint, first_at timestamptz, last_at timestamptz, as_of timestamptz,
+    policy @extschema@.lifecycle_policy, current_stage @extschema@.lifecycle_stage DEFAULT NULL)
+RETURNS @extschema@.lifecycle_stage
+AS 'MODULE_PATHNAME', 'clm_classify_stage_by_values'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.classify_stage(bigint, timestamptz, timestamptz, timestamptz, @extschema@.lifecycle_policy, @extschema@.lifecycle_stage) IS
+    'clm.classify_stage with the policy passed as a row of clm.lifecycle_policy instead of its name: reads no table, so IMMUTABLE (distributed UPDATEs, e.g. on Citus, may call it with column arguments)';

@@ -13,7 +13,12 @@
  * an order that commits meanwhile is either seen by the second statement
  * or waits for the refresh; then it wins the customer back, or, dated
  * before as_of, withdraws the lapse it refutes (stage_on_order): no order
- * is overlooked, whichever commits first.  The UPDATE fires clm.stage_guard,
+ * is overlooked, whichever commits first.  The first statement can be left
+ * out (lock_first = false) where it cannot run: Citus refuses FOR UPDATE
+ * on a distributed table.  The UPDATE passes the policy as a row value and
+ * the allowed moves as arrays, so it reads no clm table and calls only the
+ * IMMUTABLE clm.classify_stage: a distributed UPDATE runs it on every node
+ * as it is.  The UPDATE fires clm.stage_guard,
  * which checks the rules and records the history with changed_at = as_of
  * (handed over through clm_lc_execute_at, like stage_on_order's order
  * times; no earlier than the customer's current stage began).
@@ -29,6 +34,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -121,6 +127,8 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 			   *fk,
 			   *ts,
 			   *since = NULL;
+	const char *guard_since;
+	StringInfoData sets;
 	TimestampTz as_of;
 	char	   *policy;
 	char	   *cust_q,
@@ -131,8 +139,15 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 			   *eq,
 			   *sql;
 	SPIPlanPtr	plan;
-	Oid			types[4];
-	Datum		vals[4];
+	Oid			types[6];
+	Datum		vals[6];
+	Datum		rule_from[CLM_NUM_STAGES * CLM_NUM_STAGES];
+	Datum		rule_to[CLM_NUM_STAGES * CLM_NUM_STAGES];
+	int			nrules = 0;
+	bool		lock_first = true;
+	bool		by_values;
+	int			i,
+				j;
 	Relation	crel;
 	int			ret;
 	uint64		moved;
@@ -155,6 +170,17 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	policy = text_to_cstring(PG_GETARG_TEXT_PP(7));
 	if (!PG_ARGISNULL(8))
 		since = pstrdup(NameStr(*PG_GETARG_NAME(8)));
+	/*
+	 * The 1.0 catalog declares the function without lock_first, and has no
+	 * clm.classify_stage taking the policy as a row: it gets the policy by
+	 * name.
+	 */
+	by_values = PG_NARGS() > 9;
+	if (by_values)
+	{
+		refresh_arg_null(fcinfo, 9, "lock_first");
+		lock_first = PG_GETARG_BOOL(9);
+	}
 	clm_check_finite_timestamp(as_of, "as_of");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -171,7 +197,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 		refresh_column(cust, since, TIMESTAMPTZOID, "since_column");
 
 	crel = table_open(cust, AccessShareLock);
-	clm_lc_require_guard(crel, stage, "clm.refresh_stages");
+	guard_since = clm_lc_require_guard(crel, stage, "clm.refresh_stages");
 	table_close(crel, NoLock);
 
 	cust_q = clm_qualified_relname(cust);
@@ -182,21 +208,43 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	fk = pstrdup(quote_identifier(fk));
 	ts = pstrdup(quote_identifier(ts));
 
-	/* per customer: the stage the orders imply as of $1 */
+	/* per customer: the stage the orders imply as of $1 under policy $2 */
 	facts = psprintf("SELECT o.%s AS k, %s.classify_stage(pg_catalog.count(o.%s), "
 					 "pg_catalog.min(o.%s), pg_catalog.max(o.%s), $1, $2) AS st "
 					 "FROM %s o WHERE o.%s IS NOT NULL AND o.%s IS NOT NULL GROUP BY o.%s "
 					 "HAVING pg_catalog.max(o.%s) OPERATOR(pg_catalog.<=) $1",
 					 fk, nsp_q, ts, ts, ts, ord_q, fk, ts, fk, ts);
 
-	types[0] = TIMESTAMPTZOID;
+	/*
+	 * The policy as a row value, for the IMMUTABLE clm.classify_stage (by
+	 * name for the 1.0 catalog).
+	 */
 	types[1] = TEXTOID;
+	vals[1] = CStringGetTextDatum(policy);
+	if (by_values)
+		vals[1] = clm_lc_policy_row(policy, &types[1]);
+
+	/* the allowed moves from a movable stage to a lapsed one, as two arrays */
+	for (i = 0; i < (int) lengthof(movable); i++)
+		for (j = 0; j < (int) lengthof(lapsed); j++)
+			if (clm_lc_allowed(clm_lc_stage_oid(movable[i]), clm_lc_stage_oid(lapsed[j])))
+			{
+				rule_from[nrules] = ObjectIdGetDatum(clm_lc_stage_oid(movable[i]));
+				rule_to[nrules++] = ObjectIdGetDatum(clm_lc_stage_oid(lapsed[j]));
+			}
+
+	types[0] = TIMESTAMPTZOID;
 	types[2] = get_array_type(clm_lc_stage_type());
 	types[3] = types[2];
+	types[4] = types[2];
+	types[5] = types[2];
 	vals[0] = TimestampTzGetDatum(as_of);
-	vals[1] = CStringGetTextDatum(policy);
 	vals[2] = refresh_stage_array(lapsed, lengthof(lapsed));
 	vals[3] = refresh_stage_array(movable, lengthof(movable));
+	vals[4] = PointerGetDatum(construct_array(rule_from, nrules, clm_lc_stage_type(),
+											  sizeof(Oid), true, TYPALIGN_INT));
+	vals[5] = PointerGetDatum(construct_array(rule_to, nrules, clm_lc_stage_type(),
+											  sizeof(Oid), true, TYPALIGN_INT));
 
 	/*
 	 * The stage column as clm.lifecycle_stage: it may be a domain over it,
@@ -206,29 +254,42 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	cur = psprintf("c.%s::%s.lifecycle_stage", stage, nsp_q);
 
 	/* 1: lock the customers that lapse, in key order */
-	sql = psprintf("SELECT 1 FROM %s c JOIN (%s) f ON c.%s %s f.k "
-				   "WHERE f.st OPERATOR(pg_catalog.=) ANY ($3) "
-				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
-				   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
-				   cust_q, facts, key, eq, cur, key);
-	ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm.refresh_stages: locking failed: %s", SPI_result_code_string(ret));
+	if (lock_first)
+	{
+		sql = psprintf("SELECT 1 FROM %s c JOIN (%s) f ON c.%s %s f.k "
+					   "WHERE f.st OPERATOR(pg_catalog.=) ANY ($3) "
+					   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
+					   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
+					   cust_q, facts, key, eq, cur, key);
+		ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.refresh_stages: locking failed: %s", SPI_result_code_string(ret));
+	}
 
-	/* 2: recompute under a fresh snapshot and move them, deeper only */
-	sql = psprintf("UPDATE %s c SET %s = f.st%s%s%s FROM (%s) f "
+	/*
+	 * 2: recompute under a fresh snapshot and move them, deeper only.  The
+	 * UPDATE also writes as_of into the guard's since column (never earlier
+	 * than the value there): the business time then travels with the row to
+	 * a guard that did not get it handed over (a Citus shard's, fired in
+	 * another backend); the hand-off, where it arrives, takes precedence.
+	 */
+	initStringInfo(&sets);
+	if (since)
+		appendStringInfo(&sets, ", %s = $1", quote_identifier(since));
+	if (guard_since && (since == NULL || strcmp(since, guard_since) != 0))
+		appendStringInfo(&sets, ", %s = GREATEST($1, c.%s::pg_catalog.timestamptz)",
+						 quote_identifier(guard_since), quote_identifier(guard_since));
+	sql = psprintf("UPDATE %s c SET %s = f.st%s FROM (%s) f "
 				   "WHERE c.%s %s f.k "
 				   "AND f.st OPERATOR(pg_catalog.=) ANY ($3) "
 				   "AND %s OPERATOR(pg_catalog.=) ANY ($4) "
 				   "AND COALESCE(pg_catalog.array_position($3, %s), 0) "
 				   "OPERATOR(pg_catalog.<) pg_catalog.array_position($3, f.st) "
-				   "AND EXISTS (SELECT 1 FROM %s.stage_transition_rule r "
-				   "WHERE r.from_stage OPERATOR(pg_catalog.=) %s "
-				   "AND r.to_stage OPERATOR(pg_catalog.=) f.st)",
-				   cust_q, stage,
-				   since ? ", " : "", since ? quote_identifier(since) : "", since ? " = $1" : "",
-				   facts, key, eq, cur, cur, nsp_q, cur);
-	plan = SPI_prepare(sql, 4, types);
+				   "AND EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) r(f, t) "
+				   "WHERE r.f OPERATOR(pg_catalog.=) %s "
+				   "AND r.t OPERATOR(pg_catalog.=) f.st)",
+				   cust_q, stage, sets.data, facts, key, eq, cur, cur, cur);
+	plan = SPI_prepare(sql, 6, types);
 	if (plan == NULL)
 		elog(ERROR, "clm.refresh_stages could not prepare \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));

@@ -290,7 +290,7 @@ order_build(TriggerData *td, Oid nsp)
 			   *stage_q,
 			   *fk_q,
 			   *ts_q;
-	Oid			argtypes[2];
+	Oid			argtypes[3];
 	int			i;
 	const char *since;
 
@@ -399,9 +399,24 @@ order_build(TriggerData *td, Oid nsp)
 												cols, ts_q, ts_q, ts_q, ts_q,
 												cols, ts_q), 4, t4);
 	}
+	/*
+	 * The move also writes the order time into the guard's since column
+	 * (never earlier than the value there): the business time then travels
+	 * with the row to a guard that did not get it handed over (a Citus
+	 * shard's, fired in another backend); the hand-off, where it arrives,
+	 * takes precedence.
+	 */
 	argtypes[1] = ot->stage_type;
-	ot->update_plan = order_prepare(psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
-											 cust_q, stage_q, key_q, key_eq), 2, argtypes);
+	argtypes[2] = TIMESTAMPTZOID;
+	ot->update_plan = order_prepare(since ?
+									psprintf("UPDATE %s c SET %s = $2, %s = "
+											 "GREATEST($3, c.%s::pg_catalog.timestamptz) "
+											 "WHERE c.%s %s $1",
+											 cust_q, stage_q, quote_identifier(since),
+											 quote_identifier(since), key_q, key_eq) :
+									psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
+											 cust_q, stage_q, key_q, key_eq),
+									3, argtypes);
 	ot->next = order_triggers;
 	order_triggers = ot;
 	return ot;
@@ -726,13 +741,14 @@ static bool
 order_move(OrderTrigger *ot, Datum key, Oid *cur, ClmStage target, TimestampTz at)
 {
 	Oid			target_oid = clm_lc_stage_oid(target);
-	Datum		vals[2];
+	Datum		vals[3];
 	int			ret;
 
 	if (target_oid == *cur || !clm_lc_allowed(*cur, target_oid))
 		return false;
 	vals[0] = key;
 	vals[1] = ObjectIdGetDatum(target_oid);
+	vals[2] = TimestampTzGetDatum(at);
 	ret = clm_lc_execute_at(ot->update_plan, vals, ot->cust_relid, at);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",

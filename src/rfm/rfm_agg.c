@@ -381,7 +381,7 @@ rfm_check_as_of(bool isnull, TimestampTz as_of, bool has, TimestampTz current)
 				 errmsg("as_of must be the same for every row the aggregate reads"),
 				 errdetail("The aggregate started with as_of %s and now has %s.",
 						   pstrdup(timestamptz_to_str(current)), pstrdup(timestamptz_to_str(as_of))),
-				 errhint("Pass a constant or a parameter as as_of.")));
+				 errhint("Pass a constant or a parameter as as_of: an expression such as now() is evaluated again by every node of a distributed query (Citus), each in its own transaction.")));
 	clm_check_finite_timestamp(as_of, "as_of");
 }
 
