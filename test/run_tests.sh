@@ -208,7 +208,9 @@ fi
 
 if [ "$package" = yes ]; then
     echo "== Debian package"
-    clm_package_test "$W/deb" 2>&1 | tee "$W/deb.log"
+    # The package goes into the system PostgreSQL, which every checkout on
+    # this machine shares: one package step at a time.
+    (flock 9; clm_package_test "$W/deb") 9>/tmp/clm-package-step.lock 2>&1 | tee "$W/deb.log"
     rc=${PIPESTATUS[0]}
     count_pgregress "$W/deb.log"
     if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then failed=$((failed + 1)); fi
