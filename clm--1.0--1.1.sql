@@ -183,3 +183,92 @@ COMMENT ON FUNCTION @extschema@.sbg_clv(@extschema@.sbg, double precision, doubl
 
 COMMENT ON TYPE @extschema@.btyd_fit_state IS
     'aggregate state of the CLV fits: distinct (x, t_x, t), (x, mean spend), BG/BB (x, t_x, n) or sBG (periods, churned) rows with summed weights and the penalizer';
+
+-- MBG/NBD: result type, fit, log-likelihood, predictions
+
+CREATE TYPE @extschema@.mbgnbd AS (
+    r               double precision,
+    alpha           double precision,
+    a               double precision,
+    b               double precision,
+    log_likelihood  double precision,
+    n               double precision,
+    iterations      integer,
+    converged       boolean,
+    r_se            double precision,
+    alpha_se        double precision,
+    a_se            double precision,
+    b_se            double precision
+);
+COMMENT ON TYPE @extschema@.mbgnbd IS
+    'a fitted MBG/NBD model (Batislam, Denizel and Filiztekin 2007): parameters, log-likelihood, fit diagnostics and standard errors';
+
+-- MBG/NBD (BG/NBD with a dropout possible at time 0), on the BTYD rows
+
+CREATE FUNCTION @extschema@.mbgnbd_fit_final(@extschema@.btyd_fit_state)
+    RETURNS @extschema@.mbgnbd
+    AS 'MODULE_PATHNAME', 'clm_mbgnbd_fit_final'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_fit_final(@extschema@.btyd_fit_state) IS
+    'final function of clm.mbgnbd_fit: maximum-likelihood MBG/NBD fit of the collected rows';
+
+CREATE AGGREGATE @extschema@.mbgnbd_fit(x float8, t_x float8, t float8) (
+    SFUNC = @extschema@.btyd_fit_trans, STYPE = @extschema@.btyd_fit_state,
+    COMBINEFUNC = @extschema@.btyd_fit_combine, FINALFUNC = @extschema@.mbgnbd_fit_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.mbgnbd_fit(float8, float8, float8) IS
+    'fit an MBG/NBD model by maximum likelihood to per-customer (x, t_x, t)';
+
+CREATE AGGREGATE @extschema@.mbgnbd_fit(x float8, t_x float8, t float8, weight float8) (
+    SFUNC = @extschema@.btyd_fit_trans, STYPE = @extschema@.btyd_fit_state,
+    COMBINEFUNC = @extschema@.btyd_fit_combine, FINALFUNC = @extschema@.mbgnbd_fit_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.mbgnbd_fit(float8, float8, float8, float8) IS
+    'fit an MBG/NBD model to pre-aggregated rows, each standing for weight customers';
+
+CREATE AGGREGATE @extschema@.mbgnbd_fit(x float8, t_x float8, t float8, weight float8, penalizer float8) (
+    SFUNC = @extschema@.btyd_fit_trans, STYPE = @extschema@.btyd_fit_state,
+    COMBINEFUNC = @extschema@.btyd_fit_combine, FINALFUNC = @extschema@.mbgnbd_fit_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.mbgnbd_fit(float8, float8, float8, float8, float8) IS
+    'fit an MBG/NBD model with weights and an L2 penalty on the parameters (lifetimes convention)';
+
+CREATE FUNCTION @extschema@.mbgnbd_log_likelihood(r float8, alpha float8, a float8, b float8,
+                                                  x float8, t_x float8, t float8)
+    RETURNS float8
+    AS 'MODULE_PATHNAME', 'clm_mbgnbd_log_likelihood'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_log_likelihood(float8, float8, float8, float8, float8, float8, float8) IS
+    'MBG/NBD log-likelihood of one customer (x, t_x, t) at parameters (r, alpha, a, b)';
+
+-- MBG/NBD
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases(model @extschema@.mbgnbd, horizon double precision,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_expected_purchases'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases(@extschema@.mbgnbd, double precision, double precision, double precision, double precision) IS
+    'MBG/NBD expected purchases in the next horizon for a customer with history (x, t_x, t), in the model''s time unit';
+
+CREATE FUNCTION @extschema@.mbgnbd_p_alive(model @extschema@.mbgnbd,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_p_alive(@extschema@.mbgnbd, double precision, double precision, double precision) IS
+    'MBG/NBD probability that a customer with history (x, t_x, t) is still alive at t (below 1 even for x = 0)';
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases_new(model @extschema@.mbgnbd, horizon double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_expected_purchases_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases_new(@extschema@.mbgnbd, double precision) IS
+    'MBG/NBD expected repeat purchases E[X(horizon)] of a new customer';
+
+COMMENT ON FUNCTION @extschema@.btyd_fit_trans(@extschema@.btyd_fit_state, float8, float8, float8) IS
+    'transition function of clm.bgnbd_fit, clm.mbgnbd_fit and clm.paretonbd_fit';
+COMMENT ON FUNCTION @extschema@.btyd_fit_trans(@extschema@.btyd_fit_state, float8, float8, float8, float8) IS
+    'transition function of the weighted clm.bgnbd_fit, clm.mbgnbd_fit and clm.paretonbd_fit';
+COMMENT ON FUNCTION @extschema@.btyd_fit_trans(@extschema@.btyd_fit_state, float8, float8, float8, float8, float8) IS
+    'transition function of the weighted, penalized clm.bgnbd_fit, clm.mbgnbd_fit and clm.paretonbd_fit';

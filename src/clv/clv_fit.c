@@ -1,16 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * clv_fit.c
- *	  Maximum-likelihood fits of BG/NBD, Pareto/NBD, Gamma-Gamma, BG/BB and
- *	  sBG: the
+ *	  Maximum-likelihood fits of BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma,
+ *	  BG/BB and sBG: the
  *	  log-likelihoods (per row, and summed over the distinct rows of a fit
  *	  state with their gradients), the fit driver and the aggregates' final
  *	  functions.
  *
  * Conventions (as in lifetimes, see doc/clv.md, "Fitting"): the objective is the
  * weighted MEAN negative log-likelihood plus penalizer * sum of squared
- * natural-scale parameters, minimised over log-parameters.  BG/NBD and
- * Pareto/NBD are fitted on times divided by max(T), so that the scale
+ * natural-scale parameters, minimised over log-parameters.  BG/NBD, MBG/NBD
+ * and Pareto/NBD are fitted on times divided by max(T), so that the scale
  * parameters start near 1 whatever the time unit; alpha (and beta) are
  * scaled back and the log-likelihood is reported in the original units.
  *
@@ -39,6 +39,8 @@ PG_FUNCTION_INFO_V1(clm_bgnbd_fit_final);
 PG_FUNCTION_INFO_V1(clm_paretonbd_fit_final);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_fit_final);
 PG_FUNCTION_INFO_V1(clm_bgbb_fit_final);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_fit_final);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_log_likelihood);
 PG_FUNCTION_INFO_V1(clm_sbg_fit_final);
 PG_FUNCTION_INFO_V1(clm_bgnbd_log_likelihood);
 PG_FUNCTION_INFO_V1(clm_paretonbd_log_likelihood);
@@ -73,7 +75,8 @@ typedef enum ClvModel
 	MODEL_PARETONBD,
 	MODEL_GAMMA_GAMMA,
 	MODEL_BGBB,
-	MODEL_SBG
+	MODEL_SBG,
+	MODEL_MBGNBD
 } ClvModel;
 
 typedef struct FitData FitData;
@@ -118,6 +121,22 @@ bgnbd_row_ll(double r, double alpha, double a, double b,
 		return a1 + a2 + clm_logsumexp(a3, a4);
 	}
 	return a1 + a2 + a3;
+}
+
+/*
+ * MBG/NBD log-likelihood of one customer (Batislam, Denizel and Filiztekin
+ * 2007): as BG/NBD, but the customer may also drop out at time 0, so the
+ * dropout branch exists for x = 0 too and the beta terms shift by one.
+ */
+static double
+mbgnbd_row_ll(double r, double alpha, double a, double b,
+			  double x, double t_x, double t)
+{
+	double		a1 = clm_lgamma(r + x) - clm_lgamma(r) + r * log(alpha);
+	double		a2 = clm_lgamma(a + b) + clm_lgamma(b + x + 1) - clm_lgamma(b) - clm_lgamma(a + b + x + 1);
+
+	return a1 + a2 + clm_logsumexp(-(r + x) * log(alpha + t),
+								   log(a) - log(b + x) - (r + x) * log(alpha + t_x));
 }
 
 /*
@@ -404,6 +423,27 @@ bgbb_value(const double *theta, const FitData *d)
 	return isfinite(f) ? f : INFINITY;
 }
 
+/* MBG/NBD mean negative log-likelihood (value only). */
+static double
+mbgnbd_value(const double *theta, const FitData *d)
+{
+	double		p[4],
+				ll = 0.0,
+				f;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, 4, p))
+		return INFINITY;
+	for (int i = 0; i < d->nrows; i++)
+	{
+		const ClvFitRow *row = &d->rows[i];
+
+		ll += row->w * mbgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+	}
+	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	return isfinite(f) ? f : INFINITY;
+}
+
 /* sBG mean negative log-likelihood (value only). */
 static double
 sbg_value(const double *theta, const FitData *d)
@@ -553,6 +593,7 @@ static const ClvModelInfo model_info[] = {
 	[MODEL_GAMMA_GAMMA] = {"Gamma-Gamma", CLV_KIND_SPEND, 3, false, "clm.gamma_gamma_fit"},
 	[MODEL_BGBB] = {"BG/BB", CLV_KIND_BGBB, 4, false, "clm.bgbb_fit"},
 	[MODEL_SBG] = {"sBG", CLV_KIND_SBG, 2, false, "clm.sbg_fit"},
+	[MODEL_MBGNBD] = {"MBG/NBD", CLV_KIND_BTYD, 4, true, "clm.mbgnbd_fit"},
 };
 
 typedef struct FitOutcome
@@ -653,6 +694,15 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			start[1][2] = log(0.5);
 			start[1][3] = -1.0;
 			break;
+		case MODEL_MBGNBD:
+			fn = numgrad_objective;
+			d.value = mbgnbd_value;
+			gtol = 1e-8;
+			start[1][0] = 0.0;
+			start[1][1] = -1.0;
+			start[1][2] = 0.0;
+			start[1][3] = 1.0;
+			break;
 		case MODEL_BGBB:
 			fn = numgrad_objective;
 			d.value = bgbb_value;
@@ -746,6 +796,8 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			v = bgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
 		else if (model == MODEL_PARETONBD)
 			v = pnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+		else if (model == MODEL_MBGNBD)
+			v = mbgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
 		else if (model == MODEL_BGBB)
 			v = clv_bgbb_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
 		else if (model == MODEL_SBG)
@@ -834,7 +886,7 @@ fit_final(FunctionCallInfo fcinfo, ClvModel model)
 				 errmsg("this clm.btyd_fit_state holds %s rows", kind_rows(in.kind)),
 				 errdetail("The %s fit needs %s rows.", model_info[model].name,
 						   kind_rows(model_info[model].kind)),
-				 errhint("Use clm.bgnbd_fit or clm.paretonbd_fit for purchase rows, clm.gamma_gamma_fit for spend rows, clm.bgbb_fit for BG/BB rows and clm.sbg_fit for sBG rows.")));
+				 errhint("Use clm.bgnbd_fit, clm.mbgnbd_fit or clm.paretonbd_fit for purchase rows, clm.gamma_gamma_fit for spend rows, clm.bgbb_fit for BG/BB rows and clm.sbg_fit for sBG rows.")));
 	if (in.nrows == 0)
 		PG_RETURN_NULL();
 	fit_model(model, &in, &o);
@@ -860,6 +912,13 @@ Datum
 clm_gamma_gamma_fit_final(PG_FUNCTION_ARGS)
 {
 	return fit_final(fcinfo, MODEL_GAMMA_GAMMA);
+}
+
+/* Final function of clm.mbgnbd_fit. */
+Datum
+clm_mbgnbd_fit_final(PG_FUNCTION_ARGS)
+{
+	return fit_final(fcinfo, MODEL_MBGNBD);
 }
 
 /* Final function of clm.bgbb_fit. */
@@ -922,6 +981,26 @@ clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(b, "b");
 	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(bgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
+}
+
+/* clm.mbgnbd_log_likelihood(r, alpha, a, b, x, t_x, t). */
+Datum
+clm_mbgnbd_log_likelihood(PG_FUNCTION_ARGS)
+{
+	double		r = PG_GETARG_FLOAT8(0),
+				alpha = PG_GETARG_FLOAT8(1),
+				a = PG_GETARG_FLOAT8(2),
+				b = PG_GETARG_FLOAT8(3),
+				x = PG_GETARG_FLOAT8(4),
+				t_x = PG_GETARG_FLOAT8(5),
+				t = PG_GETARG_FLOAT8(6);
+
+	check_param(r, "r");
+	check_param(alpha, "alpha");
+	check_param(a, "a");
+	check_param(b, "b");
+	clv_check_btyd_history(x, t_x, t);
+	PG_RETURN_DATUM(finite_ll(mbgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
 }
 
 /* clm.paretonbd_log_likelihood(r, alpha, s, beta, x, t_x, t). */

@@ -54,6 +54,9 @@ PG_FUNCTION_INFO_V1(clm_paretonbd_purchase_probability);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_expected_spend);
 PG_FUNCTION_INFO_V1(clm_clv);
 PG_FUNCTION_INFO_V1(clm_clv_simple);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases_new);
 PG_FUNCTION_INFO_V1(clm_bgbb_p_alive);
 PG_FUNCTION_INFO_V1(clm_bgbb_expected_transactions);
 PG_FUNCTION_INFO_V1(clm_bgbb_dert);
@@ -265,6 +268,7 @@ memo_slot(ModelCache *mc, const MemoKey *key, bool *found)
 static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
 static const char *const paretonbd_names[] = {"r", "alpha", "s", "beta"};
 static const char *const gg_names[] = {"p", "q", "gamma"};
+static const char *const mbgnbd_names[] = {"r", "alpha", "a", "b"};
 static const char *const bgbb_names[] = {"alpha", "beta", "gamma", "delta"};
 static const char *const sbg_names[] = {"alpha", "beta"};
 
@@ -1712,4 +1716,92 @@ clm_sbg_clv(PG_FUNCTION_ARGS)
 	check_nonneg(price, "price");
 	PG_RETURN_FLOAT8(finite_or_error(price * clm_hyp2f1(1.0, m[1], m[0] + m[1], 1.0 / (1.0 + d)),
 									 "CLV"));
+}
+
+/* ------------------------------------------------------------------------
+ * MBG/NBD (Batislam, Denizel and Filiztekin 2007)
+ * ------------------------------------------------------------------------
+ */
+
+#define MBG_PARAMS(argno) model_params(fcinfo, (argno), 0, 4, mbgnbd_names, "mbgnbd")
+
+/*
+ * mbg_p_alive
+ *		1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)), for every x: the
+ *		customer may have dropped out at time 0, so even x = 0 is uncertain.
+ */
+static double
+mbg_p_alive(const double *m, double x, double t_x, double t)
+{
+	double		l = log(m[2] / (m[3] + x)) + (m[0] + x) * log((m[1] + t) / (m[1] + t_x));
+
+	if (l > 0.0)
+		return exp(-l) / (1.0 + exp(-l));
+	return 1.0 / (1.0 + exp(l));
+}
+
+/*
+ * The MBG/NBD expectations are BG/NBD's with b + 1: E[Y(h) | alive, x, T] =
+ * (a+b+x)/(a-1) [1 - (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z)] is the BG/NBD
+ * expression at b' = b + 1, and E[X(h)] = b/(a+b) times BG/NBD's at
+ * b' = b + 1.  So they share its 2F1 machinery and its caches.
+ */
+static void
+mbg_shifted(const double *m, double *shifted)
+{
+	shifted[0] = m[0];
+	shifted[1] = m[1];
+	shifted[2] = m[2];
+	shifted[3] = m[3] + 1.0;
+}
+
+/* clm.mbgnbd_expected_purchases(model, horizon, x, t_x, t) */
+Datum
+clm_mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+	double		ms[4];
+	BgConn		tmp;
+
+	check_nonneg(h, "horizon");
+	clv_check_btyd_history(x, t_x, t);
+	mbg_shifted(m, ms);
+	PG_RETURN_FLOAT8(finite_or_error(mbg_p_alive(m, x, t_x, t)
+									 * bg_ey_alive(ms[0], ms[1], ms[2], ms[3], x, t, h,
+												   bg_conn_for(model_cache(fcinfo, 0), ms, x, &tmp)),
+									 "expected purchases"));
+}
+
+/* clm.mbgnbd_p_alive(model, x, t_x, t) */
+Datum
+clm_mbgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		x = PG_GETARG_FLOAT8(1);
+	double		t_x = PG_GETARG_FLOAT8(2);
+	double		t = PG_GETARG_FLOAT8(3);
+
+	clv_check_btyd_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(mbg_p_alive(m, x, t_x, t), "P(alive)"));
+}
+
+/* clm.mbgnbd_expected_purchases_new(model, horizon): E[X(horizon)] */
+Datum
+clm_mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		ms[4];
+	BgConn		tmp;
+
+	check_nonneg(h, "horizon");
+	mbg_shifted(m, ms);
+	PG_RETURN_FLOAT8(finite_or_error(m[3] / (m[2] + m[3])
+									 * bg_ey_alive(ms[0], ms[1], ms[2], ms[3], 0.0, 0.0, h,
+												   bg_conn_for(model_cache(fcinfo, 0), ms, 0.0, &tmp)),
+									 "expected purchases"));
 }

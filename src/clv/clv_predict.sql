@@ -173,3 +173,28 @@ AS 'MODULE_PATHNAME', 'clm_sbg_clv'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.sbg_clv(@extschema@.sbg, double precision, double precision) IS
     'sBG expected discounted lifetime value of a new customer paying price now and at every renewal';
+
+-- MBG/NBD
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases(model @extschema@.mbgnbd, horizon double precision,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_expected_purchases'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases(@extschema@.mbgnbd, double precision, double precision, double precision, double precision) IS
+    'MBG/NBD expected purchases in the next horizon for a customer with history (x, t_x, t), in the model''s time unit';
+
+CREATE FUNCTION @extschema@.mbgnbd_p_alive(model @extschema@.mbgnbd,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_p_alive(@extschema@.mbgnbd, double precision, double precision, double precision) IS
+    'MBG/NBD probability that a customer with history (x, t_x, t) is still alive at t (below 1 even for x = 0)';
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases_new(model @extschema@.mbgnbd, horizon double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_expected_purchases_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases_new(@extschema@.mbgnbd, double precision) IS
+    'MBG/NBD expected repeat purchases E[X(horizon)] of a new customer';

@@ -89,3 +89,20 @@ CREATE TYPE @extschema@.sbg AS (
 );
 COMMENT ON TYPE @extschema@.sbg IS
     'a fitted shifted-beta-geometric contract model (Fader and Hardie 2007): parameters, log-likelihood, fit diagnostics and standard errors';
+
+CREATE TYPE @extschema@.mbgnbd AS (
+    r               double precision,
+    alpha           double precision,
+    a               double precision,
+    b               double precision,
+    log_likelihood  double precision,
+    n               double precision,
+    iterations      integer,
+    converged       boolean,
+    r_se            double precision,
+    alpha_se        double precision,
+    a_se            double precision,
+    b_se            double precision
+);
+COMMENT ON TYPE @extschema@.mbgnbd IS
+    'a fitted MBG/NBD model (Batislam, Denizel and Filiztekin 2007): parameters, log-likelihood, fit diagnostics and standard errors';
