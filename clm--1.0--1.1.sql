@@ -266,6 +266,13 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases_new(@extschema@.mbgnbd, double precision) IS
     'MBG/NBD expected repeat purchases E[X(horizon)] of a new customer';
 
+CREATE FUNCTION @extschema@.mbgnbd_purchase_probability(model @extschema@.mbgnbd, horizon double precision, n integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_purchase_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_purchase_probability(@extschema@.mbgnbd, double precision, integer) IS
+    'MBG/NBD probability P(N(horizon) = n) that a new customer makes exactly n repeat purchases in horizon';
+
 COMMENT ON FUNCTION @extschema@.btyd_fit_trans(@extschema@.btyd_fit_state, float8, float8, float8) IS
     'transition function of clm.bgnbd_fit, clm.mbgnbd_fit and clm.paretonbd_fit';
 COMMENT ON FUNCTION @extschema@.btyd_fit_trans(@extschema@.btyd_fit_state, float8, float8, float8, float8) IS

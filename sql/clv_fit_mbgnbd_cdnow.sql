@@ -91,6 +91,25 @@ FROM k cur JOIN k prev ON prev.k = cur.k - 1;
 SELECT abs(clm.mbgnbd_expected_purchases_new(m, 32) / ex32 - 1) < 1e-9 AS ex_matches_definition
 FROM fits, ex_defn;
 
+-- test_probability_of_n_purchases_up_to_time_same_as_R_BTYD: at r, alpha,
+-- a, b = 0.243, 4.414, 0.793, 2.426, P(N(2) = 10) = 1.07869e-07 within
+-- 1e-4, and P(N(30) = n), n = 11 .. 20, against R BTYD's BG/NBD values with
+-- rtol 0.5 (the suite's tolerances: these are BG/NBD figures)
+\set MB1 'ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.mbgnbd'
+SELECT abs(clm.mbgnbd_purchase_probability(:MB1, 2, 10) - 1.07869e-07) < 1e-4 AS n10_ok;
+SELECT bool_and(abs(clm.mbgnbd_purchase_probability(:MB1, 30, v.n) - v.expected) <= 0.5 * v.expected) AS pmf_ok
+FROM (VALUES (11, 0.0019995214), (12, 0.0015170236), (13, 0.0011633150), (14, 0.0009003148),
+             (15, 0.0007023638), (16, 0.0005517902), (17, 0.0004361913), (18, 0.0003467171),
+             (19, 0.0002769613), (20, 0.0002222260)) v(n, expected);
+-- and against the model itself: the probabilities over n sum to 1 and their
+-- mean is E[X(t)] (to n = 2000, where the tail is below 1e-30), at the
+-- fitted parameters and t = 32
+SELECT abs(sum(p) - 1) < 1e-10 AS sums_to_1,
+       abs(sum(n * p) / clm.mbgnbd_expected_purchases_new((SELECT m FROM fits), 32) - 1) < 1e-9 AS mean_is_ex
+FROM (SELECT n, clm.mbgnbd_purchase_probability((SELECT m FROM fits), 32, n) AS p
+      FROM generate_series(0, 2000) n) s;
+SELECT clm.mbgnbd_purchase_probability(:MB1, 30, -1);
+
 -- parallel plans give the serial fit
 CREATE TABLE many AS SELECT s.* FROM summary s, generate_series(1, 20);
 ANALYZE many;
@@ -114,3 +133,4 @@ SELECT clm.mbgnbd_log_likelihood(0.525, 6.183, 0.891, 1.614, 2, 30.43, 38.86);
 SELECT clm.mbgnbd_p_alive(:MB, 0, 0, 38.86), clm.mbgnbd_p_alive(:MB, 2, 30.43, 38.86);
 SELECT clm.mbgnbd_expected_purchases(:MB, 39, 2, 30.43, 38.86);
 SELECT clm.mbgnbd_expected_purchases_new(:MB, 78);
+SELECT clm.mbgnbd_purchase_probability(:MB, 39, 0);

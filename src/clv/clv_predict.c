@@ -57,6 +57,7 @@ PG_FUNCTION_INFO_V1(clm_clv_simple);
 PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(clm_mbgnbd_p_alive);
 PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_purchase_probability);
 PG_FUNCTION_INFO_V1(clm_bgbb_p_alive);
 PG_FUNCTION_INFO_V1(clm_bgbb_expected_transactions);
 PG_FUNCTION_INFO_V1(clm_bgbb_dert);
@@ -1804,4 +1805,44 @@ clm_mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
 									 * bg_ey_alive(ms[0], ms[1], ms[2], ms[3], 0.0, 0.0, h,
 												   bg_conn_for(model_cache(fcinfo, 0), ms, 0.0, &tmp)),
 									 "expected purchases"));
+}
+
+/*
+ * mbg_pmf
+ *		P(N(h) = n) for a new customer.  Either the customer survived the
+ *		n + 1 dropout chances (at time 0 and after each of n purchases) and
+ *		made exactly n purchases, or dropped out at the chance after the n-th
+ *		purchase (at time 0 for n = 0), having made at least n:
+ *		B(a, b+n+1)/B(a,b) NBD(n) + B(a+1, b+n)/B(a,b) P(NBD >= n).
+ */
+static double
+mbg_pmf(const double *m, double h, int n)
+{
+	double		r = m[0],
+				alpha = m[1],
+				a = m[2],
+				b = m[3];
+	double		lp0,
+				lq;
+
+	if (h == 0.0)
+		return n == 0 ? 1.0 : 0.0;
+	lp0 = log(alpha) - log(alpha + h);
+	lq = log(h) - log(alpha + h);
+	return exp(clm_lbeta(a, b + n + 1.0) - clm_lbeta(a, b) + nbd_log_pmf(r, lp0, lq, n))
+		+ exp(clm_lbeta(a + 1.0, b + n) - clm_lbeta(a, b))
+		* (n == 0 ? 1.0 : nbd_upper_tail(r, alpha, h, n));
+}
+
+/* clm.mbgnbd_purchase_probability(model, horizon, n): P(N(horizon) = n) */
+Datum
+clm_mbgnbd_purchase_probability(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	int32		n = PG_GETARG_INT32(2);
+
+	check_nonneg(h, "horizon");
+	check_n(n);
+	PG_RETURN_FLOAT8(finite_or_error(mbg_pmf(m, h, n), "purchase probability"));
 }
