@@ -7,7 +7,8 @@
  * such as Citus, which only combine partial states of non-pseudo types, can
  * push the fit down, and so that partial states can be stored and merged.
  * It holds the DISTINCT input rows with summed weights: identical (x, t_x, T)
- * customers collapse into one row, so the cost of a fit depends on the
+ * customers (or (x, t_x, n) of BG/BB, (periods, churned) of sBG) collapse
+ * into one row, so the cost of a fit depends on the
  * number of distinct rows, not on the number of customers.
  *
  * Two representations:
@@ -46,6 +47,8 @@ PG_FUNCTION_INFO_V1(clm_btyd_fit_state_recv);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_state_send);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_trans);
 PG_FUNCTION_INFO_V1(clm_spend_fit_trans);
+PG_FUNCTION_INFO_V1(clm_bgbb_fit_trans);
+PG_FUNCTION_INFO_V1(clm_sbg_fit_trans);
 PG_FUNCTION_INFO_V1(clm_btyd_fit_combine);
 
 #define CLV_STATE_VERSION 1
@@ -140,10 +143,17 @@ static const ExpandedObjectMethods clv_methods = {
 	clv_flatten_into
 };
 
+/* The names of the kinds in the text form, indexed by kind. */
+static const char *const clv_kind_names[CLV_KIND_MAX + 1] = {
+	NULL, "btyd", "spend", "bgbb", "sbg"
+};
+
+#define CLV_KIND_VALID(k) ((k) >= 1 && (k) <= CLV_KIND_MAX)
+
 static const char *
 kind_name(int kind)
 {
-	return kind == CLV_KIND_BTYD ? "btyd" : "spend";
+	return clv_kind_names[kind];
 }
 
 static int
@@ -272,7 +282,7 @@ clv_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_size
  * partial state), where the row-level errors of the transition functions
  * cannot name an argument.  The values follow the input contract of the
  * models (clv_input.c); a spend row also has x > 0 (the transition skips
- * x = 0) and 0 in the time column.
+ * x = 0) and 0 in the time column, and so has an sBG row.
  */
 static const char *
 clv_row_problem(int kind, const ClvFitRow *r)
@@ -283,6 +293,17 @@ clv_row_problem(int kind, const ClvFitRow *r)
 		return "a weight is not a positive finite number";
 	if (kind == CLV_KIND_BTYD)
 		return clv_btyd_history_problem(r->x, r->t_x, r->t);
+	if (kind == CLV_KIND_BGBB)
+		return clv_bgbb_history_problem(r->x, r->t_x, r->t);
+	if (kind == CLV_KIND_SBG)
+	{
+		problem = clv_sbg_history_problem(r->x, r->t_x);
+		if (problem)
+			return problem;
+		if (r->t != 0)
+			return "the third column of an sbg row is not 0";
+		return NULL;
+	}
 	problem = clv_spend_problem(r->x, r->t_x);
 	if (problem)
 		return problem;
@@ -313,7 +334,7 @@ clv_check_flat(const ClvFitStateData *s, Size size, int sqlstate)
 				(errcode(sqlstate),
 				 errmsg("invalid clm.btyd_fit_state: unsupported version %d", s->version),
 				 errdetail("This build of clm reads version %d.", CLV_STATE_VERSION)));
-	if (s->kind != CLV_KIND_BTYD && s->kind != CLV_KIND_SPEND)
+	if (!CLV_KIND_VALID(s->kind))
 		ereport(ERROR,
 				(errcode(sqlstate),
 				 errmsg("invalid clm.btyd_fit_state: unknown kind %d", s->kind)));
@@ -558,6 +579,72 @@ clm_spend_fit_trans(PG_FUNCTION_ARGS)
 }
 
 /*
+ * clm_bgbb_fit_trans(state, x, t_x, n [, weight])
+ *		Transition of clm.bgbb_fit: validate the discrete-time history and
+ *		add its weight to the distinct row (x, t_x, n).
+ */
+Datum
+clm_bgbb_fit_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	ClvFitExpanded *e;
+	double		x,
+				t_x,
+				n,
+				w,
+				penalizer;
+	uint16		flags;
+
+	aggcxt = clm_agg_context(fcinfo);
+	if (any_arg_null(fcinfo))
+		return fit_state_unchanged(fcinfo);
+
+	x = PG_GETARG_FLOAT8(1);
+	t_x = PG_GETARG_FLOAT8(2);
+	n = PG_GETARG_FLOAT8(3);
+	clv_check_bgbb_history(x, t_x, n);
+	check_weight_penalizer(fcinfo, 4, &w, &flags, &penalizer);
+
+	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_BGBB, 0, 0.0, 16)
+		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_BGBB, aggcxt);
+	clv_add_row(e, x, t_x, n, w);
+	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
+}
+
+/*
+ * clm_sbg_fit_trans(state, periods, churned [, weight])
+ *		Transition of clm.sbg_fit: a customer (or a group of weight
+ *		customers) who faced periods renewal opportunities and left at the
+ *		last one (churned) or is still active.  Stored as the row
+ *		(periods, churned as 0/1, 0).
+ */
+Datum
+clm_sbg_fit_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	ClvFitExpanded *e;
+	double		periods,
+				w,
+				penalizer;
+	bool		churned;
+	uint16		flags;
+
+	aggcxt = clm_agg_context(fcinfo);
+	if (any_arg_null(fcinfo))
+		return fit_state_unchanged(fcinfo);
+
+	periods = PG_GETARG_INT32(1);
+	churned = PG_GETARG_BOOL(2);
+	clv_check_sbg_history(periods, churned);
+	check_weight_penalizer(fcinfo, 3, &w, &flags, &penalizer);
+
+	e = PG_ARGISNULL(0) ? clv_new_expanded(aggcxt, CLV_KIND_SBG, 0, 0.0, 16)
+		: clv_state_for_update(PG_GETARG_DATUM(0), CLV_KIND_SBG, aggcxt);
+	clv_add_row(e, periods, churned ? 1.0 : 0.0, 0.0, w);
+	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
+}
+
+/*
  * clm_btyd_fit_combine(state, state)
  *		Merge two partial states (either may be NULL: a worker that saw no
  *		rows).  The result is always an expanded object in the aggregate
@@ -711,7 +798,8 @@ parse_double(const char *p, double *v, const char *str)
 /*
  * clm_btyd_fit_state_in
  *		Text form: kind=btyd version=1 penalizer=none rows=2: (0,0,38.86,1411)
- *		(1,1.71,38.86,1).  Every part is checked; the row count must match.
+ *		(1,1.71,38.86,1); the kind is btyd, spend, bgbb or sbg.  Every part
+ *		is checked; the row count must match.
  */
 Datum
 clm_btyd_fit_state_in(PG_FUNCTION_ARGS)
@@ -729,13 +817,19 @@ clm_btyd_fit_state_in(PG_FUNCTION_ARGS)
 	int			n = 0;
 
 	p = expect_literal(p, "kind=", str);
-	if (strncmp(p, "btyd", 4) == 0)
-		kind = CLV_KIND_BTYD;
-	else if (strncmp(p, "spend", 5) == 0)
-		kind = CLV_KIND_SPEND;
-	else
-		text_error(str, "The kind must be btyd or spend.");
-	p += (kind == CLV_KIND_BTYD) ? 4 : 5;
+	for (int k = 1; k <= CLV_KIND_MAX; k++)
+	{
+		size_t		len = strlen(clv_kind_names[k]);
+
+		if (strncmp(p, clv_kind_names[k], len) == 0 && p[len] == ' ')
+		{
+			kind = k;
+			p += len;
+			break;
+		}
+	}
+	if (kind == 0)
+		text_error(str, "The kind must be btyd, spend, bgbb or sbg.");
 	p = expect_literal(p, "version=", str);
 	p = parse_double(p, &v, str);
 	if (v != CLV_STATE_VERSION)
@@ -900,7 +994,7 @@ clm_btyd_fit_state_recv(PG_FUNCTION_ARGS)
 		rows[i].w = pq_getmsgfloat8(buf);
 	}
 	pq_getmsgend(buf);
-	if (kind != CLV_KIND_BTYD && kind != CLV_KIND_SPEND)
+	if (!CLV_KIND_VALID(kind))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid clm.btyd_fit_state: unknown kind %d", kind)));

@@ -45,4 +45,4 @@ CREATE TYPE @extschema@.btyd_fit_state (
     STORAGE = extended
 );
 COMMENT ON TYPE @extschema@.btyd_fit_state IS
-    'aggregate state of the CLV fits: distinct (x, t_x, t) or (x, mean spend) rows with summed weights and the penalizer';
+    'aggregate state of the CLV fits: distinct (x, t_x, t), (x, mean spend), BG/BB (x, t_x, n) or sBG (periods, churned) rows with summed weights and the penalizer';

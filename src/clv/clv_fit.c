@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * clv_fit.c
- *	  Maximum-likelihood fits of BG/NBD, Pareto/NBD and Gamma-Gamma: the
+ *	  Maximum-likelihood fits of BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma,
+ *	  BG/BB and sBG: the
  *	  log-likelihoods (per row, and summed over the distinct rows of a fit
  *	  state with their gradients), the fit driver and the aggregates' final
  *	  functions.
  *
  * Conventions (as in lifetimes, see doc/clv.md, "Fitting"): the objective is the
  * weighted MEAN negative log-likelihood plus penalizer * sum of squared
- * natural-scale parameters, minimised over log-parameters.  BG/NBD and
- * Pareto/NBD are fitted on times divided by max(T), so that the scale
+ * natural-scale parameters, minimised over log-parameters.  BG/NBD, MBG/NBD
+ * and Pareto/NBD are fitted on times divided by max(T), so that the scale
  * parameters start near 1 whatever the time unit; alpha (and beta) are
  * scaled back and the log-likelihood is reported in the original units.
  *
@@ -37,6 +38,10 @@
 PG_FUNCTION_INFO_V1(clm_bgnbd_fit_final);
 PG_FUNCTION_INFO_V1(clm_paretonbd_fit_final);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_fit_final);
+PG_FUNCTION_INFO_V1(clm_bgbb_fit_final);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_fit_final);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_log_likelihood);
+PG_FUNCTION_INFO_V1(clm_sbg_fit_final);
 PG_FUNCTION_INFO_V1(clm_bgnbd_log_likelihood);
 PG_FUNCTION_INFO_V1(clm_paretonbd_log_likelihood);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_log_likelihood);
@@ -68,11 +73,19 @@ typedef enum ClvModel
 {
 	MODEL_BGNBD,
 	MODEL_PARETONBD,
-	MODEL_GAMMA_GAMMA
+	MODEL_GAMMA_GAMMA,
+	MODEL_BGBB,
+	MODEL_SBG,
+	MODEL_MBGNBD
 } ClvModel;
 
+typedef struct FitData FitData;
+
+/* The mean negative log-likelihood (plus penalty) of a model, value only. */
+typedef double (*fit_value_fn) (const double *theta, const FitData *d);
+
 /* The data of one fit, times already divided by the scale. */
-typedef struct FitData
+struct FitData
 {
 	ClvModel	model;
 	int			nparams;
@@ -80,10 +93,11 @@ typedef struct FitData
 	const ClvFitRow *rows;
 	double		wsum;
 	double		penalizer;
-} FitData;
+	fit_value_fn value;			/* for the models with a numeric gradient */
+};
 
-/* Step of the central differences for the Pareto/NBD gradient (log scale). */
-#define PNBD_GRAD_STEP 2e-5
+/* Step of the central differences of the numeric gradients (log scale). */
+#define FD_GRAD_STEP 2e-5
 
 /* ---------- per-row log-likelihoods ---------- */
 
@@ -107,6 +121,22 @@ bgnbd_row_ll(double r, double alpha, double a, double b,
 		return a1 + a2 + clm_logsumexp(a3, a4);
 	}
 	return a1 + a2 + a3;
+}
+
+/*
+ * MBG/NBD log-likelihood of one customer (Batislam, Denizel and Filiztekin
+ * 2007): as BG/NBD, but the customer may also drop out at time 0, so the
+ * dropout branch exists for x = 0 too and the beta terms shift by one.
+ */
+static double
+mbgnbd_row_ll(double r, double alpha, double a, double b,
+			  double x, double t_x, double t)
+{
+	double		a1 = clm_lgamma(r + x) - clm_lgamma(r) + r * log(alpha);
+	double		a2 = clm_lgamma(a + b) + clm_lgamma(b + x + 1) - clm_lgamma(b) - clm_lgamma(a + b + x + 1);
+
+	return a1 + a2 + clm_logsumexp(-(r + x) * log(alpha + t),
+								   log(a) - log(b + x) - (r + x) * log(alpha + t_x));
 }
 
 /*
@@ -146,6 +176,41 @@ gg_row_ll(double p, double q, double g, double x, double m)
 
 	return clm_lgamma(px + q) - clm_lgamma(px) - clm_lgamma(q) + q * log(g)
 		+ (px - 1.0) * log(m) + px * log(x) - (px + q) * log(g + m * x);
+}
+
+/*
+ * BG/BB log-likelihood of one customer with x repeat transactions in n
+ * opportunities, the last at opportunity t_x (Fader, Hardie and Shang 2010,
+ * eq. 5): alive through n, or dropped out after one of opportunities
+ * t_x .. n-1.  Every term is a ratio of beta functions, summed in logs.
+ */
+double
+clv_bgbb_row_ll(double alpha, double beta, double gamma, double delta,
+			double x, double t_x, double n)
+{
+	double		lb_ab = clm_lbeta(alpha, beta),
+				lb_gd = clm_lbeta(gamma, delta);
+	double		ll = clm_lbeta(alpha + x, beta + n - x) - lb_ab
+		+ clm_lbeta(gamma, delta + n) - lb_gd;
+
+	for (double i = 0; i < n - t_x; i++)
+		ll = clm_logsumexp(ll, clm_lbeta(alpha + x, beta + t_x - x + i) - lb_ab
+						   + clm_lbeta(gamma + 1, delta + t_x + i) - lb_gd);
+	return ll;
+}
+
+/*
+ * sBG log-likelihood of one customer who faced `periods` renewal
+ * opportunities (Fader and Hardie 2007): churned at the last one,
+ * P(T = t) = B(alpha + 1, beta + t - 1) / B(alpha, beta); still active,
+ * S(t) = B(alpha, beta + t) / B(alpha, beta).
+ */
+static double
+sbg_row_ll(double alpha, double beta, double periods, bool churned)
+{
+	if (churned)
+		return clm_lbeta(alpha + 1, beta + periods - 1) - clm_lbeta(alpha, beta);
+	return clm_lbeta(alpha, beta + periods) - clm_lbeta(alpha, beta);
 }
 
 /* ---------- objectives over the distinct rows ---------- */
@@ -334,33 +399,101 @@ pnbd_value(const double *theta, const FitData *d)
 }
 
 /*
- * Pareto/NBD objective: the gradient by central differences in log space
- * (its analytic form would need derivatives of 2F1 in its parameters).
+ * BG/BB mean negative log-likelihood (value only).  The rows are compressed
+ * patterns (a few dozen for yearly opportunities), so a numeric gradient
+ * costs little.
  */
 static double
-pnbd_objective(const double *theta, double *grad, void *arg)
+bgbb_value(const double *theta, const FitData *d)
+{
+	double		p[4],
+				ll = 0.0,
+				f;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, 4, p))
+		return INFINITY;
+	for (int i = 0; i < d->nrows; i++)
+	{
+		const ClvFitRow *row = &d->rows[i];
+
+		ll += row->w * clv_bgbb_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+	}
+	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	return isfinite(f) ? f : INFINITY;
+}
+
+/* MBG/NBD mean negative log-likelihood (value only). */
+static double
+mbgnbd_value(const double *theta, const FitData *d)
+{
+	double		p[4],
+				ll = 0.0,
+				f;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, 4, p))
+		return INFINITY;
+	for (int i = 0; i < d->nrows; i++)
+	{
+		const ClvFitRow *row = &d->rows[i];
+
+		ll += row->w * mbgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+	}
+	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	return isfinite(f) ? f : INFINITY;
+}
+
+/* sBG mean negative log-likelihood (value only). */
+static double
+sbg_value(const double *theta, const FitData *d)
+{
+	double		p[2],
+				ll = 0.0,
+				f;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, 2, p))
+		return INFINITY;
+	for (int i = 0; i < d->nrows; i++)
+	{
+		const ClvFitRow *row = &d->rows[i];
+
+		ll += row->w * sbg_row_ll(p[0], p[1], row->x, row->t_x != 0);
+	}
+	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	return isfinite(f) ? f : INFINITY;
+}
+
+/*
+ * Objective of the models without an analytic gradient (Pareto/NBD, whose
+ * gradient would need derivatives of 2F1 in its parameters; BG/BB; sBG):
+ * d->value with the gradient by central differences in log space.
+ */
+static double
+numgrad_objective(const double *theta, double *grad, void *arg)
 {
 	const FitData *d = arg;
-	double		f = pnbd_value(theta, d);
+	double		f = d->value(theta, d);
 
 	if (grad && isfinite(f))
 	{
-		double		th[4];
+		double		th[CLM_OPTIM_MAXDIM];
 
-		memcpy(th, theta, sizeof(th));
-		for (int i = 0; i < 4; i++)
+		memcpy(th, theta, sizeof(double) * d->nparams);
+		for (int i = 0; i < d->nparams; i++)
 		{
 			double		fp,
 						fm;
 
-			th[i] = theta[i] + PNBD_GRAD_STEP;
-			fp = pnbd_value(th, d);
-			th[i] = theta[i] - PNBD_GRAD_STEP;
-			fm = pnbd_value(th, d);
+			th[i] = theta[i] + FD_GRAD_STEP;
+			fp = d->value(th, d);
+			th[i] = theta[i] - FD_GRAD_STEP;
+			fm = d->value(th, d);
 			th[i] = theta[i];
 			if (!isfinite(fp) || !isfinite(fm))
 				return INFINITY;
-			grad[i] = (fp - fm) / (2.0 * PNBD_GRAD_STEP);
+			grad[i] = (fp - fm) / (2.0 * FD_GRAD_STEP);
 		}
 	}
 	return f;
@@ -444,6 +577,25 @@ gg_objective(const double *theta, double *grad, void *arg)
 
 /* ---------- the fit driver ---------- */
 
+/* What the driver needs to know of each model. */
+typedef struct ClvModelInfo
+{
+	const char *name;			/* in messages */
+	int			kind;			/* the rows it fits (CLV_KIND_*) */
+	int			nparams;
+	bool		scaled;			/* fitted on times divided by max(t) */
+	const char *aggregate;		/* the aggregate that collects its rows */
+} ClvModelInfo;
+
+static const ClvModelInfo model_info[] = {
+	[MODEL_BGNBD] = {"BG/NBD", CLV_KIND_BTYD, 4, true, "clm.bgnbd_fit"},
+	[MODEL_PARETONBD] = {"Pareto/NBD", CLV_KIND_BTYD, 4, true, "clm.paretonbd_fit"},
+	[MODEL_GAMMA_GAMMA] = {"Gamma-Gamma", CLV_KIND_SPEND, 3, false, "clm.gamma_gamma_fit"},
+	[MODEL_BGBB] = {"BG/BB", CLV_KIND_BGBB, 4, false, "clm.bgbb_fit"},
+	[MODEL_SBG] = {"sBG", CLV_KIND_SBG, 2, false, "clm.sbg_fit"},
+	[MODEL_MBGNBD] = {"MBG/NBD", CLV_KIND_BTYD, 4, true, "clm.mbgnbd_fit"},
+};
+
 typedef struct FitOutcome
 {
 	double		params[4];		/* natural scale, original time unit */
@@ -495,14 +647,15 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 
 	memset(out, 0, sizeof(*out));
 	d.model = model;
-	d.nparams = (model == MODEL_GAMMA_GAMMA) ? 3 : 4;
+	d.nparams = model_info[model].nparams;
+	d.value = NULL;
 	d.nrows = in->nrows;
 	d.penalizer = in->has_penalizer ? in->penalizer : 0.0;
 	d.wsum = 0.0;
 	for (int i = 0; i < in->nrows; i++)
 		d.wsum += rows[i].w;
 
-	if (model != MODEL_GAMMA_GAMMA)
+	if (model_info[model].scaled)
 	{
 		double		tmax = 0.0;
 
@@ -533,12 +686,36 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			start[1][3] = 1.0;
 			break;
 		case MODEL_PARETONBD:
-			fn = pnbd_objective;
+			fn = numgrad_objective;
+			d.value = pnbd_value;
 			gtol = 1e-8;
 			start[1][0] = log(0.5);
 			start[1][1] = -1.0;
 			start[1][2] = log(0.5);
 			start[1][3] = -1.0;
+			break;
+		case MODEL_MBGNBD:
+			fn = numgrad_objective;
+			d.value = mbgnbd_value;
+			gtol = 1e-8;
+			start[1][0] = 0.0;
+			start[1][1] = -1.0;
+			start[1][2] = 0.0;
+			start[1][3] = 1.0;
+			break;
+		case MODEL_BGBB:
+			fn = numgrad_objective;
+			d.value = bgbb_value;
+			gtol = 1e-8;
+			for (int i = 0; i < 4; i++)
+				start[1][i] = 0.0;
+			break;
+		case MODEL_SBG:
+			fn = numgrad_objective;
+			d.value = sbg_value;
+			gtol = 1e-8;
+			start[1][0] = 0.0;
+			start[1][1] = 0.0;
 			break;
 		default:
 			fn = gg_objective;
@@ -587,13 +764,12 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the %s log-likelihood is not finite anywhere the optimizer looked",
-						model == MODEL_BGNBD ? "BG/NBD" :
-						model == MODEL_PARETONBD ? "Pareto/NBD" : "Gamma-Gamma"),
+						model_info[model].name),
 				 errhint("Check the data for extreme values, or add a small penalizer.")));
 
 	for (int i = 0; i < d.nparams; i++)
 		out->params[i] = exp(best.theta[i]);
-	if (model != MODEL_GAMMA_GAMMA)
+	if (model_info[model].scaled)
 	{
 		out->params[1] *= scale;	/* alpha */
 		if (model == MODEL_PARETONBD)
@@ -620,6 +796,12 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			v = bgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
 		else if (model == MODEL_PARETONBD)
 			v = pnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+		else if (model == MODEL_MBGNBD)
+			v = mbgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+		else if (model == MODEL_BGBB)
+			v = clv_bgbb_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+		else if (model == MODEL_SBG)
+			v = sbg_row_ll(p[0], p[1], row->x, row->t_x != 0);
 		else
 			v = gg_row_ll(p[0], p[1], p[2], row->x, row->t_x);
 		out->ll += row->w * v;
@@ -671,9 +853,26 @@ fit_result(FunctionCallInfo fcinfo, const FitOutcome *o, int nparams)
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
-/* Common body of the three final functions. */
+/* The rows a state of a kind holds, for messages. */
+static const char *
+kind_rows(int kind)
+{
+	switch (kind)
+	{
+		case CLV_KIND_BTYD:
+			return "(x, t_x, t)";
+		case CLV_KIND_SPEND:
+			return "(x, mean_spend)";
+		case CLV_KIND_BGBB:
+			return "BG/BB (x, t_x, n)";
+		default:
+			return "sBG (periods, churned)";
+	}
+}
+
+/* Common body of the final functions. */
 static Datum
-fit_final(FunctionCallInfo fcinfo, ClvModel model, int kind)
+fit_final(FunctionCallInfo fcinfo, ClvModel model)
 {
 	ClvFitInput in;
 	FitOutcome	o;
@@ -681,37 +880,59 @@ fit_final(FunctionCallInfo fcinfo, ClvModel model, int kind)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	clv_state_get_input(PG_GETARG_DATUM(0), &in);
-	if (in.kind != kind)
+	if (in.kind != model_info[model].kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("this clm.btyd_fit_state holds %s rows",
-						in.kind == CLV_KIND_BTYD ? "(x, t_x, t)" : "(x, mean_spend)"),
-				 errhint("Use clm.bgnbd_fit or clm.paretonbd_fit for purchase rows and clm.gamma_gamma_fit for spend rows.")));
+				 errmsg("this clm.btyd_fit_state holds %s rows", kind_rows(in.kind)),
+				 errdetail("The %s fit needs %s rows.", model_info[model].name,
+						   kind_rows(model_info[model].kind)),
+				 errhint("Use clm.bgnbd_fit, clm.mbgnbd_fit or clm.paretonbd_fit for purchase rows, clm.gamma_gamma_fit for spend rows, clm.bgbb_fit for BG/BB rows and clm.sbg_fit for sBG rows.")));
 	if (in.nrows == 0)
 		PG_RETURN_NULL();
 	fit_model(model, &in, &o);
-	return fit_result(fcinfo, &o, model == MODEL_GAMMA_GAMMA ? 3 : 4);
+	return fit_result(fcinfo, &o, model_info[model].nparams);
 }
 
 /* Final function of clm.bgnbd_fit: fit BG/NBD to the collected rows. */
 Datum
 clm_bgnbd_fit_final(PG_FUNCTION_ARGS)
 {
-	return fit_final(fcinfo, MODEL_BGNBD, CLV_KIND_BTYD);
+	return fit_final(fcinfo, MODEL_BGNBD);
 }
 
 /* Final function of clm.paretonbd_fit. */
 Datum
 clm_paretonbd_fit_final(PG_FUNCTION_ARGS)
 {
-	return fit_final(fcinfo, MODEL_PARETONBD, CLV_KIND_BTYD);
+	return fit_final(fcinfo, MODEL_PARETONBD);
 }
 
 /* Final function of clm.gamma_gamma_fit. */
 Datum
 clm_gamma_gamma_fit_final(PG_FUNCTION_ARGS)
 {
-	return fit_final(fcinfo, MODEL_GAMMA_GAMMA, CLV_KIND_SPEND);
+	return fit_final(fcinfo, MODEL_GAMMA_GAMMA);
+}
+
+/* Final function of clm.mbgnbd_fit. */
+Datum
+clm_mbgnbd_fit_final(PG_FUNCTION_ARGS)
+{
+	return fit_final(fcinfo, MODEL_MBGNBD);
+}
+
+/* Final function of clm.bgbb_fit. */
+Datum
+clm_bgbb_fit_final(PG_FUNCTION_ARGS)
+{
+	return fit_final(fcinfo, MODEL_BGBB);
+}
+
+/* Final function of clm.sbg_fit. */
+Datum
+clm_sbg_fit_final(PG_FUNCTION_ARGS)
+{
+	return fit_final(fcinfo, MODEL_SBG);
 }
 
 /* ---------- log-likelihood at given parameters ---------- */
@@ -760,6 +981,26 @@ clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS)
 	check_param(b, "b");
 	clv_check_btyd_history(x, t_x, t);
 	PG_RETURN_DATUM(finite_ll(bgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
+}
+
+/* clm.mbgnbd_log_likelihood(r, alpha, a, b, x, t_x, t). */
+Datum
+clm_mbgnbd_log_likelihood(PG_FUNCTION_ARGS)
+{
+	double		r = PG_GETARG_FLOAT8(0),
+				alpha = PG_GETARG_FLOAT8(1),
+				a = PG_GETARG_FLOAT8(2),
+				b = PG_GETARG_FLOAT8(3),
+				x = PG_GETARG_FLOAT8(4),
+				t_x = PG_GETARG_FLOAT8(5),
+				t = PG_GETARG_FLOAT8(6);
+
+	check_param(r, "r");
+	check_param(alpha, "alpha");
+	check_param(a, "a");
+	check_param(b, "b");
+	clv_check_btyd_history(x, t_x, t);
+	PG_RETURN_DATUM(finite_ll(mbgnbd_row_ll(r, alpha, a, b, x, t_x, t)));
 }
 
 /* clm.paretonbd_log_likelihood(r, alpha, s, beta, x, t_x, t). */

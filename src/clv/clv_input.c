@@ -21,6 +21,14 @@
  * fit skips it, its log-likelihood is 0, and its expected spend is the
  * population mean.
  *
+ * (x, t_x, n) of BG/BB, in discrete opportunities: all finite whole numbers
+ * >= 0; t_x = 0 when x = 0; x <= t_x (at most one transaction per
+ * opportunity, the last at t_x); t_x <= n.
+ *
+ * (periods, churned) of sBG: periods a whole number >= 0 (renewal
+ * opportunities faced); a churned customer left at the last of them, so
+ * periods >= 1 when churned.
+ *
  * IDENTIFICATION
  *	  src/clv/clv_input.c
  *
@@ -81,6 +89,36 @@ static const ClvInputRule spend_zero = {
 	"The Gamma-Gamma model needs positive amounts; filter out returns and free orders, or customers whose mean spend is not positive."
 };
 
+#define BGBB_HINT "In BG/BB, x counts the repeat transactions, t_x is the opportunity of the last one (0 when x is 0) and n the number of opportunities; at most one transaction per opportunity."
+
+static const ClvInputRule n_not_finite = {
+	ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "n must be a finite number", NOT_FINITE_HINT
+};
+static const ClvInputRule opportunity_not_count = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "t_x and n must be non-negative whole numbers", BGBB_HINT
+};
+static const ClvInputRule bgbb_t_x_without_repeat = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "t_x must be 0 when x is 0", BGBB_HINT
+};
+static const ClvInputRule x_after_t_x = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "x must not be greater than t_x", BGBB_HINT
+};
+static const ClvInputRule t_x_after_n = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "t_x must not be greater than n", BGBB_HINT
+};
+
+#define SBG_HINT "periods is the number of renewal opportunities the customer faced; churned says the customer left at the last of them."
+
+static const ClvInputRule periods_not_count = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "periods must be a non-negative whole number", SBG_HINT
+};
+static const ClvInputRule churned_without_period = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "a churned customer must have faced at least one renewal opportunity", SBG_HINT
+};
+static const ClvInputRule churned_not_flag = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "churned must be 0 or 1", SBG_HINT
+};
+
 /* The rule x, a count of repeat purchase periods, breaks, or NULL. */
 static const ClvInputRule *
 count_rule(double x)
@@ -127,6 +165,49 @@ spend_rule(double x, double mean_spend)
 		return &spend_negative;
 	if (x > 0 && mean_spend == 0)
 		return &spend_zero;
+	return NULL;
+}
+
+/* A finite whole number >= 0 (a count of opportunities). */
+static bool
+is_count(double v)
+{
+	return isfinite(v) && v >= 0 && v == floor(v);
+}
+
+/* The first rule (x, t_x, n) of BG/BB breaks, or NULL. */
+static const ClvInputRule *
+bgbb_rule(double x, double t_x, double n)
+{
+	const ClvInputRule *rule = count_rule(x);
+
+	if (rule)
+		return rule;
+	if (!isfinite(t_x))
+		return &t_x_not_finite;
+	if (!isfinite(n))
+		return &n_not_finite;
+	if (!is_count(t_x) || !is_count(n))
+		return &opportunity_not_count;
+	if (x == 0 && t_x != 0)
+		return &bgbb_t_x_without_repeat;
+	if (x > t_x)
+		return &x_after_t_x;
+	if (t_x > n)
+		return &t_x_after_n;
+	return NULL;
+}
+
+/* The first rule (periods, churned as 0 or 1) of sBG breaks, or NULL. */
+static const ClvInputRule *
+sbg_rule(double periods, double churned)
+{
+	if (!is_count(periods) || periods > PG_INT32_MAX)
+		return &periods_not_count;
+	if (churned != 0 && churned != 1)
+		return &churned_not_flag;
+	if (churned == 1 && periods == 0)
+		return &churned_without_period;
 	return NULL;
 }
 
@@ -182,6 +263,47 @@ const char *
 clv_spend_problem(double x, double mean_spend)
 {
 	const ClvInputRule *rule = spend_rule(x, mean_spend);
+
+	return rule ? rule->msg : NULL;
+}
+
+/* clv_check_bgbb_history: the same for a BG/BB input (x, t_x, n). */
+void
+clv_check_bgbb_history(double x, double t_x, double n)
+{
+	const ClvInputRule *rule = bgbb_rule(x, t_x, n);
+
+	if (rule)
+		raise_rule(rule, psprintf("x is %s, t_x is %s and n is %s.",
+								  float8out_internal(x), float8out_internal(t_x),
+								  float8out_internal(n)));
+}
+
+/* The message of the rule (x, t_x, n) of BG/BB breaks, or NULL. */
+const char *
+clv_bgbb_history_problem(double x, double t_x, double n)
+{
+	const ClvInputRule *rule = bgbb_rule(x, t_x, n);
+
+	return rule ? rule->msg : NULL;
+}
+
+/* clv_check_sbg_history: the same for an sBG input (periods, churned). */
+void
+clv_check_sbg_history(double periods, bool churned)
+{
+	const ClvInputRule *rule = sbg_rule(periods, churned ? 1.0 : 0.0);
+
+	if (rule)
+		raise_rule(rule, psprintf("periods is %s and churned is %s.",
+								  float8out_internal(periods), churned ? "true" : "false"));
+}
+
+/* The message of the rule (periods, churned as 0 or 1) of sBG breaks, or NULL. */
+const char *
+clv_sbg_history_problem(double periods, double churned)
+{
+	const ClvInputRule *rule = sbg_rule(periods, churned);
 
 	return rule ? rule->msg : NULL;
 }

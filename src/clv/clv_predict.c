@@ -38,6 +38,7 @@
 
 #include "clm.h"
 #include "clm_math.h"
+#include "clv_fit.h"
 #include "clv_input.h"
 #include "hyp2f1.h"
 #include "pnbd_a0.h"
@@ -53,6 +54,18 @@ PG_FUNCTION_INFO_V1(clm_paretonbd_purchase_probability);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_expected_spend);
 PG_FUNCTION_INFO_V1(clm_clv);
 PG_FUNCTION_INFO_V1(clm_clv_simple);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_purchase_probability);
+PG_FUNCTION_INFO_V1(clm_bgbb_p_alive);
+PG_FUNCTION_INFO_V1(clm_bgbb_expected_transactions);
+PG_FUNCTION_INFO_V1(clm_bgbb_dert);
+PG_FUNCTION_INFO_V1(clm_sbg_survival);
+PG_FUNCTION_INFO_V1(clm_sbg_retention);
+PG_FUNCTION_INFO_V1(clm_sbg_expected_lifetime);
+PG_FUNCTION_INFO_V1(clm_sbg_derl);
+PG_FUNCTION_INFO_V1(clm_sbg_clv);
 
 /* days in a month, by the Julian year: 365.25 / 12 */
 #define CLM_DAYS_PER_MONTH	(365.25 / 12.0)
@@ -256,6 +269,9 @@ memo_slot(ModelCache *mc, const MemoKey *key, bool *found)
 static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
 static const char *const paretonbd_names[] = {"r", "alpha", "s", "beta"};
 static const char *const gg_names[] = {"p", "q", "gamma"};
+static const char *const mbgnbd_names[] = {"r", "alpha", "a", "b"};
+static const char *const bgbb_names[] = {"alpha", "beta", "gamma", "delta"};
+static const char *const sbg_names[] = {"alpha", "beta"};
 
 /* ------------------------------------------------------------------------
  * Input checks shared by the predictions
@@ -307,13 +323,6 @@ expm1_ratio(double y)
 	if (fabs(y) < 1e-5)
 		return 1.0 + y * (0.5 + y / 6.0);
 	return expm1(y) / y;
-}
-
-/* ln B(p, q) */
-static double
-lbeta(double p, double q)
-{
-	return clm_lgamma(p) + clm_lgamma(q) - clm_lgamma(p + q);
 }
 
 /* ------------------------------------------------------------------------
@@ -935,9 +944,9 @@ bg_pmf(const double *m, double h, int n)
 		return n == 0 ? 1.0 : 0.0;
 	lp0 = log(alpha) - log(alpha + h);
 	lq = log(h) - log(alpha + h);
-	p = exp(lbeta(a, b + n) - lbeta(a, b) + nbd_log_pmf(r, lp0, lq, n));
+	p = exp(clm_lbeta(a, b + n) - clm_lbeta(a, b) + nbd_log_pmf(r, lp0, lq, n));
 	if (n > 0)
-		p += exp(lbeta(a + 1.0, b + n - 1.0) - lbeta(a, b)) *
+		p += exp(clm_lbeta(a + 1.0, b + n - 1.0) - clm_lbeta(a, b)) *
 			nbd_upper_tail(r, alpha, h, n);
 	return p;
 }
@@ -1096,7 +1105,7 @@ pn_pmf(const double *m, double h, int n)
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	lpref = r * log(alpha) + s * log(beta) + lbeta(r + n, s + 1.0) - lbeta(r, s);
+	lpref = r * log(alpha) + s * log(beta) + clm_lbeta(r + n, s + 1.0) - clm_lbeta(r, s);
 
 	/* B1 >= the partial sum; clamp rounding */
 	second = lB1 > lsum ? exp(lpref + lB1) * -expm1(lsum - lB1) : 0.0;
@@ -1457,4 +1466,383 @@ clm_clv_simple(PG_FUNCTION_ARGS)
 	/* (1 - e^-y) / d = L * (log1p(d)/d) * (-expm1(-y)/y) */
 	ann = life * (d == 0.0 ? 1.0 : log1p(d) / d) * expm1_ratio(-y);
 	PG_RETURN_FLOAT8(finite_or_error(v * ann, "CLV"));
+}
+
+/* ------------------------------------------------------------------------
+ * BG/BB (Fader, Hardie and Shang 2010)
+ * ------------------------------------------------------------------------
+ */
+
+/* A per-opportunity discount rate: finite and positive. */
+static double
+check_discount_rate(double d)
+{
+	clm_check_finite_float8(d, "discount_rate");
+	if (!(d > 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("discount_rate must be positive"),
+				 errdetail("The value is %g.", d),
+				 errhint("The rate is per period (opportunity); the discounted sums are infinite without discounting.")));
+	return d;
+}
+
+/* A whole number of periods: not negative. */
+static void
+check_periods(int32 v, const char *name)
+{
+	if (v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", name),
+				 errdetail("The value is %d.", v)));
+}
+
+/*
+ * The model and history arguments of the BG/BB predictions, checked, and
+ * ln L of the history: every prediction is a ratio over the likelihood.
+ */
+static const double *
+bgbb_args(FunctionCallInfo fcinfo, int xarg, double *x, double *t_x, double *n,
+		  double *ln_l)
+{
+	const double *m = model_params(fcinfo, 0, 0, 4, bgbb_names, "bgbb");
+
+	*x = PG_GETARG_FLOAT8(xarg);
+	*t_x = PG_GETARG_FLOAT8(xarg + 1);
+	*n = PG_GETARG_FLOAT8(xarg + 2);
+	clv_check_bgbb_history(*x, *t_x, *n);
+	*ln_l = clv_bgbb_row_ll(m[0], m[1], m[2], m[3], *x, *t_x, *n);
+	if (!isfinite(*ln_l))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the BG/BB likelihood of this history is not finite"),
+				 errhint("Check that the model parameters are in a sensible range.")));
+	return m;
+}
+
+/*
+ * clm.bgbb_p_alive(model, x, t_x, n): P(alive at opportunity n + 1 | x,
+ * t_x, n) = B(a+x, b+n-x)/B(a,b) * B(g, d+n+1)/B(g,d) / L (FHS 2010, eq. 11).
+ */
+Datum
+clm_bgbb_p_alive(PG_FUNCTION_ARGS)
+{
+	double		x,
+				t_x,
+				n,
+				ln_l;
+	const double *m = bgbb_args(fcinfo, 1, &x, &t_x, &n, &ln_l);
+	double		v;
+
+	v = exp(clm_lbeta(m[0] + x, m[1] + n - x) - clm_lbeta(m[0], m[1])
+			+ clm_lbeta(m[2], m[3] + n + 1) - clm_lbeta(m[2], m[3]) - ln_l);
+	PG_RETURN_FLOAT8(finite_or_error(Min(v, 1.0), "P(alive)"));
+}
+
+/*
+ * clm.bgbb_expected_transactions(model, n_star, x, t_x, n): expected
+ * transactions in opportunities n+1 .. n+n_star.  Given the history, the
+ * customer transacts at opportunity n+t with probability P(alive at n+t) *
+ * E[p | alive], which sums to
+ *   B(a+x+1, b+n-x)/B(a,b) / L * sum_{t=1..n_star} B(g, d+n+t)/B(g,d),
+ * FHS 2010's eq. 13 before its closed form; the sum runs by the ratio
+ * B(g, d+k+1)/B(g, d+k) = (d+k)/(g+d+k), so it has no singularity at
+ * gamma = 1, where the closed form has one.
+ */
+Datum
+clm_bgbb_expected_transactions(PG_FUNCTION_ARGS)
+{
+	int32		n_star = PG_GETARG_INT32(1);
+	double		x,
+				t_x,
+				n,
+				ln_l;
+	const double *m;
+	double		term,
+				sum = 0.0;
+
+	check_periods(n_star, "n_star");
+	m = bgbb_args(fcinfo, 2, &x, &t_x, &n, &ln_l);
+	term = exp(clm_lbeta(m[2], m[3] + n + 1) - clm_lbeta(m[2], m[3]));
+	for (int32 t = 1; t <= n_star; t++)
+	{
+		if ((t & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		sum += term;
+		term *= (m[3] + n + t) / (m[2] + m[3] + n + t);
+	}
+	PG_RETURN_FLOAT8(finite_or_error(exp(clm_lbeta(m[0] + x + 1, m[1] + n - x)
+										 - clm_lbeta(m[0], m[1]) - ln_l) * sum,
+									 "expected transactions"));
+}
+
+/*
+ * clm.bgbb_dert(model, discount_rate, x, t_x, n): the same expectation over
+ * all future opportunities, the one at n+t discounted by (1+d)^t (FHS 2010,
+ * eq. 14):
+ *   B(a+x+1, b+n-x)/B(a,b) * B(g, d+n+1)/B(g,d) / L / (1+d)
+ *   * 2F1(1, delta+n+1; gamma+delta+n+1; 1/(1+d)).
+ */
+Datum
+clm_bgbb_dert(PG_FUNCTION_ARGS)
+{
+	double		d = check_discount_rate(PG_GETARG_FLOAT8(1));
+	double		x,
+				t_x,
+				n,
+				ln_l;
+	const double *m = bgbb_args(fcinfo, 2, &x, &t_x, &n, &ln_l);
+	double		v;
+
+	v = exp(clm_lbeta(m[0] + x + 1, m[1] + n - x) - clm_lbeta(m[0], m[1])
+			+ clm_lbeta(m[2], m[3] + n + 1) - clm_lbeta(m[2], m[3]) - ln_l)
+		/ (1.0 + d) * clm_hyp2f1(1.0, m[3] + n + 1, m[2] + m[3] + n + 1, 1.0 / (1.0 + d));
+	PG_RETURN_FLOAT8(finite_or_error(v, "DERT"));
+}
+
+/* ------------------------------------------------------------------------
+ * sBG (Fader and Hardie 2007, 2010)
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * clm.sbg_survival(model, t): S(t) = B(alpha, beta+t) / B(alpha, beta), the
+ * share of a cohort still active after t renewal opportunities.
+ */
+Datum
+clm_sbg_survival(PG_FUNCTION_ARGS)
+{
+	const double *m = model_params(fcinfo, 0, 0, 2, sbg_names, "sbg");
+	int32		t = PG_GETARG_INT32(1);
+
+	check_periods(t, "t");
+	PG_RETURN_FLOAT8(finite_or_error(exp(clm_lbeta(m[0], m[1] + t) - clm_lbeta(m[0], m[1])),
+									 "survival"));
+}
+
+/*
+ * clm.sbg_retention(model, t): r_t = S(t)/S(t-1) = (beta+t-1)/(alpha+beta+t-1),
+ * the retention rate at renewal t, rising with t as the customers most
+ * likely to churn leave first.
+ */
+Datum
+clm_sbg_retention(PG_FUNCTION_ARGS)
+{
+	const double *m = model_params(fcinfo, 0, 0, 2, sbg_names, "sbg");
+	int32		t = PG_GETARG_INT32(1);
+
+	if (t < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("t must be at least 1"),
+				 errdetail("The value is %d.", t),
+				 errhint("Renewal opportunities are numbered from 1.")));
+	PG_RETURN_FLOAT8((m[1] + t - 1) / (m[0] + m[1] + t - 1));
+}
+
+/*
+ * clm.sbg_expected_lifetime(model [, horizon]): without a horizon, E[T] =
+ * sum_{t>=0} S(t) = E[1/theta] = (alpha+beta-1)/(alpha-1), infinite for
+ * alpha <= 1 (an error rather than an infinity); with one, the truncated
+ * sum over t = 0 .. horizon-1, by S(t+1) = S(t) (beta+t)/(alpha+beta+t).
+ */
+Datum
+clm_sbg_expected_lifetime(PG_FUNCTION_ARGS)
+{
+	const double *m = model_params(fcinfo, 0, 0, 2, sbg_names, "sbg");
+	double		s = 1.0,
+				sum = 0.0;
+	int32		h;
+
+	if (PG_NARGS() == 1)
+	{
+		if (!(m[0] > 1.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the expected sBG lifetime is infinite when alpha <= 1"),
+					 errdetail("alpha is %g.", m[0]),
+					 errhint("Pass a horizon, or use clm.sbg_derl or clm.sbg_clv, which discount.")));
+		PG_RETURN_FLOAT8(finite_or_error((m[0] + m[1] - 1.0) / (m[0] - 1.0),
+										 "expected lifetime"));
+	}
+	h = PG_GETARG_INT32(1);
+	check_periods(h, "horizon");
+	for (int32 t = 0; t < h; t++)
+	{
+		if ((t & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		sum += s;
+		s *= (m[1] + t) / (m[0] + m[1] + t);
+	}
+	PG_RETURN_FLOAT8(finite_or_error(sum, "expected lifetime"));
+}
+
+/*
+ * clm.sbg_derl(model, periods, discount_rate): Fader and Hardie's (2010)
+ * DERL of a customer who has renewed at each of `periods` opportunities
+ * (their n - 1 renewals): sum_{k>=0} S(periods+1+k)/S(periods) / (1+d)^k
+ *   = (beta+periods)/(alpha+beta+periods)
+ *     * 2F1(1, beta+periods+1; alpha+beta+periods+1; 1/(1+d)),
+ * the next renewal counted undiscounted.  Times the price per period it is
+ * the customer's expected residual value.
+ */
+Datum
+clm_sbg_derl(PG_FUNCTION_ARGS)
+{
+	const double *m = model_params(fcinfo, 0, 0, 2, sbg_names, "sbg");
+	int32		p = PG_GETARG_INT32(1);
+	double		d = check_discount_rate(PG_GETARG_FLOAT8(2));
+
+	check_periods(p, "periods");
+	PG_RETURN_FLOAT8(finite_or_error((m[1] + p) / (m[0] + m[1] + p)
+									 * clm_hyp2f1(1.0, m[1] + p + 1, m[0] + m[1] + p + 1,
+												  1.0 / (1.0 + d)),
+									 "DERL"));
+}
+
+/*
+ * clm.sbg_clv(model, price, discount_rate): the expected discounted value of
+ * a new customer who pays price now and at every renewal,
+ * price * sum_{t>=0} S(t) / (1+d)^t = price * 2F1(1, beta; alpha+beta; 1/(1+d))
+ * (Fader and Hardie 2010's E(CLV)).
+ */
+Datum
+clm_sbg_clv(PG_FUNCTION_ARGS)
+{
+	const double *m = model_params(fcinfo, 0, 0, 2, sbg_names, "sbg");
+	double		price = PG_GETARG_FLOAT8(1);
+	double		d = check_discount_rate(PG_GETARG_FLOAT8(2));
+
+	check_nonneg(price, "price");
+	PG_RETURN_FLOAT8(finite_or_error(price * clm_hyp2f1(1.0, m[1], m[0] + m[1], 1.0 / (1.0 + d)),
+									 "CLV"));
+}
+
+/* ------------------------------------------------------------------------
+ * MBG/NBD (Batislam, Denizel and Filiztekin 2007)
+ * ------------------------------------------------------------------------
+ */
+
+#define MBG_PARAMS(argno) model_params(fcinfo, (argno), 0, 4, mbgnbd_names, "mbgnbd")
+
+/*
+ * mbg_p_alive
+ *		1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)), for every x: the
+ *		customer may have dropped out at time 0, so even x = 0 is uncertain.
+ */
+static double
+mbg_p_alive(const double *m, double x, double t_x, double t)
+{
+	double		l = log(m[2] / (m[3] + x)) + (m[0] + x) * log((m[1] + t) / (m[1] + t_x));
+
+	if (l > 0.0)
+		return exp(-l) / (1.0 + exp(-l));
+	return 1.0 / (1.0 + exp(l));
+}
+
+/*
+ * The MBG/NBD expectations are BG/NBD's with b + 1: E[Y(h) | alive, x, T] =
+ * (a+b+x)/(a-1) [1 - (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z)] is the BG/NBD
+ * expression at b' = b + 1, and E[X(h)] = b/(a+b) times BG/NBD's at
+ * b' = b + 1.  So they share its 2F1 machinery and its caches.
+ */
+static void
+mbg_shifted(const double *m, double *shifted)
+{
+	shifted[0] = m[0];
+	shifted[1] = m[1];
+	shifted[2] = m[2];
+	shifted[3] = m[3] + 1.0;
+}
+
+/* clm.mbgnbd_expected_purchases(model, horizon, x, t_x, t) */
+Datum
+clm_mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+	double		ms[4];
+	BgConn		tmp;
+
+	check_nonneg(h, "horizon");
+	clv_check_btyd_history(x, t_x, t);
+	mbg_shifted(m, ms);
+	PG_RETURN_FLOAT8(finite_or_error(mbg_p_alive(m, x, t_x, t)
+									 * bg_ey_alive(ms[0], ms[1], ms[2], ms[3], x, t, h,
+												   bg_conn_for(model_cache(fcinfo, 0), ms, x, &tmp)),
+									 "expected purchases"));
+}
+
+/* clm.mbgnbd_p_alive(model, x, t_x, t) */
+Datum
+clm_mbgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		x = PG_GETARG_FLOAT8(1);
+	double		t_x = PG_GETARG_FLOAT8(2);
+	double		t = PG_GETARG_FLOAT8(3);
+
+	clv_check_btyd_history(x, t_x, t);
+	PG_RETURN_FLOAT8(finite_or_error(mbg_p_alive(m, x, t_x, t), "P(alive)"));
+}
+
+/* clm.mbgnbd_expected_purchases_new(model, horizon): E[X(horizon)] */
+Datum
+clm_mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	double		ms[4];
+	BgConn		tmp;
+
+	check_nonneg(h, "horizon");
+	mbg_shifted(m, ms);
+	PG_RETURN_FLOAT8(finite_or_error(m[3] / (m[2] + m[3])
+									 * bg_ey_alive(ms[0], ms[1], ms[2], ms[3], 0.0, 0.0, h,
+												   bg_conn_for(model_cache(fcinfo, 0), ms, 0.0, &tmp)),
+									 "expected purchases"));
+}
+
+/*
+ * mbg_pmf
+ *		P(N(h) = n) for a new customer.  Either the customer survived the
+ *		n + 1 dropout chances (at time 0 and after each of n purchases) and
+ *		made exactly n purchases, or dropped out at the chance after the n-th
+ *		purchase (at time 0 for n = 0), having made at least n:
+ *		B(a, b+n+1)/B(a,b) NBD(n) + B(a+1, b+n)/B(a,b) P(NBD >= n).
+ */
+static double
+mbg_pmf(const double *m, double h, int n)
+{
+	double		r = m[0],
+				alpha = m[1],
+				a = m[2],
+				b = m[3];
+	double		lp0,
+				lq;
+
+	if (h == 0.0)
+		return n == 0 ? 1.0 : 0.0;
+	lp0 = log(alpha) - log(alpha + h);
+	lq = log(h) - log(alpha + h);
+	return exp(clm_lbeta(a, b + n + 1.0) - clm_lbeta(a, b) + nbd_log_pmf(r, lp0, lq, n))
+		+ exp(clm_lbeta(a + 1.0, b + n) - clm_lbeta(a, b))
+		* (n == 0 ? 1.0 : nbd_upper_tail(r, alpha, h, n));
+}
+
+/* clm.mbgnbd_purchase_probability(model, horizon, n): P(N(horizon) = n) */
+Datum
+clm_mbgnbd_purchase_probability(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		h = PG_GETARG_FLOAT8(1);
+	int32		n = PG_GETARG_INT32(2);
+
+	check_nonneg(h, "horizon");
+	check_n(n);
+	PG_RETURN_FLOAT8(finite_or_error(mbg_pmf(m, h, n), "purchase probability"));
 }

@@ -103,3 +103,105 @@ AS 'MODULE_PATHNAME', 'clm_clv_simple'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.clv_simple(double precision, double precision, double precision, double precision, double precision) IS
     'simple CLV: avg_order_value * purchases_per_period * margin per period, discounted at discount_rate per period over expected_lifetime_periods';
+
+-- BG/BB
+
+CREATE FUNCTION @extschema@.bgbb_p_alive(model @extschema@.bgbb,
+    x double precision, t_x double precision, n double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_bgbb_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgbb_p_alive(@extschema@.bgbb, double precision, double precision, double precision) IS
+    'BG/BB probability that a customer with history (x, t_x, n) is alive at opportunity n + 1';
+
+CREATE FUNCTION @extschema@.bgbb_expected_transactions(model @extschema@.bgbb, n_star integer,
+    x double precision, t_x double precision, n double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_bgbb_expected_transactions'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgbb_expected_transactions(@extschema@.bgbb, integer, double precision, double precision, double precision) IS
+    'BG/BB expected transactions in the next n_star opportunities for a customer with history (x, t_x, n)';
+
+CREATE FUNCTION @extschema@.bgbb_dert(model @extschema@.bgbb, discount_rate double precision,
+    x double precision, t_x double precision, n double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_bgbb_dert'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgbb_dert(@extschema@.bgbb, double precision, double precision, double precision, double precision) IS
+    'BG/BB discounted expected residual transactions (DERT) of a customer with history (x, t_x, n), at discount_rate per opportunity';
+
+-- sBG
+
+CREATE FUNCTION @extschema@.sbg_survival(model @extschema@.sbg, t integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_survival'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_survival(@extschema@.sbg, integer) IS
+    'sBG probability S(t) that a new customer is still active after t renewal opportunities';
+
+CREATE FUNCTION @extschema@.sbg_retention(model @extschema@.sbg, t integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_retention'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_retention(@extschema@.sbg, integer) IS
+    'sBG retention rate S(t) / S(t - 1) at renewal opportunity t (the retention curve)';
+
+CREATE FUNCTION @extschema@.sbg_expected_lifetime(model @extschema@.sbg)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_expected_lifetime'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_expected_lifetime(@extschema@.sbg) IS
+    'sBG expected lifetime of a new customer in periods, (alpha + beta - 1) / (alpha - 1); an error when alpha <= 1 (infinite)';
+
+CREATE FUNCTION @extschema@.sbg_expected_lifetime(model @extschema@.sbg, horizon integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_expected_lifetime'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_expected_lifetime(@extschema@.sbg, integer) IS
+    'sBG expected number of the first horizon periods a new customer stays, sum of S(t) for t = 0 .. horizon - 1';
+
+CREATE FUNCTION @extschema@.sbg_derl(model @extschema@.sbg, periods integer, discount_rate double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_derl'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_derl(@extschema@.sbg, integer, double precision) IS
+    'sBG discounted expected residual lifetime (Fader and Hardie 2010) of a customer active after periods renewal opportunities';
+
+CREATE FUNCTION @extschema@.sbg_clv(model @extschema@.sbg, price double precision, discount_rate double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_clv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_clv(@extschema@.sbg, double precision, double precision) IS
+    'sBG expected discounted lifetime value of a new customer paying price now and at every renewal';
+
+-- MBG/NBD
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases(model @extschema@.mbgnbd, horizon double precision,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_expected_purchases'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases(@extschema@.mbgnbd, double precision, double precision, double precision, double precision) IS
+    'MBG/NBD expected purchases in the next horizon for a customer with history (x, t_x, t), in the model''s time unit';
+
+CREATE FUNCTION @extschema@.mbgnbd_p_alive(model @extschema@.mbgnbd,
+    x double precision, t_x double precision, t double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_p_alive(@extschema@.mbgnbd, double precision, double precision, double precision) IS
+    'MBG/NBD probability that a customer with history (x, t_x, t) is still alive at t (below 1 even for x = 0)';
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases_new(model @extschema@.mbgnbd, horizon double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_expected_purchases_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases_new(@extschema@.mbgnbd, double precision) IS
+    'MBG/NBD expected repeat purchases E[X(horizon)] of a new customer';
+
+CREATE FUNCTION @extschema@.mbgnbd_purchase_probability(model @extschema@.mbgnbd, horizon double precision, n integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_purchase_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_purchase_probability(@extschema@.mbgnbd, double precision, integer) IS
+    'MBG/NBD probability P(N(horizon) = n) that a new customer makes exactly n repeat purchases in horizon';

@@ -26,6 +26,13 @@ clm_lgamma(double x)
 	return lgamma_r(x, &sign);
 }
 
+/* ln B(p, q) for p, q > 0 */
+static inline double
+clm_lbeta(double p, double q)
+{
+	return clm_lgamma(p) + clm_lgamma(q) - clm_lgamma(p + q);
+}
+
 /* log(exp(a) + exp(b)) without overflow; -Inf is the identity. */
 static inline double
 clm_logsumexp(double a, double b)
