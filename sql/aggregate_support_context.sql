@@ -82,7 +82,9 @@ INSERT INTO calls (call) VALUES
     ($$clm.btyd_fit_trans(NULL::clm.btyd_fit_state, 1, 1, 2)$$),
     ($$clm.spend_fit_trans(NULL::clm.btyd_fit_state, 1, 10)$$),
     ($$clm.btyd_fit_combine(NULL::clm.btyd_fit_state, NULL::clm.btyd_fit_state)$$),
-    -- clm.purchase_summary
+    -- clm.purchase_summary, clm.purchase_summary_state_agg
+    ($$clm.purchase_summary_trans(NULL::clm.purchase_summary_state, now(), 1::numeric, now(), interval '1 day')$$),
+    -- clm.purchase_summary of a database still on the 1.0 catalog
     ($$purchase_summary_transfn(NULL, now(), 1::numeric, now(), interval '1 day')$$),
     ($$purchase_summary_combine(NULL, NULL)$$),
     ($$purchase_summary_serial(NULL)$$),
