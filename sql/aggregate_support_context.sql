@@ -73,7 +73,10 @@ INSERT INTO calls (call) VALUES
     ($$rfm_customers_combine(NULL, NULL)$$),
     ($$rfm_customers_serialize(NULL)$$),
     ($$rfm_customers_deserialize(NULL, NULL)$$),
-    -- clm.rfm_thresholds
+    -- clm.rfm_thresholds, clm.rfm_thresholds_state_agg
+    ($$clm.rfm_thresholds_trans(NULL::clm.rfm_thresholds_state, NULL::clm.rfm)$$),
+    ($$clm.rfm_thresholds_trans(NULL::clm.rfm_thresholds_state, NULL::clm.rfm, 5)$$),
+    -- clm.rfm_thresholds of a database still on the 1.0 catalog
     ($$rfm_thresholds_trans(NULL, NULL)$$),
     ($$rfm_thresholds_combine(NULL, NULL)$$),
     ($$rfm_thresholds_serialize(NULL)$$),
