@@ -93,6 +93,8 @@ my %per_customer = (
 	    FROM %s GROUP BY customer_id},
 	'clm.purchase_summary' => q{SELECT customer_id, clm.purchase_summary(ordered_at, amount, '2025-01-01 00:00+00', '7 days') AS v
 	    FROM %s GROUP BY customer_id},
+	'clm.rfm_state_agg' => q{SELECT customer_id, clm.rfm_state_agg(ordered_at, amount) AS v
+	    FROM %s GROUP BY customer_id},
 	'clm.purchase_summary_state_agg' => q{SELECT customer_id,
 	    clm.purchase_summary_state_agg(ordered_at, amount, '2025-01-01 00:00+00', '7 days') AS v
 	    FROM %s GROUP BY customer_id},
@@ -101,6 +103,7 @@ for my $agg (sort keys %per_customer)
 {
 	my $q = $per_customer{$agg};
 	my $plan = $coord->safe_psql('postgres', 'EXPLAIN (VERBOSE, COSTS OFF) ' . sprintf($q, 'orders'));
+	note($plan) if $agg eq 'clm.rfm_agg';
 	my @remote = ($plan =~ /Remote SQL: (SELECT [^\n]*)/g);
 	is(scalar(grep { /\Q$agg\E\(/ && /GROUP BY/ } @remote), 2, "$agg runs on both shards (Remote SQL)")
 	  or diag($plan);
