@@ -5,7 +5,8 @@
 # clm.rfm values and clm.btyd_fit_state values (with the models fitted from
 # them) stored in their own tables, a user aggregate over clm's transition
 # function, a user view over clm.stage_history and one over
-# clm.purchase_summary (whose state type the update changes).  After ALTER EXTENSION
+# clm.purchase_summary and one over clm.rfm_thresholds (whose state types
+# the update changes).  After ALTER EXTENSION
 # clm UPDATE every one of them reads the same (md5 of an ordered text
 # rendering, before and after), the stored states give the same results,
 # and the triggers still enforce the rules with the user's edits.
@@ -75,6 +76,9 @@ UPDATE crm.fit_states SET gg = clm.gamma_gamma_fit_final(st) WHERE kind = 'spend
 CREATE VIEW crm.spend AS
 SELECT customer_id, clm.purchase_summary(ordered_at, amount, '2025-07-01 00:00+00', '7 days') AS s
 FROM crm.orders GROUP BY customer_id;
+-- and one over clm.rfm_thresholds, whose state type changes in 1.1
+CREATE VIEW crm.thresholds AS
+SELECT clm.rfm_thresholds(rfm) AS th, clm.rfm_thresholds(rfm, 7) AS th7 FROM crm.rfm_now;
 -- a user view over the history
 CREATE VIEW crm.stage_changes AS
 SELECT customer_key::uuid AS customer_id, from_stage, to_stage, changed_at
@@ -116,6 +120,7 @@ my %q = (
 	    FROM crm.stage_changes v},
 	'the user view over clm.purchase_summary' => q{SELECT count(*) || ':' || md5(string_agg(s::text, '|' ORDER BY customer_id))
 	    FROM crm.spend},
+	'the user view over clm.rfm_thresholds' => q{SELECT t::text FROM crm.thresholds t},
 	'the user view definition' => q{SELECT pg_get_viewdef('crm.stage_changes'::regclass)},
 	'stages' => q{SELECT string_agg(status || ':' || n, ',' ORDER BY status) FROM (
 	    SELECT status, count(*) AS n FROM crm.customers GROUP BY 1) s},
