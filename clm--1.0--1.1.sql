@@ -305,3 +305,494 @@ COMMENT ON FUNCTION @extschema@.btyd_fit_trans(@extschema@.btyd_fit_state, float
     'transition function of the weighted clm.bgnbd_fit, clm.mbgnbd_fit and clm.paretonbd_fit';
 COMMENT ON FUNCTION @extschema@.btyd_fit_trans(@extschema@.btyd_fit_state, float8, float8, float8, float8, float8) IS
     'transition function of the weighted, penalized clm.bgnbd_fit, clm.mbgnbd_fit and clm.paretonbd_fit';
+
+-- ---------------------------------------------------------------------------
+-- clm.purchase_summary: a real, mergeable state with exact sums
+-- (clm.purchase_summary_state) instead of an internal one, so that partial
+-- states can cross nodes and be stored.  The aggregate is replaced in place
+-- (same argument and result types), so views over it keep working; the
+-- support functions of the internal state then serve nothing and go.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.purchase_summary_state;
+
+CREATE FUNCTION @extschema@.purchase_summary_state_in(cstring) RETURNS @extschema@.purchase_summary_state
+    AS 'MODULE_PATHNAME', 'clm_purchase_summary_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_state_in(cstring) IS
+    'text input of clm.purchase_summary_state (hexadecimal binary form, validated)';
+CREATE FUNCTION @extschema@.purchase_summary_state_out(@extschema@.purchase_summary_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'clm_purchase_summary_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_state_out(@extschema@.purchase_summary_state) IS
+    'text output of clm.purchase_summary_state';
+CREATE FUNCTION @extschema@.purchase_summary_state_recv(internal) RETURNS @extschema@.purchase_summary_state
+    AS 'MODULE_PATHNAME', 'clm_purchase_summary_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_state_recv(internal) IS
+    'binary input of clm.purchase_summary_state (validated)';
+CREATE FUNCTION @extschema@.purchase_summary_state_send(@extschema@.purchase_summary_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'clm_purchase_summary_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_state_send(@extschema@.purchase_summary_state) IS
+    'binary output of clm.purchase_summary_state';
+
+CREATE TYPE @extschema@.purchase_summary_state (
+    INPUT = @extschema@.purchase_summary_state_in,
+    OUTPUT = @extschema@.purchase_summary_state_out,
+    RECEIVE = @extschema@.purchase_summary_state_recv,
+    SEND = @extschema@.purchase_summary_state_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE @extschema@.purchase_summary_state IS
+    'mergeable partial purchase summary (cutoff, unit, distinct purchase days, exact sums); build with clm.purchase_summary_state_agg, merge with clm.purchase_summary_merge, finish with clm.purchase_summary_final';
+
+CREATE FUNCTION @extschema@.purchase_summary_trans(@extschema@.purchase_summary_state,
+        timestamptz, numeric, timestamptz, interval)
+    RETURNS @extschema@.purchase_summary_state
+    AS 'MODULE_PATHNAME', 'clm_purchase_summary_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_trans(@extschema@.purchase_summary_state, timestamptz, numeric, timestamptz, interval) IS
+    'transition function of clm.purchase_summary and clm.purchase_summary_state_agg: counts the UTC day and the exact amount of an order up to the cutoff';
+
+CREATE FUNCTION @extschema@.purchase_summary_combine(@extschema@.purchase_summary_state,
+        @extschema@.purchase_summary_state)
+    RETURNS @extschema@.purchase_summary_state
+    AS 'MODULE_PATHNAME', 'clm_purchase_summary_state_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_combine(@extschema@.purchase_summary_state, @extschema@.purchase_summary_state) IS
+    'combine function of the purchase summary aggregates and transition function of clm.purchase_summary_merge';
+
+CREATE FUNCTION @extschema@.purchase_summary_final(state @extschema@.purchase_summary_state)
+    RETURNS @extschema@.btyd_summary
+    AS 'MODULE_PATHNAME', 'clm_purchase_summary_state_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.purchase_summary_final(@extschema@.purchase_summary_state) IS
+    'the clm.btyd_summary of a purchase summary state (NULL without orders up to the cutoff); final function of clm.purchase_summary';
+
+CREATE OR REPLACE AGGREGATE @extschema@.purchase_summary(ordered_at timestamptz, amount numeric,
+                                             cutoff timestamptz, unit interval) (
+    SFUNC = @extschema@.purchase_summary_trans,
+    STYPE = @extschema@.purchase_summary_state,
+    SSPACE = 104,
+    FINALFUNC = @extschema@.purchase_summary_final,
+    COMBINEFUNC = @extschema@.purchase_summary_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.purchase_summary(timestamptz, numeric, timestamptz, interval) IS
+    'BTYD purchase summary per customer: x = repeat purchase days, t_x and T in unit, mean spend over repeat days (UTC days; same-day orders merged; orders after cutoff ignored; exact sums)';
+
+CREATE AGGREGATE @extschema@.purchase_summary_state_agg(ordered_at timestamptz, amount numeric,
+                                                       cutoff timestamptz, unit interval) (
+    SFUNC = @extschema@.purchase_summary_trans,
+    STYPE = @extschema@.purchase_summary_state,
+    SSPACE = 104,
+    COMBINEFUNC = @extschema@.purchase_summary_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.purchase_summary_state_agg(timestamptz, numeric, timestamptz, interval) IS
+    'partial purchase summary state of the orders, to store or ship and merge later with clm.purchase_summary_merge';
+
+CREATE AGGREGATE @extschema@.purchase_summary_merge(@extschema@.purchase_summary_state) (
+    SFUNC = @extschema@.purchase_summary_combine,
+    STYPE = @extschema@.purchase_summary_state,
+    COMBINEFUNC = @extschema@.purchase_summary_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.purchase_summary_merge(@extschema@.purchase_summary_state) IS
+    'merge purchase summary states (e.g. one per shard) into one; the same orders give the same state in any split and order';
+
+DROP FUNCTION @extschema@.purchase_summary_decode(bytea);
+DROP FUNCTION @extschema@.purchase_summary_transfn(internal, timestamptz, numeric, timestamptz, interval);
+DROP FUNCTION @extschema@.purchase_summary_combine(internal, internal);
+DROP FUNCTION @extschema@.purchase_summary_serial(internal);
+DROP FUNCTION @extschema@.purchase_summary_deserial(bytea, internal);
+DROP FUNCTION @extschema@.purchase_summary_final(internal);
+
+-- ---------------------------------------------------------------------------
+-- clm.rfm_thresholds: a real, mergeable state (clm.rfm_thresholds_state)
+-- instead of an internal one; the aggregates are replaced in place, the
+-- support functions of the internal state go.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.rfm_thresholds_state;
+
+CREATE FUNCTION @extschema@.rfm_thresholds_state_in(cstring) RETURNS @extschema@.rfm_thresholds_state
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_state_in(cstring) IS
+    'text input of clm.rfm_thresholds_state (hexadecimal binary form, validated)';
+CREATE FUNCTION @extschema@.rfm_thresholds_state_out(@extschema@.rfm_thresholds_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_state_out(@extschema@.rfm_thresholds_state) IS
+    'text output of clm.rfm_thresholds_state';
+CREATE FUNCTION @extschema@.rfm_thresholds_state_recv(internal) RETURNS @extschema@.rfm_thresholds_state
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_state_recv(internal) IS
+    'binary input of clm.rfm_thresholds_state (validated)';
+CREATE FUNCTION @extschema@.rfm_thresholds_state_send(@extschema@.rfm_thresholds_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_state_send(@extschema@.rfm_thresholds_state) IS
+    'binary output of clm.rfm_thresholds_state';
+
+CREATE TYPE @extschema@.rfm_thresholds_state (
+    INPUT = @extschema@.rfm_thresholds_state_in,
+    OUTPUT = @extschema@.rfm_thresholds_state_out,
+    RECEIVE = @extschema@.rfm_thresholds_state_recv,
+    SEND = @extschema@.rfm_thresholds_state_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.rfm_thresholds_state IS
+    'mergeable partial state of clm.rfm_thresholds (bins and every recency, frequency and monetary value); build with clm.rfm_thresholds_state_agg, merge with clm.rfm_thresholds_merge, finish with clm.rfm_thresholds_final';
+
+CREATE FUNCTION @extschema@.rfm_thresholds_trans(@extschema@.rfm_thresholds_state, @extschema@.rfm)
+    RETURNS @extschema@.rfm_thresholds_state
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_trans(@extschema@.rfm_thresholds_state, @extschema@.rfm) IS
+    'transition function of clm.rfm_thresholds(clm.rfm) and clm.rfm_thresholds_state_agg(clm.rfm)';
+CREATE FUNCTION @extschema@.rfm_thresholds_trans(@extschema@.rfm_thresholds_state, @extschema@.rfm, integer)
+    RETURNS @extschema@.rfm_thresholds_state
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_trans(@extschema@.rfm_thresholds_state, @extschema@.rfm, integer) IS
+    'transition function of clm.rfm_thresholds(clm.rfm, integer) and clm.rfm_thresholds_state_agg(clm.rfm, integer)';
+CREATE FUNCTION @extschema@.rfm_thresholds_combine(@extschema@.rfm_thresholds_state, @extschema@.rfm_thresholds_state)
+    RETURNS @extschema@.rfm_thresholds_state
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_combine(@extschema@.rfm_thresholds_state, @extschema@.rfm_thresholds_state) IS
+    'combine function of the RFM threshold aggregates and transition function of clm.rfm_thresholds_merge';
+CREATE FUNCTION @extschema@.rfm_thresholds_final(state @extschema@.rfm_thresholds_state)
+    RETURNS @extschema@.rfm_thresholds
+    AS 'MODULE_PATHNAME', 'rfm_thresholds_state_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_thresholds_final(@extschema@.rfm_thresholds_state) IS
+    'exact tie-safe breakpoints of a threshold state (NULL without values); final function of clm.rfm_thresholds';
+
+CREATE OR REPLACE AGGREGATE @extschema@.rfm_thresholds(rfm @extschema@.rfm) (
+    SFUNC = @extschema@.rfm_thresholds_trans, STYPE = @extschema@.rfm_thresholds_state,
+    FINALFUNC = @extschema@.rfm_thresholds_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = @extschema@.rfm_thresholds_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_thresholds(@extschema@.rfm) IS
+    'quintile breakpoints (5 bins) per RFM dimension over a set of customers; ties never split';
+CREATE OR REPLACE AGGREGATE @extschema@.rfm_thresholds(rfm @extschema@.rfm, bins integer) (
+    SFUNC = @extschema@.rfm_thresholds_trans, STYPE = @extschema@.rfm_thresholds_state,
+    FINALFUNC = @extschema@.rfm_thresholds_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = @extschema@.rfm_thresholds_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_thresholds(@extschema@.rfm, integer) IS
+    'quantile breakpoints (bins 2..9) per RFM dimension over a set of customers; ties never split';
+
+CREATE AGGREGATE @extschema@.rfm_thresholds_state_agg(rfm @extschema@.rfm) (
+    SFUNC = @extschema@.rfm_thresholds_trans, STYPE = @extschema@.rfm_thresholds_state,
+    COMBINEFUNC = @extschema@.rfm_thresholds_combine, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_thresholds_state_agg(@extschema@.rfm) IS
+    'partial state of clm.rfm_thresholds (5 bins), to store or ship and merge later with clm.rfm_thresholds_merge';
+CREATE AGGREGATE @extschema@.rfm_thresholds_state_agg(rfm @extschema@.rfm, bins integer) (
+    SFUNC = @extschema@.rfm_thresholds_trans, STYPE = @extschema@.rfm_thresholds_state,
+    COMBINEFUNC = @extschema@.rfm_thresholds_combine, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_thresholds_state_agg(@extschema@.rfm, integer) IS
+    'partial state of clm.rfm_thresholds(rfm, bins), to store or ship and merge later';
+CREATE AGGREGATE @extschema@.rfm_thresholds_merge(@extschema@.rfm_thresholds_state) (
+    SFUNC = @extschema@.rfm_thresholds_combine, STYPE = @extschema@.rfm_thresholds_state,
+    COMBINEFUNC = @extschema@.rfm_thresholds_combine, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_thresholds_merge(@extschema@.rfm_thresholds_state) IS
+    'merge threshold states (e.g. one per shard) into one; the breakpoints do not depend on the split or order';
+
+DROP FUNCTION @extschema@.rfm_thresholds_trans(internal, @extschema@.rfm);
+DROP FUNCTION @extschema@.rfm_thresholds_trans(internal, @extschema@.rfm, integer);
+DROP FUNCTION @extschema@.rfm_thresholds_combine(internal, internal);
+DROP FUNCTION @extschema@.rfm_thresholds_serialize(internal);
+DROP FUNCTION @extschema@.rfm_thresholds_deserialize(bytea, internal);
+DROP FUNCTION @extschema@.rfm_thresholds_final(internal);
+
+-- ---------------------------------------------------------------------------
+-- Customer views: the per-customer aggregation reads as_of and the unit
+-- through scalar subqueries instead of a join with the registry row, so
+-- that it is over the orders relation alone and postgres_fdw can run it on
+-- the shards.  Views made before keep their definition.
+-- ---------------------------------------------------------------------------
+
+DROP FUNCTION @extschema@._customer_view_source(@extschema@.customer_view, text, text, text);
+CREATE FUNCTION @extschema@._customer_view_source(reg @extschema@.customer_view,
+                                                  as_of_expr text, unit_expr text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.format($q$
+    SELECT o.%1$I AS customer_key,
+           @extschema@.rfm_agg(o.%2$I::timestamptz, o.%3$I::numeric, %5$s) AS rfm,
+           @extschema@.purchase_summary(o.%2$I::timestamptz, o.%3$I::numeric, %5$s, %6$s)
+               FILTER (WHERE o.%3$I::numeric >= 0) AS s
+      FROM %4$s AS o
+     WHERE o.%1$I IS NOT NULL AND o.%2$I::timestamptz <= %5$s
+     GROUP BY o.%1$I$q$,
+    reg.customer_column, reg.ordered_at_column, reg.amount_column, reg.orders_relation,
+    as_of_expr, unit_expr);
+COMMENT ON FUNCTION @extschema@._customer_view_source(@extschema@.customer_view, text, text) IS
+    'internal: the per-customer RFM and BTYD summary query of a customer view';
+
+CREATE OR REPLACE FUNCTION @extschema@._customer_view_fit(view regclass, as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    vschema name;
+    vname name;
+    owner_name name;
+    reg @extschema@.customer_view;
+    fit record;
+    bg @extschema@.bgnbd;
+    gg @extschema@.gamma_gamma;
+    th @extschema@.rfm_thresholds;
+    n bigint;
+    unit_days double precision;
+    src text;
+    rel regclass;
+BEGIN
+    SELECT ns.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO vschema, vname, owner_name
+      FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
+     WHERE c.oid = view;
+    IF owner_name IS DISTINCT FROM CURRENT_USER THEN
+        RAISE EXCEPTION 'the models of customer view % are fitted only by its owner', view
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Use clm.refresh_customer_view.';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_view AS r
+     WHERE r.view_schema = vschema AND r.view_name = vname;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'materialized view % is not a customer view', view
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    -- orders_relation is text that the row's owner may UPDATE: it becomes
+    -- SQL only after it has been resolved to a relation and quoted again.
+    -- The fit reads the relation as the owner: the owner must be able to
+    -- read every column it reads.
+    rel := pg_catalog.to_regclass(reg.orders_relation);
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'orders relation % of customer view % does not exist', reg.orders_relation, view
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT (pg_catalog.has_column_privilege(rel, reg.customer_column, 'SELECT')
+            AND pg_catalog.has_column_privilege(rel, reg.ordered_at_column, 'SELECT')
+            AND pg_catalog.has_column_privilege(rel, reg.amount_column, 'SELECT')) THEN
+        RAISE EXCEPTION 'owner % of customer view % may not read its orders relation %',
+                        pg_catalog.quote_ident(owner_name), view, rel::text
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('The view reads the columns %I, %I and %I.', reg.customer_column,
+                                             reg.ordered_at_column, reg.amount_column),
+                  HINT = 'The models of a customer view are fitted on its owner''s behalf.';
+    END IF;
+    reg.orders_relation := @extschema@._relation_label(rel);
+    src := @extschema@._customer_view_source(reg, '$1', '$2');
+    unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
+    BEGIN
+        EXECUTE pg_catalog.format($q$
+            SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t)
+                       FILTER (WHERE (c.s).x IS NOT NULL) AS bg,
+                   @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
+                       FILTER (WHERE (c.s).x > 0 AND (c.s).mean_spend > 0) AS gg,
+                   @extschema@.rfm_thresholds(c.rfm) AS th,
+                   pg_catalog.count(*) AS n,
+                   pg_catalog.max((c.s).t) AS t_max,
+                   pg_catalog.max((c.s).x) AS x_max
+              FROM (%s) AS c$q$, src)
+        INTO fit
+        USING as_of, reg.time_unit;
+        bg := fit.bg;
+        gg := fit.gg;
+        th := fit.th;
+        n := fit.n;
+    EXCEPTION WHEN data_exception THEN
+        RAISE WARNING 'the models of customer view % could not be fitted: %', view, SQLERRM
+            USING DETAIL = 'P(alive), expected purchases and predicted CLV are left empty.';
+        EXECUTE pg_catalog.format($q$
+            SELECT @extschema@.rfm_thresholds(c.rfm) AS th, pg_catalog.count(*) AS n,
+                   NULL::double precision AS t_max, NULL::double precision AS x_max
+              FROM (%s) AS c$q$, src)
+        INTO fit
+        USING as_of, reg.time_unit;
+        th := fit.th;
+        n := fit.n;
+    END;
+    -- probe the fitted models on the extreme customers
+    IF (bg).r IS NOT NULL AND fit.t_max IS NOT NULL THEN
+        BEGIN
+            PERFORM @extschema@.bgnbd_p_alive(bg, p.x, p.t_x, fit.t_max),
+                    @extschema@.bgnbd_expected_purchases(bg, reg.horizon_days / unit_days, p.x, p.t_x, fit.t_max),
+                    @extschema@.clv(bg, gg, p.x, p.t_x, fit.t_max, 1.0, reg.clv_months,
+                                    reg.monthly_discount_rate, unit_days)
+               FROM (VALUES (0::double precision, 0::double precision),
+                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS v(x, t_x),
+                    -- t_x is 0 for x = 0: data without a repeat buyer
+                    LATERAL (SELECT v.x, CASE WHEN v.x > 0 THEN v.t_x ELSE 0 END) AS p(x, t_x);
+        EXCEPTION WHEN data_exception THEN
+            RAISE WARNING 'the BG/NBD model fitted for customer view % cannot predict: %', view, SQLERRM
+                USING DETAIL = 'Fitted model: ' || bg::text || '.',
+                      HINT = 'P(alive), expected purchases and predicted CLV are left empty; check the time unit and the order data.';
+            bg := NULL;
+        END;
+    END IF;
+    UPDATE @extschema@.customer_view AS r
+       SET as_of = _customer_view_fit.as_of, bgnbd = bg, gamma_gamma = gg, thresholds = th, customers = n,
+           orders_relation = reg.orders_relation, refreshed_at = pg_catalog.statement_timestamp()
+     WHERE r.view_schema = vschema AND r.view_name = vname;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.create_customer_view(
+    view_name text,
+    orders regclass,
+    customer_column name,
+    ordered_at_column name,
+    amount_column name,
+    as_of timestamptz DEFAULT pg_catalog.now(),
+    policy text DEFAULT 'default',
+    time_unit interval DEFAULT '7 days',
+    horizon_days integer DEFAULT 90,
+    clv_months integer DEFAULT 12,
+    monthly_discount_rate double precision DEFAULT 0.01)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    parts text[];
+    vschema name;
+    vname name;
+    reg @extschema@.customer_view;
+    def text;
+    rel regclass;
+BEGIN
+    PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
+    PERFORM @extschema@._check_amount_column(orders, amount_column);
+    PERFORM @extschema@._check_as_of(as_of, 'as_of');
+    IF policy IS NULL THEN
+        RAISE EXCEPTION 'policy must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Use ''default'' or the name of a lifecycle policy.';
+    END IF;
+    IF time_unit IS NULL OR time_unit <= interval '0' THEN
+        RAISE EXCEPTION 'time_unit must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The models'' clock ticks in this unit, for example interval ''7 days''.';
+    END IF;
+    IF horizon_days IS NULL OR horizon_days <= 0 OR clv_months IS NULL OR clv_months <= 0
+       OR clv_months > 1200 THEN
+        RAISE EXCEPTION 'horizon_days and clv_months must be positive'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'horizon_days was ' || COALESCE(horizon_days::text, 'NULL')
+                           || ', clv_months was ' || COALESCE(clv_months::text, 'NULL') || '.',
+                  HINT = 'clv_months can be at most 1200.';
+    END IF;
+    IF monthly_discount_rate IS NULL OR monthly_discount_rate < 0
+       OR monthly_discount_rate = 'NaN' OR monthly_discount_rate = 'Infinity' THEN
+        RAISE EXCEPTION 'monthly_discount_rate must be a finite number >= 0'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The value given was ' || COALESCE(monthly_discount_rate::text, 'NULL') || '.';
+    END IF;
+    IF view_name IS NULL THEN
+        RAISE EXCEPTION 'view_name must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    -- the name is parsed as SQL would: unquoted parts fold to lower case;
+    -- an unqualified view goes into the schema of the orders table
+    parts := pg_catalog.parse_ident(view_name);
+    IF pg_catalog.cardinality(parts) = 1 THEN
+        SELECT n.nspname INTO vschema
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = orders;
+        vname := parts[1];
+    ELSIF pg_catalog.cardinality(parts) = 2 THEN
+        vschema := parts[1];
+        vname := parts[2];
+    ELSE
+        RAISE EXCEPTION 'invalid customer view name "%"', view_name
+            USING ERRCODE = 'invalid_name',
+                  HINT = 'Give the view''s name, optionally qualified with its schema.';
+    END IF;
+    IF pg_catalog.length(vname) > 50 THEN
+        RAISE EXCEPTION 'customer view name "%" is too long', vname
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'Use at most 50 characters, so that the name of its unique index fits.';
+    END IF;
+    -- said here rather than as a row security violation on the registry
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace AS n WHERE n.nspname = vschema) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', vschema
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF NOT pg_catalog.has_schema_privilege(vschema, 'CREATE') THEN
+        RAISE EXCEPTION 'permission denied for schema %', pg_catalog.quote_ident(vschema)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A customer view is created in the schema of the orders table unless its name is qualified.';
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', vschema, vname)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%" already exists', pg_catalog.format('%I.%I', vschema, vname)
+            USING ERRCODE = 'duplicate_table',
+                  HINT = 'Refresh it with clm.refresh_customer_view, or drop it with clm.drop_customer_view.';
+    END IF;
+    -- a registry row whose view was dropped by hand is stale: replace it
+    DELETE FROM @extschema@.customer_view AS r WHERE r.view_schema = vschema AND r.view_name = vname;
+
+    reg.view_schema := vschema;
+    reg.view_name := vname;
+    -- the canonical quoted form (orders::text would be schema-qualified
+    -- here only because search_path is pinned to pg_catalog)
+    reg.orders_relation := @extschema@._relation_label(orders);
+    reg.customer_column := customer_column;
+    reg.ordered_at_column := ordered_at_column;
+    reg.amount_column := amount_column;
+    def := pg_catalog.format($q$
+WITH m AS (
+    SELECT r.as_of, r.policy, r.time_unit, r.horizon_days, r.clv_months, r.monthly_discount_rate,
+           r.bgnbd, r.gamma_gamma, r.thresholds,
+           pg_catalog.date_part('epoch', r.time_unit) / 86400 AS unit_days
+      FROM @extschema@._customer_view_row(%1$L, %2$L) AS r
+), c AS (%3$s
+), sc AS (
+    SELECT c.customer_key, c.rfm, c.s, @extschema@.rfm_score(c.rfm, m.thresholds) AS score
+      FROM c, m
+)
+SELECT sc.customer_key,
+       (sc.rfm).first_at AS first_order_at,
+       (sc.rfm).last_at AS last_order_at,
+       (sc.rfm).frequency AS orders,
+       (sc.rfm).monetary AS revenue,
+       (sc.rfm).recency_days AS recency_days,
+       (sc.rfm).tenure_days AS tenure_days,
+       (sc.rfm).mean_gap_days AS mean_gap_days,
+       (sc.score).r AS r_score,
+       (sc.score).f AS f_score,
+       (sc.score).m AS m_score,
+       (sc.score).score AS rfm_score,
+       @extschema@.rfm_segment(sc.score) AS segment,
+       @extschema@.classify_stage((sc.rfm).frequency, (sc.rfm).first_at, (sc.rfm).last_at, m.as_of, m.policy) AS stage,
+       @extschema@.bgnbd_p_alive(m.bgnbd, (sc.s).x, (sc.s).t_x, (sc.s).t) AS p_alive,
+       @extschema@.bgnbd_expected_purchases(m.bgnbd, m.horizon_days / m.unit_days,
+                                            (sc.s).x, (sc.s).t_x, (sc.s).t) AS expected_purchases,
+       @extschema@.clv(m.bgnbd, m.gamma_gamma, (sc.s).x, (sc.s).t_x, (sc.s).t, (sc.s).mean_spend,
+                       m.clv_months, m.monthly_discount_rate, m.unit_days) AS predicted_clv,
+       m.as_of
+  FROM sc, m
+$q$, vschema, vname,
+        @extschema@._customer_view_source(reg, '(SELECT m.as_of FROM m)', '(SELECT m.time_unit FROM m)'));
+
+    INSERT INTO @extschema@.customer_view
+        (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,
+         policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition)
+    VALUES (vschema, vname, reg.orders_relation, customer_column, ordered_at_column, amount_column,
+            policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, def);
+    -- the view first (empty), so that the models are fitted as its owner
+    EXECUTE pg_catalog.format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA', vschema, vname, def);
+    rel := pg_catalog.format('%I.%I', vschema, vname)::regclass;
+    EXECUTE pg_catalog.format('CREATE UNIQUE INDEX %I ON %I.%I (customer_key)',
+                              vname || '_customer_key', vschema, vname);
+    EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', vschema, vname,
+                              'clm customer view of ' || reg.orders_relation
+                              || ': one row per customer; refresh with clm.refresh_customer_view');
+    PERFORM @extschema@._customer_view_refit(rel, as_of);
+    EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW %I.%I', vschema, vname);
+    RETURN rel;
+END
+$fn$;

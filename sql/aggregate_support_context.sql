@@ -73,7 +73,10 @@ INSERT INTO calls (call) VALUES
     ($$rfm_customers_combine(NULL, NULL)$$),
     ($$rfm_customers_serialize(NULL)$$),
     ($$rfm_customers_deserialize(NULL, NULL)$$),
-    -- clm.rfm_thresholds
+    -- clm.rfm_thresholds, clm.rfm_thresholds_state_agg
+    ($$clm.rfm_thresholds_trans(NULL::clm.rfm_thresholds_state, NULL::clm.rfm)$$),
+    ($$clm.rfm_thresholds_trans(NULL::clm.rfm_thresholds_state, NULL::clm.rfm, 5)$$),
+    -- clm.rfm_thresholds of a database still on the 1.0 catalog
     ($$rfm_thresholds_trans(NULL, NULL)$$),
     ($$rfm_thresholds_combine(NULL, NULL)$$),
     ($$rfm_thresholds_serialize(NULL)$$),
@@ -82,7 +85,9 @@ INSERT INTO calls (call) VALUES
     ($$clm.btyd_fit_trans(NULL::clm.btyd_fit_state, 1, 1, 2)$$),
     ($$clm.spend_fit_trans(NULL::clm.btyd_fit_state, 1, 10)$$),
     ($$clm.btyd_fit_combine(NULL::clm.btyd_fit_state, NULL::clm.btyd_fit_state)$$),
-    -- clm.purchase_summary
+    -- clm.purchase_summary, clm.purchase_summary_state_agg
+    ($$clm.purchase_summary_trans(NULL::clm.purchase_summary_state, now(), 1::numeric, now(), interval '1 day')$$),
+    -- clm.purchase_summary of a database still on the 1.0 catalog
     ($$purchase_summary_transfn(NULL, now(), 1::numeric, now(), interval '1 day')$$),
     ($$purchase_summary_combine(NULL, NULL)$$),
     ($$purchase_summary_serial(NULL)$$),

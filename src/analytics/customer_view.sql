@@ -138,12 +138,16 @@ COMMENT ON FUNCTION @extschema@._customer_view_row(name, name) IS
 
 -- _customer_view_source: the per-customer aggregation both the view and
 -- the model fit run, written once so that they cannot drift apart.  as_of
--- and time_unit are SQL expressions ($1/$2 for the fit, the registry row's
--- columns for the view).  Refunds (negative amounts) count in the RFM
--- figures as clm.rfm_agg counts them; the BTYD summary the models are
--- fitted on and applied to is that of the purchases only.
+-- and time_unit are SQL expressions ($1/$2 for the fit, scalar subqueries
+-- on the registry row for the view) that reference no other relation, so
+-- that the aggregation is over the orders relation alone: with orders
+-- partitioned into postgres_fdw foreign tables and partitionwise
+-- aggregation it runs on the shards (doc/scale.md).  Refunds (negative
+-- amounts) count in the RFM figures as clm.rfm_agg counts them; the BTYD
+-- summary the models are fitted on and applied to is that of the purchases
+-- only.
 CREATE FUNCTION @extschema@._customer_view_source(reg @extschema@.customer_view,
-                                                  as_of_expr text, unit_expr text, extra_from text)
+                                                  as_of_expr text, unit_expr text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -152,12 +156,12 @@ RETURN pg_catalog.format($q$
            @extschema@.rfm_agg(o.%2$I::timestamptz, o.%3$I::numeric, %5$s) AS rfm,
            @extschema@.purchase_summary(o.%2$I::timestamptz, o.%3$I::numeric, %5$s, %6$s)
                FILTER (WHERE o.%3$I::numeric >= 0) AS s
-      FROM %4$s AS o%7$s
+      FROM %4$s AS o
      WHERE o.%1$I IS NOT NULL AND o.%2$I::timestamptz <= %5$s
      GROUP BY o.%1$I$q$,
     reg.customer_column, reg.ordered_at_column, reg.amount_column, reg.orders_relation,
-    as_of_expr, unit_expr, extra_from);
-COMMENT ON FUNCTION @extschema@._customer_view_source(@extschema@.customer_view, text, text, text) IS
+    as_of_expr, unit_expr);
+COMMENT ON FUNCTION @extschema@._customer_view_source(@extschema@.customer_view, text, text) IS
     'internal: the per-customer RFM and BTYD summary query of a customer view';
 
 -- _customer_view_fit: fits the models of a customer view at as_of and
@@ -222,7 +226,7 @@ BEGIN
                   HINT = 'The models of a customer view are fitted on its owner''s behalf.';
     END IF;
     reg.orders_relation := @extschema@._relation_label(rel);
-    src := @extschema@._customer_view_source(reg, '$1', '$2', '');
+    src := @extschema@._customer_view_source(reg, '$1', '$2');
     unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
     BEGIN
         EXECUTE pg_catalog.format($q$
@@ -480,7 +484,7 @@ SELECT sc.customer_key,
        m.as_of
   FROM sc, m
 $q$, vschema, vname,
-        @extschema@._customer_view_source(reg, 'm.as_of', 'm.time_unit', ', m'));
+        @extschema@._customer_view_source(reg, '(SELECT m.as_of FROM m)', '(SELECT m.time_unit FROM m)'));
 
     INSERT INTO @extschema@.customer_view
         (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,

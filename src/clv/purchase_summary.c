@@ -1,21 +1,35 @@
 /*-------------------------------------------------------------------------
  *
- * btyd_summary.c
+ * purchase_summary.c
  *	  clm.purchase_summary(ordered_at, amount, cutoff, unit): the per-customer
- *	  BTYD summary (x, t_x, T, mean spend) that the CLV models are fitted on.
+ *	  BTYD summary (x, t_x, T, mean spend) that the CLV models are fitted on,
+ *	  and its mergeable state clm.purchase_summary_state.
  *
- * Convention (the BTYD literature's, as in lifetimes and CLVTools): purchases on the same day are one
- * purchase with the amounts summed; a "day" is a UTC calendar day, so the
- * result does not depend on the session's TimeZone.  x = distinct purchase
- * days - 1; t_x = last day - first day and T = cutoff's day - first day, in
- * whole days converted to `unit`; mean_spend = mean amount per repeat day
- * (the first day excluded), 0 when x = 0.  Orders after the cutoff are
- * ignored; a group without orders up to the cutoff gives NULL.
+ * Convention (the BTYD literature's, as in lifetimes and CLVTools): purchases
+ * on the same day are one purchase with the amounts summed; a "day" is a UTC
+ * calendar day, so the result does not depend on the session's TimeZone.
+ * x = distinct purchase days - 1; t_x = last day - first day and T = cutoff's
+ * day - first day, in whole days converted to `unit`; mean_spend = mean
+ * amount per repeat day (the first day excluded), 0 when x = 0.  Orders after
+ * the cutoff are ignored; a group without orders up to the cutoff gives NULL.
  *
- * The state is internal: a list of (day, amount) pairs, compacted (sorted,
- * same days merged) whenever it fills up, so a customer costs memory per
- * distinct purchase day.  It has a combine function and serial/deserial
- * functions for parallel aggregation; the deserializer validates its input.
+ * The state is a real SQL type, so that Citus can combine worker partials
+ * and a user can store states per shard or per day and merge them later.  It
+ * holds the sorted distinct purchase days and two exact sums (all amounts,
+ * and the amounts of the first day) as 128-bit integers in units of
+ * 10000^-frac_groups, like clm.rfm_state: the mean spend is one rounding of
+ * an exact value, so any order of rows and partial states gives the same
+ * bits.
+ *
+ * In memory the day array has room for ps_capacity(ndays) days (the unused
+ * ones zero), so the transition function appends in place and a state grows
+ * by doubling; the capacity is a function of ndays, so equal states are equal
+ * bytes.  Text and binary forms carry only the days in use.
+ *
+ * The 1.0 catalog declares the aggregate with an internal state and the
+ * support functions clm_purchase_summary_{transfn,combine,serial,deserial,
+ * final,decode}; they are kept, over the same state, for databases not yet
+ * updated (a pointer to the state in the aggregate context).
  *
  * IDENTIFICATION
  *	  src/clv/purchase_summary.c
@@ -23,8 +37,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <math.h>
 
 #include "access/htup_details.h"
 #include "fmgr.h"
@@ -35,7 +47,17 @@
 #include "utils/timestamp.h"
 
 #include "clm.h"
+#include "../rfm/rfm_numeric.h"
 
+PG_FUNCTION_INFO_V1(clm_purchase_summary_state_in);
+PG_FUNCTION_INFO_V1(clm_purchase_summary_state_out);
+PG_FUNCTION_INFO_V1(clm_purchase_summary_state_recv);
+PG_FUNCTION_INFO_V1(clm_purchase_summary_state_send);
+PG_FUNCTION_INFO_V1(clm_purchase_summary_trans);
+PG_FUNCTION_INFO_V1(clm_purchase_summary_state_combine);
+PG_FUNCTION_INFO_V1(clm_purchase_summary_state_final);
+
+/* the internal-state support functions of the 1.0 catalog */
 PG_FUNCTION_INFO_V1(clm_purchase_summary_transfn);
 PG_FUNCTION_INFO_V1(clm_purchase_summary_combine);
 PG_FUNCTION_INFO_V1(clm_purchase_summary_serial);
@@ -43,27 +65,44 @@ PG_FUNCTION_INFO_V1(clm_purchase_summary_deserial);
 PG_FUNCTION_INFO_V1(clm_purchase_summary_final);
 PG_FUNCTION_INFO_V1(clm_purchase_summary_decode);
 
-#define PS_STATE_VERSION 1
-#define PS_INITIAL_CAP 8
-/* the serialized header: version, cutoff, unit (time, day, month), count */
-#define PS_HEADER_BYTES (1 + 8 + 8 + 4 + 4 + 4)
-#define PS_ENTRY_BYTES (4 + 8)
+#define PS_FORMAT		1		/* version of the text and binary forms */
+#define PS_MIN_CAP		8
+/* the binary form: header, then one int32 per day */
+#define PS_WIRE_HEADER	(1 + 1 + 8 + 8 + 4 + 4 + 16 + 16 + 4)
 
-typedef struct PSEntry
+typedef struct PsState
 {
-	int32		day;			/* UTC days since 2000-01-01 */
-	double		amount;
-} PSEntry;
-
-typedef struct PSState
-{
+	int32		vl_len_;		/* varlena header */
+	uint8		version;		/* PS_FORMAT */
+	uint8		frac_groups;	/* sums are in units of 10000^-frac_groups */
+	uint16		reserved;		/* zero */
+	int32		ndays;			/* distinct purchase days up to the cutoff */
 	TimestampTz cutoff;
 	Interval	unit;
-	int32		n;
-	int32		cap;
-	bool		compact;		/* entries sorted by day, days distinct */
-	PSEntry    *e;
-} PSState;
+	int128		total;			/* all amounts up to the cutoff */
+	int128		first;			/* the amounts of the first day */
+	int32		days[FLEXIBLE_ARRAY_MEMBER];	/* UTC days since 2000-01-01,
+												 * ascending */
+} PsState;
+
+#define PS_HEADER		offsetof(PsState, days)
+
+/* The room for days a state with n days has: at least 8, a power of 2. */
+static int32
+ps_capacity(int32 n)
+{
+	int32		cap = PS_MIN_CAP;
+
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+static Size
+ps_size(int32 n)
+{
+	return PS_HEADER + (Size) ps_capacity(n) * sizeof(int32);
+}
 
 /* The UTC calendar day of a finite timestamp, as days since 2000-01-01. */
 static int32
@@ -105,84 +144,69 @@ check_unit(const Interval *unit)
 				 errhint("Use e.g. '1 day' or '7 days'.")));
 }
 
-/* qsort comparator: by purchase day. */
-static int
-entry_cmp(const void *a, const void *b)
-{
-	int32		da = ((const PSEntry *) a)->day;
-	int32		db = ((const PSEntry *) b)->day;
-
-	return (da > db) - (da < db);
-}
-
-/* Sort the entries by day and merge same-day entries, summing amounts. */
+/* The one error for sums beyond the 128-bit range. */
 static void
-compact_state(PSState *st)
+sum_overflow(void)
 {
-	int32		i,
-				j = 0;
-
-	if (st->compact || st->n == 0)
-	{
-		st->compact = true;
-		return;
-	}
-	qsort(st->e, st->n, sizeof(PSEntry), entry_cmp);
-	for (i = 1; i < st->n; i++)
-	{
-		if (st->e[i].day == st->e[j].day)
-			st->e[j].amount += st->e[i].amount;
-		else
-			st->e[++j] = st->e[i];
-	}
-	st->n = j + 1;
-	st->compact = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("sum of amounts out of range for clm.purchase_summary"),
+			 errdetail("The exact sum needs more than 38 significant decimal digits."),
+			 errhint("Round the amounts to fewer decimal places, or use smaller units.")));
 }
 
-/* Room for `extra` more entries: compact first, then grow if still needed. */
-static void
-reserve(PSState *st, int32 extra)
+/* An empty state, allocated in cxt. */
+static PsState *
+ps_new(MemoryContext cxt, TimestampTz cutoff, const Interval *unit)
 {
-	int64		need;
-	int64		newcap;
+	PsState    *st = MemoryContextAllocZero(cxt, ps_size(0));
 
-	if ((int64) st->n + extra <= st->cap)
-		return;
-	compact_state(st);
-	need = (int64) st->n + extra;
-	if (need <= st->cap && st->n <= st->cap / 2)
-		return;
-	newcap = st->cap;
-	while (newcap < 2 * need)
-		newcap *= 2;
-	if (newcap > (int64) (MaxAllocSize / sizeof(PSEntry)))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many distinct purchase days in one group")));
-	st->cap = (int32) newcap;
-	st->e = repalloc(st->e, st->cap * sizeof(PSEntry));
-}
-
-/* An empty state in cxt (the aggregate context), with room for cap entries. */
-static PSState *
-new_state(MemoryContext cxt, TimestampTz cutoff, const Interval *unit, int32 cap)
-{
-	PSState    *st = MemoryContextAllocZero(cxt, sizeof(PSState));
-
+	SET_VARSIZE(st, ps_size(0));
+	st->version = PS_FORMAT;
 	st->cutoff = cutoff;
 	st->unit = *unit;
-	st->cap = Max(cap, PS_INITIAL_CAP);
-	st->compact = true;
-	st->e = MemoryContextAlloc(cxt, st->cap * sizeof(PSEntry));
 	return st;
 }
 
 /*
- * A group's summary is measured against one cutoff in one unit; rows that
- * disagree would make T meaningless, so they are an error, not a choice.
+ * ps_copy
+ *		A copy of st in cxt with room for n days (n >= st->ndays).
+ */
+static PsState *
+ps_copy(const PsState *st, int32 n, MemoryContext cxt)
+{
+	PsState    *c = MemoryContextAllocZero(cxt, ps_size(n));
+
+	memcpy(c, st, PS_HEADER + st->ndays * sizeof(int32));
+	SET_VARSIZE(c, ps_size(n));
+	return c;
+}
+
+/*
+ * ps_rescale
+ *		Raise the scale of the sums to frac_groups, so that an amount or a
+ *		state with more decimals adds exactly.
  */
 static void
-check_same_args(const PSState *st, TimestampTz cutoff, const Interval *unit)
+ps_rescale(PsState *st, int frac_groups)
+{
+	int128		f;
+
+	if (frac_groups <= st->frac_groups)
+		return;
+	f = rfm_pow(frac_groups - st->frac_groups);
+	if (__builtin_mul_overflow(st->total, f, &st->total) ||
+		__builtin_mul_overflow(st->first, f, &st->first))
+		sum_overflow();
+	st->frac_groups = (uint8) frac_groups;
+}
+
+/*
+ * A group's summary is measured against one cutoff in one unit; rows and
+ * states that disagree would make T meaningless, so they are an error.
+ */
+static void
+check_same_args(const PsState *st, TimestampTz cutoff, const Interval *unit)
 {
 	if (st->cutoff != cutoff)
 	{
@@ -208,20 +232,99 @@ check_same_args(const PSState *st, TimestampTz cutoff, const Interval *unit)
 }
 
 /*
- * Transition: (state, ordered_at, amount, cutoff, unit).  Rows with a NULL
- * ordered_at or amount are skipped, like NULLs in other aggregates; cutoff
- * and unit are required.  Every amount is validated, also after the cutoff.
+ * read_amount
+ *		A non-negative numeric amount as an exact decimal; NaN, infinities,
+ *		negative amounts and amounts beyond 36 digits are errors.
  */
-Datum
-clm_purchase_summary_transfn(PG_FUNCTION_ARGS)
+static void
+read_amount(Datum d, RfmDecimal *dec)
 {
-	MemoryContext cxt = clm_agg_context(fcinfo);
-	PSState    *st = PG_ARGISNULL(0) ? NULL : (PSState *) PG_GETARG_POINTER(0);
+	Numeric		num = DatumGetNumeric(d);
+
+	if (numeric_is_nan(num) || numeric_is_inf(num))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount must be a finite number"),
+				 errdetail("The value is %s.", numeric_is_nan(num) ? "NaN" : "infinite"),
+				 errhint("Filter out or repair orders with NaN or infinite amounts.")));
+	if (!rfm_read_numeric_in_range(d, dec))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount is out of range for clm.purchase_summary"),
+				 errdetail("Amounts may have at most %d decimal digits, counted in groups of %d from the decimal point, at most %d of them after it.",
+						   RFM_MAX_GROUPS * RFM_DEC_DIGITS, RFM_DEC_DIGITS, (RFM_MAX_GROUPS - 1) * RFM_DEC_DIGITS),
+				 errhint("Filter out or repair orders with absurd amounts.")));
+	if (dec->negative && dec->digits != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount must not be negative"),
+				 errdetail("The value is %s.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, d))),
+				 errhint("Record refunds separately; the spend model needs non-negative purchase amounts.")));
+}
+
+/*
+ * ps_add_day
+ *		Count an amount (units of the state's scale) on a day.  A new day
+ *		that does not fit makes a copy with twice the room in cxt, which is
+ *		returned (the caller disposes of the old state); otherwise the state
+ *		is changed in place and returned.
+ */
+static PsState *
+ps_add_day(PsState *st, int32 day, int128 units, MemoryContext cxt)
+{
+	int32		lo = 0,
+				hi = st->ndays;
+
+	if (__builtin_add_overflow(st->total, units, &st->total))
+		sum_overflow();
+	/* rows usually come in time order: check the end first */
+	if (st->ndays > 0 && day <= st->days[st->ndays - 1])
+	{
+		while (lo < hi)
+		{
+			int32		mid = lo + (hi - lo) / 2;
+
+			if (st->days[mid] < day)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (st->days[lo] == day)
+		{
+			if (lo == 0 && __builtin_add_overflow(st->first, units, &st->first))
+				sum_overflow();
+			return st;
+		}
+	}
+	else
+		lo = st->ndays;
+	if (st->ndays == ps_capacity(st->ndays))
+		st = ps_copy(st, st->ndays + 1, cxt);
+	memmove(&st->days[lo + 1], &st->days[lo], (st->ndays - lo) * sizeof(int32));
+	st->days[lo] = day;
+	st->ndays++;
+	if (lo == 0)
+		st->first = units;
+	return st;
+}
+
+/*
+ * ps_add_row
+ *		The transition of one row (state may be NULL): the state, changed in
+ *		place or a new one in cxt (see ps_add_day).  Rows with a NULL
+ *		ordered_at or amount are skipped, like NULLs in other aggregates;
+ *		cutoff and unit are required.  Every amount is validated, also after
+ *		the cutoff.
+ */
+static PsState *
+ps_add_row(FunctionCallInfo fcinfo, PsState *st, MemoryContext cxt)
+{
 	TimestampTz at,
 				cutoff;
 	Interval   *unit;
-	Numeric		num;
-	double		amount;
+	RfmDecimal	dec;
+	int128		units;
 
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -235,207 +338,98 @@ clm_purchase_summary_transfn(PG_FUNCTION_ARGS)
 				 errhint("Pass the time unit of the model, e.g. '7 days'.")));
 	cutoff = PG_GETARG_TIMESTAMPTZ(3);
 	unit = PG_GETARG_INTERVAL_P(4);
-	clm_check_finite_timestamp(cutoff, "cutoff");
-	check_unit(unit);
-
 	if (st == NULL)
-		st = new_state(cxt, cutoff, unit, PS_INITIAL_CAP);
+	{
+		clm_check_finite_timestamp(cutoff, "cutoff");
+		check_unit(unit);
+		st = ps_new(cxt, cutoff, unit);
+	}
 	else
 		check_same_args(st, cutoff, unit);
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(st);
-
+		return st;
 	at = PG_GETARG_TIMESTAMPTZ(1);
 	clm_check_finite_timestamp(at, "ordered_at");
-	num = PG_GETARG_NUMERIC(2);
-	if (numeric_is_nan(num) || numeric_is_inf(num))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("amount must be a finite number"),
-				 errdetail("The value is %s.", numeric_is_nan(num) ? "NaN" : "infinite"),
-				 errhint("Filter out or repair orders with NaN or infinite amounts.")));
-	/* no_overflow: a huge amount gives Infinity, not an error quoting it */
-	amount = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(num)));
-	if (isinf(amount))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("amount is out of range for clm.purchase_summary"),
-				 errdetail("Amounts are averaged in double precision, which ends near 1.8e308."),
-				 errhint("Filter out or repair orders with absurd amounts.")));
-	if (amount < 0.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("amount must not be negative"),
-				 errdetail("The value is %g.", amount),
-				 errhint("Record refunds separately; the spend model needs non-negative purchase amounts.")));
-
+	read_amount(PG_GETARG_DATUM(2), &dec);
 	if (at > cutoff)
-		PG_RETURN_POINTER(st);
+		return st;
 
-	reserve(st, 1);
-	st->e[st->n].day = utc_day(at);
-	st->e[st->n].amount = amount;
-	if (st->n > 0 && st->e[st->n - 1].day >= st->e[st->n].day)
-		st->compact = false;
-	st->n++;
-	PG_RETURN_POINTER(st);
+	units = 0;
+	if (dec.digits != 0)
+	{
+		ps_rescale(st, dec.frac_groups);
+		if (__builtin_mul_overflow(dec.digits, rfm_pow(st->frac_groups - dec.frac_groups), &units))
+			sum_overflow();
+	}
+	return ps_add_day(st, utc_day(at), units, cxt);
 }
 
 /*
- * Combine two partial states (either may be NULL).  The result lives in the
- * aggregate context, so a state from a worker is copied, never adopted.
+ * ps_merge
+ *		The union of two states as a new state in cxt: the days merged, the
+ *		sums added at the larger scale, the first day's amounts from the
+ *		state with the earlier first day (from both on the same day).
  */
-Datum
-clm_purchase_summary_combine(PG_FUNCTION_ARGS)
+static PsState *
+ps_merge(const PsState *a, const PsState *b, MemoryContext cxt)
 {
-	MemoryContext cxt = clm_agg_context(fcinfo);
-	PSState    *s1 = PG_ARGISNULL(0) ? NULL : (PSState *) PG_GETARG_POINTER(0);
-	PSState    *s2 = PG_ARGISNULL(1) ? NULL : (PSState *) PG_GETARG_POINTER(1);
+	PsState    *r;
+	PsState    *bs;
+	int32		i = 0,
+				j = 0,
+				n = 0;
 
-	if (s2 == NULL)
+	check_same_args(a, b->cutoff, &b->unit);
+	r = ps_copy(a, a->ndays + b->ndays, cxt);
+	/* b's sums at the common scale, in a scratch copy of its header */
+	bs = palloc(PS_HEADER);
+	memcpy(bs, b, PS_HEADER);
+	ps_rescale(bs, r->frac_groups);
+	ps_rescale(r, bs->frac_groups);
+	if (__builtin_add_overflow(r->total, bs->total, &r->total))
+		sum_overflow();
+	if (b->ndays > 0)
 	{
-		if (s1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(s1);
+		if (a->ndays == 0 || b->days[0] < a->days[0])
+			r->first = bs->first;
+		else if (b->days[0] == a->days[0] &&
+				 __builtin_add_overflow(r->first, bs->first, &r->first))
+			sum_overflow();
 	}
-	if (s1 == NULL)
+	pfree(bs);
+	while (i < a->ndays || j < b->ndays)
 	{
-		s1 = new_state(cxt, s2->cutoff, &s2->unit, s2->n);
-		memcpy(s1->e, s2->e, s2->n * sizeof(PSEntry));
-		s1->n = s2->n;
-		s1->compact = s2->compact;
-		PG_RETURN_POINTER(s1);
+		int32		d;
+
+		if (j >= b->ndays || (i < a->ndays && a->days[i] < b->days[j]))
+			d = a->days[i++];
+		else if (i >= a->ndays || b->days[j] < a->days[i])
+			d = b->days[j++];
+		else
+		{
+			d = a->days[i++];
+			j++;
+		}
+		r->days[n++] = d;
 	}
-	check_same_args(s1, s2->cutoff, &s2->unit);
-	reserve(s1, s2->n);
-	memcpy(s1->e + s1->n, s2->e, s2->n * sizeof(PSEntry));
-	s1->n += s2->n;
-	if (s2->n > 0)
-		s1->compact = false;
-	PG_RETURN_POINTER(s1);
+	r->ndays = n;
+	SET_VARSIZE(r, ps_size(n));
+	return r;
 }
 
-/* Serialize: version, cutoff, unit, count, then (day, amount) pairs. */
-Datum
-clm_purchase_summary_serial(PG_FUNCTION_ARGS)
-{
-	PSState    *st;
-	StringInfoData buf;
-	int32		i;
-
-	(void) clm_agg_context(fcinfo);
-	st = (PSState *) PG_GETARG_POINTER(0);
-	compact_state(st);
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, PS_STATE_VERSION);
-	pq_sendint64(&buf, st->cutoff);
-	pq_sendint64(&buf, st->unit.time);
-	pq_sendint32(&buf, st->unit.day);
-	pq_sendint32(&buf, st->unit.month);
-	pq_sendint32(&buf, st->n);
-	for (i = 0; i < st->n; i++)
-	{
-		pq_sendint32(&buf, st->e[i].day);
-		pq_sendfloat8(&buf, st->e[i].amount);
-	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
-}
-
-/* Every defect of a serialized state is the same clear error. */
-static void
-bad_state(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-			 errmsg("invalid serialized state of clm.purchase_summary"),
-			 errdetail("%s", detail),
-			 errhint("Only states serialized by clm.purchase_summary itself (in a parallel plan) can be read back.")));
-}
-
-/*
- * decode_state
- *		Rebuild a state from its serialized form in cxt, checking the version,
- *		the length against the count, the cutoff, the unit and every entry,
- *		so that a corrupt state is an error and never a crash or a silently
- *		wrong summary.
- */
-static PSState *
-decode_state(bytea *b, MemoryContext cxt)
-{
-	StringInfoData buf;
-	PSState    *st;
-	TimestampTz cutoff;
-	Interval	unit;
-	int32		n,
-				i;
-	int			len = VARSIZE_ANY_EXHDR(b);
-
-	if (len < PS_HEADER_BYTES)
-		bad_state("The state is shorter than its header.");
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(b), len);
-	if (pq_getmsgbyte(&buf) != PS_STATE_VERSION)
-		bad_state("Unknown state version.");
-	cutoff = (TimestampTz) pq_getmsgint64(&buf);
-	unit.time = pq_getmsgint64(&buf);
-	unit.day = (int32) pq_getmsgint(&buf, 4);
-	unit.month = (int32) pq_getmsgint(&buf, 4);
-	n = (int32) pq_getmsgint(&buf, 4);
-	if (TIMESTAMP_NOT_FINITE(cutoff))
-		bad_state("The cutoff is not finite.");
-	if (unit.month != 0 || unit_days(&unit) <= 0.0)
-		bad_state("The unit is not a positive interval without months.");
-	if (n < 0 || (int64) n * PS_ENTRY_BYTES != (int64) (len - PS_HEADER_BYTES))
-		bad_state("The entry count does not match the length of the state.");
-
-	st = new_state(cxt, cutoff, &unit, n);
-	for (i = 0; i < n; i++)
-	{
-		int32		day = (int32) pq_getmsgint(&buf, 4);
-		double		amount = pq_getmsgfloat8(&buf);
-
-		if (isnan(amount) || isinf(amount) || amount < 0.0)
-			bad_state("An amount is negative or not finite.");
-		if (day > utc_day(cutoff))
-			bad_state("A purchase day is after the cutoff.");
-		/* keeps the day differences of build_summary within int32 */
-		if (day < utc_day(MIN_TIMESTAMP))
-			bad_state("A purchase day is before the earliest timestamp.");
-		if (i > 0 && day <= st->e[i - 1].day)
-			bad_state("The purchase days are not strictly increasing.");
-		st->e[i].day = day;
-		st->e[i].amount = amount;
-	}
-	st->n = n;
-	st->compact = true;
-	pq_getmsgend(&buf);
-	pfree(buf.data);
-	return st;
-}
-
-/* Deserialize a partial state of a parallel worker. */
-Datum
-clm_purchase_summary_deserial(PG_FUNCTION_ARGS)
-{
-	MemoryContext cxt = clm_agg_context(fcinfo);
-
-	PG_RETURN_POINTER(decode_state(PG_GETARG_BYTEA_PP(0), cxt));
-}
-
-/* The summary of a compacted, non-empty state. */
+/* The clm.btyd_summary of a state with days. */
 static Datum
-build_summary(FunctionCallInfo fcinfo, PSState *st)
+ps_summary(FunctionCallInfo fcinfo, const PsState *st)
 {
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
-	double		ud,
-				spend = 0.0;
-	int32		first,
-				i;
+	double		ud = unit_days(&st->unit);
+	double		spend = 0.0;
+	int32		first = st->days[0];
 
-	/* the result descriptor, built once per call site (it costs microseconds) */
+	/* the result descriptor, built once per call site */
 	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	if (tupdesc == NULL)
 	{
@@ -448,61 +442,401 @@ build_summary(FunctionCallInfo fcinfo, PSState *st)
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
 
-	ud = unit_days(&st->unit);
-	first = st->e[0].day;
-	for (i = 1; i < st->n; i++)
-		spend += st->e[i].amount;
-	if (st->n > 1)
-	{
-		spend /= (st->n - 1);
-		/* the sum can overflow where the mean does not: average directly */
-		if (isinf(spend))
-		{
-			spend = 0.0;
-			for (i = 1; i < st->n; i++)
-				spend += st->e[i].amount / (st->n - 1);
-		}
-		if (!isfinite(spend))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("mean spend is out of range for clm.purchase_summary"),
-					 errdetail("The amounts of one day add up to more than double precision holds (about 1.8e308)."),
-					 errhint("Filter out or repair orders with absurd amounts.")));
-	}
-	values[0] = Int32GetDatum(st->n - 1);
-	values[1] = Float8GetDatum((st->e[st->n - 1].day - first) / ud);
+	/*
+	 * One exact sum converted once: the same orders give the same bits,
+	 * whatever their order and however they were split into partial states.
+	 */
+	if (st->ndays > 1)
+		spend = (double) (st->total - st->first) / (double) rfm_pow(st->frac_groups)
+			/ (st->ndays - 1);
+	values[0] = Int32GetDatum(st->ndays - 1);
+	values[1] = Float8GetDatum((st->days[st->ndays - 1] - first) / ud);
 	values[2] = Float8GetDatum((utc_day(st->cutoff) - first) / ud);
-	values[3] = Float8GetDatum(st->n > 1 ? spend : 0.0);
+	values[3] = Float8GetDatum(spend);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
-/*
- * clm.purchase_summary_decode(state bytea): the summary a serialized partial
- * state stands for.  It exposes the deserializer's checks to SQL, for
- * diagnosing parallel aggregation and for testing those checks.
+/* ----------------------------------------------------------------------
+ * Text and binary forms.  The binary form is: format version, frac_groups,
+ * cutoff (microseconds since 2000-01-01 UTC), unit (time, day, month), the
+ * two sums (high and low 64 bits each), the day count, the days.  The text
+ * form is the binary form in hexadecimal, so both go through one validator.
+ * ----------------------------------------------------------------------
  */
-Datum
-clm_purchase_summary_decode(PG_FUNCTION_ARGS)
-{
-	PSState    *st = decode_state(PG_GETARG_BYTEA_PP(0), CurrentMemoryContext);
 
-	if (st->n == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(build_summary(fcinfo, st));
+/* Every defect of a state in text or binary form is this error. */
+static void
+ps_malformed(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid clm.purchase_summary_state value"),
+			 errdetail("%s", detail),
+			 errhint("Build states with clm.purchase_summary_state_agg.")));
 }
 
-/* Final: the clm.btyd_summary, or NULL when no order is up to the cutoff. */
+static void
+ps_send_int128(StringInfo buf, int128 v)
+{
+	uint128		u = (uint128) v;
+
+	pq_sendint64(buf, (int64) (uint64) (u >> 64));
+	pq_sendint64(buf, (int64) (uint64) u);
+}
+
+static int128
+ps_get_int128(StringInfo buf)
+{
+	uint64		hi = (uint64) pq_getmsgint64(buf);
+	uint64		lo = (uint64) pq_getmsgint64(buf);
+
+	return (int128) (((uint128) hi << 64) | lo);
+}
+
+/* The binary form of a state into buf. */
+static void
+ps_write(StringInfo buf, const PsState *st)
+{
+	int32		i;
+
+	pq_sendbyte(buf, PS_FORMAT);
+	pq_sendbyte(buf, st->frac_groups);
+	pq_sendint64(buf, st->cutoff);
+	pq_sendint64(buf, st->unit.time);
+	pq_sendint32(buf, st->unit.day);
+	pq_sendint32(buf, st->unit.month);
+	ps_send_int128(buf, st->total);
+	ps_send_int128(buf, st->first);
+	pq_sendint32(buf, st->ndays);
+	for (i = 0; i < st->ndays; i++)
+		pq_sendint32(buf, st->days[i]);
+}
+
+/*
+ * ps_read
+ *		A state from its binary form, in cxt, checking the length before
+ *		reading and every field after: a malformed state is an error, never
+ *		a crash or a silently wrong summary.
+ */
+static PsState *
+ps_read(StringInfo buf, MemoryContext cxt)
+{
+	int			left = buf->len - buf->cursor;
+	int			version,
+				frac_groups;
+	TimestampTz cutoff;
+	Interval	unit;
+	int128		total,
+				first;
+	int32		n,
+				i;
+	PsState    *st;
+
+	if (left < PS_WIRE_HEADER)
+		ps_malformed("The state is shorter than its header.");
+	version = pq_getmsgbyte(buf);
+	if (version != PS_FORMAT)
+		ps_malformed("The format version is unknown.");
+	frac_groups = pq_getmsgbyte(buf);
+	cutoff = (TimestampTz) pq_getmsgint64(buf);
+	unit.time = pq_getmsgint64(buf);
+	unit.day = (int32) pq_getmsgint(buf, 4);
+	unit.month = (int32) pq_getmsgint(buf, 4);
+	total = ps_get_int128(buf);
+	first = ps_get_int128(buf);
+	n = (int32) pq_getmsgint(buf, 4);
+	if (n < 0 || (int64) n * 4 != (int64) (left - PS_WIRE_HEADER))
+		ps_malformed("The day count does not match the length of the state.");
+	if (frac_groups > RFM_MAX_GROUPS - 1)
+		ps_malformed("The scale of the sums is out of range.");
+	if (!IS_VALID_TIMESTAMP(cutoff))
+		ps_malformed("The cutoff is not a finite timestamp.");
+	if (unit.month != 0 || unit_days(&unit) <= 0.0)
+		ps_malformed("The unit is not a positive interval without months.");
+	if (first < 0 || total < first || (n == 0 && total != 0) || (n == 1 && total != first))
+		ps_malformed("The sums are negative or inconsistent with the days.");
+
+	st = MemoryContextAllocZero(cxt, ps_size(n));
+	SET_VARSIZE(st, ps_size(n));
+	st->version = PS_FORMAT;
+	st->frac_groups = (uint8) frac_groups;
+	st->cutoff = cutoff;
+	st->unit = unit;
+	st->total = total;
+	st->first = first;
+	for (i = 0; i < n; i++)
+	{
+		int32		day = (int32) pq_getmsgint(buf, 4);
+
+		if (day > utc_day(cutoff))
+			ps_malformed("A purchase day is after the cutoff.");
+		/* keeps the day differences of ps_summary within int32 */
+		if (day < utc_day(MIN_TIMESTAMP))
+			ps_malformed("A purchase day is before the earliest timestamp.");
+		if (i > 0 && day <= st->days[i - 1])
+			ps_malformed("The purchase days are not strictly increasing.");
+		st->days[i] = day;
+	}
+	st->ndays = n;
+	pq_getmsgend(buf);
+	return st;
+}
+
+/* A state from a SQL argument (detoasted; its input function validated it). */
+static PsState *
+ps_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return (PsState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(argno));
+}
+
+Datum
+clm_purchase_summary_state_send(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	ps_write(&buf, ps_arg(fcinfo, 0));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+clm_purchase_summary_state_recv(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(ps_read((StringInfo) PG_GETARG_POINTER(0), CurrentMemoryContext));
+}
+
+/* Text output: the binary form in hexadecimal. */
+Datum
+clm_purchase_summary_state_out(PG_FUNCTION_ARGS)
+{
+	static const char hex[] = "0123456789abcdef";
+	StringInfoData bin;
+	StringInfoData out;
+	int			i;
+
+	initStringInfo(&bin);
+	ps_write(&bin, ps_arg(fcinfo, 0));
+	initStringInfo(&out);
+	for (i = 0; i < bin.len; i++)
+	{
+		appendStringInfoChar(&out, hex[(unsigned char) bin.data[i] >> 4]);
+		appendStringInfoChar(&out, hex[(unsigned char) bin.data[i] & 0xf]);
+	}
+	PG_RETURN_CSTRING(out.data);
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Text input: hexadecimal digits of the binary form, validated like it. */
+Datum
+clm_purchase_summary_state_in(PG_FUNCTION_ARGS)
+{
+	const char *input = PG_GETARG_CSTRING(0);
+	size_t		len = strlen(input);
+	StringInfoData bin;
+	size_t		i;
+
+	if (len % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type clm.purchase_summary_state: \"%.40s\"", input),
+				 errdetail("The text form is an even number of hexadecimal digits.")));
+	initStringInfo(&bin);
+	for (i = 0; i < len; i += 2)
+	{
+		int			h = hex_value(input[i]);
+		int			l = hex_value(input[i + 1]);
+
+		if (h < 0 || l < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type clm.purchase_summary_state: \"%.40s\"", input),
+					 errdetail("\"%.2s\" is not a pair of hexadecimal digits.", input + i)));
+		appendStringInfoChar(&bin, (char) (h * 16 + l));
+	}
+	PG_RETURN_POINTER(ps_read(&bin, CurrentMemoryContext));
+}
+
+/* ----------------------------------------------------------------------
+ * The aggregate over clm.purchase_summary_state.
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * clm_purchase_summary_trans
+ *		Transition of clm.purchase_summary and clm.purchase_summary_state_agg.
+ *		The state is changed in place (it is the aggregate's own); a state
+ *		that must grow, or a first one, is made in the per-row context and
+ *		the executor copies it into the aggregate context, freeing the old.
+ */
+Datum
+clm_purchase_summary_trans(PG_FUNCTION_ARGS)
+{
+	PsState    *st;
+
+	(void) clm_agg_context(fcinfo);
+	st = PG_ARGISNULL(0) ? NULL : (PsState *) PG_GETARG_POINTER(0);
+	PG_RETURN_POINTER(ps_add_row(fcinfo, st, CurrentMemoryContext));
+}
+
+/*
+ * clm_purchase_summary_state_combine
+ *		Combine function of the aggregates and transition function of
+ *		clm.purchase_summary_merge: a NULL side is an empty partial state.
+ *		Neither argument is changed, so it may be called anywhere.
+ */
+Datum
+clm_purchase_summary_state_combine(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+	PG_RETURN_POINTER(ps_merge(ps_arg(fcinfo, 0), ps_arg(fcinfo, 1), CurrentMemoryContext));
+}
+
+/*
+ * clm_purchase_summary_state_final
+ *		The clm.btyd_summary of a state, or NULL when it has no order up to
+ *		the cutoff (final function of clm.purchase_summary, and callable on
+ *		stored or merged states).
+ */
+Datum
+clm_purchase_summary_state_final(PG_FUNCTION_ARGS)
+{
+	PsState    *st;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = ps_arg(fcinfo, 0);
+	if (st->ndays == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(ps_summary(fcinfo, st));
+}
+
+/* ----------------------------------------------------------------------
+ * The internal-state support functions of the 1.0 catalog: the state is a
+ * pointer to a PsState in the aggregate context; serialized, it is the
+ * binary form above.
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct PsHolder
+{
+	PsState    *st;
+} PsHolder;
+
+/* Replace the holder's state by next, freeing the old one if it moved. */
+static void
+ps_hold(PsHolder *h, PsState *next)
+{
+	if (h->st != NULL && h->st != next)
+		pfree(h->st);
+	h->st = next;
+}
+
+Datum
+clm_purchase_summary_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clm_agg_context(fcinfo);
+	PsHolder   *h = PG_ARGISNULL(0) ? NULL : (PsHolder *) PG_GETARG_POINTER(0);
+
+	if (h == NULL)
+		h = MemoryContextAllocZero(cxt, sizeof(PsHolder));
+	ps_hold(h, ps_add_row(fcinfo, h->st, cxt));
+	PG_RETURN_POINTER(h);
+}
+
+Datum
+clm_purchase_summary_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clm_agg_context(fcinfo);
+	PsHolder   *a = PG_ARGISNULL(0) ? NULL : (PsHolder *) PG_GETARG_POINTER(0);
+	PsHolder   *b = PG_ARGISNULL(1) ? NULL : (PsHolder *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+	{
+		a = MemoryContextAllocZero(cxt, sizeof(PsHolder));
+		a->st = ps_copy(b->st, b->st->ndays, cxt);
+		PG_RETURN_POINTER(a);
+	}
+	ps_hold(a, ps_merge(a->st, b->st, cxt));
+	PG_RETURN_POINTER(a);
+}
+
+Datum
+clm_purchase_summary_serial(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	(void) clm_agg_context(fcinfo);
+	pq_begintypsend(&buf);
+	ps_write(&buf, ((PsHolder *) PG_GETARG_POINTER(0))->st);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* A state from a bytea holding its binary form, in cxt. */
+static PsState *
+ps_from_bytea(bytea *b, MemoryContext cxt)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	return ps_read(&buf, cxt);
+}
+
+Datum
+clm_purchase_summary_deserial(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clm_agg_context(fcinfo);
+	PsHolder   *h = MemoryContextAllocZero(cxt, sizeof(PsHolder));
+
+	h->st = ps_from_bytea(PG_GETARG_BYTEA_PP(0), cxt);
+	PG_RETURN_POINTER(h);
+}
+
 Datum
 clm_purchase_summary_final(PG_FUNCTION_ARGS)
 {
-	PSState    *st;
+	PsHolder   *h;
 
 	(void) clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	st = (PSState *) PG_GETARG_POINTER(0);
-	if (st->n == 0)
+	h = (PsHolder *) PG_GETARG_POINTER(0);
+	if (h->st->ndays == 0)
 		PG_RETURN_NULL();
-	compact_state(st);
-	PG_RETURN_DATUM(build_summary(fcinfo, st));
+	PG_RETURN_DATUM(ps_summary(fcinfo, h->st));
+}
+
+/* The summary of a serialized state (clm.purchase_summary_decode of 1.0). */
+Datum
+clm_purchase_summary_decode(PG_FUNCTION_ARGS)
+{
+	PsState    *st = ps_from_bytea(PG_GETARG_BYTEA_PP(0), CurrentMemoryContext);
+
+	if (st->ndays == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(ps_summary(fcinfo, st));
 }

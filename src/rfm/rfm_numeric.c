@@ -303,6 +303,16 @@ rfm_read_numeric(Datum d, RfmDecimal *out)
 }
 
 /*
+ * rfm_read_numeric_in_range
+ *		See rfm_numeric.h.
+ */
+bool
+rfm_read_numeric_in_range(Datum d, RfmDecimal *out)
+{
+	return rfm_numeric_fast(d, out) || rfm_numeric_public(d, out, false);
+}
+
+/*
  * rfm_numeric_to_double
  *		See rfm_numeric.h.  Exact digits, then one division by a power of
  *		10000: the same numeric always gives the same double, which is all

@@ -77,6 +77,12 @@ rfm_pow(int k)
 extern void rfm_read_numeric(Datum d, RfmDecimal *out);
 
 /*
+ * The same without errors: false for NaN, infinities and amounts beyond
+ * RFM_MAX_GROUPS digit groups, which the caller reports in its own words.
+ */
+extern bool rfm_read_numeric_in_range(Datum d, RfmDecimal *out);
+
+/*
  * A numeric as a double, from its digits (the same numeric always gives the
  * same double); NaN, infinities and long numbers go through
  * numeric_float8_no_overflow.

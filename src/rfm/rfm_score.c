@@ -2,9 +2,21 @@
  *
  * rfm_score.c
  *	  RFM thresholds and scores: the aggregates clm.rfm_thresholds(rfm
- *	  [, bins]) (exact, tie-safe quantile breakpoints per dimension, parallel
- *	  with serialize/deserialize), the constructor clm.rfm_thresholds(float8[]
- *	  x3) for business-defined breakpoints, and clm.rfm_score.
+ *	  [, bins]) (exact, tie-safe quantile breakpoints per dimension) over the
+ *	  mergeable state clm.rfm_thresholds_state, the constructor
+ *	  clm.rfm_thresholds(float8[] x3) for business-defined breakpoints, and
+ *	  clm.rfm_score.
+ *
+ * The state keeps every value of every dimension (the breakpoints are exact
+ * quantiles, so nothing less will do) in one varlena: a real SQL type, so
+ * that Citus can combine worker partials, postgres_fdw users can merge
+ * per-shard states, and states can be stored.  In memory each dimension has
+ * room for thr_capacity(the largest count) values, the unused ones zero, so
+ * the transition function appends in place and the state grows by doubling;
+ * text and binary forms carry only the values in use.  The 1.0 catalog's
+ * internal-state functions (rfm_thresholds_trans, _combine, _serialize,
+ * _deserialize, _final) are kept over the same state, for databases not yet
+ * updated.
  *
  * Breakpoints are values, and a value's score is 1 + the number of
  * breakpoints <= the value (recency reversed), so identical values always
@@ -18,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -42,6 +55,13 @@ PG_FUNCTION_INFO_V1(rfm_thresholds_combine);
 PG_FUNCTION_INFO_V1(rfm_thresholds_serialize);
 PG_FUNCTION_INFO_V1(rfm_thresholds_deserialize);
 PG_FUNCTION_INFO_V1(rfm_thresholds_final);
+PG_FUNCTION_INFO_V1(rfm_thresholds_state_in);
+PG_FUNCTION_INFO_V1(rfm_thresholds_state_out);
+PG_FUNCTION_INFO_V1(rfm_thresholds_state_recv);
+PG_FUNCTION_INFO_V1(rfm_thresholds_state_send);
+PG_FUNCTION_INFO_V1(rfm_thresholds_state_trans);
+PG_FUNCTION_INFO_V1(rfm_thresholds_state_combine);
+PG_FUNCTION_INFO_V1(rfm_thresholds_state_final);
 PG_FUNCTION_INFO_V1(rfm_thresholds_make);
 PG_FUNCTION_INFO_V1(rfm_score);
 
@@ -51,14 +71,26 @@ PG_FUNCTION_INFO_V1(rfm_score);
 
 static const char *const rfm_dim_name[RFM_DIMS] = {"recency", "frequency", "monetary"};
 
-/* the aggregate state: every value per dimension (exact quantiles) */
+/*
+ * The state, in memory and as clm.rfm_thresholds_state: the values of
+ * dimension d are v[d * cap .. d * cap + n[d] - 1], cap = thr_cap(st).
+ */
 typedef struct RfmThrState
 {
-	int			bins;
+	int32		vl_len_;		/* varlena header */
+	uint8		version;		/* RFM_THR_VERSION */
+	uint8		bins;
+	uint16		reserved;		/* zero */
 	int64		n[RFM_DIMS];
-	int64		cap[RFM_DIMS];
-	double	   *v[RFM_DIMS];
+	double		v[FLEXIBLE_ARRAY_MEMBER];
 } RfmThrState;
+
+#define RFM_THR_HEADER		offsetof(RfmThrState, v)
+#define RFM_THR_MIN_CAP		256
+/* the most values per dimension: 3 * 8 * 2^25 bytes stay below 1 GB */
+#define RFM_THR_MAX_CAP		(INT64CONST(1) << 25)
+/* the binary form: version, bins, three counts, then the values */
+#define RFM_THR_WIRE_HEADER	(1 + 1 + 3 * 8)
 
 /*
  * rfm_deform
@@ -138,59 +170,108 @@ rfm_check_bins(int bins)
 				 errhint("Scores are the digits of r*100 + f*10 + m, so at most 9 bins fit.")));
 }
 
-static RfmThrState *
-rfm_thr_new(MemoryContext cxt, int bins)
+/* The room per dimension of a state whose largest count is m. */
+static int64
+thr_capacity(int64 m)
 {
-	RfmThrState *st = MemoryContextAllocZero(cxt, sizeof(RfmThrState));
+	int64		cap = RFM_THR_MIN_CAP;
 
-	st->bins = bins;
+	while (cap < m)
+		cap *= 2;
+	return cap;
+}
+
+/* The room per dimension of a state (from its length). */
+static inline int64
+thr_cap(const RfmThrState *st)
+{
+	return (VARSIZE(st) - RFM_THR_HEADER) / (RFM_DIMS * sizeof(double));
+}
+
+static inline double *
+thr_values(RfmThrState *st, int d)
+{
+	return st->v + d * thr_cap(st);
+}
+
+/*
+ * thr_alloc
+ *		An empty state with room for cap values per dimension, in cxt.
+ */
+static RfmThrState *
+thr_alloc(int bins, int64 cap, MemoryContext cxt)
+{
+	Size		size = RFM_THR_HEADER + (Size) cap * RFM_DIMS * sizeof(double);
+	RfmThrState *st;
+
+	if (cap > RFM_THR_MAX_CAP)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many customers for clm.rfm_thresholds"),
+				 errdetail("A state holds at most " INT64_FORMAT " values per dimension.", RFM_THR_MAX_CAP),
+				 errhint("Compute thresholds over a sample of the customers.")));
+	st = MemoryContextAllocZero(cxt, size);
+	SET_VARSIZE(st, size);
+	st->version = RFM_THR_VERSION;
+	st->bins = (uint8) bins;
 	return st;
 }
 
 /*
- * rfm_thr_push
- *		Append a value, growing the array geometrically in cxt (huge
- *		allocations allowed: one double per customer).  -0 is stored as 0:
- *		the two are one value, and a breakpoint taken from the values must
- *		not print as -0 depending on which of them the sort put first.
+ * thr_with_room
+ *		st itself if it may be changed and has room for extra[d] more values
+ *		in each dimension, else a copy in cxt with enough room (the caller
+ *		disposes of st).
  */
-static inline void
-rfm_thr_push(RfmThrState *st, int d, double v, MemoryContext cxt)
+static RfmThrState *
+thr_with_room(RfmThrState *st, const int64 extra[RFM_DIMS], bool may_change, MemoryContext cxt)
 {
-	if (st->n[d] >= st->cap[d])
-	{
-		int64		newcap = st->cap[d] ? st->cap[d] * 2 : 1024;
+	int64		need = 0;
+	RfmThrState *r;
+	int			d;
 
-		if ((Size) newcap * sizeof(double) > MaxAllocHugeSize)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many rows for clm.rfm_thresholds")));
-		if (st->v[d] == NULL)
-			st->v[d] = MemoryContextAllocHuge(cxt, newcap * sizeof(double));
-		else
-			st->v[d] = repalloc_huge(st->v[d], newcap * sizeof(double));
-		st->cap[d] = newcap;
+	for (d = 0; d < RFM_DIMS; d++)
+		need = Max(need, st->n[d] + extra[d]);
+	if (may_change && need <= thr_cap(st))
+		return st;
+	r = thr_alloc(st->bins, thr_capacity(need), cxt);
+	for (d = 0; d < RFM_DIMS; d++)
+	{
+		memcpy(thr_values(r, d), thr_values(st, d), st->n[d] * sizeof(double));
+		r->n[d] = st->n[d];
 	}
-	st->v[d][st->n[d]++] = v + 0.0;
+	return r;
+}
+
+/* Both states must have the same number of bins. */
+static void
+thr_check_bins(int a, int b)
+{
+	if (a != b)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bins must be the same for every row"),
+				 errdetail("The states have %d and %d bins.", a, b)));
 }
 
 /*
- * rfm_thresholds_trans
- *		Transition: collect the three values of a customer.  NULL rows and
- *		NULL fields are skipped (a customer with refunds only has no
- *		recency).  bins (second argument, optional) must not change.
+ * thr_add_row
+ *		The transition of one row (st may be NULL): st changed in place, or
+ *		a new state in cxt (see thr_with_room).  NULL rows and NULL fields
+ *		are skipped (a customer with refunds only has no recency).  bins
+ *		(third argument, optional) must not change.  -0 is stored as 0: the
+ *		two are one value, and a breakpoint taken from the values must not
+ *		print as -0 depending on which of them the sort put first.
  */
-Datum
-rfm_thresholds_trans(PG_FUNCTION_ARGS)
+static RfmThrState *
+thr_add_row(FunctionCallInfo fcinfo, RfmThrState *st, MemoryContext cxt)
 {
-	MemoryContext aggcxt;
-	RfmThrState *st;
 	int			bins = RFM_DEFAULT_BINS;
 	double		x[RFM_DIMS];
 	bool		has[RFM_DIMS];
+	int64		extra[RFM_DIMS];
 	int			d;
 
-	aggcxt = clm_agg_context(fcinfo);
 	if (PG_NARGS() > 2)
 	{
 		if (PG_ARGISNULL(2))
@@ -200,161 +281,304 @@ rfm_thresholds_trans(PG_FUNCTION_ARGS)
 		bins = PG_GETARG_INT32(2);
 		rfm_check_bins(bins);
 	}
-	if (PG_ARGISNULL(0))
-		st = rfm_thr_new(aggcxt, bins);
-	else
-	{
-		st = (RfmThrState *) PG_GETARG_POINTER(0);
-		if (st->bins != bins)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bins must be the same for every row"),
-					 errdetail("The aggregate started with %d bins and now has %d.", st->bins, bins)));
-	}
+	if (st == NULL)
+		st = thr_alloc(bins, RFM_THR_MIN_CAP, cxt);
+	else if (st->bins != bins)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bins must be the same for every row"),
+				 errdetail("The aggregate started with %d bins and now has %d.", st->bins, bins)));
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(st);
+		return st;
 	rfm_dims(fcinfo, (TupleDesc *) &fcinfo->flinfo->fn_extra, PG_GETARG_HEAPTUPLEHEADER(1), x, has);
 	for (d = 0; d < RFM_DIMS; d++)
+		extra[d] = has[d] ? 1 : 0;
+	st = thr_with_room(st, extra, true, cxt);
+	for (d = 0; d < RFM_DIMS; d++)
 		if (has[d])
-			rfm_thr_push(st, d, x[d], aggcxt);
-	PG_RETURN_POINTER(st);
+			thr_values(st, d)[st->n[d]++] = x[d] + 0.0;
+	return st;
 }
 
 /*
- * rfm_thresholds_combine
- *		Concatenate the value lists; a NULL side is an empty partial state
- *		and the right-hand state is copied, never kept (wrong context).
+ * thr_merge
+ *		Add b's values to a: in place if a may be changed and has room,
+ *		else into a new state in cxt.
  */
-Datum
-rfm_thresholds_combine(PG_FUNCTION_ARGS)
+static RfmThrState *
+thr_merge(RfmThrState *a, const RfmThrState *b, bool in_place, MemoryContext cxt)
 {
-	MemoryContext aggcxt;
-	RfmThrState *a;
-	RfmThrState *b;
+	RfmThrState *r;
 	int			d;
-	int64		i;
 
-	aggcxt = clm_agg_context(fcinfo);
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
-	}
-	b = (RfmThrState *) PG_GETARG_POINTER(1);
-	if (PG_ARGISNULL(0))
-		a = rfm_thr_new(aggcxt, b->bins);
-	else
-	{
-		a = (RfmThrState *) PG_GETARG_POINTER(0);
-		if (a->bins != b->bins)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bins must be the same for every row"),
-					 errdetail("Partial states have %d and %d bins.", a->bins, b->bins)));
-	}
-	for (d = 0; d < RFM_DIMS; d++)
-		for (i = 0; i < b->n[d]; i++)
-			rfm_thr_push(a, d, b->v[d][i], aggcxt);
-	PG_RETURN_POINTER(a);
-}
-
-/*
- * rfm_thresholds_serialize
- *		version byte, bins, then per dimension a count and the values.
- */
-Datum
-rfm_thresholds_serialize(PG_FUNCTION_ARGS)
-{
-	RfmThrState *st;
-	StringInfoData buf;
-	int			d;
-	int64		i;
-
-	(void) clm_agg_context(fcinfo);
-	st = (RfmThrState *) PG_GETARG_POINTER(0);
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, RFM_THR_VERSION);
-	pq_sendint32(&buf, st->bins);
+	thr_check_bins(a->bins, b->bins);
+	r = thr_with_room(a, b->n, in_place, cxt);
 	for (d = 0; d < RFM_DIMS; d++)
 	{
-		pq_sendint64(&buf, st->n[d]);
-		for (i = 0; i < st->n[d]; i++)
-			pq_sendfloat8(&buf, st->v[d][i]);
+		memcpy(thr_values(r, d) + r->n[d], thr_values((RfmThrState *) b, d), b->n[d] * sizeof(double));
+		r->n[d] += b->n[d];
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return r;
 }
+
+/* ----------------------------------------------------------------------
+ * Text and binary forms: version, bins, the three counts, then the values
+ * of each dimension in turn.  The text form is the binary form in
+ * hexadecimal, so both go through one validator.
+ * ----------------------------------------------------------------------
+ */
 
 static void
 rfm_thr_malformed(const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-			 errmsg("invalid serialized clm.rfm_thresholds state"),
-			 errdetail("%s", detail)));
+			 errmsg("invalid clm.rfm_thresholds_state value"),
+			 errdetail("%s", detail),
+			 errhint("Build states with clm.rfm_thresholds_state_agg.")));
+}
+
+static void
+thr_write(StringInfo buf, RfmThrState *st)
+{
+	int			d;
+	int64		i;
+
+	pq_sendbyte(buf, RFM_THR_VERSION);
+	pq_sendbyte(buf, st->bins);
+	for (d = 0; d < RFM_DIMS; d++)
+		pq_sendint64(buf, st->n[d]);
+	for (d = 0; d < RFM_DIMS; d++)
+	{
+		double	   *v = thr_values(st, d);
+
+		for (i = 0; i < st->n[d]; i++)
+			pq_sendfloat8(buf, v[i]);
+	}
 }
 
 /*
- * rfm_thresholds_deserialize
- *		Inverse of the above; checks version, bins, counts against the bytes
- *		actually present, and that every value is finite.
+ * thr_read
+ *		A state from its binary form, in cxt: version, bins, counts against
+ *		the bytes present, every value finite (-0 read as 0).
  */
-Datum
-rfm_thresholds_deserialize(PG_FUNCTION_ARGS)
+static RfmThrState *
+thr_read(StringInfo buf, MemoryContext cxt)
 {
-	bytea	   *raw;
-	const char *p;
-	int64		left;
+	int64		left = buf->len - buf->cursor;
+	int			bins;
+	int64		n[RFM_DIMS];
+	int64		total = 0;
 	RfmThrState *st;
 	int			d;
 	int64		i;
-	int32		bins;
 
-	(void) clm_agg_context(fcinfo);
-	raw = PG_GETARG_BYTEA_PP(0);
-	p = VARDATA_ANY(raw);
-	left = VARSIZE_ANY_EXHDR(raw);
-	if (left < 5 || (uint8) p[0] != RFM_THR_VERSION)
-		rfm_thr_malformed("The header is missing or has an unknown version.");
-	memcpy(&bins, p + 1, 4);
-	bins = (int32) pg_ntoh32((uint32) bins);
+	if (left < RFM_THR_WIRE_HEADER)
+		rfm_thr_malformed("The state is shorter than its header.");
+	if (pq_getmsgbyte(buf) != RFM_THR_VERSION)
+		rfm_thr_malformed("The format version is unknown.");
+	bins = pq_getmsgbyte(buf);
 	if (bins < RFM_MIN_BINS || bins > RFM_MAX_BINS)
 		rfm_thr_malformed("The number of bins is out of range.");
-	p += 5;
-	left -= 5;
-	st = rfm_thr_new(CurrentMemoryContext, bins);
 	for (d = 0; d < RFM_DIMS; d++)
 	{
-		uint64		n;
-
-		if (left < 8)
-			rfm_thr_malformed("The state is truncated.");
-		memcpy(&n, p, 8);
-		n = pg_ntoh64(n);
-		p += 8;
-		left -= 8;
-		if (n > (uint64) left / 8)
-			rfm_thr_malformed("A value count exceeds the bytes present.");
-		st->n[d] = st->cap[d] = (int64) n;
-		st->v[d] = n ? palloc_extended(n * sizeof(double), MCXT_ALLOC_HUGE) : NULL;
-		for (i = 0; i < (int64) n; i++)
-		{
-			uint64		bits;
-			double		v;
-
-			memcpy(&bits, p, 8);
-			bits = pg_ntoh64(bits);
-			memcpy(&v, &bits, 8);
-			if (isnan(v) || isinf(v))
-				rfm_thr_malformed("A value is not finite.");
-			st->v[d][i] = v;
-			p += 8;
-			left -= 8;
-		}
+		n[d] = pq_getmsgint64(buf);
+		if (n[d] < 0 || n[d] > RFM_THR_MAX_CAP)
+			rfm_thr_malformed("A value count is out of range.");
+		total += n[d];
 	}
-	if (left != 0)
-		rfm_thr_malformed("There are trailing bytes.");
-	PG_RETURN_POINTER(st);
+	if (total * 8 != left - RFM_THR_WIRE_HEADER)
+		rfm_thr_malformed("The value counts do not match the length of the state.");
+	st = thr_alloc(bins, thr_capacity(Max(n[0], Max(n[1], n[2]))), cxt);
+	for (d = 0; d < RFM_DIMS; d++)
+	{
+		double	   *v = thr_values(st, d);
+
+		for (i = 0; i < n[d]; i++)
+		{
+			double		x = pq_getmsgfloat8(buf);
+
+			if (isnan(x) || isinf(x))
+				rfm_thr_malformed("A value is not finite.");
+			v[i] = x + 0.0;
+		}
+		st->n[d] = n[d];
+	}
+	pq_getmsgend(buf);
+	return st;
+}
+
+/* A state from a SQL argument (its input function validated it). */
+static RfmThrState *
+thr_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return (RfmThrState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(argno));
+}
+
+Datum
+rfm_thresholds_state_send(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	thr_write(&buf, thr_arg(fcinfo, 0));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+rfm_thresholds_state_recv(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(thr_read((StringInfo) PG_GETARG_POINTER(0), CurrentMemoryContext));
+}
+
+/* Text output: the binary form in hexadecimal. */
+Datum
+rfm_thresholds_state_out(PG_FUNCTION_ARGS)
+{
+	StringInfoData bin;
+	char	   *out;
+
+	initStringInfo(&bin);
+	thr_write(&bin, thr_arg(fcinfo, 0));
+	out = palloc_extended((Size) bin.len * 2 + 1, MCXT_ALLOC_HUGE);
+	out[hex_encode(bin.data, bin.len, out)] = '\0';
+	PG_RETURN_CSTRING(out);
+}
+
+/* Text input: hexadecimal digits of the binary form, validated like it. */
+Datum
+rfm_thresholds_state_in(PG_FUNCTION_ARGS)
+{
+	const char *input = PG_GETARG_CSTRING(0);
+	size_t		len = strlen(input);
+	StringInfoData bin;
+	size_t		i;
+
+	initStringInfo(&bin);
+	for (i = 0; i < len; i++)
+		if (!isxdigit((unsigned char) input[i]))
+			break;
+	if (i < len || len % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type clm.rfm_thresholds_state: \"%.40s\"", input),
+				 errdetail("The text form is an even number of hexadecimal digits.")));
+	enlargeStringInfo(&bin, len / 2);
+	bin.len = hex_decode(input, len, bin.data);
+	PG_RETURN_POINTER(thr_read(&bin, CurrentMemoryContext));
+}
+
+/*
+ * rfm_thresholds_state_trans
+ *		Transition of clm.rfm_thresholds and clm.rfm_thresholds_state_agg:
+ *		the state is changed in place (it is the aggregate's own); a first
+ *		state, or one that must grow, is made in the per-row context and the
+ *		executor copies it into the aggregate context, freeing the old.
+ */
+Datum
+rfm_thresholds_state_trans(PG_FUNCTION_ARGS)
+{
+	(void) clm_agg_context(fcinfo);
+	PG_RETURN_POINTER(thr_add_row(fcinfo,
+								  PG_ARGISNULL(0) ? NULL : (RfmThrState *) PG_GETARG_POINTER(0),
+								  CurrentMemoryContext));
+}
+
+/*
+ * rfm_thresholds_state_combine
+ *		Combine function of the aggregates and transition function of
+ *		clm.rfm_thresholds_merge; a NULL side is an empty partial state.
+ *		The first argument is changed in place only inside an aggregate
+ *		(where it is the aggregate's own state).
+ */
+Datum
+rfm_thresholds_state_combine(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+	PG_RETURN_POINTER(thr_merge(thr_arg(fcinfo, 0), thr_arg(fcinfo, 1),
+								AggCheckCallContext(fcinfo, NULL) != 0,
+								CurrentMemoryContext));
+}
+
+/* The internal-state functions of the 1.0 catalog, over the same state. */
+typedef struct RfmThrHolder
+{
+	RfmThrState *st;
+} RfmThrHolder;
+
+/* Replace the holder's state by next, freeing the old one if it moved. */
+static void
+thr_hold(RfmThrHolder *h, RfmThrState *next)
+{
+	if (h->st != NULL && h->st != next)
+		pfree(h->st);
+	h->st = next;
+}
+
+Datum
+rfm_thresholds_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = clm_agg_context(fcinfo);
+	RfmThrHolder *h = PG_ARGISNULL(0) ? NULL : (RfmThrHolder *) PG_GETARG_POINTER(0);
+
+	if (h == NULL)
+		h = MemoryContextAllocZero(aggcxt, sizeof(RfmThrHolder));
+	thr_hold(h, thr_add_row(fcinfo, h->st, aggcxt));
+	PG_RETURN_POINTER(h);
+}
+
+Datum
+rfm_thresholds_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = clm_agg_context(fcinfo);
+	RfmThrHolder *a = PG_ARGISNULL(0) ? NULL : (RfmThrHolder *) PG_GETARG_POINTER(0);
+	RfmThrHolder *b = PG_ARGISNULL(1) ? NULL : (RfmThrHolder *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+	{
+		a = MemoryContextAllocZero(aggcxt, sizeof(RfmThrHolder));
+		a->st = thr_alloc(b->st->bins, RFM_THR_MIN_CAP, aggcxt);
+	}
+	thr_hold(a, thr_merge(a->st, b->st, true, aggcxt));
+	PG_RETURN_POINTER(a);
+}
+
+Datum
+rfm_thresholds_serialize(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	(void) clm_agg_context(fcinfo);
+	pq_begintypsend(&buf);
+	thr_write(&buf, ((RfmThrHolder *) PG_GETARG_POINTER(0))->st);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+rfm_thresholds_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = clm_agg_context(fcinfo);
+	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	RfmThrHolder *h = MemoryContextAllocZero(aggcxt, sizeof(RfmThrHolder));
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+	h->st = thr_read(&buf, aggcxt);
+	PG_RETURN_POINTER(h);
 }
 
 /*
@@ -569,31 +793,52 @@ rfm_make_thresholds(FunctionCallInfo fcinfo, double *b[RFM_DIMS], int nb[RFM_DIM
 }
 
 /*
- * rfm_thresholds_final
- *		Sort each dimension (in place: FINALFUNC_MODIFY = READ_WRITE) and
- *		compute its breakpoints.  No rows: NULL.
+ * thr_final
+ *		Sort each dimension of st in place and compute its breakpoints.  No
+ *		values: NULL.
  */
-Datum
-rfm_thresholds_final(PG_FUNCTION_ARGS)
+static Datum
+thr_final(FunctionCallInfo fcinfo, RfmThrState *st)
 {
-	RfmThrState *st;
 	double		bufs[RFM_DIMS][RFM_MAX_BINS];
 	double	   *b[RFM_DIMS];
 	int			nb[RFM_DIMS];
 	int			d;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	st = (RfmThrState *) PG_GETARG_POINTER(0);
 	if (st->n[0] == 0 && st->n[1] == 0 && st->n[2] == 0)
 		PG_RETURN_NULL();
 	for (d = 0; d < RFM_DIMS; d++)
 	{
 		b[d] = bufs[d];
 		nb[d] = st->bins - 1;
-		rfm_breaks(st->v[d], st->n[d], st->bins, b[d]);
+		rfm_breaks(thr_values(st, d), st->n[d], st->bins, b[d]);
 	}
 	return rfm_make_thresholds(fcinfo, b, nb);
+}
+
+/*
+ * rfm_thresholds_state_final
+ *		The breakpoints of a state: final function of clm.rfm_thresholds
+ *		(FINALFUNC_MODIFY = READ_WRITE: it sorts the aggregate's state in
+ *		place) and callable on stored or merged states, which it copies.
+ */
+Datum
+rfm_thresholds_state_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (AggCheckCallContext(fcinfo, NULL))
+		return thr_final(fcinfo, (RfmThrState *) PG_GETARG_POINTER(0));
+	return thr_final(fcinfo, (RfmThrState *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0)));
+}
+
+/* Final function of clm.rfm_thresholds in the 1.0 catalog. */
+Datum
+rfm_thresholds_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	return thr_final(fcinfo, ((RfmThrHolder *) PG_GETARG_POINTER(0))->st);
 }
 
 /*

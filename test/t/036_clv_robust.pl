@@ -1,8 +1,8 @@
-# 036_clv_robust.pl: the CLV prediction functions and the purchase_summary
-# state decoder never crash and never return NaN, infinities or values out
+# 036_clv_robust.pl: the CLV prediction functions and the input of
+# clm.purchase_summary_state never crash and never return NaN, infinities or values out
 # of range, whatever they are given: random (deterministic) parameters and
 # histories over many orders of magnitude, and random or corrupted bytes as
-# serialized states.  Each call either returns a sane value or raises a
+# states.  Each call either returns a sane value or raises a
 # clean error of class 22 (data exception); the server stays up.
 use strict;
 use warnings;
@@ -131,14 +131,17 @@ cmp_ok($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE ok) FROM outcome WHERE fn IN ('bgnbd_p_alive', 'bgnbd_expected_purchases', 'clv')}),
 	'>=', 8000, 'the great majority of random cases give values');
 
-# random and corrupted serialized states
+# random and corrupted clm.purchase_summary_state values
 $node->safe_psql('postgres', q{
 SELECT setseed(0.5678);
 CREATE TABLE decoded (ok boolean, sqlstate text);
 DO $$
 DECLARE
-    good bytea := '\x01'::bytea || int8send(0) || int8send(0) || int4send(7) || int4send(0) || int4send(2)
-                  || int4send(-10) || float8send(5) || int4send(-3) || float8send(7);
+    -- clm.purchase_summary_state: version 1, scale 0, cutoff, unit (7 days),
+    -- sums 12 and 5, two days
+    good bytea := '\x0100'::bytea || int8send(0) || int8send(0) || int4send(7) || int4send(0)
+                  || int8send(0) || int8send(12) || int8send(0) || int8send(5)
+                  || int4send(2) || int4send(-10) || int4send(-3);
     b bytea;
     pos int;
 BEGIN
@@ -155,7 +158,7 @@ BEGIN
             IF random() < 0.1 THEN b := b || '\x00'::bytea; END IF;
         END IF;
         BEGIN
-            PERFORM clm.purchase_summary_decode(b);
+            PERFORM clm.purchase_summary_final(encode(b, 'hex')::clm.purchase_summary_state);
             INSERT INTO decoded VALUES (true, NULL);
         EXCEPTION WHEN OTHERS THEN INSERT INTO decoded VALUES (NULL, SQLSTATE);
         END;

@@ -4,7 +4,9 @@
 # triggers and by clm.refresh_stages, a customer view, clm.rfm_state and
 # clm.rfm values and clm.btyd_fit_state values (with the models fitted from
 # them) stored in their own tables, a user aggregate over clm's transition
-# function and a user view over clm.stage_history.  After ALTER EXTENSION
+# function, a user view over clm.stage_history and one over
+# clm.purchase_summary and one over clm.rfm_thresholds (whose state types
+# the update changes).  After ALTER EXTENSION
 # clm UPDATE every one of them reads the same (md5 of an ordered text
 # rendering, before and after), the stored states give the same results,
 # and the triggers still enforce the rules with the user's edits.
@@ -70,6 +72,13 @@ UNION ALL
 SELECT 'spend', crm.spend_state(x, mean_spend) FROM crm.summary WHERE x > 0 AND mean_spend > 0;
 UPDATE crm.fit_states SET bg = clm.bgnbd_fit_final(st) WHERE kind = 'btyd';
 UPDATE crm.fit_states SET gg = clm.gamma_gamma_fit_final(st) WHERE kind = 'spend';
+-- a user view over clm.purchase_summary, whose state type changes in 1.1
+CREATE VIEW crm.spend AS
+SELECT customer_id, clm.purchase_summary(ordered_at, amount, '2025-07-01 00:00+00', '7 days') AS s
+FROM crm.orders GROUP BY customer_id;
+-- and one over clm.rfm_thresholds, whose state type changes in 1.1
+CREATE VIEW crm.thresholds AS
+SELECT clm.rfm_thresholds(rfm) AS th, clm.rfm_thresholds(rfm, 7) AS th7 FROM crm.rfm_now;
 -- a user view over the history
 CREATE VIEW crm.stage_changes AS
 SELECT customer_key::uuid AS customer_id, from_stage, to_stage, changed_at
@@ -109,6 +118,9 @@ my %q = (
 	'the user aggregate' => q{SELECT md5(crm.btyd_state(x, t_x, t)::text) FROM crm.summary},
 	'the user view' => q{SELECT count(*) || ':' || md5(string_agg(v::text, '|' ORDER BY customer_id, changed_at, to_stage))
 	    FROM crm.stage_changes v},
+	'the user view over clm.purchase_summary' => q{SELECT count(*) || ':' || md5(string_agg(s::text, '|' ORDER BY customer_id))
+	    FROM crm.spend},
+	'the user view over clm.rfm_thresholds' => q{SELECT t::text FROM crm.thresholds t},
 	'the user view definition' => q{SELECT pg_get_viewdef('crm.stage_changes'::regclass)},
 	'stages' => q{SELECT string_agg(status || ':' || n, ',' ORDER BY status) FROM (
 	    SELECT status, count(*) AS n FROM crm.customers GROUP BY 1) s},
