@@ -1,4 +1,4 @@
-# 074_upgrade_dependent_user_objects: the update from 1.0 drops the support
+# 075_upgrade_dependent_user_objects: the update from 1.0 drops the support
 # functions of the internal states of clm.purchase_summary and
 # clm.rfm_thresholds, which became real types.  A user object that depends
 # on one of them (here an aggregate of the user's over
