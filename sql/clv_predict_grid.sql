@@ -382,9 +382,9 @@ SELECT max(abs(clm.bgnbd_expected_purchases(
 FROM grid;
 DROP TABLE grid;
 
--- 600 histories scored in one query with one model (CDNOW, rounded): after 64
--- calls per x the prediction switches to its per-x Chebyshev table; every
--- value must still match mpmath (relative 1e-12).  x = 0, 1, 3 in turn, T in
+-- 600 histories scored in one query with one model (CDNOW, rounded), so
+-- with the call site's memo and per-x coefficients in use; every value must
+-- still match mpmath (relative 1e-12).  x = 0, 1, 3 in turn, T in
 -- 0.1..60, horizons 0.001..2000 (Python random, seed 11).
 CREATE TEMP TABLE g2 (i int, x float8, t_x float8, t float8, h float8, ref float8);
 INSERT INTO g2 VALUES
@@ -993,7 +993,7 @@ FROM (SELECT ref, clm.bgnbd_expected_purchases(
                       ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd,
                       h, x, t_x, t) AS v
       FROM (SELECT * FROM g2 ORDER BY i) o) q;
--- clm.clv (its own table per x) agrees with E[M] * E[Y(one month)]: one month,
+-- clm.clv (its own caches) agrees with E[M] * E[Y(one month)]: one month,
 -- no discounting, unit_days = 7
 SELECT count(*) FILTER (WHERE NOT abs(c / e - 1) < 1e-12) AS clv_mismatches
 FROM (SELECT clm.clv(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd,

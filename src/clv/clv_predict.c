@@ -10,8 +10,10 @@
  * from the fitting aggregates.  Scoring runs once per customer, so each
  * call site caches, while the model's bytes are unchanged: the decoded
  * parameters, a memo of the expensive part by (x, T, ...), and per x the
- * connection-formula coefficients and a self-checked Chebyshev table of
- * the BG/NBD expectation (see the comments at each).
+ * connection-formula coefficients (see the comments at each).  Every cache
+ * holds only values that a call computes the same way without it, so a
+ * prediction has the same bits whatever the call site evaluated before
+ * (a cold call, a view scoring all customers, a Citus worker's share).
  *
  * Formulas: the published models only: BG/NBD (Fader, Hardie and Lee 2005,
  * "Counting your customers the easy way"), Pareto/NBD (Schmittlein, Morrison
@@ -360,10 +362,6 @@ bg_p_alive(const double *m, double x, double t_x, double t)
  */
 #define BG_CONN_MEMO 256
 
-#define CHEB_PIECES 8			/* [0, 1/2], then [1 - 2^-j, 1 - 2^-(j+1)] */
-#define CHEB_N 24				/* Chebyshev coefficients per piece */
-#define CHEB_AFTER_USES 64		/* build the interpolant after this many uses */
-
 typedef struct BgConn
 {
 	int			state;			/* 0 not prepared, 1 usable, -1 not usable */
@@ -373,9 +371,6 @@ typedef struct BgConn
 				d,
 				c1,
 				c2;
-	int			uses;			/* evaluations so far, to decide on cheb */
-	int			cheb_state;		/* 0 not built, 1 usable, -1 not usable */
-	double		cheb[CHEB_PIECES][CHEB_N];
 } BgConn;
 
 /*
@@ -484,8 +479,6 @@ bg_conn_for(ModelCache *mc, const double *m, double x, BgConn *tmp)
 	{
 		bc = tmp;
 		bc->state = 0;
-		bc->uses = 0;
-		bc->cheb_state = -1;	/* not worth building for one call */
 	}
 	if (bc->state == 0)
 		bg_conn_prepare(m[0], m[2], m[3], x, bc);
@@ -673,7 +666,7 @@ ey_failed(double r, double a, double b, double x, double h)
 }
 
 /*
- * bg_ey_alive
+ * bg_ey_alive_exact
  *		E[Y(h) | alive], also for a within CLM_LIMIT_STEP/2 of 1 (or C near 0)
  *		at horizons where only the connection formula converges: the value is
  *		analytic in a (b), so it is interpolated from points around.
@@ -717,148 +710,18 @@ bg_ey_alive_exact(double r, double alpha, double a, double b, double x,
 }
 
 /*
- * Chebyshev interpolation of the BG/NBD expectation, for scoring.
- *
- * E[Y(h) | alive] depends on the history only through x and
- * z = h/(alpha+T+h), and as a function of z it is analytic on [0, 1) with
- * its only finite singularity at z = 1.  So for each x that is scored often
- * (CHEB_AFTER_USES times), g(z) = E/z is tabulated once as Chebyshev series
- * on the pieces [0, 1/2], [1/2, 3/4], [3/4, 7/8], ... (each piece's distance
- * to z = 1 is three half-widths, so 24 terms converge like 5.8^-24), from
- * exact values at the Chebyshev nodes.  The table is checked against exact
- * values between the nodes (relative 1e-12) or not used; beyond the last
- * piece (z > 1 - 2^-8) and for x >= BG_CONN_MEMO the exact path is taken.
- */
-static void
-cheb_piece_bounds(int j, double *lo, double *hi)
-{
-	*lo = j == 0 ? 0.0 : 1.0 - ldexp(1.0, -j);
-	*hi = 1.0 - ldexp(1.0, -(j + 1));
-}
-
-/* The piece holding z, or -1 beyond the last one. */
-static int
-cheb_piece(double z)
-{
-	double		w = 1.0 - z;
-	int			j;
-
-	if (z <= 0.5)
-		return 0;
-	for (j = 1; j < CHEB_PIECES; j++)
-		if (w >= ldexp(1.0, -(j + 1)))
-			return j;
-	return -1;
-}
-
-/* Clenshaw's recurrence for the series of piece j at z. */
-static double
-cheb_eval(const BgConn *bc, int j, double z)
-{
-	double		lo,
-				hi,
-				t,
-				b0 = 0.0,
-				b1 = 0.0,
-				b2;
-	int			k;
-
-	cheb_piece_bounds(j, &lo, &hi);
-	t = (2.0 * z - lo - hi) / (hi - lo);
-	for (k = CHEB_N - 1; k >= 1; k--)
-	{
-		b2 = b1;
-		b1 = b0;
-		b0 = 2.0 * t * b1 - b2 + bc->cheb[j][k];
-	}
-	return t * b0 - b1 + 0.5 * bc->cheb[j][0];
-}
-
-/* g(z) = E[Y | alive]/z exactly, without throwing; false if not available. */
-static bool
-cheb_exact_g(const double *m, double x, const BgConn *bc, double z, double *g)
-{
-	double		e;
-
-	if (!bg_ey_alive_exact(m[0], m[1], m[2], m[3], x, 0.0, m[1] * z / (1.0 - z), bc, false, &e))
-		return false;
-	*g = e / z;
-	return isfinite(*g);
-}
-
-static void
-cheb_build(BgConn *bc, const double *m, double x)
-{
-	double		f[CHEB_N];
-	int			j,
-				i,
-				k;
-
-	bc->cheb_state = -1;
-	for (j = 0; j < CHEB_PIECES; j++)
-	{
-		double		lo,
-					hi;
-
-		cheb_piece_bounds(j, &lo, &hi);
-		for (i = 0; i < CHEB_N; i++)
-		{
-			double		t = cos(M_PI * (i + 0.5) / CHEB_N);
-
-			if (!cheb_exact_g(m, x, bc, 0.5 * (lo + hi) + 0.5 * (hi - lo) * t, &f[i]))
-				return;
-		}
-		for (k = 0; k < CHEB_N; k++)
-		{
-			double		sum = 0.0;
-
-			for (i = 0; i < CHEB_N; i++)
-				sum += f[i] * cos(M_PI * k * (i + 0.5) / CHEB_N);
-			bc->cheb[j][k] = 2.0 * sum / CHEB_N;
-		}
-		/* check between the nodes */
-		for (i = 0; i < 3; i++)
-		{
-			double		z = lo + (hi - lo) * (0.137 + 0.361 * i);
-			double		g;
-
-			if (!cheb_exact_g(m, x, bc, z, &g) ||
-				fabs(cheb_eval(bc, j, z) - g) > 1e-12 * fabs(g))
-				return;
-		}
-	}
-	bc->cheb_state = 1;
-}
-
-/*
  * bg_ey_alive
- *		E[Y(h) | alive, x, T]: from the Chebyshev table of this x when there
- *		is one, otherwise exactly (raising an error when no method is
- *		accurate).
+ *		E[Y(h) | alive, x, T], raising an error when no method is accurate.
+ *		Always the exact path: an interpolant of it would differ from it in
+ *		the last digits, and a call would then return other bits than the
+ *		same call made cold.
  */
 static double
 bg_ey_alive(double r, double alpha, double a, double b, double x,
-			double T, double h, BgConn *bc)
+			double T, double h, const BgConn *bc)
 {
 	double		res;
 
-	if (bc != NULL && h > 0.0 && bc->cheb_state >= 0)
-	{
-		if (bc->cheb_state == 0 && ++bc->uses >= CHEB_AFTER_USES)
-		{
-			double		m[4] = {r, alpha, a, b};
-
-			cheb_build(bc, m, x);
-		}
-		if (bc->cheb_state == 1)
-		{
-			double		z = h / (alpha + T + h);
-			int			j = cheb_piece(z);
-
-			if (j >= 0)
-				return z * cheb_eval(bc, j, z);
-		}
-	}
 	(void) bg_ey_alive_exact(r, alpha, a, b, x, T, h, bc, true, &res);
 	return res;
 }

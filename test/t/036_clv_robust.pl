@@ -86,8 +86,8 @@ BEGIN
         EXCEPTION WHEN OTHERS THEN INSERT INTO outcome VALUES ('hyp2f1', NULL, SQLSTATE, SQLERRM); END;
     END LOOP;
 END $$;
--- a few fixed extreme models scored many times in one call site (the
--- per-x Chebyshev tables get built for them)
+-- a few fixed extreme models scored many times in one call site (its
+-- memo and per-x coefficients are used for them)
 DO $$
 DECLARE
     bg clm.bgnbd;
