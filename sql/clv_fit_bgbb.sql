@@ -64,6 +64,15 @@ SELECT clm.bgbb_dert((SELECT w FROM fits), 0, 1, 2, 6);
 SELECT clm.bgbb_dert((SELECT w FROM fits), 'NaN', 1, 2, 6);
 SELECT clm.bgbb_p_alive(ROW(1.2, 0.75, 0, 2.8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgbb, 1, 2, 6);
 SELECT clm.bgbb_p_alive(ROW(1.2, 0.75, 0.66, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgbb, 1, 2, 6);
+-- more opportunities than an int32 counts: refused at once (the likelihood
+-- sums one term per opportunity after t_x), in the fit, the predictions and
+-- a stored state alike; at the limit the sum runs, and can be cancelled
+SELECT clm.bgbb_p_alive((SELECT w FROM fits), 0, 0, 3e9);
+SELECT clm.bgbb_fit(x, t_x, n) FROM (VALUES (0::float8, 0::float8, 2147483648::float8)) v(x, t_x, n);
+SELECT 'kind=bgbb version=1 penalizer=none rows=1: (0,0,1e300,1)'::clm.btyd_fit_state;
+SET statement_timeout = '1s';
+SELECT clm.bgbb_p_alive((SELECT w FROM fits), 0, 0, 2147483647);
+RESET statement_timeout;
 -- edge histories: no opportunities yet; a transaction at every opportunity
 SELECT clm.bgbb_p_alive(m, 0, 0, 0) AS p_alive_new,
        abs(clm.bgbb_expected_transactions(m, 1, 0, 0, 0) - 1.2 / (1.2 + 0.75) * 2.8 / (0.66 + 2.8)) < 1e-12 AS first_opportunity_ok,

@@ -157,6 +157,11 @@ SELECT clm.sbg_fit(p, c, w) FROM (VALUES (1, true, 0::float8)) v(p, c, w);
 SELECT clm.sbg_fit(p, c, w) FROM (VALUES (1, true, 'NaN'::float8)) v(p, c, w);
 SELECT clm.sbg_survival(ROW(0.7, 1.2, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, -1);
 SELECT clm.sbg_retention(ROW(0.7, 1.2, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 0);
+-- huge parameters: the retention rate is still (beta+t-1)/(alpha+beta+t-1)
+-- (here 1/2), with no overflow to 0
+SELECT clm.sbg_retention(ROW(1e308, 1e308, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 3) AS retention_half;
+-- weights whose sum overflows: an error, not the start point reported as a fit
+SELECT clm.sbg_fit(p, c, w) FROM (VALUES (1, true, 1e308::float8), (2, false, 1e308)) v(p, c, w);
 SELECT clm.sbg_survival(ROW(-0.7, 1.2, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1);
 SELECT clm.sbg_survival(ROW(NULL, 1.2, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1);
 SELECT clm.sbg_derl(ROW(0.7, 1.2, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1, 0);

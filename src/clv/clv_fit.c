@@ -193,9 +193,14 @@ clv_bgbb_row_ll(double alpha, double beta, double gamma, double delta,
 	double		ll = clm_lbeta(alpha + x, beta + n - x) - lb_ab
 		+ clm_lbeta(gamma, delta + n) - lb_gd;
 
+	/* n is at most PG_INT32_MAX (clv_input.c): long, but it can be cancelled */
 	for (double i = 0; i < n - t_x; i++)
+	{
+		if (((int64) i & 0xFFFF) == 0xFFFF)
+			CHECK_FOR_INTERRUPTS();
 		ll = clm_logsumexp(ll, clm_lbeta(alpha + x, beta + t_x - x + i) - lb_ab
 						   + clm_lbeta(gamma + 1, delta + t_x + i) - lb_gd);
+	}
 	return ll;
 }
 
@@ -654,6 +659,14 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 	d.wsum = 0.0;
 	for (int i = 0; i < in->nrows; i++)
 		d.wsum += rows[i].w;
+	/* every weight is finite, but their sum need not be: the objective is per unit weight */
+	if (!isfinite(d.wsum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the weights of the %s fit sum to more than double precision holds",
+						model_info[model].name),
+				 errdetail("The %d distinct rows carry weights whose sum is infinite.", in->nrows),
+				 errhint("Scale the weights down: the estimates depend on their ratios only, the standard errors on their sum.")));
 
 	if (model_info[model].scaled)
 	{

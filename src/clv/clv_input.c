@@ -97,6 +97,9 @@ static const ClvInputRule n_not_finite = {
 static const ClvInputRule opportunity_not_count = {
 	ERRCODE_INVALID_PARAMETER_VALUE, "t_x and n must be non-negative whole numbers", BGBB_HINT
 };
+static const ClvInputRule opportunities_too_many = {
+	ERRCODE_INVALID_PARAMETER_VALUE, "n must be at most 2147483647 opportunities", BGBB_HINT
+};
 static const ClvInputRule bgbb_t_x_without_repeat = {
 	ERRCODE_INVALID_PARAMETER_VALUE, "t_x must be 0 when x is 0", BGBB_HINT
 };
@@ -189,6 +192,8 @@ bgbb_rule(double x, double t_x, double n)
 		return &n_not_finite;
 	if (!is_count(t_x) || !is_count(n))
 		return &opportunity_not_count;
+	if (n > PG_INT32_MAX)
+		return &opportunities_too_many;
 	if (x == 0 && t_x != 0)
 		return &bgbb_t_x_without_repeat;
 	if (x > t_x)

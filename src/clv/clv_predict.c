@@ -1501,7 +1501,8 @@ clm_sbg_retention(PG_FUNCTION_ARGS)
 				 errmsg("t must be at least 1"),
 				 errdetail("The value is %d.", t),
 				 errhint("Renewal opportunities are numbered from 1.")));
-	PG_RETURN_FLOAT8((m[1] + t - 1) / (m[0] + m[1] + t - 1));
+	/* (beta+t-1) / (alpha+beta+t-1), written so that no sum can overflow */
+	PG_RETURN_FLOAT8(1.0 / (1.0 + m[0] / (m[1] + (t - 1))));
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -1181,6 +1182,26 @@ lc_guard_defect(const Trigger *t, AttrNumber stage_attnum)
 		t->tgenabled == TRIGGER_FIRES_ON_REPLICA)
 		return "it is not enabled for the current session_replication_role";
 	return NULL;
+}
+
+/*
+ * clm_lc_time_in_row
+ *		Whether stage_on_order and refresh_stages must also write the business
+ *		time into the guard's since column themselves.
+ *
+ * They hand the time to the guard in backend memory (clm_lc_execute_at).
+ * Only on Citus does the guard fire in another backend, on a worker's
+ * shard, where nothing was handed over: there the time has to travel with
+ * the row.  Elsewhere writing the column would only cost the roles that may
+ * update the stage column alone their UPDATE, and fire UPDATE OF triggers on
+ * the since column for nothing.  Citus is recognised by its metadata catalog
+ * pg_dist_partition, present in every database with the citus extension,
+ * coordinator and workers alike; clm does not link to Citus.
+ */
+bool
+clm_lc_time_in_row(void)
+{
+	return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
 }
 
 /*

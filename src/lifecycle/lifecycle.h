@@ -156,6 +156,8 @@ extern Oid	clm_lc_logical_relid(Relation rel);
  * and the history.  Returns the guard's stage-entered-at column (NULL if it
  * has none), which holds when the current stage began.
  */
+/* whether the business time must travel in the row (Citus) */
+extern bool clm_lc_time_in_row(void);
 extern const char *clm_lc_require_guard(Relation rel, const char *stage_column,
 										const char *caller);
 

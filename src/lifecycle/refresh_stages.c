@@ -267,16 +267,18 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * 2: recompute under a fresh snapshot and move them, deeper only.  The
-	 * UPDATE also writes as_of into the guard's since column (never earlier
-	 * than the value there): the business time then travels with the row to
-	 * a guard that did not get it handed over (a Citus shard's, fired in
-	 * another backend); the hand-off, where it arrives, takes precedence.
+	 * 2: recompute under a fresh snapshot and move them, deeper only.  On
+	 * Citus the UPDATE also writes as_of into the guard's since column
+	 * (never earlier than the value there): the business time then travels
+	 * with the row to a guard that did not get it handed over (a shard's,
+	 * fired in another backend); the hand-off, where it arrives, takes
+	 * precedence.  See clm_lc_time_in_row.
 	 */
 	initStringInfo(&sets);
 	if (since)
 		appendStringInfo(&sets, ", %s = $1", quote_identifier(since));
-	if (guard_since && (since == NULL || strcmp(since, guard_since) != 0))
+	if (guard_since && (since == NULL || strcmp(since, guard_since) != 0) &&
+		clm_lc_time_in_row())
 		appendStringInfo(&sets, ", %s = GREATEST($1, c.%s::pg_catalog.timestamptz)",
 						 quote_identifier(guard_since), quote_identifier(guard_since));
 	sql = psprintf("UPDATE %s c SET %s = f.st%s FROM (%s) f "

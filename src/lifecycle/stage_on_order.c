@@ -400,15 +400,15 @@ order_build(TriggerData *td, Oid nsp)
 												cols, ts_q), 4, t4);
 	}
 	/*
-	 * The move also writes the order time into the guard's since column
-	 * (never earlier than the value there): the business time then travels
-	 * with the row to a guard that did not get it handed over (a Citus
+	 * On Citus the move also writes the order time into the guard's since
+	 * column (never earlier than the value there): the business time then
+	 * travels with the row to a guard that did not get it handed over (a
 	 * shard's, fired in another backend); the hand-off, where it arrives,
-	 * takes precedence.
+	 * takes precedence.  See clm_lc_time_in_row.
 	 */
 	argtypes[1] = ot->stage_type;
 	argtypes[2] = TIMESTAMPTZOID;
-	ot->update_plan = order_prepare(since ?
+	ot->update_plan = order_prepare(since && clm_lc_time_in_row() ?
 									psprintf("UPDATE %s c SET %s = $2, %s = "
 											 "GREATEST($3, c.%s::pg_catalog.timestamptz) "
 											 "WHERE c.%s %s $1",
