@@ -210,7 +210,9 @@ if [ "$package" = yes ]; then
     echo "== Debian package"
     # The package goes into the system PostgreSQL, which every checkout on
     # this machine shares: one package step at a time.
-    (flock 9; clm_package_test "$W/deb") 9>/tmp/clm-package-step.lock 2>&1 | tee "$W/deb.log"
+    lock=/tmp/clm-package-step.lock
+    [ -e "$lock" ] || (umask 0; : >"$lock")
+    (flock 9 || exit 1; clm_package_test "$W/deb") 9<"$lock" 2>&1 | tee "$W/deb.log"
     rc=${PIPESTATUS[0]}
     count_pgregress "$W/deb.log"
     if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then failed=$((failed + 1)); fi
