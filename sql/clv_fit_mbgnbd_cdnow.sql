@@ -133,4 +133,4 @@ SELECT clm.mbgnbd_log_likelihood(0.525, 6.183, 0.891, 1.614, 2, 30.43, 38.86);
 SELECT clm.mbgnbd_p_alive(:MB, 0, 0, 38.86), clm.mbgnbd_p_alive(:MB, 2, 30.43, 38.86);
 SELECT clm.mbgnbd_expected_purchases(:MB, 39, 2, 30.43, 38.86);
 SELECT clm.mbgnbd_expected_purchases_new(:MB, 78);
-SELECT clm.mbgnbd_purchase_probability(:MB, 39, 0);
+SELECT round(clm.mbgnbd_purchase_probability(:MB, 39, 0)::numeric, 12) AS p0;
