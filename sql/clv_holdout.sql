@@ -166,8 +166,26 @@ SELECT clm.holdout_accuracy(p, a) FROM (VALUES ('NaN'::float8, 1::float8)) v(p, 
 SELECT clm.holdout_accuracy(p, a) FROM (VALUES (1::float8, 'Infinity'::float8)) v(p, a);
 SELECT clm.holdout_accuracy(p, a) FROM (VALUES (-0.5::float8, 1::float8)) v(p, a);
 SELECT clm.holdout_accuracy(p, a) FROM (VALUES (1::float8, -1::float8)) v(p, a);
--- support functions outside an aggregate
+-- support functions outside an aggregate: the one error of every clm
+-- aggregate support function (those taking internal through aliases with
+-- bigint in its place, which fail before reading the NULL)
 SELECT clm.holdout_accuracy_transfn('{0,0,0,0,0}', 1, 1);
+SELECT clm.holdout_accuracy_combine('{0,0,0,0,0}', '{0,0,0,0,0}');
+CREATE FUNCTION ho_transfn(bigint, timestamptz, timestamptz, interval) RETURNS bigint
+    AS '$libdir/clm', 'clm_holdout_purchases_transfn' LANGUAGE C;
+CREATE FUNCTION ho_combine(bigint, bigint) RETURNS bigint
+    AS '$libdir/clm', 'clm_holdout_purchases_combine' LANGUAGE C;
+CREATE FUNCTION ho_serial(bigint) RETURNS bytea
+    AS '$libdir/clm', 'clm_holdout_purchases_serial' LANGUAGE C;
+CREATE FUNCTION ho_deserial(bytea, bigint) RETURNS bigint
+    AS '$libdir/clm', 'clm_holdout_purchases_deserial' LANGUAGE C;
+CREATE FUNCTION ho_final(bigint) RETURNS integer
+    AS '$libdir/clm', 'clm_holdout_purchases_final' LANGUAGE C;
+SELECT ho_transfn(NULL, now(), now(), '1 day');
+SELECT ho_combine(NULL, NULL);
+SELECT ho_serial(NULL);
+SELECT ho_deserial(NULL, NULL);
+SELECT ho_final(NULL);
 SELECT clm.holdout_accuracy_final('{1,2}');
 
 RESET TimeZone;
