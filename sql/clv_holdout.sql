@@ -95,6 +95,13 @@ SELECT clm.holdout_purchases(ordered_at, '2024-06-30 12:00+00', '13 weeks') AS a
 FROM big;
 COMMIT;
 
+-- days before 2000 (negative timestamps) are floored, not truncated: the
+-- holdout after the cutoff's day 1999-12-30 holds 1999-12-31 (two orders)
+-- and 2000-01-01, 2 days; an order late on the cutoff's day is calibration
+SELECT clm.holdout_purchases(o, '1999-12-30 12:00+00', '2 days') AS holdout
+FROM (VALUES (timestamptz '1999-12-30 23:59:59+00'), ('1999-12-31 00:00:00.000001+00'),
+             ('1999-12-31 23:00+00'), ('2000-01-01 00:00+00'), ('2000-01-02 00:00+00')) v(o);
+
 -- empty input: 0 purchases (a count)
 SELECT clm.holdout_purchases(ordered_at, '2024-01-31 00:00+00', '1 day') FROM orders WHERE false;
 
