@@ -104,17 +104,6 @@ ps_size(int32 n)
 	return PS_HEADER + (Size) ps_capacity(n) * sizeof(int32);
 }
 
-/* The UTC calendar day of a finite timestamp, as days since 2000-01-01. */
-static int32
-utc_day(TimestampTz ts)
-{
-	int64		d = ts / USECS_PER_DAY;
-
-	if (ts < 0 && ts % USECS_PER_DAY != 0)
-		d--;					/* floor, not truncation, before 2000 */
-	return (int32) d;
-}
-
 /* Days in the unit; the unit was validated to have no months. */
 static double
 unit_days(const Interval *unit)
@@ -362,7 +351,7 @@ ps_add_row(FunctionCallInfo fcinfo, PsState *st, MemoryContext cxt)
 		if (__builtin_mul_overflow(dec.digits, rfm_pow(st->frac_groups - dec.frac_groups), &units))
 			sum_overflow();
 	}
-	return ps_add_day(st, utc_day(at), units, cxt);
+	return ps_add_day(st, clm_utc_day(at), units, cxt);
 }
 
 /*
@@ -451,7 +440,7 @@ ps_summary(FunctionCallInfo fcinfo, const PsState *st)
 			/ (st->ndays - 1);
 	values[0] = Int32GetDatum(st->ndays - 1);
 	values[1] = Float8GetDatum((st->days[st->ndays - 1] - first) / ud);
-	values[2] = Float8GetDatum((utc_day(st->cutoff) - first) / ud);
+	values[2] = Float8GetDatum((clm_utc_day(st->cutoff) - first) / ud);
 	values[3] = Float8GetDatum(spend);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
@@ -568,10 +557,10 @@ ps_read(StringInfo buf, MemoryContext cxt)
 	{
 		int32		day = (int32) pq_getmsgint(buf, 4);
 
-		if (day > utc_day(cutoff))
+		if (day > clm_utc_day(cutoff))
 			ps_malformed("A purchase day is after the cutoff.");
 		/* keeps the day differences of ps_summary within int32 */
-		if (day < utc_day(MIN_TIMESTAMP))
+		if (day < clm_utc_day(MIN_TIMESTAMP))
 			ps_malformed("A purchase day is before the earliest timestamp.");
 		if (i > 0 && day <= st->days[i - 1])
 			ps_malformed("The purchase days are not strictly increasing.");

@@ -35,6 +35,21 @@ clm_agg_context(FunctionCallInfo fcinfo)
 	return aggcxt;
 }
 
+/*
+ * clm_utc_day
+ *		The UTC calendar day of a finite timestamp, as days since 2000-01-01
+ *		(floor, not truncation, before 2000): the day of the purchase models.
+ */
+static inline int32
+clm_utc_day(TimestampTz ts)
+{
+	int64		d = ts / USECS_PER_DAY;
+
+	if (ts < 0 && ts % USECS_PER_DAY != 0)
+		d--;
+	return (int32) d;
+}
+
 /* Raise a clear error if a timestamp argument is +/-infinity. */
 extern void clm_check_finite_timestamp(TimestampTz ts, const char *argname);
 
