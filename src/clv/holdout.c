@@ -353,7 +353,8 @@ accuracy_state(ArrayType *a)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid state of clm.holdout_accuracy"),
 				 errdetail("The state must be a float8 array of %d elements without NULLs.", HA_NSTATE)));
-	return (float8 *) ARR_DATA_PTR(a);
+	/* one dimension and no NULL bitmap: the data follow the fixed header */
+	return (float8 *) ((char *) a + ARR_OVERHEAD_NONULLS(1));
 }
 
 /* Check one of the two values of a customer: present, finite, >= 0. */
