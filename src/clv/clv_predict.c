@@ -42,6 +42,7 @@
 #include "clm_math.h"
 #include "clv_fit.h"
 #include "clv_input.h"
+#include "clv_predict.h"
 #include "hyp2f1.h"
 #include "pnbd_a0.h"
 
@@ -1708,4 +1709,43 @@ clm_mbgnbd_purchase_probability(PG_FUNCTION_ARGS)
 	check_nonneg(h, "horizon");
 	check_n(n);
 	PG_RETURN_FLOAT8(finite_or_error(mbg_pmf(m, h, n), "purchase probability"));
+}
+
+/* ------------------------------------------------------------------------
+ * For the prediction intervals (clv_interval.c), which evaluate the same
+ * predictions at perturbed parameters: the validated parameters of a
+ * clm.bgnbd argument, and the predictions at given parameters.
+ * ------------------------------------------------------------------------
+ */
+
+/* The parameters of the clm.bgnbd argument argno, checked as above. */
+const double *
+clv_bgnbd_model_params(FunctionCallInfo fcinfo, int argno)
+{
+	return BG_PARAMS(argno);
+}
+
+/* BG/NBD P(alive) at parameters m (r, alpha, a, b). */
+double
+clv_bgnbd_p_alive_at(const double *m, double x, double t_x, double t)
+{
+	return bg_p_alive(m, x, t_x, t);
+}
+
+/* BG/NBD expected purchases in (t, t + h] at parameters m, uncached. */
+double
+clv_bgnbd_expected_purchases_at(const double *m, double h, double x,
+								double t_x, double t)
+{
+	BgConn		tmp;
+
+	return bg_p_alive(m, x, t_x, t) *
+		bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h, bg_conn_for(NULL, m, x, &tmp));
+}
+
+/* The horizon rule of the predictions above. */
+void
+clv_check_horizon(double h)
+{
+	check_nonneg(h, "horizon");
 }

@@ -1,0 +1,177 @@
+--
+-- clv_interval: the covariance of a BG/NBD fit and the delta-method
+-- prediction intervals for one customer and for the total
+-- (doc/clv.md, "Prediction intervals").  Coverage over simulated data sets
+-- is checked by test/t/038_clv_interval_coverage.pl.
+--
+-- 5000 customers simulated from BG/NBD by test/data/btyd_gen.c (as in
+-- sql/clv_fit.sql)
+\getenv abs_srcdir PG_ABS_SRCDIR
+CREATE SCHEMA clv_interval;
+SET search_path = clv_interval, public;
+CREATE TABLE sim(id int, x int, t_x_days int, t_days int, mean_spend float8);
+\set sample_file :abs_srcdir '/test/data/btyd_sample.csv'
+\set cmd '\\copy sim FROM ' :'sample_file' ' (FORMAT csv)'
+:cmd
+CREATE TABLE cust AS
+SELECT id, x::float8 AS x, t_x_days / 7.0::float8 AS t_x, t_days / 7.0::float8 AS t FROM sim;
+ANALYZE cust;
+CREATE TABLE fit AS SELECT clm.bgnbd_fit(x, t_x, t) AS m FROM cust;
+CREATE TABLE cov AS SELECT clm.bgnbd_covariance(m, x, t_x, t) AS c FROM fit, cust GROUP BY m;
+
+-- a 4 x 4 symmetric matrix whose diagonal gives the fit's standard errors
+-- (the same observed information, by other finite differences: 1e-3)
+SELECT array_dims(c) AS dims,
+       c[1][2] = c[2][1] AND c[1][3] = c[3][1] AND c[2][4] = c[4][2] AND c[3][4] = c[4][3] AS symmetric,
+       abs(sqrt(c[1][1]) / (m).r_se - 1) < 1e-3 AS r_se,
+       abs(sqrt(c[2][2]) / (m).alpha_se - 1) < 1e-3 AS alpha_se,
+       abs(sqrt(c[3][3]) / (m).a_se - 1) < 1e-3 AS a_se,
+       abs(sqrt(c[4][4]) / (m).b_se - 1) < 1e-3 AS b_se,
+       c[3][4] / sqrt(c[3][3] * c[4][4]) > 0.5 AS a_b_correlated
+FROM fit, cov;
+
+-- weights: the grouped rows give the covariance of the customers
+SELECT (SELECT max(abs(g.c[i][j] / cov.c[i][j] - 1)) FROM generate_series(1, 4) i, generate_series(1, 4) j) < 1e-9
+       AS weighted_same
+FROM cov,
+     (SELECT clm.bgnbd_covariance(m, x, t_x, t, n) AS c
+      FROM fit, (SELECT x, t_x, t, count(*)::float8 AS n FROM cust GROUP BY 1, 2, 3) g GROUP BY m) g;
+-- a row of weight 0 adds nothing; no rows, only NULL rows: NULL
+SELECT (SELECT clm.bgnbd_covariance(m, x, t_x, t, CASE WHEN id = 1 THEN 0 ELSE 1 END) FROM fit, cust GROUP BY m)
+       = (SELECT clm.bgnbd_covariance(m, x, t_x, t) FROM fit, cust WHERE id <> 1 GROUP BY m) AS zero_weight_skipped;
+SELECT clm.bgnbd_covariance(m, x, t_x, t) IS NULL AS empty_null FROM fit LEFT JOIN cust ON false;
+SELECT clm.bgnbd_covariance(m, NULL, t_x, t) IS NULL AS null_rows_skipped FROM fit, cust;
+-- one customer without purchases does not determine four parameters
+SELECT clm.bgnbd_covariance(m, 0, 0, 30) IS NULL AS singular_null FROM fit;
+
+-- one customer: the estimate is the prediction; the interval is estimate
+-- -/+ 1.6449 std_error at 90%, 1.9600 at 95%, and the standard error is the
+-- delta method's sqrt(g' C g), checked here against a gradient by
+-- forward differences in SQL
+CREATE TABLE one AS
+SELECT clm.bgnbd_expected_purchases_interval(m, c, 52, 3, 20, 40) AS e90,
+       clm.bgnbd_expected_purchases_interval(m, c, 52, 3, 20, 40, 0.95) AS e95,
+       clm.bgnbd_expected_purchases(m, 52, 3, 20, 40) AS point,
+       clm.bgnbd_p_alive_interval(m, c, 3, 20, 40) AS p90,
+       clm.bgnbd_p_alive(m, 3, 20, 40) AS p_point
+FROM fit, cov;
+SELECT (e90).estimate = point AS estimate_is_prediction,
+       round((((e90).upper - (e90).estimate) / (e90).std_error)::numeric, 4) AS z90,
+       round((((e95).estimate - (e95).lower) / (e95).std_error)::numeric, 4) AS z95,
+       (p90).estimate = p_point AS p_estimate_is_prediction,
+       (p90).lower < (p90).estimate AND (p90).estimate < (p90).upper AND (p90).upper <= 1 AS p_inside
+FROM one;
+WITH g AS (
+  SELECT array[(clm.bgnbd_expected_purchases(ROW((m).r * 1.000001, (m).alpha, (m).a, (m).b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 52, 3, 20, 40) - point) / ((m).r * 0.000001),
+               (clm.bgnbd_expected_purchases(ROW((m).r, (m).alpha * 1.000001, (m).a, (m).b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 52, 3, 20, 40) - point) / ((m).alpha * 0.000001),
+               (clm.bgnbd_expected_purchases(ROW((m).r, (m).alpha, (m).a * 1.000001, (m).b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 52, 3, 20, 40) - point) / ((m).a * 0.000001),
+               (clm.bgnbd_expected_purchases(ROW((m).r, (m).alpha, (m).a, (m).b * 1.000001, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 52, 3, 20, 40) - point) / ((m).b * 0.000001)] AS g
+  FROM fit, one)
+SELECT abs(sqrt((SELECT sum(g[i] * c[i][j] * g[j]) FROM generate_series(1, 4) i, generate_series(1, 4) j))
+           / (e90).std_error - 1) < 1e-4 AS std_error_is_delta_method
+FROM g, cov, one;
+-- the bounds stay in the range: expected purchases >= 0, P(alive) <= 1
+CREATE FUNCTION scaled(c float8[], k float8) RETURNS float8[] LANGUAGE sql AS $$
+  SELECT array_agg(r ORDER BY i)
+  FROM (SELECT i, array_agg(c[i][j] * k ORDER BY j) AS r
+        FROM generate_series(1, 4) i, generate_series(1, 4) j GROUP BY i) s $$;
+SELECT (clm.bgnbd_expected_purchases_interval(m, scaled(c, 1e4), 52, 3, 20, 40)).lower AS lower_floor,
+       (clm.bgnbd_p_alive_interval(m, scaled(c, 1e4), 3, 20, 40)).upper AS upper_ceiling,
+       clm.bgnbd_p_alive_interval(m, c, 0, 0, 40) AS no_repeat_always_alive,
+       (clm.bgnbd_expected_purchases_interval(m, scaled(c, 0), 52, 3, 20, 40)).std_error AS zero_cov_zero_se,
+       (clm.bgnbd_expected_purchases_interval(m, c, 0, 3, 20, 40)) AS zero_horizon
+FROM fit, cov;
+
+-- the total: the sum of the estimates; its standard error, from the summed
+-- gradient, is above any one customer's and at most the sum of theirs (the
+-- customers' errors all come from the same four parameters)
+CREATE TABLE tot AS
+SELECT clm.bgnbd_expected_purchases_total_interval(m, c, 52, x, t_x, t) AS i90,
+       clm.bgnbd_expected_purchases_total_interval(m, c, 52, x, t_x, t, 0.5) AS i50,
+       sum(clm.bgnbd_expected_purchases(m, 52, x, t_x, t)) AS point_sum,
+       sum((clm.bgnbd_expected_purchases_interval(m, c, 52, x, t_x, t)).std_error) AS se_sum,
+       max((clm.bgnbd_expected_purchases_interval(m, c, 52, x, t_x, t)).std_error) AS se_max
+FROM fit, cov, cust GROUP BY m, c;
+SELECT abs((i90).estimate / point_sum - 1) < 1e-12 AS estimate_is_sum,
+       (i90).std_error > se_max AND (i90).std_error <= se_sum * (1 + 1e-12) AS se_between,
+       round((((i90).upper - (i90).estimate) / (i90).std_error)::numeric, 4) AS z90,
+       round((((i50).upper - (i50).estimate) / (i50).std_error)::numeric, 4) AS z50,
+       (i90).std_error / (i90).estimate < 0.05 AS narrow
+FROM tot;
+-- the total of one customer is that customer's interval
+SELECT (SELECT clm.bgnbd_expected_purchases_total_interval(m, c, 52, 3, 20, 40) FROM fit, cov)
+       = (SELECT clm.bgnbd_expected_purchases_interval(m, c, 52, 3, 20, 40) FROM fit, cov) AS one_customer_total;
+SELECT clm.bgnbd_expected_purchases_total_interval(m, c, 52, x, t_x, t) IS NULL AS empty_total_null
+FROM fit, cov LEFT JOIN cust ON false GROUP BY m, c;
+
+-- parallel plans give the serial results (to the rounding of the sums)
+CREATE TABLE many AS SELECT c.* FROM cust c, generate_series(1, 20) g;
+ANALYZE many;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT clm.bgnbd_expected_purchases_total_interval((SELECT m FROM fit), (SELECT c FROM cov), 52, x, t_x, t) FROM many;
+CREATE TABLE par AS
+SELECT (SELECT clm.bgnbd_expected_purchases_total_interval((SELECT m FROM fit), (SELECT c FROM cov), 52, x, t_x, t) FROM many) AS i,
+       (SELECT clm.bgnbd_covariance((SELECT m FROM fit), x, t_x, t) FROM many) AS c;
+EXPLAIN (COSTS OFF) SELECT clm.bgnbd_covariance((SELECT m FROM fit), x, t_x, t) FROM many;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+SELECT abs((par.i).estimate / (s.i).estimate - 1) < 1e-12 AND abs((par.i).std_error / (s.i).std_error - 1) < 1e-12
+       AS total_parallel_same,
+       (SELECT max(abs(par.c[i][j] / s.c[i][j] - 1)) FROM generate_series(1, 4) i, generate_series(1, 4) j) < 1e-9
+       AS covariance_parallel_same,
+       (SELECT max(abs(par.c[i][j] * 20 / cov.c[i][j] - 1)) FROM generate_series(1, 4) i, generate_series(1, 4) j) < 1e-9
+       AS twenty_copies_twentieth_covariance
+FROM par, cov,
+     (SELECT (SELECT clm.bgnbd_expected_purchases_total_interval((SELECT m FROM fit), (SELECT c FROM cov), 52, x, t_x, t) FROM many) AS i,
+             (SELECT clm.bgnbd_covariance((SELECT m FROM fit), x, t_x, t) FROM many) AS c) s;
+
+-- bad input: one clear error each
+CREATE FUNCTION err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT q, err(format(q, '(SELECT m FROM fit)', '(SELECT c FROM cov)')) AS outcome
+FROM (VALUES
+  -- the level
+  ('SELECT clm.bgnbd_expected_purchases_interval(%s, %s, 52, 3, 20, 40, 1)'),
+  ('SELECT clm.bgnbd_expected_purchases_interval(%s, %s, 52, 3, 20, 40, 0)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, %s, 3, 20, 40, -0.5)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, %s, 3, 20, 40, ''NaN'')'),
+  ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, %s, 52, 3, 20, 40, 1.5)'),
+  -- the covariance: size, NULL, NaN, infinite, asymmetric, not positive semi-definite
+  ('SELECT clm.bgnbd_expected_purchases_interval(%s, ''{1,2,3}'', 52, 3, 20, 40)'),
+  ('SELECT clm.bgnbd_expected_purchases_interval(%s, ''{{1,0,0},{0,1,0},{0,0,1}}'', 52, 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, ''{{1,0,0,0},{0,1,0,0},{0,0,1,0},{0,0,0,NULL}}'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, ''{{1,0,0,0},{0,1,0,0},{0,0,1,0},{0,0,0,NaN}}'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, ''{{1,0,0,0},{0,1,0,0},{0,0,1,0},{0,0,0,Infinity}}'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, ''{{1,0.5,0,0},{0,1,0,0},{0,0,1,0},{0,0,0,1}}'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, ''{{1,0,0,0},{0,-1,0,0},{0,0,1,0},{0,0,0,1}}'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, ''{{1,2,0,0},{2,1,0,0},{0,0,1,0},{0,0,0,1}}'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, ''{{0,1,0,0},{1,1,0,0},{0,0,1,0},{0,0,0,1}}'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, ''{{1,2},{2,1}}'', 52, 3, 20, 40)'),
+  -- the model and the customer
+  ('SELECT clm.bgnbd_expected_purchases_interval(ROW(0.2, -4, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, %2$s, 52, 3, 20, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(ROW(NULL, 4, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, %2$s, 3, 20, 40)'),
+  ('SELECT clm.bgnbd_covariance(ROW(0.2, ''Infinity'', 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 3, 20, 40)'),
+  ('SELECT clm.bgnbd_expected_purchases_interval(%s, %s, -1, 3, 20, 40)'),
+  ('SELECT clm.bgnbd_expected_purchases_interval(%s, %s, ''Infinity'', 3, 20, 40)'),
+  ('SELECT clm.bgnbd_expected_purchases_interval(%s, %s, 52, 3, 50, 40)'),
+  ('SELECT clm.bgnbd_p_alive_interval(%s, %s, ''NaN'', 20, 40)'),
+  ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, %s, 52, 1.5, 20, 40)'),
+  ('SELECT clm.bgnbd_covariance(%s, 0, 3, 40)'),
+  ('SELECT clm.bgnbd_covariance(%s, 3, 20, 40, -1)'),
+  ('SELECT clm.bgnbd_covariance(%s, 3, 20, 40, ''NaN'')'),
+  -- every row must pass the same model, covariance and level
+  ('SELECT clm.bgnbd_covariance(CASE WHEN g = 1 THEN %s ELSE ROW(0.3, 4, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd END, 3, 20, 40) FROM generate_series(1, 2) g'),
+  ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, %s, 52, 3, 20, 40, 0.8 + g / 100.0) FROM generate_series(1, 2) g'),
+  ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, CASE WHEN g = 1 THEN %2$s ELSE scaled(%2$s, 2) END, 52, 3, 20, 40) FROM generate_series(1, 2) g'),
+  ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, CASE WHEN g = 1 THEN %2$s ELSE ''{1}'' END, 52, 3, 20, 40) FROM generate_series(1, 2) g'),
+  -- a state from elsewhere
+  ('SELECT clm.bgnbd_covariance_combine(''{1,2}'', ''{1,2}'')'),
+  ('SELECT clm.bgnbd_total_interval_final(''{{1,2},{3,4}}'')')
+  ) v(q);
