@@ -1,6 +1,7 @@
 --
--- clv_interval: the covariance of a BG/NBD fit and the delta-method
--- prediction intervals for one customer and for the total
+-- clv_interval: the covariance of BG/NBD and Gamma-Gamma fits and the
+-- delta-method prediction intervals for one customer (expected purchases,
+-- P(alive), CLV) and for the total expected purchases
 -- (doc/clv.md, "Prediction intervals").  Coverage over simulated data sets
 -- is checked by test/t/038_clv_interval_coverage.pl.
 --
@@ -14,7 +15,7 @@ CREATE TABLE sim(id int, x int, t_x_days int, t_days int, mean_spend float8);
 \set cmd '\\copy sim FROM ' :'sample_file' ' (FORMAT csv)'
 :cmd
 CREATE TABLE cust AS
-SELECT id, x::float8 AS x, t_x_days / 7.0::float8 AS t_x, t_days / 7.0::float8 AS t FROM sim;
+SELECT id, x::float8 AS x, t_x_days / 7.0::float8 AS t_x, t_days / 7.0::float8 AS t, mean_spend FROM sim;
 ANALYZE cust;
 CREATE TABLE fit AS SELECT clm.bgnbd_fit(x, t_x, t) AS m FROM cust;
 CREATE TABLE cov AS SELECT clm.bgnbd_covariance(m, x, t_x, t) AS c FROM fit, cust GROUP BY m;
@@ -89,9 +90,11 @@ CREATE TABLE tot AS
 SELECT clm.bgnbd_expected_purchases_total_interval(m, c, 52, x, t_x, t) AS i90,
        clm.bgnbd_expected_purchases_total_interval(m, c, 52, x, t_x, t, 0.5) AS i50,
        sum(clm.bgnbd_expected_purchases(m, 52, x, t_x, t)) AS point_sum,
-       sum((clm.bgnbd_expected_purchases_interval(m, c, 52, x, t_x, t)).std_error) AS se_sum,
-       max((clm.bgnbd_expected_purchases_interval(m, c, 52, x, t_x, t)).std_error) AS se_max
-FROM fit, cov, cust GROUP BY m, c;
+       sum((e).std_error) AS se_sum,
+       max((e).std_error) AS se_max
+FROM fit, cov, cust,
+     LATERAL (SELECT clm.bgnbd_expected_purchases_interval(m, c, 52, x, t_x, t) AS e) e
+GROUP BY m, c;
 SELECT abs((i90).estimate / point_sum - 1) < 1e-12 AS estimate_is_sum,
        (i90).std_error > se_max AND (i90).std_error <= se_sum * (1 + 1e-12) AS se_between,
        round((((i90).upper - (i90).estimate) / (i90).std_error)::numeric, 4) AS z90,
@@ -105,7 +108,7 @@ SELECT clm.bgnbd_expected_purchases_total_interval(m, c, 52, x, t_x, t) IS NULL 
 FROM fit, cov LEFT JOIN cust ON false GROUP BY m, c;
 
 -- parallel plans give the serial results (to the rounding of the sums)
-CREATE TABLE many AS SELECT c.* FROM cust c, generate_series(1, 20) g;
+CREATE TABLE many AS SELECT c.* FROM cust c, generate_series(1, 4) g;
 ANALYZE many;
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
@@ -121,11 +124,42 @@ SELECT abs((par.i).estimate / (s.i).estimate - 1) < 1e-12 AND abs((par.i).std_er
        AS total_parallel_same,
        (SELECT max(abs(par.c[i][j] / s.c[i][j] - 1)) FROM generate_series(1, 4) i, generate_series(1, 4) j) < 1e-9
        AS covariance_parallel_same,
-       (SELECT max(abs(par.c[i][j] * 20 / cov.c[i][j] - 1)) FROM generate_series(1, 4) i, generate_series(1, 4) j) < 1e-9
-       AS twenty_copies_twentieth_covariance
+       (SELECT max(abs(par.c[i][j] * 4 / cov.c[i][j] - 1)) FROM generate_series(1, 4) i, generate_series(1, 4) j) < 1e-9
+       AS four_copies_quarter_covariance
 FROM par, cov,
      (SELECT (SELECT clm.bgnbd_expected_purchases_total_interval((SELECT m FROM fit), (SELECT c FROM cov), 52, x, t_x, t) FROM many) AS i,
              (SELECT clm.bgnbd_covariance((SELECT m FROM fit), x, t_x, t) FROM many) AS c) s;
+
+-- Gamma-Gamma: the covariance of p, q, gamma; its diagonal gives the fit's
+-- standard errors, and customers without repeat purchases add nothing
+CREATE TABLE ggfit AS SELECT clm.gamma_gamma_fit(x, mean_spend) AS g FROM cust;
+CREATE TABLE ggcov AS SELECT clm.gamma_gamma_covariance(g, x, mean_spend) AS c FROM ggfit, cust GROUP BY g;
+SELECT array_dims(ggcov.c) AS dims,
+       abs(sqrt(ggcov.c[1][1]) / (g).p_se - 1) < 1e-3 AS p_se,
+       abs(sqrt(ggcov.c[2][2]) / (g).q_se - 1) < 1e-3 AS q_se,
+       abs(sqrt(ggcov.c[3][3]) / (g).gamma_se - 1) < 1e-3 AS gamma_se,
+       ggcov.c = (SELECT clm.gamma_gamma_covariance(g, x, mean_spend) FROM ggfit, cust WHERE x > 0 GROUP BY g)
+       AS non_buyers_add_nothing,
+       (SELECT max(abs(w.c[i][j] / ggcov.c[i][j] - 1)) FROM generate_series(1, 3) i, generate_series(1, 3) j) < 1e-9
+       AS weighted_same
+FROM ggfit, ggcov,
+     (SELECT clm.gamma_gamma_covariance(g, x, mean_spend, n) AS c
+      FROM ggfit, (SELECT x, mean_spend, count(*)::float8 AS n FROM cust GROUP BY 1, 2) s GROUP BY g) w;
+
+-- CLV (12 months, 1% a month, weeks): the estimate is clm.clv; the two
+-- models' covariances are independent blocks, so the variance is the sum of
+-- the variance from each model alone
+CREATE FUNCTION zero(n int) RETURNS float8[] LANGUAGE sql AS $$
+  SELECT array_agg(r) FROM (SELECT array_fill(0::float8, ARRAY[n]) AS r FROM generate_series(1, n)) s $$;
+SELECT (v).estimate = clm.clv(m, g, 3, 20, 40, 35, 12, 0.01, 7) AS estimate_is_clv,
+       abs((v).std_error ^ 2 / ((vb).std_error ^ 2 + (vg).std_error ^ 2) - 1) < 1e-12 AS variances_add,
+       (vb).std_error > 0 AND (vg).std_error > 0 AS both_contribute,
+       round((((v).upper - (v).estimate) / (v).std_error)::numeric, 4) AS z90,
+       (clm.clv_interval(m, g, bc.c, gc.c, 0, 0, 40, 0, 12, 0.01, 7, 0.8)).lower >= 0 AS lower_in_range
+FROM fit, ggfit, cov bc, ggcov gc,
+     LATERAL (SELECT clm.clv_interval(m, g, bc.c, gc.c, 3, 20, 40, 35, 12, 0.01, 7) AS v,
+                     clm.clv_interval(m, g, bc.c, zero(3), 3, 20, 40, 35, 12, 0.01, 7) AS vb,
+                     clm.clv_interval(m, g, zero(4), gc.c, 3, 20, 40, 35, 12, 0.01, 7) AS vg) s;
 
 -- bad input: one clear error each
 CREATE FUNCTION err(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -171,6 +205,17 @@ FROM (VALUES
   ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, %s, 52, 3, 20, 40, 0.8 + g / 100.0) FROM generate_series(1, 2) g'),
   ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, CASE WHEN g = 1 THEN %2$s ELSE scaled(%2$s, 2) END, 52, 3, 20, 40) FROM generate_series(1, 2) g'),
   ('SELECT clm.bgnbd_expected_purchases_total_interval(%s, CASE WHEN g = 1 THEN %2$s ELSE ''{1}'' END, 52, 3, 20, 40) FROM generate_series(1, 2) g'),
+  -- the CLV
+  ('SELECT clm.clv_interval(%s, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, %2$s, 3, 20, 40, 35, 12, 0.01, 7)'),
+  ('SELECT clm.clv_interval(%s, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, ''{{1,0,0},{0,1,0},{0,0,1}}'', ''{{1,0,0},{0,1,0},{0,0,1}}'', 3, 20, 40, 35, 12, 0.01, 7)'),
+  ('SELECT clm.clv_interval(%s, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, ''{{1,0,0},{0,-1,0},{0,0,1}}'', 3, 20, 40, 35, 12, 0.01, 7)'),
+  ('SELECT clm.clv_interval(%s, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, ''{{1,0,0},{0,1,0},{0,0,1}}'', 3, 20, 40, -35, 12, 0.01, 7)'),
+  ('SELECT clm.clv_interval(%s, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, ''{{1,0,0},{0,1,0},{0,0,1}}'', 3, 20, 40, 35, -1, 0.01, 7)'),
+  ('SELECT clm.clv_interval(%s, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, ''{{1,0,0},{0,1,0},{0,0,1}}'', 3, 20, 40, 35, 12, 0.01, 0)'),
+  ('SELECT clm.clv_interval(%s, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, ''{{1,0,0},{0,1,0},{0,0,1}}'', 3, 20, 40, 35, 12, 0.01, 7, 2)'),
+  ('SELECT clm.clv_interval(%s, ROW(6.25, NULL, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, ''{{1,0,0},{0,1,0},{0,0,1}}'', 3, 20, 40, 35, 12, 0.01, 7)'),
+  ('SELECT clm.gamma_gamma_covariance(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, 2, -5)'),
+  ('SELECT clm.gamma_gamma_covariance(CASE WHEN g = 1 THEN ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma ELSE ROW(6, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma END, 2, 5) FROM generate_series(1, 2) g'),
   -- a state from elsewhere
   ('SELECT clm.bgnbd_covariance_combine(''{1,2}'', ''{1,2}'')'),
   ('SELECT clm.bgnbd_total_interval_final(''{{1,2},{3,4}}'')')

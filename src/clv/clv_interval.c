@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * clv_interval.c
- *	  Prediction intervals from parameter uncertainty for the BG/NBD model:
- *	  the covariance of the fitted parameters (clm.bgnbd_covariance), and
- *	  intervals for one customer's expected purchases and P(alive) and for
- *	  the total expected purchases of a customer base.
+ *	  Prediction intervals from parameter uncertainty: the covariance of the
+ *	  fitted BG/NBD and Gamma-Gamma parameters (clm.bgnbd_covariance,
+ *	  clm.gamma_gamma_covariance), and intervals for one customer's expected
+ *	  purchases, P(alive) and CLV and for the total expected purchases of a
+ *	  customer base.
  *
  * Method: the delta method with the full covariance.  The covariance is the
  * inverse of the observed information (minus the Hessian of the
@@ -44,23 +45,30 @@
 PG_FUNCTION_INFO_V1(clm_bgnbd_covariance_trans);
 PG_FUNCTION_INFO_V1(clm_bgnbd_covariance_combine);
 PG_FUNCTION_INFO_V1(clm_bgnbd_covariance_final);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_covariance_trans);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_covariance_combine);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_covariance_final);
+PG_FUNCTION_INFO_V1(clm_clv_interval);
 PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases_interval);
 PG_FUNCTION_INFO_V1(clm_bgnbd_p_alive_interval);
 PG_FUNCTION_INFO_V1(clm_bgnbd_total_interval_trans);
 PG_FUNCTION_INFO_V1(clm_bgnbd_total_interval_combine);
 PG_FUNCTION_INFO_V1(clm_bgnbd_total_interval_final);
 
-/* clv_fit.c: one customer's BG/NBD log-likelihood, arguments checked */
+/* clv_fit.c: one customer's log-likelihoods, arguments checked */
 extern Datum clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS);
+extern Datum clm_gamma_gamma_log_likelihood(PG_FUNCTION_ARGS);
 
 #define NP 4					/* BG/NBD parameters: r, alpha, a, b */
+#define GP 3					/* Gamma-Gamma parameters: p, q, gamma */
+#define MAXP (NP + GP)			/* the CLV depends on both */
 
 /*
- * Layout of the covariance state: the model's parameters, then the sums:
- * the weight and the observed information in log-parameters (row-major).
+ * Layout of the covariance state of a model of np parameters: the model's
+ * parameters, then the sums: the weight and the observed information in
+ * log-parameters (row-major).
  */
-#define COV_HEAD	NP
-#define COV_LEN		(COV_HEAD + 1 + NP * NP)
+#define COV_LEN(np)	((np) + 1 + (np) * (np))
 
 /*
  * Layout of the total's state: level, parameters and covariance (the same
@@ -115,7 +123,7 @@ combine_states(FunctionCallInfo fcinfo, int len, int head, const char *same_msg)
 				n2;
 	double	   *s1 = state_values(PG_GETARG_ARRAYTYPE_P(0), &n1);
 	double	   *s2 = state_values(PG_GETARG_ARRAYTYPE_P(1), &n2);
-	double		out[TOT_LEN];
+	double		out[Max(TOT_LEN, COV_LEN(MAXP))];
 
 	if (n2 == 0)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
@@ -136,43 +144,54 @@ combine_states(FunctionCallInfo fcinfo, int len, int head, const char *same_msg)
 
 /* ---------- the covariance ---------- */
 
-/* One customer's BG/NBD log-likelihood at log-parameters theta. */
+/* One customer's log-likelihood at log-parameters theta, data as given. */
+typedef double (*row_ll_fn) (const double *theta, const double *data);
+
 static double
-row_ll(const double *theta, double x, double t_x, double t)
+bgnbd_ll(const double *theta, const double *data)
 {
 	return DatumGetFloat8(DirectFunctionCall7(clm_bgnbd_log_likelihood,
 											  Float8GetDatum(exp(theta[0])),
 											  Float8GetDatum(exp(theta[1])),
 											  Float8GetDatum(exp(theta[2])),
 											  Float8GetDatum(exp(theta[3])),
-											  Float8GetDatum(x),
-											  Float8GetDatum(t_x),
-											  Float8GetDatum(t)));
+											  Float8GetDatum(data[0]),
+											  Float8GetDatum(data[1]),
+											  Float8GetDatum(data[2])));
+}
+
+static double
+gamma_gamma_ll(const double *theta, const double *data)
+{
+	return DatumGetFloat8(DirectFunctionCall5(clm_gamma_gamma_log_likelihood,
+											  Float8GetDatum(exp(theta[0])),
+											  Float8GetDatum(exp(theta[1])),
+											  Float8GetDatum(exp(theta[2])),
+											  Float8GetDatum(data[0]),
+											  Float8GetDatum(data[1])));
 }
 
 /*
- * clm.bgnbd_covariance(model, x, t_x, t [, weight]) transition: add the
- * customer's observed information, minus the central-difference Hessian of
- * its log-likelihood in log-parameters, at the model's parameters.  Log
- * space is where the fits take their Hessian, so at a fitted model the
- * square roots of the diagonal are the fit's standard errors.
+ * covariance_trans
+ *		Transition of the covariance aggregates: add the customer's observed
+ *		information, minus the central-difference Hessian of its
+ *		log-likelihood in log-parameters, at the model's np parameters m,
+ *		weighted by w.  Log space is where the fits take their Hessian, so at
+ *		a fitted model the square roots of the diagonal are the fit's
+ *		standard errors.
  */
-Datum
-clm_bgnbd_covariance_trans(PG_FUNCTION_ARGS)
+static Datum
+covariance_trans(FunctionCallInfo fcinfo, int np, const double *m,
+				 row_ll_fn ll, const double *data, double w)
 {
 	int			n;
 	double	   *st = state_values(PG_GETARG_ARRAYTYPE_P(0), &n);
-	const double *m = clv_bgnbd_model_params(fcinfo, 1);
-	double		x = PG_GETARG_FLOAT8(2);
-	double		t_x = PG_GETARG_FLOAT8(3);
-	double		t = PG_GETARG_FLOAT8(4);
-	double		w = PG_NARGS() > 5 ? PG_GETARG_FLOAT8(5) : 1.0;
-	double		out[COV_LEN];
-	double		theta[NP],
+	double		out[COV_LEN(MAXP)];
+	double		theta[MAXP],
 				f0;
+	double	   *info = out + np + 1;
 	const double h = HESS_STEP;
 
-	clv_check_btyd_history(x, t_x, t);
 	clm_check_finite_float8(w, "weight");
 	if (w < 0.0)
 		ereport(ERROR,
@@ -182,29 +201,29 @@ clm_bgnbd_covariance_trans(PG_FUNCTION_ARGS)
 	if (n == 0)
 	{
 		memset(out, 0, sizeof(out));
-		memcpy(out, m, NP * sizeof(double));
+		memcpy(out, m, np * sizeof(double));
 	}
-	else if (n != COV_LEN)
+	else if (n != COV_LEN(np))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid state of a clm interval aggregate")));
 	else
 	{
-		if (memcmp(st, m, NP * sizeof(double)) != 0)
+		if (memcmp(st, m, np * sizeof(double)) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg(COV_SAME_MSG)));
-		memcpy(out, st, sizeof(out));
+		memcpy(out, st, COV_LEN(np) * sizeof(double));
 	}
-	if (w == 0.0)
-		PG_RETURN_DATUM(float8_array(out, COV_LEN));
+	if (w == 0.0 || ll == NULL)
+		PG_RETURN_DATUM(float8_array(out, COV_LEN(np)));
 
-	for (int i = 0; i < NP; i++)
+	for (int i = 0; i < np; i++)
 		theta[i] = log(m[i]);
-	f0 = row_ll(theta, x, t_x, t);
-	for (int i = 0; i < NP; i++)
+	f0 = ll(theta, data);
+	for (int i = 0; i < np; i++)
 	{
-		for (int j = i; j < NP; j++)
+		for (int j = i; j < np; j++)
 		{
 			double		hij;
 
@@ -214,10 +233,10 @@ clm_bgnbd_covariance_trans(PG_FUNCTION_ARGS)
 							fm;
 
 				theta[i] += h;
-				fp = row_ll(theta, x, t_x, t);
+				fp = ll(theta, data);
 				theta[i] -= 2 * h;
-				fm = row_ll(theta, x, t_x, t);
-				theta[i] += h;
+				fm = ll(theta, data);
+				theta[i] = log(m[i]);
 				hij = (fp - 2 * f0 + fm) / (h * h);
 			}
 			else
@@ -228,90 +247,148 @@ clm_bgnbd_covariance_trans(PG_FUNCTION_ARGS)
 				{
 					theta[i] += (k < 2 ? h : -h);
 					theta[j] += (k % 2 == 0 ? h : -h);
-					f[k] = row_ll(theta, x, t_x, t);
+					f[k] = ll(theta, data);
 					theta[i] = log(m[i]);
 					theta[j] = log(m[j]);
 				}
 				hij = (f[0] - f[1] - f[2] + f[3]) / (4 * h * h);
 			}
-			out[COV_HEAD + 1 + i * NP + j] -= w * hij;
+			info[i * np + j] -= w * hij;
 			if (i != j)
-				out[COV_HEAD + 1 + j * NP + i] -= w * hij;
+				info[j * np + i] -= w * hij;
 		}
 	}
-	out[COV_HEAD] += w;
-	PG_RETURN_DATUM(float8_array(out, COV_LEN));
-}
-
-/* Combine function of clm.bgnbd_covariance. */
-Datum
-clm_bgnbd_covariance_combine(PG_FUNCTION_ARGS)
-{
-	return combine_states(fcinfo, COV_LEN, COV_HEAD, COV_SAME_MSG);
+	out[np] += w;
+	PG_RETURN_DATUM(float8_array(out, COV_LEN(np)));
 }
 
 /*
- * Final function of clm.bgnbd_covariance: the inverse of the information
- * in log-parameters, carried to the parameters themselves
- * (Cov(p_i, p_j) = p_i p_j Cov(log p_i, log p_j)), as a 4 x 4 array in the
- * order r, alpha, a, b, made exactly symmetric (the inverse is so only to
- * rounding).  NULL for no rows, and where the information is not positive
- * definite (the fits report NULL standard errors then).
+ * covariance_final
+ *		Final function of the covariance aggregates: the inverse of the
+ *		information in log-parameters, carried to the parameters themselves
+ *		(Cov(p_i, p_j) = p_i p_j Cov(log p_i, log p_j)), as an np x np array
+ *		in the order of the model's fields, made exactly symmetric (the
+ *		inverse is so only to rounding).  NULL for no rows, and where the
+ *		information is not positive definite (the fits report NULL standard
+ *		errors then).
  */
-Datum
-clm_bgnbd_covariance_final(PG_FUNCTION_ARGS)
+static Datum
+covariance_final(FunctionCallInfo fcinfo, int np)
 {
 	int			n;
 	double	   *st = state_values(PG_GETARG_ARRAYTYPE_P(0), &n);
-	double		inv[NP * NP];
-	Datum		d[NP * NP];
-	int			dims[2] = {NP, NP};
+	double		inv[MAXP * MAXP];
+	Datum		d[MAXP * MAXP];
+	int			dims[2] = {np, np};
 	int			lbs[2] = {1, 1};
 
-	if (n != COV_LEN || !(st[COV_HEAD] > 0.0) ||
-		!clm_spd_inverse(NP, st + COV_HEAD + 1, inv))
+	if (n != COV_LEN(np) || !(st[np] > 0.0) ||
+		!clm_spd_inverse(np, st + np + 1, inv))
 		PG_RETURN_NULL();
-	for (int i = 0; i < NP; i++)
-		for (int j = 0; j < NP; j++)
+	for (int i = 0; i < np; i++)
+		for (int j = 0; j < np; j++)
 		{
-			double		v = st[i] * st[j] * (inv[i * NP + j] + inv[j * NP + i]) / 2;
+			double		v = st[i] * st[j] * (inv[i * np + j] + inv[j * np + i]) / 2;
 
 			if (!isfinite(v))
 				PG_RETURN_NULL();
-			d[i * NP + j] = Float8GetDatum(v);
+			d[i * np + j] = Float8GetDatum(v);
 		}
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(d, NULL, 2, dims, lbs, FLOAT8OID,
 											 sizeof(float8), FLOAT8PASSBYVAL,
 											 TYPALIGN_DOUBLE));
 }
 
+/* clm.bgnbd_covariance(model, x, t_x, t [, weight]) transition */
+Datum
+clm_bgnbd_covariance_trans(PG_FUNCTION_ARGS)
+{
+	const double *m = clv_bgnbd_model_params(fcinfo, 1);
+	double		data[3];
+
+	data[0] = PG_GETARG_FLOAT8(2);
+	data[1] = PG_GETARG_FLOAT8(3);
+	data[2] = PG_GETARG_FLOAT8(4);
+	clv_check_btyd_history(data[0], data[1], data[2]);
+	return covariance_trans(fcinfo, NP, m, bgnbd_ll, data,
+							PG_NARGS() > 5 ? PG_GETARG_FLOAT8(5) : 1.0);
+}
+
+/* Combine function of clm.bgnbd_covariance. */
+Datum
+clm_bgnbd_covariance_combine(PG_FUNCTION_ARGS)
+{
+	return combine_states(fcinfo, COV_LEN(NP), NP, COV_SAME_MSG);
+}
+
+/* Final function of clm.bgnbd_covariance: 4 x 4, r, alpha, a, b. */
+Datum
+clm_bgnbd_covariance_final(PG_FUNCTION_ARGS)
+{
+	return covariance_final(fcinfo, NP);
+}
+
+/*
+ * clm.gamma_gamma_covariance(model, x, mean_spend [, weight]) transition;
+ * a customer without repeat purchases carries no spend information (the
+ * fit skips the row) and adds nothing.
+ */
+Datum
+clm_gamma_gamma_covariance_trans(PG_FUNCTION_ARGS)
+{
+	const double *m = clv_gamma_gamma_model_params(fcinfo, 1);
+	double		data[2];
+
+	data[0] = PG_GETARG_FLOAT8(2);
+	data[1] = PG_GETARG_FLOAT8(3);
+	clv_check_spend(data[0], data[1]);
+	return covariance_trans(fcinfo, GP, m, data[0] > 0 ? gamma_gamma_ll : NULL, data,
+							PG_NARGS() > 4 ? PG_GETARG_FLOAT8(4) : 1.0);
+}
+
+/* Combine function of clm.gamma_gamma_covariance. */
+Datum
+clm_gamma_gamma_covariance_combine(PG_FUNCTION_ARGS)
+{
+	return combine_states(fcinfo, COV_LEN(GP), GP, COV_SAME_MSG);
+}
+
+/* Final function of clm.gamma_gamma_covariance: 3 x 3, p, q, gamma. */
+Datum
+clm_gamma_gamma_covariance_final(PG_FUNCTION_ARGS)
+{
+	return covariance_final(fcinfo, GP);
+}
+
 /* ---------- checking the covariance and the level ---------- */
 
 /*
  * check_covariance
- *		Read a covariance argument into cov: a 4 x 4 matrix of finite
- *		numbers, symmetric and positive semi-definite (a Cholesky
- *		factorisation that allows zero pivots only where the rest of the
- *		column is zero, with a relative rounding tolerance).
+ *		Read the covariance argument argname of a model of np parameters
+ *		into cov: an np x np matrix of finite numbers, symmetric and
+ *		positive semi-definite (a Cholesky factorisation that allows zero
+ *		pivots only where the rest of the column is zero, with a relative
+ *		rounding tolerance).  aggregate names where it comes from.
  */
 static void
-check_covariance(ArrayType *a, double *cov)
+check_covariance(ArrayType *a, int np, const char *argname,
+				 const char *aggregate, double *cov)
 {
 	Datum	   *d;
 	bool	   *nulls;
 	int			n;
-	double		L[NP][NP];
+	double		L[MAXP][MAXP];
 	double		scale = 0.0,
 				tol;
 
 	if (ARR_ELEMTYPE(a) != FLOAT8OID || ARR_NDIM(a) != 2 ||
-		ARR_DIMS(a)[0] != NP || ARR_DIMS(a)[1] != NP)
+		ARR_DIMS(a)[0] != np || ARR_DIMS(a)[1] != np)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("covariance must be a 4 by 4 matrix"),
+				 errmsg("%s must be a %d by %d matrix", argname, np, np),
 				 errdetail("The array has %d dimension(s) and %d element(s).",
 						   ARR_NDIM(a), ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a))),
-				 errhint("Pass the result of clm.bgnbd_covariance for the same model.")));
+				 errhint("Pass the result of %s for the same model.", aggregate)));
 	deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
 					  TYPALIGN_DOUBLE, &d, &nulls, &n);
 	for (int i = 0; i < n; i++)
@@ -319,39 +396,39 @@ check_covariance(ArrayType *a, double *cov)
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("covariance must not contain NULL")));
+					 errmsg("%s must not contain NULL", argname)));
 		cov[i] = DatumGetFloat8(d[i]);
 		if (!isfinite(cov[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("covariance must contain only finite numbers"),
+					 errmsg("%s must contain only finite numbers", argname),
 					 errdetail("Element %d is %g.", i + 1, cov[i])));
 	}
-	for (int i = 0; i < NP; i++)
-		scale = Max(scale, fabs(cov[i * NP + i]));
-	for (int i = 0; i < NP; i++)
+	for (int i = 0; i < np; i++)
+		scale = Max(scale, fabs(cov[i * np + i]));
+	for (int i = 0; i < np; i++)
 		for (int j = 0; j < i; j++)
-			if (fabs(cov[i * NP + j] - cov[j * NP + i]) >
-				1e-9 * Max(fabs(cov[i * NP + j]), fabs(cov[j * NP + i])))
+			if (fabs(cov[i * np + j] - cov[j * np + i]) >
+				1e-9 * Max(fabs(cov[i * np + j]), fabs(cov[j * np + i])))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("covariance must be symmetric"),
+						 errmsg("%s must be symmetric", argname),
 						 errdetail("Element [%d][%d] is %g and element [%d][%d] is %g.",
-								   i + 1, j + 1, cov[i * NP + j], j + 1, i + 1, cov[j * NP + i])));
+								   i + 1, j + 1, cov[i * np + j], j + 1, i + 1, cov[j * np + i])));
 
 	tol = 1e-12 * scale;
-	for (int j = 0; j < NP; j++)
+	for (int j = 0; j < np; j++)
 	{
-		double		s = cov[j * NP + j];
+		double		s = cov[j * np + j];
 
 		for (int k = 0; k < j; k++)
 			s -= L[j][k] * L[j][k];
 		if (s < -tol)
 			goto not_psd;
 		L[j][j] = s > tol ? sqrt(s) : 0.0;
-		for (int i = j + 1; i < NP; i++)
+		for (int i = j + 1; i < np; i++)
 		{
-			double		r = cov[i * NP + j];
+			double		r = cov[i * np + j];
 
 			for (int k = 0; k < j; k++)
 				r -= L[i][k] * L[j][k];
@@ -370,8 +447,8 @@ check_covariance(ArrayType *a, double *cov)
 not_psd:
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("covariance must be positive semi-definite"),
-			 errhint("Pass the result of clm.bgnbd_covariance for the same model.")));
+			 errmsg("%s must be positive semi-definite", argname),
+			 errhint("Pass the result of %s for the same model.", aggregate)));
 }
 
 /* The normal quantile of a level in (0, 1): z with P(|Z| <= z) = level. */
@@ -421,7 +498,7 @@ level_z(double level)
 
 /* ---------- intervals ---------- */
 
-/* A BG/NBD prediction at parameters m for the arguments in args. */
+/* A prediction at parameters m for the arguments in args. */
 typedef double (*prediction_fn) (const double *m, const double *args);
 
 static double
@@ -437,23 +514,34 @@ pred_p_alive(const double *m, const double *args)
 }
 
 /*
- * prediction_gradient
- *		The prediction at m and its gradient in the parameters by central
- *		differences with a relative step.
+ * CLV at m = (r, alpha, a, b, p, q, gamma), args = (x, t_x, t, mean_spend,
+ * months, monthly discount rate, model time units per month).
  */
 static double
-prediction_gradient(prediction_fn fn, const double *m, const double *args,
-					double *grad)
+pred_clv(const double *m, const double *args)
 {
-	double		p[NP];
+	return clv_clv_at(m, m + NP, args[0], args[1], args[2], args[3],
+					  (int32) args[4], args[5], args[6]);
+}
+
+/*
+ * prediction_gradient
+ *		The prediction at m (np parameters) and its gradient in the
+ *		parameters by central differences with a relative step.
+ */
+static double
+prediction_gradient(prediction_fn fn, int np, const double *m,
+					const double *args, double *grad)
+{
+	double		p[MAXP];
 	double		f = fn(m, args);
 
 	if (!isfinite(f))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the prediction is not finite for these parameters and data")));
-	memcpy(p, m, sizeof(p));
-	for (int i = 0; i < NP; i++)
+	memcpy(p, m, np * sizeof(double));
+	for (int i = 0; i < np; i++)
 	{
 		double		h = GRAD_STEP * m[i];
 		double		fp,
@@ -476,11 +564,12 @@ prediction_gradient(prediction_fn fn, const double *m, const double *args,
 /*
  * interval_result
  *		The clm.prediction_interval (estimate, std_error, lower, upper) of
- *		an estimate with gradient grad: se = sqrt(grad' cov grad), the bounds
- *		estimate -/+ z se kept within [lo, hi], the range of the quantity.
+ *		an estimate with gradient grad in np parameters of covariance cov:
+ *		se = sqrt(grad' cov grad), the bounds estimate -/+ z se kept within
+ *		[lo, hi], the range of the quantity.
  */
 static Datum
-interval_result(FunctionCallInfo fcinfo, double est, const double *grad,
+interval_result(FunctionCallInfo fcinfo, double est, int np, const double *grad,
 				const double *cov, double z, double lo, double hi)
 {
 	TupleDesc	tupdesc;
@@ -489,9 +578,9 @@ interval_result(FunctionCallInfo fcinfo, double est, const double *grad,
 	double		var = 0.0,
 				se;
 
-	for (int i = 0; i < NP; i++)
-		for (int j = 0; j < NP; j++)
-			var += grad[i] * cov[i * NP + j] * grad[j];
+	for (int i = 0; i < np; i++)
+		for (int j = 0; j < np; j++)
+			var += grad[i] * cov[i * np + j] * grad[j];
 	se = sqrt(Max(var, 0.0));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -518,7 +607,7 @@ clm_bgnbd_expected_purchases_interval(PG_FUNCTION_ARGS)
 				z,
 				est;
 
-	check_covariance(PG_GETARG_ARRAYTYPE_P(1), cov);
+	check_covariance(PG_GETARG_ARRAYTYPE_P(1), NP, "covariance", "clm.bgnbd_covariance", cov);
 	args[0] = PG_GETARG_FLOAT8(2);
 	args[1] = PG_GETARG_FLOAT8(3);
 	args[2] = PG_GETARG_FLOAT8(4);
@@ -526,8 +615,8 @@ clm_bgnbd_expected_purchases_interval(PG_FUNCTION_ARGS)
 	z = level_z(PG_GETARG_FLOAT8(6));
 	clv_check_horizon(args[0]);
 	clv_check_btyd_history(args[1], args[2], args[3]);
-	est = prediction_gradient(pred_expected_purchases, m, args, grad);
-	return interval_result(fcinfo, est, grad, cov, z, 0.0, INFINITY);
+	est = prediction_gradient(pred_expected_purchases, NP, m, args, grad);
+	return interval_result(fcinfo, est, NP, grad, cov, z, 0.0, INFINITY);
 }
 
 /*
@@ -544,15 +633,15 @@ clm_bgnbd_p_alive_interval(PG_FUNCTION_ARGS)
 				z,
 				est;
 
-	check_covariance(PG_GETARG_ARRAYTYPE_P(1), cov);
+	check_covariance(PG_GETARG_ARRAYTYPE_P(1), NP, "covariance", "clm.bgnbd_covariance", cov);
 	args[0] = 0.0;
 	args[1] = PG_GETARG_FLOAT8(2);
 	args[2] = PG_GETARG_FLOAT8(3);
 	args[3] = PG_GETARG_FLOAT8(4);
 	z = level_z(PG_GETARG_FLOAT8(5));
 	clv_check_btyd_history(args[1], args[2], args[3]);
-	est = prediction_gradient(pred_p_alive, m, args, grad);
-	return interval_result(fcinfo, est, grad, cov, z, 0.0, 1.0);
+	est = prediction_gradient(pred_p_alive, NP, m, args, grad);
+	return interval_result(fcinfo, est, NP, grad, cov, z, 0.0, 1.0);
 }
 
 /*
@@ -583,7 +672,7 @@ clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
 		(void) level_z(level);
 		out[0] = level;
 		memcpy(out + 1, m, NP * sizeof(double));
-		check_covariance(cova, out + 1 + NP);
+		check_covariance(cova, NP, "covariance", "clm.bgnbd_covariance", out + 1 + NP);
 	}
 	else if (n != TOT_LEN)
 		ereport(ERROR,
@@ -596,7 +685,7 @@ clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
 
 		memcpy(out, st, sizeof(out));
 		if (ARR_ELEMTYPE(cova) != FLOAT8OID || ARR_HASNULL(cova) || nc != NP * NP)
-			check_covariance(cova, cov);	/* raises its error */
+			check_covariance(cova, NP, "covariance", "clm.bgnbd_covariance", cov); /* raises */
 		memcpy(cov, (char *) cova + ARR_OVERHEAD_NONULLS(ARR_NDIM(cova)), sizeof(cov));
 		if (level != st[0] || memcmp(m, st + 1, NP * sizeof(double)) != 0 ||
 			memcmp(cov, st + 1 + NP, sizeof(cov)) != 0)
@@ -606,7 +695,7 @@ clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
 	}
 	clv_check_horizon(args[0]);
 	clv_check_btyd_history(args[1], args[2], args[3]);
-	out[TOT_HEAD] += prediction_gradient(pred_expected_purchases, m, args, grad);
+	out[TOT_HEAD] += prediction_gradient(pred_expected_purchases, NP, m, args, grad);
 	for (int i = 0; i < NP; i++)
 		out[TOT_HEAD + 1 + i] += grad[i];
 	PG_RETURN_DATUM(float8_array(out, TOT_LEN));
@@ -631,6 +720,57 @@ clm_bgnbd_total_interval_final(PG_FUNCTION_ARGS)
 
 	if (n != TOT_LEN)
 		PG_RETURN_NULL();
-	return interval_result(fcinfo, st[TOT_HEAD], st + TOT_HEAD + 1, st + 1 + NP,
+	return interval_result(fcinfo, st[TOT_HEAD], NP, st + TOT_HEAD + 1, st + 1 + NP,
 						   level_z(st[0]), 0.0, INFINITY);
+}
+
+/*
+ * clm.clv_interval(bgnbd, gamma_gamma, bgnbd_covariance,
+ * gamma_gamma_covariance, x, t_x, t, mean_spend, horizon_months,
+ * monthly_discount_rate, unit_days, level): clm.clv with its delta-method
+ * interval over the seven parameters.  The two models are fitted
+ * separately, on different data (purchase timing, and the spend of repeat
+ * buyers), so their estimates are taken as independent: the covariance is
+ * block-diagonal.
+ */
+Datum
+clm_clv_interval(PG_FUNCTION_ARGS)
+{
+	const double *bg = clv_bgnbd_model_params(fcinfo, 0);
+	const double *gg = clv_gamma_gamma_model_params(fcinfo, 1);
+	double		m[MAXP],
+				bcov[NP * NP],
+				gcov[GP * GP],
+				cov[MAXP * MAXP],
+				grad[MAXP],
+				args[7],
+				z,
+				est;
+
+	check_covariance(PG_GETARG_ARRAYTYPE_P(2), NP, "bgnbd_covariance",
+					 "clm.bgnbd_covariance", bcov);
+	check_covariance(PG_GETARG_ARRAYTYPE_P(3), GP, "gamma_gamma_covariance",
+					 "clm.gamma_gamma_covariance", gcov);
+	args[0] = PG_GETARG_FLOAT8(4);
+	args[1] = PG_GETARG_FLOAT8(5);
+	args[2] = PG_GETARG_FLOAT8(6);
+	args[3] = PG_GETARG_FLOAT8(7);
+	args[4] = PG_GETARG_INT32(8);
+	args[5] = PG_GETARG_FLOAT8(9);
+	z = level_z(PG_GETARG_FLOAT8(11));
+	clv_check_btyd_history(args[0], args[1], args[2]);
+	clv_check_spend(args[0], args[3]);
+	args[6] = clv_check_clv_terms(PG_GETARG_INT32(8), args[5], PG_GETARG_FLOAT8(10));
+
+	memcpy(m, bg, NP * sizeof(double));
+	memcpy(m + NP, gg, GP * sizeof(double));
+	memset(cov, 0, sizeof(cov));
+	for (int i = 0; i < NP; i++)
+		for (int j = 0; j < NP; j++)
+			cov[i * MAXP + j] = bcov[i * NP + j];
+	for (int i = 0; i < GP; i++)
+		for (int j = 0; j < GP; j++)
+			cov[(NP + i) * MAXP + NP + j] = gcov[i * GP + j];
+	est = prediction_gradient(pred_clv, MAXP, m, args, grad);
+	return interval_result(fcinfo, est, MAXP, grad, cov, z, 0.0, INFINITY);
 }

@@ -1,6 +1,7 @@
 -- ---------------------------------------------------------------------------
 -- CLV: prediction intervals from parameter uncertainty (delta method with
--- the full covariance of the fitted parameters) for BG/NBD
+-- the full covariance of the fitted parameters) for BG/NBD expected
+-- purchases and P(alive), and for the BG/NBD x Gamma-Gamma CLV
 -- ---------------------------------------------------------------------------
 
 CREATE TYPE @extschema@.prediction_interval AS (
@@ -55,6 +56,48 @@ CREATE AGGREGATE @extschema@.bgnbd_covariance(model @extschema@.bgnbd, x float8,
 COMMENT ON AGGREGATE @extschema@.bgnbd_covariance(@extschema@.bgnbd, float8, float8, float8, float8) IS
     'covariance matrix of a BG/NBD model''s parameters from pre-aggregated rows, each standing for weight customers';
 
+CREATE FUNCTION @extschema@.gamma_gamma_covariance_trans(float8[], @extschema@.gamma_gamma, float8, float8)
+    RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'clm_gamma_gamma_covariance_trans'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_covariance_trans(float8[], @extschema@.gamma_gamma, float8, float8) IS
+    'transition function of clm.gamma_gamma_covariance: adds a repeat buyer''s observed information';
+
+CREATE FUNCTION @extschema@.gamma_gamma_covariance_trans(float8[], @extschema@.gamma_gamma, float8, float8, float8)
+    RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'clm_gamma_gamma_covariance_trans'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_covariance_trans(float8[], @extschema@.gamma_gamma, float8, float8, float8) IS
+    'transition function of the weighted clm.gamma_gamma_covariance';
+
+CREATE FUNCTION @extschema@.gamma_gamma_covariance_combine(float8[], float8[])
+    RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'clm_gamma_gamma_covariance_combine'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_covariance_combine(float8[], float8[]) IS
+    'combine function of clm.gamma_gamma_covariance: adds the information of two partial states';
+
+CREATE FUNCTION @extschema@.gamma_gamma_covariance_final(float8[])
+    RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'clm_gamma_gamma_covariance_final'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_covariance_final(float8[]) IS
+    'final function of clm.gamma_gamma_covariance: inverts the information into the 3 x 3 covariance of p, q, gamma';
+
+CREATE AGGREGATE @extschema@.gamma_gamma_covariance(model @extschema@.gamma_gamma, x float8, mean_spend float8) (
+    SFUNC = @extschema@.gamma_gamma_covariance_trans, STYPE = float8[], INITCOND = '{}',
+    COMBINEFUNC = @extschema@.gamma_gamma_covariance_combine,
+    FINALFUNC = @extschema@.gamma_gamma_covariance_final, PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.gamma_gamma_covariance(@extschema@.gamma_gamma, float8, float8) IS
+    'covariance matrix of a Gamma-Gamma model''s parameters (p, q, gamma) from the observed information of the customers it was fitted to';
+
+CREATE AGGREGATE @extschema@.gamma_gamma_covariance(model @extschema@.gamma_gamma, x float8, mean_spend float8, weight float8) (
+    SFUNC = @extschema@.gamma_gamma_covariance_trans, STYPE = float8[], INITCOND = '{}',
+    COMBINEFUNC = @extschema@.gamma_gamma_covariance_combine,
+    FINALFUNC = @extschema@.gamma_gamma_covariance_final, PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.gamma_gamma_covariance(@extschema@.gamma_gamma, float8, float8, float8) IS
+    'covariance matrix of a Gamma-Gamma model''s parameters from pre-aggregated rows, each standing for weight customers';
+
 -- one customer
 CREATE FUNCTION @extschema@.bgnbd_expected_purchases_interval(model @extschema@.bgnbd, covariance float8[],
         horizon float8, x float8, t_x float8, t float8, level float8 DEFAULT 0.9)
@@ -71,6 +114,16 @@ CREATE FUNCTION @extschema@.bgnbd_p_alive_interval(model @extschema@.bgnbd, cova
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.bgnbd_p_alive_interval(@extschema@.bgnbd, float8[], float8, float8, float8, float8) IS
     'a customer''s BG/NBD P(alive) with its delta-method interval at the given level';
+
+CREATE FUNCTION @extschema@.clv_interval(bgnbd @extschema@.bgnbd, gamma_gamma @extschema@.gamma_gamma,
+        bgnbd_covariance float8[], gamma_gamma_covariance float8[],
+        x float8, t_x float8, t float8, mean_spend float8,
+        horizon_months integer, monthly_discount_rate float8, unit_days float8, level float8 DEFAULT 0.9)
+    RETURNS @extschema@.prediction_interval
+    AS 'MODULE_PATHNAME', 'clm_clv_interval'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clv_interval(@extschema@.bgnbd, @extschema@.gamma_gamma, float8[], float8[], float8, float8, float8, float8, integer, float8, float8, float8) IS
+    'a customer''s clm.clv with its delta-method interval from both models'' parameter covariances at the given level';
 
 -- the total over customers
 CREATE FUNCTION @extschema@.bgnbd_total_interval_trans(float8[], @extschema@.bgnbd, float8[], float8, float8, float8, float8)

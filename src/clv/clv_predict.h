@@ -20,5 +20,9 @@ extern void clv_check_horizon(double h);
 extern double clv_bgnbd_p_alive_at(const double *m, double x, double t_x, double t);
 extern double clv_bgnbd_expected_purchases_at(const double *m, double h, double x,
 											  double t_x, double t);
+extern const double *clv_gamma_gamma_model_params(FunctionCallInfo fcinfo, int argno);
+extern double clv_check_clv_terms(int32 months, double d, double unit_days);
+extern double clv_clv_at(const double *bg, const double *gg, double x, double t_x,
+						 double t, double mean_spend, int32 months, double d, double f);
 
 #endif							/* CLM_CLV_PREDICT_H */
