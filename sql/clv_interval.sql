@@ -1,7 +1,8 @@
 --
 -- clv_interval: the covariance of BG/NBD and Gamma-Gamma fits and the
 -- delta-method prediction intervals for one customer (expected purchases,
--- P(alive), CLV) and for the total expected purchases
+-- P(alive), CLV) and for the total expected purchases; the same for
+-- Pareto/NBD
 -- (doc/clv.md, "Prediction intervals").  Coverage over simulated data sets
 -- is checked by test/t/038_clv_interval_coverage.pl.
 --
@@ -134,6 +135,47 @@ FROM par, cov,
      (SELECT (SELECT clm.bgnbd_expected_purchases_total_interval(m, c, 52, x, t_x, t) FROM fit, cov, many) AS i,
              (SELECT clm.bgnbd_covariance(m, x, t_x, t) FROM fit, many) AS c) s;
 
+-- Pareto/NBD: the same functions over r, alpha, s, beta
+CREATE TABLE pnfit AS SELECT clm.paretonbd_fit(x, t_x, t) AS m FROM cust;
+CREATE TABLE pncov AS SELECT clm.paretonbd_covariance(m, x, t_x, t) AS c FROM pnfit, cust GROUP BY m;
+SELECT (m).converged, array_dims(c) AS dims,
+       c[1][2] = c[2][1] AND c[3][4] = c[4][3] AS symmetric,
+       abs(sqrt(c[1][1]) / (m).r_se - 1) < 1e-3 AS r_se,
+       abs(sqrt(c[2][2]) / (m).alpha_se - 1) < 1e-3 AS alpha_se,
+       abs(sqrt(c[3][3]) / (m).s_se - 1) < 1e-3 AS s_se,
+       abs(sqrt(c[4][4]) / (m).beta_se - 1) < 1e-3 AS beta_se
+FROM pnfit, pncov;
+SELECT (e).estimate = clm.paretonbd_expected_purchases(m, 52, 3, 20, 40) AS estimate_is_prediction,
+       round((((e).upper - (e).estimate) / (e).std_error)::numeric, 4) AS z90,
+       (p).estimate = clm.paretonbd_p_alive(m, 3, 20, 40) AS p_estimate_is_prediction,
+       (p).lower < (p).estimate AND (p).estimate < (p).upper AND (p).upper <= 1 AS p_inside,
+       round((((p95).estimate - (p95).lower) / (p95).std_error)::numeric, 4) AS z95
+FROM pnfit, pncov,
+     LATERAL (SELECT clm.paretonbd_expected_purchases_interval(m, c, 52, 3, 20, 40) AS e,
+                     clm.paretonbd_p_alive_interval(m, c, 3, 20, 40) AS p,
+                     clm.paretonbd_p_alive_interval(m, c, 3, 20, 40, 0.95) AS p95) s;
+SELECT (SELECT clm.paretonbd_expected_purchases_total_interval(m, c, 52, 3, 20, 40) FROM pnfit, pncov)
+       = (SELECT clm.paretonbd_expected_purchases_interval(m, c, 52, 3, 20, 40) FROM pnfit, pncov) AS one_customer_total;
+SELECT m AS pnmodel, c AS pncovariance FROM pnfit, pncov \gset
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT clm.paretonbd_expected_purchases_total_interval(:'pnmodel'::clm.paretonbd, :'pncovariance'::float8[], 52, x, t_x, t) FROM cust;
+CREATE TABLE pnpar AS
+SELECT (SELECT clm.paretonbd_expected_purchases_total_interval(:'pnmodel'::clm.paretonbd, :'pncovariance'::float8[], 52, x, t_x, t) FROM cust) AS i,
+       (SELECT clm.paretonbd_covariance(:'pnmodel'::clm.paretonbd, x, t_x, t) FROM cust) AS c;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+SELECT abs((pnpar.i).estimate / (s.i).estimate - 1) < 1e-12 AND abs((pnpar.i).std_error / (s.i).std_error - 1) < 1e-12
+       AS total_parallel_same,
+       abs((s.i).estimate / s.point_sum - 1) < 1e-12 AS estimate_is_sum,
+       (SELECT max(abs(pnpar.c[i][j] / pncov.c[i][j] - 1)) FROM generate_series(1, 4) i, generate_series(1, 4) j) < 1e-9
+       AS covariance_parallel_same
+FROM pnpar, pncov,
+     (SELECT clm.paretonbd_expected_purchases_total_interval(m, c, 52, x, t_x, t) AS i,
+             sum(clm.paretonbd_expected_purchases(m, 52, x, t_x, t)) AS point_sum
+      FROM pnfit, pncov, cust GROUP BY m, c) s;
+
 -- Gamma-Gamma: the covariance of p, q, gamma; its diagonal gives the fit's
 -- standard errors, and customers without repeat purchases add nothing
 CREATE TABLE ggfit AS SELECT clm.gamma_gamma_fit(x, mean_spend) AS g FROM cust;
@@ -220,6 +262,13 @@ FROM (VALUES
   ('SELECT clm.clv_interval(%s, ROW(6.25, NULL, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, %s, ''{{1,0,0},{0,1,0},{0,0,1}}'', 3, 20, 40, 35, 12, 0.01, 7)'),
   ('SELECT clm.gamma_gamma_covariance(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma, 2, -5)'),
   ('SELECT clm.gamma_gamma_covariance(CASE WHEN g = 1 THEN ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma ELSE ROW(6, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.gamma_gamma END, 2, 5) FROM generate_series(1, 2) g'),
+  -- Pareto/NBD
+  ('SELECT clm.paretonbd_expected_purchases_interval(ROW(0.55, 10.5, 0.6, 11.7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.paretonbd, ''{{1,0},{0,1}}'', 52, 3, 20, 40)'),
+  ('SELECT clm.paretonbd_p_alive_interval(ROW(0.55, 10.5, 0.6, 11.7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.paretonbd, ''{{1,0,0,0},{0,-1,0,0},{0,0,1,0},{0,0,0,1}}'', 3, 20, 40)'),
+  ('SELECT clm.paretonbd_p_alive_interval(ROW(0.55, 10.5, 0.6, 11.7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.paretonbd, ''{{1,0,0,0},{0,1,0,0},{0,0,1,0},{0,0,0,1}}'', 3, 20, 40, 1)'),
+  ('SELECT clm.paretonbd_expected_purchases_total_interval(ROW(0.55, 10.5, 0.6, 11.7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.paretonbd, ''{{1,0,0,0},{0,1,0,0},{0,0,1,0},{0,0,0,1}}'', -52, 3, 20, 40)'),
+  ('SELECT clm.paretonbd_covariance(ROW(0.55, 10.5, 0.6, -11.7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.paretonbd, 3, 20, 40)'),
+  ('SELECT clm.paretonbd_covariance(ROW(0.55, 10.5, 0.6, 11.7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.paretonbd, 3, 41, 40)'),
   -- a state from elsewhere
   ('SELECT clm.bgnbd_covariance_combine(''{1,2}'', ''{1,2}'')'),
   ('SELECT clm.bgnbd_total_interval_final(''{{1,2},{3,4}}'')')

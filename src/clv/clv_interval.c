@@ -2,10 +2,11 @@
  *
  * clv_interval.c
  *	  Prediction intervals from parameter uncertainty: the covariance of the
- *	  fitted BG/NBD and Gamma-Gamma parameters (clm.bgnbd_covariance,
+ *	  fitted BG/NBD, Pareto/NBD and Gamma-Gamma parameters
+ *	  (clm.bgnbd_covariance, clm.paretonbd_covariance,
  *	  clm.gamma_gamma_covariance), and intervals for one customer's expected
- *	  purchases, P(alive) and CLV and for the total expected purchases of a
- *	  customer base.
+ *	  purchases, P(alive) and (BG/NBD) CLV and for the total expected
+ *	  purchases of a customer base.
  *
  * Method: the delta method with the full covariance.  The covariance is the
  * inverse of the observed information (minus the Hessian of the
@@ -49,6 +50,14 @@ PG_FUNCTION_INFO_V1(clm_gamma_gamma_covariance_trans);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_covariance_combine);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_covariance_final);
 PG_FUNCTION_INFO_V1(clm_clv_interval);
+PG_FUNCTION_INFO_V1(clm_paretonbd_covariance_trans);
+PG_FUNCTION_INFO_V1(clm_paretonbd_covariance_combine);
+PG_FUNCTION_INFO_V1(clm_paretonbd_covariance_final);
+PG_FUNCTION_INFO_V1(clm_paretonbd_expected_purchases_interval);
+PG_FUNCTION_INFO_V1(clm_paretonbd_p_alive_interval);
+PG_FUNCTION_INFO_V1(clm_paretonbd_total_interval_trans);
+PG_FUNCTION_INFO_V1(clm_paretonbd_total_interval_combine);
+PG_FUNCTION_INFO_V1(clm_paretonbd_total_interval_final);
 PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases_interval);
 PG_FUNCTION_INFO_V1(clm_bgnbd_p_alive_interval);
 PG_FUNCTION_INFO_V1(clm_bgnbd_total_interval_trans);
@@ -58,8 +67,10 @@ PG_FUNCTION_INFO_V1(clm_bgnbd_total_interval_final);
 /* clv_fit.c: one customer's log-likelihoods, arguments checked */
 extern Datum clm_bgnbd_log_likelihood(PG_FUNCTION_ARGS);
 extern Datum clm_gamma_gamma_log_likelihood(PG_FUNCTION_ARGS);
+extern Datum clm_paretonbd_log_likelihood(PG_FUNCTION_ARGS);
 
-#define NP 4					/* BG/NBD parameters: r, alpha, a, b */
+#define NP 4					/* BG/NBD parameters: r, alpha, a, b; and
+								 * Pareto/NBD: r, alpha, s, beta */
 #define GP 3					/* Gamma-Gamma parameters: p, q, gamma */
 #define MAXP (NP + GP)			/* the CLV depends on both */
 
@@ -151,6 +162,19 @@ static double
 bgnbd_ll(const double *theta, const double *data)
 {
 	return DatumGetFloat8(DirectFunctionCall7(clm_bgnbd_log_likelihood,
+											  Float8GetDatum(exp(theta[0])),
+											  Float8GetDatum(exp(theta[1])),
+											  Float8GetDatum(exp(theta[2])),
+											  Float8GetDatum(exp(theta[3])),
+											  Float8GetDatum(data[0]),
+											  Float8GetDatum(data[1]),
+											  Float8GetDatum(data[2])));
+}
+
+static double
+paretonbd_ll(const double *theta, const double *data)
+{
+	return DatumGetFloat8(DirectFunctionCall7(clm_paretonbd_log_likelihood,
 											  Float8GetDatum(exp(theta[0])),
 											  Float8GetDatum(exp(theta[1])),
 											  Float8GetDatum(exp(theta[2])),
@@ -299,19 +323,46 @@ covariance_final(FunctionCallInfo fcinfo, int np)
 											 TYPALIGN_DOUBLE));
 }
 
-/* clm.bgnbd_covariance(model, x, t_x, t [, weight]) transition */
-Datum
-clm_bgnbd_covariance_trans(PG_FUNCTION_ARGS)
+/* The covariance transition of a (x, t_x, t) model: BG/NBD, Pareto/NBD. */
+static Datum
+btyd_covariance_trans(FunctionCallInfo fcinfo, const double *m, row_ll_fn ll)
 {
-	const double *m = clv_bgnbd_model_params(fcinfo, 1);
 	double		data[3];
 
 	data[0] = PG_GETARG_FLOAT8(2);
 	data[1] = PG_GETARG_FLOAT8(3);
 	data[2] = PG_GETARG_FLOAT8(4);
 	clv_check_btyd_history(data[0], data[1], data[2]);
-	return covariance_trans(fcinfo, NP, m, bgnbd_ll, data,
+	return covariance_trans(fcinfo, NP, m, ll, data,
 							PG_NARGS() > 5 ? PG_GETARG_FLOAT8(5) : 1.0);
+}
+
+/* clm.bgnbd_covariance(model, x, t_x, t [, weight]) transition */
+Datum
+clm_bgnbd_covariance_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_covariance_trans(fcinfo, clv_bgnbd_model_params(fcinfo, 1), bgnbd_ll);
+}
+
+/* clm.paretonbd_covariance(model, x, t_x, t [, weight]) transition */
+Datum
+clm_paretonbd_covariance_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_covariance_trans(fcinfo, clv_paretonbd_model_params(fcinfo, 1), paretonbd_ll);
+}
+
+/* Combine function of clm.paretonbd_covariance. */
+Datum
+clm_paretonbd_covariance_combine(PG_FUNCTION_ARGS)
+{
+	return combine_states(fcinfo, COV_LEN(NP), NP, COV_SAME_MSG);
+}
+
+/* Final function of clm.paretonbd_covariance: 4 x 4, r, alpha, s, beta. */
+Datum
+clm_paretonbd_covariance_final(PG_FUNCTION_ARGS)
+{
+	return covariance_final(fcinfo, NP);
 }
 
 /* Combine function of clm.bgnbd_covariance. */
@@ -513,6 +564,18 @@ pred_p_alive(const double *m, const double *args)
 	return clv_bgnbd_p_alive_at(m, args[1], args[2], args[3]);
 }
 
+static double
+pred_pn_expected_purchases(const double *m, const double *args)
+{
+	return clv_paretonbd_expected_purchases_at(m, args[0], args[1], args[2], args[3]);
+}
+
+static double
+pred_pn_p_alive(const double *m, const double *args)
+{
+	return clv_paretonbd_p_alive_at(m, args[1], args[2], args[3]);
+}
+
 /*
  * CLV at m = (r, alpha, a, b, p, q, gamma), args = (x, t_x, t, mean_spend,
  * months, monthly discount rate, model time units per month).
@@ -593,69 +656,80 @@ interval_result(FunctionCallInfo fcinfo, double est, int np, const double *grad,
 }
 
 /*
- * clm.bgnbd_expected_purchases_interval(model, covariance, horizon, x, t_x,
- * t, level): one customer's expected purchases with its delta-method
- * interval.
+ * customer_interval
+ *		One customer's prediction fn of the (x, t_x, t) model m with its
+ *		delta-method interval, from the arguments (model, covariance,
+ *		[horizon,] x, t_x, t, level); covagg names the covariance aggregate.
  */
+static Datum
+customer_interval(FunctionCallInfo fcinfo, const double *m, prediction_fn fn,
+				  bool horizon, const char *covagg, double hi)
+{
+	double		cov[NP * NP],
+				grad[NP],
+				args[4],
+				z,
+				est;
+	int			k = 2;
+
+	check_covariance(PG_GETARG_ARRAYTYPE_P(1), NP, "covariance", covagg, cov);
+	args[0] = horizon ? PG_GETARG_FLOAT8(k++) : 0.0;
+	args[1] = PG_GETARG_FLOAT8(k++);
+	args[2] = PG_GETARG_FLOAT8(k++);
+	args[3] = PG_GETARG_FLOAT8(k++);
+	z = level_z(PG_GETARG_FLOAT8(k));
+	if (horizon)
+		clv_check_horizon(args[0]);
+	clv_check_btyd_history(args[1], args[2], args[3]);
+	est = prediction_gradient(fn, NP, m, args, grad);
+	return interval_result(fcinfo, est, NP, grad, cov, z, 0.0, hi);
+}
+
+/* clm.bgnbd_expected_purchases_interval(model, covariance, horizon, x, t_x, t, level) */
 Datum
 clm_bgnbd_expected_purchases_interval(PG_FUNCTION_ARGS)
 {
-	const double *m = clv_bgnbd_model_params(fcinfo, 0);
-	double		cov[NP * NP],
-				grad[NP],
-				args[4],
-				z,
-				est;
-
-	check_covariance(PG_GETARG_ARRAYTYPE_P(1), NP, "covariance", "clm.bgnbd_covariance", cov);
-	args[0] = PG_GETARG_FLOAT8(2);
-	args[1] = PG_GETARG_FLOAT8(3);
-	args[2] = PG_GETARG_FLOAT8(4);
-	args[3] = PG_GETARG_FLOAT8(5);
-	z = level_z(PG_GETARG_FLOAT8(6));
-	clv_check_horizon(args[0]);
-	clv_check_btyd_history(args[1], args[2], args[3]);
-	est = prediction_gradient(pred_expected_purchases, NP, m, args, grad);
-	return interval_result(fcinfo, est, NP, grad, cov, z, 0.0, INFINITY);
+	return customer_interval(fcinfo, clv_bgnbd_model_params(fcinfo, 0),
+							 pred_expected_purchases, true, "clm.bgnbd_covariance", INFINITY);
 }
 
-/*
- * clm.bgnbd_p_alive_interval(model, covariance, x, t_x, t, level): one
- * customer's P(alive) with its delta-method interval, within [0, 1].
- */
+/* clm.bgnbd_p_alive_interval(model, covariance, x, t_x, t, level), within [0, 1] */
 Datum
 clm_bgnbd_p_alive_interval(PG_FUNCTION_ARGS)
 {
-	const double *m = clv_bgnbd_model_params(fcinfo, 0);
-	double		cov[NP * NP],
-				grad[NP],
-				args[4],
-				z,
-				est;
+	return customer_interval(fcinfo, clv_bgnbd_model_params(fcinfo, 0),
+							 pred_p_alive, false, "clm.bgnbd_covariance", 1.0);
+}
 
-	check_covariance(PG_GETARG_ARRAYTYPE_P(1), NP, "covariance", "clm.bgnbd_covariance", cov);
-	args[0] = 0.0;
-	args[1] = PG_GETARG_FLOAT8(2);
-	args[2] = PG_GETARG_FLOAT8(3);
-	args[3] = PG_GETARG_FLOAT8(4);
-	z = level_z(PG_GETARG_FLOAT8(5));
-	clv_check_btyd_history(args[1], args[2], args[3]);
-	est = prediction_gradient(pred_p_alive, NP, m, args, grad);
-	return interval_result(fcinfo, est, NP, grad, cov, z, 0.0, 1.0);
+/* clm.paretonbd_expected_purchases_interval(model, covariance, horizon, x, t_x, t, level) */
+Datum
+clm_paretonbd_expected_purchases_interval(PG_FUNCTION_ARGS)
+{
+	return customer_interval(fcinfo, clv_paretonbd_model_params(fcinfo, 0),
+							 pred_pn_expected_purchases, true, "clm.paretonbd_covariance", INFINITY);
+}
+
+/* clm.paretonbd_p_alive_interval(model, covariance, x, t_x, t, level), within [0, 1] */
+Datum
+clm_paretonbd_p_alive_interval(PG_FUNCTION_ARGS)
+{
+	return customer_interval(fcinfo, clv_paretonbd_model_params(fcinfo, 0),
+							 pred_pn_p_alive, false, "clm.paretonbd_covariance", 1.0);
 }
 
 /*
- * clm.bgnbd_expected_purchases_total_interval(model, covariance, horizon,
- * x, t_x, t [, level]) transition: add the customer's expected purchases
- * and their gradient.  The first row's level, model and covariance are
- * checked and kept; every later row must pass the same.
+ * total_interval_trans
+ *		Transition of the total aggregates (model, covariance, horizon, x,
+ *		t_x, t [, level]): add the customer's expected purchases fn at model
+ *		m and their gradient.  The first row's level, model and covariance
+ *		are checked and kept; every later row must pass the same.
  */
-Datum
-clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
+static Datum
+total_interval_trans(FunctionCallInfo fcinfo, const double *m, prediction_fn fn,
+					 const char *covagg)
 {
 	int			n;
 	double	   *st = state_values(PG_GETARG_ARRAYTYPE_P(0), &n);
-	const double *m = clv_bgnbd_model_params(fcinfo, 1);
 	ArrayType  *cova = PG_GETARG_ARRAYTYPE_P(2);
 	double		level = PG_NARGS() > 7 ? PG_GETARG_FLOAT8(7) : 0.9;
 	double		out[TOT_LEN];
@@ -672,7 +746,7 @@ clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
 		(void) level_z(level);
 		out[0] = level;
 		memcpy(out + 1, m, NP * sizeof(double));
-		check_covariance(cova, NP, "covariance", "clm.bgnbd_covariance", out + 1 + NP);
+		check_covariance(cova, NP, "covariance", covagg, out + 1 + NP);
 	}
 	else if (n != TOT_LEN)
 		ereport(ERROR,
@@ -685,7 +759,7 @@ clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
 
 		memcpy(out, st, sizeof(out));
 		if (ARR_ELEMTYPE(cova) != FLOAT8OID || ARR_HASNULL(cova) || nc != NP * NP)
-			check_covariance(cova, NP, "covariance", "clm.bgnbd_covariance", cov); /* raises */
+			check_covariance(cova, NP, "covariance", covagg, cov);	/* raises */
 		memcpy(cov, (char *) cova + ARR_OVERHEAD_NONULLS(ARR_NDIM(cova)), sizeof(cov));
 		if (level != st[0] || memcmp(m, st + 1, NP * sizeof(double)) != 0 ||
 			memcmp(cov, st + 1 + NP, sizeof(cov)) != 0)
@@ -695,10 +769,40 @@ clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
 	}
 	clv_check_horizon(args[0]);
 	clv_check_btyd_history(args[1], args[2], args[3]);
-	out[TOT_HEAD] += prediction_gradient(pred_expected_purchases, NP, m, args, grad);
+	out[TOT_HEAD] += prediction_gradient(fn, NP, m, args, grad);
 	for (int i = 0; i < NP; i++)
 		out[TOT_HEAD + 1 + i] += grad[i];
 	PG_RETURN_DATUM(float8_array(out, TOT_LEN));
+}
+
+/* Transition of clm.bgnbd_expected_purchases_total_interval. */
+Datum
+clm_bgnbd_total_interval_trans(PG_FUNCTION_ARGS)
+{
+	return total_interval_trans(fcinfo, clv_bgnbd_model_params(fcinfo, 1),
+								pred_expected_purchases, "clm.bgnbd_covariance");
+}
+
+/* Transition of clm.paretonbd_expected_purchases_total_interval. */
+Datum
+clm_paretonbd_total_interval_trans(PG_FUNCTION_ARGS)
+{
+	return total_interval_trans(fcinfo, clv_paretonbd_model_params(fcinfo, 1),
+								pred_pn_expected_purchases, "clm.paretonbd_covariance");
+}
+
+/* Combine function of clm.paretonbd_expected_purchases_total_interval. */
+Datum
+clm_paretonbd_total_interval_combine(PG_FUNCTION_ARGS)
+{
+	return combine_states(fcinfo, TOT_LEN, TOT_HEAD, TOT_SAME_MSG);
+}
+
+/* Final function of clm.paretonbd_expected_purchases_total_interval. */
+Datum
+clm_paretonbd_total_interval_final(PG_FUNCTION_ARGS)
+{
+	return clm_bgnbd_total_interval_final(fcinfo);
 }
 
 /* Combine function of clm.bgnbd_expected_purchases_total_interval. */

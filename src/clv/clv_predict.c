@@ -1757,6 +1757,28 @@ clv_bgnbd_p_alive_at(const double *m, double x, double t_x, double t)
 	return bg_p_alive(m, x, t_x, t);
 }
 
+/* The parameters of the clm.paretonbd argument argno, checked as above. */
+const double *
+clv_paretonbd_model_params(FunctionCallInfo fcinfo, int argno)
+{
+	return PN_PARAMS(argno);
+}
+
+/* Pareto/NBD P(alive) at parameters m (r, alpha, s, beta). */
+double
+clv_paretonbd_p_alive_at(const double *m, double x, double t_x, double t)
+{
+	return pn_p_alive(m, x, t_x, t);
+}
+
+/* Pareto/NBD expected purchases in (t, t + h] at parameters m. */
+double
+clv_paretonbd_expected_purchases_at(const double *m, double h, double x,
+									double t_x, double t)
+{
+	return pn_p_alive(m, x, t_x, t) * pn_ey_alive(m, x, t, h);
+}
+
 /* BG/NBD expected purchases in (t, t + h] at parameters m, uncached. */
 double
 clv_bgnbd_expected_purchases_at(const double *m, double h, double x,

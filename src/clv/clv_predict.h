@@ -20,6 +20,10 @@ extern void clv_check_horizon(double h);
 extern double clv_bgnbd_p_alive_at(const double *m, double x, double t_x, double t);
 extern double clv_bgnbd_expected_purchases_at(const double *m, double h, double x,
 											  double t_x, double t);
+extern const double *clv_paretonbd_model_params(FunctionCallInfo fcinfo, int argno);
+extern double clv_paretonbd_p_alive_at(const double *m, double x, double t_x, double t);
+extern double clv_paretonbd_expected_purchases_at(const double *m, double h, double x,
+												  double t_x, double t);
 extern const double *clv_gamma_gamma_model_params(FunctionCallInfo fcinfo, int argno);
 extern double clv_check_clv_terms(int32 months, double d, double unit_days);
 extern double clv_clv_at(const double *bg, const double *gg, double x, double t_x,
