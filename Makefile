@@ -41,6 +41,7 @@ SQL_SOURCES = \
 	src/clv/purchase_summary.sql \
 	src/clv/clv_predict.sql \
 	src/clv/holdout.sql \
+	src/clv/clv_interval.sql \
 	src/analytics/analytics.sql \
 	src/analytics/cohort_retention.sql \
 	src/analytics/churn_survival.sql \

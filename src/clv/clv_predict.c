@@ -42,6 +42,7 @@
 #include "clm_math.h"
 #include "clv_fit.h"
 #include "clv_input.h"
+#include "clv_predict.h"
 #include "hyp2f1.h"
 #include "pnbd_a0.h"
 
@@ -1203,40 +1204,16 @@ clm_gamma_gamma_expected_spend(PG_FUNCTION_ARGS)
 }
 
 /*
- * clm.clv(bgnbd, gamma_gamma, x, t_x, t, mean_spend, horizon_months,
- *		   monthly_discount_rate, unit_days)
- *
- * sum_{k=1..H} E[M] (E[Y](k f) - E[Y]((k-1) f)) / (1+d)^k, f = model time
- * units per month = (365.25/12) / unit_days.  The time unit is explicit
- * because the wrong implicit one (lifetimes' freq="D" on weekly models) is
- * the classic CLV bug.  P(alive) and E[M] are computed once per customer.
+ * clv_check_clv_terms
+ *		Check the CLV terms (horizon_months, monthly_discount_rate, unit_days)
+ *		and return f, the model time units per month (also for the CLV
+ *		interval, clv_interval.c).
  */
-Datum
-clm_clv(PG_FUNCTION_ARGS)
+double
+clv_check_clv_terms(int32 months, double d, double unit_days)
 {
-	const double *bg = BG_PARAMS(0);
-	const double *gg = model_params(fcinfo, 1, 1, 3, gg_names, "gamma_gamma");
-	double		x = PG_GETARG_FLOAT8(2);
-	double		t_x = PG_GETARG_FLOAT8(3);
-	double		t = PG_GETARG_FLOAT8(4);
-	double		ms = PG_GETARG_FLOAT8(5);
-	int32		months = PG_GETARG_INT32(6);
-	double		d = PG_GETARG_FLOAT8(7);
-	double		unit_days = PG_GETARG_FLOAT8(8);
-	double		f,
-				palive,
-				spend,
-				prev = 0.0,
-				disc = 1.0,
-				lf,
-				total = 0.0;
-	int			k;
-	BgConn		tmp;
-	BgConn	   *bc;
-	bool		found;
+	double		f;
 
-	clv_check_btyd_history(x, t_x, t);
-	clv_check_spend(x, ms);
 	clm_check_finite_float8(d, "monthly_discount_rate");
 	clm_check_finite_float8(unit_days, "unit_days");
 	if (months < 0 || months > CLM_MAX_HORIZON_MONTHS)
@@ -1264,6 +1241,63 @@ clm_clv(PG_FUNCTION_ARGS)
 				 errdetail("The value is %g; a month of %g days is not a finite number of model time units.",
 						   unit_days, CLM_DAYS_PER_MONTH),
 				 errhint("Pass the length of the model's time unit in days, e.g. 7 for a model fitted in weeks.")));
+	return f;
+}
+
+/*
+ * clv_discounted_purchases
+ *		The discounted sum of the monthly expected purchases given alive:
+ *		sum_{k=1..H} (E[Y|alive](k f) - E[Y|alive]((k-1) f)) / (1+d)^k.
+ */
+static double
+clv_discounted_purchases(const double *bg, double x, double t, int32 months,
+						 double d, double f, const BgConn *bc)
+{
+	double		lf = log1p(d),
+				prev = 0.0,
+				total = 0.0;
+
+	for (int k = 1; k <= months; k++)
+	{
+		double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f, bc);
+
+		total += (cur - prev) * exp(-k * lf);
+		prev = cur;
+	}
+	return total;
+}
+
+/*
+ * clm.clv(bgnbd, gamma_gamma, x, t_x, t, mean_spend, horizon_months,
+ *		   monthly_discount_rate, unit_days)
+ *
+ * sum_{k=1..H} E[M] (E[Y](k f) - E[Y]((k-1) f)) / (1+d)^k, f = model time
+ * units per month = (365.25/12) / unit_days.  The time unit is explicit
+ * because the wrong implicit one (lifetimes' freq="D" on weekly models) is
+ * the classic CLV bug.  P(alive) and E[M] are computed once per customer.
+ */
+Datum
+clm_clv(PG_FUNCTION_ARGS)
+{
+	const double *bg = BG_PARAMS(0);
+	const double *gg = model_params(fcinfo, 1, 1, 3, gg_names, "gamma_gamma");
+	double		x = PG_GETARG_FLOAT8(2);
+	double		t_x = PG_GETARG_FLOAT8(3);
+	double		t = PG_GETARG_FLOAT8(4);
+	double		ms = PG_GETARG_FLOAT8(5);
+	int32		months = PG_GETARG_INT32(6);
+	double		d = PG_GETARG_FLOAT8(7);
+	double		unit_days = PG_GETARG_FLOAT8(8);
+	double		f,
+				palive,
+				spend,
+				total;
+	BgConn		tmp;
+	bool		found;
+
+	clv_check_btyd_history(x, t_x, t);
+	clv_check_spend(x, ms);
+	f = clv_check_clv_terms(months, d, unit_days);
 	palive = bg_p_alive(bg, x, t_x, t);
 	spend = gg_expected(gg, x, ms);
 
@@ -1277,16 +1311,8 @@ clm_clv(PG_FUNCTION_ARGS)
 			total = e->value;
 		else
 		{
-			lf = log1p(d);
-			bc = bg_conn_for(mc, bg, x, &tmp);
-			for (k = 1; k <= months; k++)
-			{
-				double		cur = bg_ey_alive(bg[0], bg[1], bg[2], bg[3], x, t, k * f, bc);
-
-				disc = exp(-k * lf);
-				total += (cur - prev) * disc;
-				prev = cur;
-			}
+			total = clv_discounted_purchases(bg, x, t, months, d, f,
+											 bg_conn_for(mc, bg, x, &tmp));
 			if (e)
 				e->value = total;
 		}
@@ -1709,4 +1735,83 @@ clm_mbgnbd_purchase_probability(PG_FUNCTION_ARGS)
 	check_nonneg(h, "horizon");
 	check_n(n);
 	PG_RETURN_FLOAT8(finite_or_error(mbg_pmf(m, h, n), "purchase probability"));
+}
+
+/* ------------------------------------------------------------------------
+ * For the prediction intervals (clv_interval.c), which evaluate the same
+ * predictions at perturbed parameters: the validated parameters of a
+ * clm.bgnbd argument, and the predictions at given parameters.
+ * ------------------------------------------------------------------------
+ */
+
+/* The parameters of the clm.bgnbd argument argno, checked as above. */
+const double *
+clv_bgnbd_model_params(FunctionCallInfo fcinfo, int argno)
+{
+	return BG_PARAMS(argno);
+}
+
+/* BG/NBD P(alive) at parameters m (r, alpha, a, b). */
+double
+clv_bgnbd_p_alive_at(const double *m, double x, double t_x, double t)
+{
+	return bg_p_alive(m, x, t_x, t);
+}
+
+/* The parameters of the clm.paretonbd argument argno, checked as above. */
+const double *
+clv_paretonbd_model_params(FunctionCallInfo fcinfo, int argno)
+{
+	return PN_PARAMS(argno);
+}
+
+/* Pareto/NBD P(alive) at parameters m (r, alpha, s, beta). */
+double
+clv_paretonbd_p_alive_at(const double *m, double x, double t_x, double t)
+{
+	return pn_p_alive(m, x, t_x, t);
+}
+
+/* Pareto/NBD expected purchases in (t, t + h] at parameters m. */
+double
+clv_paretonbd_expected_purchases_at(const double *m, double h, double x,
+									double t_x, double t)
+{
+	return pn_p_alive(m, x, t_x, t) * pn_ey_alive(m, x, t, h);
+}
+
+/* BG/NBD expected purchases in (t, t + h] at parameters m, uncached. */
+double
+clv_bgnbd_expected_purchases_at(const double *m, double h, double x,
+								double t_x, double t)
+{
+	BgConn		tmp;
+
+	return bg_p_alive(m, x, t_x, t) *
+		bg_ey_alive(m[0], m[1], m[2], m[3], x, t, h, bg_conn_for(NULL, m, x, &tmp));
+}
+
+/* The horizon rule of the predictions above. */
+void
+clv_check_horizon(double h)
+{
+	check_nonneg(h, "horizon");
+}
+
+/* The parameters of the clm.gamma_gamma argument argno, checked as above. */
+const double *
+clv_gamma_gamma_model_params(FunctionCallInfo fcinfo, int argno)
+{
+	return model_params(fcinfo, argno, 1, 3, gg_names, "gamma_gamma");
+}
+
+/* clm.clv at parameters bg and gg, f from clv_check_clv_terms, uncached. */
+double
+clv_clv_at(const double *bg, const double *gg, double x, double t_x, double t,
+		   double mean_spend, int32 months, double d, double f)
+{
+	BgConn		tmp;
+
+	return clv_discounted_purchases(bg, x, t, months, d, f, bg_conn_for(NULL, bg, x, &tmp)) *
+		bg_p_alive(bg, x, t_x, t) * gg_expected(gg, x, mean_spend);
 }
