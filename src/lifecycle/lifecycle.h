@@ -147,7 +147,11 @@ extern bool clm_lc_withdrawn(Oid relid, Oid logical_relid,
 extern char *clm_lc_eq_operator(Oid typid, const char *what);
 extern char *clm_lc_eq_operator_sql(Oid typid);
 
-/* rel, or the root of the partitioned table it is a partition of. */
+/*
+ * The table rel stands for: rel, the root of the partitioned table it is a
+ * partition of, or the Citus distributed table it is a shard of.  Needs SPI
+ * and clm_lc_load.
+ */
 extern Oid	clm_lc_logical_relid(Relation rel);
 
 /*
