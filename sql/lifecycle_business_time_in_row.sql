@@ -50,12 +50,12 @@ SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
 WHERE relation = 'br.customers'::regclass AND from_stage IS NOT NULL ORDER BY customer_key, id;
 
 -- ---------------------------------------------------------------------
--- with Citus's metadata catalog in the database (pg_dist_partition; a
--- table of that name stands in for it here, since the suite has no
+-- with Citus's metadata catalog in the database (pg_dist_shard; a table of
+-- that name and shape stands in for it here, since the suite has no
 -- Citus): the statement writes the time into the row itself
 -- ---------------------------------------------------------------------
 SET allow_system_table_mods = on;
-CREATE TABLE pg_catalog.pg_dist_partition (logicalrelid regclass);
+CREATE TABLE pg_catalog.pg_dist_shard (logicalrelid regclass NOT NULL, shardid bigint NOT NULL);
 RESET allow_system_table_mods;
 -- a new session: the triggers prepare their statements afresh
 \c
@@ -88,7 +88,7 @@ SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
 WHERE relation = 'br.customers'::regclass AND from_stage IS NOT NULL ORDER BY customer_key, id;
 
 SET allow_system_table_mods = on;
-DROP TABLE pg_catalog.pg_dist_partition;
+DROP TABLE pg_catalog.pg_dist_shard;
 RESET allow_system_table_mods;
 DELETE FROM clm.stage_history WHERE relation = 'br.customers'::regclass;
 DROP SCHEMA br CASCADE;

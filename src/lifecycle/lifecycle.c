@@ -22,25 +22,31 @@
  */
 #include "postgres.h"
 
+#include <errno.h>
 #include <math.h>
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/relation.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -111,6 +117,49 @@ typedef struct LcHandOff
 static LcHandOff lc_handoff = {InvalidOid, 0, 0};
 
 /*
+ * Citus shards.  A Citus distributed table is a table of the same name on
+ * every node (its "shell") whose rows live in shards, tables named
+ * <table>_<shard id> on the workers; row triggers fire on the shards.  The
+ * history of a shard's customers belongs to the distributed table: the
+ * shell on the worker, whose name the coordinator's table shares.  Citus's
+ * catalog pg_dist_shard maps shard ids to tables; it is read by name, when
+ * it exists, so clm neither links to Citus nor needs it.  The answer for
+ * a relation is kept per backend until a relcache invalidation of it (a
+ * shard's name and table do not change without one).
+ */
+typedef struct LcShardMap
+{
+	Oid			relid;			/* hash key */
+	Oid			logical;		/* the distributed table, or relid itself */
+} LcShardMap;
+
+static HTAB *lc_shard_maps = NULL;
+
+/*
+ * lc_shard_map_invalidate
+ *		Forget what was found for a changed relation (from
+ *		lc_relcache_callback: a backend has few relcache callback slots, and
+ *		Citus takes several).
+ */
+static void
+lc_shard_map_invalidate(Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	LcShardMap *m;
+
+	if (lc_shard_maps == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		(void) hash_search(lc_shard_maps, &relid, HASH_REMOVE, NULL);
+		return;
+	}
+	hash_seq_init(&seq, lc_shard_maps);
+	while ((m = hash_seq_search(&seq)) != NULL)
+		(void) hash_search(lc_shard_maps, &m->relid, HASH_REMOVE, NULL);
+}
+
+/*
  * lc_relcache_callback
  *		Drop what depends on a relation that changed.
  *
@@ -124,6 +173,7 @@ static LcHandOff lc_handoff = {InvalidOid, 0, 0};
 static void
 lc_relcache_callback(Datum arg, Oid relid)
 {
+	lc_shard_map_invalidate(relid);
 	if (!lc.valid)
 		return;
 	if (relid == InvalidOid || relid == lc.rule_default_relid ||
@@ -1123,23 +1173,135 @@ clm_lifecycle_config_changed(PG_FUNCTION_ARGS)
 }
 
 /*
+ * lc_citus_shard_name
+ *		The name Citus gives shard shardid of the table named name (its
+ *		AppendShardIdToName): name_shardid, or, when that would not fit in
+ *		a name, name clipped, a hash of the whole name, and the shard id.
+ */
+static char *
+lc_citus_shard_name(const char *name, uint64 shardid)
+{
+	char		suffix[NAMEDATALEN];
+	int			len = strlen(name);
+	int			slen;
+
+	snprintf(suffix, sizeof(suffix), "_" UINT64_FORMAT, shardid);
+	slen = strlen(suffix);
+	if (len < NAMEDATALEN - slen)
+		return psprintf("%s%s", name, suffix);
+	return psprintf("%.*s_%.8x%s",
+					pg_mbcliplen(name, len, NAMEDATALEN - slen - 10), name,
+					DatumGetUInt32(hash_any((const unsigned char *) name, len)),
+					suffix);
+}
+
+/*
+ * lc_citus_table_of_shard
+ *		The Citus table whose shard rel is, or InvalidOid.  Needs SPI and
+ *		clm_lc_load.
+ *
+ * As Citus itself tells a shard from a table that merely looks like one:
+ * the shard id after the last underscore is in pg_dist_shard, for a table
+ * in the same schema whose shard of that id has exactly rel's name.
+ */
+static Oid
+lc_citus_table_of_shard(Relation rel)
+{
+	const char *relname = RelationGetRelationName(rel);
+	const char *digits = strrchr(relname, '_');
+	char	   *end;
+	uint64		shardid;
+	Datum		arg;
+	Oid			argtype = INT8OID;
+	Oid			table = InvalidOid;
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	if (digits == NULL || digits[1] < '0' || digits[1] > '9')
+		return InvalidOid;
+	errno = 0;
+	shardid = strtou64(digits + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || shardid > (uint64) PG_INT64_MAX)
+		return InvalidOid;
+	if (!clm_lc_citus_present())
+		return InvalidOid;
+
+	/* a fixed query of a catalog, as clm's owner (any role may insert) */
+	arg = Int64GetDatum((int64) shardid);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_with_args("SELECT s.logicalrelid::pg_catalog.oid "
+								"FROM pg_catalog.pg_dist_shard s "
+								"WHERE s.shardid OPERATOR(pg_catalog.=) $1",
+								1, &argtype, &arg, NULL, true, 1);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading pg_catalog.pg_dist_shard failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *name;
+
+		if (!isnull)
+			table = DatumGetObjectId(d);
+		name = OidIsValid(table) ? get_rel_name(table) : NULL;
+		if (name == NULL || table == RelationGetRelid(rel) ||
+			get_rel_namespace(table) != RelationGetNamespace(rel) ||
+			strcmp(lc_citus_shard_name(name, shardid), relname) != 0)
+			table = InvalidOid;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return table;
+}
+
+/*
  * clm_lc_logical_relid
- *		The table a row belongs to from the user's point of view: for a
- *		partition (row triggers are cloned onto each), the root of its
- *		partitioned table, so that history, hand-offs and order counts name
- *		the table the user attached the trigger to.
+ *		The table a row belongs to from the user's point of view, so that
+ *		history, hand-offs, order counts and errors name the table the user
+ *		attached the trigger to: for a partition (row triggers are cloned
+ *		onto each), the root of its partitioned table; for a Citus shard (or
+ *		a partition of one), the distributed table.  Needs SPI and
+ *		clm_lc_load.
  */
 Oid
 clm_lc_logical_relid(Relation rel)
 {
+	Oid			relid = RelationGetRelid(rel);
+	LcShardMap *m;
+	bool		found;
+
 	if (rel->rd_rel->relispartition)
 	{
-		List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+		List	   *ancestors = get_partition_ancestors(relid);
 
 		if (ancestors != NIL)
-			return llast_oid(ancestors);
+			relid = llast_oid(ancestors);
 	}
-	return RelationGetRelid(rel);
+
+	if (lc_shard_maps == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(LcShardMap);
+		lc_shard_maps = hash_create("clm shard tables", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS);
+	}
+	m = hash_search(lc_shard_maps, &relid, HASH_FIND, NULL);
+	if (m == NULL)
+	{
+		Relation	root = (relid == RelationGetRelid(rel)) ? rel :
+			relation_open(relid, AccessShareLock);
+		Oid			table = lc_citus_table_of_shard(root);
+
+		if (root != rel)
+			relation_close(root, AccessShareLock);
+		m = hash_search(lc_shard_maps, &relid, HASH_ENTER, &found);
+		m->logical = OidIsValid(table) ? table : relid;
+	}
+	return m->logical;
 }
 
 /*
@@ -1185,23 +1347,34 @@ lc_guard_defect(const Trigger *t, AttrNumber stage_attnum)
 }
 
 /*
+ * clm_lc_citus_present
+ *		Whether this database has Citus: its metadata catalog pg_dist_shard,
+ *		present with the citus extension on the coordinator and the workers
+ *		alike.  Looked up by name: clm does not link to Citus.
+ */
+bool
+clm_lc_citus_present(void)
+{
+	return OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE));
+}
+
+/*
  * clm_lc_time_in_row
  *		Whether stage_on_order and refresh_stages must also write the business
  *		time into the guard's since column themselves.
  *
  * They hand the time to the guard in backend memory (clm_lc_execute_at).
- * Only on Citus does the guard fire in another backend, on a worker's
- * shard, where nothing was handed over: there the time has to travel with
- * the row.  Elsewhere writing the column would only cost the roles that may
- * update the stage column alone their UPDATE, and fire UPDATE OF triggers on
- * the since column for nothing.  Citus is recognised by its metadata catalog
- * pg_dist_partition, present in every database with the citus extension,
- * coordinator and workers alike; clm does not link to Citus.
+ * Only on Citus may the guard fire in another backend, on a worker's shard,
+ * where nothing was handed over (refresh_stages' UPDATE runs on the
+ * coordinator): there the time has to travel with the row.  Elsewhere
+ * writing the column would only cost the roles that may update the stage
+ * column alone their UPDATE, and fire UPDATE OF triggers on the since
+ * column for nothing.
  */
 bool
 clm_lc_time_in_row(void)
 {
-	return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
+	return clm_lc_citus_present();
 }
 
 /*

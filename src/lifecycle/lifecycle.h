@@ -147,7 +147,11 @@ extern bool clm_lc_withdrawn(Oid relid, Oid logical_relid,
 extern char *clm_lc_eq_operator(Oid typid, const char *what);
 extern char *clm_lc_eq_operator_sql(Oid typid);
 
-/* rel, or the root of the partitioned table it is a partition of. */
+/*
+ * The table rel stands for: rel, the root of the partitioned table it is a
+ * partition of, or the Citus distributed table it is a shard of.  Needs SPI
+ * and clm_lc_load.
+ */
 extern Oid	clm_lc_logical_relid(Relation rel);
 
 /*
@@ -156,7 +160,8 @@ extern Oid	clm_lc_logical_relid(Relation rel);
  * and the history.  Returns the guard's stage-entered-at column (NULL if it
  * has none), which holds when the current stage began.
  */
-/* whether the business time must travel in the row (Citus) */
+/* whether this database has Citus, and so the business time must travel in the row */
+extern bool clm_lc_citus_present(void);
 extern bool clm_lc_time_in_row(void);
 extern const char *clm_lc_require_guard(Relation rel, const char *stage_column,
 										const char *caller);

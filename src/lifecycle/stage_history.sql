@@ -92,3 +92,86 @@ CREATE POLICY stage_history_read ON @extschema@.stage_history FOR SELECT
 COMMENT ON POLICY stage_history_read ON @extschema@.stage_history IS
     'a role sees the history of the customers it may read (clm.stage_history_visible)';
 GRANT SELECT ON @extschema@.stage_history TO PUBLIC;
+
+-- distributed_stage_history: the history of Citus tables, read on the
+-- coordinator from every node.  On Citus each node records the changes of
+-- the shards it holds in its own clm.stage_history, under the distributed
+-- table (clm.stage_guard maps a shard to its table); this gathers them,
+-- filtered on each node by table and customer, with the table resolved on
+-- this node.  Each node's query runs as the calling role, so each node's
+-- read policy (clm.stage_history_visible) applies there.  The Citus catalog
+-- and function are named only in the body (resolved when called), so clm
+-- installs without Citus.
+CREATE FUNCTION @extschema@.distributed_stage_history(
+    distributed_table regclass DEFAULT NULL, customer text DEFAULT NULL)
+RETURNS TABLE (nodeid integer, id bigint, relation regclass, customer_key text,
+               from_stage @extschema@.lifecycle_stage, to_stage @extschema@.lifecycle_stage,
+               changed_at timestamptz, recorded_at timestamptz, changed_by name, txid xid8)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    want_relation regclass := $1;
+    want_key text := $2;
+    nsp name;
+    rel name;
+    node record;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RAISE EXCEPTION 'clm.distributed_stage_history needs Citus'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'This database has no Citus extension: every stage change is in its own clm.stage_history.',
+                  HINT = 'Read clm.stage_history.';
+    END IF;
+    IF want_relation IS NOT NULL THEN
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                        WHERE p.logicalrelid OPERATOR(pg_catalog.=) want_relation) THEN
+            RAISE EXCEPTION 'relation % is not a Citus table', want_relation
+                USING ERRCODE = 'wrong_object_type',
+                      DETAIL = 'The history of a table that is not distributed is in this node''s clm.stage_history.',
+                      HINT = pg_catalog.format('SELECT * FROM clm.stage_history WHERE relation = %L::regclass;',
+                                               want_relation::text);
+        END IF;
+        SELECT n.nspname, c.relname INTO nsp, rel
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
+            ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+         WHERE c.oid OPERATOR(pg_catalog.=) want_relation;
+    END IF;
+    FOR node IN
+        SELECT r.nodeid, r.success, r.result
+          FROM pg_catalog.run_command_on_all_nodes(pg_catalog.format($cmd$
+SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(
+           'id', h.id, 'nsp', n.nspname, 'rel', c.relname, 'customer_key', h.customer_key,
+           'from_stage', h.from_stage, 'to_stage', h.to_stage, 'changed_at', h.changed_at,
+           'recorded_at', h.recorded_at, 'changed_by', h.changed_by, 'txid', h.txid)
+       ORDER BY h.id), '[]')
+  FROM @extschema@.stage_history h
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) h.relation
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+ WHERE h.relation OPERATOR(pg_catalog.=) ANY (SELECT p.logicalrelid FROM pg_catalog.pg_dist_partition p)
+   AND (%1$L::pg_catalog.name IS NULL OR (n.nspname OPERATOR(pg_catalog.=) %1$L AND c.relname OPERATOR(pg_catalog.=) %2$L))
+   AND (%3$L::pg_catalog.text IS NULL OR h.customer_key OPERATOR(pg_catalog.=) %3$L)
+$cmd$, nsp, rel, want_key)) AS r
+         ORDER BY r.nodeid
+    LOOP
+        IF NOT node.success THEN
+            RAISE EXCEPTION 'reading clm.stage_history on Citus node % failed', node.nodeid
+                USING ERRCODE = 'connection_exception',
+                      DETAIL = pg_catalog.format('The node reported: %s', node.result),
+                      HINT = 'See pg_dist_node for the node; clm must be installed on every node.';
+        END IF;
+        RETURN QUERY
+            SELECT node.nodeid, h.id,
+                   pg_catalog.to_regclass(pg_catalog.format('%I.%I', h.nsp, h.rel)),
+                   h.customer_key, h.from_stage, h.to_stage, h.changed_at, h.recorded_at,
+                   h.changed_by, h.txid
+              FROM pg_catalog.json_to_recordset(node.result::pg_catalog.json)
+                   AS h(id bigint, nsp name, rel name, customer_key text,
+                        from_stage @extschema@.lifecycle_stage, to_stage @extschema@.lifecycle_stage,
+                        changed_at timestamptz, recorded_at timestamptz, changed_by name, txid xid8);
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.distributed_stage_history(regclass, text) IS
+    'on a Citus coordinator: the clm.stage_history rows of Citus tables from every node (as the calling role, under each node''s read policy), optionally of one table and one customer key, with the table resolved on this node';

@@ -38,10 +38,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/execnodes.h"
+#include "nodes/extensible.h"
 #include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
@@ -386,6 +389,77 @@ rfmc_count(const RfmCustomers *cs)
 }
 
 /*
+ * rfmc_gathered_error
+ *		The error of rfmc_refuse_gathered_rows, below.
+ */
+clm_noreturn static void
+rfmc_gathered_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("clm.rfm_agg_by_customer cannot aggregate rows gathered from Citus workers"),
+			 errdetail("Its state is internal, which Citus cannot send between nodes, so every order row would be pulled to the coordinator and aggregated there."),
+			 errhint("Use clm.rfm_agg(ordered_at, amount, as_of) with GROUP BY customer_id, which runs on the workers.")));
+}
+
+/*
+ * rfmc_refuse_gathered_rows
+ *		Refuse to aggregate rows that a Citus coordinator gathered from its
+ *		workers.
+ *
+ * The state is internal, and Citus distributes only aggregates whose state
+ * is a real type: by default it pulls every row of a distributed table to
+ * the coordinator and runs the whole aggregate there (tens of MB for a
+ * million orders).  Such a plan is an Agg reading, directly or through
+ * sorts and subqueries, a custom scan of Citus's (its plan methods are
+ * named "Citus Adaptive", "Citus INSERT ... SELECT", ...), or, for a CTE
+ * or subquery Citus gathered first, its pg_catalog.read_intermediate_result
+ * (or _results); clm does not link to Citus, so both are recognised by
+ * name.  Checked once per group, when the state is created.
+ */
+static void
+rfmc_refuse_gathered_rows(FunctionCallInfo fcinfo)
+{
+	PlanState  *ps;
+
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, AggState))
+		return;
+	ps = outerPlanState((PlanState *) fcinfo->context);
+	while (ps != NULL)
+	{
+		if (IsA(ps, CustomScanState))
+		{
+			const CustomScanMethods *m = ((CustomScan *) ps->plan)->methods;
+
+			if (m != NULL && m->CustomName != NULL &&
+				strncmp(m->CustomName, "Citus", 5) == 0)
+				rfmc_gathered_error();
+			return;
+		}
+		if (IsA(ps, FunctionScanState))
+		{
+			List	   *fns = ((FunctionScan *) ps->plan)->functions;
+			Node	   *fn = list_length(fns) == 1 ?
+				((RangeTblFunction *) linitial(fns))->funcexpr : NULL;
+			char	   *name = (fn != NULL && IsA(fn, FuncExpr)) ?
+				get_func_name(((FuncExpr *) fn)->funcid) : NULL;
+
+			if (name != NULL &&
+				get_func_namespace(((FuncExpr *) fn)->funcid) == PG_CATALOG_NAMESPACE &&
+				strncmp(name, "read_intermediate_result", 24) == 0)
+				rfmc_gathered_error();
+			return;
+		}
+		if (IsA(ps, SubqueryScanState))
+			ps = ((SubqueryScanState *) ps)->subplan;
+		else if (innerPlanState(ps) == NULL)
+			ps = outerPlanState(ps);
+		else
+			return;
+	}
+}
+
+/*
  * rfmc_row
  *		The common part of the transition functions (arguments: state,
  *		customer_id, ordered_at, amount, as_of): check the row, and return
@@ -409,7 +483,10 @@ rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **pa
 
 	aggcxt = clm_agg_context(fcinfo);
 	if (PG_ARGISNULL(0))
+	{
+		rfmc_refuse_gathered_rows(fcinfo);
 		*csp = rfmc_new(aggcxt, id_type);
+	}
 	else
 		*csp = (RfmCustomers *) PG_GETARG_POINTER(0);
 	cs = *csp;
