@@ -139,30 +139,13 @@ mbgnbd_row_ll(double r, double alpha, double a, double b,
 								   log(a) - log(b + x) - (r + x) * log(alpha + t_x));
 }
 
-/*
- * Pareto/NBD log-likelihood of one customer, given lnG(r+x) - lnG(r); A0 as
- * P(alive) takes it (pnbd_a0.c).
- */
-static double
-pnbd_row_ll_lg(double r, double alpha, double s, double beta,
-			   double x, double t_x, double t, double lg_rx_r)
-{
-	double		k = r + s + x,
-				l1 = -(r + x) * log(alpha + t) - s * log(beta + t),
-				ln_a0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t);
-
-	if (isnan(ln_a0))
-		return NAN;
-	return lg_rx_r + r * log(alpha) + s * log(beta)
-		+ clm_logsumexp(l1, log(s) - log(k) + ln_a0);
-}
-
+/* Pareto/NBD log-likelihood of one customer (pnbd_a0.c). */
 static double
 pnbd_row_ll(double r, double alpha, double s, double beta,
 			double x, double t_x, double t)
 {
-	return pnbd_row_ll_lg(r, alpha, s, beta, x, t_x, t,
-						  clm_lgamma(r + x) - clm_lgamma(r));
+	return clv_pnbd_row_ll(r, alpha, s, beta, x, t_x, t,
+						   clm_lgamma(r + x) - clm_lgamma(r), 0.0, NULL);
 }
 
 /*
@@ -364,37 +347,60 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 	return isfinite(f) ? f : INFINITY;
 }
 
-/* Pareto/NBD mean negative log-likelihood (value only). */
+/*
+ * Pareto/NBD objective with the analytic gradient (pnbd_a0.c differentiates
+ * A0 through its 2F1 series or its quadrature), chained to log-parameters.
+ * Rows are sorted by x, so the gamma-function terms are computed once per
+ * distinct x.  A numeric gradient would cost 2n = 8 evaluations of the
+ * likelihood per gradient; this costs about two.
+ */
 static double
-pnbd_value(const double *theta, const FitData *d)
+pnbd_objective(const double *theta, double *grad, void *arg)
 {
+	const FitData *d = arg;
 	double		p[4],
 				ll = 0.0,
+				g[4] = {0.0, 0.0, 0.0, 0.0},
 				lg_r,
+				psi_r = 0.0,
 				prev_x = -1,
 				lg_rx_r = 0,
+				psi_rx_r = 0,
 				f;
 
 	CHECK_FOR_INTERRUPTS();
 	if (!exp_params(theta, 4, p))
 		return INFINITY;
 	lg_r = clm_lgamma(p[0]);
+	if (grad)
+		psi_r = clm_digamma(p[0]);
 	for (int i = 0; i < d->nrows; i++)
 	{
 		const ClvFitRow *row = &d->rows[i];
-		double		v;
+		double		v,
+					gr[4];
 
 		if (row->x != prev_x)
 		{
 			lg_rx_r = clm_lgamma(p[0] + row->x) - lg_r;
+			if (grad)
+				psi_rx_r = clm_digamma(p[0] + row->x) - psi_r;
 			prev_x = row->x;
 		}
-		v = pnbd_row_ll_lg(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t, lg_rx_r);
+		v = clv_pnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t,
+							lg_rx_r, psi_rx_r, grad ? gr : NULL);
 		if (!isfinite(v))
 			return INFINITY;
 		ll += row->w * v;
+		if (grad)
+			for (int j = 0; j < 4; j++)
+				g[j] += row->w * gr[j];
 	}
-	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	f = -ll / d->wsum;
+	if (grad)
+		for (int j = 0; j < 4; j++)
+			grad[j] = -g[j] / d->wsum * p[j];
+	f = add_penalty(d, p, f, grad);
 	return isfinite(f) ? f : INFINITY;
 }
 
@@ -466,8 +472,8 @@ sbg_value(const double *theta, const FitData *d)
 }
 
 /*
- * Objective of the models without an analytic gradient (Pareto/NBD, whose
- * gradient would need derivatives of 2F1 in its parameters; BG/BB; sBG):
+ * Objective of the models without an analytic gradient (MBG/NBD, BG/BB,
+ * sBG):
  * d->value with the gradient by central differences in log space.
  */
 static double
@@ -686,8 +692,7 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			start[1][3] = 1.0;
 			break;
 		case MODEL_PARETONBD:
-			fn = numgrad_objective;
-			d.value = pnbd_value;
+			fn = pnbd_objective;
 			gtol = 1e-8;
 			start[1][0] = log(0.5);
 			start[1][1] = -1.0;

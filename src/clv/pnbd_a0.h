@@ -2,7 +2,8 @@
  *
  * pnbd_a0.h
  *	  ln A0 of the Pareto/NBD, shared by its log-likelihood and P(alive),
- *	  and the 2F1 form of its terms.
+ *	  the 2F1 form of its terms, and the log-likelihood of one customer
+ *	  with its gradient.
  *
  * IDENTIFICATION
  *	  src/clv/pnbd_a0.h
@@ -34,6 +35,9 @@ clv_pnbd_hyp_form(double r, double alpha, double s, double beta, double n,
 }
 
 extern double clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
-							 double x, double t_x, double t);
+							 double x, double t_x, double t, double *grad);
+extern double clv_pnbd_row_ll(double r, double alpha, double s, double beta,
+							  double x, double t_x, double t,
+							  double lg_rx_r, double psi_rx_r, double *grad);
 
 #endif							/* CLM_PNBD_A0_H */
