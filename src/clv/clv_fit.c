@@ -94,6 +94,13 @@ struct FitData
 	double		wsum;
 	double		penalizer;
 	fit_value_fn value;			/* for the models with a numeric gradient */
+	/* Pareto/NBD: the distinct (x, tau) of the rows' t_x and t (pnbd_slots) */
+	int			nslots;
+	const double *slot_x;
+	const double *slot_tau;
+	const int  *slot_tx;		/* per row, the slot of (x, t_x) */
+	const int  *slot_t;			/* per row, the slot of (x, t) */
+	ClvPnbdTerm *terms;			/* per slot, filled by each evaluation */
 };
 
 /* Step of the central differences of the numeric gradients (log scale). */
@@ -145,7 +152,7 @@ pnbd_row_ll(double r, double alpha, double s, double beta,
 			double x, double t_x, double t)
 {
 	return clv_pnbd_row_ll(r, alpha, s, beta, x, t_x, t,
-						   clm_lgamma(r + x) - clm_lgamma(r), 0.0, NULL);
+						   clm_lgamma(r + x) - clm_lgamma(r), 0.0, NULL, NULL, NULL);
 }
 
 /*
@@ -351,8 +358,8 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
  * Pareto/NBD objective with the analytic gradient (pnbd_a0.c differentiates
  * A0 through its 2F1 series or its quadrature), chained to log-parameters.
  * Rows are sorted by x, so the gamma-function terms are computed once per
- * distinct x.  A numeric gradient would cost 2n = 8 evaluations of the
- * likelihood per gradient; this costs about two.
+ * distinct x, and the terms of A0 once per distinct (x, t_x) and (x, t)
+ * (pnbd_slots).
  */
 static double
 pnbd_objective(const double *theta, double *grad, void *arg)
@@ -374,6 +381,9 @@ pnbd_objective(const double *theta, double *grad, void *arg)
 	lg_r = clm_lgamma(p[0]);
 	if (grad)
 		psi_r = clm_digamma(p[0]);
+	for (int j = 0; j < d->nslots; j++)
+		clv_pnbd_term(p[0], p[1], p[2], p[3], d->slot_x[j], d->slot_tau[j],
+					  grad != NULL, &d->terms[j]);
 	for (int i = 0; i < d->nrows; i++)
 	{
 		const ClvFitRow *row = &d->rows[i];
@@ -388,7 +398,8 @@ pnbd_objective(const double *theta, double *grad, void *arg)
 			prev_x = row->x;
 		}
 		v = clv_pnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t,
-							lg_rx_r, psi_rx_r, grad ? gr : NULL);
+							lg_rx_r, psi_rx_r, &d->terms[d->slot_tx[i]],
+							&d->terms[d->slot_t[i]], grad ? gr : NULL);
 		if (!isfinite(v))
 			return INFINITY;
 		ll += row->w * v;
@@ -581,6 +592,84 @@ gg_objective(const double *theta, double *grad, void *arg)
 	return isfinite(f) ? f : INFINITY;
 }
 
+/*
+ * A (x, tau) pair of a row, the sort key of pnbd_slots: by x, then tau,
+ * then the row's entry.
+ */
+typedef struct PnbdSlotKey
+{
+	double		x;
+	double		tau;
+	int			entry;			/* 2 * row, + 1 for t */
+} PnbdSlotKey;
+
+static int
+pnbd_slot_cmp(const void *pa, const void *pb)
+{
+	const PnbdSlotKey *a = pa,
+			   *b = pb;
+
+	if (a->x != b->x)
+		return a->x < b->x ? -1 : 1;
+	if (a->tau != b->tau)
+		return a->tau < b->tau ? -1 : 1;
+	return (a->entry > b->entry) - (a->entry < b->entry);
+}
+
+/*
+ * pnbd_slots
+ *		Number the distinct (x, t_x) and (x, t) of the rows, for the
+ *		Pareto/NBD objective: a term of A0 depends on the customer only
+ *		through (x, tau), and a customer base has far fewer distinct such
+ *		pairs than distinct (x, t_x, t) (100,000 simulated customers over
+ *		26 to 52 weeks at day resolution: 36,151 rows, about 6,800 pairs),
+ *		so each evaluation sums the 2F1 series once per pair instead of
+ *		twice per row.
+ */
+static void
+pnbd_slots(FitData *d)
+{
+	int			n = d->nrows,
+				nslots = 0;
+	PnbdSlotKey *keys = palloc_extended(Max(2 * n, 1) * sizeof(PnbdSlotKey), MCXT_ALLOC_HUGE);
+	double	   *sx = palloc_extended(Max(2 * n, 1) * sizeof(double), MCXT_ALLOC_HUGE);
+	double	   *stau = palloc_extended(Max(2 * n, 1) * sizeof(double), MCXT_ALLOC_HUGE);
+	int		   *slot_tx = palloc_extended(Max(n, 1) * sizeof(int), MCXT_ALLOC_HUGE);
+	int		   *slot_t = palloc_extended(Max(n, 1) * sizeof(int), MCXT_ALLOC_HUGE);
+
+	for (int i = 0; i < n; i++)
+	{
+		keys[2 * i].x = keys[2 * i + 1].x = d->rows[i].x;
+		keys[2 * i].tau = d->rows[i].t_x;
+		keys[2 * i + 1].tau = d->rows[i].t;
+		keys[2 * i].entry = 2 * i;
+		keys[2 * i + 1].entry = 2 * i + 1;
+	}
+	qsort(keys, 2 * n, sizeof(PnbdSlotKey), pnbd_slot_cmp);
+	for (int e = 0; e < 2 * n; e++)
+	{
+		int			row = keys[e].entry / 2;
+
+		if (nslots == 0 || keys[e].x != sx[nslots - 1] || keys[e].tau != stau[nslots - 1])
+		{
+			sx[nslots] = keys[e].x;
+			stau[nslots] = keys[e].tau;
+			nslots++;
+		}
+		if (keys[e].entry % 2 == 0)
+			slot_tx[row] = nslots - 1;
+		else
+			slot_t[row] = nslots - 1;
+	}
+	pfree(keys);
+	d->nslots = nslots;
+	d->slot_x = sx;
+	d->slot_tau = stau;
+	d->slot_tx = slot_tx;
+	d->slot_t = slot_t;
+	d->terms = palloc_extended(Max(nslots, 1) * sizeof(ClvPnbdTerm), MCXT_ALLOC_HUGE);
+}
+
 /* ---------- the fit driver ---------- */
 
 /* What the driver needs to know of each model. */
@@ -655,6 +744,7 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 	d.model = model;
 	d.nparams = model_info[model].nparams;
 	d.value = NULL;
+	d.nslots = 0;
 	d.nrows = in->nrows;
 	d.penalizer = in->has_penalizer ? in->penalizer : 0.0;
 	d.wsum = 0.0;
@@ -693,6 +783,7 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			break;
 		case MODEL_PARETONBD:
 			fn = pnbd_objective;
+			pnbd_slots(&d);
 			gtol = 1e-8;
 			start[1][0] = log(0.5);
 			start[1][1] = -1.0;

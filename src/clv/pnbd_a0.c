@@ -313,24 +313,49 @@ pnbd_ln_integral(double m, double bigm, double pm, double qm, double t_x, double
 }
 
 /*
- * One term of A0 in its 2F1 form, ln[2F1(k, b2; k+1; D/(M+tau)) (M+tau)^-k],
- * and with grad not NULL its derivatives in (r, alpha, s, beta): through k
- * (= r + s + x), b2 (s + 1 when alpha >= beta, r + x otherwise), the
- * argument z = D/(M+tau) and M + tau.
+ * clv_pnbd_term
+ *		One term of A0 in its 2F1 form, ln[2F1(k, b2; k+1; D/(M+tau)) (M+tau)^-k]
+ *		(k = r + s + x), and with want_grad its derivatives in
+ *		(r, alpha, s, beta): through k, b2 (s + 1 when alpha >= beta, r + x
+ *		otherwise), the argument z = D/(M+tau) and M + tau.  NaN when z is
+ *		above PNBD_SERIES_MAX_Z (A0 then goes by quadrature, which does not
+ *		use the terms) or the series fails.
+ *
+ * A term depends on the customer only through (x, tau), and A0 is the
+ * difference of the terms at t_x and at T, so the fit computes each
+ * distinct (x, tau) once per evaluation and hands the terms to
+ * clv_pnbd_row_ll: a customer base has far fewer distinct (x, t_x) and
+ * (x, T) than distinct (x, t_x, T).
  */
-static double
-pnbd_a0_term(double r, double alpha, double s, double beta, double k,
-			 double bigm, double b2, double d, double tau, double *grad)
+void
+clv_pnbd_term(double r, double alpha, double s, double beta, double x,
+			  double tau, bool want_grad, ClvPnbdTerm *term)
 {
-	double		mt = bigm + tau,
-				lmt = log(mt),
-				z = d / mt,
-				h[3];
-	double		lnf = pnbd_ln_hyp2f1(k, b2, z, grad ? h : NULL);
+	double		k = r + s + x,
+				d = fabs(alpha - beta),
+				bigm,
+				b2,
+				mt,
+				lmt,
+				z,
+				h[3],
+				lnf;
 
-	if (grad && !isnan(lnf))
+	clv_pnbd_hyp_form(r, alpha, s, beta, x, &bigm, &b2);
+	mt = bigm + tau;
+	z = d / mt;
+	if (!(z <= PNBD_SERIES_MAX_Z))
+	{
+		term->ln = NAN;
+		return;
+	}
+	lmt = log(mt);
+	lnf = pnbd_ln_hyp2f1(k, b2, z, want_grad ? h : NULL);
+	term->ln = lnf - k * lmt;
+	if (want_grad && !isnan(lnf))
 	{
 		double		du_k = h[0] - lmt;
+		double	   *grad = term->grad;
 
 		if (alpha >= beta)
 		{
@@ -349,7 +374,6 @@ pnbd_a0_term(double r, double alpha, double s, double beta, double k,
 			grad[3] = h[2] * (alpha + tau) / (mt * mt) - k / mt;
 		}
 	}
-	return lnf - k * lmt;
 }
 
 /*
@@ -360,6 +384,9 @@ pnbd_a0_term(double r, double alpha, double s, double beta, double k,
  *		With grad not NULL (and a finite result) also its partial
  *		derivatives in r, alpha, s and beta, for the analytic gradient of
  *		the fit; the value does not depend on whether grad is asked for.
+ *		at_tx and at_t are the customer's clv_pnbd_term at t_x and t (with
+ *		their derivatives when grad is asked for), or NULL to compute them
+ *		here.
  *
  * A0 is the difference of two positive terms; it is formed in log space as
  * ln(e^u - e^v) = u + ln(-expm1(v - u)), so (M+t)^-k cannot underflow, and
@@ -371,7 +398,8 @@ pnbd_a0_term(double r, double alpha, double s, double beta, double k,
  */
 double
 clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
-			   double x, double t_x, double t, double *grad)
+			   double x, double t_x, double t,
+			   const ClvPnbdTerm *at_tx, const ClvPnbdTerm *at_t, double *grad)
 {
 	double		k = r + s + x,
 				d = fabs(alpha - beta),
@@ -385,11 +413,23 @@ clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
 	clv_pnbd_hyp_form(r, alpha, s, beta, x, &m, &b2);
 	if (d / (m + t_x) <= PNBD_SERIES_MAX_Z)
 	{
-		double		gu[4],
-					gv[4];
-		double		u = pnbd_a0_term(r, alpha, s, beta, k, m, b2, d, t_x, grad ? gu : NULL);
-		double		v = pnbd_a0_term(r, alpha, s, beta, k, m, b2, d, t, grad ? gv : NULL);
+		ClvPnbdTerm own_tx,
+					own_t;
+		double		u,
+					v;
 
+		if (at_tx == NULL)
+		{
+			clv_pnbd_term(r, alpha, s, beta, x, t_x, grad != NULL, &own_tx);
+			at_tx = &own_tx;
+		}
+		if (at_t == NULL)
+		{
+			clv_pnbd_term(r, alpha, s, beta, x, t, grad != NULL, &own_t);
+			at_t = &own_t;
+		}
+		u = at_tx->ln;
+		v = at_t->ln;
 		if (isnan(u) || isnan(v))
 			return NAN;
 		if (!(v < u))
@@ -399,7 +439,7 @@ clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
 			double		odds = exp(v - u) / -expm1(v - u);
 
 			for (int i = 0; i < 4; i++)
-				grad[i] = gu[i] + (gu[i] - gv[i]) * odds;
+				grad[i] = at_tx->grad[i] + (at_tx->grad[i] - at_t->grad[i]) * odds;
 		}
 		return u + log(-expm1(v - u));
 	}
@@ -440,20 +480,22 @@ clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
  *		which the caller passes (the fit computes it once per distinct x).
  *		With grad not NULL it also returns the derivatives in
  *		(r, alpha, s, beta); the caller then passes psi_rx_r =
- *		digamma(r+x) - digamma(r), the derivative of lg_rx_r.  NaN when A0
- *		cannot be evaluated.
+ *		digamma(r+x) - digamma(r), the derivative of lg_rx_r.  at_tx and
+ *		at_t as for clv_pnbd_ln_a0.  NaN when A0 cannot be evaluated.
  */
 double
 clv_pnbd_row_ll(double r, double alpha, double s, double beta,
 				double x, double t_x, double t,
-				double lg_rx_r, double psi_rx_r, double *grad)
+				double lg_rx_r, double psi_rx_r,
+				const ClvPnbdTerm *at_tx, const ClvPnbdTerm *at_t, double *grad)
 {
 	double		k = r + s + x,
 				lat = log(alpha + t),
 				lbt = log(beta + t),
 				l1 = -(r + x) * lat - s * lbt,
 				ga[4],
-				ln_a0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t, grad ? ga : NULL),
+				ln_a0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t, at_tx, at_t,
+									   grad ? ga : NULL),
 				l2,
 				lse;
 

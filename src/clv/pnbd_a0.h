@@ -34,10 +34,28 @@ clv_pnbd_hyp_form(double r, double alpha, double s, double beta, double n,
 	}
 }
 
+/*
+ * One term of A0 at time tau, ln[2F1(k, b2; k+1; D/(M+tau)) (M+tau)^-k],
+ * with its derivatives in (r, alpha, s, beta) when asked for
+ * (clv_pnbd_term).
+ */
+typedef struct ClvPnbdTerm
+{
+	double		ln;				/* NaN when not available */
+	double		grad[4];
+} ClvPnbdTerm;
+
+extern void clv_pnbd_term(double r, double alpha, double s, double beta,
+						  double x, double tau, bool want_grad,
+						  ClvPnbdTerm *term);
 extern double clv_pnbd_ln_a0(double r, double alpha, double s, double beta,
-							 double x, double t_x, double t, double *grad);
+							 double x, double t_x, double t,
+							 const ClvPnbdTerm *at_tx, const ClvPnbdTerm *at_t,
+							 double *grad);
 extern double clv_pnbd_row_ll(double r, double alpha, double s, double beta,
 							  double x, double t_x, double t,
-							  double lg_rx_r, double psi_rx_r, double *grad);
+							  double lg_rx_r, double psi_rx_r,
+							  const ClvPnbdTerm *at_tx, const ClvPnbdTerm *at_t,
+							  double *grad);
 
 #endif							/* CLM_PNBD_A0_H */

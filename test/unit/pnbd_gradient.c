@@ -13,7 +13,9 @@
  * x = 0, t_x = T (A0 = 0), t_x just below T and large x.  For each it
  * prints one line: the case, the largest error of the four derivatives (in
  * the log-parameters, as the fit uses them) relative to max(1, |derivative|),
- * and "ok" when that is below 1e-6 with finite values, "FAIL" otherwise.
+ * and "ok" when that is below 1e-6 with finite values and the value and
+ * gradient are the same when the terms of A0 are handed in precomputed (as
+ * the fit does), "FAIL" otherwise.
  * The differences are Richardson-extrapolated central differences of step
  * 1e-3 and 5e-4 in the log-parameter (error of order 1e-12 here), so a wrong
  * term in the gradient shows as an error of order 1e-3 or more.
@@ -50,7 +52,7 @@ ll_at(const double *theta, double x, double t_x, double t)
 
 	gamma_ratio(r, x, &lg, &psi);
 	return clv_pnbd_row_ll(r, exp(theta[1]), exp(theta[2]), exp(theta[3]),
-						   x, t_x, t, lg, psi, NULL);
+						   x, t_x, t, lg, psi, NULL, NULL, NULL);
 }
 
 static double
@@ -105,11 +107,24 @@ main(void)
 		for (int i = 0; i < 4; i++)
 			theta[i] = log(cs[i]);
 		gamma_ratio(cs[0], cs[4], &lg, &psi);
-		v = clv_pnbd_row_ll(cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6], lg, psi, grad);
+		v = clv_pnbd_row_ll(cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6], lg, psi, NULL, NULL, grad);
 		/* the value must not depend on whether the gradient is asked for */
-		if (v != clv_pnbd_row_ll(cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6], lg, psi, NULL) ||
+		if (v != clv_pnbd_row_ll(cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6], lg, psi, NULL, NULL, NULL) ||
 			!isfinite(v))
 			finite = false;
+		/* the fit's way, with the terms at t_x and t computed beforehand */
+		{
+			ClvPnbdTerm at_tx,
+						at_t;
+			double		g2[4];
+
+			clv_pnbd_term(cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], true, &at_tx);
+			clv_pnbd_term(cs[0], cs[1], cs[2], cs[3], cs[4], cs[6], true, &at_t);
+			if (v != clv_pnbd_row_ll(cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6], lg, psi,
+									 &at_tx, &at_t, g2) ||
+				memcmp(g2, grad, sizeof(g2)) != 0)
+				finite = false;
+		}
 		for (int i = 0; i < 4; i++)
 		{
 			double		an = grad[i] * cs[i],	/* in the log-parameter */
