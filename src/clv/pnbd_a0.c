@@ -13,7 +13,10 @@
  * The log-likelihood is ln[Gamma(r+x) alpha^r beta^s / Gamma(r)] +
  * ln[(alpha+T)^-(r+x) (beta+T)^-s + s/k A0], and P(alive) is the share of
  * the first term in that sum, so both must use the same A0: one
- * implementation, here.
+ * implementation, here, together with the log-likelihood of one customer.
+ * For the fit both also return their gradient in (r, alpha, s, beta), with
+ * the same value as without it (test/unit/pnbd_gradient.c checks the
+ * gradient against differences of the value).
  *
  * IDENTIFICATION
  *	  src/clv/pnbd_a0.c
@@ -85,8 +88,9 @@ pnbd_ln_hyp2f1(double k, double b2, double z, double *deriv)
 				s_k = 0.0,
 				s_b = 0.0,
 				s_n = 0.0;
-	double		q1 = z / (1.0 - z),
-				q2 = q1 / (1.0 - z);
+	/* the tail factors z/(1-z) and z/(1-z)^2, for the derivatives */
+	double		q1 = 0.0,
+				q2 = 0.0;
 
 	if (z <= 0.0)
 	{
@@ -101,6 +105,11 @@ pnbd_ln_hyp2f1(double k, double b2, double z, double *deriv)
 	}
 	if (!(z < 1.0))
 		return NAN;
+	if (deriv)
+	{
+		q1 = z / (1.0 - z);
+		q2 = q1 / (1.0 - z);
+	}
 	if (euler)
 	{
 		aa = 1.0;
