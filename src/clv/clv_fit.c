@@ -622,7 +622,7 @@ pnbd_slot_cmp(const void *pa, const void *pb)
  *		Pareto/NBD objective: a term of A0 depends on the customer only
  *		through (x, tau), and a customer base has far fewer distinct such
  *		pairs than distinct (x, t_x, t) (100,000 simulated customers over
- *		26 to 52 weeks at day resolution: 36,151 rows, about 6,800 pairs),
+ *		26 to 52 weeks at day resolution: 36,151 rows, 4,680 pairs),
  *		so each evaluation sums the 2F1 series once per pair instead of
  *		twice per row.
  */
