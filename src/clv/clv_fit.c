@@ -94,6 +94,13 @@ struct FitData
 	double		wsum;
 	double		penalizer;
 	fit_value_fn value;			/* for the models with a numeric gradient */
+	/* Pareto/NBD: the distinct (x, tau) of the rows' t_x and t (pnbd_slots) */
+	int			nslots;
+	const double *slot_x;
+	const double *slot_tau;
+	const int  *slot_tx;		/* per row, the slot of (x, t_x) */
+	const int  *slot_t;			/* per row, the slot of (x, t) */
+	ClvPnbdTerm *terms;			/* per slot, filled by each evaluation */
 };
 
 /* Step of the central differences of the numeric gradients (log scale). */
@@ -139,30 +146,13 @@ mbgnbd_row_ll(double r, double alpha, double a, double b,
 								   log(a) - log(b + x) - (r + x) * log(alpha + t_x));
 }
 
-/*
- * Pareto/NBD log-likelihood of one customer, given lnG(r+x) - lnG(r); A0 as
- * P(alive) takes it (pnbd_a0.c).
- */
-static double
-pnbd_row_ll_lg(double r, double alpha, double s, double beta,
-			   double x, double t_x, double t, double lg_rx_r)
-{
-	double		k = r + s + x,
-				l1 = -(r + x) * log(alpha + t) - s * log(beta + t),
-				ln_a0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t);
-
-	if (isnan(ln_a0))
-		return NAN;
-	return lg_rx_r + r * log(alpha) + s * log(beta)
-		+ clm_logsumexp(l1, log(s) - log(k) + ln_a0);
-}
-
+/* Pareto/NBD log-likelihood of one customer (pnbd_a0.c). */
 static double
 pnbd_row_ll(double r, double alpha, double s, double beta,
 			double x, double t_x, double t)
 {
-	return pnbd_row_ll_lg(r, alpha, s, beta, x, t_x, t,
-						  clm_lgamma(r + x) - clm_lgamma(r));
+	return clv_pnbd_row_ll(r, alpha, s, beta, x, t_x, t,
+						   clm_lgamma(r + x) - clm_lgamma(r), 0.0, NULL, NULL, NULL);
 }
 
 /*
@@ -369,37 +359,64 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 	return isfinite(f) ? f : INFINITY;
 }
 
-/* Pareto/NBD mean negative log-likelihood (value only). */
+/*
+ * Pareto/NBD objective with the analytic gradient (pnbd_a0.c differentiates
+ * A0 through its 2F1 series or its quadrature), chained to log-parameters.
+ * Rows are sorted by x, so the gamma-function terms are computed once per
+ * distinct x, and the terms of A0 once per distinct (x, t_x) and (x, t)
+ * (pnbd_slots).
+ */
 static double
-pnbd_value(const double *theta, const FitData *d)
+pnbd_objective(const double *theta, double *grad, void *arg)
 {
+	const FitData *d = arg;
 	double		p[4],
 				ll = 0.0,
+				g[4] = {0.0, 0.0, 0.0, 0.0},
 				lg_r,
+				psi_r = 0.0,
 				prev_x = -1,
 				lg_rx_r = 0,
+				psi_rx_r = 0,
 				f;
 
 	CHECK_FOR_INTERRUPTS();
 	if (!exp_params(theta, 4, p))
 		return INFINITY;
 	lg_r = clm_lgamma(p[0]);
+	if (grad)
+		psi_r = clm_digamma(p[0]);
+	for (int j = 0; j < d->nslots; j++)
+		clv_pnbd_term(p[0], p[1], p[2], p[3], d->slot_x[j], d->slot_tau[j],
+					  grad != NULL, &d->terms[j]);
 	for (int i = 0; i < d->nrows; i++)
 	{
 		const ClvFitRow *row = &d->rows[i];
-		double		v;
+		double		v,
+					gr[4];
 
 		if (row->x != prev_x)
 		{
 			lg_rx_r = clm_lgamma(p[0] + row->x) - lg_r;
+			if (grad)
+				psi_rx_r = clm_digamma(p[0] + row->x) - psi_r;
 			prev_x = row->x;
 		}
-		v = pnbd_row_ll_lg(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t, lg_rx_r);
+		v = clv_pnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t,
+							lg_rx_r, psi_rx_r, &d->terms[d->slot_tx[i]],
+							&d->terms[d->slot_t[i]], grad ? gr : NULL);
 		if (!isfinite(v))
 			return INFINITY;
 		ll += row->w * v;
+		if (grad)
+			for (int j = 0; j < 4; j++)
+				g[j] += row->w * gr[j];
 	}
-	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	f = -ll / d->wsum;
+	if (grad)
+		for (int j = 0; j < 4; j++)
+			grad[j] = -g[j] / d->wsum * p[j];
+	f = add_penalty(d, p, f, grad);
 	return isfinite(f) ? f : INFINITY;
 }
 
@@ -471,8 +488,8 @@ sbg_value(const double *theta, const FitData *d)
 }
 
 /*
- * Objective of the models without an analytic gradient (Pareto/NBD, whose
- * gradient would need derivatives of 2F1 in its parameters; BG/BB; sBG):
+ * Objective of the models without an analytic gradient (MBG/NBD, BG/BB,
+ * sBG):
  * d->value with the gradient by central differences in log space.
  */
 static double
@@ -580,6 +597,84 @@ gg_objective(const double *theta, double *grad, void *arg)
 	return isfinite(f) ? f : INFINITY;
 }
 
+/*
+ * A (x, tau) pair of a row, the sort key of pnbd_slots: by x, then tau,
+ * then the row's entry.
+ */
+typedef struct PnbdSlotKey
+{
+	double		x;
+	double		tau;
+	int			entry;			/* 2 * row, + 1 for t */
+} PnbdSlotKey;
+
+static int
+pnbd_slot_cmp(const void *pa, const void *pb)
+{
+	const PnbdSlotKey *a = pa,
+			   *b = pb;
+
+	if (a->x != b->x)
+		return a->x < b->x ? -1 : 1;
+	if (a->tau != b->tau)
+		return a->tau < b->tau ? -1 : 1;
+	return (a->entry > b->entry) - (a->entry < b->entry);
+}
+
+/*
+ * pnbd_slots
+ *		Number the distinct (x, t_x) and (x, t) of the rows, for the
+ *		Pareto/NBD objective: a term of A0 depends on the customer only
+ *		through (x, tau), and a customer base has far fewer distinct such
+ *		pairs than distinct (x, t_x, t) (100,000 simulated customers over
+ *		26 to 52 weeks at day resolution: 36,151 rows, 4,680 pairs),
+ *		so each evaluation sums the 2F1 series once per pair instead of
+ *		twice per row.
+ */
+static void
+pnbd_slots(FitData *d)
+{
+	int			n = d->nrows,
+				nslots = 0;
+	PnbdSlotKey *keys = palloc_extended(Max(2 * n, 1) * sizeof(PnbdSlotKey), MCXT_ALLOC_HUGE);
+	double	   *sx = palloc_extended(Max(2 * n, 1) * sizeof(double), MCXT_ALLOC_HUGE);
+	double	   *stau = palloc_extended(Max(2 * n, 1) * sizeof(double), MCXT_ALLOC_HUGE);
+	int		   *slot_tx = palloc_extended(Max(n, 1) * sizeof(int), MCXT_ALLOC_HUGE);
+	int		   *slot_t = palloc_extended(Max(n, 1) * sizeof(int), MCXT_ALLOC_HUGE);
+
+	for (int i = 0; i < n; i++)
+	{
+		keys[2 * i].x = keys[2 * i + 1].x = d->rows[i].x;
+		keys[2 * i].tau = d->rows[i].t_x;
+		keys[2 * i + 1].tau = d->rows[i].t;
+		keys[2 * i].entry = 2 * i;
+		keys[2 * i + 1].entry = 2 * i + 1;
+	}
+	qsort(keys, 2 * n, sizeof(PnbdSlotKey), pnbd_slot_cmp);
+	for (int e = 0; e < 2 * n; e++)
+	{
+		int			row = keys[e].entry / 2;
+
+		if (nslots == 0 || keys[e].x != sx[nslots - 1] || keys[e].tau != stau[nslots - 1])
+		{
+			sx[nslots] = keys[e].x;
+			stau[nslots] = keys[e].tau;
+			nslots++;
+		}
+		if (keys[e].entry % 2 == 0)
+			slot_tx[row] = nslots - 1;
+		else
+			slot_t[row] = nslots - 1;
+	}
+	pfree(keys);
+	d->nslots = nslots;
+	d->slot_x = sx;
+	d->slot_tau = stau;
+	d->slot_tx = slot_tx;
+	d->slot_t = slot_t;
+	d->terms = palloc_extended(Max(nslots, 1) * sizeof(ClvPnbdTerm), MCXT_ALLOC_HUGE);
+}
+
 /* ---------- the fit driver ---------- */
 
 /* What the driver needs to know of each model. */
@@ -654,6 +749,7 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 	d.model = model;
 	d.nparams = model_info[model].nparams;
 	d.value = NULL;
+	d.nslots = 0;
 	d.nrows = in->nrows;
 	d.penalizer = in->has_penalizer ? in->penalizer : 0.0;
 	d.wsum = 0.0;
@@ -699,8 +795,8 @@ fit_model(ClvModel model, const ClvFitInput *in, FitOutcome *out)
 			start[1][3] = 1.0;
 			break;
 		case MODEL_PARETONBD:
-			fn = numgrad_objective;
-			d.value = pnbd_value;
+			fn = pnbd_objective;
+			pnbd_slots(&d);
 			gtol = 1e-8;
 			start[1][0] = log(0.5);
 			start[1][1] = -1.0;

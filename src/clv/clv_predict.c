@@ -833,7 +833,7 @@ pn_p_alive(const double *m, double x, double t_x, double t)
 				alpha = m[1],
 				s = m[2],
 				beta = m[3];
-	double		lA0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t),
+	double		lA0 = clv_pnbd_ln_a0(r, alpha, s, beta, x, t_x, t, NULL, NULL, NULL),
 				l;
 
 	if (lA0 == -INFINITY)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/clv_fit.sh: benchmark of the CLV fitting aggregates (not a test).
 #
-#   test/bench/clv_fit.sh [N_CUSTOMERS] [RUNS]      (defaults 1000000, 5)
+#   test/bench/clv_fit.sh [N_CUSTOMERS] [RUNS] [N_RECOVERY]   (defaults 1000000, 5, 100000)
 #
 # Simulates N customers from BG/NBD (r .25, alpha 4, a .8, b 2.5, weeks) and
 # Gamma-Gamma (6.25, 3.74, 15.44) with test/data/btyd_gen.c: every customer
@@ -12,9 +12,15 @@
 # (the part of the job plain SQL can do), and prints the ratios and the
 # recovered parameters.  Timings are medians of RUNS runs, measured by psql's
 # \timing (server round trip included).
+# Last, the Pareto/NBD fit against the BG/NBD fit on the same data, the
+# parameter-recovery data of test/t/030 (N_RECOVERY Pareto/NBD customers, seed
+# 7, T from 26 to 52 weeks, so many more distinct rows): the two fits run
+# alternately in one session, and the script prints both medians, the median
+# of the per-round ratios and the load average before and after.
 set -euo pipefail
 N=${1:-1000000}
 RUNS=${2:-5}
+NREC=${3:-100000}
 . "$(dirname "$0")/../lib/pgenv.sh"
 . "$(dirname "$0")/../lib/pgroot.sh"
 # CLM_PG_MAJOR=17 runs the benchmark on PostgreSQL 17, inside its Debian root
@@ -27,19 +33,25 @@ PSQL="$CLM_BINDIR/psql -X -q -v ON_ERROR_STOP=1 -d postgres"
 cc -O2 -o "$dir/btyd_gen" "$CLM_ROOT/test/data/btyd_gen.c" -lm
 "$dir/btyd_gen" bgnbd "$N" 42 0.25 4 0.8 2.5 364 364 6.25 3.74 15.44 >"$dir/bg.csv"
 "$dir/btyd_gen" paretonbd "$N" 7 0.55 10.5 0.6 11.7 364 364 6.25 3.74 15.44 >"$dir/pn.csv"
+"$dir/btyd_gen" paretonbd "$NREC" 7 0.55 10.5 0.6 11.7 182 364 6.25 3.74 15.44 >"$dir/rec.csv"
 chmod a+r "$dir"/*.csv
 $PSQL <<EOF
 CREATE EXTENSION clm;
 CREATE TABLE bg (id int, x float8, t_x float8, t float8, mean_spend float8);
 CREATE TABLE pn (id int, x float8, t_x float8, t float8, mean_spend float8);
+CREATE TABLE rec (id int, x float8, t_x float8, t float8, mean_spend float8);
 CREATE TEMP TABLE raw (id int, x int, t_x_days int, t_days int, mean_spend float8);
 COPY raw FROM '$dir/bg.csv' (FORMAT csv);
 INSERT INTO bg SELECT id, x, t_x_days / 7.0, t_days / 7.0, mean_spend FROM raw;
 TRUNCATE raw;
 COPY raw FROM '$dir/pn.csv' (FORMAT csv);
 INSERT INTO pn SELECT id, x, t_x_days / 7.0, t_days / 7.0, mean_spend FROM raw;
+TRUNCATE raw;
+COPY raw FROM '$dir/rec.csv' (FORMAT csv);
+INSERT INTO rec SELECT id, x, t_x_days / 7.0, t_days / 7.0, mean_spend FROM raw;
 VACUUM ANALYZE bg;
 VACUUM ANALYZE pn;
+VACUUM ANALYZE rec;
 EOF
 
 # median_ms SETTINGS QUERY: run QUERY RUNS times after one warm-up, print the median in ms
@@ -97,4 +109,42 @@ SELECT 'Pareto/NBD', round((f).r::numeric, 4), round((f).alpha::numeric, 4), rou
        round((f).beta::numeric, 4), round((f).log_likelihood::numeric, 2), (f).iterations, (f).converged
 FROM (SELECT clm.paretonbd_fit(x, t_x, t) f FROM pn) s
 ORDER BY 1;
+EOF
+
+# Pareto/NBD against BG/NBD on the recovery data: after one warm-up of each,
+# RUNS rounds of (Pareto/NBD, BG/NBD) in one serial session.
+distinct_rec=$($PSQL -At -c "SELECT count(*) FROM (SELECT DISTINCT x, t_x, t FROM rec) d")
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+pn_q="SELECT clm.paretonbd_fit(x, t_x, t) FROM rec"
+bg_q="SELECT clm.bgnbd_fit(x, t_x, t) FROM rec"
+script="$SERIAL"$'\n'"$pn_q;"$'\n'"$bg_q;"$'\n\\timing on\n'
+for ((i = 0; i < RUNS; i++)); do script+="$pn_q;"$'\n'"$bg_q;"$'\n'; done
+times=$(printf '%s' "$script" | $PSQL -o /dev/null 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+echo
+echo "== Pareto/NBD against BG/NBD on the recovery data of test/t/030: $NREC Pareto/NBD customers"
+echo "   (seed 7), T from 26 to 52 weeks, t_x at day resolution; $distinct_rec distinct (x, t_x, T) rows;"
+echo "   the two fits alternate in one serial session, $RUNS rounds after one warm-up, ms"
+echo "   load average before: $load_before, after: $load_after"
+printf '%s\n' $times | awk '
+    NR % 2 == 1 {pn[++n] = $1}
+    NR % 2 == 0 {bg[n] = $1; ratio[n] = pn[n] / $1}
+    function median(a, k,   i, j, t, b) {
+        for (i = 1; i <= k; i++) b[i] = a[i]
+        for (i = 2; i <= k; i++) for (j = i; j > 1 && b[j - 1] > b[j]; j--) { t = b[j]; b[j] = b[j - 1]; b[j - 1] = t }
+        return (k % 2) ? b[(k + 1) / 2] : (b[k / 2] + b[k / 2 + 1]) / 2
+    }
+    END {
+        printf "%-58s %10.1f\n", "clm.paretonbd_fit(x, t_x, t)", median(pn, n)
+        printf "%-58s %10.1f\n", "clm.bgnbd_fit(x, t_x, t)", median(bg, n)
+        printf "%-58s %10.2f (per round:", "ratio Pareto/NBD / BG/NBD, median of the rounds", median(ratio, n)
+        for (i = 1; i <= n; i++) printf " %.2f", ratio[i]
+        printf ")\n"
+    }'
+$PSQL <<'EOF'
+\pset footer off
+SELECT 'Pareto/NBD' AS model, round((f).r::numeric, 4) AS r, round((f).alpha::numeric, 4) AS alpha,
+       round((f).s::numeric, 4) AS s, round((f).beta::numeric, 4) AS beta,
+       round((f).log_likelihood::numeric, 2) AS ll, (f).iterations, (f).converged
+FROM (SELECT clm.paretonbd_fit(x, t_x, t) f FROM rec) s;
 EOF
