@@ -2,7 +2,7 @@
  * pnbd_gradient.c: check the analytic gradient of the Pareto/NBD
  * log-likelihood of one customer (clv_pnbd_row_ll in src/clv/pnbd_a0.c, the
  * gradient clm.paretonbd_fit minimises with) against central differences,
- * for test/t/037_clv_paretonbd_gradient.pl.  Built against the server
+ * for test/t/039_clv_paretonbd_gradient.pl.  Built against the server
  * headers together with src/clv/pnbd_a0.c:
  *
  *   cc -O2 -I$(pg_config --includedir-server) -Isrc/common -Isrc/clv \

@@ -1,4 +1,4 @@
-# 037_clv_paretonbd_gradient.pl: the analytic gradient of the Pareto/NBD
+# 039_clv_paretonbd_gradient.pl: the analytic gradient of the Pareto/NBD
 # log-likelihood, which clm.paretonbd_fit minimises with, agrees with
 # central differences of the log-likelihood itself, over both branches of
 # A0, its 2F1 series and its quadrature (test/unit/pnbd_gradient.c, built
