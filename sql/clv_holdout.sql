@@ -197,3 +197,9 @@ SELECT clm.holdout_accuracy_final('{1,2}');
 
 RESET TimeZone;
 DROP SCHEMA clv_holdout CASCADE;
+
+-- the transition function in an aggregate without clm.holdout_accuracy's
+-- initial state (any role may make one): an error, not a NULL dereference
+CREATE AGGREGATE pg_temp.accuracy_without_initcond(float8, float8) (
+    SFUNC = clm.holdout_accuracy_transfn, STYPE = float8[]);
+SELECT pg_temp.accuracy_without_initcond(1, 2);

@@ -100,9 +100,39 @@ SET ROLE cs_reader;
 SELECT count(*) AS seen_with_select FROM clm.distributed_stage_history('cs.customers');
 RESET ROLE;
 
+-- a look-alike of a registered shard made by another role (here, where the
+-- real shard does not live): its history stays under its own name
+CREATE ROLE cs_mallory;
+GRANT CREATE, USAGE ON SCHEMA cs TO cs_mallory;
+CREATE TABLE cs.accounts (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+INSERT INTO pg_catalog.pg_dist_shard VALUES ('cs.accounts', 102020);
+SET ROLE cs_mallory;
+CREATE TABLE cs.accounts_102020 (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON cs.accounts_102020 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+INSERT INTO cs.accounts_102020 VALUES (1, 'prospect', '2025-01-01');
+RESET ROLE;
+SELECT relation, customer_key, to_stage, changed_by FROM clm.stage_history
+WHERE relation IN ('cs.accounts'::regclass, 'cs.accounts_102020'::regclass) ORDER BY id;
+DROP TABLE cs.accounts_102020;
+
+-- a shard registered after the guard first fired on it: the next change
+-- goes under the table (a "not a shard" answer is not kept)
+CREATE TABLE cs.late (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TABLE cs.late_555 (LIKE cs.late INCLUDING ALL);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON cs.late_555 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+INSERT INTO cs.late_555 VALUES (1, 'prospect', '2025-01-01');
+INSERT INTO pg_catalog.pg_dist_shard VALUES ('cs.late', 555);
+INSERT INTO cs.late_555 VALUES (2, 'prospect', '2025-01-01');
+SELECT relation, customer_key FROM clm.stage_history
+WHERE relation IN ('cs.late'::regclass, 'cs.late_555'::regclass) ORDER BY id;
+
 DROP FUNCTION pg_catalog.run_command_on_all_nodes(text);
 SET allow_system_table_mods = on;
 DROP TABLE pg_catalog.pg_dist_shard, pg_catalog.pg_dist_partition;
 RESET allow_system_table_mods;
+DELETE FROM clm.stage_history WHERE relation IN ('cs.accounts'::regclass, 'cs.late'::regclass, 'cs.late_555'::regclass);
 DROP SCHEMA cs CASCADE;
 DROP ROLE cs_reader;
+DROP ROLE cs_mallory;

@@ -394,6 +394,13 @@ clm_holdout_accuracy_transfn(PG_FUNCTION_ARGS)
 				e;
 
 	(void) clm_agg_context(fcinfo);
+	/* clm.holdout_accuracy starts from its INITCOND; another aggregate may not */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid state of clm.holdout_accuracy"),
+				 errdetail("The state must be a float8 array of %d elements without NULLs, not NULL.", HA_NSTATE),
+				 errhint("Use clm.holdout_accuracy, whose state starts as five zeros.")));
 	a = PG_GETARG_ARRAYTYPE_P(0);
 	s = accuracy_state(a);
 	p = accuracy_value(fcinfo, 1, "predicted");

@@ -1196,6 +1196,42 @@ lc_citus_shard_name(const char *name, uint64 shardid)
 }
 
 /*
+ * lc_shard_id
+ *		Whether relname ends the way a Citus shard's name does, in "_" and a
+ *		shard id (a positive int64), and which.
+ */
+static bool
+lc_shard_id(const char *relname, uint64 *shardid)
+{
+	const char *digits = strrchr(relname, '_');
+	char	   *end;
+
+	if (digits == NULL || digits[1] < '0' || digits[1] > '9')
+		return false;
+	errno = 0;
+	*shardid = strtou64(digits + 1, &end, 10);
+	return errno == 0 && *end == '\0' && *shardid <= (uint64) PG_INT64_MAX;
+}
+
+/*
+ * lc_same_owner_and_kind
+ *		Whether rel has the owner and the kind of the table table.
+ */
+static bool
+lc_same_owner_and_kind(Oid table, Relation rel)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+	bool		same;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	same = ((Form_pg_class) GETSTRUCT(tup))->relowner == rel->rd_rel->relowner &&
+		((Form_pg_class) GETSTRUCT(tup))->relkind == rel->rd_rel->relkind;
+	ReleaseSysCache(tup);
+	return same;
+}
+
+/*
  * lc_citus_table_of_shard
  *		The Citus table whose shard rel is, or InvalidOid.  Needs SPI and
  *		clm_lc_load.
@@ -1208,8 +1244,6 @@ static Oid
 lc_citus_table_of_shard(Relation rel)
 {
 	const char *relname = RelationGetRelationName(rel);
-	const char *digits = strrchr(relname, '_');
-	char	   *end;
 	uint64		shardid;
 	Datum		arg;
 	Oid			argtype = INT8OID;
@@ -1218,13 +1252,7 @@ lc_citus_table_of_shard(Relation rel)
 	int			save_sec;
 	int			ret;
 
-	if (digits == NULL || digits[1] < '0' || digits[1] > '9')
-		return InvalidOid;
-	errno = 0;
-	shardid = strtou64(digits + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || shardid > (uint64) PG_INT64_MAX)
-		return InvalidOid;
-	if (!clm_lc_citus_present())
+	if (!lc_shard_id(relname, &shardid) || !clm_lc_citus_present())
 		return InvalidOid;
 
 	/* a fixed query of a catalog, as clm's owner (any role may insert) */
@@ -1247,9 +1275,15 @@ lc_citus_table_of_shard(Relation rel)
 		if (!isnull)
 			table = DatumGetObjectId(d);
 		name = OidIsValid(table) ? get_rel_name(table) : NULL;
+		/*
+		 * Citus creates a shard as its table's owner, of its kind: a table
+		 * of the right name but another owner is a look-alike some other
+		 * role made, whose history must not go under the table.
+		 */
 		if (name == NULL || table == RelationGetRelid(rel) ||
 			get_rel_namespace(table) != RelationGetNamespace(rel) ||
-			strcmp(lc_citus_shard_name(name, shardid), relname) != 0)
+			strcmp(lc_citus_shard_name(name, shardid), relname) != 0 ||
+			!lc_same_owner_and_kind(table, rel))
 			table = InvalidOid;
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -1298,6 +1332,19 @@ clm_lc_logical_relid(Relation rel)
 
 		if (root != rel)
 			relation_close(root, AccessShareLock);
+		/*
+		 * A table named like a shard but not (yet) in pg_dist_shard may be
+		 * registered later without an invalidation of the table itself:
+		 * that answer is not kept.
+		 */
+		if (!OidIsValid(table) && clm_lc_citus_present())
+		{
+			char	   *name = get_rel_name(relid);
+			uint64		shardid;
+
+			if (name != NULL && lc_shard_id(name, &shardid))
+				return relid;
+		}
 		m = hash_search(lc_shard_maps, &relid, HASH_ENTER, &found);
 		m->logical = OidIsValid(table) ? table : relid;
 	}
