@@ -420,71 +420,69 @@ pnbd_objective(const double *theta, double *grad, void *arg)
 	return isfinite(f) ? f : INFINITY;
 }
 
+/* One customer's log-likelihood at the parameters p, for weighted_value. */
+typedef double (*row_ll_fn) (const double *p, const ClvFitRow *row);
+
 /*
- * BG/BB mean negative log-likelihood (value only).  The rows are compressed
- * patterns (a few dozen for yearly opportunities), so a numeric gradient
- * costs little.
+ * The mean negative log-likelihood of the models fitted with a numeric
+ * gradient (value only): the weighted rows' log-likelihoods by row_ll, at
+ * the nparams parameters exp(theta), plus the penalty.
+ */
+static double
+weighted_value(const double *theta, const FitData *d, int nparams, row_ll_fn row_ll)
+{
+	double		p[4],
+				ll = 0.0,
+				f;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!exp_params(theta, nparams, p))
+		return INFINITY;
+	for (int i = 0; i < d->nrows; i++)
+		ll += d->rows[i].w * row_ll(p, &d->rows[i]);
+	f = add_penalty(d, p, -ll / d->wsum, NULL);
+	return isfinite(f) ? f : INFINITY;
+}
+
+static double
+bgbb_row(const double *p, const ClvFitRow *row)
+{
+	return clv_bgbb_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+}
+
+static double
+mbgnbd_row(const double *p, const ClvFitRow *row)
+{
+	return mbgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
+}
+
+/* sBG rows hold (periods, churned as 0 or 1, 0) */
+static double
+sbg_row(const double *p, const ClvFitRow *row)
+{
+	return sbg_row_ll(p[0], p[1], row->x, row->t_x != 0);
+}
+
+/*
+ * BG/BB: the rows are compressed patterns (a few dozen for yearly
+ * opportunities), so a numeric gradient costs little.
  */
 static double
 bgbb_value(const double *theta, const FitData *d)
 {
-	double		p[4],
-				ll = 0.0,
-				f;
-
-	CHECK_FOR_INTERRUPTS();
-	if (!exp_params(theta, 4, p))
-		return INFINITY;
-	for (int i = 0; i < d->nrows; i++)
-	{
-		const ClvFitRow *row = &d->rows[i];
-
-		ll += row->w * clv_bgbb_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
-	}
-	f = add_penalty(d, p, -ll / d->wsum, NULL);
-	return isfinite(f) ? f : INFINITY;
+	return weighted_value(theta, d, 4, bgbb_row);
 }
 
-/* MBG/NBD mean negative log-likelihood (value only). */
 static double
 mbgnbd_value(const double *theta, const FitData *d)
 {
-	double		p[4],
-				ll = 0.0,
-				f;
-
-	CHECK_FOR_INTERRUPTS();
-	if (!exp_params(theta, 4, p))
-		return INFINITY;
-	for (int i = 0; i < d->nrows; i++)
-	{
-		const ClvFitRow *row = &d->rows[i];
-
-		ll += row->w * mbgnbd_row_ll(p[0], p[1], p[2], p[3], row->x, row->t_x, row->t);
-	}
-	f = add_penalty(d, p, -ll / d->wsum, NULL);
-	return isfinite(f) ? f : INFINITY;
+	return weighted_value(theta, d, 4, mbgnbd_row);
 }
 
-/* sBG mean negative log-likelihood (value only). */
 static double
 sbg_value(const double *theta, const FitData *d)
 {
-	double		p[2],
-				ll = 0.0,
-				f;
-
-	CHECK_FOR_INTERRUPTS();
-	if (!exp_params(theta, 2, p))
-		return INFINITY;
-	for (int i = 0; i < d->nrows; i++)
-	{
-		const ClvFitRow *row = &d->rows[i];
-
-		ll += row->w * sbg_row_ll(p[0], p[1], row->x, row->t_x != 0);
-	}
-	f = add_penalty(d, p, -ll / d->wsum, NULL);
-	return isfinite(f) ? f : INFINITY;
+	return weighted_value(theta, d, 2, sbg_row);
 }
 
 /*
