@@ -150,5 +150,28 @@ COPY raw TO '/tmp/clv_summary_state_bad.bin' WITH (FORMAT binary);
 COPY reloaded FROM '/tmp/clv_summary_state_bad.bin' WITH (FORMAT binary);
 \set ON_ERROR_STOP 1
 
+-- the state and merge aggregates in parallel plans (workers only): the
+-- serial states and summaries, bit for bit
+ALTER TABLE orders SET (parallel_workers = 2);
+CREATE TABLE serial_states AS
+SELECT customer % 7 AS part, clm.purchase_summary_state_agg(ordered_at, amount, '2024-03-31 00:00+00', '7 days') AS st
+FROM orders GROUP BY 1;
+-- many states to merge (each one 2,000 times: its sums 2,000 times over),
+-- and their merge in a serial plan
+CREATE TABLE many_states AS SELECT s.* FROM serial_states s, generate_series(1, 2000);
+ALTER TABLE many_states SET (parallel_workers = 2);
+CREATE TABLE serial_merge AS SELECT clm.purchase_summary_merge(st) AS m FROM many_states;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT clm.purchase_summary_state_agg(ordered_at, amount, '2024-03-31 00:00+00', '7 days') FROM orders;
+SELECT (SELECT clm.purchase_summary_state_agg(ordered_at, amount, '2024-03-31 00:00+00', '7 days') FROM orders)::text
+     = (SELECT clm.purchase_summary_merge(st) FROM serial_states)::text AS state_parallel_same;
+EXPLAIN (COSTS OFF) SELECT clm.purchase_summary_merge(st) FROM many_states;
+SELECT clm.purchase_summary_merge(st)::text = (SELECT m::text FROM serial_merge m) AS merge_parallel_same
+FROM many_states;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+
 RESET search_path;
 DROP SCHEMA clv_summary_state_test CASCADE;

@@ -104,5 +104,25 @@ COPY raw TO '/tmp/rfm_thresholds_state_bad.bin' WITH (FORMAT binary);
 COPY reloaded FROM '/tmp/rfm_thresholds_state_bad.bin' WITH (FORMAT binary);
 \set ON_ERROR_STOP 1
 
+-- the state and merge aggregates in parallel plans (workers only): the
+-- serial states and breakpoints
+ALTER TABLE rfm SET (parallel_workers = 2);
+CREATE TABLE serial_states AS SELECT customer % 5 AS part, clm.rfm_thresholds_state_agg(r) AS st FROM rfm GROUP BY 1;
+-- many states to merge (each one 2,000 times), and their merge in a serial plan
+CREATE TABLE many_states AS SELECT s.* FROM serial_states s, generate_series(1, 2000);
+ALTER TABLE many_states SET (parallel_workers = 2);
+CREATE TABLE serial_merge AS SELECT clm.rfm_thresholds_final(clm.rfm_thresholds_merge(st)) AS m FROM many_states;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF) SELECT clm.rfm_thresholds_state_agg(r) FROM rfm;
+SELECT clm.rfm_thresholds_final((SELECT clm.rfm_thresholds_state_agg(r) FROM rfm))
+           IS NOT DISTINCT FROM (SELECT clm.rfm_thresholds(r) FROM rfm) AS state_parallel_same;
+EXPLAIN (COSTS OFF) SELECT clm.rfm_thresholds_merge(st) FROM many_states;
+SELECT clm.rfm_thresholds_final(clm.rfm_thresholds_merge(st))
+           IS NOT DISTINCT FROM (SELECT m FROM serial_merge) AS merge_parallel_same
+FROM many_states;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+
 RESET search_path;
 DROP SCHEMA rfm_thr_state_test CASCADE;
