@@ -93,6 +93,17 @@ SELECT clm.holdout_purchases(ordered_at, '2024-06-30 12:00+00', '13 weeks') AS a
        (SELECT count(DISTINCT (ordered_at AT TIME ZONE 'UTC')::date) FROM big
         WHERE (ordered_at AT TIME ZONE 'UTC')::date BETWEEN date '2024-07-01' AND date '2024-09-29') AS sql_days
 FROM big;
+-- clm.holdout_accuracy in a parallel plan (workers only): the serial report
+-- (whole-number predictions and counts, so every sum is exact in any order)
+CREATE TABLE acc_rows AS
+SELECT (customer_id % 7)::float8 AS predicted, (customer_id % 5)::float8 AS actual FROM big;
+ALTER TABLE acc_rows SET (parallel_workers = 2);
+SET LOCAL max_parallel_workers_per_gather = 0;
+CREATE TABLE acc_serial AS SELECT clm.holdout_accuracy(predicted, actual) AS a FROM acc_rows;
+SET LOCAL max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT clm.holdout_accuracy(predicted, actual) FROM acc_rows;
+SELECT clm.holdout_accuracy(predicted, actual) = (SELECT a FROM acc_serial) AS accuracy_parallel_same
+FROM acc_rows;
 COMMIT;
 
 -- days before 2000 (negative timestamps) are floored, not truncated: the
