@@ -161,4 +161,40 @@ extern void rfm_validate_state(const RfmState *st);
 /* the clm.rfm row of a state at as_of, or NULL if it counted no row */
 extern HeapTuple rfm_form_tuple(TupleDesc tupdesc, const RfmState *st, TimestampTz as_of);
 
+/* the fields of that row (RFM_NATTS); false if the state counted no row */
+extern bool rfm_state_values(const RfmState *st, TimestampTz as_of, Datum *values, bool *nulls);
+
+/* ----------------------------------------------------------------------
+ * Scoring (rfm_score.c) and segments (rfm_segment.c), for clm.rfm_table
+ * ----------------------------------------------------------------------
+ */
+#define RFM_DIMS			3	/* recency, frequency, monetary */
+
+/* error unless 2 <= bins <= RFM_MAX_BINS */
+extern void rfm_check_bins(int bins);
+
+/*
+ * The scored values (recency, frequency, monetary) of the fields of a
+ * clm.rfm row as doubles; has[d] false for NULL.  Errors for non-finite
+ * values.
+ */
+extern void rfm_dims_of(const Datum *values, const bool *nulls, double *x, bool *has);
+
+/* breakpoints b[0..bins-2] of n values (x is sorted in place) */
+extern void rfm_breaks(double *x, int64 n, int bins, double *b);
+
+/*
+ * The scores of one customer's values under breakpoints b (nb[d] per
+ * dimension): g[d] in 1..nb[d]+1, recency reversed; 0 where !has[d].
+ */
+extern void rfm_score_dims(const double b[RFM_DIMS][RFM_MAX_BINS], const int nb[RFM_DIMS],
+						   const double *x, const bool *has, int *g);
+
+/*
+ * The segment of scores v[0..2] (each 1..RFM_MAX_BINS) in a rule set, or
+ * NULL when no rule covers them.  The rule set is cached in
+ * fcinfo->flinfo->fn_extra, which the caller must leave to it.
+ */
+extern const char *rfm_segment_name(FunctionCallInfo fcinfo, const int *v, const char *ruleset);
+
 #endif							/* CLM_RFM_H */

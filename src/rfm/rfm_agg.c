@@ -868,21 +868,19 @@ rfm_days_between(TimestampTz from, TimestampTz to)
 }
 
 /*
- * rfm_form_tuple
- *		The clm.rfm row of a state at as_of (rfm.h), or NULL when no row was
- *		counted.  Recency, tenure and the mean gap are in days (86400 s); the
- *		mean gap between consecutive purchases telescopes to
+ * rfm_state_values
+ *		The fields of the clm.rfm row of a state at as_of (rfm.h), in
+ *		values/nulls (RFM_NATTS each); false, with nothing set, when no row
+ *		was counted.  Recency, tenure and the mean gap are in days (86400 s);
+ *		the mean gap between consecutive purchases telescopes to
  *		(last - first) / (n - 1).
  */
-HeapTuple
-rfm_form_tuple(TupleDesc tupdesc, const RfmState *st, TimestampTz as_of)
+bool
+rfm_state_values(const RfmState *st, TimestampTz as_of, Datum *values, bool *nulls)
 {
-	Datum		values[RFM_NATTS];
-	bool		nulls[RFM_NATTS];
-
 	if (rfm_rows(st) == 0)
-		return NULL;
-	memset(nulls, 0, sizeof(nulls));
+		return false;
+	memset(nulls, 0, RFM_NATTS * sizeof(bool));
 	values[RFM_ATT_FREQUENCY - 1] = Int64GetDatum(st->purchases);
 	values[RFM_ATT_MONETARY - 1] = rfm_monetary(st);
 	if (st->purchases > 0)
@@ -904,7 +902,22 @@ rfm_form_tuple(TupleDesc tupdesc, const RfmState *st, TimestampTz as_of)
 			Float8GetDatum(rfm_days_between(st->first_at, st->last_at) / (double) (st->purchases - 1));
 	else
 		nulls[RFM_ATT_MEAN_GAP - 1] = true;
+	return true;
+}
 
+/*
+ * rfm_form_tuple
+ *		The clm.rfm row of a state at as_of (rfm.h), or NULL when no row was
+ *		counted.
+ */
+HeapTuple
+rfm_form_tuple(TupleDesc tupdesc, const RfmState *st, TimestampTz as_of)
+{
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+
+	if (!rfm_state_values(st, as_of, values, nulls))
+		return NULL;
 	return heap_form_tuple(tupdesc, values, nulls);
 }
 

@@ -38,15 +38,20 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/execnodes.h"
 #include "nodes/extensible.h"
+#include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "storage/buffile.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -66,6 +71,8 @@ PG_FUNCTION_INFO_V1(rfm_customers_combine);
 PG_FUNCTION_INFO_V1(rfm_customers_serialize);
 PG_FUNCTION_INFO_V1(rfm_customers_deserialize);
 PG_FUNCTION_INFO_V1(rfm_customers_final);
+PG_FUNCTION_INFO_V1(rfm_table);
+PG_FUNCTION_INFO_V1(rfm_table_uuid);
 
 /*
  * A customer id as an unsigned 128-bit number that orders like the id: a
@@ -185,8 +192,25 @@ typedef struct RfmCustomers
 	TimestampTz as_of;
 	const char *packed;			/* deserialized: entries, RFMC_ENTRY_SIZE each */
 	int64		npacked;
+	int			buf_rows;		/* rows per partition buffer */
+	int			table_size;		/* initial size of a partition's table */
+	/* clm.rfm_table only: the memory budget and the spilled runs */
+	Size		budget;			/* bytes the tables may take; 0: no limit */
+	Size		table_bytes;	/* bytes the tables take now */
+	BufFile    *spill;			/* NULL until the first spill */
+	int			nruns;
+	int			maxruns;
+	struct RfmcSegment *runs;	/* nruns * RFMC_NPART */
 	RfmcPart	parts[FLEXIBLE_ARRAY_MEMBER];	/* RFMC_NPART, unless packed */
 } RfmCustomers;
+
+/* where one partition's entries of one spilled run lie */
+typedef struct RfmcSegment
+{
+	int			fileno;
+	off_t		offset;
+	int64		count;
+} RfmcSegment;
 
 /*
  * Serialized form (a bytea between processes of one server, never stored):
@@ -280,6 +304,8 @@ rfmc_new(MemoryContext aggcxt, int id_type)
 	cs = MemoryContextAllocZero(aggcxt, offsetof(RfmCustomers, parts) + RFMC_NPART * sizeof(RfmcPart));
 	cs->cxt = aggcxt;
 	cs->id_type = id_type;
+	cs->buf_rows = RFMC_BUF_ROWS;
+	cs->table_size = 64;
 	return cs;
 }
 
@@ -304,7 +330,7 @@ static inline rfmc_hash *
 rfmc_part_table(RfmCustomers *cs, RfmcPart *part)
 {
 	if (part->table == NULL)
-		part->table = rfmc_create(cs->cxt, 64, NULL);
+		part->table = rfmc_create(cs->cxt, cs->table_size, NULL);
 	return part->table;
 }
 
@@ -312,9 +338,12 @@ rfmc_part_table(RfmCustomers *cs, RfmcPart *part)
  * rfmc_flush
  *		Apply a partition's buffered rows to its table.
  */
+static void rfmc_spill(RfmCustomers *cs);
+
 static void
 rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 {
+	Size		before = part->table ? part->table->size * sizeof(RfmCustomer) : 0;
 	rfmc_hash  *table = rfmc_part_table(cs, part);
 	int			i;
 
@@ -356,6 +385,9 @@ rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 		}
 	}
 	part->nrows = 0;
+	cs->table_bytes += table->size * sizeof(RfmCustomer) - before;
+	if (cs->budget > 0 && cs->table_bytes > cs->budget)
+		rfmc_spill(cs);
 }
 
 /*
@@ -460,62 +492,93 @@ rfmc_refuse_gathered_rows(FunctionCallInfo fcinfo)
 }
 
 /*
- * rfmc_row
- *		The common part of the transition functions (arguments: state,
- *		customer_id, ordered_at, amount, as_of): check the row, and return
- *		the buffer slot for it and its partition, with what set to
- *		RFMC_ROW_ENTRY; the caller fills in the amount of a row that counts.
- *		As with GROUP BY, a customer whose rows are all skipped (NULL
+ * rfmc_push
+ *		The buffer slot for a row of the customer with this key, and its
+ *		partition, with what set to RFMC_ROW_ENTRY and *counts telling
+ *		whether the row counts (a finite ordered_at up to as_of and an
+ *		amount): the caller then fills in the amount (rfmc_set_amount).  As
+ *		with GROUP BY, a customer whose rows are all skipped (NULL
  *		ordered_at or amount, or after as_of) still gets an entry, with a
- *		NULL clm.rfm; rows without a customer are skipped (NULL is
- *		returned).
+ *		NULL clm.rfm.  The caller keeps the row (nrows++) once its amount
+ *		has been checked.
  */
 static inline RfmcRow *
-rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **partp,
-		 bool *counts)
+rfmc_push(RfmCustomers *cs, RfmcKey key, bool ts_null, TimestampTz ts, bool amount_null,
+		  RfmcPart **partp, bool *counts)
 {
-	MemoryContext aggcxt;
-	RfmCustomers *cs;
-	RfmcKey		key;
-	uint32		hash;
-	RfmcPart   *part;
+	uint32		hash = rfmc_hash_key(key);
+	RfmcPart   *part = &cs->parts[hash >> (32 - RFMC_PART_BITS)];
 	RfmcRow    *row;
 
-	aggcxt = clm_agg_context(fcinfo);
-	if (PG_ARGISNULL(0))
-	{
-		rfmc_refuse_gathered_rows(fcinfo);
-		*csp = rfmc_new(aggcxt, id_type);
-	}
-	else
-		*csp = (RfmCustomers *) PG_GETARG_POINTER(0);
-	cs = *csp;
-
-	rfmc_set_as_of(cs, PG_ARGISNULL(4), PG_GETARG_TIMESTAMPTZ(4));
-	if (PG_ARGISNULL(1))
-		return NULL;
-
-	key = rfmc_key_from_datum(PG_GETARG_DATUM(1), id_type);
-	hash = rfmc_hash_key(key);
-	part = &cs->parts[hash >> (32 - RFMC_PART_BITS)];
 	*partp = part;
 	if (part->rows == NULL)
-		part->rows = MemoryContextAlloc(cs->cxt, RFMC_BUF_ROWS * sizeof(RfmcRow));
-	else if (part->nrows == RFMC_BUF_ROWS)
+		part->rows = MemoryContextAlloc(cs->cxt, cs->buf_rows * sizeof(RfmcRow));
+	else if (part->nrows == cs->buf_rows)
 		rfmc_flush(cs, part);
 	row = &part->rows[part->nrows];
 	row->key = key;
 	row->hash = hash;
 	row->what = RFMC_ROW_ENTRY;
 	*counts = false;
-	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
+	if (!ts_null && !amount_null)
 	{
-		row->ts = PG_GETARG_TIMESTAMPTZ(2);
+		row->ts = ts;
 		clm_check_finite_timestamp(row->ts, "ordered_at");
 		*counts = row->ts <= cs->as_of;
 	}
-	/* the caller keeps the row (nrows++) once its amount has been checked */
 	return row;
+}
+
+/*
+ * rfmc_set_amount
+ *		Parse the amount of a row that counts (numeric amounts are checked
+ *		here; the checks of rfm_add_* run when the buffer is applied).
+ */
+static inline void
+rfmc_set_amount(RfmcRow *row, int what, Datum amount)
+{
+	if (what == RFMC_ROW_NUMERIC)
+		rfm_read_numeric(amount, &row->amount.dec);
+	else if (what == RFMC_ROW_FLOAT8)
+		row->amount.f = DatumGetFloat8(amount);
+	else
+		row->amount.i = DatumGetInt64(amount);
+	row->what = what;
+}
+
+/*
+ * rfmc_row
+ *		The common part of the transition functions (arguments: state,
+ *		customer_id, ordered_at, amount, as_of): the state, made on the
+ *		first row, and rfmc_push for the row; rows without a customer are
+ *		skipped (NULL is returned).
+ */
+static inline RfmcRow *
+rfmc_row(FunctionCallInfo fcinfo, int id_type, RfmCustomers **csp, RfmcPart **partp,
+		 bool *counts)
+{
+	RfmCustomers *cs;
+
+	if (PG_ARGISNULL(0))
+	{
+		MemoryContext aggcxt = clm_agg_context(fcinfo);
+
+		rfmc_refuse_gathered_rows(fcinfo);
+		*csp = rfmc_new(aggcxt, id_type);
+	}
+	else
+	{
+		(void) clm_agg_context(fcinfo);
+		*csp = (RfmCustomers *) PG_GETARG_POINTER(0);
+	}
+	cs = *csp;
+
+	rfmc_set_as_of(cs, PG_ARGISNULL(4), PG_GETARG_TIMESTAMPTZ(4));
+	if (PG_ARGISNULL(1))
+		return NULL;
+	return rfmc_push(cs, rfmc_key_from_datum(PG_GETARG_DATUM(1), id_type),
+					 PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_TIMESTAMPTZ(2),
+					 PG_ARGISNULL(3), partp, counts);
 }
 
 /*
@@ -538,15 +601,7 @@ rfmc_trans(FunctionCallInfo fcinfo, int id_type, int what)
 	if (row)
 	{
 		if (counts)
-		{
-			if (what == RFMC_ROW_NUMERIC)
-				rfm_read_numeric(PG_GETARG_DATUM(3), &row->amount.dec);
-			else if (what == RFMC_ROW_FLOAT8)
-				row->amount.f = PG_GETARG_FLOAT8(3);
-			else
-				row->amount.i = PG_GETARG_INT64(3);
-			row->what = what;
-		}
+			rfmc_set_amount(row, what, PG_GETARG_DATUM(3));
 		part->nrows++;
 	}
 	PG_RETURN_POINTER(cs);
@@ -593,15 +648,14 @@ rfm_customers_trans_uuid_int8(PG_FUNCTION_ARGS)
 }
 
 /*
- * rfmc_merge_one
- *		Add one customer's state to a state's partitions.
+ * rfmc_merge_entry, rfmc_merge_one
+ *		Add one customer's state to a table, or to a state's partitions.
  */
 static inline void
-rfmc_merge_one(RfmCustomers *into, RfmcKey key, const RfmState *st)
+rfmc_merge_entry(rfmc_hash *table, RfmcKey key, const RfmState *st)
 {
-	RfmcPart   *part = &into->parts[rfmc_hash_key(key) >> (32 - RFMC_PART_BITS)];
 	bool		found;
-	RfmCustomer *entry = rfmc_insert(rfmc_part_table(into, part), key, &found);
+	RfmCustomer *entry = rfmc_insert(table, key, &found);
 
 	if (found)
 		rfm_merge_into(&entry->st, st);
@@ -610,6 +664,14 @@ rfmc_merge_one(RfmCustomers *into, RfmcKey key, const RfmState *st)
 		memcpy(&entry->st, st, VARSIZE(st));
 		rfm_state_widen_in_place(&entry->st);
 	}
+}
+
+static inline void
+rfmc_merge_one(RfmCustomers *into, RfmcKey key, const RfmState *st)
+{
+	RfmcPart   *part = &into->parts[rfmc_hash_key(key) >> (32 - RFMC_PART_BITS)];
+
+	rfmc_merge_entry(rfmc_part_table(into, part), key, st);
 }
 
 /*
@@ -982,4 +1044,580 @@ rfm_customers_final(PG_FUNCTION_ARGS)
 	pfree(elems);
 	pfree(entries);
 	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* ----------------------------------------------------------------------
+ * clm.rfm_table: the whole RFM pipeline in one call, in bounded memory
+ *
+ * The aggregate above returns one array, so its memory grows with the
+ * customer count and its result is capped at 1 GB.  clm.rfm_table reads
+ * the orders itself (one SQL query through SPI, run as the caller, whose
+ * rows come straight into the partitions), and keeps the partitions' tables
+ * within the hash memory limit (work_mem * hash_mem_multiplier): when they
+ * outgrow it, every table is written to a temporary file as one run and
+ * emptied.  Afterwards each partition is rebuilt from its segments of all
+ * runs, one partition (about 1/1024 of the customers) at a time, which is
+ * how hash aggregation spills too.  Two passes over the customers follow:
+ * the first gathers the values the thresholds are cut from (as
+ * clm.rfm_thresholds does), the second scores every customer, names its
+ * segment and puts the row into the function's tuplestore, which spills
+ * beyond work_mem.
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * rfmc_spill
+ *		Write every partition's table to the spill file as one run and free
+ *		the tables.  Buffered rows stay; they go into the next tables.
+ */
+static void
+rfmc_spill(RfmCustomers *cs)
+{
+	MemoryContext old = MemoryContextSwitchTo(cs->cxt);
+	RfmcSegment *seg;
+	int			p;
+
+	if (cs->spill == NULL)
+		cs->spill = BufFileCreateTemp(false);
+	if (cs->nruns == cs->maxruns)
+	{
+		cs->maxruns = cs->maxruns == 0 ? 8 : cs->maxruns * 2;
+		if (cs->runs == NULL)
+			cs->runs = palloc_extended((Size) cs->maxruns * RFMC_NPART * sizeof(RfmcSegment), MCXT_ALLOC_HUGE);
+		else
+			cs->runs = repalloc_huge(cs->runs, (Size) cs->maxruns * RFMC_NPART * sizeof(RfmcSegment));
+	}
+	seg = &cs->runs[(Size) cs->nruns * RFMC_NPART];
+	for (p = 0; p < RFMC_NPART; p++)
+	{
+		rfmc_hash  *table = cs->parts[p].table;
+		rfmc_iterator it;
+		RfmCustomer *entry;
+
+		BufFileTell(cs->spill, &seg[p].fileno, &seg[p].offset);
+		seg[p].count = 0;
+		if (table == NULL)
+			continue;
+		rfmc_start_iterate(table, &it);
+		while ((entry = rfmc_iterate(table, &it)) != NULL)
+		{
+			BufFileWrite(cs->spill, &entry->key, sizeof(RfmcKey));
+			BufFileWrite(cs->spill, &entry->st, sizeof(RfmState));
+		}
+		seg[p].count = table->members;
+		rfmc_destroy(table);
+		cs->parts[p].table = NULL;
+	}
+	cs->nruns++;
+	cs->table_bytes = 0;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * rfmc_load_partition
+ *		A table holding partition p's customers, merged from its segments of
+ *		every run (the caller destroys it).
+ */
+static rfmc_hash *
+rfmc_load_partition(RfmCustomers *cs, int p)
+{
+	int64		total = 0;
+	rfmc_hash  *table;
+	char		buf[64 * RFMC_ENTRY_SIZE];
+	int			r;
+
+	for (r = 0; r < cs->nruns; r++)
+		total += cs->runs[(Size) r * RFMC_NPART + p].count;
+	table = rfmc_create(cs->cxt, Max(total, 16), NULL);
+	for (r = 0; r < cs->nruns; r++)
+	{
+		const RfmcSegment *seg = &cs->runs[(Size) r * RFMC_NPART + p];
+		int64		left = seg->count;
+
+		if (left == 0)
+			continue;
+		if (BufFileSeek(cs->spill, seg->fileno, seg->offset, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the temporary file of clm.rfm_table: %m")));
+		while (left > 0)
+		{
+			int			n = (int) Min(left, 64);
+			int			i;
+
+			if (BufFileRead(cs->spill, buf, n * RFMC_ENTRY_SIZE) != n * RFMC_ENTRY_SIZE)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not read the temporary file of clm.rfm_table: %m")));
+			for (i = 0; i < n; i++)
+			{
+				RfmcKey		key;
+				RfmState	st;
+
+				memcpy(&key, buf + i * RFMC_ENTRY_SIZE, sizeof(RfmcKey));
+				memcpy(&st, buf + i * RFMC_ENTRY_SIZE + sizeof(RfmcKey), sizeof(RfmState));
+				rfmc_merge_entry(table, key, &st);
+			}
+			left -= n;
+		}
+	}
+	return table;
+}
+
+typedef void (*RfmcVisitor) (const RfmcKey *key, const RfmState *st, void *arg);
+
+/*
+ * rfmc_visit
+ *		Call fn for every customer of a state whose rows have all been
+ *		pushed: from the tables in memory, or, once anything was spilled,
+ *		from the runs, one partition at a time.  May run more than once.
+ */
+static void
+rfmc_visit(RfmCustomers *cs, RfmcVisitor fn, void *arg)
+{
+	int			p;
+
+	for (p = 0; p < RFMC_NPART; p++)
+	{
+		rfmc_hash  *table = cs->spill ? rfmc_load_partition(cs, p) : cs->parts[p].table;
+		rfmc_iterator it;
+		RfmCustomer *entry;
+
+		CHECK_FOR_INTERRUPTS();
+		if (table == NULL)
+			continue;
+		rfmc_start_iterate(table, &it);
+		while ((entry = rfmc_iterate(table, &it)) != NULL)
+			fn(&entry->key, &entry->st, arg);
+		if (cs->spill)
+			rfmc_destroy(table);
+	}
+}
+
+/* the DestReceiver that feeds the scan's rows into the partitions */
+typedef struct RfmtReceiver
+{
+	DestReceiver pub;
+	RfmCustomers *cs;
+	int			what;			/* RFMC_ROW_NUMERIC, _FLOAT8 or _INT8 */
+} RfmtReceiver;
+
+static bool
+rfmt_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RfmtReceiver *r = (RfmtReceiver *) self;
+	RfmcPart   *part;
+	bool		counts;
+	RfmcRow    *row;
+
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[0])
+		return true;			/* no customer: skipped, as in the aggregate */
+	row = rfmc_push(r->cs, rfmc_key_from_datum(slot->tts_values[0], r->cs->id_type),
+					slot->tts_isnull[1], DatumGetTimestampTz(slot->tts_values[1]),
+					slot->tts_isnull[2], &part, &counts);
+	if (counts)
+		rfmc_set_amount(row, r->what, slot->tts_values[2]);
+	part->nrows++;
+	return true;
+}
+
+static void
+rfmt_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+rfmt_shutdown(DestReceiver *self)
+{
+}
+
+static void
+rfmt_destroy(DestReceiver *self)
+{
+}
+
+/* the three columns clm.rfm_table reads, and the types it accepts */
+#define RFMT_KEY		0
+#define RFMT_AT			1
+#define RFMT_AMOUNT		2
+
+/*
+ * rfmt_column
+ *		The select-list expression for one column of the orders relation:
+ *		its quoted name, cast where its (base) type is one the scan reads
+ *		through another.  *what gets the amount's RFMC_ROW_* kind.  Errors
+ *		name the parameter that named the column.
+ */
+static char *
+rfmt_column(Oid relid, const char *relname, const char *col, int which, int id_type,
+			int *what)
+{
+	static const char *const param[] = {"customer_column", "ordered_at_column", "amount_column"};
+	AttrNumber	attnum = get_attnum(relid, col);
+	Oid			typid;
+	const char *cast = NULL;
+	const char *expected;
+	const char *hint = NULL;
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist", col, relname),
+				 errdetail("It was given as %s.", param[which]),
+				 errhint("Name the relation's columns with customer_column, ordered_at_column and amount_column.")));
+	if (attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column \"%s\" of relation \"%s\" is a system column", col, relname),
+				 errdetail("It was given as %s.", param[which]),
+				 errhint("Name one of the relation's own columns.")));
+	typid = getBaseType(get_atttype(relid, attnum));
+	switch (which)
+	{
+		case RFMT_KEY:
+			if (id_type == RFMC_ID_UUID)
+			{
+				expected = "uuid";
+				if (typid == UUIDOID)
+					return pstrdup(quote_identifier(col));
+				if (typid == INT8OID || typid == INT4OID || typid == INT2OID)
+					hint = "Use clm.rfm_table for integer customer ids.";
+			}
+			else
+			{
+				expected = "bigint, integer or smallint";
+				if (typid == INT8OID)
+					return pstrdup(quote_identifier(col));
+				if (typid == INT4OID || typid == INT2OID)
+					cast = "pg_catalog.int8";
+				else if (typid == UUIDOID)
+					hint = "Use clm.rfm_table_uuid for uuid customer ids.";
+			}
+			break;
+		case RFMT_AT:
+			expected = "timestamp with time zone, timestamp or date";
+			if (typid == TIMESTAMPTZOID)
+				return pstrdup(quote_identifier(col));
+			if (typid == TIMESTAMPOID || typid == DATEOID)
+				cast = "pg_catalog.timestamptz";
+			break;
+		default:
+			expected = "numeric, double precision, real, bigint, integer or smallint";
+			if (typid == NUMERICOID)
+			{
+				*what = RFMC_ROW_NUMERIC;
+				return pstrdup(quote_identifier(col));
+			}
+			if (typid == FLOAT8OID || typid == FLOAT4OID)
+			{
+				*what = RFMC_ROW_FLOAT8;
+				cast = typid == FLOAT4OID ? "pg_catalog.float8" : NULL;
+			}
+			else if (typid == INT8OID || typid == INT4OID || typid == INT2OID)
+			{
+				*what = RFMC_ROW_INT8;
+				cast = typid == INT8OID ? NULL : "pg_catalog.int8";
+			}
+			else
+				break;
+			return cast ? psprintf("%s::%s", quote_identifier(col), cast) : pstrdup(quote_identifier(col));
+	}
+	if (cast)
+		return psprintf("%s::%s", quote_identifier(col), cast);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("column \"%s\" of relation \"%s\" has type %s", col, relname, format_type_be(typid)),
+			 errdetail("%s must name a column of type %s.", param[which], expected),
+			 hint ? errhint("%s", hint) : 0));
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * rfmt_scan
+ *		Read every order of the relation into the partitions: one SELECT of
+ *		the three columns, run through SPI as the calling role (its
+ *		privileges and row-level security apply), whose rows go straight to
+ *		rfmt_receive.
+ */
+static void
+rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_col)
+{
+	char		relkind = get_rel_relkind(relid);
+	char	   *relname = get_rel_name(relid);
+	char	   *nspname;
+	char	   *sql;
+	char	   *cols[3];
+	RfmtReceiver recv;
+	SPIExecuteOptions opts;
+	int			rc;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+		relkind != RELKIND_VIEW && relkind != RELKIND_MATVIEW &&
+		relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table, view or materialized view", relname),
+				 errhint("Pass the relation that holds the orders.")));
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	memset(&recv, 0, sizeof(recv));
+	cols[RFMT_KEY] = rfmt_column(relid, relname, NameStr(*key_col), RFMT_KEY, cs->id_type, &recv.what);
+	cols[RFMT_AT] = rfmt_column(relid, relname, NameStr(*at_col), RFMT_AT, cs->id_type, &recv.what);
+	cols[RFMT_AMOUNT] = rfmt_column(relid, relname, NameStr(*amount_col), RFMT_AMOUNT, cs->id_type, &recv.what);
+	sql = psprintf("SELECT %s, %s, %s FROM %s", cols[RFMT_KEY], cols[RFMT_AT], cols[RFMT_AMOUNT],
+				   quote_qualified_identifier(nspname, relname));
+
+	recv.pub.receiveSlot = rfmt_receive;
+	recv.pub.rStartup = rfmt_startup;
+	recv.pub.rShutdown = rfmt_shutdown;
+	recv.pub.rDestroy = rfmt_destroy;
+	recv.pub.mydest = DestNone;
+	recv.cs = cs;
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = &recv.pub;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_extended(sql, &opts);
+	/* SPI reports a SELECT whose rows go to a DestNone receiver as utility */
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+		elog(ERROR, "SPI_execute_extended failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
+}
+
+/* what the two passes over the customers share */
+typedef struct RfmtPass
+{
+	FunctionCallInfo fcinfo;
+	RfmCustomers *cs;
+	MemoryContext rowcxt;		/* reset after every customer */
+	/* pass 1: the values the breakpoints are cut from */
+	double	   *vals[RFM_DIMS];
+	int64		n[RFM_DIMS];
+	int64		cap;
+	/* pass 2 */
+	double		b[RFM_DIMS][RFM_MAX_BINS];
+	int			nb[RFM_DIMS];
+	const char *ruleset;
+	ReturnSetInfo *rsinfo;
+} RfmtPass;
+
+#define RFMT_NATTS		(1 + RFM_NATTS + RFM_SCORE_NATTS + 1)
+
+/*
+ * rfmt_gather
+ *		Pass 1: add a customer's values to the threshold samples, as
+ *		clm.rfm_thresholds does for its clm.rfm row (NULL fields skipped, -0
+ *		stored as 0).
+ */
+static void
+rfmt_gather(const RfmcKey *key, const RfmState *st, void *arg)
+{
+	RfmtPass   *ps = (RfmtPass *) arg;
+	MemoryContext old = MemoryContextSwitchTo(ps->rowcxt);
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+	double		x[RFM_DIMS];
+	bool		has[RFM_DIMS];
+	int			d;
+
+	if (rfm_state_values(st, ps->cs->as_of, values, nulls))
+	{
+		rfm_dims_of(values, nulls, x, has);
+		MemoryContextSwitchTo(ps->cs->cxt);
+		for (d = 0; d < RFM_DIMS; d++)
+		{
+			if (!has[d])
+				continue;
+			if (ps->n[d] == ps->cap)
+			{
+				int			e;
+
+				ps->cap *= 2;
+				for (e = 0; e < RFM_DIMS; e++)
+					ps->vals[e] = repalloc_huge(ps->vals[e], ps->cap * sizeof(double));
+			}
+			ps->vals[d][ps->n[d]++] = x[d] + 0.0;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ps->rowcxt);
+}
+
+/*
+ * rfmt_emit
+ *		Pass 2: a customer's row of clm.rfm_table, into the tuplestore.
+ */
+static void
+rfmt_emit(const RfmcKey *key, const RfmState *st, void *arg)
+{
+	RfmtPass   *ps = (RfmtPass *) arg;
+	MemoryContext old = MemoryContextSwitchTo(ps->rowcxt);
+	Datum		out[RFMT_NATTS];
+	bool		onulls[RFMT_NATTS];
+	int			k;
+
+	memset(onulls, true, sizeof(onulls));
+	memset(out, 0, sizeof(out));
+	out[0] = rfmc_key_to_datum(key, ps->cs->id_type);
+	onulls[0] = false;
+	if (rfm_state_values(st, ps->cs->as_of, out + 1, onulls + 1))
+	{
+		double		x[RFM_DIMS];
+		bool		has[RFM_DIMS];
+		int			g[RFM_DIMS];
+		Datum	   *score = out + 1 + RFM_NATTS;
+		bool	   *snulls = onulls + 1 + RFM_NATTS;
+
+		rfm_dims_of(out + 1, onulls + 1, x, has);
+		rfm_score_dims(ps->b, ps->nb, x, has, g);
+		for (k = 0; k < RFM_DIMS; k++)
+		{
+			snulls[k] = !has[k];
+			score[k] = Int32GetDatum(g[k]);
+		}
+		if (has[0] && has[1] && has[2])
+		{
+			const char *segment = rfm_segment_name(ps->fcinfo, g, ps->ruleset);
+
+			snulls[3] = false;
+			score[3] = Int32GetDatum(g[0] * 100 + g[1] * 10 + g[2]);
+			if (segment != NULL)
+			{
+				out[RFMT_NATTS - 1] = CStringGetTextDatum(segment);
+				onulls[RFMT_NATTS - 1] = false;
+			}
+		}
+	}
+	tuplestore_putvalues(ps->rsinfo->setResult, ps->rsinfo->setDesc, out, onulls);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ps->rowcxt);
+}
+
+/*
+ * rfmt_not_null
+ *		The error for a NULL argument of clm.rfm_table.
+ */
+static void
+rfmt_not_null(FunctionCallInfo fcinfo, int argno, const char *name, const char *hint)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name),
+				 errhint("%s", hint)));
+}
+
+/*
+ * rfm_table_common
+ *		clm.rfm_table(orders, as_of, customer_column, ordered_at_column,
+ *		amount_column, bins, ruleset) and clm.rfm_table_uuid: every
+ *		customer's RFM metrics, scores (thresholds cut from all customers, as
+ *		clm.rfm_thresholds cuts them) and segment, as the pipeline of
+ *		clm.rfm_agg, clm.rfm_thresholds, clm.rfm_score and clm.rfm_segment
+ *		gives them.
+ */
+static Datum
+rfm_table_common(FunctionCallInfo fcinfo, int id_type)
+{
+	static const char *const names[] = {"orders", "as_of", "customer_column", "ordered_at_column",
+	"amount_column", "bins", "ruleset"};
+	static const char *const hints[] = {
+		"Pass the table or view that holds the orders, e.g. 'crm.orders'.", NULL,
+		"Leave it out for the default name, or pass the column's name.",
+		"Leave it out for the default name, or pass the column's name.",
+		"Leave it out for the default name, or pass the column's name.",
+		"Leave it out for 5 bins.",
+	"Leave it out for the built-in rule set \"default\"."};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt;
+	MemoryContext old;
+	RfmCustomers *cs;
+	RfmtPass	ps;
+	int			bins;
+	int			one[RFM_DIMS] = {1, 1, 1};
+	Size		limit;
+	Size		buffers;
+	int			k;
+	int			d;
+
+	for (k = 0; k < (int) lengthof(names); k++)
+		if (hints[k] != NULL)	/* as_of: the as_of rule, below */
+			rfmt_not_null(fcinfo, k, names[k], hints[k]);
+	bins = PG_GETARG_INT32(5);
+	rfm_check_bins(bins);
+	memset(&ps, 0, sizeof(ps));
+	ps.fcinfo = fcinfo;
+	ps.ruleset = text_to_cstring(PG_GETARG_TEXT_PP(6));
+	/* an unknown rule set is an error before any work */
+	(void) rfm_segment_name(fcinfo, one, ps.ruleset);
+
+	InitMaterializedSRF(fcinfo, 0);
+	ps.rsinfo = rsinfo;
+	if (rsinfo->setDesc->natts != RFMT_NATTS ||
+		TupleDescAttr(rsinfo->setDesc, 0)->atttypid != (id_type == RFMC_ID_INT8 ? INT8OID : UUIDOID))
+		rfmc_id_type_mismatch();
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "clm.rfm_table", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	cs = rfmc_new(cxt, id_type);
+	rfmc_set_as_of(cs, PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_TIMESTAMPTZ(1));
+
+	/*
+	 * The hash memory limit bounds the buffers (at most a quarter of it) and
+	 * the tables (the rest, and at least 64 entries per partition, so that a
+	 * tiny work_mem makes runs of a useful size).
+	 */
+	limit = get_hash_memory_limit();
+	cs->buf_rows = (int) Max(Min(limit / 4 / (RFMC_NPART * sizeof(RfmcRow)), RFMC_BUF_ROWS), 8);
+	buffers = (Size) cs->buf_rows * RFMC_NPART * sizeof(RfmcRow);
+	cs->table_size = 8;
+	cs->budget = Max(limit > buffers ? limit - buffers : 0,
+					 (Size) RFMC_NPART * 64 * sizeof(RfmCustomer));
+
+	rfmt_scan(cs, PG_GETARG_OID(0), PG_GETARG_NAME(2), PG_GETARG_NAME(3), PG_GETARG_NAME(4));
+	rfmc_flush_all(cs);
+	if (cs->spill)
+	{
+		rfmc_spill(cs);			/* everything into the runs */
+		elog(DEBUG1, "clm.rfm_table wrote %d runs of customers to a temporary file", cs->nruns);
+	}
+	cs->budget = 0;
+
+	ps.cs = cs;
+	ps.rowcxt = AllocSetContextCreate(cxt, "clm.rfm_table row", ALLOCSET_SMALL_SIZES);
+	ps.cap = 1024;
+	for (d = 0; d < RFM_DIMS; d++)
+		ps.vals[d] = palloc_extended(ps.cap * sizeof(double), MCXT_ALLOC_HUGE);
+	rfmc_visit(cs, rfmt_gather, &ps);
+	for (d = 0; d < RFM_DIMS; d++)
+	{
+		ps.nb[d] = bins - 1;
+		rfm_breaks(ps.vals[d], ps.n[d], bins, ps.b[d]);
+		pfree(ps.vals[d]);
+	}
+	rfmc_visit(cs, rfmt_emit, &ps);
+
+	if (cs->spill)
+		BufFileClose(cs->spill);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return (Datum) 0;
+}
+
+Datum
+rfm_table(PG_FUNCTION_ARGS)
+{
+	return rfm_table_common(fcinfo, RFMC_ID_INT8);
+}
+
+Datum
+rfm_table_uuid(PG_FUNCTION_ARGS)
+{
+	return rfm_table_common(fcinfo, RFMC_ID_UUID);
 }

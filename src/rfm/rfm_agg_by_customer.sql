@@ -122,3 +122,34 @@ CREATE AGGREGATE @extschema@.rfm_agg_by_customer(customer_id uuid, ordered_at ti
 );
 COMMENT ON AGGREGATE @extschema@.rfm_agg_by_customer(uuid, timestamptz, bigint, timestamptz) IS
     'clm.rfm_agg of every customer in one pass, uuid ids, bigint amounts (e.g. cents)';
+
+-- ---------------------------------------------------------------------------
+-- The whole RFM pipeline over an orders relation, in bounded memory
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.rfm_table(orders regclass, as_of timestamptz,
+                                      customer_column name DEFAULT 'customer_id',
+                                      ordered_at_column name DEFAULT 'ordered_at',
+                                      amount_column name DEFAULT 'amount',
+                                      bins integer DEFAULT 5,
+                                      ruleset text DEFAULT 'default')
+    RETURNS TABLE (customer_id bigint, recency_days double precision, frequency bigint,
+                   monetary numeric, first_at timestamptz, last_at timestamptz,
+                   tenure_days double precision, mean_gap_days double precision,
+                   r integer, f integer, m integer, score integer, segment text)
+    AS 'MODULE_PATHNAME', 'rfm_table' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_table(regclass, timestamptz, name, name, name, integer, text) IS
+    'RFM metrics, scores and segment of every customer of an orders table or view (integer ids), in one pass within work_mem';
+CREATE FUNCTION @extschema@.rfm_table_uuid(orders regclass, as_of timestamptz,
+                                           customer_column name DEFAULT 'customer_id',
+                                           ordered_at_column name DEFAULT 'ordered_at',
+                                           amount_column name DEFAULT 'amount',
+                                           bins integer DEFAULT 5,
+                                           ruleset text DEFAULT 'default')
+    RETURNS TABLE (customer_id uuid, recency_days double precision, frequency bigint,
+                   monetary numeric, first_at timestamptz, last_at timestamptz,
+                   tenure_days double precision, mean_gap_days double precision,
+                   r integer, f integer, m integer, score integer, segment text)
+    AS 'MODULE_PATHNAME', 'rfm_table_uuid' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_table_uuid(regclass, timestamptz, name, name, name, integer, text) IS
+    'clm.rfm_table for uuid customer ids';

@@ -65,7 +65,6 @@ PG_FUNCTION_INFO_V1(rfm_thresholds_state_final);
 PG_FUNCTION_INFO_V1(rfm_thresholds_make);
 PG_FUNCTION_INFO_V1(rfm_score);
 
-#define RFM_DIMS			3	/* recency, frequency, monetary */
 #define RFM_THR_VERSION		1
 #define RFM_DEFAULT_BINS	5
 
@@ -125,19 +124,16 @@ rfm_deform(HeapTupleHeader th, int natts, Datum *values, bool *nulls,
 }
 
 /*
- * rfm_dims
- *		The three scored values of a clm.rfm row as doubles; has[d] false for
- *		NULL.  Non-finite values are errors (a hand-built row could hold
- *		them; clm.rfm_agg never makes them).
+ * rfm_dims_of
+ *		The three scored values of the fields of a clm.rfm row as doubles;
+ *		has[d] false for NULL.  Non-finite values are errors (a hand-built
+ *		row could hold them; clm.rfm_agg never makes them).
  */
-static void
-rfm_dims(FunctionCallInfo fcinfo, TupleDesc *cache, HeapTupleHeader th, double *x, bool *has)
+void
+rfm_dims_of(const Datum *values, const bool *nulls, double *x, bool *has)
 {
-	Datum		values[RFM_NATTS];
-	bool		nulls[RFM_NATTS];
 	int			d;
 
-	rfm_deform(th, RFM_NATTS, values, nulls, cache, fcinfo->flinfo->fn_mcxt);
 	has[0] = !nulls[RFM_ATT_RECENCY - 1];
 	has[1] = !nulls[RFM_ATT_FREQUENCY - 1];
 	has[2] = !nulls[RFM_ATT_MONETARY - 1];
@@ -156,10 +152,24 @@ rfm_dims(FunctionCallInfo fcinfo, TupleDesc *cache, HeapTupleHeader th, double *
 }
 
 /*
+ * rfm_dims
+ *		rfm_dims_of for a clm.rfm composite datum.
+ */
+static void
+rfm_dims(FunctionCallInfo fcinfo, TupleDesc *cache, HeapTupleHeader th, double *x, bool *has)
+{
+	Datum		values[RFM_NATTS];
+	bool		nulls[RFM_NATTS];
+
+	rfm_deform(th, RFM_NATTS, values, nulls, cache, fcinfo->flinfo->fn_mcxt);
+	rfm_dims_of(values, nulls, x, has);
+}
+
+/*
  * rfm_check_bins
  *		bins must be 2..9: scores are the digits of r*100 + f*10 + m.
  */
-static void
+void
 rfm_check_bins(int bins)
 {
 	if (bins < RFM_MIN_BINS || bins > RFM_MAX_BINS)
@@ -687,7 +697,7 @@ rfm_sort_double(double *x, int64 n)
  * - d = 1: every value in the middle group (bins+1)/2 (integer division).
  * - no values: every breakpoint is +Infinity.
  */
-static void
+void
 rfm_breaks(double *x, int64 n, int bins, double *b)
 {
 	double	   *vals;
@@ -979,6 +989,29 @@ rfm_bin(const double *b, int nb, double x)
 }
 
 /*
+ * rfm_score_dims
+ *		The scores of one customer (rfm.h): 1 + the number of breakpoints <=
+ *		the value, recency reversed so that the most recent get the highest.
+ */
+void
+rfm_score_dims(const double b[RFM_DIMS][RFM_MAX_BINS], const int nb[RFM_DIMS],
+			   const double *x, const bool *has, int *g)
+{
+	int			d;
+
+	for (d = 0; d < RFM_DIMS; d++)
+	{
+		g[d] = 0;
+		if (has[d])
+		{
+			int			k = rfm_bin(b[d], nb[d], x[d]);
+
+			g[d] = d == 0 ? nb[d] + 2 - k : k;
+		}
+	}
+}
+
+/*
  * rfm_score
  *		clm.rfm_score(rfm, thresholds): r (reversed: the most recent get the
  *		highest), f, m and score = r*100 + f*10 + m.  A NULL dimension (no
@@ -994,6 +1027,7 @@ rfm_score(PG_FUNCTION_ARGS)
 	RfmScoreCache *c = (RfmScoreCache *) fcinfo->flinfo->fn_extra;
 	double		x[RFM_DIMS];
 	bool		has[RFM_DIMS];
+	int			g[RFM_DIMS];
 	Datum		values[RFM_SCORE_NATTS];
 	bool		nulls[RFM_SCORE_NATTS];
 	Size		len = HeapTupleHeaderGetDatumLength(th);
@@ -1009,20 +1043,13 @@ rfm_score(PG_FUNCTION_ARGS)
 		rfm_score_load(c, th, fcinfo->flinfo->fn_mcxt);
 
 	rfm_dims(fcinfo, &c->rfmdesc, rfm, x, has);
+	rfm_score_dims(c->b, c->nb, x, has, g);
 	for (d = 0; d < RFM_DIMS; d++)
 	{
 		nulls[d] = !has[d];
-		if (has[d])
-		{
-			int			g = rfm_bin(c->b[d], c->nb[d], x[d]);
-
-			values[d] = Int32GetDatum(d == 0 ? c->nb[d] + 2 - g : g);
-		}
+		values[d] = Int32GetDatum(g[d]);
 	}
 	nulls[3] = nulls[0] || nulls[1] || nulls[2];
-	if (!nulls[3])
-		values[3] = Int32GetDatum(DatumGetInt32(values[0]) * 100 +
-								  DatumGetInt32(values[1]) * 10 +
-								  DatumGetInt32(values[2]));
+	values[3] = Int32GetDatum(g[0] * 100 + g[1] * 10 + g[2]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(c->tupdesc, values, nulls)));
 }

@@ -160,38 +160,21 @@ rfm_seg_load(FunctionCallInfo fcinfo, RfmSegSet *c, const char *ruleset)
 }
 
 /*
- * rfm_seg_lookup
- *		The rule of a score in a rule set, or NULL when the score has a NULL
- *		part or no rule covers it.
+ * rfm_seg_rule
+ *		The rule covering scores v[0..2] (each 1..RFM_MAX_BINS) in a rule
+ *		set, or NULL when none does.
  */
 static RfmRule *
-rfm_seg_lookup(FunctionCallInfo fcinfo, HeapTupleHeader score, const char *ruleset)
+rfm_seg_rule(FunctionCallInfo fcinfo, const int *v, const char *ruleset)
 {
 	RfmSegCache *cache = (RfmSegCache *) fcinfo->flinfo->fn_extra;
 	RfmSegSet  *c;
-	Datum		values[RFM_SCORE_NATTS];
-	bool		nulls[RFM_SCORE_NATTS];
-	int			v[3];
-	int			k;
 	int32		cell;
 
 	if (cache == NULL)
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmSegCache));
 		fcinfo->flinfo->fn_extra = cache;
-	}
-	rfm_deform(score, RFM_SCORE_NATTS, values, nulls, &cache->scoredesc, fcinfo->flinfo->fn_mcxt);
-	for (k = 0; k < 3; k++)
-	{
-		if (nulls[k])
-			return NULL;
-		v[k] = DatumGetInt32(values[k]);
-		if (v[k] < 1 || v[k] > RFM_MAX_BINS)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("RFM scores must be between 1 and %d", RFM_MAX_BINS),
-					 errdetail("Component %d of the score is %d.", k + 1, v[k]),
-					 errhint("Build scores with clm.rfm_score.")));
 	}
 	c = cache->last;
 	if (c == NULL || strcmp(c->ruleset, ruleset) != 0)
@@ -218,6 +201,53 @@ rfm_seg_lookup(FunctionCallInfo fcinfo, HeapTupleHeader score, const char *rules
 						v[0], v[1], v[2], ruleset),
 				 errhint("Run SELECT * FROM clm.rfm_segment_rules_check('%s') and fix the overlapping rules.", ruleset)));
 	return &c->rules[cell];
+}
+
+/*
+ * rfm_segment_name
+ *		The segment of scores in a rule set (rfm.h), for clm.rfm_table.
+ */
+const char *
+rfm_segment_name(FunctionCallInfo fcinfo, const int *v, const char *ruleset)
+{
+	RfmRule    *rule = rfm_seg_rule(fcinfo, v, ruleset);
+
+	return rule ? rule->segment : NULL;
+}
+
+/*
+ * rfm_seg_lookup
+ *		The rule of a clm.rfm_score in a rule set, or NULL when the score has
+ *		a NULL part or no rule covers it.
+ */
+static RfmRule *
+rfm_seg_lookup(FunctionCallInfo fcinfo, HeapTupleHeader score, const char *ruleset)
+{
+	RfmSegCache *cache = (RfmSegCache *) fcinfo->flinfo->fn_extra;
+	Datum		values[RFM_SCORE_NATTS];
+	bool		nulls[RFM_SCORE_NATTS];
+	int			v[3];
+	int			k;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmSegCache));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	rfm_deform(score, RFM_SCORE_NATTS, values, nulls, &cache->scoredesc, fcinfo->flinfo->fn_mcxt);
+	for (k = 0; k < 3; k++)
+	{
+		if (nulls[k])
+			return NULL;
+		v[k] = DatumGetInt32(values[k]);
+		if (v[k] < 1 || v[k] > RFM_MAX_BINS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("RFM scores must be between 1 and %d", RFM_MAX_BINS),
+					 errdetail("Component %d of the score is %d.", k + 1, v[k]),
+					 errhint("Build scores with clm.rfm_score.")));
+	}
+	return rfm_seg_rule(fcinfo, v, ruleset);
 }
 
 /*
