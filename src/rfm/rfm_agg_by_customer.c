@@ -1199,8 +1199,32 @@ typedef struct RfmtReceiver
 {
 	DestReceiver pub;
 	RfmCustomers *cs;
+	Oid			key_type;		/* base type of the customer column */
+	Oid			amount_type;	/* base type of the amount column */
 	int			what;			/* RFMC_ROW_NUMERIC, _FLOAT8 or _INT8 */
 } RfmtReceiver;
+
+/*
+ * rfmt_widen
+ *		An integer or real datum of the given type as the bigint or double
+ *		precision datum the partitions take: the scan reads the columns as
+ *		they are, so that it needs no cast per row.
+ */
+static inline Datum
+rfmt_widen(Datum d, Oid typid)
+{
+	switch (typid)
+	{
+		case INT4OID:
+			return Int64GetDatum((int64) DatumGetInt32(d));
+		case INT2OID:
+			return Int64GetDatum((int64) DatumGetInt16(d));
+		case FLOAT4OID:
+			return Float8GetDatum((double) DatumGetFloat4(d));
+		default:
+			return d;
+	}
+}
 
 static bool
 rfmt_receive(TupleTableSlot *slot, DestReceiver *self)
@@ -1213,11 +1237,11 @@ rfmt_receive(TupleTableSlot *slot, DestReceiver *self)
 	slot_getallattrs(slot);
 	if (slot->tts_isnull[0])
 		return true;			/* no customer: skipped, as in the aggregate */
-	row = rfmc_push(r->cs, rfmc_key_from_datum(slot->tts_values[0], r->cs->id_type),
+	row = rfmc_push(r->cs, rfmc_key_from_datum(rfmt_widen(slot->tts_values[0], r->key_type), r->cs->id_type),
 					slot->tts_isnull[1], DatumGetTimestampTz(slot->tts_values[1]),
 					slot->tts_isnull[2], &part, &counts);
 	if (counts)
-		rfmc_set_amount(row, r->what, slot->tts_values[2]);
+		rfmc_set_amount(row, r->what, rfmt_widen(slot->tts_values[2], r->amount_type));
 	part->nrows++;
 	return true;
 }
@@ -1245,20 +1269,21 @@ rfmt_destroy(DestReceiver *self)
 /*
  * rfmt_column
  *		The select-list expression for one column of the orders relation:
- *		its quoted name, cast where its (base) type is one the scan reads
- *		through another.  *what gets the amount's RFMC_ROW_* kind.  Errors
- *		name the parameter that named the column.
+ *		its quoted name, cast to timestamptz for a timestamp or date
+ *		ordered_at (the session's time zone applies, as to any cast);
+ *		integer and real columns are read as they are and widened by
+ *		rfmt_widen.  *typid gets the column's base type.  Errors name the
+ *		parameter that named the column.
  */
 static char *
 rfmt_column(Oid relid, const char *relname, const char *col, int which, int id_type,
-			int *what)
+			Oid *typid)
 {
 	static const char *const param[] = {"customer_column", "ordered_at_column", "amount_column"};
 	AttrNumber	attnum = get_attnum(relid, col);
-	Oid			typid;
-	const char *cast = NULL;
 	const char *expected;
 	const char *hint = NULL;
+	bool		ok;
 
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
@@ -1272,65 +1297,44 @@ rfmt_column(Oid relid, const char *relname, const char *col, int which, int id_t
 				 errmsg("column \"%s\" of relation \"%s\" is a system column", col, relname),
 				 errdetail("It was given as %s.", param[which]),
 				 errhint("Name one of the relation's own columns.")));
-	typid = getBaseType(get_atttype(relid, attnum));
+	*typid = getBaseType(get_atttype(relid, attnum));
 	switch (which)
 	{
 		case RFMT_KEY:
 			if (id_type == RFMC_ID_UUID)
 			{
 				expected = "uuid";
-				if (typid == UUIDOID)
-					return pstrdup(quote_identifier(col));
-				if (typid == INT8OID || typid == INT4OID || typid == INT2OID)
+				ok = *typid == UUIDOID;
+				if (*typid == INT8OID || *typid == INT4OID || *typid == INT2OID)
 					hint = "Use clm.rfm_table for integer customer ids.";
 			}
 			else
 			{
 				expected = "bigint, integer or smallint";
-				if (typid == INT8OID)
-					return pstrdup(quote_identifier(col));
-				if (typid == INT4OID || typid == INT2OID)
-					cast = "pg_catalog.int8";
-				else if (typid == UUIDOID)
+				ok = *typid == INT8OID || *typid == INT4OID || *typid == INT2OID;
+				if (*typid == UUIDOID)
 					hint = "Use clm.rfm_table_uuid for uuid customer ids.";
 			}
 			break;
 		case RFMT_AT:
 			expected = "timestamp with time zone, timestamp or date";
-			if (typid == TIMESTAMPTZOID)
-				return pstrdup(quote_identifier(col));
-			if (typid == TIMESTAMPOID || typid == DATEOID)
-				cast = "pg_catalog.timestamptz";
+			if (*typid == TIMESTAMPOID || *typid == DATEOID)
+				return psprintf("%s::pg_catalog.timestamptz", quote_identifier(col));
+			ok = *typid == TIMESTAMPTZOID;
 			break;
 		default:
 			expected = "numeric, double precision, real, bigint, integer or smallint";
-			if (typid == NUMERICOID)
-			{
-				*what = RFMC_ROW_NUMERIC;
-				return pstrdup(quote_identifier(col));
-			}
-			if (typid == FLOAT8OID || typid == FLOAT4OID)
-			{
-				*what = RFMC_ROW_FLOAT8;
-				cast = typid == FLOAT4OID ? "pg_catalog.float8" : NULL;
-			}
-			else if (typid == INT8OID || typid == INT4OID || typid == INT2OID)
-			{
-				*what = RFMC_ROW_INT8;
-				cast = typid == INT8OID ? NULL : "pg_catalog.int8";
-			}
-			else
-				break;
-			return cast ? psprintf("%s::%s", quote_identifier(col), cast) : pstrdup(quote_identifier(col));
+			ok = *typid == NUMERICOID || *typid == FLOAT8OID || *typid == FLOAT4OID ||
+				*typid == INT8OID || *typid == INT4OID || *typid == INT2OID;
+			break;
 	}
-	if (cast)
-		return psprintf("%s::%s", quote_identifier(col), cast);
-	ereport(ERROR,
-			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("column \"%s\" of relation \"%s\" has type %s", col, relname, format_type_be(typid)),
-			 errdetail("%s must name a column of type %s.", param[which], expected),
-			 hint ? errhint("%s", hint) : 0));
-	return NULL;				/* keep the compiler quiet */
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" has type %s", col, relname, format_type_be(*typid)),
+				 errdetail("%s must name a column of type %s.", param[which], expected),
+				 hint ? errhint("%s", hint) : 0));
+	return pstrdup(quote_identifier(col));
 }
 
 /*
@@ -1350,6 +1354,7 @@ rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_co
 	char	   *cols[3];
 	RfmtReceiver recv;
 	SPIExecuteOptions opts;
+	Oid			at_type;
 	int			rc;
 
 	if (relname == NULL)
@@ -1365,9 +1370,12 @@ rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_co
 				 errhint("Pass the relation that holds the orders.")));
 	nspname = get_namespace_name(get_rel_namespace(relid));
 	memset(&recv, 0, sizeof(recv));
-	cols[RFMT_KEY] = rfmt_column(relid, relname, NameStr(*key_col), RFMT_KEY, cs->id_type, &recv.what);
-	cols[RFMT_AT] = rfmt_column(relid, relname, NameStr(*at_col), RFMT_AT, cs->id_type, &recv.what);
-	cols[RFMT_AMOUNT] = rfmt_column(relid, relname, NameStr(*amount_col), RFMT_AMOUNT, cs->id_type, &recv.what);
+	cols[RFMT_KEY] = rfmt_column(relid, relname, NameStr(*key_col), RFMT_KEY, cs->id_type, &recv.key_type);
+	cols[RFMT_AT] = rfmt_column(relid, relname, NameStr(*at_col), RFMT_AT, cs->id_type, &at_type);
+	cols[RFMT_AMOUNT] = rfmt_column(relid, relname, NameStr(*amount_col), RFMT_AMOUNT, cs->id_type,
+									&recv.amount_type);
+	recv.what = recv.amount_type == NUMERICOID ? RFMC_ROW_NUMERIC :
+		(recv.amount_type == FLOAT8OID || recv.amount_type == FLOAT4OID) ? RFMC_ROW_FLOAT8 : RFMC_ROW_INT8;
 	sql = psprintf("SELECT %s, %s, %s FROM %s", cols[RFMT_KEY], cols[RFMT_AT], cols[RFMT_AMOUNT],
 				   quote_qualified_identifier(nspname, relname));
 
@@ -1571,12 +1579,13 @@ rfm_table_common(FunctionCallInfo fcinfo, int id_type)
 	/*
 	 * The hash memory limit bounds the buffers (at most a quarter of it) and
 	 * the tables (the rest, and at least 64 entries per partition, so that a
-	 * tiny work_mem makes runs of a useful size).
+	 * tiny work_mem makes runs of a useful size).  Tables start as the
+	 * aggregate's do, or smaller when the limit is tight.
 	 */
 	limit = get_hash_memory_limit();
 	cs->buf_rows = (int) Max(Min(limit / 4 / (RFMC_NPART * sizeof(RfmcRow)), RFMC_BUF_ROWS), 8);
 	buffers = (Size) cs->buf_rows * RFMC_NPART * sizeof(RfmcRow);
-	cs->table_size = 8;
+	cs->table_size = limit >= (Size) RFMC_NPART * 256 * sizeof(RfmCustomer) ? 64 : 8;
 	cs->budget = Max(limit > buffers ? limit - buffers : 0,
 					 (Size) RFMC_NPART * 64 * sizeof(RfmCustomer));
 
