@@ -56,6 +56,8 @@ PG_FUNCTION_INFO_V1(clm_paretonbd_expected_purchases_new);
 PG_FUNCTION_INFO_V1(clm_paretonbd_purchase_probability);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_expected_spend);
 PG_FUNCTION_INFO_V1(clm_clv);
+PG_FUNCTION_INFO_V1(clm_clv_paretonbd);
+PG_FUNCTION_INFO_V1(clm_clv_mbgnbd);
 PG_FUNCTION_INFO_V1(clm_clv_simple);
 PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(clm_mbgnbd_p_alive);
@@ -1268,6 +1270,67 @@ clv_discounted_purchases(const double *bg, double x, double t, int32 months,
 }
 
 /*
+ * ClvTerms: the arguments every clm.clv shares after the purchase model
+ * (gamma_gamma, x, t_x, t, mean_spend, horizon_months,
+ * monthly_discount_rate, unit_days), checked.
+ */
+typedef struct ClvTerms
+{
+	double		x,
+				t_x,
+				t;
+	int32		months;
+	double		d;				/* monthly discount rate */
+	double		f;				/* model time units per month */
+	double		unit_days;
+	double		spend;			/* E[M] of the customer (Gamma-Gamma) */
+} ClvTerms;
+
+static void
+clv_terms(FunctionCallInfo fcinfo, ClvTerms *c)
+{
+	const double *gg = model_params(fcinfo, 1, 1, 3, gg_names, "gamma_gamma");
+	double		ms = PG_GETARG_FLOAT8(5);
+
+	c->x = PG_GETARG_FLOAT8(2);
+	c->t_x = PG_GETARG_FLOAT8(3);
+	c->t = PG_GETARG_FLOAT8(4);
+	c->months = PG_GETARG_INT32(6);
+	c->d = PG_GETARG_FLOAT8(7);
+	c->unit_days = PG_GETARG_FLOAT8(8);
+	clv_check_btyd_history(c->x, c->t_x, c->t);
+	clv_check_spend(c->x, ms);
+	c->f = clv_check_clv_terms(c->months, c->d, c->unit_days);
+	c->spend = gg_expected(gg, c->x, ms);
+}
+
+/*
+ * clv_bg_discounted
+ *		clv_discounted_purchases for a model of the BG/NBD family (its
+ *		parameters in bg), memoized per customer history in the cache of
+ *		the model argument.
+ */
+static double
+clv_bg_discounted(FunctionCallInfo fcinfo, const double *bg, const ClvTerms *c)
+{
+	ModelCache *mc = model_cache(fcinfo, 0);
+	MemoKey		key = {{c->x + 0.0, c->t + 0.0, (double) c->months, c->d + 0.0, c->unit_days}};
+	MemoEntry  *e;
+	BgConn		tmp;
+	bool		found;
+	double		total;
+
+	e = memo_slot(mc, &key, &found);
+	if (e && found)
+		return e->value;
+	total = clv_discounted_purchases(bg, c->x, c->t, c->months, c->d, c->f,
+									 bg_conn_for(mc, bg, c->x, &tmp));
+	if (e)
+		e->value = total;
+	return total;
+}
+
+/*
  * clm.clv(bgnbd, gamma_gamma, x, t_x, t, mean_spend, horizon_months,
  *		   monthly_discount_rate, unit_days)
  *
@@ -1275,49 +1338,42 @@ clv_discounted_purchases(const double *bg, double x, double t, int32 months,
  * units per month = (365.25/12) / unit_days.  The time unit is explicit
  * because the wrong implicit one (lifetimes' freq="D" on weekly models) is
  * the classic CLV bug.  P(alive) and E[M] are computed once per customer.
+ * The overloads for clm.paretonbd and clm.mbgnbd follow their models.
  */
 Datum
 clm_clv(PG_FUNCTION_ARGS)
 {
 	const double *bg = BG_PARAMS(0);
-	const double *gg = model_params(fcinfo, 1, 1, 3, gg_names, "gamma_gamma");
-	double		x = PG_GETARG_FLOAT8(2);
-	double		t_x = PG_GETARG_FLOAT8(3);
-	double		t = PG_GETARG_FLOAT8(4);
-	double		ms = PG_GETARG_FLOAT8(5);
-	int32		months = PG_GETARG_INT32(6);
-	double		d = PG_GETARG_FLOAT8(7);
-	double		unit_days = PG_GETARG_FLOAT8(8);
-	double		f,
-				palive,
-				spend,
-				total;
-	BgConn		tmp;
-	bool		found;
+	ClvTerms	c;
 
-	clv_check_btyd_history(x, t_x, t);
-	clv_check_spend(x, ms);
-	f = clv_check_clv_terms(months, d, unit_days);
-	palive = bg_p_alive(bg, x, t_x, t);
-	spend = gg_expected(gg, x, ms);
+	clv_terms(fcinfo, &c);
+	PG_RETURN_FLOAT8(finite_or_error(clv_bg_discounted(fcinfo, bg, &c) * bg_p_alive(bg, c.x, c.t_x, c.t)
+									 * c.spend, "CLV"));
+}
 
-	/* the discounted sum of expected purchases given alive, memoized */
+/*
+ * clm.clv(paretonbd, gamma_gamma, ...): the same sum with the Pareto/NBD's
+ * expected purchases given alive, which are in closed form.
+ */
+Datum
+clm_clv_paretonbd(PG_FUNCTION_ARGS)
+{
+	const double *m = PN_PARAMS(0);
+	ClvTerms	c;
+	double		lf,
+				prev = 0.0,
+				total = 0.0;
+
+	clv_terms(fcinfo, &c);
+	lf = log1p(c.d);
+	for (int k = 1; k <= c.months; k++)
 	{
-		ModelCache *mc = model_cache(fcinfo, 0);
-		MemoKey		key = {{x + 0.0, t + 0.0, (double) months, d + 0.0, unit_days}};
-		MemoEntry  *e = memo_slot(mc, &key, &found);
+		double		cur = pn_ey_alive(m, c.x, c.t, k * c.f);
 
-		if (e && found)
-			total = e->value;
-		else
-		{
-			total = clv_discounted_purchases(bg, x, t, months, d, f,
-											 bg_conn_for(mc, bg, x, &tmp));
-			if (e)
-				e->value = total;
-		}
+		total += (cur - prev) * exp(-k * lf);
+		prev = cur;
 	}
-	PG_RETURN_FLOAT8(finite_or_error(total * palive * spend, "CLV"));
+	PG_RETURN_FLOAT8(finite_or_error(total * pn_p_alive(m, c.x, c.t_x, c.t) * c.spend, "CLV"));
 }
 
 /*
@@ -1665,6 +1721,23 @@ clm_mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
 									 * bg_ey_alive(ms[0], ms[1], ms[2], ms[3], x, t, h,
 												   bg_conn_for(model_cache(fcinfo, 0), ms, x, &tmp)),
 									 "expected purchases"));
+}
+
+/*
+ * clm.clv(mbgnbd, gamma_gamma, ...): the BG/NBD sum at b + 1, with the
+ * MBG/NBD's P(alive).
+ */
+Datum
+clm_clv_mbgnbd(PG_FUNCTION_ARGS)
+{
+	const double *m = MBG_PARAMS(0);
+	double		ms[4];
+	ClvTerms	c;
+
+	clv_terms(fcinfo, &c);
+	mbg_shifted(m, ms);
+	PG_RETURN_FLOAT8(finite_or_error(clv_bg_discounted(fcinfo, ms, &c) * mbg_p_alive(m, c.x, c.t_x, c.t)
+									 * c.spend, "CLV"));
 }
 
 /* clm.mbgnbd_p_alive(model, x, t_x, t) */

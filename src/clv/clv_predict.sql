@@ -205,3 +205,21 @@ AS 'MODULE_PATHNAME', 'clm_mbgnbd_purchase_probability'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.mbgnbd_purchase_probability(@extschema@.mbgnbd, double precision, integer) IS
     'MBG/NBD probability P(N(horizon) = n) that a new customer makes exactly n repeat purchases in horizon';
+
+-- CLV under the other purchase models
+CREATE FUNCTION @extschema@.clv(paretonbd @extschema@.paretonbd, gamma_gamma @extschema@.gamma_gamma,
+    x double precision, t_x double precision, t double precision, mean_spend double precision,
+    horizon_months integer, monthly_discount_rate double precision, unit_days double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_clv_paretonbd'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clv(@extschema@.paretonbd, @extschema@.gamma_gamma, double precision, double precision, double precision, double precision, integer, double precision, double precision) IS
+    'discounted CLV over horizon_months with Pareto/NBD expected purchases and Gamma-Gamma spend; unit_days = days per model time unit';
+CREATE FUNCTION @extschema@.clv(mbgnbd @extschema@.mbgnbd, gamma_gamma @extschema@.gamma_gamma,
+    x double precision, t_x double precision, t double precision, mean_spend double precision,
+    horizon_months integer, monthly_discount_rate double precision, unit_days double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_clv_mbgnbd'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clv(@extschema@.mbgnbd, @extschema@.gamma_gamma, double precision, double precision, double precision, double precision, integer, double precision, double precision) IS
+    'discounted CLV over horizon_months with MBG/NBD expected purchases and Gamma-Gamma spend; unit_days = days per model time unit';
