@@ -33,6 +33,10 @@ CREATE TABLE @extschema@.customer_view (
     definition              text NOT NULL,
     created_at              timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
     refreshed_at            timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
+    purchase_model          text NOT NULL DEFAULT 'bgnbd'
+                            CHECK (purchase_model IN ('bgnbd', 'paretonbd', 'mbgnbd')),
+    paretonbd               @extschema@.paretonbd,
+    mbgnbd                  @extschema@.mbgnbd,
     PRIMARY KEY (view_schema, view_name),
     CHECK (time_unit > interval '0'),
     CHECK (horizon_days > 0),
@@ -45,6 +49,8 @@ COMMENT ON COLUMN @extschema@.customer_view.as_of IS
     'the as-of time of the last refresh: orders up to and including it count, later ones are ignored; recency and model clocks stop there';
 COMMENT ON COLUMN @extschema@.customer_view.definition IS
     'the SELECT the materialized view was created with';
+COMMENT ON COLUMN @extschema@.customer_view.purchase_model IS
+    'the model of purchases and dropout behind P(alive), expected purchases and CLV: bgnbd, paretonbd or mbgnbd; its fit is stored in the column of that name at each refresh, the other two stay NULL';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_view', '');
 
 -- Anyone may make a customer view of tables they can read, so the registry
@@ -165,8 +171,9 @@ COMMENT ON FUNCTION @extschema@._customer_view_source(@extschema@.customer_view,
     'internal: the per-customer RFM and BTYD summary query of a customer view';
 
 -- _customer_view_fit: fits the models of a customer view at as_of and
--- stores them with as_of; the view's query then only applies them.  BG/NBD
--- on every customer with a purchase, Gamma-Gamma on repeat customers (it
+-- stores them with as_of; the view's query then only applies them.  The
+-- purchase model (BG/NBD, Pareto/NBD or MBG/NBD, as the registry says) on
+-- every customer with a purchase, Gamma-Gamma on repeat customers (it
 -- models spend per repeat purchase), RFM thresholds from all customers.  A
 -- model that cannot be fitted, or that fails on the extreme customers of
 -- the data (a degenerate fit), is stored as NULL with a WARNING: the view
@@ -184,7 +191,8 @@ DECLARE
     owner_name name;
     reg @extschema@.customer_view;
     fit record;
-    bg @extschema@.bgnbd;
+    model text;
+    usable boolean := false;
     gg @extschema@.gamma_gamma;
     th @extschema@.rfm_thresholds;
     n bigint;
@@ -228,61 +236,80 @@ BEGIN
     reg.orders_relation := @extschema@._relation_label(rel);
     src := @extschema@._customer_view_source(reg, '$1', '$2');
     unit_days := pg_catalog.date_part('epoch', reg.time_unit) / 86400;
+    -- one of three names (the registry's CHECK), each the name of the
+    -- model's type, of its registry column and the prefix of its functions
+    model := reg.purchase_model;
     BEGIN
+        -- the model leaves this query as text, and goes back into SQL as
+        -- text cast to its type: its type changes with the model, which the
+        -- cached plans of PL/pgSQL expressions on fit.pm would not follow
         EXECUTE pg_catalog.format($q$
-            SELECT @extschema@.bgnbd_fit((c.s).x::double precision, (c.s).t_x, (c.s).t)
-                       FILTER (WHERE (c.s).x IS NOT NULL) AS bg,
-                   @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
-                       FILTER (WHERE (c.s).x > 0 AND (c.s).mean_spend > 0) AS gg,
-                   @extschema@.rfm_thresholds(c.rfm) AS th,
-                   pg_catalog.count(*) AS n,
-                   pg_catalog.max((c.s).t) AS t_max,
-                   pg_catalog.max((c.s).x) AS x_max
-              FROM (%s) AS c$q$, src)
+            SELECT f.*, (f.pm).r IS NOT NULL AS has_model, f.pm::text AS pm_text
+              FROM (SELECT @extschema@.%2$I((c.s).x::double precision, (c.s).t_x, (c.s).t)
+                               FILTER (WHERE (c.s).x IS NOT NULL) AS pm,
+                           @extschema@.gamma_gamma_fit((c.s).x::double precision, (c.s).mean_spend)
+                               FILTER (WHERE (c.s).x > 0 AND (c.s).mean_spend > 0) AS gg,
+                           @extschema@.rfm_thresholds(c.rfm) AS th,
+                           pg_catalog.count(*) AS n,
+                           pg_catalog.max((c.s).t) AS t_max,
+                           pg_catalog.max((c.s).x) AS x_max
+                      FROM (%1$s) AS c) AS f$q$, src, model || '_fit')
         INTO fit
         USING as_of, reg.time_unit;
-        bg := fit.bg;
         gg := fit.gg;
         th := fit.th;
         n := fit.n;
+        usable := fit.has_model;
     EXCEPTION WHEN data_exception THEN
         RAISE WARNING 'the models of customer view % could not be fitted: %', view, SQLERRM
             USING DETAIL = 'P(alive), expected purchases and predicted CLV are left empty.';
         EXECUTE pg_catalog.format($q$
             SELECT @extschema@.rfm_thresholds(c.rfm) AS th, pg_catalog.count(*) AS n,
-                   NULL::double precision AS t_max, NULL::double precision AS x_max
+                   NULL::double precision AS t_max
               FROM (%s) AS c$q$, src)
         INTO fit
         USING as_of, reg.time_unit;
         th := fit.th;
         n := fit.n;
     END;
-    -- probe the fitted models on the extreme customers
-    IF (bg).r IS NOT NULL AND fit.t_max IS NOT NULL THEN
+    -- probe the fitted model on the extreme customers
+    IF usable AND fit.t_max IS NOT NULL THEN
         BEGIN
-            PERFORM @extschema@.bgnbd_p_alive(bg, p.x, p.t_x, fit.t_max),
-                    @extschema@.bgnbd_expected_purchases(bg, reg.horizon_days / unit_days, p.x, p.t_x, fit.t_max),
-                    @extschema@.clv(bg, gg, p.x, p.t_x, fit.t_max, 1.0, reg.clv_months,
-                                    reg.monthly_discount_rate, unit_days)
-               FROM (VALUES (0::double precision, 0::double precision),
-                            (fit.x_max, fit.t_max / 2), (fit.x_max, fit.t_max)) AS v(x, t_x),
-                    -- t_x is 0 for x = 0: data without a repeat buyer
-                    LATERAL (SELECT v.x, CASE WHEN v.x > 0 THEN v.t_x ELSE 0 END) AS p(x, t_x);
+            EXECUTE pg_catalog.format($q$
+                SELECT @extschema@.%1$I(m.pm, p.x, p.t_x, $2),
+                       @extschema@.%2$I(m.pm, $3, p.x, p.t_x, $2),
+                       @extschema@.clv(m.pm, $4, p.x, p.t_x, $2, 1.0, $5, $6, $7)
+                  FROM (SELECT $1::@extschema@.%3$I AS pm) AS m,
+                       (VALUES (0::double precision, 0::double precision),
+                               ($8, $2 / 2), ($8, $2)) AS v(x, t_x),
+                       -- t_x is 0 for x = 0: data without a repeat buyer
+                       LATERAL (SELECT v.x, CASE WHEN v.x > 0 THEN v.t_x ELSE 0 END) AS p(x, t_x)$q$,
+                model || '_p_alive', model || '_expected_purchases', model)
+            USING fit.pm_text, fit.t_max, reg.horizon_days / unit_days, gg, reg.clv_months,
+                  reg.monthly_discount_rate, unit_days, fit.x_max;
         EXCEPTION WHEN data_exception THEN
-            RAISE WARNING 'the BG/NBD model fitted for customer view % cannot predict: %', view, SQLERRM
-                USING DETAIL = 'Fitted model: ' || bg::text || '.',
+            RAISE WARNING 'the % model fitted for customer view % cannot predict: %',
+                          CASE model WHEN 'bgnbd' THEN 'BG/NBD' WHEN 'paretonbd' THEN 'Pareto/NBD'
+                                     ELSE 'MBG/NBD' END, view, SQLERRM
+                USING DETAIL = 'Fitted model: ' || fit.pm_text || '.',
                       HINT = 'P(alive), expected purchases and predicted CLV are left empty; check the time unit and the order data.';
-            bg := NULL;
+            usable := false;
         END;
     END IF;
     UPDATE @extschema@.customer_view AS r
-       SET as_of = _customer_view_fit.as_of, bgnbd = bg, gamma_gamma = gg, thresholds = th, customers = n,
+       SET as_of = _customer_view_fit.as_of, bgnbd = NULL, paretonbd = NULL, mbgnbd = NULL,
+           gamma_gamma = gg, thresholds = th, customers = n,
            orders_relation = reg.orders_relation, refreshed_at = pg_catalog.statement_timestamp()
      WHERE r.view_schema = vschema AND r.view_name = vname;
+    IF usable THEN
+        EXECUTE pg_catalog.format('UPDATE @extschema@.customer_view AS r SET %1$I = $1::@extschema@.%1$I
+                                    WHERE r.view_schema = $2 AND r.view_name = $3', model)
+        USING fit.pm_text, vschema, vname;
+    END IF;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@._customer_view_fit(regclass, timestamptz) IS
-    'internal: fits the BG/NBD and Gamma-Gamma models and the RFM thresholds of a customer view at as_of and stores them in clm.customer_view; runs only as the view''s owner, through clm._customer_view_refit';
+    'internal: fits the purchase model (BG/NBD, Pareto/NBD or MBG/NBD), the Gamma-Gamma model and the RFM thresholds of a customer view at as_of and stores them in clm.customer_view; runs only as the view''s owner, through clm._customer_view_refit';
 REVOKE ALL ON FUNCTION @extschema@._customer_view_fit(regclass, timestamptz) FROM PUBLIC;
 
 -- _customer_view_refit: the fit with the view owner's rights, as REFRESH
@@ -359,7 +386,8 @@ CREATE FUNCTION @extschema@.create_customer_view(
     time_unit interval DEFAULT '7 days',
     horizon_days integer DEFAULT 90,
     clv_months integer DEFAULT 12,
-    monthly_discount_rate double precision DEFAULT 0.01)
+    monthly_discount_rate double precision DEFAULT 0.01,
+    purchase_model text DEFAULT 'bgnbd')
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -398,6 +426,17 @@ BEGIN
         RAISE EXCEPTION 'monthly_discount_rate must be a finite number >= 0'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The value given was ' || COALESCE(monthly_discount_rate::text, 'NULL') || '.';
+    END IF;
+    IF purchase_model IS NULL THEN
+        RAISE EXCEPTION 'purchase_model must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave it out for BG/NBD, or use ''bgnbd'', ''paretonbd'' or ''mbgnbd''.';
+    END IF;
+    IF purchase_model NOT IN ('bgnbd', 'paretonbd', 'mbgnbd') THEN
+        RAISE EXCEPTION 'unknown purchase model "%"', purchase_model
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A customer view predicts purchases with BG/NBD, Pareto/NBD or MBG/NBD.',
+                  HINT = 'Use ''bgnbd'' (the default), ''paretonbd'' or ''mbgnbd''.';
     END IF;
     IF view_name IS NULL THEN
         RAISE EXCEPTION 'view_name must not be null'
@@ -454,7 +493,7 @@ BEGIN
     def := pg_catalog.format($q$
 WITH m AS (
     SELECT r.as_of, r.policy, r.time_unit, r.horizon_days, r.clv_months, r.monthly_discount_rate,
-           r.bgnbd, r.gamma_gamma, r.thresholds,
+           r.bgnbd, r.paretonbd, r.mbgnbd, r.gamma_gamma, r.thresholds,
            pg_catalog.date_part('epoch', r.time_unit) / 86400 AS unit_days
       FROM @extschema@._customer_view_row(%1$L, %2$L) AS r
 ), c AS (%3$s
@@ -476,21 +515,24 @@ SELECT sc.customer_key,
        (sc.score).score AS rfm_score,
        @extschema@.rfm_segment(sc.score) AS segment,
        @extschema@.classify_stage((sc.rfm).frequency, (sc.rfm).first_at, (sc.rfm).last_at, m.as_of, m.policy) AS stage,
-       @extschema@.bgnbd_p_alive(m.bgnbd, (sc.s).x, (sc.s).t_x, (sc.s).t) AS p_alive,
-       @extschema@.bgnbd_expected_purchases(m.bgnbd, m.horizon_days / m.unit_days,
-                                            (sc.s).x, (sc.s).t_x, (sc.s).t) AS expected_purchases,
-       @extschema@.clv(m.bgnbd, m.gamma_gamma, (sc.s).x, (sc.s).t_x, (sc.s).t, (sc.s).mean_spend,
+       @extschema@.%5$I(m.%4$I, (sc.s).x, (sc.s).t_x, (sc.s).t) AS p_alive,
+       @extschema@.%6$I(m.%4$I, m.horizon_days / m.unit_days,
+                        (sc.s).x, (sc.s).t_x, (sc.s).t) AS expected_purchases,
+       @extschema@.clv(m.%4$I, m.gamma_gamma, (sc.s).x, (sc.s).t_x, (sc.s).t, (sc.s).mean_spend,
                        m.clv_months, m.monthly_discount_rate, m.unit_days) AS predicted_clv,
        m.as_of
   FROM sc, m
 $q$, vschema, vname,
-        @extschema@._customer_view_source(reg, '(SELECT m.as_of FROM m)', '(SELECT m.time_unit FROM m)'));
+        @extschema@._customer_view_source(reg, '(SELECT m.as_of FROM m)', '(SELECT m.time_unit FROM m)'),
+        purchase_model, purchase_model || '_p_alive', purchase_model || '_expected_purchases');
 
     INSERT INTO @extschema@.customer_view
         (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,
-         policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition)
+         policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition,
+         purchase_model)
     VALUES (vschema, vname, reg.orders_relation, customer_column, ordered_at_column, amount_column,
-            policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, def);
+            policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, def,
+            purchase_model);
     -- the view first (empty), so that the models are fitted as its owner
     EXECUTE pg_catalog.format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA', vschema, vname, def);
     rel := pg_catalog.format('%I.%I', vschema, vname)::regclass;
@@ -504,8 +546,8 @@ $q$, vschema, vname,
     RETURN rel;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name, name, timestamptz, text, interval, integer, integer, double precision) IS
-    'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases, predicted CLV), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
+COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name, name, timestamptz, text, interval, integer, integer, double precision, text) IS
+    'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases and predicted CLV from a BG/NBD, Pareto/NBD or MBG/NBD model), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
 
 -- refresh_customer_view: moves the view to a new as-of time, refits its
 -- models on the orders up to it and refreshes the data, concurrently by

@@ -179,6 +179,11 @@ is($node->safe_psql('postgres', q{SELECT clm.refresh_customer_view('crm.customer
     = '2025-11-01 00:00+00'::timestamptz}), 't', 'the customer view refreshes after the update');
 like($node->safe_psql('postgres', q{SELECT count(*) || ':' || count(DISTINCT as_of) FROM crm.customer_view}),
 	qr/^51:1$/, 'and includes the new customer');
+is($node->safe_psql('postgres', q{SELECT purchase_model || ':' || ((bgnbd).r IS NOT NULL) || ':'
+    || (paretonbd IS NULL AND mbgnbd IS NULL) FROM clm.customer_view}),
+	'bgnbd:true:true', 'a view made before the update stays on BG/NBD, refitted');
+is($node->safe_psql('postgres', q{SELECT count(p_alive) > 0 FROM crm.customer_view}),
+	't', 'and predicts with it');
 
 $node->stop;
 done_testing();
