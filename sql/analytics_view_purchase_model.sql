@@ -103,6 +103,21 @@ SELECT purchase_model, (paretonbd).r IS NOT NULL AS has_paretonbd, bgnbd IS NULL
 FROM clm.customer_view WHERE view_name = 'cv_paretonbd';
 SELECT count(*) = count(p_alive) AS all_predicted, bool_and(as_of = '2025-12-01') AS moved FROM cv_paretonbd;
 
+-- the stored model keeps every digit whatever the session's
+-- extra_float_digits (it crosses PL/pgSQL as text)
+SET extra_float_digits = -15;
+SELECT clm.refresh_customer_view('analytics_model.cv_mbgnbd', '2025-09-01', concurrent => false);
+RESET extra_float_digits;
+SELECT (SELECT mbgnbd::text FROM clm.customer_view WHERE view_name = 'cv_mbgnbd')
+       = (SELECT clm.mbgnbd_fit((s).x, (s).t_x, (s).t)::text FROM summary) AS same_digits;
+
+-- a view's model is fixed when it is made: changing the registry row does
+-- not quietly empty its predictions
+UPDATE clm.customer_view SET purchase_model = 'mbgnbd' WHERE view_name = 'cv_paretonbd';
+SELECT clm.refresh_customer_view('analytics_model.cv_paretonbd', '2025-12-01', concurrent => false);
+UPDATE clm.customer_view SET purchase_model = 'paretonbd' WHERE view_name = 'cv_paretonbd';
+SELECT clm.refresh_customer_view('analytics_model.cv_paretonbd', '2025-12-01', concurrent => false) IS NOT NULL AS refreshed;
+
 -- bad input
 SELECT clm.create_customer_view('cv_bad', 'orders', 'cust', 'at', 'amount', purchase_model => 'gamma');
 SELECT clm.create_customer_view('cv_bad', 'orders', 'cust', 'at', 'amount', purchase_model => NULL);

@@ -184,6 +184,8 @@ CREATE FUNCTION @extschema@._customer_view_fit(view regclass, as_of timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- the fitted model crosses into SQL as text: every digit of its doubles
+SET extra_float_digits = 3
 AS $fn$
 DECLARE
     vschema name;
@@ -239,6 +241,13 @@ BEGIN
     -- one of three names (the registry's CHECK), each the name of the
     -- model's type, of its registry column and the prefix of its functions
     model := reg.purchase_model;
+    -- the view applies the model it was made with, whatever the row says now
+    IF pg_catalog.strpos(pg_catalog.pg_get_viewdef(view), '.' || model || '_p_alive(') = 0 THEN
+        RAISE EXCEPTION 'customer view % was not made for purchase model "%"', view, model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'purchase_model was changed in clm.customer_view after the view was created.',
+                  HINT = 'Set purchase_model back, or drop the view with clm.drop_customer_view and create it with the model.';
+    END IF;
     BEGIN
         -- the model leaves this query as text, and goes back into SQL as
         -- text cast to its type: its type changes with the model, which the

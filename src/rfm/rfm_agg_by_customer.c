@@ -50,6 +50,7 @@
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "storage/buffile.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -1116,19 +1117,21 @@ rfmc_spill(RfmCustomers *cs)
 /*
  * rfmc_load_partition
  *		A table holding partition p's customers, merged from its segments of
- *		every run (the caller destroys it).
+ *		every run (the caller destroys it).  A customer may be in many runs,
+ *		so the table starts at the size of the largest segment, which it
+ *		holds at least, and grows from there.
  */
 static rfmc_hash *
 rfmc_load_partition(RfmCustomers *cs, int p)
 {
-	int64		total = 0;
+	int64		largest = 16;
 	rfmc_hash  *table;
 	char		buf[64 * RFMC_ENTRY_SIZE];
 	int			r;
 
 	for (r = 0; r < cs->nruns; r++)
-		total += cs->runs[(Size) r * RFMC_NPART + p].count;
-	table = rfmc_create(cs->cxt, Max(total, 16), NULL);
+		largest = Max(largest, cs->runs[(Size) r * RFMC_NPART + p].count);
+	table = rfmc_create(cs->cxt, largest, NULL);
 	for (r = 0; r < cs->nruns; r++)
 	{
 		const RfmcSegment *seg = &cs->runs[(Size) r * RFMC_NPART + p];
@@ -1145,10 +1148,13 @@ rfmc_load_partition(RfmCustomers *cs, int p)
 			int			n = (int) Min(left, 64);
 			int			i;
 
-			if (BufFileRead(cs->spill, buf, n * RFMC_ENTRY_SIZE) != n * RFMC_ENTRY_SIZE)
+			size_t		got = BufFileRead(cs->spill, buf, n * RFMC_ENTRY_SIZE);
+
+			if (got != n * RFMC_ENTRY_SIZE)
 				ereport(ERROR,
-						(errcode_for_file_access(),
-						 errmsg("could not read the temporary file of clm.rfm_table: %m")));
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("could not read the temporary file of clm.rfm_table"),
+						 errdetail("Read %zu of %zu bytes.", got, (size_t) n * RFMC_ENTRY_SIZE)));
 			for (i = 0; i < n; i++)
 			{
 				RfmcKey		key;
@@ -1202,6 +1208,7 @@ typedef struct RfmtReceiver
 	Oid			key_type;		/* base type of the customer column */
 	Oid			amount_type;	/* base type of the amount column */
 	int			what;			/* RFMC_ROW_NUMERIC, _FLOAT8 or _INT8 */
+	MemoryContext rowcxt;		/* what reading one row allocates */
 } RfmtReceiver;
 
 /*
@@ -1234,21 +1241,40 @@ rfmt_receive(TupleTableSlot *slot, DestReceiver *self)
 	bool		counts;
 	RfmcRow    *row;
 
+	MemoryContext old;
+
 	slot_getallattrs(slot);
 	if (slot->tts_isnull[0])
 		return true;			/* no customer: skipped, as in the aggregate */
+	/* a compressed numeric is expanded, and on 32-bit builds a bigint boxed */
+	old = MemoryContextSwitchTo(r->rowcxt);
 	row = rfmc_push(r->cs, rfmc_key_from_datum(rfmt_widen(slot->tts_values[0], r->key_type), r->cs->id_type),
 					slot->tts_isnull[1], DatumGetTimestampTz(slot->tts_values[1]),
 					slot->tts_isnull[2], &part, &counts);
 	if (counts)
 		rfmc_set_amount(row, r->what, rfmt_widen(slot->tts_values[2], r->amount_type));
 	part->nrows++;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->rowcxt);
 	return true;
 }
 
+/*
+ * rfmt_startup
+ *		The scan's columns must have the types rfmt_column found: the
+ *		relation is locked from then on, so this cannot fail unless that
+ *		guarantee is broken, and then it fails rather than misread a value.
+ */
 static void
 rfmt_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
+	RfmtReceiver *r = (RfmtReceiver *) self;
+
+	if (typeinfo->natts != 3 ||
+		getBaseType(TupleDescAttr(typeinfo, 0)->atttypid) != r->key_type ||
+		TupleDescAttr(typeinfo, 1)->atttypid != TIMESTAMPTZOID ||
+		getBaseType(TupleDescAttr(typeinfo, 2)->atttypid) != r->amount_type)
+		elog(ERROR, "clm.rfm_table's scan does not return the columns it checked");
 }
 
 static void
@@ -1361,12 +1387,20 @@ rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_co
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
+	/* the lock the scan would take, now, so that its columns cannot change */
+	LockRelationOid(relid, AccessShareLock);
+	relname = get_rel_name(relid);
+	relkind = get_rel_relkind(relid);
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
 		relkind != RELKIND_VIEW && relkind != RELKIND_MATVIEW &&
 		relkind != RELKIND_FOREIGN_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table, view or materialized view", relname),
+				 errmsg("\"%s\" is not a table, view, materialized view or foreign table", relname),
 				 errhint("Pass the relation that holds the orders.")));
 	nspname = get_namespace_name(get_rel_namespace(relid));
 	memset(&recv, 0, sizeof(recv));
@@ -1385,6 +1419,7 @@ rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_co
 	recv.pub.rDestroy = rfmt_destroy;
 	recv.pub.mydest = DestNone;
 	recv.cs = cs;
+	recv.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "clm.rfm_table scan row", ALLOCSET_SMALL_SIZES);
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = true;
 	opts.dest = &recv.pub;
@@ -1396,6 +1431,7 @@ rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_co
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "SPI_execute_extended failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
+	MemoryContextDelete(recv.rowcxt);
 }
 
 /* what the two passes over the customers share */
@@ -1407,7 +1443,7 @@ typedef struct RfmtPass
 	/* pass 1: the values the breakpoints are cut from */
 	double	   *vals[RFM_DIMS];
 	int64		n[RFM_DIMS];
-	int64		cap;
+	int64		cap[RFM_DIMS];
 	/* pass 2 */
 	double		b[RFM_DIMS][RFM_MAX_BINS];
 	int			nb[RFM_DIMS];
@@ -1442,13 +1478,10 @@ rfmt_gather(const RfmcKey *key, const RfmState *st, void *arg)
 		{
 			if (!has[d])
 				continue;
-			if (ps->n[d] == ps->cap)
+			if (ps->n[d] == ps->cap[d])
 			{
-				int			e;
-
-				ps->cap *= 2;
-				for (e = 0; e < RFM_DIMS; e++)
-					ps->vals[e] = repalloc_huge(ps->vals[e], ps->cap * sizeof(double));
+				ps->cap[d] *= 2;
+				ps->vals[d] = repalloc_huge(ps->vals[d], ps->cap[d] * sizeof(double));
 			}
 			ps->vals[d][ps->n[d]++] = x[d] + 0.0;
 		}
@@ -1600,9 +1633,12 @@ rfm_table_common(FunctionCallInfo fcinfo, int id_type)
 
 	ps.cs = cs;
 	ps.rowcxt = AllocSetContextCreate(cxt, "clm.rfm_table row", ALLOCSET_SMALL_SIZES);
-	ps.cap = 1024;
+	/* room for every customer when the count is known (nothing spilled) */
 	for (d = 0; d < RFM_DIMS; d++)
-		ps.vals[d] = palloc_extended(ps.cap * sizeof(double), MCXT_ALLOC_HUGE);
+	{
+		ps.cap[d] = cs->spill ? 1024 : Max(rfmc_count(cs), 1);
+		ps.vals[d] = palloc_extended(ps.cap[d] * sizeof(double), MCXT_ALLOC_HUGE);
+	}
 	rfmc_visit(cs, rfmt_gather, &ps);
 	for (d = 0; d < RFM_DIMS; d++)
 	{

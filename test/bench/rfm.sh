@@ -88,6 +88,14 @@ measure() {
         sleep 0.02
     done
     wait "$out"
+    # a backend flushes its statistics as it exits: wait for that before
+    # reading temp_bytes, or the query's temporary files would count in the
+    # next one's figure
+    for _ in $(seq 100); do
+        [ "$(psql -At -c "SELECT count(*) FROM pg_stat_activity
+                          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" = 0 ] && break
+        sleep 0.05
+    done
     sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p' "$dir/$name.plan" >>"$dir/$name.times"
     echo $(((peak - base) / 1024)) >>"$dir/$name.mem"
     echo $((($(temp_bytes) - t0) / 1048576)) >>"$dir/$name.temp"
