@@ -26,9 +26,10 @@ SELECT clm.create_customer_view('cv_paretonbd', 'orders', 'cust', 'at', 'amount'
 SELECT clm.create_customer_view('cv_mbgnbd', 'orders', 'cust', 'at', 'amount', as_of => '2025-09-01',
                                 purchase_model => 'mbgnbd');
 
--- each registry row holds its own model's fit and no other
-SELECT view_name, purchase_model, (bgnbd).converged AS bgnbd, (paretonbd).converged AS paretonbd,
-       (mbgnbd).converged AS mbgnbd, (gamma_gamma).converged AS gamma_gamma
+-- each registry row holds its own model's fit and no other (whether a fit
+-- reports convergence on these data differs between builds of libm)
+SELECT view_name, purchase_model, (bgnbd).r IS NOT NULL AS bgnbd, (paretonbd).r IS NOT NULL AS paretonbd,
+       (mbgnbd).r IS NOT NULL AS mbgnbd, (gamma_gamma).p IS NOT NULL AS gamma_gamma
 FROM clm.customer_view WHERE view_schema = 'analytics_model' ORDER BY view_name;
 
 -- the stored fits are the fits of the view's customers
