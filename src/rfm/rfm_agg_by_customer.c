@@ -1373,8 +1373,8 @@ rfmt_column(Oid relid, const char *relname, const char *col, int which, int id_t
 static void
 rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_col)
 {
-	char		relkind = get_rel_relkind(relid);
-	char	   *relname = get_rel_name(relid);
+	char		relkind;
+	char	   *relname;
 	char	   *nspname;
 	char	   *sql;
 	char	   *cols[3];
@@ -1383,10 +1383,6 @@ rfmt_scan(RfmCustomers *cs, Oid relid, Name key_col, Name at_col, Name amount_co
 	Oid			at_type;
 	int			rc;
 
-	if (relname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
 	/* the lock the scan would take, now, so that its columns cannot change */
 	LockRelationOid(relid, AccessShareLock);
 	relname = get_rel_name(relid);
