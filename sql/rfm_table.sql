@@ -61,8 +61,8 @@ SELECT count(*) AS rows_differing FROM (
     UNION ALL
     (SELECT * FROM expected EXCEPT ALL SELECT * FROM clm.rfm_table('orders', '2026-01-01 00:00+00', 'customer'))) d;
 
--- spilled: at work_mem 64kB the tables are written out in several runs and
--- merged back; the same rows
+-- spilled: at work_mem 64kB most partitions are written out, their
+-- customers and then their rows, and merged back; the same rows
 SET work_mem = '64kB';
 SET jit = off;
 SET client_min_messages = debug1;
@@ -129,6 +129,41 @@ SELECT count(*) AS rows_differing FROM (
             mean_gap_days, r, f, m, score, segment FROM expected
      EXCEPT ALL
      SELECT * FROM clm.rfm_table_uuid('uorders', '2026-01-01 00:00+00'))) d;
+
+-- spilled with uuid ids, and with double precision and bigint amounts: the
+-- same rows as in memory (spilled rows are written in each type's own form)
+CREATE TABLE forders AS
+SELECT customer, ordered_at, amount::float8 AS amount, (amount * 100)::bigint AS cents FROM orders;
+CREATE TABLE in_memory_uuid AS SELECT * FROM clm.rfm_table_uuid('uorders', '2026-01-01 00:00+00');
+CREATE TABLE in_memory_float AS SELECT * FROM clm.rfm_table('forders', '2026-01-01 00:00+00', 'customer');
+CREATE TABLE in_memory_cents AS
+SELECT * FROM clm.rfm_table('forders', '2026-01-01 00:00+00', 'customer', amount_column => 'cents');
+SELECT count(*) AS customers, count(DISTINCT pg_typeof(monetary)) AS types FROM in_memory_float;
+CREATE TABLE spilled_uuid (LIKE in_memory_uuid);
+CREATE TABLE spilled_float (LIKE in_memory_float);
+CREATE TABLE spilled_cents (LIKE in_memory_cents);
+SET work_mem = '64kB';
+SET client_min_messages = debug1;
+INSERT INTO spilled_uuid SELECT * FROM clm.rfm_table_uuid('uorders', '2026-01-01 00:00+00');
+INSERT INTO spilled_float SELECT * FROM clm.rfm_table('forders', '2026-01-01 00:00+00', 'customer');
+INSERT INTO spilled_cents
+SELECT * FROM clm.rfm_table('forders', '2026-01-01 00:00+00', 'customer', amount_column => 'cents');
+RESET client_min_messages;
+RESET work_mem;
+SELECT 'uuid' AS ids, count(*) AS rows_differing FROM (
+    (SELECT * FROM in_memory_uuid EXCEPT ALL SELECT * FROM spilled_uuid)
+    UNION ALL (SELECT * FROM spilled_uuid EXCEPT ALL SELECT * FROM in_memory_uuid)) d
+UNION ALL
+SELECT 'float8 amounts', count(*) FROM (
+    (SELECT * FROM in_memory_float EXCEPT ALL SELECT * FROM spilled_float)
+    UNION ALL (SELECT * FROM spilled_float EXCEPT ALL SELECT * FROM in_memory_float)) d
+UNION ALL
+SELECT 'bigint amounts', count(*) FROM (
+    (SELECT * FROM in_memory_cents EXCEPT ALL SELECT * FROM spilled_cents)
+    UNION ALL (SELECT * FROM spilled_cents EXCEPT ALL SELECT * FROM in_memory_cents)) d;
+SELECT (SELECT count(*) FROM spilled_uuid) AS uuid_customers, (SELECT count(*) FROM spilled_float) AS float_customers,
+       (SELECT count(*) FROM spilled_cents) AS bigint_customers;
+DROP TABLE forders, in_memory_uuid, in_memory_float, in_memory_cents, spilled_uuid, spilled_float, spilled_cents;
 
 -- no orders: no rows
 CREATE TABLE empty_orders (customer_id bigint, ordered_at timestamptz, amount numeric);

@@ -172,11 +172,29 @@ typedef struct RfmcRow
 	}			amount;
 } RfmcRow;
 
+/* a place in clm.rfm_table's spill file */
+typedef struct RfmcSpot
+{
+	int			fileno;
+	off_t		offset;
+} RfmcSpot;
+
+/* customers (key and state) written to the spill file, one after another */
+typedef struct RfmcSegment
+{
+	RfmcSpot	at;
+	int64		count;
+} RfmcSegment;
+
 typedef struct RfmcPart
 {
 	rfmc_hash  *table;			/* NULL until the first flush */
 	RfmcRow    *rows;			/* NULL until the first row */
 	int			nrows;
+	/* clm.rfm_table only: a spilled partition keeps its customers on disk */
+	bool		spilled;
+	RfmcSegment seg;			/* its customers when it was spilled */
+	RfmcSpot	chunk;			/* its last chunk of rows; fileno -1: none */
 } RfmcPart;
 
 /*
@@ -195,23 +213,16 @@ typedef struct RfmCustomers
 	int64		npacked;
 	int			buf_rows;		/* rows per partition buffer */
 	int			table_size;		/* initial size of a partition's table */
-	/* clm.rfm_table only: the memory budget and the spilled runs */
+	/* clm.rfm_table only: the memory budget and the spilled partitions */
 	Size		budget;			/* bytes the tables may take; 0: no limit */
 	Size		table_bytes;	/* bytes the tables take now */
 	BufFile    *spill;			/* NULL until the first spill */
-	int			nruns;
-	int			maxruns;
-	struct RfmcSegment *runs;	/* nruns * RFMC_NPART */
+	RfmcSpot	end;			/* where the next write goes */
+	int			nspilled;		/* partitions spilled */
+	char	   *chunk;			/* a chunk of encoded rows */
+	RfmcRow    *decoded;		/* a chunk's rows, decoded */
 	RfmcPart	parts[FLEXIBLE_ARRAY_MEMBER];	/* RFMC_NPART, unless packed */
 } RfmCustomers;
-
-/* where one partition's entries of one spilled run lie */
-typedef struct RfmcSegment
-{
-	int			fileno;
-	off_t		offset;
-	int64		count;
-} RfmcSegment;
 
 /*
  * Serialized form (a bytea between processes of one server, never stored):
@@ -336,21 +347,17 @@ rfmc_part_table(RfmCustomers *cs, RfmcPart *part)
 }
 
 /*
- * rfmc_flush
- *		Apply a partition's buffered rows to its table.
+ * rfmc_apply
+ *		Add buffered rows to a table.
  */
-static void rfmc_spill(RfmCustomers *cs);
-
 static void
-rfmc_flush(RfmCustomers *cs, RfmcPart *part)
+rfmc_apply(rfmc_hash *table, const RfmcRow *rows, int nrows)
 {
-	Size		before = part->table ? part->table->size * sizeof(RfmCustomer) : 0;
-	rfmc_hash  *table = rfmc_part_table(cs, part);
 	int			i;
 
-	for (i = 0; i < part->nrows; i++)
+	for (i = 0; i < nrows; i++)
 	{
-		const RfmcRow *row = &part->rows[i];
+		const RfmcRow *row = &rows[i];
 		bool		found;
 		RfmCustomer *entry;
 
@@ -359,9 +366,9 @@ rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 		 * cache misses of several rows overlap instead of coming one after
 		 * the other (a hint only: the table may still grow in between).
 		 */
-		if (i + RFMC_PREFETCH < part->nrows)
+		if (i + RFMC_PREFETCH < nrows)
 		{
-			const char *ahead = (const char *) &table->data[part->rows[i + RFMC_PREFETCH].hash & table->sizemask];
+			const char *ahead = (const char *) &table->data[rows[i + RFMC_PREFETCH].hash & table->sizemask];
 
 			__builtin_prefetch(ahead, 1);
 			__builtin_prefetch(ahead + sizeof(RfmCustomer) - 1, 1);
@@ -385,6 +392,31 @@ rfmc_flush(RfmCustomers *cs, RfmcPart *part)
 				break;
 		}
 	}
+}
+
+/*
+ * rfmc_flush
+ *		Apply a partition's buffered rows to its table, or write them to the
+ *		spill file if the partition was spilled; spill partitions when the
+ *		tables outgrow the budget.
+ */
+static void rfmc_spill(RfmCustomers *cs);
+static void rfmc_write_chunk(RfmCustomers *cs, RfmcPart *part);
+
+static void
+rfmc_flush(RfmCustomers *cs, RfmcPart *part)
+{
+	Size		before;
+	rfmc_hash  *table;
+
+	if (part->spilled)
+	{
+		rfmc_write_chunk(cs, part);
+		return;
+	}
+	before = part->table ? part->table->size * sizeof(RfmCustomer) : 0;
+	table = rfmc_part_table(cs, part);
+	rfmc_apply(table, part->rows, part->nrows);
 	part->nrows = 0;
 	cs->table_bytes += table->size * sizeof(RfmCustomer) - before;
 	if (cs->budget > 0 && cs->table_bytes > cs->budget)
@@ -1054,119 +1086,318 @@ rfm_customers_final(PG_FUNCTION_ARGS)
  * customer count and its result is capped at 1 GB.  clm.rfm_table reads
  * the orders itself (one SQL query through SPI, run as the caller, whose
  * rows come straight into the partitions), and keeps the partitions' tables
- * within the hash memory limit (work_mem * hash_mem_multiplier): when they
- * outgrow it, every table is written to a temporary file as one run and
- * emptied.  Afterwards each partition is rebuilt from its segments of all
- * runs, one partition (about 1/1024 of the customers) at a time, which is
- * how hash aggregation spills too.  Two passes over the customers follow:
- * the first gathers the values the thresholds are cut from (as
- * clm.rfm_thresholds does), the second scores every customer, names its
- * segment and puts the row into the function's tuplestore, which spills
- * beyond work_mem.
+ * within the hash memory limit (work_mem * hash_mem_multiplier) as hash
+ * aggregation does: when the tables outgrow it, partitions are spilled, the
+ * last first, until a quarter of the budget is free again.  A spilled
+ * partition's customers so far are written to a temporary file and its
+ * table freed; from then on its rows are not aggregated but written there
+ * too, in chunks, compactly encoded.  The partitions that were never
+ * spilled keep all their customers in memory.  Afterwards a spilled
+ * partition (about 1/1024 of the customers) is rebuilt from its customers
+ * and its rows, one partition at a time, and written back as customers
+ * only.  Two passes over the customers follow: the first gathers the
+ * values the thresholds are cut from (as clm.rfm_thresholds does), the
+ * second scores every customer, names its segment and puts the row into
+ * the function's tuplestore, which spills beyond work_mem.
  * ----------------------------------------------------------------------
  */
 
+/* a chunk of a spilled partition's rows: this header, then the rows */
+typedef struct RfmcChunk
+{
+	RfmcSpot	prev;			/* the partition's chunk before; fileno -1: none */
+	int32		nrows;
+	int32		nbytes;
+} RfmcChunk;
+
+/* the longest encoded row: what, uuid key, timestamp, numeric amount */
+#define RFMC_ROW_MAX_BYTES	(1 + 16 + 8 + 16 + 1 + 1 + 2 + 1)
+
+/*
+ * rfmc_spill_write, rfmc_spill_read, rfmc_spill_seek
+ *		Write to the end of the spill file, which is made on the first
+ *		write; read from it, which fails loudly on a short read; and seek
+ *		in it.
+ */
+static void
+rfmc_spill_write(RfmCustomers *cs, const void *ptr, size_t size, RfmcSpot *at)
+{
+	if (cs->spill == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cs->cxt);
+
+		cs->spill = BufFileCreateTemp(false);
+		MemoryContextSwitchTo(old);
+		BufFileTell(cs->spill, &cs->end.fileno, &cs->end.offset);
+	}
+	if (at)
+		*at = cs->end;
+	if (BufFileSeek(cs->spill, cs->end.fileno, cs->end.offset, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not seek in the temporary file of clm.rfm_table: %m")));
+	BufFileWrite(cs->spill, (void *) ptr, size);
+	BufFileTell(cs->spill, &cs->end.fileno, &cs->end.offset);
+}
+
+static void
+rfmc_spill_read(RfmCustomers *cs, void *ptr, size_t size)
+{
+	size_t		got = BufFileRead(cs->spill, ptr, size);
+
+	if (got != size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not read the temporary file of clm.rfm_table"),
+				 errdetail("Read %zu of %zu bytes.", got, size)));
+}
+
+static void
+rfmc_spill_seek(RfmCustomers *cs, RfmcSpot at)
+{
+	if (BufFileSeek(cs->spill, at.fileno, at.offset, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not seek in the temporary file of clm.rfm_table: %m")));
+}
+
+/*
+ * rfmc_write_table
+ *		Write a table's customers to the spill file as one segment.
+ */
+static RfmcSegment
+rfmc_write_table(RfmCustomers *cs, rfmc_hash *table)
+{
+	RfmcSegment seg;
+	rfmc_iterator it;
+	RfmCustomer *entry;
+	char		buf[64 * RFMC_ENTRY_SIZE];
+	int			n = 0;
+
+	seg.count = 0;
+	rfmc_spill_write(cs, NULL, 0, &seg.at);
+	rfmc_start_iterate(table, &it);
+	while ((entry = rfmc_iterate(table, &it)) != NULL)
+	{
+		memcpy(buf + n * RFMC_ENTRY_SIZE, &entry->key, sizeof(RfmcKey));
+		memcpy(buf + n * RFMC_ENTRY_SIZE + sizeof(RfmcKey), &entry->st, sizeof(RfmState));
+		if (++n == 64)
+		{
+			rfmc_spill_write(cs, buf, n * RFMC_ENTRY_SIZE, NULL);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		rfmc_spill_write(cs, buf, n * RFMC_ENTRY_SIZE, NULL);
+	seg.count = table->members;
+	return seg;
+}
+
+/*
+ * rfmc_encode_row, rfmc_decode_row
+ *		A buffered row in the spill file's form, and back: only what the
+ *		row needs (a bigint key is the low word, a row that does not count
+ *		has no timestamp or amount, a numeric amount its fields packed),
+ *		so that a spilled order takes about 40 bytes rather than the 64 of
+ *		a buffer slot.  The hash is computed again when the row is read.
+ */
+static inline char *
+rfmc_encode_row(char *p, const RfmcRow *row, int id_type)
+{
+	*p++ = (char) row->what;
+	if (id_type == RFMC_ID_UUID)
+	{
+		memcpy(p, &row->key.hi, sizeof(uint64));
+		p += sizeof(uint64);
+	}
+	memcpy(p, &row->key.lo, sizeof(uint64));
+	p += sizeof(uint64);
+	if (row->what == RFMC_ROW_ENTRY)
+		return p;
+	memcpy(p, &row->ts, sizeof(TimestampTz));
+	p += sizeof(TimestampTz);
+	if (row->what == RFMC_ROW_NUMERIC)
+	{
+		int16		dscale = (int16) row->amount.dec.dscale;
+
+		memcpy(p, &row->amount.dec.digits, sizeof(int128));
+		p += sizeof(int128);
+		*p++ = (char) row->amount.dec.frac_groups;
+		*p++ = (char) row->amount.dec.int_groups;
+		memcpy(p, &dscale, sizeof(int16));
+		p += sizeof(int16);
+		*p++ = (char) row->amount.dec.negative;
+	}
+	else
+	{
+		/* a double and a bigint alike: 8 bytes */
+		memcpy(p, &row->amount, sizeof(int64));
+		p += sizeof(int64);
+	}
+	return p;
+}
+
+static inline const char *
+rfmc_decode_row(const char *p, RfmcRow *row, int id_type)
+{
+	row->what = (unsigned char) *p++;
+	row->key.hi = 0;
+	if (id_type == RFMC_ID_UUID)
+	{
+		memcpy(&row->key.hi, p, sizeof(uint64));
+		p += sizeof(uint64);
+	}
+	memcpy(&row->key.lo, p, sizeof(uint64));
+	p += sizeof(uint64);
+	row->hash = rfmc_hash_key(row->key);
+	if (row->what == RFMC_ROW_ENTRY)
+		return p;
+	memcpy(&row->ts, p, sizeof(TimestampTz));
+	p += sizeof(TimestampTz);
+	if (row->what == RFMC_ROW_NUMERIC)
+	{
+		int16		dscale;
+
+		memcpy(&row->amount.dec.digits, p, sizeof(int128));
+		p += sizeof(int128);
+		row->amount.dec.frac_groups = (signed char) *p++;
+		row->amount.dec.int_groups = (signed char) *p++;
+		memcpy(&dscale, p, sizeof(int16));
+		p += sizeof(int16);
+		row->amount.dec.dscale = dscale;
+		row->amount.dec.negative = *p++ != 0;
+	}
+	else
+	{
+		memcpy(&row->amount, p, sizeof(int64));
+		p += sizeof(int64);
+	}
+	return p;
+}
+
+/*
+ * rfmc_write_chunk
+ *		Write a spilled partition's buffered rows as one chunk, linked to
+ *		the partition's chunk before.
+ */
+static void
+rfmc_write_chunk(RfmCustomers *cs, RfmcPart *part)
+{
+	RfmcChunk	hdr;
+	char	   *p = cs->chunk;
+	int			i;
+
+	if (part->nrows == 0)
+		return;
+	for (i = 0; i < part->nrows; i++)
+		p = rfmc_encode_row(p, &part->rows[i], cs->id_type);
+	hdr.prev = part->chunk;
+	hdr.nrows = part->nrows;
+	hdr.nbytes = (int32) (p - cs->chunk);
+	rfmc_spill_write(cs, &hdr, sizeof(hdr), &part->chunk);
+	rfmc_spill_write(cs, cs->chunk, hdr.nbytes, NULL);
+	part->nrows = 0;
+}
+
 /*
  * rfmc_spill
- *		Write every partition's table to the spill file as one run and free
- *		the tables.  Buffered rows stay; they go into the next tables.
+ *		Spill partitions, the last unspilled one first, until the tables
+ *		take at most three quarters of the budget: each one's customers go
+ *		to the spill file and its table is freed.  Its buffered rows stay,
+ *		to be written as its first chunk.  Which partitions spill does not
+ *		change the result, only where each customer's rows are added up.
  */
 static void
 rfmc_spill(RfmCustomers *cs)
 {
-	MemoryContext old = MemoryContextSwitchTo(cs->cxt);
-	RfmcSegment *seg;
 	int			p;
 
-	if (cs->spill == NULL)
-		cs->spill = BufFileCreateTemp(false);
-	if (cs->nruns == cs->maxruns)
+	if (cs->chunk == NULL)
 	{
-		cs->maxruns = cs->maxruns == 0 ? 8 : cs->maxruns * 2;
-		if (cs->runs == NULL)
-			cs->runs = palloc_extended((Size) cs->maxruns * RFMC_NPART * sizeof(RfmcSegment), MCXT_ALLOC_HUGE);
-		else
-			cs->runs = repalloc_huge(cs->runs, (Size) cs->maxruns * RFMC_NPART * sizeof(RfmcSegment));
+		cs->chunk = MemoryContextAlloc(cs->cxt, (Size) cs->buf_rows * RFMC_ROW_MAX_BYTES);
+		cs->decoded = MemoryContextAlloc(cs->cxt, (Size) cs->buf_rows * sizeof(RfmcRow));
 	}
-	seg = &cs->runs[(Size) cs->nruns * RFMC_NPART];
-	for (p = 0; p < RFMC_NPART; p++)
+	for (p = RFMC_NPART - 1 - cs->nspilled;
+		 p >= 0 && cs->table_bytes > cs->budget / 4 * 3;
+		 p--)
 	{
-		rfmc_hash  *table = cs->parts[p].table;
-		rfmc_iterator it;
-		RfmCustomer *entry;
+		RfmcPart   *part = &cs->parts[p];
 
-		BufFileTell(cs->spill, &seg[p].fileno, &seg[p].offset);
-		seg[p].count = 0;
-		if (table == NULL)
-			continue;
-		rfmc_start_iterate(table, &it);
-		while ((entry = rfmc_iterate(table, &it)) != NULL)
+		part->spilled = true;
+		part->chunk.fileno = -1;
+		cs->nspilled++;
+		if (part->table == NULL)
 		{
-			BufFileWrite(cs->spill, &entry->key, sizeof(RfmcKey));
-			BufFileWrite(cs->spill, &entry->st, sizeof(RfmState));
+			part->seg.count = 0;
+			continue;
 		}
-		seg[p].count = table->members;
-		rfmc_destroy(table);
-		cs->parts[p].table = NULL;
+		part->seg = rfmc_write_table(cs, part->table);
+		cs->table_bytes -= part->table->size * sizeof(RfmCustomer);
+		rfmc_destroy(part->table);
+		part->table = NULL;
 	}
-	cs->nruns++;
-	cs->table_bytes = 0;
-	MemoryContextSwitchTo(old);
 }
 
 /*
  * rfmc_load_partition
- *		A table holding partition p's customers, merged from its segments of
- *		every run (the caller destroys it).  A customer may be in many runs,
- *		so the table starts at the size of the largest segment, which it
- *		holds at least, and grows from there.
+ *		A table holding spilled partition p's customers (the caller
+ *		destroys it): its customers written when it was spilled, merged
+ *		with its chunks of rows.  The first time, the table is written back
+ *		as the partition's customers, so that loading it again reads one
+ *		entry per customer instead of every row.
  */
 static rfmc_hash *
 rfmc_load_partition(RfmCustomers *cs, int p)
 {
-	int64		largest = 16;
-	rfmc_hash  *table;
+	RfmcPart   *part = &cs->parts[p];
+	rfmc_hash  *table = rfmc_create(cs->cxt, Max(part->seg.count, 16), NULL);
 	char		buf[64 * RFMC_ENTRY_SIZE];
-	int			r;
+	int64		left = part->seg.count;
 
-	for (r = 0; r < cs->nruns; r++)
-		largest = Max(largest, cs->runs[(Size) r * RFMC_NPART + p].count);
-	table = rfmc_create(cs->cxt, largest, NULL);
-	for (r = 0; r < cs->nruns; r++)
+	if (left > 0)
+		rfmc_spill_seek(cs, part->seg.at);
+	while (left > 0)
 	{
-		const RfmcSegment *seg = &cs->runs[(Size) r * RFMC_NPART + p];
-		int64		left = seg->count;
+		int			n = (int) Min(left, 64);
+		int			i;
 
-		if (left == 0)
-			continue;
-		if (BufFileSeek(cs->spill, seg->fileno, seg->offset, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the temporary file of clm.rfm_table: %m")));
-		while (left > 0)
+		rfmc_spill_read(cs, buf, n * RFMC_ENTRY_SIZE);
+		for (i = 0; i < n; i++)
 		{
-			int			n = (int) Min(left, 64);
-			int			i;
+			RfmcKey		key;
+			RfmState	st;
 
-			size_t		got = BufFileRead(cs->spill, buf, n * RFMC_ENTRY_SIZE);
-
-			if (got != n * RFMC_ENTRY_SIZE)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("could not read the temporary file of clm.rfm_table"),
-						 errdetail("Read %zu of %zu bytes.", got, (size_t) n * RFMC_ENTRY_SIZE)));
-			for (i = 0; i < n; i++)
-			{
-				RfmcKey		key;
-				RfmState	st;
-
-				memcpy(&key, buf + i * RFMC_ENTRY_SIZE, sizeof(RfmcKey));
-				memcpy(&st, buf + i * RFMC_ENTRY_SIZE + sizeof(RfmcKey), sizeof(RfmState));
-				rfmc_merge_entry(table, key, &st);
-			}
-			left -= n;
+			memcpy(&key, buf + i * RFMC_ENTRY_SIZE, sizeof(RfmcKey));
+			memcpy(&st, buf + i * RFMC_ENTRY_SIZE + sizeof(RfmcKey), sizeof(RfmState));
+			rfmc_merge_entry(table, key, &st);
 		}
+		left -= n;
 	}
+
+	if (part->chunk.fileno < 0)
+		return table;
+	while (part->chunk.fileno >= 0)
+	{
+		RfmcChunk	hdr;
+		const char *q;
+		int			i;
+
+		rfmc_spill_seek(cs, part->chunk);
+		rfmc_spill_read(cs, &hdr, sizeof(hdr));
+		if (hdr.nrows <= 0 || hdr.nrows > cs->buf_rows ||
+			hdr.nbytes <= 0 || hdr.nbytes > cs->buf_rows * RFMC_ROW_MAX_BYTES)
+			elog(ERROR, "clm.rfm_table read a malformed chunk of its temporary file");
+		rfmc_spill_read(cs, cs->chunk, hdr.nbytes);
+		q = cs->chunk;
+		for (i = 0; i < hdr.nrows; i++)
+			q = rfmc_decode_row(q, &cs->decoded[i], cs->id_type);
+		if (q != cs->chunk + hdr.nbytes)
+			elog(ERROR, "clm.rfm_table read a malformed chunk of its temporary file");
+		rfmc_apply(table, cs->decoded, hdr.nrows);
+		part->chunk = hdr.prev;
+		CHECK_FOR_INTERRUPTS();
+	}
+	part->seg = rfmc_write_table(cs, table);
 	return table;
 }
 
@@ -1175,8 +1406,8 @@ typedef void (*RfmcVisitor) (const RfmcKey *key, const RfmState *st, void *arg);
 /*
  * rfmc_visit
  *		Call fn for every customer of a state whose rows have all been
- *		pushed: from the tables in memory, or, once anything was spilled,
- *		from the runs, one partition at a time.  May run more than once.
+ *		pushed and flushed: from the tables in memory, or from the spill
+ *		file, one spilled partition at a time.  May run more than once.
  */
 static void
 rfmc_visit(RfmCustomers *cs, RfmcVisitor fn, void *arg)
@@ -1185,7 +1416,8 @@ rfmc_visit(RfmCustomers *cs, RfmcVisitor fn, void *arg)
 
 	for (p = 0; p < RFMC_NPART; p++)
 	{
-		rfmc_hash  *table = cs->spill ? rfmc_load_partition(cs, p) : cs->parts[p].table;
+		bool		spilled = cs->parts[p].spilled;
+		rfmc_hash  *table = spilled ? rfmc_load_partition(cs, p) : cs->parts[p].table;
 		rfmc_iterator it;
 		RfmCustomer *entry;
 
@@ -1195,7 +1427,7 @@ rfmc_visit(RfmCustomers *cs, RfmcVisitor fn, void *arg)
 		rfmc_start_iterate(table, &it);
 		while ((entry = rfmc_iterate(table, &it)) != NULL)
 			fn(&entry->key, &entry->st, arg);
-		if (cs->spill)
+		if (spilled)
 			rfmc_destroy(table);
 	}
 }
@@ -1619,20 +1851,18 @@ rfm_table_common(FunctionCallInfo fcinfo, int id_type)
 					 (Size) RFMC_NPART * 64 * sizeof(RfmCustomer));
 
 	rfmt_scan(cs, PG_GETARG_OID(0), PG_GETARG_NAME(2), PG_GETARG_NAME(3), PG_GETARG_NAME(4));
+	cs->budget = 0;				/* the tables grow no more */
 	rfmc_flush_all(cs);
-	if (cs->spill)
-	{
-		rfmc_spill(cs);			/* everything into the runs */
-		elog(DEBUG1, "clm.rfm_table wrote %d runs of customers to a temporary file", cs->nruns);
-	}
-	cs->budget = 0;
+	if (cs->nspilled > 0)
+		elog(DEBUG1, "clm.rfm_table spilled %d of %d partitions to a temporary file",
+			 cs->nspilled, RFMC_NPART);
 
 	ps.cs = cs;
 	ps.rowcxt = AllocSetContextCreate(cxt, "clm.rfm_table row", ALLOCSET_SMALL_SIZES);
 	/* room for every customer when the count is known (nothing spilled) */
 	for (d = 0; d < RFM_DIMS; d++)
 	{
-		ps.cap[d] = cs->spill ? 1024 : Max(rfmc_count(cs), 1);
+		ps.cap[d] = cs->nspilled > 0 ? 1024 : Max(rfmc_count(cs), 1);
 		ps.vals[d] = palloc_extended(ps.cap[d] * sizeof(double), MCXT_ALLOC_HUGE);
 	}
 	rfmc_visit(cs, rfmt_gather, &ps);
