@@ -3,7 +3,7 @@
 # src/<area>/ holds the C code of one area together with the SQL source of
 # its objects.  The install script of the current version is built from those
 # SQL sources, in the order of SQL_SOURCES: an area may use the objects of the
-# areas before it (lifecycle, then RFM, CLV and analytics).
+# areas before it (lifecycle, then RFM, CLV, analytics and action).
 #
 # EXTVERSION is the version being developed (clm.control's default_version,
 # META.json's version and CHANGELOG's newest heading say the same; a test
@@ -17,7 +17,7 @@ EXTVERSION = 1.1
 MODULE_big = clm
 PGFILEDESC = "clm - customer lifecycle management"
 
-AREAS = common lifecycle rfm clv analytics
+AREAS = common lifecycle rfm clv analytics action
 
 OBJS = $(patsubst %.c,%.o,$(sort $(foreach a,$(AREAS),$(wildcard src/$(a)/*.c))))
 
@@ -47,7 +47,10 @@ SQL_SOURCES = \
 	src/analytics/churn_survival.sql \
 	src/analytics/lifecycle_kpis.sql \
 	src/analytics/stage_flow.sql \
-	src/analytics/customer_view.sql
+	src/analytics/customer_view.sql \
+	src/action/campaign.sql \
+	src/action/feed.sql \
+	src/action/erasure.sql
 
 # The install script of the current version, built; the frozen install
 # scripts of released versions and the upgrade scripts, kept in git.

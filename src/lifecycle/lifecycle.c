@@ -36,6 +36,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -94,6 +95,7 @@ typedef struct LcCache
 	SPIPlanPtr	policy_plan;
 	SPIPlanPtr	entered_plan;
 	SPIPlanPtr	latest_plan;	/* latest recorded change of a customer */
+	SPIPlanPtr	event_plan;		/* the feed's event; NULL: no feed (a 1.0 catalog) */
 	int			npolicies;
 	PolicyEntry policies[16];
 } LcCache;
@@ -457,6 +459,7 @@ clm_lc_load(Oid nsp)
 	lc.policy_plan = NULL;
 	lc.entered_plan = NULL;
 	lc.latest_plan = NULL;
+	lc.event_plan = NULL;
 	if (lc_cxt == NULL)
 	{
 		lc_cxt = AllocSetContextCreate(TopMemoryContext, "clm lifecycle cache",
@@ -519,7 +522,7 @@ clm_lc_load(Oid nsp)
 	argtypes[5] = NAMEOID;
 	lc.history_plan = SPI_prepare(psprintf("INSERT INTO %s.stage_history "
 										   "(relation, customer_key, from_stage, to_stage, changed_at, changed_by) "
-										   "VALUES ($1, $2, $3, $4, $5, $6)", lc.nspname),
+										   "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", lc.nspname),
 								  6, argtypes);
 	if (lc.history_plan == NULL)
 		elog(ERROR, "preparing the clm history insert failed: %s",
@@ -560,6 +563,33 @@ clm_lc_load(Oid nsp)
 		elog(ERROR, "preparing the clm latest stage lookup failed: %s",
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(lc.latest_plan);
+
+	/*
+	 * The feed's event, written while a consumer exists (src/action/feed.sql
+	 * explains the position).  A catalog of a version without the feed has
+	 * no clm.stage_event: then there is no feed.
+	 */
+	if (OidIsValid(get_relname_relid("stage_event", nsp)))
+	{
+		Oid			etypes[7] = {REGCLASSOID, TEXTOID, lc.stage_type, lc.stage_type,
+		TIMESTAMPTZOID, INT8OID, BOOLOID};
+
+		lc.event_plan = SPI_prepare(psprintf("INSERT INTO %1$s.stage_event "
+											 "(position, relation, customer_key, from_stage, to_stage, "
+											 "changed_at, history_id, withdrawal) "
+											 "SELECT GREATEST(pg_catalog.pg_current_xact_id(), "
+											 "(SELECT pg_catalog.max(e.position) FROM %1$s.stage_event e "
+											 "WHERE e.relation OPERATOR(pg_catalog.=) $1 "
+											 "AND e.customer_key OPERATOR(pg_catalog.=) $2)), "
+											 "$1, $2, $3, $4, $5, $6, $7 "
+											 "WHERE EXISTS (SELECT FROM %1$s.feed_consumer)",
+											 lc.nspname),
+									7, etypes);
+		if (lc.event_plan == NULL)
+			elog(ERROR, "preparing the clm feed event failed: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(lc.event_plan);
+	}
 
 	lc_switch_back(save_userid, save_sec);
 
@@ -775,8 +805,45 @@ lc_cached_policy(Oid nsp, const char *name)
 }
 
 /*
+ * lc_feed_event
+ *		Record a stage change in the feed, as the tables' owner, if the feed
+ *		has a consumer; and then wake the consumers (NOTIFY clm_stage_feed,
+ *		delivered when this transaction commits).
+ */
+static void
+lc_feed_event(Oid relid, const char *customer_key, Oid from, Oid to,
+			  TimestampTz changed_at, int64 history_id, bool withdrawal)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	if (lc.event_plan == NULL)
+		return;
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetTextDatum(customer_key);
+	values[2] = ObjectIdGetDatum(from);
+	if (!OidIsValid(from))
+		nulls[2] = 'n';
+	values[3] = ObjectIdGetDatum(to);
+	values[4] = TimestampTzGetDatum(changed_at);
+	values[5] = Int64GetDatum(history_id);
+	values[6] = BoolGetDatum(withdrawal);
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_plan(lc.event_plan, values, nulls, false, 0);
+	lc_switch_back(save_userid, save_sec);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "writing clm.stage_event failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+		Async_Notify("clm_stage_feed", NULL);
+}
+
+/*
  * clm_lc_record
- *		Append one row to clm.stage_history, as the table's owner.
+ *		Append one row to clm.stage_history, as the table's owner, and the
+ *		change to the feed.
  */
 void
 clm_lc_record(Oid relid, const char *customer_key,
@@ -788,6 +855,8 @@ clm_lc_record(Oid relid, const char *customer_key,
 	int			save_sec;
 	int			ret;
 	NameData	who;
+	int64		history_id;
+	bool		isnull;
 
 	namestrcpy(&who, GetUserNameFromId(changed_by, false));
 	values[0] = ObjectIdGetDatum(relid);
@@ -802,8 +871,32 @@ clm_lc_record(Oid relid, const char *customer_key,
 	lc_switch_to_owner(&save_userid, &save_sec);
 	ret = SPI_execute_plan(lc.history_plan, values, nulls, false, 0);
 	lc_switch_back(save_userid, save_sec);
-	if (ret != SPI_OK_INSERT)
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "writing clm.stage_history failed: %s", SPI_result_code_string(ret));
+	history_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	lc_feed_event(relid, customer_key, from, to, changed_at, history_id, false);
+}
+
+/*
+ * clm_lc_execute_as_owner
+ *		Run one of clm's fixed, schema-qualified statements on its own tables
+ *		as their owner (see lc_switch_to_owner), with parameters; returns
+ *		the SPI result.  For clm.forget_customer, which removes what clm
+ *		keeps about a customer from tables ordinary roles cannot write, once
+ *		it has checked the caller's right to delete that customer.
+ */
+int
+clm_lc_execute_as_owner(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	lc_switch_to_owner(&save_userid, &save_sec);
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	lc_switch_back(save_userid, save_sec);
+	return ret;
 }
 
 /*
@@ -1583,6 +1676,7 @@ clm_lc_withdrawn(Oid relid, Oid logical_relid,
 {
 	Oid			types[5] = {INT8OID, REGCLASSOID, TEXTOID, lc.stage_type, lc.stage_type};
 	Datum		vals[5];
+	int64		withdrawn;
 	Oid			save_userid;
 	int			save_sec;
 	int			ret;
@@ -1600,19 +1694,24 @@ clm_lc_withdrawn(Oid relid, Oid logical_relid,
 										 "AND h.relation OPERATOR(pg_catalog.=) $2 "
 										 "AND h.customer_key OPERATOR(pg_catalog.=) $3 "
 										 "AND h.from_stage OPERATOR(pg_catalog.=) $4 "
-										 "AND h.to_stage OPERATOR(pg_catalog.=) $5",
+										 "AND h.to_stage OPERATOR(pg_catalog.=) $5 "
+										 "RETURNING h.id",
 										 lc.nspname),
 								5, types, vals, NULL, false, 0);
 	lc_switch_back(save_userid, save_sec);
-	if (ret != SPI_OK_DELETE)
+	if (ret != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "withdrawing a clm.stage_history row failed: %s",
 			 SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 		return false;			/* another row (a nested UPDATE): a plain change */
+	SPI_freetuptable(SPI_tuptable);
+	withdrawn = lc_handoff.withdraw;
 	lc_handoff.relid = InvalidOid;	/* used up; the caller restores it */
 	lc_handoff.withdraw = 0;
 	if (!clm_lc_stage_entered_at(logical_relid, customer_key, since))
 		*since = GetCurrentTransactionStartTimestamp();
+	/* the feed hears of it: the customer moves back from the lapse */
+	lc_feed_event(logical_relid, customer_key, to, from, *since, withdrawn, true);
 	return true;
 }
 

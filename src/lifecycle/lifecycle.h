@@ -56,6 +56,9 @@ extern ClmStage clm_lc_stage_of(Oid enumval);
 extern const char *clm_lc_stage_name(Oid enumval);
 extern const char *clm_lc_nspname(void);
 
+/* Run a fixed statement on clm's tables as their owner (after clm_lc_load). */
+extern int	clm_lc_execute_as_owner(const char *sql, int nargs, Oid *types, Datum *values);
+
 /* Whether the rules allow from -> to (from = InvalidOid: first stage). */
 extern bool clm_lc_allowed(Oid from, Oid to);
 

@@ -1,0 +1,157 @@
+--
+-- action_erasure: clm.forget_customer erases one customer from everything
+-- clm keeps (stage history, campaign memberships, customer views) and
+-- nothing else; it needs DELETE on the customers table and the customer's
+-- own rows gone, and is all or nothing.  clm.purge_history removes old
+-- stage changes but each customer's latest.
+--
+\set VERBOSITY default
+SET timezone = 'UTC';
+CREATE SCHEMA er;
+CREATE TABLE er.customers (id text PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON er.customers
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+CREATE TABLE er.orders (customer_id text REFERENCES er.customers, ordered_at timestamptz, amount numeric);
+CREATE TRIGGER stage_on_order AFTER INSERT ON er.orders
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('er.customers', 'customer_id', 'status', 'ordered_at');
+-- the feed records the changes too
+SELECT name FROM clm.feed_subscribe('er_feed');
+-- 30 customers, among them 'erase-me-7f3a', each with 1 to 6 orders
+INSERT INTO er.customers (id, status, since)
+SELECT CASE WHEN i = 7 THEN 'erase-me-7f3a' ELSE 'c' || i END, 'prospect', '2025-01-01'
+FROM generate_series(1, 30) i;
+INSERT INTO er.orders
+SELECT CASE WHEN i = 7 THEN 'erase-me-7f3a' ELSE 'c' || i END,
+       timestamptz '2025-02-01' + (i * 3 + k * 17) * interval '1 day', 10 * k
+FROM generate_series(1, 30) i, generate_series(1, 1 + i % 6) k;
+SELECT clm.create_customer_view('er.cv', 'er.orders', 'customer_id', 'ordered_at', 'amount', as_of => '2025-12-01');
+SELECT name FROM clm.create_campaign('er_winback', 'er.customers', 'er.orders', 0.5, '2025-06-01');
+SELECT count(*) AS enrolled FROM (SELECT clm.campaign_enroll('er_winback', id) FROM er.customers) e;
+
+-- what clm holds about the customer, and about the others
+CREATE TABLE er.before AS
+SELECT (SELECT count(*) FROM clm.stage_history WHERE relation = 'er.customers'::regclass
+         AND customer_key = 'erase-me-7f3a') AS history,
+       (SELECT count(*) FROM clm.stage_history WHERE relation = 'er.customers'::regclass
+         AND customer_key <> 'erase-me-7f3a') AS others_history,
+       (SELECT count(*) FROM clm.campaign_member WHERE customer_key <> 'erase-me-7f3a') AS others_members,
+       (SELECT count(*) FROM clm.stage_event WHERE customer_key <> 'erase-me-7f3a') AS others_events,
+       (SELECT count(*) FROM er.cv WHERE customer_key <> 'erase-me-7f3a') AS others_in_view,
+       (SELECT md5(string_agg(h::text, ',' ORDER BY h.id)) FROM clm.stage_history AS h
+         WHERE customer_key <> 'erase-me-7f3a') AS others_digest;
+SELECT history > 0 AS has_history, others_history > 0 AS others_have_history,
+       (SELECT count(*) FROM clm.stage_event WHERE customer_key = 'erase-me-7f3a') = history AS has_events,
+       (SELECT count(*) FROM er.cv WHERE customer_key = 'erase-me-7f3a') AS in_view
+FROM er.before;
+
+-- the customer is still in the table: refused, nothing removed
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+SELECT count(*) = (SELECT history FROM er.before) AS history_kept
+FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
+
+-- a role that may read but not delete the customers
+CREATE ROLE regress_erasure_reader;
+CREATE ROLE regress_erasure_deleter;
+GRANT USAGE ON SCHEMA er TO regress_erasure_reader, regress_erasure_deleter;
+GRANT SELECT ON er.customers, er.orders, er.cv TO regress_erasure_reader, regress_erasure_deleter;
+GRANT DELETE ON er.customers, er.orders TO regress_erasure_deleter;
+SET ROLE regress_erasure_reader;
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+SELECT clm.purge_history('er.customers', '1 year');
+-- nor may it write clm's tables itself
+DELETE FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
+RESET ROLE;
+
+-- a role that may delete the customer, but does not own the customer view
+-- that shows it: the refresh is refused and nothing is removed
+SET ROLE regress_erasure_deleter;
+BEGIN;
+DELETE FROM er.orders WHERE customer_id = 'erase-me-7f3a';
+DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+ROLLBACK;
+RESET ROLE;
+
+-- the orders still there: the customer view would show it again
+BEGIN;
+ALTER TABLE er.orders DROP CONSTRAINT orders_customer_id_fkey;
+DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+ROLLBACK;
+
+-- the erasure: the customer's rows first, then what clm keeps
+BEGIN;
+DELETE FROM er.orders WHERE customer_id = 'erase-me-7f3a';
+DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
+SELECT what, removed = (SELECT history FROM er.before) AS as_many_as_history, removed > 0 AS removed_some
+FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+COMMIT;
+
+-- no table or materialized view of clm, and no customer view, holds the key
+CREATE FUNCTION er.holding(key text) RETURNS TABLE (relation text, rows bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r regclass;
+BEGIN
+    FOR r IN
+        SELECT c.oid FROM pg_class c
+         WHERE (c.relnamespace = 'clm'::regnamespace AND c.relkind IN ('r', 'm'))
+            OR c.oid IN (SELECT format('%I.%I', v.view_schema, v.view_name)::regclass FROM clm.customer_view v)
+    LOOP
+        relation := r::text;
+        EXECUTE format('SELECT count(*) FROM %s AS t WHERE strpos(t::text, $1) > 0', r) INTO rows USING key;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+SELECT count(*) AS relations_searched, sum(rows) AS rows_holding_the_key FROM er.holding('erase-me-7f3a');
+-- the search finds other customers' keys, so it would find this one
+SELECT sum(rows) > 0 AS finds_another_key FROM er.holding('c13');
+
+-- the other customers are untouched
+SELECT (SELECT count(*) FROM clm.stage_history WHERE relation = 'er.customers'::regclass) = b.others_history AS others_history,
+       (SELECT count(*) FROM clm.campaign_member) = b.others_members AS others_members,
+       (SELECT count(*) FROM clm.stage_event) = b.others_events AS others_events,
+       (SELECT count(*) FROM er.cv) = b.others_in_view AS others_in_view,
+       (SELECT md5(string_agg(h::text, ',' ORDER BY h.id)) FROM clm.stage_history AS h) = b.others_digest AS history_unchanged
+FROM er.before AS b;
+
+-- erasing again removes nothing
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+
+-- bad input
+SELECT * FROM clm.forget_customer(NULL, 'x');
+SELECT * FROM clm.forget_customer('er.customers', NULL);
+SELECT * FROM clm.forget_customer('er.cv', 'x');
+SELECT * FROM clm.forget_customer(99999999::oid::regclass, 'x');
+
+-- retention: changes before now() - older_than go, but each customer's
+-- latest stays
+CREATE TABLE er.old (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON er.old
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+INSERT INTO er.old VALUES (1, 'prospect', '2019-01-01'), (2, 'prospect', '2019-01-01');
+UPDATE er.old SET status = 'lead', since = '2020-01-01';
+UPDATE er.old SET status = 'first_purchase', since = '2021-01-01' WHERE id = 1;
+UPDATE er.old SET status = 'repeat', since = now() - interval '1 day' WHERE id = 1;
+SELECT customer_key, to_stage, changed_at < now() - interval '1 year' AS older
+FROM clm.stage_history WHERE relation = 'er.old'::regclass ORDER BY customer_key, id;
+SELECT clm.purge_history('er.old', '1 year') AS removed;
+SELECT customer_key, to_stage FROM clm.stage_history WHERE relation = 'er.old'::regclass ORDER BY customer_key, id;
+-- the other table's history is untouched
+SELECT count(*) = (SELECT others_history FROM er.before) AS untouched
+FROM clm.stage_history WHERE relation = 'er.customers'::regclass;
+SELECT clm.purge_history('er.old', '1 year') AS removed_again;
+SELECT clm.purge_history('er.old', '0 days');
+SELECT clm.purge_history('er.old', '-1 year');
+SELECT clm.purge_history('er.old', NULL);
+SELECT clm.purge_history(NULL, '1 year');
+
+DROP FUNCTION er.holding(text);
+SELECT clm.feed_unsubscribe('er_feed');
+SELECT clm.feed_purge() > 0 AS purged;
+SELECT clm.drop_customer_view('er.cv');
+DELETE FROM clm.campaign WHERE name = 'er_winback';
+REVOKE ALL ON SCHEMA er FROM regress_erasure_reader, regress_erasure_deleter;
+REVOKE ALL ON er.customers, er.orders FROM regress_erasure_reader, regress_erasure_deleter;
+DROP ROLE regress_erasure_reader, regress_erasure_deleter;
+DROP SCHEMA er CASCADE;

@@ -1,0 +1,225 @@
+/*-------------------------------------------------------------------------
+ *
+ * erasure.c
+ *	  clm._forget_records: the part of clm.forget_customer (erasure on
+ *	  request) that removes what clm keeps about one customer in its own
+ *	  tables, which ordinary roles cannot write.
+ *
+ * The right to delete a customer is the right to DELETE from the customers
+ * table.  The check is made here, as the calling role, before anything is
+ * removed; the removal itself then runs as the owner of clm's tables, the
+ * way clm's triggers write the history.  Only fixed statements run under
+ * that identity.
+ *
+ * IDENTIFICATION
+ *	  src/action/erasure.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "clm.h"
+#include "compat.h"
+#include "../lifecycle/lifecycle.h"
+
+PG_FUNCTION_INFO_V1(clm_forget_records);
+PG_FUNCTION_INFO_V1(clm_purge_history);
+
+/*
+ * forget_check_rights
+ *		The calling role must be able to delete the table's customers:
+ *		USAGE on its schema and DELETE on it.  A dropped table (an OID left
+ *		in a regclass) is an error of its own.
+ */
+static void
+forget_check_rights(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	char	   *name;
+	Oid			nspid;
+	char		relkind;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the customers table the history was recorded for.")));
+	form = (Form_pg_class) GETSTRUCT(tup);
+	name = pstrdup(NameStr(form->relname));
+	nspid = form->relnamespace;
+	relkind = form->relkind;
+	ReleaseSysCache(tup);
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+		relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", name),
+				 errhint("Pass the customers table the history was recorded for.")));
+	if (clm_namespace_aclcheck(nspid, GetUserId(), ACL_USAGE) != ACLCHECK_OK ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to erase customers of table %s",
+						quote_qualified_identifier(get_namespace_name(nspid), name)),
+				 errdetail("Erasing a customer needs the right to delete it: DELETE on the table and USAGE on its schema."),
+				 errhint("Ask the table's owner, or run it as a role that may delete the customers.")));
+}
+
+/*
+ * forget_delete
+ *		Run one of the fixed DELETEs as the owner of clm's tables and
+ *		return how many rows it removed.
+ */
+static int64
+forget_delete(const char *sql, Oid relid, Oid argtype, Datum arg)
+{
+	Oid			types[2] = {REGCLASSOID, argtype};
+	Datum		values[2];
+	int			ret;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = arg;
+	ret = clm_lc_execute_as_owner(sql, 2, types, values);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "clm.forget_customer: \"%s\" failed: %s", sql, SPI_result_code_string(ret));
+	return (int64) SPI_processed;
+}
+
+/*
+ * clm_forget_records
+ *		SQL: clm._forget_records(customers regclass, customer_key text)
+ *		RETURNS TABLE (what text, removed bigint).  Removes the customer's
+ *		stage history, feed events and campaign memberships; one row per
+ *		table with the count.
+ */
+Datum
+clm_forget_records(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid;
+	text	   *key;
+	const char *nsp;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int64		history,
+				events,
+				members;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("customers table and customer key must not be null"),
+				 errhint("Pass the customers table and the customer's key as text, as clm.stage_history keeps it.")));
+	relid = PG_GETARG_OID(0);
+	key = PG_GETARG_TEXT_P(1);
+	forget_check_rights(relid);
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
+	nsp = clm_lc_nspname();	/* quoted */
+
+	history = forget_delete(psprintf("DELETE FROM %s.stage_history AS h "
+									 "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
+									 "AND h.customer_key OPERATOR(pg_catalog.=) $2", nsp),
+							relid, TEXTOID, PointerGetDatum(key));
+	events = forget_delete(psprintf("DELETE FROM %s.stage_event AS e "
+									"WHERE e.relation OPERATOR(pg_catalog.=) $1 "
+									"AND e.customer_key OPERATOR(pg_catalog.=) $2", nsp),
+						   relid, TEXTOID, PointerGetDatum(key));
+	members = forget_delete(psprintf("DELETE FROM %s.campaign_member AS m "
+									 "USING %s.campaign AS c "
+									 "WHERE c.name OPERATOR(pg_catalog.=) m.campaign "
+									 "AND c.customers OPERATOR(pg_catalog.=) $1 "
+									 "AND m.customer_key OPERATOR(pg_catalog.=) $2", nsp, nsp),
+							relid, TEXTOID, PointerGetDatum(key));
+	SPI_finish();
+
+	values[0] = CStringGetTextDatum("clm.stage_history");
+	values[1] = Int64GetDatum(history);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	values[0] = CStringGetTextDatum("clm.stage_event");
+	values[1] = Int64GetDatum(events);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	values[0] = CStringGetTextDatum("clm.campaign_member");
+	values[1] = Int64GetDatum(members);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/*
+ * clm_purge_history
+ *		SQL: clm.purge_history(customers regclass, older_than interval)
+ *		RETURNS bigint.  Retention: removes the table's feed events recorded
+ *		before now() - older_than, delivered or not, and its stage changes
+ *		dated (changed_at) before then, except each customer's latest
+ *		change, which says when its current stage began (the triggers read
+ *		it).  Returns the number of rows removed.
+ */
+Datum
+clm_purge_history(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Interval   *older_than;
+	TimestampTz cutoff;
+	int64		removed;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("customers table and retention interval must not be null"),
+				 errhint("Pass the customers table and how long to keep its history, for example interval '3 years'.")));
+	relid = PG_GETARG_OID(0);
+	older_than = PG_GETARG_INTERVAL_P(1);
+	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+													 IntervalPGetDatum(older_than)));
+	if (!(cutoff < GetCurrentTransactionStartTimestamp()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention interval must be positive"),
+				 errdetail("It was given as %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(older_than)))),
+				 errhint("Pass how long to keep the history, for example interval '3 years'.")));
+	forget_check_rights(relid);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
+	removed = forget_delete(psprintf("DELETE FROM %s.stage_event AS e "
+									 "WHERE e.relation OPERATOR(pg_catalog.=) $1 "
+									 "AND e.recorded_at OPERATOR(pg_catalog.<) $2",
+									 clm_lc_nspname()),
+							relid, TIMESTAMPTZOID, TimestampTzGetDatum(cutoff));
+	removed += forget_delete(psprintf("DELETE FROM %1$s.stage_history AS h "
+									 "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
+									 "AND h.changed_at OPERATOR(pg_catalog.<) $2 "
+									 "AND EXISTS (SELECT FROM %1$s.stage_history AS l "
+									 "WHERE l.relation OPERATOR(pg_catalog.=) h.relation "
+									 "AND l.customer_key OPERATOR(pg_catalog.=) h.customer_key "
+									 "AND (l.changed_at OPERATOR(pg_catalog.>) h.changed_at "
+									 "OR (l.changed_at OPERATOR(pg_catalog.=) h.changed_at "
+									 "AND l.id OPERATOR(pg_catalog.>) h.id)))",
+									 clm_lc_nspname()),
+							relid, TIMESTAMPTZOID, TimestampTzGetDatum(cutoff));
+	SPI_finish();
+	PG_RETURN_INT64(removed);
+}

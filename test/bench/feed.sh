@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# test/bench/feed.sh: what the stage-change feed costs the order writers.
+# pgbench, 4 clients, single-row INSERT transactions into an orders table
+# with clm.stage_on_order (+ clm.stage_guard on the customers), in two
+# variants, interleaved run by run:
+#   off   no feed consumer: stage changes go to the history only
+#   on    a consumer subscribed, and test/t/082_feed_consumer.py reading
+#         and acknowledging the events while the writers run
+#
+#   test/bench/feed.sh [seconds per run] [runs] [customers]
+#
+# Prints the median tps of each variant, the ratio on / off, and how many
+# events the consumer handled.  A benchmark, not a test: it asserts
+# nothing.
+
+set -euo pipefail
+. "$(dirname "$0")/../lib/pgenv.sh"
+. "$(dirname "$0")/../lib/pgroot.sh"
+# CLM_PG_MAJOR=17 runs the benchmark on PostgreSQL 17, inside its Debian root
+clm_enter_root "$PG_MAJOR" "$(realpath "$0")" "$@"
+cd "$CLM_ROOT"
+
+secs=${1:-10}
+runs=${2:-5}
+ncust=${3:-20000}
+clm_bench_start feed 54873 shared_buffers=256MB max_wal_size=4GB
+dir=$BENCH_DIR
+psql() { "$CLM_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
+
+psql -v ncust="$ncust" <<'SQL'
+CREATE EXTENSION clm;
+CREATE SCHEMA b;
+CREATE TABLE b.customers (id bigint PRIMARY KEY, status clm.lifecycle_stage, status_since timestamptz);
+CREATE TABLE b.orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                       customer_id bigint NOT NULL REFERENCES b.customers,
+                       ordered_at timestamptz NOT NULL, amount numeric(12,2) NOT NULL);
+CREATE INDEX ON b.orders (customer_id, ordered_at);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON b.customers
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'status_since');
+CREATE TRIGGER stage_on_order AFTER INSERT ON b.orders
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('b.customers', 'customer_id', 'status', 'ordered_at');
+-- new customers: their first orders move them (first_purchase, repeat), so
+-- a good share of the orders make a stage change, each an event
+INSERT INTO b.customers SELECT g, 'prospect', now() - interval '30 days' FROM generate_series(1, :ncust) g;
+VACUUM ANALYZE;
+SQL
+
+cat >"$dir/order.sql" <<EOF
+\set c random(1, $ncust)
+INSERT INTO b.orders (customer_id, ordered_at, amount) VALUES (:c, now(), 10);
+EOF
+[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"/*.sql
+connstr="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
+
+# tps of one pgbench run
+run() {
+    clm_as_pg "$CLM_BINDIR/pgbench" -n -c 4 -j 2 -T "$secs" -f "$dir/order.sql" \
+        -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>&1 |
+        sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+: >"$dir/off.tps"
+: >"$dir/on.tps"
+: >"$dir/events.txt"
+for r in $(seq 1 "$runs"); do
+    run >>"$dir/off.tps"
+    psql -c "SELECT clm.feed_subscribe('bench')" >/dev/null
+    rm -f "$dir/stop"
+    python3 test/t/082_feed_consumer.py "$connstr" bench "$dir/events.txt" "$dir/stop" &
+    consumer=$!
+    run >>"$dir/on.tps"
+    touch "$dir/stop"
+    wait "$consumer"
+    psql -c "SELECT clm.feed_unsubscribe('bench')" >/dev/null
+done
+off=$(median <"$dir/off.tps")
+on=$(median <"$dir/on.tps")
+events=$(grep -c '|' "$dir/events.txt" || true)
+changes=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b.customers'::regclass")
+
+echo
+echo "order-insert throughput, pgbench -c 4 -j 2, ${secs} s per run, median of $runs runs ($ncust customers)"
+printf '  %-50s %10.1f tps\n' "feed off (no consumer)" "$off"
+printf '  %-50s %10.1f tps\n' "feed on, a consumer reading and acknowledging" "$on"
+awk -v a="$on" -v b="$off" 'BEGIN { printf "  ratio on / off: %.3f\n", a / b }'
+echo "  all runs (tps): off $(tr '\n' ' ' <"$dir/off.tps")| on $(tr '\n' ' ' <"$dir/on.tps")"
+echo "  events the consumer handled: $events; stage changes in the history over all runs: $changes"
