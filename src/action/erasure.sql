@@ -70,6 +70,11 @@ BEGIN
                        label)
             INTO n USING customer_key;
         CONTINUE WHEN n = 0;
+        IF NOT @extschema@._customer_view_owned(v.view_schema, v.view_name) THEN
+            RAISE EXCEPTION 'customer view % shows customer %, and only its owner may refresh it', label, customer_key
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Erase the customer as a role that owns the customer views showing it, or have their owner do it.';
+        END IF;
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', label);
         EXECUTE format('SELECT EXISTS (SELECT FROM %s AS c WHERE c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1)',
                        label)
