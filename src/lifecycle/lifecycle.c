@@ -805,10 +805,21 @@ lc_cached_policy(Oid nsp, const char *name)
 }
 
 /*
+ * A session announces new events at most this often.  NOTIFY is a wake-up
+ * call, not the feed: every notifying commit takes a cluster-wide lock and
+ * signals every listener, which at thousands of stage changes a second
+ * costs the writers more than the events themselves.  A consumer woken by
+ * one notification reads everything there is, and polls with a timeout as
+ * well (doc/action.md).
+ */
+#define LC_FEED_NOTIFY_INTERVAL_MS	100
+
+/*
  * lc_feed_event
  *		Record a stage change in the feed, as the tables' owner, if the feed
  *		has a consumer; and then wake the consumers (NOTIFY clm_stage_feed,
- *		delivered when this transaction commits).
+ *		delivered when this transaction commits), unless this session did
+ *		so less than LC_FEED_NOTIFY_INTERVAL_MS ago.
  */
 static void
 lc_feed_event(Oid relid, const char *customer_key, Oid from, Oid to,
@@ -837,7 +848,16 @@ lc_feed_event(Oid relid, const char *customer_key, Oid from, Oid to,
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "writing clm.stage_event failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed > 0)
+	{
+		static TimestampTz last_notify = 0;
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (!TimestampDifferenceExceeds(last_notify, now, LC_FEED_NOTIFY_INTERVAL_MS - 1) &&
+			last_notify <= now)
+			return;
 		Async_Notify("clm_stage_feed", NULL);
+		last_notify = now;
+	}
 }
 
 /*

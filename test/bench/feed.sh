@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # test/bench/feed.sh: what the stage-change feed costs the order writers.
 # pgbench, 4 clients, single-row INSERT transactions into an orders table
-# with clm.stage_on_order (+ clm.stage_guard on the customers), in two
-# variants, interleaved run by run:
+# with clm.stage_on_order (+ clm.stage_guard on the customers), each run on
+# new customers, in two variants, interleaved run by run:
 #   off   no feed consumer: stage changes go to the history only
+#   sub   a consumer subscribed but not reading: the events are written
+#         and announced, nobody listens
 #   on    a consumer subscribed, and test/t/082_feed_consumer.py reading
-#         and acknowledging the events while the writers run
+#         and acknowledging the events while the writers run (on this
+#         machine it shares the cores with the writers)
 #
 #   test/bench/feed.sh [seconds per run] [runs] [customers]
 #
@@ -39,50 +42,66 @@ CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON b.customers
     FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'status_since');
 CREATE TRIGGER stage_on_order AFTER INSERT ON b.orders
     FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('b.customers', 'customer_id', 'status', 'ordered_at');
--- new customers: their first orders move them (first_purchase, repeat), so
--- a good share of the orders make a stage change, each an event
-INSERT INTO b.customers SELECT g, 'prospect', now() - interval '30 days' FROM generate_series(1, :ncust) g;
-VACUUM ANALYZE;
 SQL
 
+# Each run gets customers of its own, all new (prospects): their first
+# orders move them (first_purchase, repeat), so a good share of the orders
+# make a stage change, each an event when the feed is on, and every run
+# does the same work.
 cat >"$dir/order.sql" <<EOF
-\set c random(1, $ncust)
+\set c random(1, $ncust) + :base
 INSERT INTO b.orders (customer_id, ordered_at, amount) VALUES (:c, now(), 10);
 EOF
+new_customers() {
+    psql -c "INSERT INTO b.customers SELECT $1 + g, 'prospect', now() - interval '30 days'
+             FROM generate_series(1, $ncust) g" -c "VACUUM ANALYZE b.customers" >/dev/null
+}
 [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"/*.sql
 connstr="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
 
-# tps of one pgbench run
+# tps of one pgbench run, on the customers from $1 + 1 on
 run() {
-    clm_as_pg "$CLM_BINDIR/pgbench" -n -c 4 -j 2 -T "$secs" -f "$dir/order.sql" \
+    new_customers "$1"
+    clm_as_pg "$CLM_BINDIR/pgbench" -n -c 4 -j 2 -T "$secs" -D base="$1" -f "$dir/order.sql" \
         -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>&1 |
         sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 : >"$dir/off.tps"
+: >"$dir/sub.tps"
 : >"$dir/on.tps"
 : >"$dir/events.txt"
+base=0
 for r in $(seq 1 "$runs"); do
-    run >>"$dir/off.tps"
+    run "$base" >>"$dir/off.tps"
+    base=$((base + ncust))
     psql -c "SELECT clm.feed_subscribe('bench')" >/dev/null
+    run "$base" >>"$dir/sub.tps"
+    base=$((base + ncust))
+    psql -c "SELECT clm.feed_seek('bench', pg_snapshot_xmin(pg_current_snapshot()))" >/dev/null
     rm -f "$dir/stop"
-    python3 test/t/082_feed_consumer.py "$connstr" bench "$dir/events.txt" "$dir/stop" &
+    /usr/bin/python3 test/t/082_feed_consumer.py "$connstr" bench "$dir/events.txt" "$dir/stop" &
     consumer=$!
-    run >>"$dir/on.tps"
+    run "$base" >>"$dir/on.tps"
+    base=$((base + ncust))
     touch "$dir/stop"
     wait "$consumer"
     psql -c "SELECT clm.feed_unsubscribe('bench')" >/dev/null
 done
 off=$(median <"$dir/off.tps")
+sub=$(median <"$dir/sub.tps")
 on=$(median <"$dir/on.tps")
 events=$(grep -c '|' "$dir/events.txt" || true)
-changes=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b.customers'::regclass")
+changes=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b.customers'::regclass AND from_stage IS NOT NULL")
+orders=$(psql -Atc "SELECT count(*) FROM b.orders")
 
 echo
 echo "order-insert throughput, pgbench -c 4 -j 2, ${secs} s per run, median of $runs runs ($ncust customers)"
 printf '  %-50s %10.1f tps\n' "feed off (no consumer)" "$off"
+printf '  %-50s %10.1f tps\n' "feed on, consumer subscribed, not reading" "$sub"
 printf '  %-50s %10.1f tps\n' "feed on, a consumer reading and acknowledging" "$on"
-awk -v a="$on" -v b="$off" 'BEGIN { printf "  ratio on / off: %.3f\n", a / b }'
-echo "  all runs (tps): off $(tr '\n' ' ' <"$dir/off.tps")| on $(tr '\n' ' ' <"$dir/on.tps")"
-echo "  events the consumer handled: $events; stage changes in the history over all runs: $changes"
+awk -v a="$sub" -v b="$off" 'BEGIN { printf "  ratio subscribed / off: %.3f\n", a / b }'
+awk -v a="$on" -v b="$off" 'BEGIN { printf "  ratio reading / off: %.3f\n", a / b }'
+echo "  all runs (tps): off $(tr '\n' ' ' <"$dir/off.tps")| sub $(tr '\n' ' ' <"$dir/sub.tps")| on $(tr '\n' ' ' <"$dir/on.tps")"
+echo "  stage changes made by the orders, all runs: $changes for $orders orders; events the consumer handled: $events"
