@@ -1372,6 +1372,10 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.clv(@extschema@.mbgnbd, @extschema@.gamma_gamma, double precision, double precision, double precision, double precision, integer, double precision, double precision) IS
     'discounted CLV over horizon_months with MBG/NBD expected purchases and Gamma-Gamma spend; unit_days = days per model time unit';
 
+-- clm.stage_on_order also works as a statement-level trigger over the new rows (1.1)
+COMMENT ON FUNCTION @extschema@.stage_on_order() IS
+    'AFTER INSERT trigger on an orders table, FOR EACH ROW or, for bulk loads, FOR EACH STATEMENT with REFERENCING NEW TABLE; arguments (customers table, order customer column, stage column, order time column [, policy [, customer key column]]): moves the customer to first_purchase / repeat / loyal / reactivated through clm.stage_guard';
+
 -- Campaigns: targeted and held-out customers, and their measured response (new in 1.1)
 -- campaign: one row per campaign made by create_campaign: the customers
 -- table it targets (and its key), the orders table its results are read

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * stage_on_order.c
- *	  clm.stage_on_order(): the AFTER INSERT ROW trigger for an orders table
+ *	  clm.stage_on_order(): the AFTER INSERT trigger for an orders table
  *	  that moves the customer to first_purchase / repeat / loyal /
  *	  reactivated as orders arrive.
  *
@@ -9,6 +9,12 @@
  *	  EXECUTE FUNCTION clm.stage_on_order('crm.customers', 'customer_id',
  *	                                      'status', 'ordered_at'
  *	                                      [, policy [, customer key column]]);
+ *
+ *	  or, for bulk loads, once per statement over its new rows:
+ *
+ *	  CREATE TRIGGER o AFTER INSERT ON crm.orders
+ *	  REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT
+ *	  EXECUTE FUNCTION clm.stage_on_order(... the same arguments ...);
  *
  * The move is an UPDATE of the customer row, so clm.stage_guard on the
  * customers table (required) applies the rules and writes the history in
@@ -38,6 +44,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -71,6 +78,10 @@ typedef struct OrderTrigger
 	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
 	SPIPlanPtr	after_plan;		/* ... the steps since a time, and those after ts */
 	SPIPlanPtr	update_plan;
+	char	   *cust_q;			/* for the statement-level query: quoted customers table, */
+	char	   *key_q;			/* key column, */
+	char	   *key_eq;			/* its equality operator */
+	char	   *stage_q;		/* and stage column */
 	Oid			ord_relid;		/* the relation the trigger is on */
 	bool		stale;			/* a relcache invalidation hit either table */
 	struct OrderTrigger *next;
@@ -100,7 +111,8 @@ order_invalidate(Datum arg, Oid relid)
 
 /*
  * order_check_call
- *		The trigger protocol: AFTER INSERT FOR EACH ROW, 4 to 6 arguments.
+ *		The trigger protocol: AFTER INSERT, FOR EACH ROW or FOR EACH
+ *		STATEMENT with a NEW TABLE transition, 4 to 6 arguments.
  */
 static void
 order_check_call(FunctionCallInfo fcinfo)
@@ -111,15 +123,15 @@ order_check_call(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("clm.stage_on_order: not called by trigger manager"),
-				 errhint("Use it in CREATE TRIGGER ... AFTER INSERT ... FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order(...).")));
-	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+				 errhint("Use it in CREATE TRIGGER ... AFTER INSERT ... FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order(...), or FOR EACH STATEMENT with REFERENCING NEW TABLE.")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
+		(!TRIGGER_FIRED_FOR_ROW(td->tg_event) && td->tg_trigger->tgnewtable == NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("clm.stage_on_order must be an AFTER INSERT ... FOR EACH ROW trigger"),
+				 errmsg("clm.stage_on_order must be an AFTER INSERT trigger, FOR EACH ROW or FOR EACH STATEMENT with the new rows"),
 				 errdetail("Trigger \"%s\" on \"%s\" is not.",
 						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
-				 errhint("Recreate it with AFTER INSERT ON <orders> FOR EACH ROW.")));
+				 errhint("Recreate it with AFTER INSERT ON <orders> FOR EACH ROW, or AFTER INSERT ON <orders> REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT.")));
 	if (td->tg_trigger->tgnargs < 4 || td->tg_trigger->tgnargs > 6)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -417,6 +429,12 @@ order_build(TriggerData *td, Oid nsp)
 									psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
 											 cust_q, stage_q, key_q, key_eq),
 									3, argtypes);
+	old = MemoryContextSwitchTo(order_cxt);
+	ot->cust_q = pstrdup(cust_q);
+	ot->key_q = pstrdup(key_q);
+	ot->key_eq = pstrdup(key_eq);
+	ot->stage_q = pstrdup(stage_q);
+	MemoryContextSwitchTo(old);
 	ot->next = order_triggers;
 	order_triggers = ot;
 	return ot;
@@ -854,46 +872,19 @@ order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
 	return true;
 }
 
-PG_FUNCTION_INFO_V1(clm_stage_on_order);
-
 /*
- * clm_stage_on_order
- *		Move the ordering customer to the stage the new facts imply.
- *
- * A move the rules do not allow is skipped, not raised: the order is a
- * fact that must be stored whatever the customer's stage.
- *
- * The customer is judged at each order since its current stage began, in
- * time order, up to this one: the rows of one INSERT or COPY fire this
- * trigger in row order, after all of them are in, so the first row to fire
- * takes the customer through the steps of any earlier-dated rows that are
- * still to fire (which then find nothing left to do), and the history is
- * the same whatever the row order.
- *
- * A late order (older than one another transaction already stored, or than
- * the start of the current stage) comes after those were judged without
- * it.  A lapse it refutes is withdrawn (order_withdraw_lapse); otherwise it
- * does not win back a lapsed customer (the newer order or the lapse came
- * after it), and a customer who is not lapsed is judged on all orders as of
- * the latest, so that no order's effect is lost.
+ * order_apply
+ *		Move one ordering customer to the stage the new facts imply, the
+ *		latest of its new orders being at ts (see clm_stage_on_order).
+ *		Runs inside the caller's SPI connection.
  */
-Datum
-clm_stage_on_order(PG_FUNCTION_ARGS)
+static void
+order_apply(OrderTrigger *ot, Datum key, TimestampTz ts, Snapshot stmt_snap)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	Oid			nsp;
-	OrderTrigger *ot;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	Datum		key,
-				tsd;
-	bool		isnull;
-	TimestampTz ts;
-	Relation	crel;
 	int			ret;
 	Oid			cur = InvalidOid;
+	bool		isnull;
 	const ClmPolicy *policy;
-	const char *since;
 	char	   *cust_key;
 	bool		entered_known = false;
 	TimestampTz entered_at = 0;
@@ -901,39 +892,6 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	OrderFacts	f;
 	bool		lapsed;
 	int			i;
-	Snapshot	stmt_snap;
-
-	order_check_call(fcinfo);
-	tup = td->tg_trigtuple;
-	desc = RelationGetDescr(td->tg_relation);
-	/* the statement's snapshot, before SPI pushes its own (order_raced) */
-	stmt_snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
-	clm_lc_load(nsp);
-	ot = order_lookup(td, nsp);
-
-	key = heap_getattr(tup, ot->fk_att, desc, &isnull);
-	if (isnull)
-		goto done;
-	tsd = heap_getattr(tup, ot->ts_att, desc, &isnull);
-	if (isnull)
-		goto done;
-	ts = DatumGetTimestampTz(tsd);
-	clm_check_finite_timestamp(ts, ot->args[3]);
-
-	/* the guard must still be there; rebuild if its since column changed */
-	crel = table_open(ot->cust_relid, AccessShareLock);
-	since = clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
-	table_close(crel, NoLock);
-	if ((since == NULL) != (ot->since_column == NULL) ||
-		(since != NULL && strcmp(since, ot->since_column) != 0))
-	{
-		ot->args[0][0] = '\0';	/* stale: order_lookup rebuilds it */
-		ot = order_lookup(td, nsp);
-	}
 
 again:
 	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
@@ -941,7 +899,7 @@ again:
 		elog(ERROR, "clm.stage_on_order: locking the customer failed: %s",
 			 SPI_result_code_string(ret));
 	if (SPI_processed == 0)
-		goto done;				/* no such customer (no foreign key?) */
+		return;					/* no such customer (no foreign key?) */
 	cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		cur = InvalidOid;
@@ -957,7 +915,7 @@ again:
 	 * need not be read at all.
 	 */
 	if (order_cannot_move(cur))
-		goto done;
+		return;
 
 	/* when the current stage began: the guard's since column, else the history */
 	if (OidIsValid(cur) && !entered_known && cust_key != NULL)
@@ -976,7 +934,7 @@ again:
 	policy = clm_lc_policy(ot->policy);
 	order_read_facts(ot, key, ts, lo, policy, &f);
 	if (order_count_at(&f, ts) == 0)
-		goto done;				/* our own order is not visible?  nothing to do */
+		return;					/* our own order is not visible?  nothing to do */
 	clm_lc_check_facts(f.n_all, false, f.first_at, false, f.latest, f.latest);
 
 	lapsed = order_lapsed(cur);
@@ -993,7 +951,7 @@ again:
 							  clm_lc_classify(f.n_all, f.first_at, f.latest, f.latest,
 											  policy, order_current(cur)),
 							  f.latest);
-		goto done;
+		return;
 	}
 
 	/* each step in time order, then this order */
@@ -1006,6 +964,178 @@ again:
 										  policy, order_current(cur)),
 						  t);
 	}
+}
+
+/*
+ * order_apply_statement
+ *		The statement-level trigger: every customer of the new orders (the
+ *		transition table), each once, as the row trigger would leave it.
+ *
+ * The row trigger, fired for each row of a statement after all of them are
+ * in, moves a customer at its first row through the steps of all its
+ * orders up to that row, and its later rows continue from there: the
+ * customer ends where one run up to its latest new order takes it, and
+ * that is what this does, once per customer instead of once per row.  One
+ * query groups the new orders by customer, joins the customers and locks
+ * them (FOR NO KEY UPDATE, in key order, so that two bulk loads do not
+ * deadlock), and reads their stages: the customers no order can move
+ * (loyal, advocate) need nothing more.  Each of the others then takes the
+ * row trigger's path (order_apply), in a nested SPI connection of its own,
+ * so that what one customer reads is freed before the next.
+ */
+static void
+order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
+{
+	const char *tab = quote_identifier(td->tg_trigger->tgnewtable);
+	const char *fk_q = quote_identifier(ot->args[1]);
+	const char *ts_q = quote_identifier(ot->args[3]);
+	int			ret;
+	uint64		n,
+				i,
+				nmove = 0;
+	Datum	   *keys;
+	TimestampTz *tss;
+	bool		isnull;
+	int16		typlen;
+	bool		typbyval;
+
+	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "clm.stage_on_order: registering the transition table failed");
+
+	/* an infinite order time is an error, as in the row trigger */
+	ret = SPI_execute(psprintf("SELECT pg_catalog.min(o.%s), pg_catalog.max(o.%s) FROM %s o "
+							   "WHERE o.%s IS NOT NULL",
+							   ts_q, ts_q, tab, fk_q), true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the new orders failed: %s",
+			 SPI_result_code_string(ret));
+	for (i = 1; i <= 2; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i, &isnull);
+
+		if (!isnull)
+			clm_check_finite_timestamp(DatumGetTimestampTz(d), ot->args[3]);
+	}
+
+	ret = SPI_execute(psprintf("SELECT o.k, o.t, c.%s FROM "
+							   "(SELECT n.%s AS k, pg_catalog.max(n.%s) AS t FROM %s n "
+							   "WHERE n.%s IS NOT NULL AND n.%s IS NOT NULL GROUP BY n.%s) o "
+							   "JOIN %s c ON c.%s %s o.k "
+							   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
+							   ot->stage_q, fk_q, ts_q, tab, fk_q, ts_q, fk_q,
+							   ot->cust_q, ot->key_q, ot->key_eq, ot->key_q),
+					  false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: locking the customers failed: %s",
+			 SPI_result_code_string(ret));
+	n = SPI_processed;
+	get_typlenbyval(ot->key_type, &typlen, &typbyval);
+	keys = palloc_extended(sizeof(Datum) * Max(n, 1), MCXT_ALLOC_HUGE);
+	tss = palloc_extended(sizeof(TimestampTz) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		stage = SPI_getbinval(tup, desc, 3, &isnull);
+
+		if (!isnull && order_cannot_move(DatumGetObjectId(stage)))
+			continue;
+		keys[nmove] = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), typbyval, typlen);
+		tss[nmove] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+		nmove++;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	for (i = 0; i < nmove; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		order_apply(ot, keys[i], tss[i], stmt_snap);
+		SPI_finish();
+	}
+}
+
+PG_FUNCTION_INFO_V1(clm_stage_on_order);
+
+/*
+ * clm_stage_on_order
+ *		Move the ordering customer to the stage the new facts imply.
+ *
+ * A move the rules do not allow is skipped, not raised: the order is a
+ * fact that must be stored whatever the customer's stage.
+ *
+ * The customer is judged at each order since its current stage began, in
+ * time order, up to this one: the rows of one INSERT or COPY fire this
+ * trigger in row order, after all of them are in, so the first row to fire
+ * takes the customer through the steps of any earlier-dated rows that are
+ * still to fire (which then find nothing left to do), and the history is
+ * the same whatever the row order.  As a statement-level trigger it does
+ * the same once per customer (order_apply_statement).
+ *
+ * A late order (older than one another transaction already stored, or than
+ * the start of the current stage) comes after those were judged without
+ * it.  A lapse it refutes is withdrawn (order_withdraw_lapse); otherwise it
+ * does not win back a lapsed customer (the newer order or the lapse came
+ * after it), and a customer who is not lapsed is judged on all orders as of
+ * the latest, so that no order's effect is lost.
+ */
+Datum
+clm_stage_on_order(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Oid			nsp;
+	OrderTrigger *ot;
+	Datum		key = (Datum) 0;
+	TimestampTz ts = 0;
+	bool		row;
+	Relation	crel;
+	const char *since;
+	Snapshot	stmt_snap;
+
+	order_check_call(fcinfo);
+	row = TRIGGER_FIRED_FOR_ROW(td->tg_event);
+	/* the statement's snapshot, before SPI pushes its own (order_raced) */
+	stmt_snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	clm_lc_load(nsp);
+	ot = order_lookup(td, nsp);
+
+	if (row)
+	{
+		HeapTuple	tup = td->tg_trigtuple;
+		TupleDesc	desc = RelationGetDescr(td->tg_relation);
+		bool		isnull;
+		Datum		tsd;
+
+		key = heap_getattr(tup, ot->fk_att, desc, &isnull);
+		if (isnull)
+			goto done;
+		tsd = heap_getattr(tup, ot->ts_att, desc, &isnull);
+		if (isnull)
+			goto done;
+		ts = DatumGetTimestampTz(tsd);
+		clm_check_finite_timestamp(ts, ot->args[3]);
+	}
+
+	/* the guard must still be there; rebuild if its since column changed */
+	crel = table_open(ot->cust_relid, AccessShareLock);
+	since = clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
+	table_close(crel, NoLock);
+	if ((since == NULL) != (ot->since_column == NULL) ||
+		(since != NULL && strcmp(since, ot->since_column) != 0))
+	{
+		ot->args[0][0] = '\0';	/* stale: order_lookup rebuilds it */
+		ot = order_lookup(td, nsp);
+	}
+
+	if (row)
+		order_apply(ot, key, ts, stmt_snap);
+	else
+		order_apply_statement(ot, td, stmt_snap);
 
 done:
 	SPI_finish();

@@ -7,7 +7,7 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'clm_stage_on_order'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.stage_on_order() IS
-    'AFTER INSERT FOR EACH ROW trigger on an orders table, arguments (customers table, order customer column, stage column, order time column [, policy [, customer key column]]): moves the customer to first_purchase / repeat / loyal / reactivated through clm.stage_guard';
+    'AFTER INSERT trigger on an orders table, FOR EACH ROW or, for bulk loads, FOR EACH STATEMENT with REFERENCING NEW TABLE; arguments (customers table, order customer column, stage column, order time column [, policy [, customer key column]]): moves the customer to first_purchase / repeat / loyal / reactivated through clm.stage_guard';
 
 -- A stage_on_order trigger names a policy that must exist as long as the
 -- trigger does (clm.lifecycle_policy_protect_in_use refuses deleting it).
