@@ -1381,8 +1381,9 @@ COMMENT ON FUNCTION @extschema@.stage_on_order() IS
 -- table it targets (and its key), the orders table its results are read
 -- from, the share of customers held out as the control group, and when it
 -- starts.  The tables are kept by OID (regclass): the campaign follows a
--- rename, and clm.campaign_detach_dropped sets them to 0 when they are
--- dropped, so that no later table reusing the OID inherits the campaign.
+-- rename, and clm.action_detach_dropped (feed.sql) sets them to 0 when
+-- they are dropped, so that no later table reusing the OID inherits the
+-- campaign.
 -- A campaign belongs to the role that made it (created_by).
 CREATE TABLE @extschema@.campaign (
     name                text PRIMARY KEY CHECK (name <> ''),
@@ -1568,39 +1569,6 @@ CREATE TRIGGER campaign_member_check_arm BEFORE INSERT OR UPDATE ON @extschema@.
     FOR EACH ROW EXECUTE FUNCTION @extschema@.campaign_member_check_arm();
 COMMENT ON TRIGGER campaign_member_check_arm ON @extschema@.campaign_member IS
     'keeps every membership in the arm clm.campaign_arm gives (clm.campaign_member_check_arm)';
-
--- campaign_detach_dropped: customers or orders := 0 for the campaigns of
--- tables just dropped, as the owner of the campaigns, whoever dropped the
--- table (as clm.stage_history_detach_dropped does for the history).
-CREATE FUNCTION @extschema@.campaign_detach_dropped()
-RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    dropped oid[];
-BEGIN
-    SELECT array_agg(d.objid) INTO dropped
-      FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-       AND d.objsubid OPERATOR(pg_catalog.=) 0
-       AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}');
-    IF dropped IS NULL THEN
-        RETURN;
-    END IF;
-    UPDATE @extschema@.campaign AS c SET customers = 0
-     WHERE c.customers OPERATOR(pg_catalog.=) ANY (dropped);
-    UPDATE @extschema@.campaign AS c SET orders = 0
-     WHERE c.orders OPERATOR(pg_catalog.=) ANY (dropped);
-END
-$fn$;
-REVOKE EXECUTE ON FUNCTION @extschema@.campaign_detach_dropped() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.campaign_detach_dropped() IS
-    'sql_drop event trigger function: sets the customers or orders table of campaigns to 0 when that table is dropped, so that no later table reusing its OID inherits the campaign';
-CREATE EVENT TRIGGER clm_campaign_detach_dropped ON sql_drop
-    EXECUTE FUNCTION @extschema@.campaign_detach_dropped();
-COMMENT ON EVENT TRIGGER clm_campaign_detach_dropped IS
-    'detaches the campaigns of dropped tables (clm.campaign_detach_dropped)';
 
 -- _campaign_get: the campaign of that name the current role may see, with
 -- its tables still there; clear errors otherwise.
@@ -1803,23 +1771,25 @@ BEGIN
             SELECT m.customer_key, m.arm FROM @extschema@.campaign_member AS m
              WHERE m.campaign OPERATOR(pg_catalog.=) $1),
         o AS (
-            SELECT o.%2$I::pg_catalog.text AS customer_key, o.%4$I::pg_catalog.numeric AS amount
+            SELECT o.%2$I::pg_catalog.text AS customer_key,
+                   pg_catalog.sum(o.%4$I::pg_catalog.numeric) AS revenue
               FROM %1$s AS o
              WHERE o.%2$I OPERATOR(pg_catalog.=) ANY (SELECT m.customer_key::%5$s FROM m)
                AND o.%3$I::pg_catalog.timestamptz OPERATOR(pg_catalog.>=) $2
-               AND o.%3$I::pg_catalog.timestamptz OPERATOR(pg_catalog.<) $3),
+               AND o.%3$I::pg_catalog.timestamptz OPERATOR(pg_catalog.<) $3
+             GROUP BY 1),
+        r AS (
+            SELECT DISTINCT h.customer_key FROM @extschema@.stage_history AS h
+             WHERE h.relation OPERATOR(pg_catalog.=) $4
+               AND h.to_stage OPERATOR(pg_catalog.=) 'reactivated'
+               AND h.changed_at OPERATOR(pg_catalog.>=) $2
+               AND h.changed_at OPERATOR(pg_catalog.<) $3),
         per AS (
-            SELECT m.arm,
-                   EXISTS (SELECT FROM o WHERE o.customer_key OPERATOR(pg_catalog.=) m.customer_key)
-                   OR EXISTS (SELECT FROM @extschema@.stage_history AS h
-                               WHERE h.relation OPERATOR(pg_catalog.=) $4
-                                 AND h.customer_key OPERATOR(pg_catalog.=) m.customer_key
-                                 AND h.to_stage OPERATOR(pg_catalog.=) 'reactivated'
-                                 AND h.changed_at OPERATOR(pg_catalog.>=) $2
-                                 AND h.changed_at OPERATOR(pg_catalog.<) $3) AS responded,
-                   (SELECT pg_catalog.sum(o.amount) FROM o
-                     WHERE o.customer_key OPERATOR(pg_catalog.=) m.customer_key) AS revenue
-              FROM m)
+            SELECT m.arm, o.customer_key IS NOT NULL OR r.customer_key IS NOT NULL AS responded,
+                   o.revenue
+              FROM m
+              LEFT JOIN o ON o.customer_key OPERATOR(pg_catalog.=) m.customer_key
+              LEFT JOIN r ON r.customer_key OPERATOR(pg_catalog.=) m.customer_key)
         SELECT pg_catalog.count(*) FILTER (WHERE arm OPERATOR(pg_catalog.=) 'target'),
                pg_catalog.count(*) FILTER (WHERE arm OPERATOR(pg_catalog.=) 'control'),
                pg_catalog.count(*) FILTER (WHERE arm OPERATOR(pg_catalog.=) 'target' AND responded),
@@ -1867,7 +1837,6 @@ COMMENT ON TABLE @extschema@.feed_consumer IS
     'consumers of the stage-change feed (clm.feed_subscribe) and their positions: the (position, event id) of the last event each acknowledged; while one exists, stage changes are recorded in clm.stage_event';
 COMMENT ON COLUMN @extschema@.feed_consumer.position IS
     'the position of the last acknowledged event; the consumer reads the events after (position, event_id)';
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.feed_consumer', '');
 
 -- stage_event: the feed.  One row per stage change recorded while the feed
 -- has a consumer, written by clm.stage_guard in the changing transaction.
@@ -1900,10 +1869,13 @@ COMMENT ON COLUMN @extschema@.stage_event.withdrawal IS
     'true when a late order withdrew a lapse (at_risk, dormant, churned) recorded earlier: the customer moves back from from_stage to to_stage, and the lapse''s history row is gone';
 CREATE INDEX stage_event_position_idx ON @extschema@.stage_event (position, id);
 CREATE INDEX stage_event_customer_idx ON @extschema@.stage_event (relation, customer_key);
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_event', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_event_id_seq', '');
 COMMENT ON SEQUENCE @extschema@.stage_event_id_seq IS
-    'ids of clm.stage_event (dumped with the table)';
+    'ids of clm.stage_event';
+
+-- Neither table is dumped (no pg_extension_config_dump): positions are
+-- transaction ids of this cluster, which mean nothing in another one.  A
+-- restored database starts without consumers, and consumers subscribe
+-- again.  pg_upgrade keeps the transaction ids, and the tables with them.
 
 -- Consumers see their own rows; events are seen by the roles that may see
 -- the customer's history (the same rule).  Nobody but clm's triggers, as
@@ -1976,16 +1948,22 @@ BEGIN
             USING ERRCODE = CASE WHEN consumer IS NULL THEN 'null_value_not_allowed' ELSE 'invalid_parameter_value' END,
                   HINT = 'Name it after the system that reads the feed, such as ''crm_email''.';
     END IF;
-    IF EXISTS (SELECT FROM @extschema@.feed_consumer AS x WHERE x.name = consumer) THEN
-        RAISE EXCEPTION 'feed consumer "%" already exists', consumer
-            USING ERRCODE = 'duplicate_object';
-    END IF;
     INSERT INTO @extschema@.feed_consumer AS x (name, position)
     VALUES (consumer, pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()))
+    ON CONFLICT (name) DO NOTHING
     RETURNING x.* INTO c;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feed consumer "%" already exists', consumer
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Consumer names are shared by all roles; pick another one.';
+    END IF;
     RETURN c;
 END
 $fn$;
+-- Every subscribed consumer makes every stage change write an event, and
+-- holds back the purge of what it has not read: a role subscribes only if
+-- granted to.
+REVOKE EXECUTE ON FUNCTION @extschema@.feed_subscribe(text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.feed_subscribe(text) IS
     'subscribes a consumer to the stage-change feed, from now on: it receives every stage change of transactions that take their snapshot after the subscription commits';
 
@@ -2122,6 +2100,42 @@ REVOKE EXECUTE ON FUNCTION @extschema@.feed_purge(interval) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.feed_purge(interval) IS
     'retention of the feed: removes the events every consumer has acknowledged that were recorded more than keep ago (default: all of them); returns how many';
 
+-- action_detach_dropped: for the tables just dropped, the campaigns' table
+-- and the feed events' relation := 0, as the owner of clm's tables,
+-- whoever dropped the table; as clm.stage_history_detach_dropped does for
+-- the history, so that no later table reusing an OID inherits them.
+CREATE FUNCTION @extschema@.action_detach_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    dropped oid[];
+BEGIN
+    SELECT array_agg(d.objid) INTO dropped
+      FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}');
+    IF dropped IS NULL THEN
+        RETURN;
+    END IF;
+    UPDATE @extschema@.campaign AS c SET customers = 0
+     WHERE c.customers OPERATOR(pg_catalog.=) ANY (dropped);
+    UPDATE @extschema@.campaign AS c SET orders = 0
+     WHERE c.orders OPERATOR(pg_catalog.=) ANY (dropped);
+    UPDATE @extschema@.stage_event AS e SET relation = 0
+     WHERE e.relation OPERATOR(pg_catalog.=) ANY (dropped);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION @extschema@.action_detach_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.action_detach_dropped() IS
+    'sql_drop event trigger function: sets the customers or orders table of campaigns, and the relation of feed events, to 0 when that table is dropped, so that no later table reusing its OID inherits them';
+CREATE EVENT TRIGGER clm_action_detach_dropped ON sql_drop
+    EXECUTE FUNCTION @extschema@.action_detach_dropped();
+COMMENT ON EVENT TRIGGER clm_action_detach_dropped IS
+    'detaches the campaigns and feed events of dropped tables (clm.action_detach_dropped)';
+
 -- Erasure on request, and retention of the stage history (new in 1.1)
 -- _forget_records: what clm keeps about one customer in its own tables
 -- (stage history, feed events, campaign memberships), removed as their
@@ -2137,7 +2151,8 @@ COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
 -- forget_customer: erase one customer of one customers table from
 -- everything clm keeps: its stage history, its feed events, its campaign
 -- memberships, and its rows in the customer views the calling role can
--- see, which are refreshed (at their last as-of time) when they hold the
+-- see whose orders relation has a foreign key to the customers table,
+-- which are refreshed (at their last as-of time) when they hold the
 -- customer.  The customer's own rows (the customer row, its orders) are
 -- the caller's to delete first; a customer still in the table, or still
 -- shown by a customer view after its refresh, is an error, and then
@@ -2155,8 +2170,11 @@ DECLARE
     v record;
     label text;
     n bigint;
+    customers_root regclass;
 BEGIN
-    RETURN QUERY SELECT f.what, f.removed FROM @extschema@._forget_records(customers, customer_key) AS f;
+    -- a partition's customers are recorded under the partitioned table
+    customers_root := COALESCE(pg_catalog.pg_partition_root(customers), customers);
+    RETURN QUERY SELECT f.what, f.removed FROM @extschema@._forget_records(customers_root, customer_key) AS f;
 
     -- the customer must be gone from the customers table (by its one-column
     -- primary key), or the next stage change would record it again
@@ -2176,14 +2194,19 @@ BEGIN
         END IF;
     END IF;
 
-    -- the customer views that show the customer: refreshed at their last
-    -- as-of time, after which they must no longer show it
+    -- the customer views of this table's customers (their orders relation
+    -- has a foreign key to it) that show the customer: refreshed at their
+    -- last as-of time, after which they must no longer show it
     FOR v IN
         SELECT r.view_schema, r.view_name
           FROM @extschema@.customer_view AS r
           JOIN pg_catalog.pg_namespace AS s ON s.nspname = r.view_schema
           JOIN pg_catalog.pg_class AS c ON c.relnamespace = s.oid AND c.relname = r.view_name
          WHERE c.relkind = 'm'
+           AND EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+                        WHERE k.contype = 'f'
+                          AND k.conrelid = pg_catalog.to_regclass(r.orders_relation)
+                          AND COALESCE(pg_catalog.pg_partition_root(k.confrelid), k.confrelid) = customers_root)
          ORDER BY r.view_schema, r.view_name
     LOOP
         label := format('%I.%I', v.view_schema, v.view_name);

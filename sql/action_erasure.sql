@@ -62,6 +62,19 @@ SELECT clm.purge_history('er.customers', '1 year');
 DELETE FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
 RESET ROLE;
 
+-- a role that may delete only some customers (row-level security): once
+-- the row is gone, which ones cannot be told, so it may erase none
+ALTER TABLE er.customers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON er.customers TO regress_erasure_deleter USING (id LIKE 'c1%');
+SET ROLE regress_erasure_deleter;
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+SELECT clm.purge_history('er.customers', '1 year');
+RESET ROLE;
+DROP POLICY mine ON er.customers;
+ALTER TABLE er.customers DISABLE ROW LEVEL SECURITY;
+SELECT count(*) = (SELECT history FROM er.before) AS history_kept
+FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
+
 -- a role that may delete the customer, but does not own the customer view
 -- that shows it: the refresh is refused and nothing is removed
 SET ROLE regress_erasure_deleter;

@@ -65,10 +65,20 @@ SELECT count(*) AS delivered_after_commit FROM clm.feed_read('crm_email') WHERE 
 -- another role: its own consumer, and only the customers it may read
 CREATE ROLE regress_feed_reader;
 CREATE ROLE regress_feed_blind;
+CREATE ROLE regress_feed_nobody;
 GRANT USAGE ON SCHEMA fd TO regress_feed_reader, regress_feed_blind;
 GRANT SELECT ON fd.customers TO regress_feed_reader;
+-- subscribing is granted, not public: every consumer costs every writer
+SET ROLE regress_feed_nobody;
+SELECT clm.feed_subscribe('nobody');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION clm.feed_subscribe(text) TO regress_feed_reader, regress_feed_blind;
+CREATE TABLE fd.all_events AS SELECT count(*) AS n FROM clm.stage_event;
+GRANT SELECT ON fd.all_events TO regress_feed_reader;
 SET ROLE regress_feed_blind;
 SELECT name FROM clm.feed_subscribe('blind');
+-- a name another role took
+SELECT clm.feed_subscribe('crm_email');
 SELECT count(*) AS blind_sees FROM clm.feed_seek('blind', '0') s, clm.feed_read('blind') r;
 SELECT count(*) FROM clm.feed_read('crm_email');
 SELECT count(*) AS consumers_seen FROM clm.feed_consumer;
@@ -76,7 +86,7 @@ SELECT clm.feed_purge();
 RESET ROLE;
 SET ROLE regress_feed_reader;
 SELECT name FROM clm.feed_subscribe('reader');
-SELECT count(*) = (SELECT count(*) FROM clm.stage_event) AS reader_sees_all
+SELECT count(*) = (SELECT n FROM fd.all_events) AS reader_sees_all
 FROM clm.feed_seek('reader', '0') s, clm.feed_read('reader', 100000) r;
 SELECT clm.feed_unsubscribe('reader');
 RESET ROLE;
@@ -113,7 +123,20 @@ SELECT clm.feed_unsubscribe('crm_email');
 INSERT INTO fd.orders VALUES (10, '2025-07-01', 10);
 SELECT count(*) AS new_events FROM clm.stage_event WHERE customer_key = '10';
 
+-- a dropped customers table: its events are detached (relation 0), as
+-- its history is
+SELECT name FROM clm.feed_subscribe('crm_email');
+CREATE TABLE fd.gone (id int PRIMARY KEY, status clm.lifecycle_stage);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON fd.gone FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id');
+INSERT INTO fd.gone VALUES (1, 'prospect');
+DROP TABLE fd.gone;
+SELECT relation::oid AS relation, customer_key, to_stage FROM clm.stage_event
+WHERE relation::oid NOT IN (SELECT oid FROM pg_class);
+SELECT clm.feed_unsubscribe('crm_email');
+SELECT clm.feed_purge('0') AS purged;
+
+REVOKE EXECUTE ON FUNCTION clm.feed_subscribe(text) FROM regress_feed_reader, regress_feed_blind;
 REVOKE ALL ON SCHEMA fd FROM regress_feed_reader, regress_feed_blind;
 REVOKE ALL ON fd.customers FROM regress_feed_reader;
-DROP ROLE regress_feed_reader, regress_feed_blind;
+DROP ROLE regress_feed_reader, regress_feed_blind, regress_feed_nobody;
 DROP SCHEMA fd CASCADE;

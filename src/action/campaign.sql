@@ -6,8 +6,9 @@
 -- table it targets (and its key), the orders table its results are read
 -- from, the share of customers held out as the control group, and when it
 -- starts.  The tables are kept by OID (regclass): the campaign follows a
--- rename, and clm.campaign_detach_dropped sets them to 0 when they are
--- dropped, so that no later table reusing the OID inherits the campaign.
+-- rename, and clm.action_detach_dropped (feed.sql) sets them to 0 when
+-- they are dropped, so that no later table reusing the OID inherits the
+-- campaign.
 -- A campaign belongs to the role that made it (created_by).
 CREATE TABLE @extschema@.campaign (
     name                text PRIMARY KEY CHECK (name <> ''),
@@ -193,39 +194,6 @@ CREATE TRIGGER campaign_member_check_arm BEFORE INSERT OR UPDATE ON @extschema@.
     FOR EACH ROW EXECUTE FUNCTION @extschema@.campaign_member_check_arm();
 COMMENT ON TRIGGER campaign_member_check_arm ON @extschema@.campaign_member IS
     'keeps every membership in the arm clm.campaign_arm gives (clm.campaign_member_check_arm)';
-
--- campaign_detach_dropped: customers or orders := 0 for the campaigns of
--- tables just dropped, as the owner of the campaigns, whoever dropped the
--- table (as clm.stage_history_detach_dropped does for the history).
-CREATE FUNCTION @extschema@.campaign_detach_dropped()
-RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    dropped oid[];
-BEGIN
-    SELECT array_agg(d.objid) INTO dropped
-      FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-       AND d.objsubid OPERATOR(pg_catalog.=) 0
-       AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}');
-    IF dropped IS NULL THEN
-        RETURN;
-    END IF;
-    UPDATE @extschema@.campaign AS c SET customers = 0
-     WHERE c.customers OPERATOR(pg_catalog.=) ANY (dropped);
-    UPDATE @extschema@.campaign AS c SET orders = 0
-     WHERE c.orders OPERATOR(pg_catalog.=) ANY (dropped);
-END
-$fn$;
-REVOKE EXECUTE ON FUNCTION @extschema@.campaign_detach_dropped() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.campaign_detach_dropped() IS
-    'sql_drop event trigger function: sets the customers or orders table of campaigns to 0 when that table is dropped, so that no later table reusing its OID inherits the campaign';
-CREATE EVENT TRIGGER clm_campaign_detach_dropped ON sql_drop
-    EXECUTE FUNCTION @extschema@.campaign_detach_dropped();
-COMMENT ON EVENT TRIGGER clm_campaign_detach_dropped IS
-    'detaches the campaigns of dropped tables (clm.campaign_detach_dropped)';
 
 -- _campaign_get: the campaign of that name the current role may see, with
 -- its tables still there; clear errors otherwise.
@@ -428,23 +396,25 @@ BEGIN
             SELECT m.customer_key, m.arm FROM @extschema@.campaign_member AS m
              WHERE m.campaign OPERATOR(pg_catalog.=) $1),
         o AS (
-            SELECT o.%2$I::pg_catalog.text AS customer_key, o.%4$I::pg_catalog.numeric AS amount
+            SELECT o.%2$I::pg_catalog.text AS customer_key,
+                   pg_catalog.sum(o.%4$I::pg_catalog.numeric) AS revenue
               FROM %1$s AS o
              WHERE o.%2$I OPERATOR(pg_catalog.=) ANY (SELECT m.customer_key::%5$s FROM m)
                AND o.%3$I::pg_catalog.timestamptz OPERATOR(pg_catalog.>=) $2
-               AND o.%3$I::pg_catalog.timestamptz OPERATOR(pg_catalog.<) $3),
+               AND o.%3$I::pg_catalog.timestamptz OPERATOR(pg_catalog.<) $3
+             GROUP BY 1),
+        r AS (
+            SELECT DISTINCT h.customer_key FROM @extschema@.stage_history AS h
+             WHERE h.relation OPERATOR(pg_catalog.=) $4
+               AND h.to_stage OPERATOR(pg_catalog.=) 'reactivated'
+               AND h.changed_at OPERATOR(pg_catalog.>=) $2
+               AND h.changed_at OPERATOR(pg_catalog.<) $3),
         per AS (
-            SELECT m.arm,
-                   EXISTS (SELECT FROM o WHERE o.customer_key OPERATOR(pg_catalog.=) m.customer_key)
-                   OR EXISTS (SELECT FROM @extschema@.stage_history AS h
-                               WHERE h.relation OPERATOR(pg_catalog.=) $4
-                                 AND h.customer_key OPERATOR(pg_catalog.=) m.customer_key
-                                 AND h.to_stage OPERATOR(pg_catalog.=) 'reactivated'
-                                 AND h.changed_at OPERATOR(pg_catalog.>=) $2
-                                 AND h.changed_at OPERATOR(pg_catalog.<) $3) AS responded,
-                   (SELECT pg_catalog.sum(o.amount) FROM o
-                     WHERE o.customer_key OPERATOR(pg_catalog.=) m.customer_key) AS revenue
-              FROM m)
+            SELECT m.arm, o.customer_key IS NOT NULL OR r.customer_key IS NOT NULL AS responded,
+                   o.revenue
+              FROM m
+              LEFT JOIN o ON o.customer_key OPERATOR(pg_catalog.=) m.customer_key
+              LEFT JOIN r ON r.customer_key OPERATOR(pg_catalog.=) m.customer_key)
         SELECT pg_catalog.count(*) FILTER (WHERE arm OPERATOR(pg_catalog.=) 'target'),
                pg_catalog.count(*) FILTER (WHERE arm OPERATOR(pg_catalog.=) 'control'),
                pg_catalog.count(*) FILTER (WHERE arm OPERATOR(pg_catalog.=) 'target' AND responded),

@@ -6,8 +6,8 @@
  *	  tables, which ordinary roles cannot write.
  *
  * The right to delete a customer is the right to DELETE from the customers
- * table.  The check is made here, as the calling role, before anything is
- * removed; the removal itself then runs as the owner of clm's tables, the
+ * table, unrestricted by row-level security.  The check is made here, as
+ * the calling role, before anything is removed; the removal itself then runs as the owner of clm's tables, the
  * way clm's triggers write the history.  Only fixed statements run under
  * that identity.
  *
@@ -30,6 +30,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -80,6 +81,19 @@ forget_check_rights(Oid relid)
 						quote_qualified_identifier(get_namespace_name(nspid), name)),
 				 errdetail("Erasing a customer needs the right to delete it: DELETE on the table and USAGE on its schema."),
 				 errhint("Ask the table's owner, or run it as a role that may delete the customers.")));
+
+	/*
+	 * Under row-level security the role may delete only some customers, and
+	 * which ones cannot be told once the customer row is gone: clm would
+	 * remove, as its tables' owner, what the role itself could not.
+	 */
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to erase customers of table %s",
+						quote_qualified_identifier(get_namespace_name(nspid), name)),
+				 errdetail("Row-level security limits which of the table's customers this role may delete."),
+				 errhint("Run it as the table's owner or as a role with BYPASSRLS.")));
 }
 
 /*

@@ -16,7 +16,8 @@ COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
 -- forget_customer: erase one customer of one customers table from
 -- everything clm keeps: its stage history, its feed events, its campaign
 -- memberships, and its rows in the customer views the calling role can
--- see, which are refreshed (at their last as-of time) when they hold the
+-- see whose orders relation has a foreign key to the customers table,
+-- which are refreshed (at their last as-of time) when they hold the
 -- customer.  The customer's own rows (the customer row, its orders) are
 -- the caller's to delete first; a customer still in the table, or still
 -- shown by a customer view after its refresh, is an error, and then
@@ -34,8 +35,11 @@ DECLARE
     v record;
     label text;
     n bigint;
+    customers_root regclass;
 BEGIN
-    RETURN QUERY SELECT f.what, f.removed FROM @extschema@._forget_records(customers, customer_key) AS f;
+    -- a partition's customers are recorded under the partitioned table
+    customers_root := COALESCE(pg_catalog.pg_partition_root(customers), customers);
+    RETURN QUERY SELECT f.what, f.removed FROM @extschema@._forget_records(customers_root, customer_key) AS f;
 
     -- the customer must be gone from the customers table (by its one-column
     -- primary key), or the next stage change would record it again
@@ -55,14 +59,19 @@ BEGIN
         END IF;
     END IF;
 
-    -- the customer views that show the customer: refreshed at their last
-    -- as-of time, after which they must no longer show it
+    -- the customer views of this table's customers (their orders relation
+    -- has a foreign key to it) that show the customer: refreshed at their
+    -- last as-of time, after which they must no longer show it
     FOR v IN
         SELECT r.view_schema, r.view_name
           FROM @extschema@.customer_view AS r
           JOIN pg_catalog.pg_namespace AS s ON s.nspname = r.view_schema
           JOIN pg_catalog.pg_class AS c ON c.relnamespace = s.oid AND c.relname = r.view_name
          WHERE c.relkind = 'm'
+           AND EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+                        WHERE k.contype = 'f'
+                          AND k.conrelid = pg_catalog.to_regclass(r.orders_relation)
+                          AND COALESCE(pg_catalog.pg_partition_root(k.confrelid), k.confrelid) = customers_root)
          ORDER BY r.view_schema, r.view_name
     LOOP
         label := format('%I.%I', v.view_schema, v.view_name);

@@ -18,7 +18,6 @@ COMMENT ON TABLE @extschema@.feed_consumer IS
     'consumers of the stage-change feed (clm.feed_subscribe) and their positions: the (position, event id) of the last event each acknowledged; while one exists, stage changes are recorded in clm.stage_event';
 COMMENT ON COLUMN @extschema@.feed_consumer.position IS
     'the position of the last acknowledged event; the consumer reads the events after (position, event_id)';
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.feed_consumer', '');
 
 -- stage_event: the feed.  One row per stage change recorded while the feed
 -- has a consumer, written by clm.stage_guard in the changing transaction.
@@ -51,10 +50,13 @@ COMMENT ON COLUMN @extschema@.stage_event.withdrawal IS
     'true when a late order withdrew a lapse (at_risk, dormant, churned) recorded earlier: the customer moves back from from_stage to to_stage, and the lapse''s history row is gone';
 CREATE INDEX stage_event_position_idx ON @extschema@.stage_event (position, id);
 CREATE INDEX stage_event_customer_idx ON @extschema@.stage_event (relation, customer_key);
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_event', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.stage_event_id_seq', '');
 COMMENT ON SEQUENCE @extschema@.stage_event_id_seq IS
-    'ids of clm.stage_event (dumped with the table)';
+    'ids of clm.stage_event';
+
+-- Neither table is dumped (no pg_extension_config_dump): positions are
+-- transaction ids of this cluster, which mean nothing in another one.  A
+-- restored database starts without consumers, and consumers subscribe
+-- again.  pg_upgrade keeps the transaction ids, and the tables with them.
 
 -- Consumers see their own rows; events are seen by the roles that may see
 -- the customer's history (the same rule).  Nobody but clm's triggers, as
@@ -127,16 +129,22 @@ BEGIN
             USING ERRCODE = CASE WHEN consumer IS NULL THEN 'null_value_not_allowed' ELSE 'invalid_parameter_value' END,
                   HINT = 'Name it after the system that reads the feed, such as ''crm_email''.';
     END IF;
-    IF EXISTS (SELECT FROM @extschema@.feed_consumer AS x WHERE x.name = consumer) THEN
-        RAISE EXCEPTION 'feed consumer "%" already exists', consumer
-            USING ERRCODE = 'duplicate_object';
-    END IF;
     INSERT INTO @extschema@.feed_consumer AS x (name, position)
     VALUES (consumer, pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()))
+    ON CONFLICT (name) DO NOTHING
     RETURNING x.* INTO c;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feed consumer "%" already exists', consumer
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Consumer names are shared by all roles; pick another one.';
+    END IF;
     RETURN c;
 END
 $fn$;
+-- Every subscribed consumer makes every stage change write an event, and
+-- holds back the purge of what it has not read: a role subscribes only if
+-- granted to.
+REVOKE EXECUTE ON FUNCTION @extschema@.feed_subscribe(text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.feed_subscribe(text) IS
     'subscribes a consumer to the stage-change feed, from now on: it receives every stage change of transactions that take their snapshot after the subscription commits';
 
@@ -272,3 +280,39 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION @extschema@.feed_purge(interval) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.feed_purge(interval) IS
     'retention of the feed: removes the events every consumer has acknowledged that were recorded more than keep ago (default: all of them); returns how many';
+
+-- action_detach_dropped: for the tables just dropped, the campaigns' table
+-- and the feed events' relation := 0, as the owner of clm's tables,
+-- whoever dropped the table; as clm.stage_history_detach_dropped does for
+-- the history, so that no later table reusing an OID inherits them.
+CREATE FUNCTION @extschema@.action_detach_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    dropped oid[];
+BEGIN
+    SELECT array_agg(d.objid) INTO dropped
+      FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}');
+    IF dropped IS NULL THEN
+        RETURN;
+    END IF;
+    UPDATE @extschema@.campaign AS c SET customers = 0
+     WHERE c.customers OPERATOR(pg_catalog.=) ANY (dropped);
+    UPDATE @extschema@.campaign AS c SET orders = 0
+     WHERE c.orders OPERATOR(pg_catalog.=) ANY (dropped);
+    UPDATE @extschema@.stage_event AS e SET relation = 0
+     WHERE e.relation OPERATOR(pg_catalog.=) ANY (dropped);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION @extschema@.action_detach_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.action_detach_dropped() IS
+    'sql_drop event trigger function: sets the customers or orders table of campaigns, and the relation of feed events, to 0 when that table is dropped, so that no later table reusing its OID inherits them';
+CREATE EVENT TRIGGER clm_action_detach_dropped ON sql_drop
+    EXECUTE FUNCTION @extschema@.action_detach_dropped();
+COMMENT ON EVENT TRIGGER clm_action_detach_dropped IS
+    'detaches the campaigns and feed events of dropped tables (clm.action_detach_dropped)';

@@ -95,7 +95,8 @@ typedef struct LcCache
 	SPIPlanPtr	policy_plan;
 	SPIPlanPtr	entered_plan;
 	SPIPlanPtr	latest_plan;	/* latest recorded change of a customer */
-	SPIPlanPtr	event_plan;		/* the feed's event; NULL: no feed (a 1.0 catalog) */
+	Oid			event_relid;	/* clm.stage_event; InvalidOid: no feed (a 1.0 catalog) */
+	SPIPlanPtr	event_plan;		/* the feed's event, NULL without the table */
 	int			npolicies;
 	PolicyEntry policies[16];
 } LcCache;
@@ -439,7 +440,8 @@ clm_lc_load(Oid nsp)
 		(lc.nsp != nsp ||
 		 GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lifecycle_stage"),
 						 ObjectIdGetDatum(nsp)) != lc.stage_type ||
-		 get_relname_relid("stage_history", nsp) != lc.history_relid))
+		 get_relname_relid("stage_history", nsp) != lc.history_relid ||
+		 get_relname_relid("stage_event", nsp) != lc.event_relid))
 		lc.valid = false;
 	if (lc.valid)
 	{
@@ -567,9 +569,11 @@ clm_lc_load(Oid nsp)
 	/*
 	 * The feed's event, written while a consumer exists (src/action/feed.sql
 	 * explains the position).  A catalog of a version without the feed has
-	 * no clm.stage_event: then there is no feed.
+	 * no clm.stage_event: then there is no feed, until ALTER EXTENSION
+	 * UPDATE creates the table, which the validity check above notices.
 	 */
-	if (OidIsValid(get_relname_relid("stage_event", nsp)))
+	lc.event_relid = get_relname_relid("stage_event", nsp);
+	if (OidIsValid(lc.event_relid))
 	{
 		Oid			etypes[7] = {REGCLASSOID, TEXTOID, lc.stage_type, lc.stage_type,
 		TIMESTAMPTZOID, INT8OID, BOOLOID};
@@ -814,12 +818,46 @@ lc_cached_policy(Oid nsp, const char *name)
  */
 #define LC_FEED_NOTIFY_INTERVAL_MS	100
 
+static bool lc_feed_pending = false;	/* this transaction wrote events */
+static bool lc_feed_callback_registered = false;
+
+/*
+ * lc_feed_xact_callback
+ *		Announce the transaction's events just before it commits, not from
+ *		the trigger: a transaction that has issued NOTIFY cannot be
+ *		prepared, so a trigger's NOTIFY would make PREPARE TRANSACTION fail
+ *		whenever a consumer exists.  A prepared transaction's events are
+ *		not announced; consumers find them when they next read.
+ */
+static void
+lc_feed_xact_callback(XactEvent event, void *arg)
+{
+	static TimestampTz last_notify = 0;
+
+	if (!lc_feed_pending)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (TimestampDifferenceExceeds(last_notify, now, LC_FEED_NOTIFY_INTERVAL_MS - 1) ||
+			last_notify > now)
+		{
+			Async_Notify("clm_stage_feed", NULL);
+			last_notify = now;
+		}
+		lc_feed_pending = false;
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PRE_PREPARE ||
+			 event == XACT_EVENT_COMMIT)
+		lc_feed_pending = false;
+}
+
 /*
  * lc_feed_event
  *		Record a stage change in the feed, as the tables' owner, if the feed
- *		has a consumer; and then wake the consumers (NOTIFY clm_stage_feed,
- *		delivered when this transaction commits), unless this session did
- *		so less than LC_FEED_NOTIFY_INTERVAL_MS ago.
+ *		has a consumer; the consumers are woken when the transaction
+ *		commits (lc_feed_xact_callback).
  */
 static void
 lc_feed_event(Oid relid, const char *customer_key, Oid from, Oid to,
@@ -849,14 +887,12 @@ lc_feed_event(Oid relid, const char *customer_key, Oid from, Oid to,
 		elog(ERROR, "writing clm.stage_event failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed > 0)
 	{
-		static TimestampTz last_notify = 0;
-		TimestampTz now = GetCurrentTimestamp();
-
-		if (!TimestampDifferenceExceeds(last_notify, now, LC_FEED_NOTIFY_INTERVAL_MS - 1) &&
-			last_notify <= now)
-			return;
-		Async_Notify("clm_stage_feed", NULL);
-		last_notify = now;
+		if (!lc_feed_callback_registered)
+		{
+			RegisterXactCallback(lc_feed_xact_callback, NULL);
+			lc_feed_callback_registered = true;
+		}
+		lc_feed_pending = true;
 	}
 }
 

@@ -10,7 +10,8 @@
 #         and acknowledging the events while the writers run (on this
 #         machine it shares the cores with the writers)
 #
-#   test/bench/feed.sh [seconds per run] [runs] [customers]
+#   test/bench/feed.sh [seconds per run] [runs] [customers per run]
+#   CLM_BENCH_MIX=established|new   which customers (see below)
 #
 # Prints the median tps of each variant, the ratio on / off, and how many
 # events the consumer handled.  A benchmark, not a test: it asserts
@@ -44,17 +45,37 @@ CREATE TRIGGER stage_on_order AFTER INSERT ON b.orders
     FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('b.customers', 'customer_id', 'status', 'ordered_at');
 SQL
 
-# Each run gets customers of its own, all new (prospects): their first
-# orders move them (first_purchase, repeat), so a good share of the orders
-# make a stage change, each an event when the feed is on, and every run
-# does the same work.
+# Each run gets customers of its own, so that every run does the same
+# work.  CLM_BENCH_MIX chooses them:
+#   established  (default) as in test/bench/lifecycle_orders.sh: a third
+#                each first_purchase (1 order 30 days ago), repeat (3 in the
+#                last 90 days) and loyal (6 over two years): few orders
+#                move a customer
+#   new          all prospects: their first orders move them
+#                (first_purchase, then repeat), the feed's worst case
+mix=${CLM_BENCH_MIX:-established}
 cat >"$dir/order.sql" <<EOF
 \set c random(1, $ncust) + :base
 INSERT INTO b.orders (customer_id, ordered_at, amount) VALUES (:c, now(), 10);
 EOF
 new_customers() {
-    psql -c "INSERT INTO b.customers SELECT $1 + g, 'prospect', now() - interval '30 days'
-             FROM generate_series(1, $ncust) g" -c "VACUUM ANALYZE b.customers" >/dev/null
+    if [ "$mix" = new ]; then
+        psql -c "INSERT INTO b.customers SELECT $1 + g, 'prospect', now() - interval '30 days'
+                 FROM generate_series(1, $ncust) g" -c "VACUUM ANALYZE b.customers" >/dev/null
+        return
+    fi
+    psql -v base="$1" -v ncust="$ncust" >/dev/null <<'SQL'
+INSERT INTO b.customers
+SELECT :base + g, (ARRAY['first_purchase', 'repeat', 'loyal'])[1 + g % 3]::clm.lifecycle_stage,
+       now() - interval '30 days' FROM generate_series(1, :ncust) g;
+ALTER TABLE b.orders DISABLE TRIGGER stage_on_order;
+INSERT INTO b.orders (customer_id, ordered_at, amount)
+SELECT :base + g, now() - k * CASE g % 3 WHEN 2 THEN interval '120 days' ELSE interval '30 days' END, 10
+FROM generate_series(1, :ncust) g, generate_series(1, 6) k
+WHERE k <= (ARRAY[1, 3, 6])[1 + g % 3];
+ALTER TABLE b.orders ENABLE TRIGGER stage_on_order;
+VACUUM ANALYZE b.customers, b.orders;
+SQL
 }
 [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"/*.sql
 connstr="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
@@ -93,11 +114,12 @@ off=$(median <"$dir/off.tps")
 sub=$(median <"$dir/sub.tps")
 on=$(median <"$dir/on.tps")
 events=$(grep -c '|' "$dir/events.txt" || true)
-changes=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b.customers'::regclass AND from_stage IS NOT NULL")
-orders=$(psql -Atc "SELECT count(*) FROM b.orders")
+changes=$(psql -Atc "SELECT count(*) FROM clm.stage_history WHERE relation = 'b.customers'::regclass
+                      AND changed_at > now() - interval '1 day' AND from_stage IS NOT NULL")
+orders=$(psql -Atc "SELECT count(*) FROM b.orders WHERE ordered_at > now() - interval '1 day'")
 
 echo
-echo "order-insert throughput, pgbench -c 4 -j 2, ${secs} s per run, median of $runs runs ($ncust customers)"
+echo "order-insert throughput, pgbench -c 4 -j 2, ${secs} s per run, median of $runs runs ($ncust $mix customers per run)"
 printf '  %-50s %10.1f tps\n' "feed off (no consumer)" "$off"
 printf '  %-50s %10.1f tps\n' "feed on, consumer subscribed, not reading" "$sub"
 printf '  %-50s %10.1f tps\n' "feed on, a consumer reading and acknowledging" "$on"

@@ -18,6 +18,7 @@ my $key = 'erase-me-91c2';
 $node->safe_psql('postgres', qq{
 SET timezone = 'UTC';
 CREATE EXTENSION clm;
+SELECT clm.feed_subscribe('mail');
 CREATE SCHEMA shop;
 CREATE TABLE shop.customers (id text PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
 CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON shop.customers
@@ -62,5 +63,8 @@ unlike($after, qr/\Q$key\E/, 'after the erasure the dump holds nothing of the cu
 like($after, qr/keep-13/, 'and still holds the other customers');
 like($after, qr/COPY clm\.stage_history/, 'with the stage history');
 like($after, qr/COPY clm\.campaign_member/, 'and the campaign memberships');
+unlike($after, qr/COPY clm\.(stage_event|feed_consumer)/, 'but not the feed, whose positions are this cluster\'s');
+is($node->safe_psql('postgres', "SELECT count(*) > 0, count(*) FILTER (WHERE customer_key = '$key') FROM clm.stage_event"),
+	't|0', 'the feed holds the other customers\' events, and none of the erased one');
 
 done_testing();
