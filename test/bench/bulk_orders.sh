@@ -48,9 +48,9 @@ FROM generate_series(1, :ncust) g, generate_series(1, 6) k
 WHERE k <= (ARRAY[1, 3, 6])[1 + g % 3];
 -- the night's orders: every customer at least once, in no particular order
 CREATE TABLE b.staging AS
-SELECT CASE WHEN i <= :ncust THEN 1 + (i * 7919) % :ncust
-            ELSE 1 + floor(:ncust * power(((i * 104729) % 1000003) / 1000003.0, 2))::bigint END AS customer_id,
-       timestamptz '2026-01-01 00:00+00' + ((i * 2654435761) % 86400) * interval '1 second' AS ordered_at,
+SELECT CASE WHEN i <= :ncust THEN 1 + (i::bigint * 7919) % :ncust
+            ELSE 1 + floor(:ncust * power(((i::bigint * 104729) % 1000003) / 1000003.0, 2))::bigint END AS customer_id,
+       timestamptz '2026-01-01 00:00+00' + ((i::bigint * 2654435761) % 86400) * interval '1 second' AS ordered_at,
        (1 + i % 500)::numeric(12,2) AS amount
 FROM generate_series(1, :norders) i;
 SQL
