@@ -2140,13 +2140,13 @@ COMMENT ON EVENT TRIGGER clm_action_detach_dropped IS
 -- _forget_records: what clm keeps about one customer in its own tables
 -- (stage history, feed events, campaign memberships), removed as their
 -- owner once the calling role is found to have DELETE on the customers
--- table (erasure.c).
+-- table and the customer is gone from it (erasure.c).
 CREATE FUNCTION @extschema@._forget_records(customers regclass, customer_key text)
 RETURNS TABLE (what text, removed bigint)
 AS 'MODULE_PATHNAME', 'clm_forget_records'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
-    'internal: removes a customer''s stage history, feed events and campaign memberships, if the calling role may delete from the customers table';
+    'internal: removes a customer''s stage history, feed events and campaign memberships, if the calling role may delete from the customers table and the customer is gone from it';
 
 -- forget_customer: erase one customer of one customers table from
 -- everything clm keeps: its stage history, its feed events, its campaign
@@ -2164,8 +2164,6 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    key_column name;
-    key_type regtype;
     still boolean;
     v record;
     label text;
@@ -2175,24 +2173,6 @@ BEGIN
     -- a partition's customers are recorded under the partitioned table
     customers_root := COALESCE(pg_catalog.pg_partition_root(customers), customers);
     RETURN QUERY SELECT f.what, f.removed FROM @extschema@._forget_records(customers_root, customer_key) AS f;
-
-    -- the customer must be gone from the customers table (by its one-column
-    -- primary key), or the next stage change would record it again
-    SELECT a.attname, a.atttypid::regtype INTO key_column, key_type
-      FROM pg_catalog.pg_index AS i
-      JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-     WHERE i.indrelid = customers AND i.indisprimary AND i.indnkeyatts = 1;
-    IF key_column IS NOT NULL THEN
-        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS k WHERE k.%I OPERATOR(pg_catalog.=) $1::%s)',
-                       customers, key_column, key_type)
-            INTO still USING customer_key;
-        IF still THEN
-            RAISE EXCEPTION 'customer % is still in table %', customer_key, customers
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'clm erases what it keeps about a customer; the customer row and its orders are yours to delete.',
-                      HINT = 'Delete the customer row and its orders first (in the same transaction if you like), then call clm.forget_customer.';
-        END IF;
-    END IF;
 
     -- the customer views of this table's customers (their orders relation
     -- has a foreign key to it) that show the customer: refreshed at their

@@ -44,8 +44,10 @@ SELECT history > 0 AS has_history, others_history > 0 AS others_have_history,
        (SELECT count(*) FROM er.cv WHERE customer_key = 'erase-me-7f3a') AS in_view
 FROM er.before;
 
--- the customer is still in the table: refused, nothing removed
+-- the customer is still in the table: refused, nothing removed, nor by the
+-- internal function forget_customer calls
 SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+SELECT * FROM clm._forget_records('er.customers', 'erase-me-7f3a');
 SELECT count(*) = (SELECT history FROM er.before) AS history_kept
 FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
 

@@ -18,7 +18,9 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -30,6 +32,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -97,6 +100,62 @@ forget_check_rights(Oid relid)
 }
 
 /*
+ * forget_check_gone
+ *		The customer must be gone from the customers table (found by its
+ *		one-column primary key), or its next stage change would record it
+ *		again: clm erases what it keeps, the customer's own rows are the
+ *		caller's to delete first.  Read as the calling role, whom
+ *		forget_check_rights has found unrestricted by row-level security.
+ *		Needs SPI.
+ */
+static void
+forget_check_gone(Oid relid, text *key)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pk = clm_primary_key_index(rel);
+	char	   *col = NULL;
+	Oid			coltype = InvalidOid;
+	Oid			argtype = TEXTOID;
+	Datum		arg = PointerGetDatum(key);
+	int			ret;
+	bool		isnull;
+
+	if (OidIsValid(pk))
+	{
+		Relation	idx = index_open(pk, AccessShareLock);
+
+		if (idx->rd_index->indnkeyatts == 1 && idx->rd_index->indkey.values[0] > 0)
+		{
+			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel),
+												  idx->rd_index->indkey.values[0] - 1);
+
+			col = pstrdup(NameStr(att->attname));
+			coltype = att->atttypid;
+		}
+		index_close(idx, AccessShareLock);
+	}
+	table_close(rel, NoLock);
+	if (col == NULL)
+		return;					/* no key to look the customer up by */
+
+	ret = SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s AS k "
+										 "WHERE k.%s OPERATOR(pg_catalog.=) $1::%s)",
+										 clm_qualified_relname(relid), quote_identifier(col),
+										 format_type_be_qualified(coltype)),
+								1, &argtype, &arg, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.forget_customer: looking the customer up failed: %s",
+			 SPI_result_code_string(ret));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("customer %s is still in table %s",
+						text_to_cstring(key), clm_qualified_relname(relid)),
+				 errdetail("clm erases what it keeps about a customer; the customer row and its orders are yours to delete."),
+				 errhint("Delete the customer row and its orders first (in the same transaction if you like), then call clm.forget_customer.")));
+}
+
+/*
  * forget_delete
  *		Run one of the fixed DELETEs as the owner of clm's tables and
  *		return how many rows it removed.
@@ -120,8 +179,8 @@ forget_delete(const char *sql, Oid relid, Oid argtype, Datum arg)
  * clm_forget_records
  *		SQL: clm._forget_records(customers regclass, customer_key text)
  *		RETURNS TABLE (what text, removed bigint).  Removes the customer's
- *		stage history, feed events and campaign memberships; one row per
- *		table with the count.
+ *		stage history, feed events and campaign memberships, once the
+ *		customer is gone from its table; one row per table with the count.
  */
 Datum
 clm_forget_records(PG_FUNCTION_ARGS)
@@ -148,6 +207,7 @@ clm_forget_records(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	forget_check_gone(relid, key);
 	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
 	nsp = clm_lc_nspname();	/* quoted */
 
