@@ -254,6 +254,21 @@ CREATE TRIGGER t AFTER UPDATE ON lo_crm.o2 FOR EACH ROW
 UPDATE lo_crm.o2 SET cid = 1;
 DROP TRIGGER t ON lo_crm.o2;
 SELECT clm.stage_on_order();
+-- without the key column argument, the customers table's primary key must
+-- be there, and of one column
+CREATE TABLE lo_crm.nokey (cid int, st clm.lifecycle_stage);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.nokey FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'cid');
+CREATE TABLE lo_crm.twokey (cid int, region int, st clm.lifecycle_stage, PRIMARY KEY (cid, region));
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON lo_crm.twokey FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('st', 'cid');
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.nokey', 'cid', 'st', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+CREATE TRIGGER t AFTER INSERT ON lo_crm.o2 FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('lo_crm.twokey', 'cid', 'st', 'at');
+INSERT INTO lo_crm.o2 VALUES (1, '2025-01-01');
+DROP TRIGGER t ON lo_crm.o2;
+DROP TABLE lo_crm.nokey, lo_crm.twokey;
 
 -- a stage column of a domain over clm.lifecycle_stage (the guard accepts
 -- it): refresh_stages compared it to the enum and failed with "operator does

@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -112,7 +111,7 @@ static void
 forget_check_gone(Oid relid, text *key)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			pk = clm_primary_key_index(rel);
+	AttrNumber	attnum;
 	char	   *col = NULL;
 	Oid			coltype = InvalidOid;
 	Oid			argtype = TEXTOID;
@@ -120,19 +119,12 @@ forget_check_gone(Oid relid, text *key)
 	int			ret;
 	bool		isnull;
 
-	if (OidIsValid(pk))
+	if (clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
 	{
-		Relation	idx = index_open(pk, AccessShareLock);
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 
-		if (idx->rd_index->indnkeyatts == 1 && idx->rd_index->indkey.values[0] > 0)
-		{
-			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel),
-												  idx->rd_index->indkey.values[0] - 1);
-
-			col = pstrdup(NameStr(att->attname));
-			coltype = att->atttypid;
-		}
-		index_close(idx, AccessShareLock);
+		col = pstrdup(NameStr(att->attname));
+		coltype = att->atttypid;
 	}
 	table_close(rel, NoLock);
 	if (col == NULL)

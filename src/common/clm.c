@@ -12,9 +12,11 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "clm.h"
 
@@ -109,4 +111,28 @@ clm_qualified_relname(Oid relid)
 	if (nspname == NULL || relname == NULL)
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	return quote_qualified_identifier(nspname, relname);
+}
+
+/*
+ * clm_single_key_column
+ *		Where no key column is named, customers are found by the table's
+ *		primary key when it has one column (clm.stage_on_order,
+ *		clm.forget_customer).  Returns whether the table has a primary key,
+ *		and sets *attnum to its column, or to InvalidAttrNumber when the key
+ *		has more than one column.
+ */
+bool
+clm_single_key_column(Relation rel, AttrNumber *attnum)
+{
+	Oid			pk = clm_primary_key_index(rel);
+	Relation	idx;
+
+	*attnum = InvalidAttrNumber;
+	if (!OidIsValid(pk))
+		return false;
+	idx = index_open(pk, AccessShareLock);
+	if (idx->rd_index->indnkeyatts == 1 && idx->rd_index->indkey.values[0] > 0)
+		*attnum = idx->rd_index->indkey.values[0];
+	index_close(idx, AccessShareLock);
+	return true;
 }

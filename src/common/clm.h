@@ -12,6 +12,7 @@
 #define CLM_H
 
 #include "fmgr.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -58,5 +59,8 @@ extern void clm_check_finite_float8(double v, const char *argname);
 
 /* The quoted, schema-qualified name of a relation, e.g. crm."Customers". */
 extern char *clm_qualified_relname(Oid relid);
+
+/* The column of a table's one-column primary key (clm.c). */
+extern bool clm_single_key_column(Relation rel, AttrNumber *attnum);
 
 #endif							/* CLM_H */

@@ -29,7 +29,6 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/transam.h"
@@ -179,30 +178,23 @@ order_attnum(Relation rel, const char *colname, Oid want, const char *role)
 static char *
 order_key_column(Relation crel, const char *given)
 {
-	Oid			pk;
-	Relation	idx;
-	char	   *name;
+	AttrNumber	attnum;
 
 	if (given != NULL)
 		return pstrdup(given);
-	pk = clm_primary_key_index(crel);
-	if (!OidIsValid(pk))
+	if (!clm_single_key_column(crel, &attnum))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("table \"%s\" has no primary key to find customers by",
 						RelationGetRelationName(crel)),
 				 errhint("Pass the customer key column as the sixth argument of clm.stage_on_order.")));
-	idx = index_open(pk, AccessShareLock);
-	if (idx->rd_index->indnkeyatts != 1 || idx->rd_index->indkey.values[0] <= 0)
+	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the primary key of table \"%s\" is not a single column",
 						RelationGetRelationName(crel)),
 				 errhint("Pass the customer key column as the sixth argument of clm.stage_on_order.")));
-	name = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(crel),
-										 idx->rd_index->indkey.values[0] - 1)->attname));
-	index_close(idx, AccessShareLock);
-	return name;
+	return pstrdup(NameStr(TupleDescAttr(RelationGetDescr(crel), attnum - 1)->attname));
 }
 
 static SPIPlanPtr
