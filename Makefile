@@ -50,7 +50,8 @@ SQL_SOURCES = \
 	src/analytics/customer_view.sql \
 	src/action/campaign.sql \
 	src/action/feed.sql \
-	src/action/erasure.sql
+	src/action/erasure.sql \
+	src/action/referral.sql
 
 # The install script of the current version, built; the frozen install
 # scripts of released versions and the upgrade scripts, kept in git.

@@ -18,6 +18,31 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.classify_stage(bigint, timestamptz, timestamptz, timestamptz, @extschema@.lifecycle_policy, @extschema@.lifecycle_stage) IS
     'clm.classify_stage with the policy passed as a row of clm.lifecycle_policy instead of its name: reads no table, so IMMUTABLE (distributed UPDATEs, e.g. on Citus, may call it with column arguments)';
 
+-- Lifecycle policies say when a loyal customer who refers others becomes an
+-- advocate (src/lifecycle/lifecycle_policy.sql).  The columns are filled by
+-- an UPDATE, not by ADD COLUMN's default, which would leave a "missing
+-- value" in the catalog that a fresh install has not; the default policy's
+-- guard is set aside for it.
+ALTER TABLE @extschema@.lifecycle_policy
+    ADD COLUMN advocate_min_referrals integer,
+    ADD COLUMN advocate_window_days double precision;
+ALTER TABLE @extschema@.lifecycle_policy DISABLE TRIGGER lifecycle_policy_protect_default;
+UPDATE @extschema@.lifecycle_policy SET advocate_min_referrals = 3, advocate_window_days = 90;
+ALTER TABLE @extschema@.lifecycle_policy ENABLE TRIGGER lifecycle_policy_protect_default;
+ALTER TABLE @extschema@.lifecycle_policy
+    ALTER COLUMN advocate_min_referrals SET DEFAULT 3,
+    ALTER COLUMN advocate_min_referrals SET NOT NULL,
+    ALTER COLUMN advocate_window_days SET DEFAULT 90,
+    ALTER COLUMN advocate_window_days SET NOT NULL,
+    ADD CONSTRAINT lifecycle_policy_advocate_min_referrals_check
+        CHECK (advocate_min_referrals BETWEEN 1 AND 1000000),
+    ADD CONSTRAINT lifecycle_policy_advocate_window_days_check
+        CHECK (advocate_window_days > 0 AND advocate_window_days <= 36500);
+COMMENT ON TABLE @extschema@.lifecycle_policy IS
+    'when a customer counts as loyal, at_risk, dormant or churned: multiples of the customer''s own mean purchase gap (population fallback for one-time buyers), clamped to floors and ceilings in days; and when a loyal customer who refers others becomes an advocate';
+COMMENT ON COLUMN @extschema@.lifecycle_policy.advocate_min_referrals IS 'a loyal customer becomes an advocate once this many of the customers they referred have made their first purchase in time (with referrals adopted: clm.adopt_referrals)';
+COMMENT ON COLUMN @extschema@.lifecycle_policy.advocate_window_days IS 'a referred customer''s first purchase counts for the referrer if it comes within this many days of the referral';
+
 -- clm.refresh_stages gains lock_first (src/lifecycle/refresh_stages.sql); a
 -- new trailing parameter with a default would make nine-argument calls
 -- ambiguous next to the old function, so the old one goes
@@ -523,13 +548,16 @@ DROP FUNCTION @extschema@._customer_view_source(@extschema@.customer_view, text,
 ALTER TABLE @extschema@.customer_view
     ADD COLUMN purchase_model text,
     ADD COLUMN paretonbd @extschema@.paretonbd,
-    ADD COLUMN mbgnbd @extschema@.mbgnbd;
+    ADD COLUMN mbgnbd @extschema@.mbgnbd,
+    ADD COLUMN referrals_relation text;
 UPDATE @extschema@.customer_view SET purchase_model = 'bgnbd';
 ALTER TABLE @extschema@.customer_view
     ALTER COLUMN purchase_model SET DEFAULT 'bgnbd',
     ALTER COLUMN purchase_model SET NOT NULL,
     ADD CONSTRAINT customer_view_purchase_model_check
         CHECK (purchase_model IN ('bgnbd', 'paretonbd', 'mbgnbd'));
+COMMENT ON COLUMN @extschema@.customer_view.referrals_relation IS
+    'the adopted referrals table (clm.adopt_referrals) whose referred customers the view counts, or NULL';
 COMMENT ON COLUMN @extschema@.customer_view.purchase_model IS
     'the model of purchases and dropout behind P(alive), expected purchases and CLV: bgnbd, paretonbd or mbgnbd; its fit is stored in the column of that name at each refresh, the other two stay NULL';
 
@@ -703,7 +731,8 @@ CREATE FUNCTION @extschema@.create_customer_view(
     horizon_days integer DEFAULT 90,
     clv_months integer DEFAULT 12,
     monthly_discount_rate double precision DEFAULT 0.01,
-    purchase_model text DEFAULT 'bgnbd')
+    purchase_model text DEFAULT 'bgnbd',
+    referrals regclass DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -715,6 +744,10 @@ DECLARE
     reg @extschema@.customer_view;
     def text;
     rel regclass;
+    ref @extschema@.referral_source;
+    ref_cte text := '';
+    ref_cols text := 'NULL::pg_catalog.int8 AS referred_customers, NULL::pg_catalog.numeric AS referred_revenue';
+    ref_join text := '';
 BEGIN
     PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
     PERFORM @extschema@._check_amount_column(orders, amount_column);
@@ -795,6 +828,35 @@ BEGIN
             USING ERRCODE = 'duplicate_table',
                   HINT = 'Refresh it with clm.refresh_customer_view, or drop it with clm.drop_customer_view.';
     END IF;
+    -- with referrals: per customer, the customers they referred (not
+    -- themselves) up to as_of, and those customers' revenue up to as_of
+    IF referrals IS NOT NULL THEN
+        SELECT * INTO ref FROM @extschema@.referral_source AS s WHERE s.referrals = create_customer_view.referrals;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'table % is not an adopted referrals table', referrals
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Adopt it for its customers table with clm.adopt_referrals first.';
+        END IF;
+        ref_cte := pg_catalog.format($q$, rf AS (
+    SELECT d.referrer, pg_catalog.count(*) AS referred_customers,
+           pg_catalog.sum(rv.revenue) AS referred_revenue
+      FROM (SELECT DISTINCT r.%1$I AS referrer, r.%2$I AS referred
+              FROM %3$s AS r, m
+             WHERE r.%1$I <> r.%2$I AND r.%4$I <= m.as_of) AS d
+      LEFT JOIN (SELECT o.%5$I AS customer, pg_catalog.sum(o.%7$I)::pg_catalog.numeric AS revenue
+                   FROM %8$s AS o, m
+                  WHERE o.%6$I <= m.as_of
+                  GROUP BY o.%5$I) AS rv ON rv.customer = d.referred
+     GROUP BY d.referrer
+)$q$, ref.referrer_column, ref.referred_column, @extschema@._relation_label(referrals),
+              ref.referred_at_column, customer_column, ordered_at_column, amount_column,
+              @extschema@._relation_label(orders));
+        ref_cols := 'COALESCE(rf.referred_customers, 0) AS referred_customers, '
+                    'COALESCE(rf.referred_revenue, 0) AS referred_revenue';
+        ref_join := ' LEFT JOIN rf ON rf.referrer = sc.customer_key';
+        reg.referrals_relation := @extschema@._relation_label(referrals);
+    END IF;
+
     -- a registry row whose view was dropped by hand is stale: replace it
     DELETE FROM @extschema@.customer_view AS r WHERE r.view_schema = vschema AND r.view_name = vname;
 
@@ -816,7 +878,7 @@ WITH m AS (
 ), sc AS (
     SELECT c.customer_key, c.rfm, c.s, @extschema@.rfm_score(c.rfm, m.thresholds) AS score
       FROM c, m
-)
+)%7$s
 SELECT sc.customer_key,
        (sc.rfm).first_at AS first_order_at,
        (sc.rfm).last_at AS last_order_at,
@@ -836,19 +898,21 @@ SELECT sc.customer_key,
                         (sc.s).x, (sc.s).t_x, (sc.s).t) AS expected_purchases,
        @extschema@.clv(m.%4$I, m.gamma_gamma, (sc.s).x, (sc.s).t_x, (sc.s).t, (sc.s).mean_spend,
                        m.clv_months, m.monthly_discount_rate, m.unit_days) AS predicted_clv,
+       %8$s,
        m.as_of
-  FROM sc, m
+  FROM sc CROSS JOIN m%9$s
 $q$, vschema, vname,
         @extschema@._customer_view_source(reg, '(SELECT m.as_of FROM m)', '(SELECT m.time_unit FROM m)'),
-        purchase_model, purchase_model || '_p_alive', purchase_model || '_expected_purchases');
+        purchase_model, purchase_model || '_p_alive', purchase_model || '_expected_purchases',
+        ref_cte, ref_cols, ref_join);
 
     INSERT INTO @extschema@.customer_view
         (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,
          policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition,
-         purchase_model)
+         purchase_model, referrals_relation)
     VALUES (vschema, vname, reg.orders_relation, customer_column, ordered_at_column, amount_column,
             policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, def,
-            purchase_model);
+            purchase_model, reg.referrals_relation);
     -- the view first (empty), so that the models are fitted as its owner
     EXECUTE pg_catalog.format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA', vschema, vname, def);
     rel := pg_catalog.format('%I.%I', vschema, vname)::regclass;
@@ -862,8 +926,8 @@ $q$, vschema, vname,
     RETURN rel;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name, name, timestamptz, text, interval, integer, integer, double precision, text) IS
-    'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases and predicted CLV from a BG/NBD, Pareto/NBD or MBG/NBD model), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
+COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name, name, timestamptz, text, interval, integer, integer, double precision, text, regclass) IS
+    'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases and predicted CLV from a BG/NBD, Pareto/NBD or MBG/NBD model; with an adopted referrals table, the customers each referred and their revenue), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
 
 
 -- clm.holdout_purchases: orders -> distinct UTC purchase days in the holdout
@@ -1486,6 +1550,16 @@ RETURN EXISTS (SELECT FROM pg_catalog.pg_roles AS r
 COMMENT ON FUNCTION @extschema@._role_member(name) IS
     'internal: whether the current role is a member of the named role (false for a role that does not exist)';
 
+-- _primary_key_column: the column of a table's one-column primary key, by
+-- which clm finds customers where no key column is named; NULL when the
+-- table has no primary key or one of several columns.
+CREATE FUNCTION @extschema@._primary_key_column(rel regclass)
+RETURNS name
+AS 'MODULE_PATHNAME', 'clm_primary_key_column'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._primary_key_column(regclass) IS
+    'internal: the column of the table''s one-column primary key, or NULL';
+
 -- Who sees and changes what: a campaign is seen by the roles that may read
 -- its customers table and by its maker, and changed or deleted by its
 -- maker only.  A membership is seen by the roles that may see the
@@ -1651,10 +1725,7 @@ BEGIN
         END IF;
     END LOOP;
     IF key_column IS NULL THEN
-        SELECT a.attname INTO key_column
-          FROM pg_catalog.pg_index AS i
-          JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indrelid = customers AND i.indisprimary AND i.indnkeyatts = 1;
+        key_column := @extschema@._primary_key_column(customers);
         IF key_column IS NULL THEN
             RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
                 USING ERRCODE = 'invalid_parameter_value',
@@ -2126,15 +2197,18 @@ BEGIN
      WHERE c.orders OPERATOR(pg_catalog.=) ANY (dropped);
     UPDATE @extschema@.stage_event AS e SET relation = 0
      WHERE e.relation OPERATOR(pg_catalog.=) ANY (dropped);
+    DELETE FROM @extschema@.referral_source AS s
+     WHERE s.customers OPERATOR(pg_catalog.=) ANY (dropped)
+        OR s.referrals OPERATOR(pg_catalog.=) ANY (dropped);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION @extschema@.action_detach_dropped() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.action_detach_dropped() IS
-    'sql_drop event trigger function: sets the customers or orders table of campaigns, and the relation of feed events, to 0 when that table is dropped, so that no later table reusing its OID inherits them';
+    'sql_drop event trigger function: sets the customers or orders table of campaigns, and the relation of feed events, to 0 when that table is dropped, so that no later table reusing its OID inherits them; forgets the adopted referrals of a dropped customers or referrals table';
 CREATE EVENT TRIGGER clm_action_detach_dropped ON sql_drop
     EXECUTE FUNCTION @extschema@.action_detach_dropped();
 COMMENT ON EVENT TRIGGER clm_action_detach_dropped IS
-    'detaches the campaigns and feed events of dropped tables (clm.action_detach_dropped)';
+    'detaches the campaigns, feed events and adopted referrals of dropped tables (clm.action_detach_dropped)';
 
 -- Erasure on request, and retention of the stage history (new in 1.1)
 -- _forget_records: what clm keeps about one customer in its own tables
@@ -2227,3 +2301,188 @@ AS 'MODULE_PATHNAME', 'clm_purge_history'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.purge_history(regclass, interval) IS
     'retention: removes the feed events of a customers table recorded before now() - older_than, and its stage changes dated before then except each customer''s latest (when its current stage began); needs DELETE on the customers table; returns the rows removed';
+
+-- Referrals and advocates (new in 1.1)
+-- referral_source: the referrals table adopted for a customers table by
+-- clm.adopt_referrals, and its columns.  clm.stage_on_order and
+-- clm.refresh_stages read it: a loyal customer of that customers table
+-- becomes an advocate once advocate_min_referrals of the customers they
+-- referred have made their first purchase within advocate_window_days of
+-- being referred (the policy's).  The tables are kept by OID: the row
+-- follows a rename, and goes when either table is dropped
+-- (clm.action_detach_dropped).  A row belongs to the owner of its
+-- customers table.
+CREATE TABLE @extschema@.referral_source (
+    customers           regclass PRIMARY KEY,
+    customer_key_column name NOT NULL,
+    referrals           regclass NOT NULL UNIQUE,
+    referrer_column     name NOT NULL,
+    referred_column     name NOT NULL,
+    referred_at_column  name NOT NULL,
+    adopted_at          timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp()
+);
+COMMENT ON TABLE @extschema@.referral_source IS
+    'the referrals table adopted for each customers table (clm.adopt_referrals): who referred whom and when, read by clm.stage_on_order and clm.refresh_stages to make advocates; a row belongs to the owner of its customers table';
+COMMENT ON COLUMN @extschema@.referral_source.customers IS
+    'the customers table whose stages the referrals move (by OID: follows a rename)';
+COMMENT ON COLUMN @extschema@.referral_source.customer_key_column IS
+    'the customers table''s key column, which the referrer and referred columns hold';
+COMMENT ON COLUMN @extschema@.referral_source.referrals IS
+    'the user''s referrals table, one row per referral (by OID)';
+COMMENT ON COLUMN @extschema@.referral_source.referrer_column IS
+    'the column of the referring customer''s key';
+COMMENT ON COLUMN @extschema@.referral_source.referred_column IS
+    'the column of the referred customer''s key';
+COMMENT ON COLUMN @extschema@.referral_source.referred_at_column IS
+    'when the referral was made: the referred customer''s first purchase counts if it falls within the policy''s advocate_window_days from then';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.referral_source', '');
+
+-- Everyone reads the registry (every role that inserts orders runs the
+-- trigger that reads it); only members of the owner of a customers table
+-- adopt, change or release its referrals.
+CREATE FUNCTION @extschema@._referral_source_owned(customers regclass)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                WHERE c.oid = customers AND pg_catalog.pg_has_role(c.relowner, 'MEMBER'));
+COMMENT ON FUNCTION @extschema@._referral_source_owned(regclass) IS
+    'internal: whether the current role is a member of the owner of the customers table';
+ALTER TABLE @extschema@.referral_source ENABLE ROW LEVEL SECURITY;
+CREATE POLICY referral_source_read ON @extschema@.referral_source FOR SELECT USING (true);
+COMMENT ON POLICY referral_source_read ON @extschema@.referral_source IS
+    'every role reads the registry: the triggers of every role that inserts orders read it';
+CREATE POLICY referral_source_insert ON @extschema@.referral_source FOR INSERT
+    WITH CHECK (@extschema@._referral_source_owned(customers));
+COMMENT ON POLICY referral_source_insert ON @extschema@.referral_source IS
+    'only members of the owner of a customers table adopt referrals for it';
+CREATE POLICY referral_source_update ON @extschema@.referral_source FOR UPDATE
+    USING (@extschema@._referral_source_owned(customers))
+    WITH CHECK (@extschema@._referral_source_owned(customers));
+COMMENT ON POLICY referral_source_update ON @extschema@.referral_source IS
+    'only members of the owner of a customers table change its referrals';
+CREATE POLICY referral_source_delete ON @extschema@.referral_source FOR DELETE
+    USING (@extschema@._referral_source_owned(customers));
+COMMENT ON POLICY referral_source_delete ON @extschema@.referral_source IS
+    'only members of the owner of a customers table release its referrals';
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.referral_source TO PUBLIC;
+CREATE TRIGGER referral_source_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.referral_source
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.lifecycle_config_changed();
+COMMENT ON TRIGGER referral_source_changed ON @extschema@.referral_source IS
+    'makes every backend''s clm.stage_on_order triggers read the registry again';
+
+-- adopt_referrals: clm reads the user's referrals table as it is, like the
+-- orders table: the columns are named, not imposed.  The referrer and
+-- referred columns hold keys of the customers table (of its key's type);
+-- a referrer that is not (yet) a customer, and a referral of oneself, are
+-- allowed and count for nothing.
+CREATE FUNCTION @extschema@.adopt_referrals(
+    customers regclass,
+    referrals regclass,
+    referrer_column name,
+    referred_column name,
+    referred_at_column name,
+    customer_key_column name DEFAULT NULL)
+RETURNS @extschema@.referral_source
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    key_column name := customer_key_column;
+    key_type regtype;
+    r regclass;
+    result @extschema@.referral_source;
+BEGIN
+    IF customers IS NULL OR referrals IS NULL THEN
+        RAISE EXCEPTION 'customers and referrals must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOREACH r IN ARRAY ARRAY[customers, referrals] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c WHERE c.oid = r AND c.relkind IN ('r', 'p')) THEN
+            RAISE EXCEPTION '% is not a table', r
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Adopt a table (a plain or partitioned one), not a view.';
+        END IF;
+    END LOOP;
+    IF NOT @extschema@._referral_source_owned(customers) THEN
+        RAISE EXCEPTION 'must be owner of table %', customers
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The referrals decide stages of this customers table.',
+                  HINT = 'Adopt referrals as the owner of the customers table, or as a member of that role.';
+    END IF;
+    IF NOT @extschema@._campaign_readable(referrals) THEN
+        RAISE EXCEPTION 'permission denied for table %', referrals
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The roles that insert orders read the referrals table too: grant them SELECT on it.';
+    END IF;
+    IF key_column IS NULL THEN
+        key_column := @extschema@._primary_key_column(customers);
+        IF key_column IS NULL THEN
+            RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Pass customer_key_column.';
+        END IF;
+    END IF;
+    key_type := @extschema@._column_type(customers, key_column, 'customer_key_column');
+    IF @extschema@._column_type(referrals, referrer_column, 'referrer_column') <> key_type
+       OR @extschema@._column_type(referrals, referred_column, 'referred_column') <> key_type THEN
+        RAISE EXCEPTION 'the referrer and referred columns must have the type of the customer key, %', key_type
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = pg_catalog.format('%I is %s and %I is %s.',
+                                             referrer_column, @extschema@._column_type(referrals, referrer_column, 'referrer_column'),
+                                             referred_column, @extschema@._column_type(referrals, referred_column, 'referred_column')),
+                  HINT = 'Both hold keys of the customers table.';
+    END IF;
+    IF @extschema@._column_type(referrals, referred_at_column, 'referred_at_column') <> 'timestamptz'::regtype THEN
+        RAISE EXCEPTION 'column "%" of % must be of type timestamp with time zone', referred_at_column, referrals
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'It says when the referral was made.';
+    END IF;
+    INSERT INTO @extschema@.referral_source AS s
+        (customers, customer_key_column, referrals, referrer_column, referred_column, referred_at_column)
+    VALUES (customers, key_column, referrals, referrer_column, referred_column, referred_at_column)
+    ON CONFLICT ON CONSTRAINT referral_source_pkey DO UPDATE
+       SET customer_key_column = excluded.customer_key_column, referrals = excluded.referrals,
+           referrer_column = excluded.referrer_column, referred_column = excluded.referred_column,
+           referred_at_column = excluded.referred_at_column, adopted_at = excluded.adopted_at
+    RETURNING s.* INTO result;
+    RETURN result;
+EXCEPTION
+    WHEN unique_violation THEN
+        RAISE EXCEPTION 'table % is already adopted as the referrals of another customers table', referrals
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = (SELECT pg_catalog.format('It holds the referrals of %s.', s.customers)
+                              FROM @extschema@.referral_source AS s WHERE s.referrals = adopt_referrals.referrals),
+                  HINT = 'One referrals table serves one customers table.';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.adopt_referrals(regclass, regclass, name, name, name, name) IS
+    'adopts the user''s referrals table (referrer, referred, referred-at columns) for a customers table, or changes its columns: loyal customers then become advocates through clm.stage_on_order and clm.refresh_stages under the policy''s advocate_min_referrals and advocate_window_days; only the customers table''s owner may';
+
+-- release_referrals: the customers table no longer takes stages from its
+-- referrals.  Stages already reached stay.
+CREATE FUNCTION @extschema@.release_referrals(customers regclass)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF customers IS NULL THEN
+        RAISE EXCEPTION 'customers must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.referral_source AS s WHERE s.customers = release_referrals.customers) THEN
+        RETURN false;
+    END IF;
+    IF NOT @extschema@._referral_source_owned(customers) THEN
+        RAISE EXCEPTION 'must be owner of table %', customers
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Release referrals as the owner of the customers table, or as a member of that role.';
+    END IF;
+    DELETE FROM @extschema@.referral_source AS s WHERE s.customers = release_referrals.customers;
+    RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.release_referrals(regclass) IS
+    'stops making advocates of a customers table from its referrals (the stages already reached stay); returns whether referrals had been adopted; only the customers table''s owner may';

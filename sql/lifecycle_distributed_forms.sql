@@ -56,7 +56,7 @@ SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-09-01',
                           jsonb_populate_record(p, '{"churned_max_days": null}'))
 FROM clm.lifecycle_policy p WHERE p.name = 'default';
 SELECT clm.classify_stage(1, '2025-01-01', '2025-01-01', '2025-09-01',
-                          ROW('x', 4, 180, 90, 2, 4, 6, 30, 180, 60, 365, 120, NULL)::clm.lifecycle_policy);
+                          ROW('x', 4, 180, 90, 2, 4, 6, 30, 180, 60, 365, 120, NULL, 3, 90)::clm.lifecycle_policy);
 -- the facts are checked as by the named form
 SELECT clm.classify_stage(2, '2025-01-01', '2025-06-01', '2025-03-01', p)
 FROM clm.lifecycle_policy p WHERE p.name = 'default';

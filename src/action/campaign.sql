@@ -111,6 +111,16 @@ RETURN EXISTS (SELECT FROM pg_catalog.pg_roles AS r
 COMMENT ON FUNCTION @extschema@._role_member(name) IS
     'internal: whether the current role is a member of the named role (false for a role that does not exist)';
 
+-- _primary_key_column: the column of a table's one-column primary key, by
+-- which clm finds customers where no key column is named; NULL when the
+-- table has no primary key or one of several columns.
+CREATE FUNCTION @extschema@._primary_key_column(rel regclass)
+RETURNS name
+AS 'MODULE_PATHNAME', 'clm_primary_key_column'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._primary_key_column(regclass) IS
+    'internal: the column of the table''s one-column primary key, or NULL';
+
 -- Who sees and changes what: a campaign is seen by the roles that may read
 -- its customers table and by its maker, and changed or deleted by its
 -- maker only.  A membership is seen by the roles that may see the
@@ -276,10 +286,7 @@ BEGIN
         END IF;
     END LOOP;
     IF key_column IS NULL THEN
-        SELECT a.attname INTO key_column
-          FROM pg_catalog.pg_index AS i
-          JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indrelid = customers AND i.indisprimary AND i.indnkeyatts = 1;
+        key_column := @extschema@._primary_key_column(customers);
         IF key_column IS NULL THEN
             RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
                 USING ERRCODE = 'invalid_parameter_value',

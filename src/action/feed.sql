@@ -307,12 +307,15 @@ BEGIN
      WHERE c.orders OPERATOR(pg_catalog.=) ANY (dropped);
     UPDATE @extschema@.stage_event AS e SET relation = 0
      WHERE e.relation OPERATOR(pg_catalog.=) ANY (dropped);
+    DELETE FROM @extschema@.referral_source AS s
+     WHERE s.customers OPERATOR(pg_catalog.=) ANY (dropped)
+        OR s.referrals OPERATOR(pg_catalog.=) ANY (dropped);
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION @extschema@.action_detach_dropped() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.action_detach_dropped() IS
-    'sql_drop event trigger function: sets the customers or orders table of campaigns, and the relation of feed events, to 0 when that table is dropped, so that no later table reusing its OID inherits them';
+    'sql_drop event trigger function: sets the customers or orders table of campaigns, and the relation of feed events, to 0 when that table is dropped, so that no later table reusing its OID inherits them; forgets the adopted referrals of a dropped customers or referrals table';
 CREATE EVENT TRIGGER clm_action_detach_dropped ON sql_drop
     EXECUTE FUNCTION @extschema@.action_detach_dropped();
 COMMENT ON EVENT TRIGGER clm_action_detach_dropped IS
-    'detaches the campaigns and feed events of dropped tables (clm.action_detach_dropped)';
+    'detaches the campaigns, feed events and adopted referrals of dropped tables (clm.action_detach_dropped)';

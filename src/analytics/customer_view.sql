@@ -37,6 +37,7 @@ CREATE TABLE @extschema@.customer_view (
                             CHECK (purchase_model IN ('bgnbd', 'paretonbd', 'mbgnbd')),
     paretonbd               @extschema@.paretonbd,
     mbgnbd                  @extschema@.mbgnbd,
+    referrals_relation      text,
     PRIMARY KEY (view_schema, view_name),
     CHECK (time_unit > interval '0'),
     CHECK (horizon_days > 0),
@@ -49,6 +50,8 @@ COMMENT ON COLUMN @extschema@.customer_view.as_of IS
     'the as-of time of the last refresh: orders up to and including it count, later ones are ignored; recency and model clocks stop there';
 COMMENT ON COLUMN @extschema@.customer_view.definition IS
     'the SELECT the materialized view was created with';
+COMMENT ON COLUMN @extschema@.customer_view.referrals_relation IS
+    'the adopted referrals table (clm.adopt_referrals) whose referred customers the view counts, or NULL';
 COMMENT ON COLUMN @extschema@.customer_view.purchase_model IS
     'the model of purchases and dropout behind P(alive), expected purchases and CLV: bgnbd, paretonbd or mbgnbd; its fit is stored in the column of that name at each refresh, the other two stay NULL';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_view', '');
@@ -396,7 +399,8 @@ CREATE FUNCTION @extschema@.create_customer_view(
     horizon_days integer DEFAULT 90,
     clv_months integer DEFAULT 12,
     monthly_discount_rate double precision DEFAULT 0.01,
-    purchase_model text DEFAULT 'bgnbd')
+    purchase_model text DEFAULT 'bgnbd',
+    referrals regclass DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -408,6 +412,10 @@ DECLARE
     reg @extschema@.customer_view;
     def text;
     rel regclass;
+    ref @extschema@.referral_source;
+    ref_cte text := '';
+    ref_cols text := 'NULL::pg_catalog.int8 AS referred_customers, NULL::pg_catalog.numeric AS referred_revenue';
+    ref_join text := '';
 BEGIN
     PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
     PERFORM @extschema@._check_amount_column(orders, amount_column);
@@ -488,6 +496,35 @@ BEGIN
             USING ERRCODE = 'duplicate_table',
                   HINT = 'Refresh it with clm.refresh_customer_view, or drop it with clm.drop_customer_view.';
     END IF;
+    -- with referrals: per customer, the customers they referred (not
+    -- themselves) up to as_of, and those customers' revenue up to as_of
+    IF referrals IS NOT NULL THEN
+        SELECT * INTO ref FROM @extschema@.referral_source AS s WHERE s.referrals = create_customer_view.referrals;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'table % is not an adopted referrals table', referrals
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Adopt it for its customers table with clm.adopt_referrals first.';
+        END IF;
+        ref_cte := pg_catalog.format($q$, rf AS (
+    SELECT d.referrer, pg_catalog.count(*) AS referred_customers,
+           pg_catalog.sum(rv.revenue) AS referred_revenue
+      FROM (SELECT DISTINCT r.%1$I AS referrer, r.%2$I AS referred
+              FROM %3$s AS r, m
+             WHERE r.%1$I <> r.%2$I AND r.%4$I <= m.as_of) AS d
+      LEFT JOIN (SELECT o.%5$I AS customer, pg_catalog.sum(o.%7$I)::pg_catalog.numeric AS revenue
+                   FROM %8$s AS o, m
+                  WHERE o.%6$I <= m.as_of
+                  GROUP BY o.%5$I) AS rv ON rv.customer = d.referred
+     GROUP BY d.referrer
+)$q$, ref.referrer_column, ref.referred_column, @extschema@._relation_label(referrals),
+              ref.referred_at_column, customer_column, ordered_at_column, amount_column,
+              @extschema@._relation_label(orders));
+        ref_cols := 'COALESCE(rf.referred_customers, 0) AS referred_customers, '
+                    'COALESCE(rf.referred_revenue, 0) AS referred_revenue';
+        ref_join := ' LEFT JOIN rf ON rf.referrer = sc.customer_key';
+        reg.referrals_relation := @extschema@._relation_label(referrals);
+    END IF;
+
     -- a registry row whose view was dropped by hand is stale: replace it
     DELETE FROM @extschema@.customer_view AS r WHERE r.view_schema = vschema AND r.view_name = vname;
 
@@ -509,7 +546,7 @@ WITH m AS (
 ), sc AS (
     SELECT c.customer_key, c.rfm, c.s, @extschema@.rfm_score(c.rfm, m.thresholds) AS score
       FROM c, m
-)
+)%7$s
 SELECT sc.customer_key,
        (sc.rfm).first_at AS first_order_at,
        (sc.rfm).last_at AS last_order_at,
@@ -529,19 +566,21 @@ SELECT sc.customer_key,
                         (sc.s).x, (sc.s).t_x, (sc.s).t) AS expected_purchases,
        @extschema@.clv(m.%4$I, m.gamma_gamma, (sc.s).x, (sc.s).t_x, (sc.s).t, (sc.s).mean_spend,
                        m.clv_months, m.monthly_discount_rate, m.unit_days) AS predicted_clv,
+       %8$s,
        m.as_of
-  FROM sc, m
+  FROM sc CROSS JOIN m%9$s
 $q$, vschema, vname,
         @extschema@._customer_view_source(reg, '(SELECT m.as_of FROM m)', '(SELECT m.time_unit FROM m)'),
-        purchase_model, purchase_model || '_p_alive', purchase_model || '_expected_purchases');
+        purchase_model, purchase_model || '_p_alive', purchase_model || '_expected_purchases',
+        ref_cte, ref_cols, ref_join);
 
     INSERT INTO @extschema@.customer_view
         (view_schema, view_name, orders_relation, customer_column, ordered_at_column, amount_column,
          policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, definition,
-         purchase_model)
+         purchase_model, referrals_relation)
     VALUES (vschema, vname, reg.orders_relation, customer_column, ordered_at_column, amount_column,
             policy, time_unit, horizon_days, clv_months, monthly_discount_rate, as_of, def,
-            purchase_model);
+            purchase_model, reg.referrals_relation);
     -- the view first (empty), so that the models are fitted as its owner
     EXECUTE pg_catalog.format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA', vschema, vname, def);
     rel := pg_catalog.format('%I.%I', vschema, vname)::regclass;
@@ -555,8 +594,8 @@ $q$, vschema, vname,
     RETURN rel;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name, name, timestamptz, text, interval, integer, integer, double precision, text) IS
-    'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases and predicted CLV from a BG/NBD, Pareto/NBD or MBG/NBD model), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
+COMMENT ON FUNCTION @extschema@.create_customer_view(text, regclass, name, name, name, timestamptz, text, interval, integer, integer, double precision, text, regclass) IS
+    'creates a materialized view with one row per customer of an orders table (RFM values, scores and segment, lifecycle stage, P(alive), expected purchases and predicted CLV from a BG/NBD, Pareto/NBD or MBG/NBD model; with an adopted referrals table, the customers each referred and their revenue), fitted and fixed at as_of, with a unique index for REFRESH CONCURRENTLY';
 
 -- refresh_customer_view: moves the view to a new as-of time, refits its
 -- models on the orders up to it and refreshes the data, concurrently by

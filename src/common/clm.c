@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/relation.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -135,4 +136,35 @@ clm_single_key_column(Relation rel, AttrNumber *attnum)
 		*attnum = idx->rd_index->indkey.values[0];
 	index_close(idx, AccessShareLock);
 	return true;
+}
+
+PG_FUNCTION_INFO_V1(clm_primary_key_column);
+
+/*
+ * clm_primary_key_column
+ *		SQL: clm._primary_key_column(rel regclass) RETURNS name: the column
+ *		of the table's one-column primary key, NULL without one.  The
+ *		functions written in SQL find customers by the same rule as the
+ *		triggers (clm_single_key_column).  A relation that does not exist
+ *		(any more) has none.
+ */
+Datum
+clm_primary_key_column(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel;
+	AttrNumber	attnum;
+	char	   *colname;
+
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		PG_RETURN_NULL();
+	if (!clm_single_key_column(rel, &attnum) || attnum == InvalidAttrNumber)
+	{
+		relation_close(rel, AccessShareLock);
+		PG_RETURN_NULL();
+	}
+	colname = get_attname(relid, attnum, false);
+	relation_close(rel, AccessShareLock);
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(colname)));
 }

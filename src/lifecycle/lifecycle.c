@@ -97,6 +97,9 @@ typedef struct LcCache
 	SPIPlanPtr	latest_plan;	/* latest recorded change of a customer */
 	Oid			event_relid;	/* clm.stage_event; InvalidOid: no feed (a 1.0 catalog) */
 	SPIPlanPtr	event_plan;		/* the feed's event, NULL without the table */
+	Oid			referral_relid; /* clm.referral_source; InvalidOid in a 1.0 catalog */
+	SPIPlanPtr	referral_plan;	/* a customers table's row of it */
+	uint64		referral_gen;	/* bumped by every invalidation of it */
 	int			npolicies;
 	PolicyEntry policies[16];
 } LcCache;
@@ -190,6 +193,8 @@ lc_relcache_callback(Datum arg, Oid relid)
 		lc.npolicies = 0;
 		lc.policy_gen++;
 	}
+	if (relid == InvalidOid || relid == lc.referral_relid)
+		lc.referral_gen++;
 }
 
 /*
@@ -370,17 +375,22 @@ lc_load_rules(void)
  * from a row value of the table's type (clm.classify_stage's IMMUTABLE
  * variant).
  */
-#define LC_POLICY_NFIELDS 12
+#define LC_POLICY_NFIELDS 14
+#define LC_POLICY_NCLASSIFY 12	/* the classifier's; the rest are the referral rule's */
 static const char *const lc_policy_fields[LC_POLICY_NFIELDS] = {
 	"loyal_min_orders", "loyal_min_tenure_days", "fallback_gap_days",
 	"at_risk_gap_multiple", "dormant_gap_multiple", "churned_gap_multiple",
 	"at_risk_min_days", "dormant_min_days", "churned_min_days",
-	"at_risk_max_days", "dormant_max_days", "churned_max_days"
+	"at_risk_max_days", "dormant_max_days", "churned_max_days",
+	"advocate_min_referrals", "advocate_window_days"
 };
 
 /*
  * lc_policy_select_list
- *		The policy columns, comma separated, for a SELECT list.
+ *		The policy columns, comma separated, for a SELECT list.  A catalog
+ *		of 1.0 (the library is replaced before ALTER EXTENSION UPDATE runs)
+ *		has no referral columns: NULL stands in for them, and the referral
+ *		rule is off (that catalog has no clm.referral_source either).
  */
 static char *
 lc_policy_select_list(void)
@@ -390,17 +400,22 @@ lc_policy_select_list(void)
 
 	initStringInfo(&buf);
 	for (i = 0; i < LC_POLICY_NFIELDS; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", lc_policy_fields[i]);
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 i < LC_POLICY_NCLASSIFY || get_attnum(lc.policy_relid, lc_policy_fields[i]) > 0 ?
+						 lc_policy_fields[i] :
+						 i == LC_POLICY_NCLASSIFY ? "NULL::pg_catalog.int4" : "NULL::pg_catalog.float8");
 	return buf.data;
 }
 
 /*
  * lc_policy_fill
  *		A ClmPolicy from the values of the policy columns, in the order of
- *		lc_policy_fields (the first an integer, the others double precision).
+ *		lc_policy_fields (the first an integer, then double precision, the
+ *		advocates' count an integer); isnull says which referral values are
+ *		missing (the rule is then off).
  */
 static void
-lc_policy_fill(ClmPolicy *p, const Datum *v)
+lc_policy_fill(ClmPolicy *p, const Datum *v, const bool *isnull)
 {
 	int			i;
 
@@ -413,6 +428,8 @@ lc_policy_fill(ClmPolicy *p, const Datum *v)
 		p->min_days[i] = DatumGetFloat8(v[6 + i]);
 		p->max_days[i] = DatumGetFloat8(v[9 + i]);
 	}
+	p->advocate_min_referrals = isnull[12] ? 0 : DatumGetInt32(v[12]);
+	p->advocate_window_days = isnull[13] ? 0 : DatumGetFloat8(v[13]);
 }
 
 /*
@@ -441,7 +458,8 @@ clm_lc_load(Oid nsp)
 		 GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lifecycle_stage"),
 						 ObjectIdGetDatum(nsp)) != lc.stage_type ||
 		 get_relname_relid("stage_history", nsp) != lc.history_relid ||
-		 get_relname_relid("stage_event", nsp) != lc.event_relid))
+		 get_relname_relid("stage_event", nsp) != lc.event_relid ||
+		 get_relname_relid("referral_source", nsp) != lc.referral_relid))
 		lc.valid = false;
 	if (lc.valid)
 	{
@@ -462,6 +480,7 @@ clm_lc_load(Oid nsp)
 	lc.entered_plan = NULL;
 	lc.latest_plan = NULL;
 	lc.event_plan = NULL;
+	lc.referral_plan = NULL;
 	if (lc_cxt == NULL)
 	{
 		lc_cxt = AllocSetContextCreate(TopMemoryContext, "clm lifecycle cache",
@@ -595,6 +614,24 @@ clm_lc_load(Oid nsp)
 		SPI_keepplan(lc.event_plan);
 	}
 
+	/* the adopted referrals of a customers table; none in a 1.0 catalog */
+	lc.referral_relid = get_relname_relid("referral_source", nsp);
+	if (OidIsValid(lc.referral_relid))
+	{
+		argtypes[0] = REGCLASSOID;
+		lc.referral_plan = SPI_prepare(psprintf("SELECT s.referrals, s.customer_key_column, "
+												"s.referrer_column, s.referred_column, s.referred_at_column "
+												"FROM %s.referral_source s "
+												"WHERE s.customers OPERATOR(pg_catalog.=) $1",
+												lc.nspname),
+									   1, argtypes);
+		if (lc.referral_plan == NULL)
+			elog(ERROR, "preparing the clm referral lookup failed: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(lc.referral_plan);
+	}
+	lc.referral_gen++;
+
 	lc_switch_back(save_userid, save_sec);
 
 	lc.valid = true;
@@ -700,7 +737,7 @@ clm_lc_policy(const char *name)
 	TupleDesc	td;
 	PolicyEntry *e;
 	Datum		v[LC_POLICY_NFIELDS];
-	bool		isnull;
+	bool		isnull[LC_POLICY_NFIELDS];
 
 	for (i = 0; i < lc.npolicies; i++)
 		if (strcmp(lc.policies[i].name, name) == 0)
@@ -726,8 +763,8 @@ clm_lc_policy(const char *name)
 	td = SPI_tuptable->tupdesc;
 	e = &lc.policies[lc.npolicies];
 	for (i = 0; i < LC_POLICY_NFIELDS; i++)
-		v[i] = SPI_getbinval(tup, td, i + 1, &isnull);
-	lc_policy_fill(&e->policy, v);
+		v[i] = SPI_getbinval(tup, td, i + 1, &isnull[i]);
+	lc_policy_fill(&e->policy, v, isnull);
 	SPI_freetuptable(SPI_tuptable);
 	e->name = MemoryContextStrdup(lc_policy_cxt, name);
 	lc.npolicies++;
@@ -763,6 +800,8 @@ clm_lc_policy_row(const char *name, Oid *typid)
 		v[6 + i] = Float8GetDatum(p->min_days[i]);
 		v[9 + i] = Float8GetDatum(p->max_days[i]);
 	}
+	v[12] = Int32GetDatum(p->advocate_min_referrals);
+	v[13] = Float8GetDatum(p->advocate_window_days);
 	*typid = get_rel_type_id(lc.policy_relid);
 	td = lookup_rowtype_tupdesc_copy(*typid, -1);
 	values = palloc0(td->natts * sizeof(Datum));
@@ -981,6 +1020,122 @@ clm_lc_stage_entered_at(Oid relid, const char *customer_key,
 	*entered_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 1, &isnull));
 	return !isnull;
+}
+
+/*
+ * lc_referral_column
+ *		The adopted referrals table must still have the column: else a
+ *		clear error, not a syntax error from the generated SQL.
+ */
+static void
+lc_referral_column(const ClmReferralSource *src, const char *colname)
+{
+	if (get_attnum(src->referrals, colname) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of the referrals table %s does not exist",
+						colname, clm_qualified_relname(src->referrals)),
+				 errdetail("clm.adopt_referrals adopted the table with that column."),
+				 errhint("Adopt the referrals again with clm.adopt_referrals, or stop with clm.release_referrals.")));
+}
+
+/*
+ * clm_lc_referral_source
+ *		The referrals adopted for customers table customers (a row of
+ *		clm.referral_source), read fresh as the owner of clm's tables;
+ *		false when there are none.  Needs SPI and clm_lc_load.
+ */
+bool
+clm_lc_referral_source(Oid customers, ClmReferralSource *src)
+{
+	Datum		arg = ObjectIdGetDatum(customers);
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			ret;
+
+	if (lc.referral_plan == NULL)
+		return false;
+	ret = lc_read_fresh(lc.referral_plan, lc.referral_relid, &arg, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading clm.referral_source failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	src->referrals = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	src->key_column = SPI_getvalue(tup, desc, 2);
+	src->referrer_column = SPI_getvalue(tup, desc, 3);
+	src->referred_column = SPI_getvalue(tup, desc, 4);
+	src->referred_at_column = SPI_getvalue(tup, desc, 5);
+	SPI_freetuptable(SPI_tuptable);
+	if (!OidIsValid(src->referrals))
+		return false;			/* the referrals table was dropped */
+	lc_referral_column(src, src->referrer_column);
+	lc_referral_column(src, src->referred_column);
+	lc_referral_column(src, src->referred_at_column);
+	return true;
+}
+
+/*
+ * clm_lc_referral_gen
+ *		Changes with every change to clm.referral_source: what a caller
+ *		derived from it before is stale once this differs.
+ */
+uint64
+clm_lc_referral_gen(void)
+{
+	return lc.referral_gen;
+}
+
+/*
+ * clm_lc_referred_sql
+ *		The advocacy rule as SQL: one row (referrer, referred, first_at) per
+ *		customer referred by the referrer whose first order (in orders, by
+ *		its columns fk and ts) came within window_days of being referred
+ *		and not after as_of.  referrer, as_of and window_days are SQL
+ *		expressions (parameters or columns); referrer NULL gives the rows of
+ *		every referrer.  A referral of oneself never counts, and a customer
+ *		referred twice counts once.  fk_eq is the equality operator of the
+ *		orders' customer column (citext compares as citext).
+ *
+ * The trigger asks when a referrer's N-th such purchase came, and
+ * clm.refresh_stages which referrers have N: both from this one query.
+ */
+char *
+clm_lc_referred_sql(const ClmReferralSource *src, Oid orders, const char *fk,
+					const char *ts, const char *fk_eq, const char *referrer,
+					const char *as_of, const char *window_days)
+{
+	Oid			key_type = get_atttype(src->referrals, get_attnum(src->referrals,
+																src->referrer_column));
+	const char *rr = quote_identifier(src->referrer_column);
+	const char *rd = quote_identifier(src->referred_column);
+	const char *ra = quote_identifier(src->referred_at_column);
+	const char *key_eq = clm_lc_eq_operator(key_type, src->referrer_column);
+
+	fk = quote_identifier(fk);
+	ts = quote_identifier(ts);
+	return psprintf("SELECT r.%s AS referrer, r.%s AS referred, pg_catalog.min(f.first_at) AS first_at "
+					"FROM %s r CROSS JOIN LATERAL "
+					"(SELECT o.%s AS first_at FROM %s o WHERE o.%s %s r.%s AND o.%s IS NOT NULL "
+					"ORDER BY o.%s LIMIT 1) f "
+					"WHERE %s%s%s NOT (r.%s %s r.%s) "
+					"AND f.first_at OPERATOR(pg_catalog.>=) r.%s "
+					"AND f.first_at OPERATOR(pg_catalog.<=) (r.%s OPERATOR(pg_catalog.+) "
+					"pg_catalog.make_interval(secs => (%s) OPERATOR(pg_catalog.*) 86400)) "
+					"AND f.first_at OPERATOR(pg_catalog.<=) (%s) "
+					"GROUP BY r.%s, r.%s",
+					rr, rd,
+					clm_qualified_relname(src->referrals),
+					ts, clm_qualified_relname(orders), fk, fk_eq, rd, ts,
+					ts,
+					referrer ? psprintf("r.%s ", rr) : "",
+					referrer ? psprintf("%s %s", key_eq, referrer) : "",
+					referrer ? " AND" : "",
+					rd, key_eq, rr,
+					ra, ra, window_days, as_of,
+					rr, rd);
 }
 
 /*
@@ -1206,10 +1361,10 @@ clm_classify_stage(PG_FUNCTION_ARGS)
 /*
  * lc_policy_from_row
  *		A ClmPolicy from a row value of clm.lifecycle_policy's type, whose
- *		columns are found by name.  Every policy column must be non-NULL
- *		(the table's NOT NULL constraints do not hold for a row built by
- *		hand); the table's CHECK constraints are the table's business, and
- *		the classifier gives a stage for any values.
+ *		columns are found by name.  Every column the classifier uses must
+ *		be non-NULL (the table's NOT NULL constraints do not hold for a row
+ *		built by hand); the table's CHECK constraints are the table's
+ *		business, and the classifier gives a stage for any values.
  */
 static void
 lc_policy_from_row(HeapTupleHeader row, ClmPolicy *p)
@@ -1217,6 +1372,7 @@ lc_policy_from_row(HeapTupleHeader row, ClmPolicy *p)
 	TupleDesc	td;
 	HeapTupleData tup;
 	Datum		v[LC_POLICY_NFIELDS];
+	bool		isnull[LC_POLICY_NFIELDS];
 	int			i;
 
 	td = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row),
@@ -1228,19 +1384,19 @@ lc_policy_from_row(HeapTupleHeader row, ClmPolicy *p)
 	for (i = 0; i < LC_POLICY_NFIELDS; i++)
 	{
 		int			att;
-		bool		isnull = true;
 
+		isnull[i] = true;
 		for (att = 1; att <= td->natts; att++)
 		{
 			Form_pg_attribute a = TupleDescAttr(td, att - 1);
 
 			if (!a->attisdropped && strcmp(NameStr(a->attname), lc_policy_fields[i]) == 0)
 			{
-				v[i] = heap_getattr(&tup, att, td, &isnull);
+				v[i] = heap_getattr(&tup, att, td, &isnull[i]);
 				break;
 			}
 		}
-		if (isnull)
+		if (isnull[i] && i < LC_POLICY_NCLASSIFY)
 		{
 			ReleaseTupleDesc(td);
 			ereport(ERROR,
@@ -1249,7 +1405,7 @@ lc_policy_from_row(HeapTupleHeader row, ClmPolicy *p)
 					 errhint("Pass a row of clm.lifecycle_policy, e.g. (SELECT p FROM clm.lifecycle_policy p WHERE p.name = 'default').")));
 		}
 	}
-	lc_policy_fill(p, v);
+	lc_policy_fill(p, v, isnull);
 	ReleaseTupleDesc(td);
 }
 

@@ -44,7 +44,26 @@ typedef struct ClmPolicy
 	double		gap_multiple[3];	/* at_risk, dormant, churned */
 	double		min_days[3];
 	double		max_days[3];
+	int32		advocate_min_referrals; /* 0: the referral rule is off */
+	double		advocate_window_days;
 } ClmPolicy;
+
+/* The referrals adopted for a customers table (clm.referral_source). */
+typedef struct ClmReferralSource
+{
+	Oid			referrals;
+	char	   *key_column;		/* of the customers table */
+	char	   *referrer_column;
+	char	   *referred_column;
+	char	   *referred_at_column;
+} ClmReferralSource;
+
+extern bool clm_lc_referral_source(Oid customers, ClmReferralSource *src);
+extern uint64 clm_lc_referral_gen(void);
+extern char *clm_lc_referred_sql(const ClmReferralSource *src, Oid orders,
+								 const char *fk, const char *ts, const char *fk_eq,
+								 const char *referrer, const char *as_of,
+								 const char *window_days);
 
 /* Load (or revalidate) the cache for the extension living in nsp. */
 extern void clm_lc_load(Oid nsp);

@@ -27,6 +27,10 @@ CREATE TABLE @extschema@.lifecycle_policy (
                            CHECK (churned_min_days BETWEEN 0 AND 36500),
     churned_max_days       double precision NOT NULL DEFAULT 730
                            CHECK (churned_max_days BETWEEN 0 AND 36500),
+    advocate_min_referrals integer NOT NULL DEFAULT 3
+                           CHECK (advocate_min_referrals BETWEEN 1 AND 1000000),
+    advocate_window_days   double precision NOT NULL DEFAULT 90
+                           CHECK (advocate_window_days > 0 AND advocate_window_days <= 36500),
     CONSTRAINT lifecycle_policy_multiples_ascend
         CHECK (at_risk_gap_multiple < dormant_gap_multiple
                AND dormant_gap_multiple < churned_gap_multiple),
@@ -39,7 +43,7 @@ CREATE TABLE @extschema@.lifecycle_policy (
                AND churned_min_days <= churned_max_days)
 );
 COMMENT ON TABLE @extschema@.lifecycle_policy IS
-    'when a customer counts as loyal, at_risk, dormant or churned: multiples of the customer''s own mean purchase gap (population fallback for one-time buyers), clamped to floors and ceilings in days';
+    'when a customer counts as loyal, at_risk, dormant or churned: multiples of the customer''s own mean purchase gap (population fallback for one-time buyers), clamped to floors and ceilings in days; and when a loyal customer who refers others becomes an advocate';
 COMMENT ON COLUMN @extschema@.lifecycle_policy.loyal_min_orders IS 'orders needed to be loyal';
 COMMENT ON COLUMN @extschema@.lifecycle_policy.loyal_min_tenure_days IS 'days since the first order needed to be loyal';
 COMMENT ON COLUMN @extschema@.lifecycle_policy.fallback_gap_days IS 'typical gap assumed for one-time buyers (population typical time to the second purchase)';
@@ -52,6 +56,8 @@ COMMENT ON COLUMN @extschema@.lifecycle_policy.dormant_min_days IS 'the dormant 
 COMMENT ON COLUMN @extschema@.lifecycle_policy.dormant_max_days IS 'the dormant threshold is never above this many days';
 COMMENT ON COLUMN @extschema@.lifecycle_policy.churned_min_days IS 'the churned threshold is never below this many days';
 COMMENT ON COLUMN @extschema@.lifecycle_policy.churned_max_days IS 'the churned threshold is never above this many days';
+COMMENT ON COLUMN @extschema@.lifecycle_policy.advocate_min_referrals IS 'a loyal customer becomes an advocate once this many of the customers they referred have made their first purchase in time (with referrals adopted: clm.adopt_referrals)';
+COMMENT ON COLUMN @extschema@.lifecycle_policy.advocate_window_days IS 'a referred customer''s first purchase counts for the referrer if it comes within this many days of the referral';
 
 INSERT INTO @extschema@.lifecycle_policy (name) VALUES ('default');
 -- the seeded default is part of the extension; only users' policies are dumped

@@ -99,6 +99,78 @@ refresh_stage_array(const ClmStage *stages, int n)
 										   sizeof(Oid), true, TYPALIGN_INT));
 }
 
+/*
+ * refresh_advocates
+ *		The advocacy rule for the whole customers table cust, as of as_of:
+ *		with referrals adopted, move the loyal customers with enough
+ *		referred customers who made their first purchase in time (orders
+ *		ord, customer column fk, time column ts) to advocate, locking them
+ *		first (in key order) unless lock_first is off.  key_col is the
+ *		customers table's key; stage_q the stage column, quoted, and cur as
+ *		an expression of clm.lifecycle_stage; sets what else the update
+ *		sets.  Returns how many moved.
+ */
+static uint64
+refresh_advocates(Oid cust, Oid ord, const char *key_col, const char *fk, const char *ts,
+				  const char *stage_q, const char *cur, const char *sets, TimestampTz as_of,
+				  const ClmPolicy *policy, bool lock_first)
+{
+	ClmReferralSource src;
+	Oid			loyal = clm_lc_stage_oid(CLM_STAGE_LOYAL);
+	Oid			advocate = clm_lc_stage_oid(CLM_STAGE_ADVOCATE);
+	const char *key_q = quote_identifier(key_col);
+	const char *eq;
+	char	   *qual;
+	char	   *sql;
+	SPIPlanPtr	plan;
+	Oid			types[5] = {TIMESTAMPTZOID, INT8OID, FLOAT8OID, clm_lc_stage_type(), clm_lc_stage_type()};
+	Datum		vals[5];
+	int			ret;
+
+	if (policy->advocate_min_referrals <= 0 || !clm_lc_allowed(loyal, advocate) ||
+		!clm_lc_referral_source(cust, &src))
+		return 0;
+	if (strcmp(src.key_column, key_col) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the referrals of %s hold keys of column \"%s\", not of \"%s\"",
+						clm_qualified_relname(cust), src.key_column, key_col),
+				 errhint("Pass customer_key => '%s', or adopt the referrals again with that key column.",
+						 src.key_column)));
+	eq = clm_lc_eq_operator(get_atttype(cust, get_attnum(cust, key_col)), key_col);
+	qual = psprintf("SELECT q.referrer FROM (%s) q GROUP BY q.referrer "
+					"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>=) $2",
+					clm_lc_referred_sql(&src, ord, fk, ts,
+										clm_lc_eq_operator(get_atttype(ord, get_attnum(ord, fk)), fk),
+										NULL, "$1", "$3"));
+	vals[0] = TimestampTzGetDatum(as_of);
+	vals[1] = Int64GetDatum((int64) policy->advocate_min_referrals);
+	vals[2] = Float8GetDatum(policy->advocate_window_days);
+	vals[3] = ObjectIdGetDatum(loyal);
+	vals[4] = ObjectIdGetDatum(advocate);
+	if (lock_first)
+	{
+		sql = psprintf("SELECT 1 FROM %s c JOIN (%s) a ON c.%s %s a.referrer "
+					   "WHERE %s OPERATOR(pg_catalog.=) $4 ORDER BY c.%s FOR NO KEY UPDATE OF c",
+					   clm_qualified_relname(cust), qual, key_q, eq, cur, key_q);
+		ret = SPI_execute_with_args(sql, 4, types, vals, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.refresh_stages: locking failed: %s", SPI_result_code_string(ret));
+	}
+	sql = psprintf("UPDATE %s c SET %s = $5%s FROM (%s) a WHERE c.%s %s a.referrer "
+				   "AND %s OPERATOR(pg_catalog.=) $4",
+				   clm_qualified_relname(cust), stage_q, sets, qual,
+				   key_q, eq, cur);
+	plan = SPI_prepare(sql, 5, types);
+	if (plan == NULL)
+		elog(ERROR, "clm.refresh_stages could not prepare \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	ret = clm_lc_execute_at(plan, vals, cust, as_of);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
 PG_FUNCTION_INFO_V1(clm_refresh_stages);
 
 /*
@@ -123,6 +195,9 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	Oid			cust,
 				ord;
 	char	   *key,
+			   *key_col,
+			   *fk_col,
+			   *ts_col,
 			   *stage,
 			   *fk,
 			   *ts,
@@ -203,6 +278,9 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	cust_q = clm_qualified_relname(cust);
 	ord_q = clm_qualified_relname(ord);
 	nsp_q = pstrdup(clm_lc_nspname());
+	key_col = key;
+	fk_col = fk;
+	ts_col = ts;
 	key = pstrdup(quote_identifier(key));
 	stage = pstrdup(quote_identifier(stage));
 	fk = pstrdup(quote_identifier(fk));
@@ -299,6 +377,10 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
 	moved = SPI_processed;
+
+	/* 3: loyal customers whose referrals make them advocates */
+	moved += refresh_advocates(cust, ord, key_col, fk_col, ts_col, stage, cur, sets.data,
+							   as_of, clm_lc_policy(policy), lock_first);
 
 	SPI_finish();
 	PG_RETURN_INT64((int64) moved);

@@ -82,6 +82,14 @@ typedef struct OrderTrigger
 	char	   *key_eq;			/* its equality operator */
 	char	   *stage_q;		/* and stage column */
 	Oid			ord_relid;		/* the relation the trigger is on */
+	Oid			ord_relid_logical;	/* the table whose orders count */
+	uint64		referral_gen;	/* clm.referral_source as of these plans */
+	SPIPlanPtr	referrers_plan; /* a new buyer's loyal referrers, locked; NULL
+								 * without adopted referrals */
+	SPIPlanPtr	nth_plan;		/* when a referrer's N-th referral bought */
+	SPIPlanPtr	advocate_plan;	/* update_plan by the customers table's key */
+	char	   *referrers_q;	/* the statement path's: the referrers of the
+								 * customers in the transition table */
 	bool		stale;			/* a relcache invalidation hit either table */
 	struct OrderTrigger *next;
 } OrderTrigger;
@@ -270,6 +278,98 @@ order_customers_relid(const char *name, Relation orel)
 }
 
 /*
+ * order_update_sql
+ *		The customer UPDATE moving a customer ($1, compared with key_eq) to
+ *		stage $2 at business time $3.
+ *
+ * On Citus the move also writes the order time into the guard's since
+ * column (never earlier than the value there): the business time then
+ * travels with the row to a guard that did not get it handed over (a
+ * shard's, fired in another backend); the hand-off, where it arrives,
+ * takes precedence.  See clm_lc_time_in_row.
+ */
+static char *
+order_update_sql(const char *cust_q, const char *stage_q, const char *since,
+				 const char *key_q, const char *key_eq)
+{
+	if (since && clm_lc_time_in_row())
+		return psprintf("UPDATE %s c SET %s = $2, %s = "
+						"GREATEST($3, c.%s::pg_catalog.timestamptz) "
+						"WHERE c.%s %s $1",
+						cust_q, stage_q, quote_identifier(since),
+						quote_identifier(since), key_q, key_eq);
+	return psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
+					cust_q, stage_q, key_q, key_eq);
+}
+
+/*
+ * order_build_referrals
+ *		With referrals adopted for the customers table: the plans of the
+ *		advocacy rule (see order_referrals).  The referrals hold keys of
+ *		the customers table's key column, which must be the trigger's.
+ */
+static void
+order_build_referrals(OrderTrigger *ot, const char *key_col, const char *tab_fk_eq)
+{
+	ClmReferralSource src;
+	const char *cust_q = ot->cust_q;
+	const char *key_q = ot->key_q;
+	const char *key_eq = ot->key_eq;
+	const char *stage = psprintf("c.%s::%s.lifecycle_stage", ot->stage_q, clm_lc_nspname());
+	const char *rr,
+			   *rd,
+			   *ref_q;
+	Oid			argtypes[3];
+	MemoryContext old;
+
+	ot->referral_gen = clm_lc_referral_gen();
+	if (!clm_lc_referral_source(ot->cust_relid, &src))
+		return;
+	if (strcmp(src.key_column, key_col) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the referrals of %s hold keys of column \"%s\", but the trigger finds customers by column \"%s\"",
+						ot->cust_q, src.key_column, key_col),
+				 errhint("Adopt the referrals again with customer_key_column => '%s', or give the trigger that key column.",
+						 key_col)));
+	rr = quote_identifier(src.referrer_column);
+	rd = quote_identifier(src.referred_column);
+	ref_q = clm_qualified_relname(src.referrals);
+
+	argtypes[0] = ot->cust_key_type;
+	argtypes[1] = ot->stage_type;
+	ot->referrers_plan = order_prepare(psprintf("SELECT c.%s FROM %s c WHERE %s OPERATOR(pg_catalog.=) $2 "
+												"AND c.%s %s ANY (ARRAY(SELECT r.%s FROM %s r "
+												"WHERE r.%s %s $1 AND NOT (r.%s %s r.%s))) "
+												"ORDER BY c.%s FOR NO KEY UPDATE OF c",
+												key_q, cust_q, stage,
+												key_q, key_eq, rr, ref_q,
+												rd, key_eq, rr, key_eq, rd,
+												key_q),
+									   2, argtypes);
+	argtypes[1] = INT8OID;
+	argtypes[2] = FLOAT8OID;
+	ot->nth_plan = order_prepare(psprintf("SELECT q.first_at FROM (%s) q ORDER BY q.first_at OFFSET $2 LIMIT 1",
+										  clm_lc_referred_sql(&src, ot->ord_relid_logical,
+															  ot->args[1], ot->args[3], tab_fk_eq,
+															  "$1", "'infinity'::pg_catalog.timestamptz",
+															  "$3")),
+								 3, argtypes);
+	argtypes[1] = ot->stage_type;
+	argtypes[2] = TIMESTAMPTZOID;
+	ot->advocate_plan = order_prepare(order_update_sql(cust_q, ot->stage_q, ot->since_column,
+													   key_q, key_eq),
+									  3, argtypes);
+	old = MemoryContextSwitchTo(order_cxt);
+	ot->referrers_q = psprintf("SELECT DISTINCT NULL::%s, NULL::pg_catalog.timestamptz, r.%s FROM %s r "
+							   "WHERE NOT (r.%s %s r.%s) AND EXISTS (SELECT 1 FROM %%s n WHERE n.%s %s r.%s)",
+							   format_type_be_qualified(ot->key_type), rr, ref_q,
+							   rr, key_eq, rd,
+							   quote_identifier(ot->args[1]), tab_fk_eq, rd);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * order_build
  *		Resolve the arguments and prepare the three statements.  Needs SPI
  *		and clm_lc_load.
@@ -343,12 +443,9 @@ order_build(TriggerData *td, Oid nsp)
 	fk_eq = clm_lc_eq_operator(ot->key_type, tg->tgargs[1]);
 
 	cust_q = clm_qualified_relname(RelationGetRelid(crel));
-	{
-		/* a partition's trigger counts the orders of the whole table */
-		Oid			ord_relid = clm_lc_logical_relid(orel);
-
-		ord_q = clm_qualified_relname(ord_relid);
-	}
+	/* a partition's trigger counts the orders of the whole table */
+	ot->ord_relid_logical = clm_lc_logical_relid(orel);
+	ord_q = clm_qualified_relname(ot->ord_relid_logical);
 	key_q = pstrdup(quote_identifier(key_col));
 	stage_q = pstrdup(quote_identifier(tg->tgargs[2]));
 	fk_q = pstrdup(quote_identifier(tg->tgargs[1]));
@@ -403,23 +500,9 @@ order_build(TriggerData *td, Oid nsp)
 												cols, ts_q, ts_q, ts_q, ts_q,
 												cols, ts_q), 4, t4);
 	}
-	/*
-	 * On Citus the move also writes the order time into the guard's since
-	 * column (never earlier than the value there): the business time then
-	 * travels with the row to a guard that did not get it handed over (a
-	 * shard's, fired in another backend); the hand-off, where it arrives,
-	 * takes precedence.  See clm_lc_time_in_row.
-	 */
 	argtypes[1] = ot->stage_type;
 	argtypes[2] = TIMESTAMPTZOID;
-	ot->update_plan = order_prepare(since && clm_lc_time_in_row() ?
-									psprintf("UPDATE %s c SET %s = $2, %s = "
-											 "GREATEST($3, c.%s::pg_catalog.timestamptz) "
-											 "WHERE c.%s %s $1",
-											 cust_q, stage_q, quote_identifier(since),
-											 quote_identifier(since), key_q, key_eq) :
-									psprintf("UPDATE %s c SET %s = $2 WHERE c.%s %s $1",
-											 cust_q, stage_q, key_q, key_eq),
+	ot->update_plan = order_prepare(order_update_sql(cust_q, stage_q, since, key_q, key_eq),
 									3, argtypes);
 	old = MemoryContextSwitchTo(order_cxt);
 	ot->cust_q = pstrdup(cust_q);
@@ -427,6 +510,7 @@ order_build(TriggerData *td, Oid nsp)
 	ot->key_eq = pstrdup(key_eq);
 	ot->stage_q = pstrdup(stage_q);
 	MemoryContextSwitchTo(old);
+	order_build_referrals(ot, key_col, fk_eq);
 	ot->next = order_triggers;
 	order_triggers = ot;
 	return ot;
@@ -485,12 +569,13 @@ order_lookup(TriggerData *td, Oid nsp)
 			same = (strcmp(ot->args[i], tg->tgargs[i]) == 0);
 		if (same && ot->stale && order_still_valid(ot, td))
 			ot->stale = false;
-		if (same && !ot->stale)
+		if (same && !ot->stale && ot->referral_gen == clm_lc_referral_gen())
 			return ot;
 		/*
 		 * Stale: unlink it.  Its plans are not freed, since an outer call of
 		 * this trigger may still be executing one; this happens only after
-		 * DDL (CREATE OR REPLACE TRIGGER, clm reinstalled), so it is cheap.
+		 * DDL (CREATE OR REPLACE TRIGGER, clm reinstalled) or a change of
+		 * the adopted referrals, so it is cheap.
 		 */
 		*pp = ot->next;
 		break;
@@ -743,12 +828,14 @@ order_cannot_move(Oid cur)
 /*
  * order_move
  *		Move the customer to target if that is a change the rules allow: the
- *		customer UPDATE, with at handed to clm.stage_guard as the business
- *		time (the guard dates it no earlier than the current stage began).
- *		Returns whether it moved.
+ *		customer UPDATE (plan: update_plan, by the order's customer column,
+ *		or advocate_plan, by the customers table's key), with at handed to
+ *		clm.stage_guard as the business time (the guard dates it no earlier
+ *		than the current stage began).  Returns whether it moved.
  */
 static bool
-order_move(OrderTrigger *ot, Datum key, Oid *cur, ClmStage target, TimestampTz at)
+order_move(OrderTrigger *ot, SPIPlanPtr plan, Datum key, Oid *cur, ClmStage target,
+		   TimestampTz at)
 {
 	Oid			target_oid = clm_lc_stage_oid(target);
 	Datum		vals[3];
@@ -759,7 +846,7 @@ order_move(OrderTrigger *ot, Datum key, Oid *cur, ClmStage target, TimestampTz a
 	vals[0] = key;
 	vals[1] = ObjectIdGetDatum(target_oid);
 	vals[2] = TimestampTzGetDatum(at);
-	ret = clm_lc_execute_at(ot->update_plan, vals, ot->cust_relid, at);
+	ret = clm_lc_execute_at(plan, vals, ot->cust_relid, at);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "clm.stage_on_order: updating the customer failed: %s",
 			 SPI_result_code_string(ret));
@@ -860,8 +947,101 @@ order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
 			 SPI_result_code_string(ret));
 	if (judged == CLM_STAGE_AT_RISK || judged == CLM_STAGE_DORMANT ||
 		judged == CLM_STAGE_CHURNED)
-		(void) order_move(ot, key, &lapse.from, judged, lapse.changed_at);
+		(void) order_move(ot, ot->update_plan, key, &lapse.from, judged, lapse.changed_at);
 	return true;
+}
+
+/*
+ * order_try_advocate
+ *		Move a loyal customer (key: the customers table's key, row locked)
+ *		to advocate if policy's advocate_min_referrals of the customers they
+ *		referred have made their first purchase in time; dated when the
+ *		last of those needed did.
+ */
+static void
+order_try_advocate(OrderTrigger *ot, Datum key, Oid cur, const ClmPolicy *policy)
+{
+	Datum		args[3];
+	bool		isnull;
+	TimestampTz at;
+	int			ret;
+
+	args[0] = key;
+	args[1] = Int64GetDatum((int64) policy->advocate_min_referrals - 1);
+	args[2] = Float8GetDatum(policy->advocate_window_days);
+	ret = SPI_execute_plan(ot->nth_plan, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the referrals failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return;
+	at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	(void) order_move(ot, ot->advocate_plan, key, &cur, CLM_STAGE_ADVOCATE, at);
+}
+
+/*
+ * order_new_buyer
+ *		Whether an order moved a customer who had never bought (no stage,
+ *		prospect, lead) to one who has (first_purchase, repeat, loyal).
+ */
+static bool
+order_new_buyer(Oid before, Oid after)
+{
+	ClmStage	b = OidIsValid(before) ? clm_lc_stage_of(before) : CLM_STAGE_NONE;
+	ClmStage	a = OidIsValid(after) ? clm_lc_stage_of(after) : CLM_STAGE_NONE;
+
+	return (b == CLM_STAGE_NONE || b == CLM_STAGE_PROSPECT || b == CLM_STAGE_LEAD) &&
+		(a == CLM_STAGE_FIRST_PURCHASE || a == CLM_STAGE_REPEAT || a == CLM_STAGE_LOYAL);
+}
+
+/*
+ * order_referrals
+ *		The advocacy rule, after a customer's orders moved it from before to
+ *		after (key: the customers table's key).
+ *
+ * Referrals count once the referred customer buys, so a new buyer's loyal
+ * referrers may have enough now: they are locked (in key order) and
+ * judged.  And a customer who has just become loyal may have had enough
+ * referrals already.  Nothing else changes the count, except referrals
+ * recorded after the purchase, which clm.refresh_stages counts.
+ */
+static void
+order_referrals(OrderTrigger *ot, Datum key, Oid before, Oid after, const ClmPolicy *policy)
+{
+	Oid			loyal = clm_lc_stage_oid(CLM_STAGE_LOYAL);
+	Datum		args[2];
+	Datum	   *referrers;
+	uint64		n,
+				i;
+	int16		typlen;
+	bool		typbyval;
+	bool		isnull;
+	int			ret;
+
+	if (ot->referrers_plan == NULL || policy->advocate_min_referrals <= 0 ||
+		!clm_lc_allowed(loyal, clm_lc_stage_oid(CLM_STAGE_ADVOCATE)))
+		return;
+	if (order_new_buyer(before, after))
+	{
+		args[0] = key;
+		args[1] = ObjectIdGetDatum(loyal);
+		ret = SPI_execute_plan(ot->referrers_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "clm.stage_on_order: locking the referrers failed: %s",
+				 SPI_result_code_string(ret));
+		n = SPI_processed;
+		get_typlenbyval(ot->cust_key_type, &typlen, &typbyval);
+		referrers = palloc(sizeof(Datum) * Max(n, 1));
+		for (i = 0; i < n; i++)
+			referrers[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+												   1, &isnull), typbyval, typlen);
+		SPI_freetuptable(SPI_tuptable);
+		for (i = 0; i < n; i++)
+			order_try_advocate(ot, referrers[i], loyal, policy);
+	}
+	if (after == loyal && before != loyal)
+		order_try_advocate(ot, key, after, policy);
 }
 
 /*
@@ -884,6 +1064,9 @@ order_apply(OrderTrigger *ot, Datum key, TimestampTz ts, Snapshot stmt_snap)
 	OrderFacts	f;
 	bool		lapsed;
 	int			i;
+	bool		first_lock = true;
+	Oid			before = InvalidOid;
+	Datum		ckey = (Datum) 0;
 
 again:
 	ret = SPI_execute_plan(ot->lock_plan, &key, NULL, false, 1);
@@ -898,6 +1081,18 @@ again:
 	entered_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	entered_known = (ot->since_column != NULL && !isnull);
 	cust_key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (first_lock)
+	{
+		int16		typlen;
+		bool		typbyval;
+
+		/* the stage before these orders, and the key as the customers table has it */
+		before = cur;
+		get_typlenbyval(ot->cust_key_type, &typlen, &typbyval);
+		ckey = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull),
+						 typbyval, typlen);
+		first_lock = false;
+	}
 
 	/*
 	 * Most orders come from customers who are already where orders can
@@ -939,10 +1134,11 @@ again:
 	{
 		/* late */
 		if (!lapsed)
-			(void) order_move(ot, key, &cur,
+			(void) order_move(ot, ot->update_plan, key, &cur,
 							  clm_lc_classify(f.n_all, f.first_at, f.latest, f.latest,
 											  policy, order_current(cur)),
 							  f.latest);
+		order_referrals(ot, ckey, before, cur, policy);
 		return;
 	}
 
@@ -951,11 +1147,12 @@ again:
 	{
 		TimestampTz t = (i < f.nsteps) ? f.steps[i] : ts;
 
-		(void) order_move(ot, key, &cur,
+		(void) order_move(ot, ot->update_plan, key, &cur,
 						  clm_lc_classify(order_count_at(&f, t), f.first_at, t, t,
 										  policy, order_current(cur)),
 						  t);
 	}
+	order_referrals(ot, ckey, before, cur, policy);
 }
 
 /*
@@ -990,6 +1187,7 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 	bool		isnull;
 	int16		typlen;
 	bool		typbyval;
+	char	   *grouped;
 
 	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "clm.stage_on_order: registering the transition table failed");
@@ -1009,13 +1207,24 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 			clm_check_finite_timestamp(DatumGetTimestampTz(d), ot->args[3]);
 	}
 
-	ret = SPI_execute(psprintf("SELECT o.k, o.t, c.%s FROM "
-							   "(SELECT n.%s AS k, pg_catalog.max(n.%s) AS t FROM %s n "
-							   "WHERE n.%s IS NOT NULL AND n.%s IS NOT NULL GROUP BY n.%s) o "
-							   "JOIN %s c ON c.%s %s o.k "
+	/*
+	 * With referrals adopted, the loyal referrers of the new orders'
+	 * customers are locked in the same pass (rows without an order time),
+	 * since a first purchase may make them advocates (order_referrals).
+	 */
+	grouped = psprintf("SELECT n.%s AS k, pg_catalog.max(n.%s) AS t, n.%s AS j FROM %s n "
+					   "WHERE n.%s IS NOT NULL AND n.%s IS NOT NULL GROUP BY n.%s",
+					   fk_q, ts_q, fk_q, tab, fk_q, ts_q, fk_q);
+	if (ot->referrers_q != NULL)
+		grouped = psprintf("%s UNION ALL %s", grouped, psprintf(ot->referrers_q, tab));
+	ret = SPI_execute(psprintf("SELECT o.k, o.t, c.%s FROM (%s) o "
+							   "JOIN %s c ON c.%s %s o.j "
+							   "WHERE o.t IS NOT NULL OR c.%s::%s.lifecycle_stage "
+							   "OPERATOR(pg_catalog.=) 'loyal' "
 							   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
-							   ot->stage_q, fk_q, ts_q, tab, fk_q, ts_q, fk_q,
-							   ot->cust_q, ot->key_q, ot->key_eq, ot->key_q),
+							   ot->stage_q, grouped,
+							   ot->cust_q, ot->key_q, ot->key_eq,
+							   ot->stage_q, clm_lc_nspname(), ot->key_q),
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.stage_on_order: locking the customers failed: %s",
@@ -1032,6 +1241,9 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 
 		if (!isnull && order_cannot_move(DatumGetObjectId(stage)))
 			continue;
+		(void) SPI_getbinval(tup, desc, 2, &isnull);
+		if (isnull)
+			continue;			/* a referrer, only locked */
 		keys[nmove] = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), typbyval, typlen);
 		tss[nmove] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 		nmove++;

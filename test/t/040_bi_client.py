@@ -74,6 +74,8 @@ with psycopg.connect(conninfo) as conn:
         "p_alive": "double precision",
         "expected_purchases": "double precision",
         "predicted_clv": "double precision",
+        "referred_customers": "bigint",
+        "referred_revenue": "numeric",
         "as_of": "timestamp with time zone",
     }
     check(types == expected_types, "customer view columns and types: %s" % types)

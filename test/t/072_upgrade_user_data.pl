@@ -98,7 +98,9 @@ my %q = (
 	    ORDER BY from_stage, to_stage)) FROM clm.stage_transition_rule},
 	'user rule edits' => q{SELECT string_agg(from_stage || '>' || to_stage || ':' || allowed, ','
 	    ORDER BY from_stage, to_stage) FROM clm.stage_transition_rule_user},
-	policies => q{SELECT md5(string_agg(p::text, '|' ORDER BY name)) FROM clm.lifecycle_policy p},
+	# 1.1 adds the advocates' columns, filled with their defaults (checked below)
+	policies => q{SELECT md5(string_agg((to_jsonb(p) - 'advocate_min_referrals' - 'advocate_window_days')::text,
+	    '|' ORDER BY name)) FROM clm.lifecycle_policy p},
 	'policy names' => q{SELECT string_agg(name, ',' ORDER BY name) FROM clm.lifecycle_policy},
 	'customer view registry' => q{SELECT string_agg(concat_ws('|', view_schema, view_name, orders_relation, as_of,
 	    bgnbd, gamma_gamma, thresholds, definition), ',' ORDER BY view_schema, view_name) FROM clm.customer_view},
@@ -152,6 +154,9 @@ for my $what (sort keys %q)
 {
 	is($node->safe_psql('postgres', $q{$what}), $before{$what}, "$what: the same after the update");
 }
+is($node->safe_psql('postgres', q{SELECT string_agg(name || ':' || advocate_min_referrals || ':' || advocate_window_days,
+    ',' ORDER BY name) FROM clm.lifecycle_policy}),
+	'coffee:3:90,default:3:90', 'the policies have the advocates\' defaults after the update');
 
 # the triggers still enforce the rules, with the user's edits
 like($before{stages}, qr/at_risk:[1-9]/, 'some customers are at risk');

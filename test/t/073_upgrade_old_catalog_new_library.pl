@@ -98,7 +98,8 @@ my @checks = (
 	[
 		'the customer view',
 		q{SELECT count(*) || ' ' || sum(revenue) || ' ' || count(predicted_clv) || ' '
-		         || md5(string_agg(v::text, '|' ORDER BY customer_key)) FROM cv v},
+		         || md5(string_agg((to_jsonb(v) - 'referred_customers' - 'referred_revenue')::text,
+		                           '|' ORDER BY customer_key)) FROM cv v},
 		qr/^30 \d+(\.\d+)? 30 \w+$/
 	],
 	[
