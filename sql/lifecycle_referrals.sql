@@ -204,11 +204,45 @@ RESET ROLE;
 -- 12 referred 4 (bought Jun 2) and 13 (Jun 5): advocate on Jun 5
 SELECT id, status, since FROM rf.row_trg_customers WHERE id IN (12, 13) ORDER BY id;
 
+-- a rename of the referrals table reaches this session's cached plans: 15
+-- is loyal and referred 16, who bought, and 14, whose first purchase after
+-- the rename makes 15 an advocate
+INSERT INTO rf.row_trg_customers VALUES (14, 'prospect', '2025-05-01'), (15, 'prospect', '2025-05-01'),
+                                        (16, 'prospect', '2025-05-01');
+INSERT INTO rf.referrals VALUES (15, 16, '2025-06-01'), (15, 14, '2025-06-01');
+INSERT INTO rf.row_trg_orders VALUES (15, '2025-06-02', 1), (15, '2025-06-03', 1);
+INSERT INTO rf.row_trg_orders VALUES (16, '2025-06-04', 1);
+ALTER TABLE rf.referrals RENAME TO referrals_renamed;
+INSERT INTO rf.row_trg_orders VALUES (14, '2025-06-06', 1);
+SELECT id, status, since FROM rf.row_trg_customers WHERE id IN (14, 15, 16) ORDER BY id;
+ALTER TABLE rf.referrals_renamed RENAME TO referrals;
+
+-- every adoption is checked, also one written by hand: the referrals table
+-- must be the customers owner's own (every role inserting orders reads it),
+-- and not temporary
+CREATE ROLE rf_owner;
+GRANT USAGE, CREATE ON SCHEMA rf TO rf_owner;
+SET ROLE rf_owner;
+CREATE TABLE rf.own_customers (id int PRIMARY KEY, status clm.lifecycle_stage);
+INSERT INTO clm.referral_source (customers, customer_key_column, referrals, referrer_column, referred_column, referred_at_column)
+VALUES ('rf.own_customers', 'id', 'rf.referrals', 'referrer', 'referred', 'referred_at');
+CREATE TEMP TABLE own_referrals (referrer int, referred int, referred_at timestamptz);
+SELECT clm.adopt_referrals('rf.own_customers', 'own_referrals', 'referrer', 'referred', 'referred_at');
+CREATE TABLE rf.own_referrals (referrer int, referred int, referred_at timestamptz);
+SELECT referrals FROM clm.adopt_referrals('rf.own_customers', 'rf.own_referrals', 'referrer', 'referred', 'referred_at');
+UPDATE clm.referral_source SET referred_column = 'referred_at' WHERE customers = 'rf.own_customers'::regclass;
+DROP TABLE rf.own_customers, rf.own_referrals;
+RESET ROLE;
+DROP OWNED BY rf_owner;
+DROP ROLE rf_owner;
+
 -- dropping either table forgets the adoption
 SELECT count(*) FROM clm.referral_source;
 DROP TABLE rf.referrals2;
 SELECT customers FROM clm.referral_source;
 
+SELECT clm.drop_customer_view('rf.cv');
+SELECT clm.drop_customer_view('rf.cv_plain');
 DROP SCHEMA rf CASCADE;
 DROP ROLE rf_clerk;
 DELETE FROM clm.lifecycle_policy WHERE name = 'rf';

@@ -37,16 +37,16 @@ COMMENT ON COLUMN @extschema@.referral_source.referred_at_column IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.referral_source', '');
 
 -- Everyone reads the registry (every role that inserts orders runs the
--- trigger that reads it); only members of the owner of a customers table
--- adopt, change or release its referrals.
+-- trigger that reads it); only roles with the rights of the owner of a
+-- customers table adopt, change or release its referrals.
 CREATE FUNCTION @extschema@._referral_source_owned(customers regclass)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT FROM pg_catalog.pg_class AS c
-                WHERE c.oid = customers AND pg_catalog.pg_has_role(c.relowner, 'MEMBER'));
+                WHERE c.oid = customers AND pg_catalog.pg_has_role(c.relowner, 'USAGE'));
 COMMENT ON FUNCTION @extschema@._referral_source_owned(regclass) IS
-    'internal: whether the current role is a member of the owner of the customers table';
+    'internal: whether the current role has the rights of the owner of the table (as ALTER TABLE requires)';
 ALTER TABLE @extschema@.referral_source ENABLE ROW LEVEL SECURITY;
 CREATE POLICY referral_source_read ON @extschema@.referral_source FOR SELECT USING (true);
 COMMENT ON POLICY referral_source_read ON @extschema@.referral_source IS
@@ -71,6 +71,64 @@ CREATE TRIGGER referral_source_changed
 COMMENT ON TRIGGER referral_source_changed ON @extschema@.referral_source IS
     'makes every backend''s clm.stage_on_order triggers read the registry again';
 
+-- referral_source_check: every row, however written (clm.adopt_referrals
+-- or INSERT and UPDATE by hand), names two plain or partitioned tables,
+-- not temporary ones (other sessions cannot read those, and their end
+-- drops them without an event), both owned by roles whose rights the
+-- writing role has: the referrals table is read by every role that
+-- inserts orders, so it must be the customers owner's own, not one whose
+-- owner could hang code on it (row security policies) for those roles to
+-- run.  The referrer and referred columns hold keys of the customers table
+-- and have its key's type; the referred-at column is timestamptz.
+CREATE FUNCTION @extschema@.referral_source_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r regclass;
+    key_type regtype;
+BEGIN
+    FOREACH r IN ARRAY ARRAY[NEW.customers, NEW.referrals] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                        WHERE c.oid = r AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't') THEN
+            RAISE EXCEPTION '% is not a table', r
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Adopt a plain or partitioned table, not a view or a temporary table.';
+        END IF;
+        IF NOT @extschema@._referral_source_owned(r) THEN
+            RAISE EXCEPTION 'must be owner of table %', r
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'The referrals decide stages of the customers table, and every role that inserts orders reads them.',
+                      HINT = 'Adopt referrals as the owner of both tables (or with that owner''s rights).';
+        END IF;
+    END LOOP;
+    key_type := @extschema@._column_type(NEW.customers, NEW.customer_key_column, 'customer_key_column');
+    IF @extschema@._column_type(NEW.referrals, NEW.referrer_column, 'referrer_column') <> key_type
+       OR @extschema@._column_type(NEW.referrals, NEW.referred_column, 'referred_column') <> key_type THEN
+        RAISE EXCEPTION 'the referrer and referred columns must have the type of the customer key, %', key_type
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = pg_catalog.format('%I is %s and %I is %s.',
+                                             NEW.referrer_column, @extschema@._column_type(NEW.referrals, NEW.referrer_column, 'referrer_column'),
+                                             NEW.referred_column, @extschema@._column_type(NEW.referrals, NEW.referred_column, 'referred_column')),
+                  HINT = 'Both hold keys of the customers table.';
+    END IF;
+    IF @extschema@._column_type(NEW.referrals, NEW.referred_at_column, 'referred_at_column') <> 'timestamptz'::regtype THEN
+        RAISE EXCEPTION 'column "%" of % must be of type timestamp with time zone', NEW.referred_at_column, NEW.referrals
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'It says when the referral was made.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.referral_source_check() IS
+    'checks every row written to clm.referral_source: two tables (not temporary) owned by roles whose rights the writer has, columns of the customer key''s type and a timestamptz referred-at column';
+CREATE TRIGGER referral_source_check
+    BEFORE INSERT OR UPDATE ON @extschema@.referral_source
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.referral_source_check();
+COMMENT ON TRIGGER referral_source_check ON @extschema@.referral_source IS
+    'every adoption is checked, however it is written (clm.referral_source_check)';
+
 -- adopt_referrals: clm reads the user's referrals table as it is, like the
 -- orders table: the columns are named, not imposed.  The referrer and
 -- referred columns hold keys of the customers table (of its key's type);
@@ -89,27 +147,13 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     key_column name := customer_key_column;
-    key_type regtype;
-    r regclass;
     result @extschema@.referral_source;
 BEGIN
     IF customers IS NULL OR referrals IS NULL THEN
         RAISE EXCEPTION 'customers and referrals must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    FOREACH r IN ARRAY ARRAY[customers, referrals] LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c WHERE c.oid = r AND c.relkind IN ('r', 'p')) THEN
-            RAISE EXCEPTION '% is not a table', r
-                USING ERRCODE = 'wrong_object_type',
-                      HINT = 'Adopt a table (a plain or partitioned one), not a view.';
-        END IF;
-    END LOOP;
-    IF NOT @extschema@._referral_source_owned(customers) THEN
-        RAISE EXCEPTION 'must be owner of table %', customers
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'The referrals decide stages of this customers table.',
-                  HINT = 'Adopt referrals as the owner of the customers table, or as a member of that role.';
-    END IF;
+    -- the rest is checked by clm.referral_source_check, for every writer
     IF NOT @extschema@._campaign_readable(referrals) THEN
         RAISE EXCEPTION 'permission denied for table %', referrals
             USING ERRCODE = 'insufficient_privilege',
@@ -122,21 +166,6 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Pass customer_key_column.';
         END IF;
-    END IF;
-    key_type := @extschema@._column_type(customers, key_column, 'customer_key_column');
-    IF @extschema@._column_type(referrals, referrer_column, 'referrer_column') <> key_type
-       OR @extschema@._column_type(referrals, referred_column, 'referred_column') <> key_type THEN
-        RAISE EXCEPTION 'the referrer and referred columns must have the type of the customer key, %', key_type
-            USING ERRCODE = 'datatype_mismatch',
-                  DETAIL = pg_catalog.format('%I is %s and %I is %s.',
-                                             referrer_column, @extschema@._column_type(referrals, referrer_column, 'referrer_column'),
-                                             referred_column, @extschema@._column_type(referrals, referred_column, 'referred_column')),
-                  HINT = 'Both hold keys of the customers table.';
-    END IF;
-    IF @extschema@._column_type(referrals, referred_at_column, 'referred_at_column') <> 'timestamptz'::regtype THEN
-        RAISE EXCEPTION 'column "%" of % must be of type timestamp with time zone', referred_at_column, referrals
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'It says when the referral was made.';
     END IF;
     INSERT INTO @extschema@.referral_source AS s
         (customers, customer_key_column, referrals, referrer_column, referred_column, referred_at_column)

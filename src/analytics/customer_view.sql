@@ -382,6 +382,15 @@ $fn$;
 COMMENT ON FUNCTION @extschema@._customer_view_lookup(text) IS
     'internal: the clm.customer_view row of a customer view given by (optionally schema-qualified) name';
 
+-- _eq_operator: a type's own equality operator, for the SQL the customer
+-- views are built from (keys compare as in the triggers)
+CREATE FUNCTION @extschema@._eq_operator(typ regtype)
+RETURNS text
+AS 'MODULE_PATHNAME', 'clm_eq_operator'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._eq_operator(regtype) IS
+    'internal: the type''s default equality operator as OPERATOR(schema.op), or NULL';
+
 -- create_customer_view: the materialized view BI tools read, one row per
 -- customer, built on the user's own orders table whatever its column names
 -- and key type.  The as-of time is fixed here and stored with the view, so
@@ -416,6 +425,8 @@ DECLARE
     ref_cte text := '';
     ref_cols text := 'NULL::pg_catalog.int8 AS referred_customers, NULL::pg_catalog.numeric AS referred_revenue';
     ref_join text := '';
+    key_eq text;
+    order_eq text;
 BEGIN
     PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
     PERFORM @extschema@._check_amount_column(orders, amount_column);
@@ -505,23 +516,27 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Adopt it for its customers table with clm.adopt_referrals first.';
         END IF;
+        -- keys compare with their types' own equality, as in the triggers
+        -- (citext case-insensitively), whatever the search_path
+        key_eq := @extschema@._eq_operator(@extschema@._column_type(referrals, ref.referrer_column, 'referrer_column'));
+        order_eq := @extschema@._eq_operator(@extschema@._column_type(orders, customer_column, 'customer_column'));
         ref_cte := pg_catalog.format($q$, rf AS (
     SELECT d.referrer, pg_catalog.count(*) AS referred_customers,
            pg_catalog.sum(rv.revenue) AS referred_revenue
       FROM (SELECT DISTINCT r.%1$I AS referrer, r.%2$I AS referred
               FROM %3$s AS r, m
-             WHERE r.%1$I <> r.%2$I AND r.%4$I <= m.as_of) AS d
+             WHERE NOT (r.%1$I %9$s r.%2$I) AND r.%4$I OPERATOR(pg_catalog.<=) m.as_of) AS d
       LEFT JOIN (SELECT o.%5$I AS customer, pg_catalog.sum(o.%7$I)::pg_catalog.numeric AS revenue
                    FROM %8$s AS o, m
-                  WHERE o.%6$I <= m.as_of
-                  GROUP BY o.%5$I) AS rv ON rv.customer = d.referred
+                  WHERE o.%6$I OPERATOR(pg_catalog.<=) m.as_of
+                  GROUP BY o.%5$I) AS rv ON rv.customer %10$s d.referred
      GROUP BY d.referrer
 )$q$, ref.referrer_column, ref.referred_column, @extschema@._relation_label(referrals),
               ref.referred_at_column, customer_column, ordered_at_column, amount_column,
-              @extschema@._relation_label(orders));
+              @extschema@._relation_label(orders), key_eq, order_eq);
         ref_cols := 'COALESCE(rf.referred_customers, 0) AS referred_customers, '
                     'COALESCE(rf.referred_revenue, 0) AS referred_revenue';
-        ref_join := ' LEFT JOIN rf ON rf.referrer = sc.customer_key';
+        ref_join := pg_catalog.format(' LEFT JOIN rf ON sc.customer_key %s rf.referrer', order_eq);
         reg.referrals_relation := @extschema@._relation_label(referrals);
     END IF;
 

@@ -1043,7 +1043,9 @@ lc_referral_column(const ClmReferralSource *src, const char *colname)
  * clm_lc_referral_source
  *		The referrals adopted for customers table customers (a row of
  *		clm.referral_source), read fresh as the owner of clm's tables;
- *		false when there are none.  Needs SPI and clm_lc_load.
+ *		false when there are none, or when the referrals table is gone
+ *		without its row (dropped while event triggers were off).  Needs
+ *		SPI and clm_lc_load.
  */
 bool
 clm_lc_referral_source(Oid customers, ClmReferralSource *src)
@@ -1069,8 +1071,8 @@ clm_lc_referral_source(Oid customers, ClmReferralSource *src)
 	src->referred_column = SPI_getvalue(tup, desc, 4);
 	src->referred_at_column = SPI_getvalue(tup, desc, 5);
 	SPI_freetuptable(SPI_tuptable);
-	if (!OidIsValid(src->referrals))
-		return false;			/* the referrals table was dropped */
+	if (!OidIsValid(src->referrals) || get_rel_relkind(src->referrals) == '\0')
+		return false;			/* the referrals table is gone */
 	lc_referral_column(src, src->referrer_column);
 	lc_referral_column(src, src->referred_column);
 	lc_referral_column(src, src->referred_at_column);
@@ -1953,6 +1955,25 @@ clm_lc_eq_operator(Oid typid, const char *what)
 						   what),
 				 errhint("Use a key column of a type with a default btree or hash operator class.")));
 	return result;
+}
+
+PG_FUNCTION_INFO_V1(clm_eq_operator);
+
+/*
+ * clm_eq_operator
+ *		SQL: clm._eq_operator(typ regtype) RETURNS text: the type's own
+ *		equality operator as "OPERATOR(schema.op)", NULL without one, so
+ *		that SQL written by clm's SQL functions compares keys as the
+ *		triggers do (citext case-insensitively), whatever the search_path.
+ */
+Datum
+clm_eq_operator(PG_FUNCTION_ARGS)
+{
+	char	   *op = clm_lc_eq_operator_sql(PG_GETARG_OID(0));
+
+	if (op == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(op));
 }
 
 /*

@@ -84,8 +84,12 @@ typedef struct OrderTrigger
 	Oid			ord_relid;		/* the relation the trigger is on */
 	Oid			ord_relid_logical;	/* the table whose orders count */
 	uint64		referral_gen;	/* clm.referral_source as of these plans */
-	SPIPlanPtr	referrers_plan; /* a new buyer's loyal referrers, locked; NULL
-								 * without adopted referrals */
+	char	   *referral_sig;	/* what the referral plans were made for
+								 * (order_referral_signature); NULL: none */
+	Oid			referrals_relid;	/* the adopted referrals table, if any */
+	bool		referrals_check;	/* a relcache invalidation hit it */
+	SPIPlanPtr	referrers_plan; /* a new buyer's referrers and their stages,
+								 * locked; NULL without adopted referrals */
 	SPIPlanPtr	nth_plan;		/* when a referrer's N-th referral bought */
 	SPIPlanPtr	advocate_plan;	/* update_plan by the customers table's key */
 	char	   *referrers_q;	/* the statement path's: the referrers of the
@@ -112,8 +116,12 @@ order_invalidate(Datum arg, Oid relid)
 	OrderTrigger *ot;
 
 	for (ot = order_triggers; ot != NULL; ot = ot->next)
+	{
 		if (relid == InvalidOid || ot->ord_relid == relid || ot->cust_relid == relid)
 			ot->stale = true;
+		if (relid == InvalidOid || (OidIsValid(ot->referrals_relid) && ot->referrals_relid == relid))
+			ot->referrals_check = true;
+	}
 }
 
 /*
@@ -303,6 +311,47 @@ order_update_sql(const char *cust_q, const char *stage_q, const char *since,
 }
 
 /*
+ * order_referral_signature
+ *		What the referral plans of a trigger on customers table cust_relid
+ *		depend on: the adopted referrals table, by OID and by the name the
+ *		plans use, and its columns; NULL without adopted referrals.
+ *		Needs SPI and clm_lc_load.
+ */
+static char *
+order_referral_signature(Oid cust_relid, ClmReferralSource *src)
+{
+	if (!clm_lc_referral_source(cust_relid, src))
+		return NULL;
+	return psprintf("%u %s %s %s %s %s", src->referrals, clm_qualified_relname(src->referrals),
+					src->key_column, src->referrer_column, src->referred_column,
+					src->referred_at_column);
+}
+
+/*
+ * order_referrals_current
+ *		After a change to clm.referral_source or to the referrals table:
+ *		whether the entry's referral plans still fit (nothing they depend
+ *		on changed), so that the entry need not be built again.  Changes
+ *		that do not touch them (a VACUUM of the referrals table, another
+ *		customers table's adoption, a cache reset) are common, and plans
+ *		are not freed (an outer call may be running one).
+ */
+static bool
+order_referrals_current(OrderTrigger *ot)
+{
+	ClmReferralSource src;
+	uint64		gen = clm_lc_referral_gen();
+	char	   *sig = order_referral_signature(ot->cust_relid, &src);
+
+	if ((sig == NULL) != (ot->referral_sig == NULL) ||
+		(sig != NULL && strcmp(sig, ot->referral_sig) != 0))
+		return false;
+	ot->referral_gen = gen;
+	ot->referrals_check = false;
+	return true;
+}
+
+/*
  * order_build_referrals
  *		With referrals adopted for the customers table: the plans of the
  *		advocacy rule (see order_referrals).  The referrals hold keys of
@@ -312,6 +361,7 @@ static void
 order_build_referrals(OrderTrigger *ot, const char *key_col, const char *tab_fk_eq)
 {
 	ClmReferralSource src;
+	char	   *sig;
 	const char *cust_q = ot->cust_q;
 	const char *key_q = ot->key_q;
 	const char *key_eq = ot->key_eq;
@@ -323,8 +373,11 @@ order_build_referrals(OrderTrigger *ot, const char *key_col, const char *tab_fk_
 	MemoryContext old;
 
 	ot->referral_gen = clm_lc_referral_gen();
-	if (!clm_lc_referral_source(ot->cust_relid, &src))
+	sig = order_referral_signature(ot->cust_relid, &src);
+	if (sig == NULL)
 		return;
+	ot->referral_sig = MemoryContextStrdup(order_cxt, sig);
+	ot->referrals_relid = src.referrals;
 	if (strcmp(src.key_column, key_col) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -336,17 +389,22 @@ order_build_referrals(OrderTrigger *ot, const char *key_col, const char *tab_fk_
 	rd = quote_identifier(src.referred_column);
 	ref_q = clm_qualified_relname(src.referrals);
 
+	/*
+	 * Every referrer is locked, whatever its stage: one becoming loyal in
+	 * another transaction is then waited for and seen loyal (READ
+	 * COMMITTED re-reads the locked row), and that transaction's own
+	 * check, if it locked first, sees this purchase.
+	 */
 	argtypes[0] = ot->cust_key_type;
-	argtypes[1] = ot->stage_type;
-	ot->referrers_plan = order_prepare(psprintf("SELECT c.%s FROM %s c WHERE %s OPERATOR(pg_catalog.=) $2 "
-												"AND c.%s %s ANY (ARRAY(SELECT r.%s FROM %s r "
+	ot->referrers_plan = order_prepare(psprintf("SELECT c.%s, %s FROM %s c "
+												"WHERE c.%s %s ANY (ARRAY(SELECT r.%s FROM %s r "
 												"WHERE r.%s %s $1 AND NOT (r.%s %s r.%s))) "
 												"ORDER BY c.%s FOR NO KEY UPDATE OF c",
-												key_q, cust_q, stage,
+												key_q, stage, cust_q,
 												key_q, key_eq, rr, ref_q,
 												rd, key_eq, rr, key_eq, rd,
 												key_q),
-									   2, argtypes);
+									   1, argtypes);
 	argtypes[1] = INT8OID;
 	argtypes[2] = FLOAT8OID;
 	ot->nth_plan = order_prepare(psprintf("SELECT q.first_at FROM (%s) q ORDER BY q.first_at OFFSET $2 LIMIT 1",
@@ -569,7 +627,9 @@ order_lookup(TriggerData *td, Oid nsp)
 			same = (strcmp(ot->args[i], tg->tgargs[i]) == 0);
 		if (same && ot->stale && order_still_valid(ot, td))
 			ot->stale = false;
-		if (same && !ot->stale && ot->referral_gen == clm_lc_referral_gen())
+		if (same && !ot->stale &&
+			((ot->referral_gen == clm_lc_referral_gen() && !ot->referrals_check) ||
+			 order_referrals_current(ot)))
 			return ot;
 		/*
 		 * Stale: unlink it.  Its plans are not freed, since an outer call of
@@ -974,10 +1034,24 @@ order_try_advocate(OrderTrigger *ot, Datum key, Oid cur, const ClmPolicy *policy
 		elog(ERROR, "clm.stage_on_order: reading the referrals failed: %s",
 			 SPI_result_code_string(ret));
 	if (SPI_processed == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
 		return;
+	}
 	at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	(void) order_move(ot, ot->advocate_plan, key, &cur, CLM_STAGE_ADVOCATE, at);
+}
+
+/*
+ * order_advocacy_on
+ *		Whether the policy and the rules can make an advocate at all.
+ */
+static bool
+order_advocacy_on(const ClmPolicy *policy)
+{
+	return policy->advocate_min_referrals > 0 &&
+		clm_lc_allowed(clm_lc_stage_oid(CLM_STAGE_LOYAL), clm_lc_stage_oid(CLM_STAGE_ADVOCATE));
 }
 
 /*
@@ -1010,7 +1084,6 @@ static void
 order_referrals(OrderTrigger *ot, Datum key, Oid before, Oid after, const ClmPolicy *policy)
 {
 	Oid			loyal = clm_lc_stage_oid(CLM_STAGE_LOYAL);
-	Datum		args[2];
 	Datum	   *referrers;
 	uint64		n,
 				i;
@@ -1019,14 +1092,13 @@ order_referrals(OrderTrigger *ot, Datum key, Oid before, Oid after, const ClmPol
 	bool		isnull;
 	int			ret;
 
-	if (ot->referrers_plan == NULL || policy->advocate_min_referrals <= 0 ||
-		!clm_lc_allowed(loyal, clm_lc_stage_oid(CLM_STAGE_ADVOCATE)))
+	if (ot->referrers_plan == NULL || !order_advocacy_on(policy))
 		return;
 	if (order_new_buyer(before, after))
 	{
-		args[0] = key;
-		args[1] = ObjectIdGetDatum(loyal);
-		ret = SPI_execute_plan(ot->referrers_plan, args, NULL, false, 0);
+		uint64		nloyal = 0;
+
+		ret = SPI_execute_plan(ot->referrers_plan, &key, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "clm.stage_on_order: locking the referrers failed: %s",
 				 SPI_result_code_string(ret));
@@ -1034,10 +1106,16 @@ order_referrals(OrderTrigger *ot, Datum key, Oid before, Oid after, const ClmPol
 		get_typlenbyval(ot->cust_key_type, &typlen, &typbyval);
 		referrers = palloc(sizeof(Datum) * Max(n, 1));
 		for (i = 0; i < n; i++)
-			referrers[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-												   1, &isnull), typbyval, typlen);
+		{
+			Datum		st = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+			if (isnull || DatumGetObjectId(st) != loyal)
+				continue;
+			referrers[nloyal++] = datumCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+														  1, &isnull), typbyval, typlen);
+		}
 		SPI_freetuptable(SPI_tuptable);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < nloyal; i++)
 			order_try_advocate(ot, referrers[i], loyal, policy);
 	}
 	if (after == loyal && before != loyal)
@@ -1215,16 +1293,13 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 	grouped = psprintf("SELECT n.%s AS k, pg_catalog.max(n.%s) AS t, n.%s AS j FROM %s n "
 					   "WHERE n.%s IS NOT NULL AND n.%s IS NOT NULL GROUP BY n.%s",
 					   fk_q, ts_q, fk_q, tab, fk_q, ts_q, fk_q);
-	if (ot->referrers_q != NULL)
+	if (ot->referrers_q != NULL && order_advocacy_on(clm_lc_policy(ot->policy)))
 		grouped = psprintf("%s UNION ALL %s", grouped, psprintf(ot->referrers_q, tab));
 	ret = SPI_execute(psprintf("SELECT o.k, o.t, c.%s FROM (%s) o "
 							   "JOIN %s c ON c.%s %s o.j "
-							   "WHERE o.t IS NOT NULL OR c.%s::%s.lifecycle_stage "
-							   "OPERATOR(pg_catalog.=) 'loyal' "
 							   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
 							   ot->stage_q, grouped,
-							   ot->cust_q, ot->key_q, ot->key_eq,
-							   ot->stage_q, clm_lc_nspname(), ot->key_q),
+							   ot->cust_q, ot->key_q, ot->key_eq, ot->key_q),
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.stage_on_order: locking the customers failed: %s",

@@ -295,6 +295,9 @@ my @added = grep { !$before_rels{$_} } split /,/, $after->{'the list of relation
 ok(!grep({ !/^clm\./ } @added), 'legacy: the update adds relations of clm only (' . join(',', @added) . ')');
 is(join(',', grep { $after->{$_} !~ /^0\s*$/ } @added), '', 'legacy: and they are empty');
 $after->{'the list of relations'} = join(',', grep { $before_rels{$_} } split /,/, $after->{'the list of relations'});
+# 1.1 gives every policy the advocates' two columns, with their defaults
+ok($after->{'clm.lifecycle_policy'} =~ s/,3,90\)$/)/mg,
+	"legacy: the policies get the advocates' defaults");
 for my $rel (sort keys %{ $contents_before{legacy} })
 {
 	is($after->{$rel}, $contents_before{legacy}{$rel}, "legacy: $rel reads the same after the update");
