@@ -105,6 +105,9 @@ else
     done
 fi
 
+# the HTML report is checked in a real browser (test/t/090_html_report.pl,
+# on the host's 15)
+CLM_PKGS="$CLM_PKGS chromium"
 clm_ensure_deps
 clm_build with_llvm=no
 

@@ -13,6 +13,8 @@
 #     binary), so tests never touch the system installation and several
 #     checkouts can run their suites at once.
 #   clm_system_install: the ordinary "make install" (used by the demo).
+#   clm_html_target, clm_html_report: where the demo's HTML report goes, and
+#   writing it (bin/clm-demo --html; test/t/090_html_report.pl).
 
 # The PostgreSQL major: the host's 15 unless a run inside one of the roots of
 # test/lib/pgroot.sh says otherwise.
@@ -194,4 +196,37 @@ clm_bench_start() {
     clm_build with_llvm=no
     clm_private_install "$BENCH_DIR/inst" with_llvm=no
     CLM_PORT=${CLM_PORT:-$port} clm_start_cluster "$BENCH_DIR/cluster" "$@"
+}
+
+# clm_html_target FILE: FILE as an absolute path, once it is clear that the
+# HTML report can be written there: its directory exists and FILE is not a
+# directory, and the file, or for a new file its directory, is writable.
+# Checked before any work starts; an error otherwise.
+clm_html_target() {
+    local f=$1 d
+    d=$(dirname -- "$f")
+    [ -d "$d" ] || clm_die "cannot write the HTML report to \"$f\": directory \"$d\" does not exist"
+    [ ! -d "$f" ] || clm_die "cannot write the HTML report to \"$f\": it is a directory"
+    if [ -e "$f" ]; then
+        [ -w "$f" ] || clm_die "cannot write the HTML report to \"$f\": permission denied"
+    else
+        { [ -w "$d" ] && [ -x "$d" ]; } || clm_die "cannot write the HTML report to \"$f\": permission denied in \"$d\""
+    fi
+    printf '%s/%s\n' "$(cd "$d" && pwd)" "$(basename -- "$f")"
+}
+
+# clm_html_report FILE LANG: the demo's lifecycle report (schema clm_demo of
+# the database the libpq variables name) as one HTML page in FILE, labels in
+# LANG (en or zh); written whole or not at all.
+clm_html_report() {
+    local f=$1 lang=$2 page
+    page=$(mktemp /tmp/clm-report.XXXXXX)
+    if ! command psql -X -q -At -v ON_ERROR_STOP=1 -v lang="$lang" \
+            -f "$CLM_ROOT/bin/report/html/10_charts.sql" \
+            -f "$CLM_ROOT/bin/report/html/20_report.sql" >"$page"; then
+        rm -f "$page"
+        clm_die "the HTML report failed"
+    fi
+    cat "$page" >"$f"
+    rm -f "$page"
 }
