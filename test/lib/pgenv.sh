@@ -199,34 +199,36 @@ clm_bench_start() {
 }
 
 # clm_html_target FILE: FILE as an absolute path, once it is clear that the
-# HTML report can be written there: its directory exists and FILE is not a
-# directory, and the file, or for a new file its directory, is writable.
-# Checked before any work starts; an error otherwise.
+# HTML report can be written there: its directory exists and may be written
+# (the page is written beside it and renamed into place) and FILE is not a
+# directory, nor a file that may not be written.  Checked before any work
+# starts; an error otherwise.
 clm_html_target() {
-    local f=$1 d
+    local f=$1 d abs
+    [ -n "$f" ] || clm_die "--html needs a file name"
     d=$(dirname -- "$f")
     [ -d "$d" ] || clm_die "cannot write the HTML report to \"$f\": directory \"$d\" does not exist"
     [ ! -d "$f" ] || clm_die "cannot write the HTML report to \"$f\": it is a directory"
-    if [ -e "$f" ]; then
-        [ -w "$f" ] || clm_die "cannot write the HTML report to \"$f\": permission denied"
-    else
-        { [ -w "$d" ] && [ -x "$d" ]; } || clm_die "cannot write the HTML report to \"$f\": permission denied in \"$d\""
-    fi
-    printf '%s/%s\n' "$(cd "$d" && pwd)" "$(basename -- "$f")"
+    [ ! -e "$f" ] || [ -w "$f" ] || clm_die "cannot write the HTML report to \"$f\": permission denied"
+    { [ -w "$d" ] && [ -x "$d" ]; } || clm_die "cannot write the HTML report to \"$f\": permission denied in \"$d\""
+    abs=$(CDPATH= cd -P -- "$d" >/dev/null && pwd -P) \
+        || clm_die "cannot write the HTML report to \"$f\": cannot enter \"$d\""
+    printf '%s/%s\n' "$abs" "$(basename -- "$f")"
 }
 
 # clm_html_report FILE LANG: the demo's lifecycle report (schema clm_demo of
 # the database the libpq variables name) as one HTML page in FILE, labels in
-# LANG (en or zh); written whole or not at all.
+# LANG (en or zh).  Written beside FILE and renamed into place: FILE is the
+# whole new page or, if anything fails, what it was before.
 clm_html_report() {
     local f=$1 lang=$2 page
-    page=$(mktemp /tmp/clm-report.XXXXXX)
+    page=$(mktemp -- "$(dirname -- "$f")/.clm-report.XXXXXX") \
+        || clm_die "cannot write the HTML report beside \"$f\""
     if ! command psql -X -q -At -v ON_ERROR_STOP=1 -v lang="$lang" \
             -f "$CLM_ROOT/bin/report/html/10_charts.sql" \
-            -f "$CLM_ROOT/bin/report/html/20_report.sql" >"$page"; then
-        rm -f "$page"
-        clm_die "the HTML report failed"
+            -f "$CLM_ROOT/bin/report/html/20_report.sql" >"$page" \
+       || ! chmod 0644 -- "$page" || ! mv -f -- "$page" "$f"; then
+        rm -f -- "$page"
+        clm_die "the HTML report failed; \"$f\" is unchanged"
     fi
-    cat "$page" >"$f"
-    rm -f "$page"
 }

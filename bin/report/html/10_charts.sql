@@ -30,6 +30,11 @@ RETURN CASE WHEN v IS NULL THEN '#eeeeee' ELSE
         || lpad(to_hex(round(251 + (81 - 251) * greatest(0, least(1, v)))::integer), 2, '0')
         || lpad(to_hex(round(255 + (156 - 255) * greatest(0, least(1, v)))::integer), 2, '0') END;
 
+-- the decimals a tick step needs: 2 below 1, 1 for 2.5, 12.5, ...
+CREATE FUNCTION pg_temp.step_digits(step double precision) RETURNS integer
+LANGUAGE sql IMMUTABLE
+RETURN CASE WHEN step < 1 THEN 2 WHEN step <> floor(step) THEN 1 ELSE 0 END;
+
 -- a round step for about n ticks up to vmax
 CREATE FUNCTION pg_temp.tick_step(vmax double precision, n integer DEFAULT 5) RETURNS double precision
 LANGUAGE sql IMMUTABLE
@@ -78,7 +83,7 @@ RETURN (
             (SELECT string_agg(format('<line x1="%1$s" y1="56" x2="%1$s" y2="%2$s" class="grid"/>'
                                       '<text x="%1$s" y="%3$s" text-anchor="middle" class="tick">%4$s</text>',
                                       pg_temp.r1(sc.x0 + (sc.x1 - sc.x0) * t / sc.top), 60 + 26 * sc.n,
-                                      74 + 26 * sc.n, pg_temp.num(t, CASE WHEN sc.step < 1 THEN 2 ELSE 0 END)), '')
+                                      74 + 26 * sc.n, pg_temp.num(t, pg_temp.step_digits(sc.step))), '')
                FROM generate_series(0::numeric, sc.top::numeric, sc.step::numeric) t)
             || (SELECT string_agg(format('<text x="%s" y="%s" text-anchor="end" class="label">%s</text>'
                                          '<rect x="%s" y="%s" width="%s" height="18" class="bar"><title>%s: %s</title></rect>'
@@ -164,7 +169,7 @@ RETURN (
             (SELECT string_agg(format('<line x1="80" y1="%1$s" x2="700" y2="%1$s" class="grid"/>'
                                       '<text x="74" y="%2$s" text-anchor="end" class="tick">%3$s</text>',
                                       pg_temp.r1(310 - 250 * t / sc.top), pg_temp.r1(310 - 250 * t / sc.top) + 4,
-                                      pg_temp.num(t, CASE WHEN sc.step < 1 THEN 2 ELSE 0 END)), '')
+                                      pg_temp.num(t, pg_temp.step_digits(sc.step))), '')
                FROM generate_series(0::numeric, sc.top::numeric, sc.step::numeric) t)
             || (SELECT string_agg(
                    format('<rect x="%s" y="%s" width="%s" height="%s" class="bar"><title>%s: %s</title></rect>',
@@ -203,7 +208,7 @@ RETURN (
                                       pg_temp.r1(310 - 250 * t / ymax), pg_temp.r1(310 - 250 * t / ymax) + 4, pg_temp.num(t, 1)), '')
                FROM generate_series(0::numeric, ymax::numeric, (ymax / 5)::numeric) t)
             || (SELECT string_agg(format('<text x="%s" y="328" text-anchor="middle" class="tick">%s</text>',
-                                         pg_temp.r1(80 + 620 * t / sc.xtop), pg_temp.num(t)), '')
+                                         pg_temp.r1(80 + 620 * t / sc.xtop), pg_temp.num(t, pg_temp.step_digits(sc.xstep))), '')
                   FROM generate_series(0::numeric, sc.xtop::numeric, sc.xstep::numeric) t)
             || format('<polyline class="line" points="%s"/>',
                       (SELECT string_agg(pg_temp.r1(80 + 620 * d.x / sc.xtop) || ',' || pg_temp.r1(310 - 250 * least(d.y, ymax) / ymax),

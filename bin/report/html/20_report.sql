@@ -9,6 +9,7 @@
 -- lang: en (the default) or zh, for clm's stage and segment labels and
 -- the report's own words.
 \set ON_ERROR_STOP 1
+\encoding UTF8
 \if :{?lang}
 \else
 \set lang en
@@ -31,12 +32,13 @@ RETURN (SELECT CASE WHEN current_setting('clm_report.lang') = 'zh' THEN zh ELSE 
                '演示 CRM 数据（clm_demo 模式），由 clm 扩展在 PostgreSQL 中计算。'),
     ('no_orders', 'The database has no orders: there is nothing to chart yet.', '数据库中没有订单：暂无可绘制的内容。'),
     ('empty', 'No data: the database has no orders', '无数据：数据库中没有订单'),
+    ('no_data', 'No data for this chart', '此图无数据'),
     ('kpis', 'Lifecycle KPIs, June 2026', '生命周期关键指标，2026 年 6 月'),
     ('active', 'active customers', '活跃客户'),
     ('new', 'new customers', '新客户'),
     ('repeat_rate', 'repeat purchase rate', '复购率'),
     ('churn_rate', 'churn rate (90 days)', '流失率（90 天）'),
-    ('aov', 'average order value', '平均订单金额'),
+    ('aov', 'average order value (currency units)', '平均订单金额（货币单位）'),
     ('clv_avg', 'average predicted 12-month CLV', '平均预测 12 个月 CLV'),
     ('stages', 'Customers per lifecycle stage', '各生命周期阶段的客户数'),
     ('customers', 'customers', '客户数'),
@@ -76,6 +78,9 @@ RETURN (SELECT CASE WHEN current_setting('clm_report.lang') = 'zh' THEN zh ELSE 
 SELECT set_config('clm_report.lang', :'lang', false) \g /dev/null
 
 SELECT count(*) > 0 AS has_orders FROM clm_demo.orders \gset
+-- what an empty chart says: that there are no orders, or only that this
+-- chart has nothing to show (no model fitted, no history visible, ...)
+SELECT CASE WHEN :'has_orders'::boolean THEN pg_temp.t('no_data') ELSE pg_temp.t('empty') END AS empty_text \gset
 \if :has_orders
 -- the customer view (one row per customer: RFM, stage, P(alive), CLV), as
 -- the text report makes it; another part may have made it already
@@ -157,7 +162,7 @@ SELECT '<div class="card">' || pg_temp.hbars('chart-stages', pg_temp.t('stages')
            pg_temp.t('customers'), pg_temp.t('stage'),
            array_agg(label ORDER BY st), array_agg(n::float8 ORDER BY st),
            array_agg(pg_temp.num(n) || ' (' || pg_temp.num(pct, 1) || ' %)' ORDER BY st),
-           pg_temp.t('empty')) || '</div>'
+           :'empty_text') || '</div>'
 FROM p;
 
 -- the funnel over the buying stages, with each step's conversion rate
@@ -166,7 +171,7 @@ SELECT '<div class="card">' || pg_temp.funnel('chart-funnel', pg_temp.t('funnel'
            array_agg(clm.stage_label(f.stage, :'lang') ORDER BY f.step),
            array_agg(f.customers::float8 ORDER BY f.step),
            array_agg(f.conversion_rate ORDER BY f.step),
-           pg_temp.t('empty')) || '</div>'
+           :'empty_text') || '</div>'
 FROM clm.stage_funnel('2023-07-01 00:00+00', :'as_of',
                       ARRAY['first_purchase', 'repeat', 'loyal', 'advocate']::clm.lifecycle_stage[],
                       'clm_demo.customers') AS f;
@@ -185,8 +190,9 @@ SELECT '<div class="card">' || pg_temp.heatmap('chart-transitions', pg_temp.t('t
            coalesce((SELECT array_agg(clm.stage_label(s, :'lang') ORDER BY s) FROM st), '{}'),
            coalesce((SELECT array_agg(clm.stage_label(s, :'lang') ORDER BY s) FROM st), '{}'),
            coalesce((SELECT array_agg(p ORDER BY f, t) FROM cells), '{}'),
-           coalesce((SELECT array_agg(CASE WHEN coalesce(p, 0) = 0 THEN '' ELSE pg_temp.num(100 * p, 0) END ORDER BY f, t) FROM cells), '{}'),
-           pg_temp.t('empty'), 84) || '</div>';
+           coalesce((SELECT array_agg(CASE WHEN coalesce(p, 0) = 0 THEN '' WHEN p < 0.005 THEN '<1'
+                                           ELSE pg_temp.num(100 * p, 0) END ORDER BY f, t) FROM cells), '{}'),
+           :'empty_text', 84) || '</div>';
 
 -- the RFM grid: customers per R x F cell (R 5 at the top)
 WITH cells AS (
@@ -196,7 +202,7 @@ SELECT '<div class="card">' || pg_temp.heatmap('chart-rfm', pg_temp.t('rfm_grid'
            pg_temp.t('f_score'), pg_temp.t('r_score'),
            ARRAY['F 1', 'F 2', 'F 3', 'F 4', 'F 5'], ARRAY['R 5', 'R 4', 'R 3', 'R 2', 'R 1'],
            array_agg(n::float8 ORDER BY r DESC, f), array_agg(pg_temp.num(n) ORDER BY r DESC, f),
-           pg_temp.t('empty'), 70) || '</div>'
+           :'empty_text', 70) || '</div>'
 FROM cells;
 
 -- segments: customers, with the share of revenue
@@ -212,7 +218,7 @@ SELECT '<div class="card">' || pg_temp.hbars('chart-segments', pg_temp.t('segmen
            coalesce(array_agg(label ORDER BY revenue DESC, segment), '{}'),
            coalesce(array_agg(n::float8 ORDER BY revenue DESC, segment), '{}'),
            coalesce(array_agg(pg_temp.num(n) || ' · ' || pg_temp.num(share::float8, 1) || ' %' ORDER BY revenue DESC, segment), '{}'),
-           pg_temp.t('empty')) || '</div>'
+           :'empty_text') || '</div>'
 FROM p;
 
 -- cohort retention: the last 12 monthly cohorts, months 0 to 11
@@ -230,7 +236,7 @@ SELECT '<div class="card">' || pg_temp.heatmap('chart-cohorts', pg_temp.t('cohor
            coalesce((SELECT array_agg(to_char(cohort, 'YYYY-MM') ORDER BY cohort) FROM co), '{}'),
            coalesce((SELECT array_agg(CASE WHEN k = 0 THEN NULL ELSE p END ORDER BY cohort, k) FROM cells), '{}'),
            coalesce((SELECT array_agg(CASE WHEN p IS NULL THEN '' ELSE pg_temp.num(100 * p, 0) END ORDER BY cohort, k) FROM cells), '{}'),
-           pg_temp.t('empty'), 52) || '</div>';
+           :'empty_text', 52) || '</div>';
 
 -- the predicted 12-month CLV distribution: 12 bins up to the 98th percentile
 WITH v AS (SELECT predicted_clv AS x FROM report_customers WHERE predicted_clv IS NOT NULL),
@@ -241,8 +247,8 @@ h AS (
     FROM b, generate_series(0, 11) k)
 SELECT '<div class="card">' || pg_temp.vbars('chart-clv', pg_temp.t('clv_hist'), pg_temp.t('as_of'),
            pg_temp.t('clv_x'), pg_temp.t('customers'),
-           array_agg(CASE WHEN k < 11 THEN pg_temp.num(k * b.w) ELSE '≥' || pg_temp.num(k * b.w) END ORDER BY k),
-           array_agg(n::float8 ORDER BY k), NULL, NULL, NULL, pg_temp.t('empty')) || '</div>'
+           array_agg(CASE WHEN k < 11 THEN '' ELSE '≥' END || pg_temp.num(k * b.w, pg_temp.step_digits(b.w)) ORDER BY k),
+           array_agg(n::float8 ORDER BY k), NULL, NULL, NULL, :'empty_text') || '</div>'
 FROM h, b;
 
 -- P(alive) of the repeat buyers against weeks since the last purchase, in
@@ -254,7 +260,7 @@ WITH w AS (
 SELECT '<div class="card">' || pg_temp.line('chart-palive', pg_temp.t('p_alive'), pg_temp.t('as_of'),
            pg_temp.t('weeks'), pg_temp.t('p_alive_y'),
            coalesce(array_agg(wk::float8 ORDER BY wk), '{}'), coalesce(array_agg(p ORDER BY wk), '{}'), 1,
-           pg_temp.t('empty')) || '</div>'
+           :'empty_text') || '</div>'
 FROM w;
 
 -- holdout validation: BG/NBD fitted on the orders before 2026-01-01,
@@ -264,24 +270,32 @@ CREATE TEMP TABLE report_holdout AS
 SELECT (clm.purchase_summary(ordered_at, amount, '2025-12-31 23:59:59+00', '7 days')).*,
        clm.holdout_purchases(ordered_at, '2025-12-31 23:59:59+00', '181 days') AS holdout
 FROM clm_demo.orders GROUP BY customer_id;
-CREATE TEMP TABLE report_holdout_fit AS
-SELECT clm.bgnbd_fit(x, t_x, t) AS m FROM report_holdout WHERE x IS NOT NULL HAVING count(*) > 0;
+-- a fit that fails leaves the chart empty, not the page unwritten
+CREATE TEMP TABLE report_holdout_fit (m clm.bgnbd);
+DO $$
+BEGIN
+    INSERT INTO report_holdout_fit
+    SELECT clm.bgnbd_fit(x, t_x, t) FROM report_holdout WHERE x IS NOT NULL HAVING count(*) > 0;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'the holdout chart is left empty: the BG/NBD fit failed: %', SQLERRM;
+END $$;
 WITH a AS (
     SELECT least(h.x, 7) AS k,
            (clm.holdout_accuracy(clm.bgnbd_expected_purchases(f.m, 181 / 7.0, h.x, h.t_x, h.t), h.holdout)).*
     FROM report_holdout h CROSS JOIN report_holdout_fit f
-    WHERE h.x IS NOT NULL AND f.m IS NOT NULL
+    WHERE h.x IS NOT NULL AND (f.m).r IS NOT NULL
     GROUP BY 1)
 SELECT '<div class="card">' || pg_temp.vbars('chart-holdout', pg_temp.t('holdout'), pg_temp.t('as_of'),
            pg_temp.t('holdout_x'), pg_temp.t('holdout_y'),
            coalesce(array_agg(CASE WHEN k = 7 THEN '7+' ELSE k::text END ORDER BY k), '{}'),
            coalesce(array_agg(mean_predicted ORDER BY k), '{}'), coalesce(array_agg(mean_actual ORDER BY k), '{}'),
-           pg_temp.t('predicted'), pg_temp.t('actual'), pg_temp.t('empty'), 2) || '</div>'
+           pg_temp.t('predicted'), pg_temp.t('actual'), :'empty_text', 2) || '</div>'
 FROM a;
 
 SELECT '</div>';
 
--- the at-risk customers worth winning back first
+-- the at-risk customers (the stage the triggers keep, as in the stage
+-- chart) worth winning back first
 SELECT '<h2>' || pg_temp.esc(pg_temp.t('at_risk')) || ' (' || pg_temp.esc(pg_temp.t('as_of')) || ')</h2>'
        || '<div class="card"><table id="at-risk"><tr>'
        || format('<th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>P(alive)</th><th>%s</th>',
@@ -289,14 +303,15 @@ SELECT '<h2>' || pg_temp.esc(pg_temp.t('at_risk')) || ' (' || pg_temp.esc(pg_tem
                  pg_temp.esc(pg_temp.t('days')), pg_temp.esc(pg_temp.t('clv')))
        || '</tr>'
        || coalesce(string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>',
-                                     pg_temp.esc(cu.email), pg_temp.num(c.orders), pg_temp.num(c.revenue, 2),
+                                     pg_temp.esc(c.email), pg_temp.num(c.orders), pg_temp.num(c.revenue, 2),
                                      pg_temp.num(c.recency_days), pg_temp.num(c.p_alive, 3), pg_temp.num(c.predicted_clv, 2)),
-                              '' ORDER BY c.predicted_clv DESC, cu.email),
+                              '' ORDER BY c.predicted_clv DESC, c.email),
                    format('<tr><td colspan="6">%s</td></tr>', pg_temp.esc(pg_temp.t('none_at_risk'))))
        || '</table></div>'
-FROM (SELECT * FROM report_customers c WHERE c.stage = 'at_risk' AND c.predicted_clv IS NOT NULL
-      ORDER BY c.predicted_clv DESC, c.customer_key LIMIT 10) c
-JOIN clm_demo.customers cu ON cu.id = c.customer_key;
+FROM (SELECT c.*, cu.email FROM report_customers c
+      JOIN clm_demo.customers cu ON cu.id = c.customer_key
+      WHERE cu.status = 'at_risk' AND c.predicted_clv IS NOT NULL
+      ORDER BY c.predicted_clv DESC, cu.email LIMIT 10) c;
 
 SELECT '</body></html>';
 DROP TABLE report_holdout, report_holdout_fit;
