@@ -147,6 +147,22 @@ SELECT count(*) AS rows, count(referred_customers) AS with_referrals FROM rf.cv_
 SELECT clm.create_customer_view('rf.cv_bad', 'rf.row_trg_orders', 'customer_id', 'ordered_at', 'amount',
                                 referrals => 'rf.orders_src');
 
+-- citext keys: the view compares them as citext does, as the triggers do:
+-- 'ANN' referring 'ann' is a self-referral, and 'BOB' is the customer who
+-- ordered as 'bob'
+CREATE EXTENSION citext;
+CREATE TABLE rf.ci_customers (id citext PRIMARY KEY, status clm.lifecycle_stage);
+CREATE TABLE rf.ci_orders (customer_id citext, ordered_at timestamptz, amount numeric);
+CREATE TABLE rf.ci_referrals (referrer citext, referred citext, referred_at timestamptz);
+INSERT INTO rf.ci_customers VALUES ('Ann', NULL), ('Bob', NULL);
+INSERT INTO rf.ci_orders VALUES ('Ann', '2025-01-02', 10), ('bob', '2025-01-05', 25);
+INSERT INTO rf.ci_referrals VALUES ('ann', 'BOB', '2025-01-01'), ('ANN', 'ann', '2025-01-01');
+SELECT referrals FROM clm.adopt_referrals('rf.ci_customers', 'rf.ci_referrals', 'referrer', 'referred', 'referred_at');
+SELECT clm.create_customer_view('rf.ci_cv', 'rf.ci_orders', 'customer_id', 'ordered_at', 'amount',
+                                as_of => '2025-02-01', referrals => 'rf.ci_referrals');
+SELECT customer_key, referred_customers, referred_revenue FROM rf.ci_cv ORDER BY customer_key;
+SELECT clm.drop_customer_view('rf.ci_cv');
+
 -- released: new first purchases move nobody
 SELECT clm.release_referrals('rf.row_trg_customers');
 SELECT clm.release_referrals('rf.row_trg_customers');
@@ -236,6 +252,26 @@ RESET ROLE;
 DROP OWNED BY rf_owner;
 DROP ROLE rf_owner;
 
+-- the owner's rights, not mere membership: a NOINHERIT member of the
+-- owning role cannot adopt without SET ROLE
+CREATE ROLE rf_admin;
+CREATE ROLE rf_noinherit NOINHERIT IN ROLE rf_admin;
+GRANT USAGE, CREATE ON SCHEMA rf TO rf_admin;
+CREATE TABLE rf.adm_customers (id int PRIMARY KEY);
+CREATE TABLE rf.adm_referrals (referrer int, referred int, referred_at timestamptz);
+ALTER TABLE rf.adm_customers OWNER TO rf_admin;
+ALTER TABLE rf.adm_referrals OWNER TO rf_admin;
+GRANT SELECT ON rf.adm_referrals TO rf_noinherit;
+GRANT USAGE ON SCHEMA rf TO rf_noinherit;
+SET ROLE rf_noinherit;
+SELECT clm.adopt_referrals('rf.adm_customers', 'rf.adm_referrals', 'referrer', 'referred', 'referred_at');
+SET ROLE rf_admin;
+SELECT referrals FROM clm.adopt_referrals('rf.adm_customers', 'rf.adm_referrals', 'referrer', 'referred', 'referred_at');
+RESET ROLE;
+DROP TABLE rf.adm_customers, rf.adm_referrals;
+DROP OWNED BY rf_admin, rf_noinherit;
+DROP ROLE rf_noinherit, rf_admin;
+
 -- dropping either table forgets the adoption
 SELECT count(*) FROM clm.referral_source;
 DROP TABLE rf.referrals2;
@@ -246,4 +282,5 @@ SELECT clm.drop_customer_view('rf.cv_plain');
 DROP SCHEMA rf CASCADE;
 DROP ROLE rf_clerk;
 DELETE FROM clm.lifecycle_policy WHERE name = 'rf';
+DROP EXTENSION citext;
 SELECT count(*) AS left_over FROM clm.referral_source;

@@ -149,6 +149,25 @@ is(join(',', sort keys %esvg), join(',', sort @charts), 'no orders: the nine cha
 is(scalar(grep { $esvg{$_} =~ m{class="empty">No data: the database has no orders</text>} } @charts), 9,
 	'no orders: every chart is labelled empty');
 
+# written whole or not at all: a report that fails leaves the file as it was,
+# and nothing beside it
+mkdir "$tmp/keep" or die;
+open my $old, '>', "$tmp/keep/report.html" or die;
+print $old "the previous report\n";
+close $old;
+{
+	local $ENV{PGDATABASE} = 'no_such_database';
+	my $log = `bash -c '. "$root/test/lib/pgenv.sh" && clm_html_report "$tmp/keep/report.html" en' 2>&1`;
+	isnt($?, 0, 'a report that fails is an error');
+	like($log, qr/the HTML report failed; ".*report\.html" is unchanged/, 'which says the file is unchanged');
+}
+open my $kept, '<', "$tmp/keep/report.html" or die;
+is(scalar(<$kept>), "the previous report\n", 'and it is');
+close $kept;
+opendir my $dh, "$tmp/keep" or die;
+is(join(',', sort grep { !/^\.\.?$/ } readdir $dh), 'report.html', 'no temporary file is left beside it');
+closedir $dh;
+
 # --- in a real browser, without network
 sub chromium
 {
