@@ -106,20 +106,20 @@ refresh_stage_array(const ClmStage *stages, int n)
  *		referred customers who made their first purchase in time (orders
  *		ord, customer column fk, time column ts) to advocate, locking them
  *		first (in key order) unless lock_first is off.  key_col is the
- *		customers table's key; stage_q the stage column, quoted, and cur as
+ *		customers table's key, eq its equality operator; stage_q the stage column, quoted, and cur as
  *		an expression of clm.lifecycle_stage; sets what else the update
  *		sets.  Returns how many moved.
  */
 static uint64
-refresh_advocates(Oid cust, Oid ord, const char *key_col, const char *fk, const char *ts,
-				  const char *stage_q, const char *cur, const char *sets, TimestampTz as_of,
+refresh_advocates(Oid cust, Oid ord, const char *key_col, const char *eq, const char *fk,
+				  const char *ts, const char *stage_q, const char *cur, const char *sets,
+				  TimestampTz as_of,
 				  const ClmPolicy *policy, bool lock_first)
 {
 	ClmReferralSource src;
 	Oid			loyal = clm_lc_stage_oid(CLM_STAGE_LOYAL);
 	Oid			advocate = clm_lc_stage_oid(CLM_STAGE_ADVOCATE);
 	const char *key_q = quote_identifier(key_col);
-	const char *eq;
 	char	   *qual;
 	char	   *sql;
 	SPIPlanPtr	plan;
@@ -137,7 +137,6 @@ refresh_advocates(Oid cust, Oid ord, const char *key_col, const char *fk, const 
 						clm_qualified_relname(cust), src.key_column, key_col),
 				 errhint("Pass customer_key => '%s', or adopt the referrals again with that key column.",
 						 src.key_column)));
-	eq = clm_lc_eq_operator(get_atttype(cust, get_attnum(cust, key_col)), key_col);
 	qual = psprintf("SELECT q.referrer FROM (%s) q GROUP BY q.referrer "
 					"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>=) $2",
 					clm_lc_referred_sql(&src, ord, fk, ts,
@@ -379,7 +378,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	moved = SPI_processed;
 
 	/* 3: loyal customers whose referrals make them advocates */
-	moved += refresh_advocates(cust, ord, key_col, fk_col, ts_col, stage, cur, sets.data,
+	moved += refresh_advocates(cust, ord, key_col, eq, fk_col, ts_col, stage, cur, sets.data,
 							   as_of, clm_lc_policy(policy), lock_first);
 
 	SPI_finish();
