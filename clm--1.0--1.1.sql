@@ -1460,6 +1460,37 @@ COMMENT ON FUNCTION @extschema@.clv(@extschema@.mbgnbd, @extschema@.gamma_gamma,
 COMMENT ON FUNCTION @extschema@.stage_on_order() IS
     'AFTER INSERT trigger on an orders table, FOR EACH ROW or, for bulk loads, FOR EACH STATEMENT with REFERENCING NEW TABLE; arguments (customers table, order customer column, stage column, order time column [, policy [, customer key column]]): moves the customer to first_purchase / repeat / loyal / reactivated through clm.stage_guard';
 
+-- One helper finds the relations a DROP removed, for every event trigger
+-- that detaches clm's records from them (new in 1.1)
+-- _dropped_relations: in a sql_drop event trigger, the tables, foreign
+-- tables, views and materialized views just dropped (DROP TABLE, DROP
+-- SCHEMA ... CASCADE, DROP OWNED, ...); NULL when there are none.  Every
+-- record clm keeps of a user's relation is detached from these.
+CREATE FUNCTION @extschema@._dropped_relations()
+RETURNS oid[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.array_agg(d.objid)
+          FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objsubid OPERATOR(pg_catalog.=) 0
+           AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}'));
+COMMENT ON FUNCTION @extschema@._dropped_relations() IS
+    'internal: in a sql_drop event trigger, the OIDs of the tables, foreign tables, views and materialized views just dropped';
+
+-- stage_history_detach_dropped: relation := 0 for the history of tables
+-- just dropped, as the owner of the history, whoever dropped the table.
+CREATE OR REPLACE FUNCTION @extschema@.stage_history_detach_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    UPDATE @extschema@.stage_history AS h SET relation = 0
+     WHERE h.relation OPERATOR(pg_catalog.=) ANY (@extschema@._dropped_relations());
+END
+$fn$;
+
 -- Campaigns: targeted and held-out customers, and their measured response (new in 1.1)
 -- campaign: one row per campaign made by create_campaign: the customers
 -- table it targets (and its key), the orders table its results are read
@@ -1579,6 +1610,28 @@ AS 'MODULE_PATHNAME', 'clm_primary_key_column'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._primary_key_column(regclass) IS
     'internal: the column of the table''s one-column primary key, or NULL';
+
+-- _customer_key_column: the column customers are found by, given or the
+-- one-column primary key, for the functions that take an optional
+-- customer_key_column; an error when there is neither.
+CREATE FUNCTION @extschema@._customer_key_column(customers regclass, given name)
+RETURNS name
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    key_column name := coalesce(given, @extschema@._primary_key_column(customers));
+BEGIN
+    IF key_column IS NULL THEN
+        RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass customer_key_column.';
+    END IF;
+    RETURN key_column;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._customer_key_column(regclass, name) IS
+    'internal: the given customer key column, else the customers table''s one-column primary key; an error without either';
 
 -- Who sees and changes what: a campaign is seen by the roles that may read
 -- its customers table and by its maker, and changed or deleted by its
@@ -1744,14 +1797,7 @@ BEGIN
                       HINT = 'A campaign is made by a role that may read its customers and orders tables.';
         END IF;
     END LOOP;
-    IF key_column IS NULL THEN
-        key_column := @extschema@._primary_key_column(customers);
-        IF key_column IS NULL THEN
-            RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Pass customer_key_column.';
-        END IF;
-    END IF;
+    key_column := @extschema@._customer_key_column(customers, key_column);
     PERFORM @extschema@._column_type(customers, key_column, 'customer_key_column');
     PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
     PERFORM @extschema@._check_amount_column(orders, amount_column);
@@ -2201,13 +2247,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    dropped oid[];
+    dropped oid[] := @extschema@._dropped_relations();
 BEGIN
-    SELECT array_agg(d.objid) INTO dropped
-      FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-       AND d.objsubid OPERATOR(pg_catalog.=) 0
-       AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}');
     IF dropped IS NULL THEN
         RETURN;
     END IF;
@@ -2480,14 +2521,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'The roles that insert orders read the referrals table too: grant them SELECT on it.';
     END IF;
-    IF key_column IS NULL THEN
-        key_column := @extschema@._primary_key_column(customers);
-        IF key_column IS NULL THEN
-            RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Pass customer_key_column.';
-        END IF;
-    END IF;
+    key_column := @extschema@._customer_key_column(customers, key_column);
     INSERT INTO @extschema@.referral_source AS s
         (customers, customer_key_column, referrals, referrer_column, referred_column, referred_at_column)
     VALUES (customers, key_column, referrals, referrer_column, referred_column, referred_at_column)

@@ -187,6 +187,15 @@ CREATE TABLE rf.no_pk (id int, status clm.lifecycle_stage);
 SELECT clm.adopt_referrals('rf.no_pk', 'rf.referrals', 'referrer', 'referred', 'referred_at');
 UPDATE clm.lifecycle_policy SET advocate_min_referrals = 0 WHERE name = 'rf';
 UPDATE clm.lifecycle_policy SET advocate_window_days = 'NaN' WHERE name = 'rf';
+-- the internal helpers refuse what they cannot answer
+SELECT clm._eq_operator(NULL) IS NULL AS no_type, clm._eq_operator('point') IS NULL AS no_equality,
+       clm._eq_operator('citext'::regtype) AS citext_equality;
+SELECT clm._primary_key_column(NULL) IS NULL AS no_table, clm._primary_key_column('rf.no_pk') IS NULL AS no_key,
+       clm._primary_key_column('rf.row_trg_customers') AS key_column;
+SELECT clm._customer_key_column('rf.no_pk', NULL);
+SELECT clm._customer_key_column('rf.no_pk', 'id') AS given;
+SELECT clm._dropped_relations();
+SELECT clm.referral_source_check();
 -- a referrals column dropped after adoption: a clear error, not a syntax error
 SELECT referrals FROM clm.adopt_referrals('rf.row_trg_customers', 'rf.referrals', 'referrer', 'referred', 'referred_at');
 ALTER TABLE rf.referrals RENAME COLUMN referred_at TO made_at;

@@ -121,6 +121,28 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._primary_key_column(regclass) IS
     'internal: the column of the table''s one-column primary key, or NULL';
 
+-- _customer_key_column: the column customers are found by, given or the
+-- one-column primary key, for the functions that take an optional
+-- customer_key_column; an error when there is neither.
+CREATE FUNCTION @extschema@._customer_key_column(customers regclass, given name)
+RETURNS name
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    key_column name := coalesce(given, @extschema@._primary_key_column(customers));
+BEGIN
+    IF key_column IS NULL THEN
+        RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass customer_key_column.';
+    END IF;
+    RETURN key_column;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._customer_key_column(regclass, name) IS
+    'internal: the given customer key column, else the customers table''s one-column primary key; an error without either';
+
 -- Who sees and changes what: a campaign is seen by the roles that may read
 -- its customers table and by its maker, and changed or deleted by its
 -- maker only.  A membership is seen by the roles that may see the
@@ -285,14 +307,7 @@ BEGIN
                       HINT = 'A campaign is made by a role that may read its customers and orders tables.';
         END IF;
     END LOOP;
-    IF key_column IS NULL THEN
-        key_column := @extschema@._primary_key_column(customers);
-        IF key_column IS NULL THEN
-            RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Pass customer_key_column.';
-        END IF;
-    END IF;
+    key_column := @extschema@._customer_key_column(customers, key_column);
     PERFORM @extschema@._column_type(customers, key_column, 'customer_key_column');
     PERFORM @extschema@._check_order_columns(orders, customer_column, ordered_at_column);
     PERFORM @extschema@._check_amount_column(orders, amount_column);

@@ -291,13 +291,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    dropped oid[];
+    dropped oid[] := @extschema@._dropped_relations();
 BEGIN
-    SELECT array_agg(d.objid) INTO dropped
-      FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-       AND d.objsubid OPERATOR(pg_catalog.=) 0
-       AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}');
     IF dropped IS NULL THEN
         RETURN;
     END IF;

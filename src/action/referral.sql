@@ -159,14 +159,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'The roles that insert orders read the referrals table too: grant them SELECT on it.';
     END IF;
-    IF key_column IS NULL THEN
-        key_column := @extschema@._primary_key_column(customers);
-        IF key_column IS NULL THEN
-            RAISE EXCEPTION 'table % has no one-column primary key to find customers by', customers
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Pass customer_key_column.';
-        END IF;
-    END IF;
+    key_column := @extschema@._customer_key_column(customers, key_column);
     INSERT INTO @extschema@.referral_source AS s
         (customers, customer_key_column, referrals, referrer_column, referred_column, referred_at_column)
     VALUES (customers, key_column, referrals, referrer_column, referred_column, referred_at_column)

@@ -50,9 +50,24 @@ COMMENT ON SEQUENCE @extschema@.stage_history_id_seq IS
 -- dropped at session end without any event trigger firing; clm.stage_guard
 -- refuses them.
 
+-- _dropped_relations: in a sql_drop event trigger, the tables, foreign
+-- tables, views and materialized views just dropped (DROP TABLE, DROP
+-- SCHEMA ... CASCADE, DROP OWNED, ...); NULL when there are none.  Every
+-- record clm keeps of a user's relation is detached from these.
+CREATE FUNCTION @extschema@._dropped_relations()
+RETURNS oid[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.array_agg(d.objid)
+          FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objsubid OPERATOR(pg_catalog.=) 0
+           AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table,view,materialized view}'));
+COMMENT ON FUNCTION @extschema@._dropped_relations() IS
+    'internal: in a sql_drop event trigger, the OIDs of the tables, foreign tables, views and materialized views just dropped';
+
 -- stage_history_detach_dropped: relation := 0 for the history of tables
--- just dropped (DROP TABLE, DROP SCHEMA ... CASCADE, DROP OWNED, ...), as
--- the owner of the history, whoever dropped the table.
+-- just dropped, as the owner of the history, whoever dropped the table.
 CREATE FUNCTION @extschema@.stage_history_detach_dropped()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -60,11 +75,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
     UPDATE @extschema@.stage_history AS h SET relation = 0
-     WHERE h.relation OPERATOR(pg_catalog.=) ANY (
-           SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-              AND d.objsubid OPERATOR(pg_catalog.=) 0
-              AND d.object_type OPERATOR(pg_catalog.=) ANY ('{table,foreign table}'));
+     WHERE h.relation OPERATOR(pg_catalog.=) ANY (@extschema@._dropped_relations());
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION @extschema@.stage_history_detach_dropped() FROM PUBLIC;
