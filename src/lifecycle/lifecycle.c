@@ -110,17 +110,20 @@ static MemoryContext lc_policy_cxt = NULL;	/* policy names */
 static bool lc_callback_registered = false;
 
 /*
- * What clm_lc_execute_at / clm_lc_execute_withdrawal hand to clm.stage_guard
- * for the statement they run (relid InvalidOid: nothing).
+ * What clm_lc_execute_at, clm_lc_execute_at_each and
+ * clm_lc_execute_withdrawal hand to clm.stage_guard for the statement they
+ * run (relid InvalidOid: nothing).
  */
 typedef struct LcHandOff
 {
 	Oid			relid;
 	TimestampTz changed_at;
 	int64		withdraw;		/* history row withdrawn, or 0 */
+	int			nkeys;			/* > 0: a time per customer, by key */
+	const ClmKeyTime *keys;		/* sorted by key (lc_key_time_cmp) */
 } LcHandOff;
 
-static LcHandOff lc_handoff = {InvalidOid, 0, 0};
+static LcHandOff lc_handoff = {InvalidOid, 0, 0, 0, NULL};
 
 /*
  * Citus shards.  A Citus distributed table is a table of the same name on
@@ -1826,8 +1829,31 @@ lc_execute_handed(SPIPlanPtr plan, Datum *values, LcHandOff h)
 int
 clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed_at)
 {
-	LcHandOff	h = {relid, changed_at, 0};
+	LcHandOff	h = {relid, changed_at, 0, 0, NULL};
 
+	return lc_execute_handed(plan, values, h);
+}
+
+static int
+lc_key_time_cmp(const void *a, const void *b)
+{
+	return strcmp(((const ClmKeyTime *) a)->key, ((const ClmKeyTime *) b)->key);
+}
+
+/*
+ * clm_lc_execute_at_each
+ *		An UPDATE moving many customers at once, each dated at its own time:
+ *		keys[i].at for the customer whose key reads keys[i].key (sorted here
+ *		in place).  A row the UPDATE changes whose key is not among them is
+ *		a plain change.
+ */
+int
+clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
+					   ClmKeyTime *keys, int nkeys)
+{
+	LcHandOff	h = {relid, 0, 0, nkeys, keys};
+
+	qsort(keys, nkeys, sizeof(ClmKeyTime), lc_key_time_cmp);
 	return lc_execute_handed(plan, values, h);
 }
 
@@ -1839,7 +1865,7 @@ clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed
 int
 clm_lc_execute_withdrawal(SPIPlanPtr plan, Datum *values, Oid relid, int64 history_id)
 {
-	LcHandOff	h = {relid, 0, history_id};
+	LcHandOff	h = {relid, 0, history_id, 0, NULL};
 
 	return lc_execute_handed(plan, values, h);
 }
@@ -1858,13 +1884,26 @@ lc_handed_here(Oid relid, Oid logical_relid)
 
 /*
  * clm_lc_handed_time
- *		The business time clm_lc_execute_at handed over for this table.
+ *		The business time clm_lc_execute_at or clm_lc_execute_at_each handed
+ *		over for this customer of this table.
  */
 bool
-clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at)
+clm_lc_handed_time(Oid relid, Oid logical_relid, const char *customer_key,
+				   TimestampTz *changed_at)
 {
 	if (!lc_handed_here(relid, logical_relid) || lc_handoff.withdraw != 0)
 		return false;
+	if (lc_handoff.nkeys > 0)
+	{
+		ClmKeyTime	probe = {customer_key, 0};
+		const ClmKeyTime *hit = bsearch(&probe, lc_handoff.keys, lc_handoff.nkeys,
+										sizeof(ClmKeyTime), lc_key_time_cmp);
+
+		if (hit == NULL)
+			return false;
+		*changed_at = hit->at;
+		return true;
+	}
 	*changed_at = lc_handoff.changed_at;
 	return true;
 }

@@ -144,10 +144,24 @@ extern int	clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid,
 							  TimestampTz changed_at);
 
 /*
- * For clm.stage_guard: the business time handed over for a change of the
- * table relid (or of its partitioned root logical_relid), if any.
+ * The same for an UPDATE that moves many customers, each at its own time:
+ * the customer whose key (as text) is keys[i].key at keys[i].at.
  */
-extern bool clm_lc_handed_time(Oid relid, Oid logical_relid, TimestampTz *changed_at);
+typedef struct ClmKeyTime
+{
+	const char *key;
+	TimestampTz at;
+} ClmKeyTime;
+extern int	clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
+								   ClmKeyTime *keys, int nkeys);
+
+/*
+ * For clm.stage_guard: the business time handed over for a change of this
+ * customer of the table relid (or of its partitioned root logical_relid),
+ * if any.
+ */
+extern bool clm_lc_handed_time(Oid relid, Oid logical_relid, const char *customer_key,
+							   TimestampTz *changed_at);
 
 /*
  * Withdrawing a recorded change: run an UPDATE of relation relid back to the

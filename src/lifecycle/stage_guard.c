@@ -177,7 +177,7 @@ guard_changed_at(TriggerData *td, Oid logical_relid, int since_att, HeapTuple ne
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	TimestampTz handed;
 
-	if (clm_lc_handed_time(RelationGetRelid(td->tg_relation), logical_relid, &handed))
+	if (clm_lc_handed_time(RelationGetRelid(td->tg_relation), logical_relid, key, &handed))
 	{
 		bool		known = false;
 		TimestampTz entered = 0;

@@ -77,6 +77,11 @@ typedef struct OrderTrigger
 	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
 	SPIPlanPtr	after_plan;		/* ... the steps since a time, and those after ts */
 	SPIPlanPtr	update_plan;
+	SPIPlanPtr	batch_facts_plan;	/* the statement trigger's: facts_plan, */
+	SPIPlanPtr	batch_first_plan;	/* first_plan and after_plan for many */
+	SPIPlanPtr	batch_after_plan;	/* customers at once, */
+	SPIPlanPtr	batch_update_plan;	/* and update_plan moving many; NULL
+										 * without batches (order_build_batch) */
 	char	   *cust_q;			/* for the statement-level query: quoted customers table, */
 	char	   *key_q;			/* key column, */
 	char	   *key_eq;			/* its equality operator */
@@ -311,6 +316,71 @@ order_update_sql(const char *cust_q, const char *stage_q, const char *since,
 }
 
 /*
+ * The SQL that reads a customer's orders, written once for the row
+ * trigger's plans (the customer a parameter) and for the statement
+ * trigger's (many customers at once, joined laterally).
+ */
+typedef struct OrderSql
+{
+	const char *ord_q;			/* the orders table, */
+	const char *fk_q;			/* its customer column, */
+	const char *fk_eq;			/* that column's equality operator, */
+	const char *ts_q;			/* and its time column, quoted */
+} OrderSql;
+
+/*
+ * order_cols_sql
+ *		The orders of the customer key (an SQL expression): their time, the
+ *		transaction that wrote them and where they are.
+ */
+static char *
+order_cols_sql(const OrderSql *q, const char *key)
+{
+	return psprintf("SELECT o.%s AS t, o.xmin AS x, o.ctid AS c FROM %s o WHERE o.%s %s %s",
+					q->ts_q, q->ord_q, q->fk_q, q->fk_eq, key);
+}
+
+/*
+ * order_timed_sql, order_first_sql
+ *		Its orders with a time; by time, the first limit of them (NULL:
+ *		all).
+ */
+static char *
+order_timed_sql(const OrderSql *q, const char *key)
+{
+	return psprintf("%s AND o.%s IS NOT NULL", order_cols_sql(q, key), q->ts_q);
+}
+
+static char *
+order_first_sql(const OrderSql *q, const char *key, const char *limit)
+{
+	return psprintf("%s ORDER BY o.%s%s%s", order_timed_sql(q, key), q->ts_q,
+					limit ? " LIMIT " : "", limit ? limit : "");
+}
+
+/*
+ * order_after_sql
+ *		Of its orders in (lo, ts), the first two and the first two from ten
+ *		on; and all those after ts (see order_facts_more).
+ */
+static char *
+order_after_sql(const OrderSql *q, const char *key, const char *lo, const char *ts,
+				const char *ten)
+{
+	char	   *cols = order_cols_sql(q, key);
+
+	return psprintf("(%s AND o.%s OPERATOR(pg_catalog.>) %s "
+					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
+					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>=) %s "
+					"AND o.%s OPERATOR(pg_catalog.>) %s "
+					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
+					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) %s)",
+					cols, q->ts_q, lo, q->ts_q, ts, q->ts_q,
+					cols, q->ts_q, ten, q->ts_q, lo, q->ts_q, ts, q->ts_q,
+					cols, q->ts_q, ts);
+}
+
+/*
  * order_referral_signature
  *		What the referral plans of a trigger on customers table cust_relid
  *		depend on: the adopted referrals table, by OID and by the name the
@@ -428,6 +498,62 @@ order_build_referrals(OrderTrigger *ot, const char *key_col, const char *tab_fk_
 }
 
 /*
+ * order_build_batch
+ *		The statement trigger's plans that read the orders of many customers
+ *		and move many customers in one statement each: the row trigger's
+ *		reads, joined laterally to arrays of customers ($1 the keys; with
+ *		the bounded reads $2 the limit, or $2 to $4 the bounds and $5 the
+ *		customers' places), and an UPDATE from arrays of keys and stages.
+ *
+ * Not on Citus, where the time of a move travels in the row
+ * (clm_lc_time_in_row), nor for keys of an array type: their customers
+ * move one by one.
+ */
+static void
+order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
+				  const char *stage_q, const char *key_q, const char *key_eq)
+{
+	Oid			types[5];
+	const char *each = "SELECT m.i, f.t, f.x, f.c FROM pg_catalog.unnest($1) WITH ORDINALITY m(k, i) "
+		"CROSS JOIN LATERAL";
+
+	types[0] = get_array_type(ot->key_type);
+	types[1] = get_array_type(ot->cust_key_type);
+	types[2] = get_array_type(ot->stage_type);
+	if (clm_lc_time_in_row() || !OidIsValid(types[0]) || !OidIsValid(types[1]) ||
+		!OidIsValid(types[2]))
+		return;					/* (a key of an array type has none) */
+	if (ot->first_plan == NULL)
+		ot->batch_facts_plan = order_prepare(psprintf("%s (%s) f ORDER BY m.i, f.t", each,
+													  order_timed_sql(oq, "m.k")),
+											 1, types);
+	else
+	{
+		types[1] = INT8OID;
+		ot->batch_first_plan = order_prepare(psprintf("%s (%s) f", each,
+													  order_first_sql(oq, "m.k", "$2")),
+											 2, types);
+		types[1] = TIMESTAMPTZARRAYOID;
+		types[2] = TIMESTAMPTZARRAYOID;
+		types[3] = TIMESTAMPTZARRAYOID;
+		types[4] = INT8ARRAYOID;
+		ot->batch_after_plan = order_prepare(psprintf("SELECT m.i, f.t, f.x, f.c "
+													  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+													  "pg_catalog.unnest($4), pg_catalog.unnest($5)) m(k, lo, ts, ten, i) "
+													  "CROSS JOIN LATERAL (%s) f",
+													  order_after_sql(oq, "m.k", "m.lo", "m.ts", "m.ten")),
+											 5, types);
+	}
+	types[0] = get_array_type(ot->cust_key_type);
+	types[1] = get_array_type(ot->stage_type);
+	ot->batch_update_plan = order_prepare(psprintf("UPDATE %s c SET %s = v.s "
+												   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) v(k, s) "
+												   "WHERE c.%s %s v.k",
+												   cust_q, stage_q, key_q, key_eq),
+										  2, types);
+}
+
+/*
  * order_build
  *		Resolve the arguments and prepare the three statements.  Needs SPI
  *		and clm_lc_load.
@@ -455,6 +581,7 @@ order_build(TriggerData *td, Oid nsp)
 	Oid			argtypes[3];
 	int			i;
 	const char *since;
+	OrderSql	oq;
 
 	if (order_cxt == NULL)
 		order_cxt = AllocSetContextCreate(TopMemoryContext, "clm stage_on_order",
@@ -524,10 +651,13 @@ order_build(TriggerData *td, Oid nsp)
 										   since ? psprintf("c.%s::pg_catalog.timestamptz", quote_identifier(since)) : "NULL::pg_catalog.timestamptz",
 										   key_q, cust_q, key_q, key_eq), 1, argtypes);
 	/* the customer's order times, and which transaction wrote them */
-	ot->facts_plan = order_prepare(psprintf("SELECT o.%s, o.xmin, o.ctid FROM %s o "
-											"WHERE o.%s %s $1 AND o.%s IS NOT NULL ORDER BY o.%s",
-											ts_q, ord_q, fk_q, fk_eq, ts_q, ts_q), 1, argtypes);
-	if (order_has_time_index(orel, ot->fk_att, ot->ts_att))
+	oq.ord_q = ord_q;
+	oq.fk_q = fk_q;
+	oq.fk_eq = fk_eq;
+	oq.ts_q = ts_q;
+	if (!order_has_time_index(orel, ot->fk_att, ot->ts_att))
+		ot->facts_plan = order_prepare(order_first_sql(&oq, "$1", NULL), 1, argtypes);
+	else
 	{
 		/*
 		 * With an index on (customer, time) the trigger reads a bounded
@@ -535,33 +665,23 @@ order_build(TriggerData *td, Oid nsp)
 		 * the policy's loyal_min_orders, the largest count the classifier
 		 * distinguishes), and, of the orders since the current stage began
 		 * ($2) before this one ($3), only those that can move the customer
-		 * (see order_read_facts), and those after this one (normally none).
+		 * (see order_facts_more), and those after this one (normally none).
 		 */
 		Oid			t4[4];
-		const char *cols = psprintf("SELECT o.%s, o.xmin, o.ctid FROM %s o WHERE o.%s %s $1",
-									ts_q, ord_q, fk_q, fk_eq);
 
 		t4[0] = argtypes[0];
 		t4[1] = INT8OID;
-		ot->first_plan = order_prepare(psprintf("%s AND o.%s IS NOT NULL ORDER BY o.%s LIMIT $2",
-												cols, ts_q, ts_q), 2, t4);
+		ot->first_plan = order_prepare(order_first_sql(&oq, "$1", "$2"), 2, t4);
 		t4[1] = TIMESTAMPTZOID;
 		t4[2] = TIMESTAMPTZOID;
 		t4[3] = TIMESTAMPTZOID;
-		ot->after_plan = order_prepare(psprintf("(%s AND o.%s OPERATOR(pg_catalog.>) $2 "
-												"AND o.%s OPERATOR(pg_catalog.<) $3 ORDER BY o.%s LIMIT 2) "
-												"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>=) $4 "
-												"AND o.%s OPERATOR(pg_catalog.>) $2 "
-												"AND o.%s OPERATOR(pg_catalog.<) $3 ORDER BY o.%s LIMIT 2) "
-												"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) $3)",
-												cols, ts_q, ts_q, ts_q,
-												cols, ts_q, ts_q, ts_q, ts_q,
-												cols, ts_q), 4, t4);
+		ot->after_plan = order_prepare(order_after_sql(&oq, "$1", "$2", "$3", "$4"), 4, t4);
 	}
 	argtypes[1] = ot->stage_type;
 	argtypes[2] = TIMESTAMPTZOID;
 	ot->update_plan = order_prepare(order_update_sql(cust_q, stage_q, since, key_q, key_eq),
 									3, argtypes);
+	order_build_batch(ot, &oq, cust_q, stage_q, key_q, key_eq);
 	old = MemoryContextSwitchTo(order_cxt);
 	ot->cust_q = pstrdup(cust_q);
 	ot->key_q = pstrdup(key_q);
@@ -669,6 +789,18 @@ typedef struct OrderFacts
 } OrderFacts;
 
 /*
+ * order_k
+ *		The count beyond which the bounded reads need not tell orders
+ *		apart: the policy's loyal_min_orders, the largest count the
+ *		classifier distinguishes (at least 2).
+ */
+static int64
+order_k(const ClmPolicy *policy)
+{
+	return Max(2, (int64) policy->loyal_min_orders);
+}
+
+/*
  * order_count_at
  *		The number of orders at or before t (capped).
  */
@@ -713,38 +845,40 @@ order_cmp_time(const void *a, const void *b)
 
 /*
  * order_take
- *		Fold the fetched orders (SPI_tuptable: time, xmin, ctid) into f:
- *		with counted (ascending by time) they all count; the others are
- *		steps when in (lo, ts) and not known already (the reads overlap),
- *		and after when after ts.  Orders after ts set latest and latest_other (another
- *		transaction's order after ts has had its trigger run already,
- *		without seeing this one).
+ *		Fold fetched orders (rows from..to-1 of tt, their time, xmin and
+ *		ctid from column col on) into f: with counted (ascending by time)
+ *		they all count; the others are steps when in (lo, ts) and not known
+ *		already (the reads overlap), and after when after ts.  Orders after
+ *		ts set latest and latest_other (another transaction's order after ts
+ *		has had its trigger run already, without seeing this one).
  */
 static void
-order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted, bool others)
+order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
+		   TimestampTz ts, TimestampTz lo, bool counted, bool others)
 {
+	uint64		n = Max(to - from, 1);
 	uint64		i;
 	int			j;
 
 	if (counted)
 	{
-		f->counted = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
-		f->counted_tid = palloc(sizeof(ItemPointerData) * Max(SPI_processed, 1));
+		f->counted = palloc(sizeof(TimestampTz) * n);
+		f->counted_tid = palloc(sizeof(ItemPointerData) * n);
 	}
 	if (others)
 	{
-		f->steps = palloc(sizeof(TimestampTz) * (Max(SPI_processed, 1) + f->ncounted));
-		f->steps_tid = palloc(sizeof(ItemPointerData) * Max(SPI_processed, 1));
-		f->after = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
+		f->steps = palloc(sizeof(TimestampTz) * (n + f->ncounted));
+		f->steps_tid = palloc(sizeof(ItemPointerData) * n);
+		f->after = palloc(sizeof(TimestampTz) * n);
 	}
-	for (i = 0; i < SPI_processed; i++)
+	for (i = from; i < to; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = tt->vals[i];
+		TupleDesc	desc = tt->tupdesc;
 		bool		isnull;
-		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
-		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
-		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull));
+		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(tup, desc, col, &isnull));
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, col + 1, &isnull));
+		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, col + 2, &isnull));
 		bool		known = false;
 
 		if (counted)
@@ -774,81 +908,70 @@ order_take(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool counted, bool oth
 			f->steps[f->nsteps++] = t;
 		}
 	}
-	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
- * order_read_facts
- *		Read the customer's orders: all of them, or with an index on
- *		(customer, time) the first k (all of them when fewer), then the
- *		steps since lo (lo <= ts) and those after ts.
- *
- * Beyond the first k orders every count is k, so the classifier's answer
- * at an order depends only on whether the customer's tenure then reaches
- * the policy's loyal_min_tenure_days: of the orders in (lo, ts) only the
- * first two (the first may reactivate, the next move on) and the first two
- * from that tenure on can move the customer, and only those are read.
+ * order_facts_start
+ *		Empty facts for a customer whose latest new order is at ts; cap is
+ *		the count beyond which the reads do not tell counts apart.
  */
 static void
-order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
-				 const ClmPolicy *policy, OrderFacts *f)
+order_facts_start(OrderFacts *f, TimestampTz ts, int64 cap)
 {
-	int64		k = Max(2, (int64) policy->loyal_min_orders);
-	Datum		args[4];
-	int			ret;
-	int			i;
-
 	memset(f, 0, sizeof(OrderFacts));
+	f->cap = cap;
 	f->latest = ts;
 	f->latest_other = DT_NOBEGIN;
 	f->first_at = DT_NOEND;
-	args[0] = key;
-	if (ot->first_plan == NULL)
-	{
-		ret = SPI_execute_plan(ot->facts_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-				 SPI_result_code_string(ret));
-		f->cap = PG_INT64_MAX;
-		order_take(f, ts, lo, true, true);
-		f->n_all = f->ncounted;
-	}
-	else
-	{
-		double		tenure_at;
+}
 
-		args[1] = Int64GetDatum(k);
-		ret = SPI_execute_plan(ot->first_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-				 SPI_result_code_string(ret));
-		f->cap = k;
-		order_take(f, ts, lo, true, true);
-		if (f->ncounted < k)
-		{
-			/* that is all of them */
-			f->n_all = f->ncounted;
-			goto counted;
-		}
-		f->nafter = 0;			/* the second read has them */
-		f->latest = ts;
-		f->latest_other = DT_NOBEGIN;
+/*
+ * order_facts_more
+ *		After the first read: whether the bounded reads need the second one
+ *		(the first k orders are not all of them), and if so the time from
+ *		which the customer's tenure reaches the policy's
+ *		loyal_min_tenure_days, clamped to [lo, ts].
+ *
+ * Beyond the first k orders every count is k, so the classifier's answer
+ * at an order depends only on whether the customer's tenure then reaches
+ * loyal_min_tenure_days: of the orders in (lo, ts) only the first two (the
+ * first may reactivate, the next move on) and the first two from that
+ * tenure on can move the customer, and only those are read, with those
+ * after ts (normally none).
+ */
+static bool
+order_facts_more(OrderFacts *f, TimestampTz ts, TimestampTz lo, const ClmPolicy *policy,
+				 TimestampTz *tenure_from)
+{
+	double		tenure_at;
 
-		/* when the tenure reaches loyal_min_tenure_days (in double: no overflow) */
-		tenure_at = (f->ncounted > 0 ? (double) f->counted[0] : (double) ts) +
-			policy->loyal_min_tenure_days * (double) USECS_PER_DAY;
-		args[1] = TimestampTzGetDatum(lo);
-		args[2] = TimestampTzGetDatum(ts);
-		args[3] = TimestampTzGetDatum(tenure_at >= (double) ts ? ts :
-									  tenure_at <= (double) lo ? lo : (TimestampTz) tenure_at);
-		ret = SPI_execute_plan(ot->after_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
-				 SPI_result_code_string(ret));
-		order_take(f, ts, lo, false, true);
-		f->n_all = Min(order_count_at(f, ts) + f->nafter, k);
+	if (f->ncounted < f->cap)
+	{
+		f->n_all = f->ncounted; /* that is all of them */
+		return false;
 	}
-counted:
+	f->nafter = 0;				/* the second read has them */
+	f->latest = ts;
+	f->latest_other = DT_NOBEGIN;
+	/* in double: no overflow */
+	tenure_at = (double) f->counted[0] + policy->loyal_min_tenure_days * (double) USECS_PER_DAY;
+	*tenure_from = tenure_at >= (double) ts ? ts :
+		tenure_at <= (double) lo ? lo : (TimestampTz) tenure_at;
+	return true;
+}
+
+/*
+ * order_facts_finish
+ *		Once read (more: in two reads): the count up to ts, the first order,
+ *		and the steps in time order.
+ */
+static void
+order_facts_finish(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool more)
+{
+	int			i;
+
+	if (more)
+		f->n_all = Min(order_count_at(f, ts) + f->nafter, f->cap);
 	if (f->ncounted > 0)
 		f->first_at = f->counted[0];
 	/* the counted orders in (lo, ts) are steps too */
@@ -856,6 +979,65 @@ counted:
 		if (f->counted[i] > lo && f->counted[i] < ts)
 			f->steps[f->nsteps++] = f->counted[i];
 	qsort(f->steps, f->nsteps, sizeof(TimestampTz), order_cmp_time);
+}
+
+/*
+ * order_select
+ *		Run a reading plan; its rows are in SPI_tuptable.
+ */
+static void
+order_select(SPIPlanPtr plan, Datum *args)
+{
+	int			ret = SPI_execute_plan(plan, args, NULL, false, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the orders failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * order_read_facts
+ *		Read one customer's orders: all of them, or with an index on
+ *		(customer, time) the first k (all of them when fewer), then the
+ *		steps since lo (lo <= ts) and those after ts (order_facts_more).
+ */
+static void
+order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
+				 const ClmPolicy *policy, OrderFacts *f)
+{
+	Datum		args[4];
+	bool		more = false;
+
+	args[0] = key;
+	if (ot->first_plan == NULL)
+	{
+		order_facts_start(f, ts, PG_INT64_MAX);
+		order_select(ot->facts_plan, args);
+		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
+		SPI_freetuptable(SPI_tuptable);
+		f->n_all = f->ncounted;
+	}
+	else
+	{
+		TimestampTz tenure_from;
+
+		order_facts_start(f, ts, order_k(policy));
+		args[1] = Int64GetDatum(f->cap);
+		order_select(ot->first_plan, args);
+		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
+		SPI_freetuptable(SPI_tuptable);
+		more = order_facts_more(f, ts, lo, policy, &tenure_from);
+		if (more)
+		{
+			args[1] = TimestampTzGetDatum(lo);
+			args[2] = TimestampTzGetDatum(ts);
+			args[3] = TimestampTzGetDatum(tenure_from);
+			order_select(ot->after_plan, args);
+			order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, false, true);
+			SPI_freetuptable(SPI_tuptable);
+		}
+	}
+	order_facts_finish(f, ts, lo, more);
 }
 
 /*
@@ -886,6 +1068,19 @@ order_cannot_move(Oid cur)
 }
 
 /*
+ * order_may_move
+ *		Whether an order may move a customer in stage cur to target: a
+ *		change the rules allow.
+ */
+static bool
+order_may_move(Oid cur, ClmStage target)
+{
+	Oid			to = clm_lc_stage_oid(target);
+
+	return to != cur && clm_lc_allowed(cur, to);
+}
+
+/*
  * order_move
  *		Move the customer to target if that is a change the rules allow: the
  *		customer UPDATE (plan: update_plan, by the order's customer column,
@@ -901,7 +1096,7 @@ order_move(OrderTrigger *ot, SPIPlanPtr plan, Datum key, Oid *cur, ClmStage targ
 	Datum		vals[3];
 	int			ret;
 
-	if (target_oid == *cur || !clm_lc_allowed(*cur, target_oid))
+	if (!order_may_move(*cur, target))
 		return false;
 	vals[0] = key;
 	vals[1] = ObjectIdGetDatum(target_oid);
@@ -1123,6 +1318,77 @@ order_referrals(OrderTrigger *ot, Datum key, Oid before, Oid after, const ClmPol
 }
 
 /*
+ * order_lo
+ *		Where the orders to judge begin: all of them for a customer without
+ *		a stage, those since its current stage began, or only the later ones
+ *		when that is unknown.
+ */
+static TimestampTz
+order_lo(Oid cur, bool entered_known, TimestampTz entered_at, TimestampTz ts)
+{
+	if (!OidIsValid(cur))
+		return DT_NOBEGIN;
+	if (entered_known && entered_at < ts)
+		return entered_at;
+	return ts;
+}
+
+/*
+ * The moves the facts imply for one customer, in order.
+ */
+typedef struct OrderMoves
+{
+	int			n;
+	ClmStage   *to;
+	TimestampTz *at;
+} OrderMoves;
+
+/*
+ * order_judge
+ *		The moves of a customer in stage cur whose latest new order is at ts
+ *		(see clm_stage_on_order): each step in time order, then this order;
+ *		or, for a late order, one judgement on all orders as of the latest
+ *		(none for a lapsed customer).  Each is a move the rules allow from
+ *		the stage the one before it left.
+ */
+static void
+order_judge(const OrderFacts *f, Oid cur, bool entered_known, TimestampTz entered_at,
+			TimestampTz ts, const ClmPolicy *policy, OrderMoves *m)
+{
+	bool		lapsed = order_lapsed(cur);
+	int			i;
+
+	m->n = 0;
+	m->to = palloc(sizeof(ClmStage) * (f->nsteps + 1));
+	m->at = palloc(sizeof(TimestampTz) * (f->nsteps + 1));
+	if (f->latest_other > ts ||
+		(entered_known && (ts < entered_at || (lapsed && ts == entered_at))))
+	{
+		/* late */
+		if (!lapsed)
+		{
+			m->to[0] = clm_lc_classify(f->n_all, f->first_at, f->latest, f->latest,
+									   policy, order_current(cur));
+			m->at[0] = f->latest;
+			m->n = order_may_move(cur, m->to[0]) ? 1 : 0;
+		}
+		return;
+	}
+	for (i = 0; i <= f->nsteps; i++)
+	{
+		TimestampTz t = (i < f->nsteps) ? f->steps[i] : ts;
+		ClmStage	to = clm_lc_classify(order_count_at(f, t), f->first_at, t, t,
+										 policy, order_current(cur));
+
+		if (!order_may_move(cur, to))
+			continue;
+		m->to[m->n] = to;
+		m->at[m->n++] = t;
+		cur = clm_lc_stage_oid(to);
+	}
+}
+
+/*
  * order_apply
  *		Move one ordering customer to the stage the new facts imply, the
  *		latest of its new orders being at ts (see clm_stage_on_order).
@@ -1138,9 +1404,8 @@ order_apply(OrderTrigger *ot, Datum key, TimestampTz ts, Snapshot stmt_snap)
 	char	   *cust_key;
 	bool		entered_known = false;
 	TimestampTz entered_at = 0;
-	TimestampTz lo;
 	OrderFacts	f;
-	bool		lapsed;
+	OrderMoves	m;
 	int			i;
 	bool		first_lock = true;
 	Oid			before = InvalidOid;
@@ -1186,51 +1451,233 @@ again:
 	if (OidIsValid(cur) && !entered_known && cust_key != NULL)
 		entered_known = clm_lc_stage_entered_at(ot->cust_relid, cust_key, &entered_at);
 
-	/*
-	 * Read the orders since the current stage began (all of them for a
-	 * customer without a stage; only the later ones when that is unknown).
-	 */
-	if (!OidIsValid(cur))
-		lo = DT_NOBEGIN;
-	else if (entered_known && entered_at < ts)
-		lo = entered_at;
-	else
-		lo = ts;
 	policy = clm_lc_policy(ot->policy);
-	order_read_facts(ot, key, ts, lo, policy, &f);
+	order_read_facts(ot, key, ts, order_lo(cur, entered_known, entered_at, ts), policy, &f);
 	if (order_count_at(&f, ts) == 0)
 		return;					/* our own order is not visible?  nothing to do */
 	clm_lc_check_facts(f.n_all, false, f.first_at, false, f.latest, f.latest);
 
-	lapsed = order_lapsed(cur);
-	if (lapsed && entered_known && ts <= entered_at && cust_key != NULL &&
+	if (order_lapsed(cur) && entered_known && ts <= entered_at && cust_key != NULL &&
 		order_withdraw_lapse(ot, key, cur, cust_key, entered_at, ts, &f, policy, stmt_snap))
 		goto again;				/* judge again from the stage restored */
 
-	if (f.latest_other > ts ||
-		(entered_known && (ts < entered_at || (lapsed && ts == entered_at))))
-	{
-		/* late */
-		if (!lapsed)
-			(void) order_move(ot, ot->update_plan, key, &cur,
-							  clm_lc_classify(f.n_all, f.first_at, f.latest, f.latest,
-											  policy, order_current(cur)),
-							  f.latest);
-		order_referrals(ot, ckey, before, cur, policy);
-		return;
-	}
-
-	/* each step in time order, then this order */
-	for (i = 0; i <= f.nsteps; i++)
-	{
-		TimestampTz t = (i < f.nsteps) ? f.steps[i] : ts;
-
-		(void) order_move(ot, ot->update_plan, key, &cur,
-						  clm_lc_classify(order_count_at(&f, t), f.first_at, t, t,
-										  policy, order_current(cur)),
-						  t);
-	}
+	order_judge(&f, cur, entered_known, entered_at, ts, policy, &m);
+	for (i = 0; i < m.n; i++)
+		(void) order_move(ot, ot->update_plan, key, &cur, m.to[i], m.at[i]);
 	order_referrals(ot, ckey, before, cur, policy);
+}
+
+/*
+ * A customer of the statement's new orders whom they may move, as the
+ * locking pass found it.
+ */
+typedef struct OrderMover
+{
+	Datum		key;			/* the orders' customer column */
+	Datum		ckey;			/* the customers table's key */
+	TimestampTz ts;				/* the latest new order */
+	Oid			cur;			/* the stage */
+	TimestampTz entered_at;		/* when it began (the since column) */
+	bool		entered_known;
+} OrderMover;
+
+/* movers judged together: a bound on the memory of their orders */
+#define ORDER_BATCH 10000
+
+/*
+ * order_group
+ *		Reorder the rows of tt (nrows of them) so that those of each mover,
+ *		numbered 1..n in the first column, are together in the order they
+ *		came; the rows of mover i (0-based) are then start[i]..start[i+1]-1.
+ */
+static uint64 *
+order_group(SPITupleTable *tt, uint64 nrows, int n)
+{
+	uint64	   *start = palloc0(sizeof(uint64) * (n + 2));
+	uint64	   *next;
+	HeapTuple  *vals = palloc(sizeof(HeapTuple) * Max(nrows, 1));
+	int		   *who = palloc(sizeof(int) * Max(nrows, 1));
+	uint64		r;
+	int			i;
+
+	for (r = 0; r < nrows; r++)
+	{
+		bool		isnull;
+		int64		m = DatumGetInt64(SPI_getbinval(tt->vals[r], tt->tupdesc, 1, &isnull));
+
+		if (isnull || m < 1 || m > n)
+			elog(ERROR, "clm.stage_on_order: an order read for no customer");
+		who[r] = (int) m - 1;
+		start[who[r] + 1]++;
+	}
+	for (i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	next = palloc(sizeof(uint64) * (n + 1));
+	memcpy(next, start, sizeof(uint64) * (n + 1));
+	for (r = 0; r < nrows; r++)
+		vals[next[who[r]]++] = tt->vals[r];
+	memcpy(tt->vals, vals, sizeof(HeapTuple) * nrows);
+	return start;
+}
+
+/*
+ * order_array
+ *		An array of n values of type typid, for a batch plan's parameter.
+ */
+static Datum
+order_array(Datum *values, int n, Oid typid)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(typid, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(values, n, typid, typlen, typbyval, typalign));
+}
+
+/*
+ * order_read_batch
+ *		order_read_facts for n movers at once: one query for the first k
+ *		orders of all (or all their orders, without the index), one for the
+ *		rest where the first k are not all.
+ */
+static void
+order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy *policy,
+				 OrderFacts *f)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * n);
+	Datum		args[5];
+	uint64	   *start;
+	bool	   *more = palloc0(sizeof(bool) * n);
+	TimestampTz *lo = palloc(sizeof(TimestampTz) * n);
+	Datum	   *lod,
+			   *tsd,
+			   *tend,
+			   *place;
+	int			nmore = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		keys[i] = mv[i].key;
+		lo[i] = order_lo(mv[i].cur, mv[i].entered_known, mv[i].entered_at, mv[i].ts);
+		order_facts_start(&f[i], mv[i].ts,
+						  ot->batch_facts_plan ? PG_INT64_MAX : order_k(policy));
+	}
+	args[0] = order_array(keys, n, ot->key_type);
+	args[1] = Int64GetDatum(order_k(policy));
+	order_select(ot->batch_facts_plan ? ot->batch_facts_plan : ot->batch_first_plan, args);
+	start = order_group(SPI_tuptable, SPI_processed, n);
+	for (i = 0; i < n; i++)
+		order_take(&f[i], SPI_tuptable, start[i], start[i + 1], 2, mv[i].ts, lo[i], true, true);
+	SPI_freetuptable(SPI_tuptable);
+
+	/* with the bounded reads: the rest, for those with k orders or more */
+	lod = palloc(sizeof(Datum) * n);
+	tsd = palloc(sizeof(Datum) * n);
+	tend = palloc(sizeof(Datum) * n);
+	place = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		TimestampTz tenure_from;
+
+		if (ot->batch_facts_plan)
+		{
+			f[i].n_all = f[i].ncounted;
+			continue;
+		}
+		more[i] = order_facts_more(&f[i], mv[i].ts, lo[i], policy, &tenure_from);
+		if (!more[i])
+			continue;
+		keys[nmore] = mv[i].key;
+		lod[nmore] = TimestampTzGetDatum(lo[i]);
+		tsd[nmore] = TimestampTzGetDatum(mv[i].ts);
+		tend[nmore] = TimestampTzGetDatum(tenure_from);
+		place[nmore++] = Int64GetDatum(i + 1);
+	}
+	if (nmore > 0)
+	{
+		args[0] = order_array(keys, nmore, ot->key_type);
+		args[1] = order_array(lod, nmore, TIMESTAMPTZOID);
+		args[2] = order_array(tsd, nmore, TIMESTAMPTZOID);
+		args[3] = order_array(tend, nmore, TIMESTAMPTZOID);
+		args[4] = order_array(place, nmore, INT8OID);
+		order_select(ot->batch_after_plan, args);
+		start = order_group(SPI_tuptable, SPI_processed, n);
+		for (i = 0; i < n; i++)
+			if (more[i])
+				order_take(&f[i], SPI_tuptable, start[i], start[i + 1], 2, mv[i].ts, lo[i],
+						   false, true);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	for (i = 0; i < n; i++)
+		order_facts_finish(&f[i], mv[i].ts, lo[i], more[i]);
+}
+
+/*
+ * order_apply_batch
+ *		order_apply for n movers at once, none of them lapsed and each with
+ *		a known start of its current stage (their rows are locked): their
+ *		orders read in two queries, each judged, and the moves made in
+ *		rounds, the r-th move of every customer in one UPDATE, each dated at
+ *		its own time (clm_lc_execute_at_each).  Then the advocacy rule,
+ *		customer by customer.
+ */
+static void
+order_apply_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy *policy)
+{
+	OrderFacts *f = palloc(sizeof(OrderFacts) * n);
+	OrderMoves *m = palloc(sizeof(OrderMoves) * n);
+	Datum	   *keys = palloc(sizeof(Datum) * n);
+	Datum	   *stages = palloc(sizeof(Datum) * n);
+	ClmKeyTime *times = palloc(sizeof(ClmKeyTime) * n);
+	char	  **text = palloc(sizeof(char *) * n);
+	Oid			typoutput;
+	bool		typisvarlena;
+	int			i,
+				r;
+
+	order_read_batch(ot, mv, n, policy, f);
+	getTypeOutputInfo(ot->cust_key_type, &typoutput, &typisvarlena);
+	for (i = 0; i < n; i++)
+	{
+		m[i].n = 0;
+		if (order_count_at(&f[i], mv[i].ts) == 0)
+			continue;			/* its own order is not visible?  nothing to do */
+		clm_lc_check_facts(f[i].n_all, false, f[i].first_at, false, f[i].latest, f[i].latest);
+		order_judge(&f[i], mv[i].cur, mv[i].entered_known, mv[i].entered_at, mv[i].ts,
+					policy, &m[i]);
+		/* the key as the guard reads it, to hand it the time */
+		text[i] = m[i].n > 0 ? OidOutputFunctionCall(typoutput, mv[i].ckey) : NULL;
+	}
+	for (r = 0;; r++)
+	{
+		Datum		args[2];
+		int			cnt = 0;
+		int			ret;
+
+		for (i = 0; i < n; i++)
+		{
+			if (m[i].n <= r)
+				continue;
+			keys[cnt] = mv[i].ckey;
+			stages[cnt] = ObjectIdGetDatum(clm_lc_stage_oid(m[i].to[r]));
+			times[cnt].key = text[i];
+			times[cnt++].at = m[i].at[r];
+		}
+		if (cnt == 0)
+			break;
+		args[0] = order_array(keys, cnt, ot->cust_key_type);
+		args[1] = order_array(stages, cnt, ot->stage_type);
+		ret = clm_lc_execute_at_each(ot->batch_update_plan, args, ot->cust_relid, times, cnt);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "clm.stage_on_order: updating the customers failed: %s",
+				 SPI_result_code_string(ret));
+	}
+	for (i = 0; i < n; i++)
+		if (m[i].n > 0)
+			order_referrals(ot, mv[i].ckey, mv[i].cur,
+							clm_lc_stage_oid(m[i].to[m[i].n - 1]), policy);
 }
 
 /*
@@ -1246,9 +1693,12 @@ again:
  * query groups the new orders by customer, joins the customers and locks
  * them (FOR NO KEY UPDATE, in key order, so that two bulk loads do not
  * deadlock), and reads their stages: the customers no order can move
- * (loyal, advocate) need nothing more.  Each of the others then takes the
- * row trigger's path (order_apply), in a nested SPI connection of its own,
- * so that what one customer reads is freed before the next.
+ * (loyal, advocate) need nothing more.  The others are judged in batches
+ * (order_apply_batch), set-based.  A lapsed customer (whose lapse a late
+ * order may withdraw) and one whose stage has no recorded start in the
+ * row take the row trigger's path (order_apply), in a nested SPI
+ * connection of their own, so that what one customer reads is freed
+ * before the next.
  */
 static void
 order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
@@ -1259,13 +1709,19 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 	int			ret;
 	uint64		n,
 				i,
-				nmove = 0;
-	Datum	   *keys;
-	TimestampTz *tss;
+				nbatch = 0,
+				nsingle = 0;
+	OrderMover *batch,
+			   *single;
 	bool		isnull;
-	int16		typlen;
-	bool		typbyval;
+	int16		typlen,
+				ctyplen;
+	bool		typbyval,
+				ctypbyval;
 	char	   *grouped;
+	const ClmPolicy *policy = clm_lc_policy(ot->policy);
+	MemoryContext cxt,
+				old;
 
 	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "clm.stage_on_order: registering the transition table failed");
@@ -1293,12 +1749,16 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 	grouped = psprintf("SELECT n.%s AS k, pg_catalog.max(n.%s) AS t, n.%s AS j FROM %s n "
 					   "WHERE n.%s IS NOT NULL AND n.%s IS NOT NULL GROUP BY n.%s",
 					   fk_q, ts_q, fk_q, tab, fk_q, ts_q, fk_q);
-	if (ot->referrers_q != NULL && order_advocacy_on(clm_lc_policy(ot->policy)))
+	if (ot->referrers_q != NULL && order_advocacy_on(policy))
 		grouped = psprintf("%s UNION ALL %s", grouped, psprintf(ot->referrers_q, tab));
-	ret = SPI_execute(psprintf("SELECT o.k, o.t, c.%s FROM (%s) o "
+	ret = SPI_execute(psprintf("SELECT o.k, o.t, c.%s, %s, c.%s FROM (%s) o "
 							   "JOIN %s c ON c.%s %s o.j "
 							   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
-							   ot->stage_q, grouped,
+							   ot->stage_q,
+							   ot->since_column ? psprintf("c.%s::pg_catalog.timestamptz",
+														   quote_identifier(ot->since_column)) :
+							   "NULL::pg_catalog.timestamptz",
+							   ot->key_q, grouped,
 							   ot->cust_q, ot->key_q, ot->key_eq, ot->key_q),
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
@@ -1306,31 +1766,51 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 			 SPI_result_code_string(ret));
 	n = SPI_processed;
 	get_typlenbyval(ot->key_type, &typlen, &typbyval);
-	keys = palloc_extended(sizeof(Datum) * Max(n, 1), MCXT_ALLOC_HUGE);
-	tss = palloc_extended(sizeof(TimestampTz) * Max(n, 1), MCXT_ALLOC_HUGE);
+	get_typlenbyval(ot->cust_key_type, &ctyplen, &ctypbyval);
+	batch = palloc_extended(sizeof(OrderMover) * Max(n, 1), MCXT_ALLOC_HUGE);
+	single = palloc_extended(sizeof(OrderMover) * Max(n, 1), MCXT_ALLOC_HUGE);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		Datum		stage = SPI_getbinval(tup, desc, 3, &isnull);
+		OrderMover	mv;
 
-		if (!isnull && order_cannot_move(DatumGetObjectId(stage)))
+		mv.cur = isnull ? InvalidOid : DatumGetObjectId(stage);
+		if (order_cannot_move(mv.cur))
 			continue;
-		(void) SPI_getbinval(tup, desc, 2, &isnull);
+		mv.ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 		if (isnull)
 			continue;			/* a referrer, only locked */
-		keys[nmove] = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), typbyval, typlen);
-		tss[nmove] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-		nmove++;
+		mv.key = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), typbyval, typlen);
+		mv.entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		mv.entered_known = !isnull;
+		mv.ckey = datumCopy(SPI_getbinval(tup, desc, 5, &isnull), ctypbyval, ctyplen);
+		if (ot->batch_update_plan != NULL && !order_lapsed(mv.cur) &&
+			(mv.entered_known || !OidIsValid(mv.cur)))
+			batch[nbatch++] = mv;
+		else
+			single[nsingle++] = mv;
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	for (i = 0; i < nmove; i++)
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "clm stage_on_order batch",
+								ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < nbatch; i += ORDER_BATCH)
+	{
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(cxt);
+		order_apply_batch(ot, batch + i, (int) Min(nbatch - i, ORDER_BATCH), policy);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(cxt);
+	}
+	MemoryContextDelete(cxt);
+	for (i = 0; i < nsingle; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		order_apply(ot, keys[i], tss[i], stmt_snap);
+		order_apply(ot, single[i].key, single[i].ts, stmt_snap);
 		SPI_finish();
 	}
 }
