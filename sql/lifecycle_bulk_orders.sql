@@ -8,6 +8,7 @@
 --
 \set VERBOSITY default
 SET timezone = 'UTC';
+CREATE EXTENSION citext;
 CREATE SCHEMA bulk;
 -- the same orders for both: 400 customers, batches of about 600 orders
 CREATE TABLE bulk.source AS
@@ -73,6 +74,136 @@ SELECT (SELECT count(*) FROM r) AS history_rows,
                               UNION ALL (SELECT * FROM s EXCEPT ALL SELECT * FROM r)) d) AS rows_differing,
        (SELECT count(*) FROM r WHERE to_stage = 'reactivated') AS reactivations;
 
+-- The statement trigger judges its customers in batches of up to 10,000:
+-- their orders read together and their moves made in rounds, one UPDATE
+-- each, the guard dating each customer's move by its key.  Lapsed
+-- customers, and those whose stage start is not in the row, go one by
+-- one.  The same comparison for each way: without the index on (customer,
+-- time) (all orders are read), without the guard's since column (all one
+-- by one), with keys of a domain over citext (an order for 'C7' is
+-- customer 'c7''s), and with 10,050 customers in one statement (two
+-- batches).
+CREATE FUNCTION bulk.pair(s text, key_type text, with_index bool, since text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['row', 'stmt'] LOOP
+        EXECUTE format('CREATE TABLE bulk.%I (id %s PRIMARY KEY, status clm.lifecycle_stage%s)',
+                       s || '_' || t || '_customers', key_type,
+                       CASE WHEN since IS NULL THEN '' ELSE ', since timestamptz' END);
+        EXECUTE format('CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.%I FOR EACH ROW
+                        EXECUTE FUNCTION clm.stage_guard(''status'', ''id''%s)',
+                       s || '_' || t || '_customers',
+                       CASE WHEN since IS NULL THEN '' ELSE ', ''since''' END);
+        EXECUTE format('CREATE TABLE bulk.%I (customer_id %s, ordered_at timestamptz)',
+                       s || '_' || t || '_orders', key_type);
+        IF with_index THEN
+            EXECUTE format('CREATE INDEX ON bulk.%I (customer_id, ordered_at)', s || '_' || t || '_orders');
+        END IF;
+        EXECUTE format('CREATE TRIGGER o AFTER INSERT ON bulk.%I %s
+                        EXECUTE FUNCTION clm.stage_on_order(%L, ''customer_id'', ''status'', ''ordered_at'')',
+                       s || '_' || t || '_orders',
+                       CASE t WHEN 'row' THEN 'FOR EACH ROW'
+                              ELSE 'REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT' END,
+                       format('bulk.%I', s || '_' || t || '_customers'));
+    END LOOP;
+END $$;
+-- the same statements for both: the customers (keys 'c' || i for citext),
+-- prospects since 2023-06-01, then each batch of orders (keys 'C' || i)
+-- and a refresh as of after it
+CREATE FUNCTION bulk.load_pair(s text, customers int, batches int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+    b int;
+    k text := CASE WHEN s LIKE 'ci%' THEN '''c'' || i' ELSE 'i' END;
+    ko text := CASE WHEN s LIKE 'ci%' THEN '''C'' || customer_id' ELSE 'customer_id' END;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['row', 'stmt'] LOOP
+        -- without the since column they have no stage yet
+        EXECUTE format('INSERT INTO bulk.%I SELECT %s%s FROM generate_series(1, $1) i',
+                       s || '_' || t || '_customers', k,
+                       CASE WHEN s = 'nosince' THEN '' ELSE ', ''prospect'', ''2023-06-01''' END)
+            USING customers;
+        FOR b IN 1 .. batches LOOP
+            EXECUTE format('INSERT INTO bulk.%I SELECT %s, ordered_at FROM bulk.source
+                            WHERE batch = $1 AND customer_id <= $2 ORDER BY (n * 31) %% 600',
+                           s || '_' || t || '_orders', ko) USING b, customers;
+            PERFORM clm.refresh_stages(format('bulk.%I', s || '_' || t || '_customers')::regclass,
+                                       format('bulk.%I', s || '_' || t || '_orders')::regclass,
+                                       'id', 'status', 'customer_id', 'ordered_at',
+                                       as_of => timestamptz '2024-01-01 00:00+00' + b * interval '60 days' + interval '55 days');
+        END LOOP;
+    END LOOP;
+END $$;
+-- the stages and history rows that differ between the two
+CREATE FUNCTION bulk.differ(s text, OUT customers bigint, OUT stage_differs bigint,
+                            OUT history_rows bigint, OUT history_differs bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE r.status IS DISTINCT FROM s.status)
+                    FROM bulk.%I r JOIN bulk.%I s USING (id)',
+                   s || '_row_customers', s || '_stmt_customers') INTO customers, stage_differs;
+    EXECUTE format($q$
+        WITH r AS (SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+                   WHERE relation = 'bulk.%I'::regclass),
+             s AS (SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+                   WHERE relation = 'bulk.%I'::regclass)
+        SELECT (SELECT count(*) FROM r),
+               (SELECT count(*) FROM ((SELECT * FROM r EXCEPT ALL SELECT * FROM s)
+                                      UNION ALL (SELECT * FROM s EXCEPT ALL SELECT * FROM r)) d)$q$,
+                   s || '_row_customers', s || '_stmt_customers') INTO history_rows, history_differs;
+END $$;
+CREATE DOMAIN bulk.code AS citext CHECK (VALUE <> '');
+SELECT bulk.pair('noidx', 'int', false, 'since'), bulk.pair('nosince', 'int', true, NULL),
+       bulk.pair('ci', 'bulk.code', true, 'since');
+SELECT bulk.load_pair('noidx', 400, 6), bulk.load_pair('nosince', 400, 6), bulk.load_pair('ci', 400, 6);
+SELECT 'noidx' AS way, * FROM bulk.differ('noidx')
+UNION ALL SELECT 'nosince', * FROM bulk.differ('nosince')
+UNION ALL SELECT 'ci', * FROM bulk.differ('ci');
+-- the history spells the key as the customers table does
+SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+WHERE relation = 'bulk.ci_stmt_customers'::regclass AND customer_key = 'c7' ORDER BY id;
+-- two batches in one statement: 10,050 customers, two orders each
+SELECT bulk.pair('big', 'int', true, 'since');
+INSERT INTO bulk.big_row_customers SELECT i, 'prospect', '2023-06-01' FROM generate_series(1, 10050) i;
+INSERT INTO bulk.big_stmt_customers SELECT i, 'prospect', '2023-06-01' FROM generate_series(1, 10050) i;
+INSERT INTO bulk.big_row_orders
+SELECT i, timestamptz '2024-01-01 00:00+00' + k * interval '9 days' + i * interval '1 minute'
+FROM generate_series(1, 10050) i, generate_series(1, 2) k;
+INSERT INTO bulk.big_stmt_orders SELECT * FROM bulk.big_row_orders;
+SELECT * FROM bulk.differ('big');
+SELECT status, count(*) FROM bulk.big_stmt_customers GROUP BY status ORDER BY status;
+
+-- customers partitioned by their stage: a move takes the row to another
+-- partition, and is recorded once
+CREATE TABLE bulk.pc (id int, status clm.lifecycle_stage, since timestamptz) PARTITION BY LIST (status);
+CREATE TABLE bulk.pc_new PARTITION OF bulk.pc FOR VALUES IN ('prospect', 'lead');
+CREATE TABLE bulk.pc_buyers PARTITION OF bulk.pc FOR VALUES IN ('first_purchase', 'repeat');
+CREATE TABLE bulk.pc_rest PARTITION OF bulk.pc DEFAULT;
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.pc FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+CREATE TABLE bulk.po (customer_id int, ordered_at timestamptz);
+CREATE TRIGGER o AFTER INSERT ON bulk.po REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT
+    EXECUTE FUNCTION clm.stage_on_order('bulk.pc', 'customer_id', 'status', 'ordered_at', 'default', 'id');
+-- with a consumer of the feed, every change recorded is an event
+SELECT name FROM clm.feed_subscribe('bulk_load');
+INSERT INTO bulk.pc VALUES (1, 'prospect', '2024-01-01'), (2, 'prospect', '2024-01-01');
+INSERT INTO bulk.po VALUES (1, '2024-02-01'), (1, '2024-03-01'), (2, '2024-02-15');
+SELECT tableoid::regclass AS partition, * FROM bulk.pc ORDER BY id;
+SELECT h.customer_key, h.from_stage, h.to_stage, h.changed_at,
+       e.from_stage IS NOT DISTINCT FROM h.from_stage AND e.to_stage = h.to_stage
+       AND e.changed_at = h.changed_at AND e.relation = h.relation
+       AND e.customer_key = h.customer_key AND NOT e.withdrawal AS event_matches
+FROM clm.stage_history h LEFT JOIN clm.stage_event e ON e.history_id = h.id
+WHERE h.relation = 'bulk.pc'::regclass ORDER BY h.id;
+-- in delivery order, each customer's events come in the order of its changes
+SELECT customer_key, array_agg(to_stage ORDER BY position, id) AS events
+FROM clm.stage_event WHERE relation = 'bulk.pc'::regclass GROUP BY customer_key ORDER BY 1;
+SELECT clm.feed_unsubscribe('bulk_load');
+DELETE FROM clm.stage_event WHERE relation = 'bulk.pc'::regclass;
+
 -- one statement with many orders of one customer: one run, every step
 CREATE TABLE bulk.c1 (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
 CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.c1 FOR EACH ROW
@@ -96,6 +227,7 @@ INSERT INTO bulk.o1 VALUES (1, '2026-03-01');
 DROP TRIGGER bad ON bulk.o1;
 SELECT count(*) AS orders_kept FROM bulk.o1;
 
-DELETE FROM clm.stage_history WHERE relation IN ('bulk.row_trg_customers'::regclass,
-    'bulk.stmt_trg_customers'::regclass, 'bulk.c1'::regclass);
+DELETE FROM clm.stage_history
+WHERE relation IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'bulk'::regnamespace);
 DROP SCHEMA bulk CASCADE;
+DROP EXTENSION citext;

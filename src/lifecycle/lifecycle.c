@@ -97,6 +97,8 @@ typedef struct LcCache
 	SPIPlanPtr	latest_plan;	/* latest recorded change of a customer */
 	Oid			event_relid;	/* clm.stage_event; InvalidOid: no feed (a 1.0 catalog) */
 	SPIPlanPtr	event_plan;		/* the feed's event, NULL without the table */
+	SPIPlanPtr	history_many_plan;	/* history_plan and event_plan for many */
+	SPIPlanPtr	event_many_plan;	/* changes at once, made when first needed */
 	Oid			referral_relid; /* clm.referral_source; InvalidOid in a 1.0 catalog */
 	SPIPlanPtr	referral_plan;	/* a customers table's row of it */
 	uint64		referral_gen;	/* bumped by every invalidation of it */
@@ -114,6 +116,28 @@ static bool lc_callback_registered = false;
  * clm_lc_execute_withdrawal hand to clm.stage_guard for the statement they
  * run (relid InvalidOid: nothing).
  */
+/*
+ * The changes clm.stage_guard records during an UPDATE that
+ * clm_lc_execute_at_each runs, for the customers handed over: written to
+ * the history and the feed after it, in one statement each, instead of
+ * two statements per customer.
+ */
+typedef struct LcCollect
+{
+	MemoryContext cxt;
+	int			n;
+	int			cap;
+	Datum	   *relid;
+	Datum	   *key;
+	Datum	   *from;
+	bool	   *from_null;
+	Datum	   *to;
+	Datum	   *at;
+	Datum	   *by;
+	Oid		   *recorded;		/* by place in the hand-off's keys: the
+								 * stage recorded, or InvalidOid */
+} LcCollect;
+
 typedef struct LcHandOff
 {
 	Oid			relid;
@@ -121,9 +145,15 @@ typedef struct LcHandOff
 	int64		withdraw;		/* history row withdrawn, or 0 */
 	int			nkeys;			/* > 0: a time per customer, by key */
 	const ClmKeyTime *keys;		/* sorted by key (lc_key_time_cmp) */
+	LcCollect  *collect;		/* with keys: the changes recorded */
 } LcHandOff;
 
-static LcHandOff lc_handoff = {InvalidOid, 0, 0, 0, NULL};
+static LcHandOff lc_handoff = {InvalidOid, 0, 0, 0, NULL, NULL};
+
+static bool lc_handed_here(Oid relid, Oid logical_relid);
+static int	lc_handed_key(Oid relid, Oid logical_relid, const char *customer_key);
+static void lc_collect(int pos, Oid relid, const char *customer_key, Oid from, Oid to,
+					   TimestampTz changed_at, Oid changed_by);
 
 /*
  * Citus shards.  A Citus distributed table is a table of the same name on
@@ -436,6 +466,42 @@ lc_policy_fill(ClmPolicy *p, const Datum *v, const bool *isnull)
 }
 
 /*
+ * lc_history_sql
+ *		The history insert of the changes that source (VALUES, or a SELECT)
+ *		lists as (relation, customer key, from, to, changed_at, changed_by),
+ *		returning their ids in that order.
+ */
+static char *
+lc_history_sql(const char *source)
+{
+	return psprintf("INSERT INTO %s.stage_history "
+					"(relation, customer_key, from_stage, to_stage, changed_at, changed_by) "
+					"%s RETURNING id", lc.nspname, source);
+}
+
+/*
+ * lc_event_sql
+ *		The feed's events for the changes that source lists as v(relation,
+ *		customer key, from, to, changed_at, history id, withdrawal), written
+ *		while a consumer exists (src/action/feed.sql explains the position).
+ */
+static char *
+lc_event_sql(const char *source)
+{
+	return psprintf("INSERT INTO %1$s.stage_event "
+					"(position, relation, customer_key, from_stage, to_stage, "
+					"changed_at, history_id, withdrawal) "
+					"SELECT GREATEST(pg_catalog.pg_current_xact_id(), "
+					"(SELECT pg_catalog.max(e.position) FROM %1$s.stage_event e "
+					"WHERE e.relation OPERATOR(pg_catalog.=) v.r "
+					"AND e.customer_key OPERATOR(pg_catalog.=) v.k)), "
+					"v.r, v.k, v.f, v.t, v.c, v.h, v.w "
+					"FROM %2$s v(r, k, f, t, c, h, w) "
+					"WHERE EXISTS (SELECT FROM %1$s.feed_consumer)",
+					lc.nspname, source);
+}
+
+/*
  * clm_lc_load
  *		Make the cache valid for the extension in nsp.  Needs SPI connected.
  */
@@ -483,6 +549,8 @@ clm_lc_load(Oid nsp)
 	lc.entered_plan = NULL;
 	lc.latest_plan = NULL;
 	lc.event_plan = NULL;
+	lc.history_many_plan = NULL;
+	lc.event_many_plan = NULL;
 	lc.referral_plan = NULL;
 	if (lc_cxt == NULL)
 	{
@@ -544,10 +612,7 @@ clm_lc_load(Oid nsp)
 	argtypes[3] = lc.stage_type;
 	argtypes[4] = TIMESTAMPTZOID;
 	argtypes[5] = NAMEOID;
-	lc.history_plan = SPI_prepare(psprintf("INSERT INTO %s.stage_history "
-										   "(relation, customer_key, from_stage, to_stage, changed_at, changed_by) "
-										   "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", lc.nspname),
-								  6, argtypes);
+	lc.history_plan = SPI_prepare(lc_history_sql("VALUES ($1, $2, $3, $4, $5, $6)"), 6, argtypes);
 	if (lc.history_plan == NULL)
 		elog(ERROR, "preparing the clm history insert failed: %s",
 			 SPI_result_code_string(SPI_result));
@@ -600,16 +665,7 @@ clm_lc_load(Oid nsp)
 		Oid			etypes[7] = {REGCLASSOID, TEXTOID, lc.stage_type, lc.stage_type,
 		TIMESTAMPTZOID, INT8OID, BOOLOID};
 
-		lc.event_plan = SPI_prepare(psprintf("INSERT INTO %1$s.stage_event "
-											 "(position, relation, customer_key, from_stage, to_stage, "
-											 "changed_at, history_id, withdrawal) "
-											 "SELECT GREATEST(pg_catalog.pg_current_xact_id(), "
-											 "(SELECT pg_catalog.max(e.position) FROM %1$s.stage_event e "
-											 "WHERE e.relation OPERATOR(pg_catalog.=) $1 "
-											 "AND e.customer_key OPERATOR(pg_catalog.=) $2)), "
-											 "$1, $2, $3, $4, $5, $6, $7 "
-											 "WHERE EXISTS (SELECT FROM %1$s.feed_consumer)",
-											 lc.nspname),
+		lc.event_plan = SPI_prepare(lc_event_sql("(VALUES ($1, $2, $3, $4, $5, $6, $7))"),
 									7, etypes);
 		if (lc.event_plan == NULL)
 			elog(ERROR, "preparing the clm feed event failed: %s",
@@ -896,6 +952,21 @@ lc_feed_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * lc_feed_written
+ *		This transaction wrote events: wake the consumers when it commits.
+ */
+static void
+lc_feed_written(void)
+{
+	if (!lc_feed_callback_registered)
+	{
+		RegisterXactCallback(lc_feed_xact_callback, NULL);
+		lc_feed_callback_registered = true;
+	}
+	lc_feed_pending = true;
+}
+
+/*
  * lc_feed_event
  *		Record a stage change in the feed, as the tables' owner, if the feed
  *		has a consumer; the consumers are woken when the transaction
@@ -928,14 +999,7 @@ lc_feed_event(Oid relid, const char *customer_key, Oid from, Oid to,
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "writing clm.stage_event failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed > 0)
-	{
-		if (!lc_feed_callback_registered)
-		{
-			RegisterXactCallback(lc_feed_xact_callback, NULL);
-			lc_feed_callback_registered = true;
-		}
-		lc_feed_pending = true;
-	}
+		lc_feed_written();
 }
 
 /*
@@ -955,7 +1019,14 @@ clm_lc_record(Oid relid, const char *customer_key,
 	NameData	who;
 	int64		history_id;
 	bool		isnull;
+	int			pos = lc_handoff.collect != NULL ?
+		lc_handed_key(relid, relid, customer_key) : -1;
 
+	if (pos >= 0)
+	{
+		lc_collect(pos, relid, customer_key, from, to, changed_at, changed_by);
+		return;
+	}
 	namestrcpy(&who, GetUserNameFromId(changed_by, false));
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = CStringGetTextDatum(customer_key);
@@ -1189,7 +1260,12 @@ Oid
 clm_lc_latest_stage(Oid relid, const char *customer_key)
 {
 	ClmChange	change;
+	int			pos = lc_handoff.collect != NULL ?
+		lc_handed_key(relid, relid, customer_key) : -1;
 
+	/* a change recorded in this UPDATE, not yet written */
+	if (pos >= 0 && OidIsValid(lc_handoff.collect->recorded[pos]))
+		return lc_handoff.collect->recorded[pos];
 	return clm_lc_latest_change(relid, customer_key, &change) ? change.to : InvalidOid;
 }
 
@@ -1829,7 +1905,7 @@ lc_execute_handed(SPIPlanPtr plan, Datum *values, LcHandOff h)
 int
 clm_lc_execute_at(SPIPlanPtr plan, Datum *values, Oid relid, TimestampTz changed_at)
 {
-	LcHandOff	h = {relid, changed_at, 0, 0, NULL};
+	LcHandOff	h = {relid, changed_at, 0, 0, NULL, NULL};
 
 	return lc_execute_handed(plan, values, h);
 }
@@ -1841,20 +1917,182 @@ lc_key_time_cmp(const void *a, const void *b)
 }
 
 /*
+ * lc_handed_key
+ *		The place among the keys handed over of this customer of the table
+ *		relid (or of its partitioned root logical_relid), or -1.
+ */
+static int
+lc_handed_key(Oid relid, Oid logical_relid, const char *customer_key)
+{
+	ClmKeyTime	probe = {customer_key, 0};
+	const ClmKeyTime *hit;
+
+	if (lc_handoff.nkeys == 0 || !lc_handed_here(relid, logical_relid))
+		return -1;
+	hit = bsearch(&probe, lc_handoff.keys, lc_handoff.nkeys, sizeof(ClmKeyTime),
+				  lc_key_time_cmp);
+	return hit != NULL ? (int) (hit - lc_handoff.keys) : -1;
+}
+
+/*
+ * lc_collect
+ *		Keep a change of the customer at place pos of the hand-off's keys,
+ *		to be recorded after the UPDATE (lc_record_collected).
+ */
+static void
+lc_collect(int pos, Oid relid, const char *customer_key, Oid from, Oid to,
+		   TimestampTz changed_at, Oid changed_by)
+{
+	LcCollect  *c = lc_handoff.collect;
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
+	NameData   *who = palloc(sizeof(NameData));
+
+	if (c->n == c->cap)
+	{
+		c->cap *= 2;
+		c->relid = repalloc(c->relid, sizeof(Datum) * c->cap);
+		c->key = repalloc(c->key, sizeof(Datum) * c->cap);
+		c->from = repalloc(c->from, sizeof(Datum) * c->cap);
+		c->from_null = repalloc(c->from_null, sizeof(bool) * c->cap);
+		c->to = repalloc(c->to, sizeof(Datum) * c->cap);
+		c->at = repalloc(c->at, sizeof(Datum) * c->cap);
+		c->by = repalloc(c->by, sizeof(Datum) * c->cap);
+	}
+	namestrcpy(who, GetUserNameFromId(changed_by, false));
+	c->relid[c->n] = ObjectIdGetDatum(relid);
+	c->key[c->n] = CStringGetTextDatum(customer_key);
+	c->from[c->n] = ObjectIdGetDatum(from);
+	c->from_null[c->n] = !OidIsValid(from);
+	c->to[c->n] = ObjectIdGetDatum(to);
+	c->at[c->n] = TimestampTzGetDatum(changed_at);
+	c->by[c->n] = NameGetDatum(who);
+	c->n++;
+	c->recorded[pos] = to;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lc_many
+ *		A one-dimensional array of n values of type typid, with nulls.
+ */
+static Datum
+lc_many(Datum *values, bool *nulls, int n, Oid typid)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			lbound = 1;
+
+	get_typlenbyvalalign(typid, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, &n, &lbound, typid,
+											  typlen, typbyval, typalign));
+}
+
+/*
+ * lc_record_collected
+ *		Record the changes collected during an UPDATE: their history rows in
+ *		one statement, then, while the feed has a consumer, their events in
+ *		another, in the order the guard saw them, as the tables' owner.
+ */
+static void
+lc_record_collected(LcCollect *c)
+{
+	const char *unnest = "ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+		"pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+		"pg_catalog.unnest($6)%s)";
+	Oid			stage_array = get_array_type(lc.stage_type);
+	Oid			types[7] = {REGCLASSARRAYOID, TEXTARRAYOID, stage_array, stage_array,
+	TIMESTAMPTZARRAYOID, NAMEARRAYOID, BOOLARRAYOID};
+	Datum		args[7];
+	Datum	   *ids = palloc(sizeof(Datum) * c->n);
+	Datum	   *no = palloc0(sizeof(Datum) * c->n);	/* false */
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	uint64		i;
+
+	lc_switch_to_owner(&save_userid, &save_sec);
+	if (lc.history_many_plan == NULL)
+	{
+		lc.history_many_plan = SPI_prepare(lc_history_sql(psprintf("SELECT * FROM %s",
+																   psprintf(unnest, ""))),
+										   6, types);
+		if (lc.history_many_plan == NULL)
+			elog(ERROR, "preparing the clm history insert failed: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(lc.history_many_plan);
+	}
+	if (lc.event_many_plan == NULL && lc.event_plan != NULL)
+	{
+		types[5] = INT8ARRAYOID;
+		lc.event_many_plan = SPI_prepare(lc_event_sql(psprintf(unnest, ", pg_catalog.unnest($7)")),
+										 7, types);
+		if (lc.event_many_plan == NULL)
+			elog(ERROR, "preparing the clm feed event failed: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(lc.event_many_plan);
+	}
+	args[0] = lc_many(c->relid, NULL, c->n, REGCLASSOID);
+	args[1] = lc_many(c->key, NULL, c->n, TEXTOID);
+	args[2] = lc_many(c->from, c->from_null, c->n, lc.stage_type);
+	args[3] = lc_many(c->to, NULL, c->n, lc.stage_type);
+	args[4] = lc_many(c->at, NULL, c->n, TIMESTAMPTZOID);
+	args[5] = lc_many(c->by, NULL, c->n, NAMEOID);
+	ret = SPI_execute_plan(lc.history_many_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != (uint64) c->n)
+		elog(ERROR, "writing clm.stage_history failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (lc.event_many_plan != NULL)
+	{
+		args[5] = lc_many(ids, NULL, c->n, INT8OID);
+		args[6] = lc_many(no, NULL, c->n, BOOLOID); /* no withdrawals */
+		ret = SPI_execute_plan(lc.event_many_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "writing clm.stage_event failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+			lc_feed_written();
+	}
+	lc_switch_back(save_userid, save_sec);
+}
+
+/*
  * clm_lc_execute_at_each
  *		An UPDATE moving many customers at once, each dated at its own time:
  *		keys[i].at for the customer whose key reads keys[i].key (sorted here
  *		in place).  A row the UPDATE changes whose key is not among them is
- *		a plain change.
+ *		a plain change.  The changes of the customers handed over are
+ *		recorded once the UPDATE is done (lc_record_collected).
  */
 int
 clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
 					   ClmKeyTime *keys, int nkeys)
 {
-	LcHandOff	h = {relid, 0, 0, nkeys, keys};
+	LcCollect	c;
+	LcHandOff	h = {relid, 0, 0, nkeys, keys, &c};
+	int			ret;
 
+	c.cxt = CurrentMemoryContext;
+	c.n = 0;
+	c.cap = Max(nkeys, 1);
+	c.relid = palloc(sizeof(Datum) * c.cap);
+	c.key = palloc(sizeof(Datum) * c.cap);
+	c.from = palloc(sizeof(Datum) * c.cap);
+	c.from_null = palloc(sizeof(bool) * c.cap);
+	c.to = palloc(sizeof(Datum) * c.cap);
+	c.at = palloc(sizeof(Datum) * c.cap);
+	c.by = palloc(sizeof(Datum) * c.cap);
+	c.recorded = palloc0(sizeof(Oid) * c.cap);
 	qsort(keys, nkeys, sizeof(ClmKeyTime), lc_key_time_cmp);
-	return lc_execute_handed(plan, values, h);
+	ret = lc_execute_handed(plan, values, h);
+	if (c.n > 0)
+		lc_record_collected(&c);
+	return ret;
 }
 
 /*
@@ -1865,7 +2103,7 @@ clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
 int
 clm_lc_execute_withdrawal(SPIPlanPtr plan, Datum *values, Oid relid, int64 history_id)
 {
-	LcHandOff	h = {relid, 0, history_id, 0, NULL};
+	LcHandOff	h = {relid, 0, history_id, 0, NULL, NULL};
 
 	return lc_execute_handed(plan, values, h);
 }
@@ -1891,17 +2129,16 @@ bool
 clm_lc_handed_time(Oid relid, Oid logical_relid, const char *customer_key,
 				   TimestampTz *changed_at)
 {
+	int			pos;
+
 	if (!lc_handed_here(relid, logical_relid) || lc_handoff.withdraw != 0)
 		return false;
 	if (lc_handoff.nkeys > 0)
 	{
-		ClmKeyTime	probe = {customer_key, 0};
-		const ClmKeyTime *hit = bsearch(&probe, lc_handoff.keys, lc_handoff.nkeys,
-										sizeof(ClmKeyTime), lc_key_time_cmp);
-
-		if (hit == NULL)
+		pos = lc_handed_key(relid, logical_relid, customer_key);
+		if (pos < 0)
 			return false;
-		*changed_at = hit->at;
+		*changed_at = lc_handoff.keys[pos].at;
 		return true;
 	}
 	*changed_at = lc_handoff.changed_at;
