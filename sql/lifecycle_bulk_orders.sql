@@ -81,8 +81,9 @@ SELECT (SELECT count(*) FROM r) AS history_rows,
 -- one.  The same comparison for each way: without the index on (customer,
 -- time) (all orders are read), without the guard's since column (all one
 -- by one), with keys of a domain over citext (an order for 'C7' is
--- customer 'c7''s), and with 10,050 customers in one statement (two
--- batches).
+-- customer 'c7''s), with keys of a type without hashing (bit: the new
+-- orders are grouped in SQL, not in C), and with 10,050 customers in one
+-- statement (two batches).
 CREATE FUNCTION bulk.pair(s text, key_type text, with_index bool, since text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -117,8 +118,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t text;
     b int;
-    k text := CASE WHEN s LIKE 'ci%' THEN '''c'' || i' ELSE 'i' END;
-    ko text := CASE WHEN s LIKE 'ci%' THEN '''C'' || customer_id' ELSE 'customer_id' END;
+    k text := CASE s WHEN 'ci' THEN '''c'' || i' WHEN 'bits' THEN 'i::bit(16)' ELSE 'i' END;
+    ko text := CASE s WHEN 'ci' THEN '''C'' || customer_id' WHEN 'bits' THEN 'customer_id::bit(16)'
+                      ELSE 'customer_id' END;
 BEGIN
     FOREACH t IN ARRAY ARRAY['row', 'stmt'] LOOP
         -- without the since column they have no stage yet
@@ -157,11 +159,13 @@ BEGIN
 END $$;
 CREATE DOMAIN bulk.code AS citext CHECK (VALUE <> '');
 SELECT bulk.pair('noidx', 'int', false, 'since'), bulk.pair('nosince', 'int', true, NULL),
-       bulk.pair('ci', 'bulk.code', true, 'since');
-SELECT bulk.load_pair('noidx', 400, 6), bulk.load_pair('nosince', 400, 6), bulk.load_pair('ci', 400, 6);
+       bulk.pair('ci', 'bulk.code', true, 'since'), bulk.pair('bits', 'bit(16)', true, 'since');
+SELECT bulk.load_pair('noidx', 400, 6), bulk.load_pair('nosince', 400, 6), bulk.load_pair('ci', 400, 6),
+       bulk.load_pair('bits', 400, 6);
 SELECT 'noidx' AS way, * FROM bulk.differ('noidx')
 UNION ALL SELECT 'nosince', * FROM bulk.differ('nosince')
-UNION ALL SELECT 'ci', * FROM bulk.differ('ci');
+UNION ALL SELECT 'ci', * FROM bulk.differ('ci')
+UNION ALL SELECT 'bits', * FROM bulk.differ('bits');
 -- the history spells the key as the customers table does
 SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
 WHERE relation = 'bulk.ci_stmt_customers'::regclass AND customer_key = 'c7' ORDER BY id;
@@ -226,6 +230,16 @@ CREATE TRIGGER bad AFTER INSERT ON bulk.o1 FOR EACH STATEMENT
 INSERT INTO bulk.o1 VALUES (1, '2026-03-01');
 DROP TRIGGER bad ON bulk.o1;
 SELECT count(*) AS orders_kept FROM bulk.o1;
+-- customer keys of an array type cannot be grouped into an array
+CREATE TABLE bulk.ac (id int[] PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.ac FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+CREATE TABLE bulk.ao (customer_id int[], ordered_at timestamptz);
+CREATE TRIGGER o AFTER INSERT ON bulk.ao REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT
+    EXECUTE FUNCTION clm.stage_on_order('bulk.ac', 'customer_id', 'status', 'ordered_at');
+INSERT INTO bulk.ac VALUES ('{1,2}', 'prospect', '2024-01-01');
+INSERT INTO bulk.ao VALUES ('{1,2}', '2024-02-01');
+SELECT count(*) AS orders_kept FROM bulk.ao;
 
 DELETE FROM clm.stage_history
 WHERE relation IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'bulk'::regnamespace);

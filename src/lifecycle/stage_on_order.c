@@ -39,7 +39,9 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -51,6 +53,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
 
 #include "clm.h"
 #include "compat.h"
@@ -1681,6 +1685,164 @@ order_apply_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy
 }
 
 /*
+ * One customer of the statement's new orders, and its latest order time
+ * (order_group_new).
+ */
+typedef struct OrderGroup
+{
+	Datum		key;
+	TimestampTz ts;
+	uint32		hash;
+	char		status;			/* simplehash's slot status */
+} OrderGroup;
+
+/* How the new orders' customer keys hash and compare: as their type does. */
+typedef struct OrderKeyOps
+{
+	FmgrInfo   *hash;
+	FmgrInfo   *eq;
+	Oid			collation;
+} OrderKeyOps;
+
+#define ORDER_KEY_OPS(tb) ((OrderKeyOps *) (tb)->private_data)
+#define SH_PREFIX		ordergroup
+#define SH_ELEMENT_TYPE OrderGroup
+#define SH_KEY_TYPE		Datum
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k) \
+	DatumGetUInt32(FunctionCall1Coll(ORDER_KEY_OPS(tb)->hash, ORDER_KEY_OPS(tb)->collation, (k)))
+#define SH_EQUAL(tb, a, b) \
+	DatumGetBool(FunctionCall2Coll(ORDER_KEY_OPS(tb)->eq, ORDER_KEY_OPS(tb)->collation, (a), (b)))
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/*
+ * order_group_new
+ *		The customers of the statement's new orders, each once (by the key
+ *		type's own equality and hashing, as GROUP BY has them), with the
+ *		latest order time of each: *n of them in *keys and *tss.  Read in C
+ *		from the transition table, which is several times cheaper than
+ *		grouping it in SQL; an infinite order time is an error, as in the row
+ *		trigger.  Returns false, having read nothing, for a key type without
+ *		hashing: then order_group_sql groups them.
+ */
+static bool
+order_group_new(OrderTrigger *ot, TriggerData *td, Datum **keys, Datum **tss, uint64 *n)
+{
+	TypeCacheEntry *tc = lookup_type_cache(ot->key_type,
+										   TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+	Tuplestorestate *store = td->tg_newtable;
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	TupleTableSlot *slot;
+	ordergroup_hash *groups;
+	ordergroup_iterator it;
+	OrderGroup *g;
+	OrderKeyOps ops;
+	int16		typlen;
+	bool		typbyval;
+	int			ptr;
+
+	if (!OidIsValid(tc->hash_proc) || !OidIsValid(tc->eq_opr))
+		return false;
+	ops.hash = &tc->hash_proc_finfo;
+	ops.eq = &tc->eq_opr_finfo;
+	ops.collation = TupleDescAttr(desc, ot->fk_att - 1)->attcollation;
+	get_typlenbyval(ot->key_type, &typlen, &typbyval);
+	groups = ordergroup_create(CurrentMemoryContext, 1024, &ops);
+
+	/* a read pointer of our own, as a scan of the transition table has */
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	ptr = tuplestore_alloc_read_pointer(store, EXEC_FLAG_REWIND);
+	tuplestore_select_read_pointer(store, ptr);
+	tuplestore_rescan(store);
+	while (tuplestore_gettupleslot(store, true, false, slot))
+	{
+		bool		isnull;
+		bool		found;
+		Datum		key = slot_getattr(slot, ot->fk_att, &isnull);
+		Datum		ts;
+
+		if (isnull)
+			continue;
+		ts = slot_getattr(slot, ot->ts_att, &isnull);
+		if (isnull)
+			continue;
+		clm_check_finite_timestamp(DatumGetTimestampTz(ts), ot->args[3]);
+		g = ordergroup_insert(groups, key, &found);
+		if (!found)
+		{
+			g->key = datumCopy(key, typbyval, typlen);
+			g->ts = DatumGetTimestampTz(ts);
+		}
+		else if (DatumGetTimestampTz(ts) > g->ts)
+			g->ts = DatumGetTimestampTz(ts);
+		CHECK_FOR_INTERRUPTS();
+	}
+	tuplestore_select_read_pointer(store, 0);
+	ExecDropSingleTupleTableSlot(slot);
+
+	*n = 0;
+	*keys = palloc_extended(sizeof(Datum) * Max(groups->members, 1), MCXT_ALLOC_HUGE);
+	*tss = palloc_extended(sizeof(Datum) * Max(groups->members, 1), MCXT_ALLOC_HUGE);
+	ordergroup_start_iterate(groups, &it);
+	while ((g = ordergroup_iterate(groups, &it)) != NULL)
+	{
+		(*keys)[*n] = g->key;
+		(*tss)[(*n)++] = TimestampTzGetDatum(g->ts);
+	}
+	return true;
+}
+
+/*
+ * order_group_sql
+ *		order_group_new for a key type without hashing: grouped in SQL.
+ */
+static void
+order_group_sql(OrderTrigger *ot, const char *tab, Datum **keys, Datum **tss, uint64 *n)
+{
+	const char *fk_q = quote_identifier(ot->args[1]);
+	const char *ts_q = quote_identifier(ot->args[3]);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			nk,
+				nt;
+	bool		isnull;
+	int			i,
+				ret;
+
+	ret = SPI_execute(psprintf("SELECT pg_catalog.array_agg(g.k), pg_catalog.array_agg(g.t), "
+							   "pg_catalog.min(g.lo), pg_catalog.max(g.t) "
+							   "FROM (SELECT n.%s AS k, pg_catalog.max(n.%s) AS t, pg_catalog.min(n.%s) AS lo "
+							   "FROM %s n WHERE n.%s IS NOT NULL AND n.%s IS NOT NULL GROUP BY n.%s) g",
+							   fk_q, ts_q, ts_q, tab, fk_q, ts_q, fk_q), true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "clm.stage_on_order: reading the new orders failed: %s",
+			 SPI_result_code_string(ret));
+	*n = 0;
+	for (i = 3; i <= 4; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i, &isnull);
+
+		if (!isnull)
+			clm_check_finite_timestamp(DatumGetTimestampTz(d), ot->args[3]);
+	}
+	if (isnull)
+		return;					/* no orders */
+	get_typlenbyvalalign(ot->key_type, &typlen, &typbyval, &typalign);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+					  ot->key_type, typlen, typbyval, typalign, keys, NULL, &nk);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
+					  TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  tss, NULL, &nt);
+	*n = nk;
+}
+
+/*
  * order_apply_statement
  *		The statement-level trigger: every customer of the new orders (the
  *		transition table), each once, as the row trigger would leave it.
@@ -1704,9 +1866,11 @@ static void
 order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 {
 	const char *tab = quote_identifier(td->tg_trigger->tgnewtable);
-	const char *fk_q = quote_identifier(ot->args[1]);
-	const char *ts_q = quote_identifier(ot->args[3]);
 	int			ret;
+	Datum	   *keys,
+			   *tss;
+	Datum		args[2];
+	Oid			types[2];
 	uint64		n,
 				i,
 				nbatch = 0,
@@ -1725,42 +1889,44 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 
 	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "clm.stage_on_order: registering the transition table failed");
+	if (!OidIsValid(get_array_type(ot->key_type)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clm.stage_on_order cannot run as a statement trigger for customer keys of type %s",
+						format_type_be(ot->key_type)),
+				 errdetail("Trigger \"%s\" on \"%s\" groups the new orders by their customer column \"%s\", whose type has no array type.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation), ot->args[1]),
+				 errhint("Use it FOR EACH ROW.")));
 
-	/* an infinite order time is an error, as in the row trigger */
-	ret = SPI_execute(psprintf("SELECT pg_catalog.min(o.%s), pg_catalog.max(o.%s) FROM %s o "
-							   "WHERE o.%s IS NOT NULL",
-							   ts_q, ts_q, tab, fk_q), true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "clm.stage_on_order: reading the new orders failed: %s",
-			 SPI_result_code_string(ret));
-	for (i = 1; i <= 2; i++)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i, &isnull);
-
-		if (!isnull)
-			clm_check_finite_timestamp(DatumGetTimestampTz(d), ot->args[3]);
-	}
+	/* the new orders' customers, each once, with their latest order */
+	if (!order_group_new(ot, td, &keys, &tss, &n))
+		order_group_sql(ot, tab, &keys, &tss, &n);
+	if (n == 0)
+		return;
+	args[0] = order_array(keys, (int) n, ot->key_type);
+	args[1] = order_array(tss, (int) n, TIMESTAMPTZOID);
+	types[0] = get_array_type(ot->key_type);
+	types[1] = TIMESTAMPTZARRAYOID;
 
 	/*
 	 * With referrals adopted, the loyal referrers of the new orders'
 	 * customers are locked in the same pass (rows without an order time),
 	 * since a first purchase may make them advocates (order_referrals).
 	 */
-	grouped = psprintf("SELECT n.%s AS k, pg_catalog.max(n.%s) AS t, n.%s AS j FROM %s n "
-					   "WHERE n.%s IS NOT NULL AND n.%s IS NOT NULL GROUP BY n.%s",
-					   fk_q, ts_q, fk_q, tab, fk_q, ts_q, fk_q);
+	grouped = "SELECT o.k, o.t, o.k AS j "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) o(k, t)";
 	if (ot->referrers_q != NULL && order_advocacy_on(policy))
 		grouped = psprintf("%s UNION ALL %s", grouped, psprintf(ot->referrers_q, tab));
-	ret = SPI_execute(psprintf("SELECT o.k, o.t, c.%s, %s, c.%s FROM (%s) o "
-							   "JOIN %s c ON c.%s %s o.j "
-							   "ORDER BY c.%s FOR NO KEY UPDATE OF c",
-							   ot->stage_q,
-							   ot->since_column ? psprintf("c.%s::pg_catalog.timestamptz",
-														   quote_identifier(ot->since_column)) :
-							   "NULL::pg_catalog.timestamptz",
-							   ot->key_q, grouped,
-							   ot->cust_q, ot->key_q, ot->key_eq, ot->key_q),
-					  false, 0);
+	ret = SPI_execute_with_args(psprintf("SELECT o.k, o.t, c.%s, %s, c.%s FROM (%s) o "
+										 "JOIN %s c ON c.%s %s o.j "
+										 "ORDER BY c.%s FOR NO KEY UPDATE OF c",
+										 ot->stage_q,
+										 ot->since_column ? psprintf("c.%s::pg_catalog.timestamptz",
+																	 quote_identifier(ot->since_column)) :
+										 "NULL::pg_catalog.timestamptz",
+										 ot->key_q, grouped,
+										 ot->cust_q, ot->key_q, ot->key_eq, ot->key_q),
+								2, types, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.stage_on_order: locking the customers failed: %s",
 			 SPI_result_code_string(ret));
