@@ -166,10 +166,20 @@ SELECT 'noidx' AS way, * FROM bulk.differ('noidx')
 UNION ALL SELECT 'nosince', * FROM bulk.differ('nosince')
 UNION ALL SELECT 'ci', * FROM bulk.differ('ci')
 UNION ALL SELECT 'bits', * FROM bulk.differ('bits');
+-- with the index on (customer, time) the trigger reads a few orders of a
+-- customer; without it, all of them: the same history either way
+WITH i AS (SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+           WHERE relation = 'bulk.row_trg_customers'::regclass),
+     a AS (SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+           WHERE relation = 'bulk.noidx_row_customers'::regclass)
+SELECT (SELECT count(*) FROM ((SELECT * FROM i EXCEPT ALL SELECT * FROM a)
+                              UNION ALL (SELECT * FROM a EXCEPT ALL SELECT * FROM i)) d) AS rows_differing;
 -- the history spells the key as the customers table does
 SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
 WHERE relation = 'bulk.ci_stmt_customers'::regclass AND customer_key = 'c7' ORDER BY id;
--- two batches in one statement: 10,050 customers, two orders each
+-- two batches in one statement: 10,050 customers, two orders each, with
+-- a transition table too large for work_mem (kept in a temporary file)
+SET work_mem = '64kB';
 SELECT bulk.pair('big', 'int', true, 'since');
 INSERT INTO bulk.big_row_customers SELECT i, 'prospect', '2023-06-01' FROM generate_series(1, 10050) i;
 INSERT INTO bulk.big_stmt_customers SELECT i, 'prospect', '2023-06-01' FROM generate_series(1, 10050) i;
@@ -178,6 +188,7 @@ SELECT i, timestamptz '2024-01-01 00:00+00' + k * interval '9 days' + i * interv
 FROM generate_series(1, 10050) i, generate_series(1, 2) k;
 INSERT INTO bulk.big_stmt_orders SELECT * FROM bulk.big_row_orders;
 SELECT * FROM bulk.differ('big');
+RESET work_mem;
 SELECT status, count(*) FROM bulk.big_stmt_customers GROUP BY status ORDER BY status;
 
 -- customers partitioned by their stage: a move takes the row to another
@@ -201,12 +212,28 @@ SELECT h.customer_key, h.from_stage, h.to_stage, h.changed_at,
        AND e.changed_at = h.changed_at AND e.relation = h.relation
        AND e.customer_key = h.customer_key AND NOT e.withdrawal AS event_matches
 FROM clm.stage_history h LEFT JOIN clm.stage_event e ON e.history_id = h.id
-WHERE h.relation = 'bulk.pc'::regclass ORDER BY h.id;
+WHERE h.relation = 'bulk.pc'::regclass ORDER BY h.customer_key, h.id;
 -- in delivery order, each customer's events come in the order of its changes
 SELECT customer_key, array_agg(to_stage ORDER BY position, id) AS events
 FROM clm.stage_event WHERE relation = 'bulk.pc'::regclass GROUP BY customer_key ORDER BY 1;
 SELECT clm.feed_unsubscribe('bulk_load');
 DELETE FROM clm.stage_event WHERE relation = 'bulk.pc'::regclass;
+
+-- a guard that records the customers by another key (email) than the one
+-- the trigger finds them by (id): they move one by one, each dated at its
+-- orders as ever
+CREATE TABLE bulk.ec (id int PRIMARY KEY, email text NOT NULL UNIQUE, status clm.lifecycle_stage,
+                      since timestamptz);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.ec FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('status', 'email', 'since');
+CREATE TABLE bulk.eo (customer_id int, ordered_at timestamptz);
+CREATE TRIGGER o AFTER INSERT ON bulk.eo REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT
+    EXECUTE FUNCTION clm.stage_on_order('bulk.ec', 'customer_id', 'status', 'ordered_at');
+INSERT INTO bulk.ec VALUES (1, 'ann@example.com', 'prospect', '2024-01-01'),
+                           (2, 'bob@example.com', 'prospect', '2024-01-01');
+INSERT INTO bulk.eo VALUES (1, '2024-02-01'), (1, '2024-03-01'), (2, '2024-02-15');
+SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+WHERE relation = 'bulk.ec'::regclass ORDER BY customer_key, id;
 
 -- one statement with many orders of one customer: one run, every step
 CREATE TABLE bulk.c1 (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);

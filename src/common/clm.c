@@ -13,11 +13,14 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/pg_index.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "clm.h"
 
@@ -136,6 +139,38 @@ clm_single_key_column(Relation rel, AttrNumber *attnum)
 		*attnum = idx->rd_index->indkey.values[0];
 	index_close(idx, AccessShareLock);
 	return true;
+}
+
+/*
+ * clm_key_is_unique
+ *		Whether a unique, non-partial index has exactly the key column: one
+ *		customer per key (clm.stage_guard's upserts, clm.stage_on_order's
+ *		batches).
+ */
+bool
+clm_key_is_unique(Relation rel, AttrNumber key_att)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index idx;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		if (idx->indisunique && idx->indnkeyatts == 1 && idx->indkey.values[0] == key_att &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+			found = true;
+		ReleaseSysCache(tup);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	return found;
 }
 
 PG_FUNCTION_INFO_V1(clm_primary_key_column);

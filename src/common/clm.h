@@ -62,5 +62,6 @@ extern char *clm_qualified_relname(Oid relid);
 
 /* The column of a table's one-column primary key (clm.c). */
 extern bool clm_single_key_column(Relation rel, AttrNumber *attnum);
+extern bool clm_key_is_unique(Relation rel, AttrNumber key_att);
 
 #endif							/* CLM_H */

@@ -112,11 +112,6 @@ static MemoryContext lc_policy_cxt = NULL;	/* policy names */
 static bool lc_callback_registered = false;
 
 /*
- * What clm_lc_execute_at, clm_lc_execute_at_each and
- * clm_lc_execute_withdrawal hand to clm.stage_guard for the statement they
- * run (relid InvalidOid: nothing).
- */
-/*
  * The changes clm.stage_guard records during an UPDATE that
  * clm_lc_execute_at_each runs, for the customers handed over: written to
  * the history and the feed after it, in one statement each, instead of
@@ -138,6 +133,11 @@ typedef struct LcCollect
 								 * stage recorded, or InvalidOid */
 } LcCollect;
 
+/*
+ * What clm_lc_execute_at, clm_lc_execute_at_each and
+ * clm_lc_execute_withdrawal hand to clm.stage_guard for the statement they
+ * run (relid InvalidOid: nothing).
+ */
 typedef struct LcHandOff
 {
 	Oid			relid;
@@ -1813,14 +1813,16 @@ clm_lc_time_in_row(void)
 /*
  * clm_lc_require_guard
  *		Insist that rel carries a clm.stage_guard on stage_column that fires
- *		for every stage change.
+ *		for every stage change; *key_column (when not NULL) is set to the
+ *		guard's key column, by which it records the customers.
  *
  * stage_on_order and refresh_stages move stages by updating the customer
  * row; without the guard, or with one that does not fire for that update,
  * those moves would bypass the rules and leave no history, silently.
  */
 const char *
-clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
+clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller,
+					 const char **key_column)
 {
 	TriggerDesc *td = rel->trigdesc;
 	AttrNumber	stage_attnum = get_attnum(RelationGetRelid(rel), stage_column);
@@ -1845,7 +1847,11 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller)
 				continue;
 			why = lc_guard_defect(t, stage_attnum);
 			if (why == NULL)
+			{
+				if (key_column != NULL)
+					*key_column = t->tgargs[1];
 				return t->tgnargs >= 3 ? t->tgargs[2] : NULL;
+			}
 			if (unfit == NULL)
 			{
 				unfit = t;
@@ -2045,7 +2051,9 @@ lc_record_collected(LcCollect *c)
 	{
 		bool		isnull;
 
-		ids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		/* a copy: on some platforms an int8 Datum points into the row */
+		ids[i] = Int64GetDatum(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1, &isnull)));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	if (lc.event_many_plan != NULL)

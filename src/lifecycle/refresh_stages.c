@@ -271,7 +271,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 		refresh_column(cust, since, TIMESTAMPTZOID, "since_column");
 
 	crel = table_open(cust, AccessShareLock);
-	guard_since = clm_lc_require_guard(crel, stage, "clm.refresh_stages");
+	guard_since = clm_lc_require_guard(crel, stage, "clm.refresh_stages", NULL);
 	table_close(crel, NoLock);
 
 	cust_q = clm_qualified_relname(cust);

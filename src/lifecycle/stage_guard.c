@@ -280,36 +280,6 @@ key_probe_sweep(void)
 }
 
 /*
- * key_is_unique
- *		Whether a unique, non-partial index has exactly the key column.
- */
-static bool
-key_is_unique(Relation rel, int key_att)
-{
-	List	   *indexes = RelationGetIndexList(rel);
-	ListCell   *lc;
-	bool		found = false;
-
-	foreach(lc, indexes)
-	{
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-		Form_pg_index idx;
-
-		if (!HeapTupleIsValid(tup))
-			continue;
-		idx = (Form_pg_index) GETSTRUCT(tup);
-		if (idx->indisunique && idx->indnkeyatts == 1 && idx->indkey.values[0] == key_att &&
-			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
-			found = true;
-		ReleaseSysCache(tup);
-		if (found)
-			break;
-	}
-	list_free(indexes);
-	return found;
-}
-
-/*
  * guard_key_exists
  *		Whether the table already holds a row with this key (only asked
  *		when the key is unique by itself; otherwise false).  Needs SPI.
@@ -338,7 +308,7 @@ guard_key_exists(Relation rel, int key_att, Datum key)
 		kp = MemoryContextAllocZero(TopMemoryContext, sizeof(KeyProbe));
 		kp->relid = RelationGetRelid(rel);
 		kp->key_att = key_att;
-		kp->unique = key_is_unique(rel, key_att);
+		kp->unique = clm_key_is_unique(rel, key_att);
 		if (kp->unique)
 		{
 			char	   *keyname = SPI_fname(RelationGetDescr(rel), key_att);

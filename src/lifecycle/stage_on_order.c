@@ -71,15 +71,18 @@ typedef struct OrderTrigger
 	Oid			cust_relid;
 	char	   *stage_column;
 	char	   *since_column;	/* the guard's, when the plans were made */
+	char	   *guard_key;		/* the guard's key column, likewise */
 	Oid			key_type;		/* of the order's customer column */
 	Oid			cust_key_type;	/* of the customers table's key column */
 	char	   *policy;
 	int			fk_att;			/* in the orders table */
 	int			ts_att;
 	SPIPlanPtr	lock_plan;
-	SPIPlanPtr	facts_plan;		/* all of the customer's orders */
+	SPIPlanPtr	facts_plan;		/* without the index: all of the customer's
+								 * orders */
 	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
 	SPIPlanPtr	after_plan;		/* ... the steps since a time, and those after ts */
+	SPIPlanPtr	count_plan;		/* ... and how many up to a time */
 	SPIPlanPtr	update_plan;
 	SPIPlanPtr	batch_facts_plan;	/* the statement trigger's: facts_plan, */
 	SPIPlanPtr	batch_first_plan;	/* first_plan and after_plan for many */
@@ -510,8 +513,8 @@ order_build_referrals(OrderTrigger *ot, const char *key_col, const char *tab_fk_
  *		customers' places), and an UPDATE from arrays of keys and stages.
  *
  * Not on Citus, where the time of a move travels in the row
- * (clm_lc_time_in_row), nor for keys of an array type: their customers
- * move one by one.
+ * (clm_lc_time_in_row): its customers move one by one, as they do for a
+ * customers key of an array type.
  */
 static void
 order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
@@ -559,8 +562,8 @@ order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
 
 /*
  * order_build
- *		Resolve the arguments and prepare the three statements.  Needs SPI
- *		and clm_lc_load.
+ *		Resolve the arguments and prepare the statements.  Needs SPI and
+ *		clm_lc_load.
  */
 static OrderTrigger *
 order_build(TriggerData *td, Oid nsp)
@@ -585,6 +588,8 @@ order_build(TriggerData *td, Oid nsp)
 	Oid			argtypes[3];
 	int			i;
 	const char *since;
+	const char *guard_key;
+	bool		batches;
 	OrderSql	oq;
 
 	if (order_cxt == NULL)
@@ -604,10 +609,18 @@ order_build(TriggerData *td, Oid nsp)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", tg->tgargs[0])));
 	stage_att = order_attnum(crel, tg->tgargs[2], clm_lc_stage_type(), "stage");
-	since = clm_lc_require_guard(crel, tg->tgargs[2], "clm.stage_on_order");
+	since = clm_lc_require_guard(crel, tg->tgargs[2], "clm.stage_on_order", &guard_key);
 	key_col = order_key_column(crel, tg->tgnargs >= 6 ? tg->tgargs[5] : NULL);
 	key_att = order_attnum(crel, key_col, InvalidOid, "customer key");
 	(void) stage_att;
+
+	/*
+	 * The statement trigger moves its customers in batches when each row
+	 * is one customer (the key is unique) and the guard records them by the
+	 * same key, by which the batch hands it their times.
+	 */
+	batches = !TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
+		strcmp(guard_key, key_col) == 0 && clm_key_is_unique(crel, key_att);
 
 	old = MemoryContextSwitchTo(order_cxt);
 	ot = palloc0(sizeof(OrderTrigger));
@@ -620,6 +633,7 @@ order_build(TriggerData *td, Oid nsp)
 	ot->cust_relid = cust_relid;
 	ot->stage_column = pstrdup(tg->tgargs[2]);
 	ot->since_column = since ? pstrdup(since) : NULL;
+	ot->guard_key = pstrdup(guard_key);
 	ot->policy = pstrdup(tg->tgnargs >= 5 ? tg->tgargs[4] : "default");
 	MemoryContextSwitchTo(old);
 
@@ -667,9 +681,11 @@ order_build(TriggerData *td, Oid nsp)
 		 * With an index on (customer, time) the trigger reads a bounded
 		 * number of orders however many the customer has: the first k (k =
 		 * the policy's loyal_min_orders, the largest count the classifier
-		 * distinguishes), and, of the orders since the current stage began
-		 * ($2) before this one ($3), only those that can move the customer
-		 * (see order_facts_more), and those after this one (normally none).
+		 * distinguishes; all of them when there are only a few,
+		 * order_first_limit), and, of the orders since the current stage
+		 * began ($2) before this one ($3), only those that can move the
+		 * customer (see order_facts_more), and those after this one
+		 * (normally none).
 		 */
 		Oid			t4[4];
 
@@ -680,12 +696,16 @@ order_build(TriggerData *td, Oid nsp)
 		t4[2] = TIMESTAMPTZOID;
 		t4[3] = TIMESTAMPTZOID;
 		ot->after_plan = order_prepare(order_after_sql(&oq, "$1", "$2", "$3", "$4"), 4, t4);
+		ot->count_plan = order_prepare(psprintf("SELECT pg_catalog.count(*) FROM (%s AND o.%s OPERATOR(pg_catalog.<=) $2) q",
+												order_timed_sql(&oq, "$1"), ts_q),
+									   2, t4);
 	}
 	argtypes[1] = ot->stage_type;
 	argtypes[2] = TIMESTAMPTZOID;
 	ot->update_plan = order_prepare(order_update_sql(cust_q, stage_q, since, key_q, key_eq),
 									3, argtypes);
-	order_build_batch(ot, &oq, cust_q, stage_q, key_q, key_eq);
+	if (batches)
+		order_build_batch(ot, &oq, cust_q, stage_q, key_q, key_eq);
 	old = MemoryContextSwitchTo(order_cxt);
 	ot->cust_q = pstrdup(cust_q);
 	ot->key_q = pstrdup(key_q);
@@ -769,9 +789,9 @@ order_lookup(TriggerData *td, Oid nsp)
 
 /*
  * What the trigger knows about the customer's orders.  Counts as of a time
- * come from "counted" (all orders, or with the bounded reads the first k,
- * capped at k: enough for the classifier, which only tells 1, 2 or more,
- * and k or more orders apart).  "steps" are the orders after the current
+ * come from "counted" (all orders, or with the bounded reads, for a
+ * customer with many, the first k, capped at k: enough for the classifier,
+ * which only tells 1, 2 or more, and k or more orders apart).  "steps" are the orders after the current
  * stage began and before the new order's time (those that can move the
  * customer), by time; "after" the orders after the new order's time.
  */
@@ -802,6 +822,21 @@ static int64
 order_k(const ClmPolicy *policy)
 {
 	return Max(2, (int64) policy->loyal_min_orders);
+}
+
+/*
+ * The bounded reads' first read takes up to this many of a customer's
+ * first orders (or k, when more): a customer with fewer is then read whole
+ * in one query.  Most customers an order can move have few orders, and one
+ * read of a dozen rows costs less than the three index scans of the second
+ * read.
+ */
+#define ORDER_READ_WHOLE 16
+
+static int64
+order_first_limit(const ClmPolicy *policy)
+{
+	return Max(order_k(policy), ORDER_READ_WHOLE);
 }
 
 /*
@@ -836,6 +871,33 @@ order_last_at(const OrderFacts *f, TimestampTz ts, TimestampTz t)
 		if (f->after[i] <= t && f->after[i] > last)
 			last = f->after[i];
 	return last;
+}
+
+/*
+ * order_count_exact
+ *		The number of the customer's orders at or before t, not capped: a
+ *		lapse is judged on the customer's typical gap between orders, which
+ *		a count capped at k would stretch.
+ */
+static int64
+order_count_exact(OrderTrigger *ot, Datum key, const OrderFacts *f, TimestampTz t)
+{
+	Datum		args[2];
+	bool		isnull;
+	int64		n;
+	int			ret;
+
+	if (f->cap == PG_INT64_MAX)
+		return order_count_at(f, t);	/* they were all read */
+	args[0] = key;
+	args[1] = TimestampTzGetDatum(t);
+	ret = SPI_execute_plan(ot->count_plan, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "clm.stage_on_order: counting the orders failed: %s",
+			 SPI_result_code_string(ret));
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return n;
 }
 
 static int
@@ -916,14 +978,13 @@ order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
 
 /*
  * order_facts_start
- *		Empty facts for a customer whose latest new order is at ts; cap is
- *		the count beyond which the reads do not tell counts apart.
+ *		Empty facts for a customer whose latest new order is at ts.
  */
 static void
-order_facts_start(OrderFacts *f, TimestampTz ts, int64 cap)
+order_facts_start(OrderFacts *f, TimestampTz ts)
 {
 	memset(f, 0, sizeof(OrderFacts));
-	f->cap = cap;
+	f->cap = PG_INT64_MAX;
 	f->latest = ts;
 	f->latest_other = DT_NOBEGIN;
 	f->first_at = DT_NOEND;
@@ -931,10 +992,11 @@ order_facts_start(OrderFacts *f, TimestampTz ts, int64 cap)
 
 /*
  * order_facts_more
- *		After the first read: whether the bounded reads need the second one
- *		(the first k orders are not all of them), and if so the time from
- *		which the customer's tenure reaches the policy's
- *		loyal_min_tenure_days, clamped to [lo, ts].
+ *		After the first read (up to order_first_limit orders): whether the
+ *		bounded reads need the second one (those were not all of them), and
+ *		if so the time from which the customer's tenure reaches the policy's
+ *		loyal_min_tenure_days, clamped to [lo, ts]; the first k of them then
+ *		count, and counts stop at k.
  *
  * Beyond the first k orders every count is k, so the classifier's answer
  * at an order depends only on whether the customer's tenure then reaches
@@ -949,12 +1011,14 @@ order_facts_more(OrderFacts *f, TimestampTz ts, TimestampTz lo, const ClmPolicy 
 {
 	double		tenure_at;
 
-	if (f->ncounted < f->cap)
+	if (f->ncounted < order_first_limit(policy))
 	{
 		f->n_all = f->ncounted; /* that is all of them */
 		return false;
 	}
-	f->nafter = 0;				/* the second read has them */
+	f->cap = order_k(policy);
+	f->ncounted = (int) f->cap; /* the second read has the others it needs */
+	f->nafter = 0;
 	f->latest = ts;
 	f->latest_other = DT_NOBEGIN;
 	/* in double: no overflow */
@@ -1015,7 +1079,7 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 	args[0] = key;
 	if (ot->first_plan == NULL)
 	{
-		order_facts_start(f, ts, PG_INT64_MAX);
+		order_facts_start(f, ts);
 		order_select(ot->facts_plan, args);
 		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
 		SPI_freetuptable(SPI_tuptable);
@@ -1025,8 +1089,8 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 	{
 		TimestampTz tenure_from;
 
-		order_facts_start(f, ts, order_k(policy));
-		args[1] = Int64GetDatum(f->cap);
+		order_facts_start(f, ts);
+		args[1] = Int64GetDatum(order_first_limit(policy));
 		order_select(ot->first_plan, args);
 		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
 		SPI_freetuptable(SPI_tuptable);
@@ -1192,7 +1256,7 @@ order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
 		return false;			/* the stage is not the recorded lapse */
 	if (!order_raced(lapse.txid, stmt_snap))
 		return false;			/* decided before this order came */
-	judged = clm_lc_classify(order_count_at(f, entered_at), f->first_at,
+	judged = clm_lc_classify(order_count_exact(ot, key, f, entered_at), f->first_at,
 							 order_last_at(f, ts, entered_at), entered_at, policy,
 							 order_current(lapse.from));
 	if (clm_lc_stage_oid(judged) == cur)
@@ -1483,9 +1547,10 @@ typedef struct OrderMover
 	Oid			cur;			/* the stage */
 	TimestampTz entered_at;		/* when it began (the since column) */
 	bool		entered_known;
+	bool		single;			/* takes the row trigger's path */
 } OrderMover;
 
-/* movers judged together: a bound on the memory of their orders */
+/* movers judged together, in one SPI connection: a bound on the memory */
 #define ORDER_BATCH 10000
 
 /*
@@ -1565,11 +1630,10 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 	{
 		keys[i] = mv[i].key;
 		lo[i] = order_lo(mv[i].cur, mv[i].entered_known, mv[i].entered_at, mv[i].ts);
-		order_facts_start(&f[i], mv[i].ts,
-						  ot->batch_facts_plan ? PG_INT64_MAX : order_k(policy));
+		order_facts_start(&f[i], mv[i].ts);
 	}
 	args[0] = order_array(keys, n, ot->key_type);
-	args[1] = Int64GetDatum(order_k(policy));
+	args[1] = Int64GetDatum(order_first_limit(policy));
 	order_select(ot->batch_facts_plan ? ot->batch_facts_plan : ot->batch_first_plan, args);
 	start = order_group(SPI_tuptable, SPI_processed, n);
 	for (i = 0; i < n; i++)
@@ -1624,11 +1688,13 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
  *		a known start of its current stage (their rows are locked): their
  *		orders read in two queries, each judged, and the moves made in
  *		rounds, the r-th move of every customer in one UPDATE, each dated at
- *		its own time (clm_lc_execute_at_each).  Then the advocacy rule,
- *		customer by customer.
+ *		its own time (clm_lc_execute_at_each).  after[i] is set to where
+ *		mover i ends.  Runs in an SPI connection of its own, whose memory
+ *		the caller frees after each batch.
  */
 static void
-order_apply_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy *policy)
+order_apply_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy *policy,
+				  Oid *after)
 {
 	OrderFacts *f = palloc(sizeof(OrderFacts) * n);
 	OrderMoves *m = palloc(sizeof(OrderMoves) * n);
@@ -1679,9 +1745,7 @@ order_apply_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy
 				 SPI_result_code_string(ret));
 	}
 	for (i = 0; i < n; i++)
-		if (m[i].n > 0)
-			order_referrals(ot, mv[i].ckey, mv[i].cur,
-							clm_lc_stage_oid(m[i].to[m[i].n - 1]), policy);
+		after[i] = m[i].n > 0 ? clm_lc_stage_oid(m[i].to[m[i].n - 1]) : mv[i].cur;
 }
 
 /*
@@ -1811,7 +1875,7 @@ order_group_sql(OrderTrigger *ot, const char *tab, Datum **keys, Datum **tss, ui
 	char		typalign;
 	int			nk,
 				nt;
-	bool		isnull;
+	bool		isnull = true;
 	int			i,
 				ret;
 
@@ -1839,6 +1903,7 @@ order_group_sql(OrderTrigger *ot, const char *tab, Datum **keys, Datum **tss, ui
 	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
 					  TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  tss, NULL, &nt);
+	Assert(nk == nt);
 	*n = nk;
 }
 
@@ -1851,16 +1916,17 @@ order_group_sql(OrderTrigger *ot, const char *tab, Datum **keys, Datum **tss, ui
  * in, moves a customer at its first row through the steps of all its
  * orders up to that row, and its later rows continue from there: the
  * customer ends where one run up to its latest new order takes it, and
- * that is what this does, once per customer instead of once per row.  One
- * query groups the new orders by customer, joins the customers and locks
- * them (FOR NO KEY UPDATE, in key order, so that two bulk loads do not
- * deadlock), and reads their stages: the customers no order can move
- * (loyal, advocate) need nothing more.  The others are judged in batches
- * (order_apply_batch), set-based.  A lapsed customer (whose lapse a late
- * order may withdraw) and one whose stage has no recorded start in the
- * row take the row trigger's path (order_apply), in a nested SPI
- * connection of their own, so that what one customer reads is freed
- * before the next.
+ * that is what this does, once per customer instead of once per row.  The
+ * new orders are grouped by customer in C (order_group_new); one query
+ * joins the customers and locks them (FOR NO KEY UPDATE, in key order, so
+ * that two bulk loads do not deadlock), and reads their stages: the
+ * customers no order can move (loyal, advocate) need nothing more.  The
+ * others are judged in batches (order_apply_batch), set-based, where the
+ * trigger's key is the guard's and unique (order_build).  A lapsed customer
+ * (whose lapse a late order may withdraw) and one whose stage has no
+ * recorded start in the row take the row trigger's path (order_apply), in
+ * a nested SPI connection of their own, so that what one customer reads is
+ * freed before the next.
  */
 static void
 order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
@@ -1873,10 +1939,11 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 	Oid			types[2];
 	uint64		n,
 				i,
-				nbatch = 0,
-				nsingle = 0;
-	OrderMover *batch,
-			   *single;
+				nmove = 0,
+				nbatch = 0;
+	OrderMover *mv,
+			   *batch;
+	Oid		   *after;
 	bool		isnull;
 	int16		typlen,
 				ctyplen;
@@ -1884,34 +1951,33 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 				ctypbyval;
 	char	   *grouped;
 	const ClmPolicy *policy = clm_lc_policy(ot->policy);
-	MemoryContext cxt,
-				old;
 
 	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "clm.stage_on_order: registering the transition table failed");
-	if (!OidIsValid(get_array_type(ot->key_type)))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("clm.stage_on_order cannot run as a statement trigger for customer keys of type %s",
-						format_type_be(ot->key_type)),
-				 errdetail("Trigger \"%s\" on \"%s\" groups the new orders by their customer column \"%s\", whose type has no array type.",
-						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation), ot->args[1]),
-				 errhint("Use it FOR EACH ROW.")));
 
 	/* the new orders' customers, each once, with their latest order */
 	if (!order_group_new(ot, td, &keys, &tss, &n))
 		order_group_sql(ot, tab, &keys, &tss, &n);
 	if (n == 0)
 		return;
-	args[0] = order_array(keys, (int) n, ot->key_type);
-	args[1] = order_array(tss, (int) n, TIMESTAMPTZOID);
 	types[0] = get_array_type(ot->key_type);
 	types[1] = TIMESTAMPTZARRAYOID;
+	if (!OidIsValid(types[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clm.stage_on_order cannot run as a statement trigger for customer keys of type %s",
+						format_type_be(ot->key_type)),
+				 errdetail("Trigger \"%s\" on \"%s\" passes the new orders' customers, column \"%s\", as an array, and that type has no array type.",
+						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation), ot->args[1]),
+				 errhint("Use it FOR EACH ROW.")));
+	args[0] = order_array(keys, (int) n, ot->key_type);
+	args[1] = order_array(tss, (int) n, TIMESTAMPTZOID);
 
 	/*
-	 * With referrals adopted, the loyal referrers of the new orders'
-	 * customers are locked in the same pass (rows without an order time),
-	 * since a first purchase may make them advocates (order_referrals).
+	 * Lock them in key order.  With referrals adopted, the loyal referrers
+	 * of the new orders' customers are locked in the same pass (rows
+	 * without an order time), since a first purchase may make them
+	 * advocates (order_referrals).
 	 */
 	grouped = "SELECT o.k, o.t, o.k AS j "
 		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) o(k, t)";
@@ -1933,50 +1999,70 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 	n = SPI_processed;
 	get_typlenbyval(ot->key_type, &typlen, &typbyval);
 	get_typlenbyval(ot->cust_key_type, &ctyplen, &ctypbyval);
-	batch = palloc_extended(sizeof(OrderMover) * Max(n, 1), MCXT_ALLOC_HUGE);
-	single = palloc_extended(sizeof(OrderMover) * Max(n, 1), MCXT_ALLOC_HUGE);
+	mv = palloc_extended(sizeof(OrderMover) * Max(n, 1), MCXT_ALLOC_HUGE);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		Datum		stage = SPI_getbinval(tup, desc, 3, &isnull);
-		OrderMover	mv;
+		OrderMover *m = &mv[nmove];
 
-		mv.cur = isnull ? InvalidOid : DatumGetObjectId(stage);
-		if (order_cannot_move(mv.cur))
+		m->cur = isnull ? InvalidOid : DatumGetObjectId(stage);
+		if (order_cannot_move(m->cur))
 			continue;
-		mv.ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+		m->ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 		if (isnull)
 			continue;			/* a referrer, only locked */
-		mv.key = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), typbyval, typlen);
-		mv.entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-		mv.entered_known = !isnull;
-		mv.ckey = datumCopy(SPI_getbinval(tup, desc, 5, &isnull), ctypbyval, ctyplen);
-		if (ot->batch_update_plan != NULL && !order_lapsed(mv.cur) &&
-			(mv.entered_known || !OidIsValid(mv.cur)))
-			batch[nbatch++] = mv;
-		else
-			single[nsingle++] = mv;
+		m->key = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), typbyval, typlen);
+		m->entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		m->entered_known = !isnull;
+		m->ckey = datumCopy(SPI_getbinval(tup, desc, 5, &isnull), ctypbyval, ctyplen);
+		m->single = ot->batch_update_plan == NULL || order_lapsed(m->cur) ||
+			(!m->entered_known && OidIsValid(m->cur));
+		nmove++;
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "clm stage_on_order batch",
-								ALLOCSET_DEFAULT_SIZES);
+	/* the batches, each in an SPI connection of its own */
+	batch = palloc_extended(sizeof(OrderMover) * Max(nmove, 1), MCXT_ALLOC_HUGE);
+	for (i = 0; i < nmove; i++)
+		if (!mv[i].single)
+			batch[nbatch++] = mv[i];
+	after = palloc_extended(sizeof(Oid) * Max(nbatch, 1), MCXT_ALLOC_HUGE);
 	for (i = 0; i < nbatch; i += ORDER_BATCH)
-	{
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(cxt);
-		order_apply_batch(ot, batch + i, (int) Min(nbatch - i, ORDER_BATCH), policy);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(cxt);
-	}
-	MemoryContextDelete(cxt);
-	for (i = 0; i < nsingle; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		order_apply(ot, single[i].key, single[i].ts, stmt_snap);
+		order_apply_batch(ot, batch + i, (int) Min(nbatch - i, ORDER_BATCH), policy, after + i);
+		SPI_finish();
+	}
+
+	/*
+	 * The advocacy rule for those who moved, once every batch has moved its
+	 * customers: a referrer it promotes is then not a mover of a later
+	 * batch judged from the stage it had.
+	 */
+	for (i = 0; i < nbatch; i++)
+	{
+		if (after[i] == batch[i].cur)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		order_referrals(ot, batch[i].ckey, batch[i].cur, after[i], policy);
+		SPI_finish();
+	}
+
+	/* the others, one by one */
+	for (i = 0; i < nmove; i++)
+	{
+		if (!mv[i].single)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		order_apply(ot, mv[i].key, mv[i].ts, stmt_snap);
 		SPI_finish();
 	}
 }
@@ -2016,6 +2102,7 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 	bool		row;
 	Relation	crel;
 	const char *since;
+	const char *guard_key;
 	Snapshot	stmt_snap;
 
 	order_check_call(fcinfo);
@@ -2046,12 +2133,13 @@ clm_stage_on_order(PG_FUNCTION_ARGS)
 		clm_check_finite_timestamp(ts, ot->args[3]);
 	}
 
-	/* the guard must still be there; rebuild if its since column changed */
+	/* the guard must still be there; rebuild if its columns changed */
 	crel = table_open(ot->cust_relid, AccessShareLock);
-	since = clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order");
+	since = clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order", &guard_key);
 	table_close(crel, NoLock);
 	if ((since == NULL) != (ot->since_column == NULL) ||
-		(since != NULL && strcmp(since, ot->since_column) != 0))
+		(since != NULL && strcmp(since, ot->since_column) != 0) ||
+		strcmp(guard_key, ot->guard_key) != 0)
 	{
 		ot->args[0][0] = '\0';	/* stale: order_lookup rebuilds it */
 		ot = order_lookup(td, nsp);
