@@ -235,6 +235,29 @@ INSERT INTO bulk.eo VALUES (1, '2024-02-01'), (1, '2024-03-01'), (2, '2024-02-15
 SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
 WHERE relation = 'bulk.ec'::regclass ORDER BY customer_key, id;
 
+-- a lapse recorded earlier in the same transaction is not a race: the
+-- order's statement comes after it and sees it, so an order dated before
+-- the lapse does not withdraw it, with either trigger (the lapse stands,
+-- whatever other transactions did meanwhile)
+CREATE TABLE bulk.sc (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.sc FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+CREATE TABLE bulk.so (customer_id int, ordered_at timestamptz);
+CREATE TRIGGER o AFTER INSERT ON bulk.so FOR EACH ROW
+    EXECUTE FUNCTION clm.stage_on_order('bulk.sc', 'customer_id', 'status', 'ordered_at');
+INSERT INTO bulk.sc VALUES (1, 'prospect', '2024-12-01'), (2, 'prospect', '2024-12-01');
+INSERT INTO bulk.so VALUES (1, '2025-01-01'), (1, '2025-02-01'), (2, '2025-01-01'), (2, '2025-02-01');
+BEGIN;
+SELECT clm.refresh_stages('bulk.sc', 'bulk.so', 'id', 'status', 'customer_id', 'ordered_at',
+                          '2026-01-01') AS moved;
+INSERT INTO bulk.so VALUES (1, '2025-12-31 23:00');
+DROP TRIGGER o ON bulk.so;
+CREATE TRIGGER o AFTER INSERT ON bulk.so REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT
+    EXECUTE FUNCTION clm.stage_on_order('bulk.sc', 'customer_id', 'status', 'ordered_at');
+INSERT INTO bulk.so VALUES (2, '2025-12-31 23:00');
+COMMIT;
+SELECT id, status, since FROM bulk.sc ORDER BY id;
+
 -- one statement with many orders of one customer: one run, every step
 CREATE TABLE bulk.c1 (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
 CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.c1 FOR EACH ROW

@@ -1220,6 +1220,15 @@ order_raced(FullTransactionId fxid, Snapshot stmt_snap)
 	if (stmt_snap == NULL || !FullTransactionIdIsValid(fxid) ||
 		next - U64FromFullTransactionId(fxid) > (uint64) (MaxTransactionId / 2))
 		return false;			/* no snapshot, or older than any it lists */
+
+	/*
+	 * This transaction's own earlier statement is not a race: the order's
+	 * statement came after it and sees it.  (A snapshot does not list its
+	 * own transaction, but counts it as running when no transaction has
+	 * ended since it began, so asking the snapshot would depend on others.)
+	 */
+	if (TransactionIdIsCurrentTransactionId(XidFromFullTransactionId(fxid)))
+		return false;
 	return XidInMVCCSnapshot(XidFromFullTransactionId(fxid), stmt_snap);
 }
 
