@@ -143,9 +143,9 @@ clm_single_key_column(Relation rel, AttrNumber *attnum)
 
 /*
  * clm_key_is_unique
- *		Whether a unique, non-partial index has exactly the key column: one
- *		customer per key (clm.stage_guard's upserts, clm.stage_on_order's
- *		batches).
+ *		Whether a valid, unique, non-partial index that is checked at once
+ *		has exactly the key column: one customer per key
+ *		(clm.stage_guard's upserts, clm.stage_on_order's batches).
  */
 bool
 clm_key_is_unique(Relation rel, AttrNumber key_att)
@@ -162,7 +162,8 @@ clm_key_is_unique(Relation rel, AttrNumber key_att)
 		if (!HeapTupleIsValid(tup))
 			continue;
 		idx = (Form_pg_index) GETSTRUCT(tup);
-		if (idx->indisunique && idx->indnkeyatts == 1 && idx->indkey.values[0] == key_att &&
+		if (idx->indisunique && idx->indisvalid && idx->indimmediate &&
+			idx->indnkeyatts == 1 && idx->indkey.values[0] == key_att &&
 			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
 			found = true;
 		ReleaseSysCache(tup);

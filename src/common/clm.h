@@ -62,6 +62,8 @@ extern char *clm_qualified_relname(Oid relid);
 
 /* The column of a table's one-column primary key (clm.c). */
 extern bool clm_single_key_column(Relation rel, AttrNumber *attnum);
+
+/* Whether a unique index has exactly that column (clm.c). */
 extern bool clm_key_is_unique(Relation rel, AttrNumber key_att);
 
 #endif							/* CLM_H */

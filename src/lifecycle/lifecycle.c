@@ -129,8 +129,6 @@ typedef struct LcCollect
 	Datum	   *to;
 	Datum	   *at;
 	Datum	   *by;
-	Oid		   *recorded;		/* by place in the hand-off's keys: the
-								 * stage recorded, or InvalidOid */
 } LcCollect;
 
 /*
@@ -152,7 +150,7 @@ static LcHandOff lc_handoff = {InvalidOid, 0, 0, 0, NULL, NULL};
 
 static bool lc_handed_here(Oid relid, Oid logical_relid);
 static int	lc_handed_key(Oid relid, Oid logical_relid, const char *customer_key);
-static void lc_collect(int pos, Oid relid, const char *customer_key, Oid from, Oid to,
+static void lc_collect(Oid relid, const char *customer_key, Oid from, Oid to,
 					   TimestampTz changed_at, Oid changed_by);
 
 /*
@@ -1005,7 +1003,9 @@ lc_feed_event(Oid relid, const char *customer_key, Oid from, Oid to,
 /*
  * clm_lc_record
  *		Append one row to clm.stage_history, as the table's owner, and the
- *		change to the feed.
+ *		change to the feed; for a customer handed over by
+ *		clm_lc_execute_at_each, keep the change to be written after its
+ *		UPDATE.
  */
 void
 clm_lc_record(Oid relid, const char *customer_key,
@@ -1019,12 +1019,10 @@ clm_lc_record(Oid relid, const char *customer_key,
 	NameData	who;
 	int64		history_id;
 	bool		isnull;
-	int			pos = lc_handoff.collect != NULL ?
-		lc_handed_key(relid, relid, customer_key) : -1;
 
-	if (pos >= 0)
+	if (lc_handoff.collect != NULL && lc_handed_key(relid, relid, customer_key) >= 0)
 	{
-		lc_collect(pos, relid, customer_key, from, to, changed_at, changed_by);
+		lc_collect(relid, customer_key, from, to, changed_at, changed_by);
 		return;
 	}
 	namestrcpy(&who, GetUserNameFromId(changed_by, false));
@@ -1260,12 +1258,7 @@ Oid
 clm_lc_latest_stage(Oid relid, const char *customer_key)
 {
 	ClmChange	change;
-	int			pos = lc_handoff.collect != NULL ?
-		lc_handed_key(relid, relid, customer_key) : -1;
 
-	/* a change recorded in this UPDATE, not yet written */
-	if (pos >= 0 && OidIsValid(lc_handoff.collect->recorded[pos]))
-		return lc_handoff.collect->recorded[pos];
 	return clm_lc_latest_change(relid, customer_key, &change) ? change.to : InvalidOid;
 }
 
@@ -1942,11 +1935,11 @@ lc_handed_key(Oid relid, Oid logical_relid, const char *customer_key)
 
 /*
  * lc_collect
- *		Keep a change of the customer at place pos of the hand-off's keys,
- *		to be recorded after the UPDATE (lc_record_collected).
+ *		Keep a change of a customer handed over, to be recorded after the
+ *		UPDATE (lc_record_collected).
  */
 static void
-lc_collect(int pos, Oid relid, const char *customer_key, Oid from, Oid to,
+lc_collect(Oid relid, const char *customer_key, Oid from, Oid to,
 		   TimestampTz changed_at, Oid changed_by)
 {
 	LcCollect  *c = lc_handoff.collect;
@@ -1973,7 +1966,6 @@ lc_collect(int pos, Oid relid, const char *customer_key, Oid from, Oid to,
 	c->at[c->n] = TimestampTzGetDatum(changed_at);
 	c->by[c->n] = NameGetDatum(who);
 	c->n++;
-	c->recorded[pos] = to;
 	MemoryContextSwitchTo(old);
 }
 
@@ -2095,7 +2087,6 @@ clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
 	c.to = palloc(sizeof(Datum) * c.cap);
 	c.at = palloc(sizeof(Datum) * c.cap);
 	c.by = palloc(sizeof(Datum) * c.cap);
-	c.recorded = palloc0(sizeof(Oid) * c.cap);
 	qsort(keys, nkeys, sizeof(ClmKeyTime), lc_key_time_cmp);
 	ret = lc_execute_handed(plan, values, h);
 	if (c.n > 0)

@@ -190,6 +190,10 @@ extern char *clm_lc_eq_operator_sql(Oid typid);
  */
 extern Oid	clm_lc_logical_relid(Relation rel);
 
+/* whether this database has Citus, and so the business time must travel in the row */
+extern bool clm_lc_citus_present(void);
+extern bool clm_lc_time_in_row(void);
+
 /*
  * Whether rel has an enabled clm.stage_guard trigger on stage_column; the
  * stage-moving functions insist on it, so every move goes through the rules
@@ -197,9 +201,6 @@ extern Oid	clm_lc_logical_relid(Relation rel);
  * has none), which holds when the current stage began, and sets *key_column
  * (unless NULL) to its key column.
  */
-/* whether this database has Citus, and so the business time must travel in the row */
-extern bool clm_lc_citus_present(void);
-extern bool clm_lc_time_in_row(void);
 extern const char *clm_lc_require_guard(Relation rel, const char *stage_column,
 										const char *caller, const char **key_column);
 

@@ -84,6 +84,7 @@ typedef struct OrderTrigger
 	SPIPlanPtr	after_plan;		/* ... the steps since a time, and those after ts */
 	SPIPlanPtr	count_plan;		/* ... and how many up to a time */
 	SPIPlanPtr	update_plan;
+	bool		batches;		/* order_batches, when the plans were made */
 	SPIPlanPtr	batch_facts_plan;	/* the statement trigger's: facts_plan, */
 	SPIPlanPtr	batch_first_plan;	/* first_plan and after_plan for many */
 	SPIPlanPtr	batch_after_plan;	/* customers at once, */
@@ -505,6 +506,21 @@ order_build_referrals(OrderTrigger *ot, const char *key_col, const char *tab_fk_
 }
 
 /*
+ * order_batches
+ *		Whether the statement trigger td moves its customers in batches:
+ *		where each row is one customer (its key key_att is unique) and the
+ *		guard, keyed on guard_key, records them by that same key, by which
+ *		the batch hands it their times.
+ */
+static bool
+order_batches(TriggerData *td, Relation crel, const char *key_col, AttrNumber key_att,
+			  const char *guard_key)
+{
+	return !TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
+		strcmp(guard_key, key_col) == 0 && clm_key_is_unique(crel, key_att);
+}
+
+/*
  * order_build_batch
  *		The statement trigger's plans that read the orders of many customers
  *		and move many customers in one statement each: the row trigger's
@@ -614,13 +630,7 @@ order_build(TriggerData *td, Oid nsp)
 	key_att = order_attnum(crel, key_col, InvalidOid, "customer key");
 	(void) stage_att;
 
-	/*
-	 * The statement trigger moves its customers in batches when each row
-	 * is one customer (the key is unique) and the guard records them by the
-	 * same key, by which the batch hands it their times.
-	 */
-	batches = !TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
-		strcmp(guard_key, key_col) == 0 && clm_key_is_unique(crel, key_att);
+	batches = order_batches(td, crel, key_col, key_att, guard_key);
 
 	old = MemoryContextSwitchTo(order_cxt);
 	ot = palloc0(sizeof(OrderTrigger));
@@ -634,6 +644,7 @@ order_build(TriggerData *td, Oid nsp)
 	ot->stage_column = pstrdup(tg->tgargs[2]);
 	ot->since_column = since ? pstrdup(since) : NULL;
 	ot->guard_key = pstrdup(guard_key);
+	ot->batches = batches;
 	ot->policy = pstrdup(tg->tgnargs >= 5 ? tg->tgargs[4] : "default");
 	MemoryContextSwitchTo(old);
 
@@ -681,11 +692,10 @@ order_build(TriggerData *td, Oid nsp)
 		 * With an index on (customer, time) the trigger reads a bounded
 		 * number of orders however many the customer has: the first k (k =
 		 * the policy's loyal_min_orders, the largest count the classifier
-		 * distinguishes; all of them when there are only a few,
-		 * order_first_limit), and, of the orders since the current stage
-		 * began ($2) before this one ($3), only those that can move the
-		 * customer (see order_facts_more), and those after this one
-		 * (normally none).
+		 * distinguishes), and, of the orders since the current stage began
+		 * ($2) before this one ($3), only those that can move the customer
+		 * (see order_facts_more), and those after this one (normally
+		 * none).
 		 */
 		Oid			t4[4];
 
@@ -720,8 +730,10 @@ order_build(TriggerData *td, Oid nsp)
 
 /*
  * order_still_valid
- *		After an invalidation: whether the cached columns, key types and
- *		customers table are still what the plans were made for.  The plans
+ *		After an invalidation: whether the cached columns, key types,
+ *		customers table and choice of batches (a unique index dropped, a
+ *		trigger replaced by one of the other level) are still what the
+ *		plans were made for.  The plans
  *		themselves are re-planned by the plan cache; only a different
  *		parameter type or table needs new ones.
  */
@@ -734,17 +746,24 @@ order_still_valid(OrderTrigger *ot, TriggerData *td)
 	Oid			cust_relid = order_customers_relid(ot->args[0], orel);
 	Relation	crel;
 	Oid			cust_key_type;
+	char	   *key_col;
+	int			key_att;
+	const char *guard_key;
+	bool		batches;
 
 	crel = table_open(cust_relid, AccessShareLock);
-	cust_key_type = SPI_gettypeid(RelationGetDescr(crel),
-								  order_attnum(crel, order_key_column(crel, ot->nargs >= 6 ? ot->args[5] : NULL),
-											   InvalidOid, "customer key"));
+	key_col = order_key_column(crel, ot->nargs >= 6 ? ot->args[5] : NULL);
+	key_att = order_attnum(crel, key_col, InvalidOid, "customer key");
+	cust_key_type = SPI_gettypeid(RelationGetDescr(crel), key_att);
+	(void) clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order", &guard_key);
+	batches = order_batches(td, crel, key_col, key_att, guard_key);
 	table_close(crel, NoLock);
 
 	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
 		SPI_gettypeid(RelationGetDescr(orel), fk_att) == ot->key_type &&
 		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid &&
-		cust_key_type == ot->cust_key_type;
+		cust_key_type == ot->cust_key_type &&
+		batches == ot->batches;
 }
 
 /*
@@ -822,21 +841,6 @@ static int64
 order_k(const ClmPolicy *policy)
 {
 	return Max(2, (int64) policy->loyal_min_orders);
-}
-
-/*
- * The bounded reads' first read takes up to this many of a customer's
- * first orders (or k, when more): a customer with fewer is then read whole
- * in one query.  Most customers an order can move have few orders, and one
- * read of a dozen rows costs less than the three index scans of the second
- * read.
- */
-#define ORDER_READ_WHOLE 16
-
-static int64
-order_first_limit(const ClmPolicy *policy)
-{
-	return Max(order_k(policy), ORDER_READ_WHOLE);
 }
 
 /*
@@ -992,11 +996,10 @@ order_facts_start(OrderFacts *f, TimestampTz ts)
 
 /*
  * order_facts_more
- *		After the first read (up to order_first_limit orders): whether the
- *		bounded reads need the second one (those were not all of them), and
- *		if so the time from which the customer's tenure reaches the policy's
- *		loyal_min_tenure_days, clamped to [lo, ts]; the first k of them then
- *		count, and counts stop at k.
+ *		After the first read (the first k orders): whether the bounded reads
+ *		need the second one (those were not all of them), and if so the time
+ *		from which the customer's tenure reaches the policy's
+ *		loyal_min_tenure_days, clamped to [lo, ts]; counts then stop at k.
  *
  * Beyond the first k orders every count is k, so the classifier's answer
  * at an order depends only on whether the customer's tenure then reaches
@@ -1011,14 +1014,13 @@ order_facts_more(OrderFacts *f, TimestampTz ts, TimestampTz lo, const ClmPolicy 
 {
 	double		tenure_at;
 
-	if (f->ncounted < order_first_limit(policy))
+	if (f->ncounted < order_k(policy))
 	{
 		f->n_all = f->ncounted; /* that is all of them */
 		return false;
 	}
 	f->cap = order_k(policy);
-	f->ncounted = (int) f->cap; /* the second read has the others it needs */
-	f->nafter = 0;
+	f->nafter = 0;				/* the second read has them */
 	f->latest = ts;
 	f->latest_other = DT_NOBEGIN;
 	/* in double: no overflow */
@@ -1090,7 +1092,7 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 		TimestampTz tenure_from;
 
 		order_facts_start(f, ts);
-		args[1] = Int64GetDatum(order_first_limit(policy));
+		args[1] = Int64GetDatum(order_k(policy));
 		order_select(ot->first_plan, args);
 		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
 		SPI_freetuptable(SPI_tuptable);
@@ -1642,7 +1644,7 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 		order_facts_start(&f[i], mv[i].ts);
 	}
 	args[0] = order_array(keys, n, ot->key_type);
-	args[1] = Int64GetDatum(order_first_limit(policy));
+	args[1] = Int64GetDatum(order_k(policy));
 	order_select(ot->batch_facts_plan ? ot->batch_facts_plan : ot->batch_first_plan, args);
 	start = order_group(SPI_tuptable, SPI_processed, n);
 	for (i = 0; i < n; i++)
@@ -2052,7 +2054,7 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 	 * customers: a referrer it promotes is then not a mover of a later
 	 * batch judged from the stage it had.
 	 */
-	for (i = 0; i < nbatch; i++)
+	for (i = 0; i < nbatch && ot->referrers_plan != NULL && order_advocacy_on(policy); i++)
 	{
 		if (after[i] == batch[i].cur)
 			continue;
