@@ -369,7 +369,9 @@ order_first_sql(const OrderSql *q, const char *key, const char *limit)
 /*
  * order_after_sql
  *		Of its orders in (lo, ts), the first two and the first two from ten
- *		on; and all those after ts (see order_facts_more).
+ *		on; and all those after ts (see order_facts_more).  The second part
+ *		is not read at all when ten is not before ts (the tenure is reached
+ *		only after this order, as for most customers still repeat).
  */
 static char *
 order_after_sql(const OrderSql *q, const char *key, const char *lo, const char *ts,
@@ -379,12 +381,13 @@ order_after_sql(const OrderSql *q, const char *key, const char *lo, const char *
 
 	return psprintf("(%s AND o.%s OPERATOR(pg_catalog.>) %s "
 					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
-					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>=) %s "
+					"UNION ALL (%s AND %s OPERATOR(pg_catalog.<) %s "
+					"AND o.%s OPERATOR(pg_catalog.>=) %s "
 					"AND o.%s OPERATOR(pg_catalog.>) %s "
 					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
 					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) %s)",
 					cols, q->ts_q, lo, q->ts_q, ts, q->ts_q,
-					cols, q->ts_q, ten, q->ts_q, lo, q->ts_q, ts, q->ts_q,
+					cols, ten, ts, q->ts_q, ten, q->ts_q, lo, q->ts_q, ts, q->ts_q,
 					cols, q->ts_q, ts);
 }
 
