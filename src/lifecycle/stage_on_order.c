@@ -734,7 +734,8 @@ order_build(TriggerData *td, Oid nsp)
 /*
  * order_still_valid
  *		After an invalidation: whether the cached columns, key types,
- *		customers table and choice of batches (a unique index dropped, a
+ *		customers table, way of reading (the index on (customer, time)
+ *		dropped or made) and choice of batches (a unique index dropped, a
  *		trigger replaced by one of the other level) are still what the
  *		plans were made for.  The plans
  *		themselves are re-planned by the plan cache; only a different
@@ -763,6 +764,7 @@ order_still_valid(OrderTrigger *ot, TriggerData *td)
 	table_close(crel, NoLock);
 
 	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
+		order_has_time_index(orel, fk_att, ts_att) == (ot->first_plan != NULL) &&
 		SPI_gettypeid(RelationGetDescr(orel), fk_att) == ot->key_type &&
 		cust_relid == ot->cust_relid && RelationGetRelid(orel) == ot->ord_relid &&
 		cust_key_type == ot->cust_key_type &&
@@ -813,9 +815,11 @@ order_lookup(TriggerData *td, Oid nsp)
  * What the trigger knows about the customer's orders.  Counts as of a time
  * come from "counted" (all orders, or with the bounded reads, for a
  * customer with many, the first k, capped at k: enough for the classifier,
- * which only tells 1, 2 or more, and k or more orders apart).  "steps" are the orders after the current
- * stage began and before the new order's time (those that can move the
- * customer), by time; "after" the orders after the new order's time.
+ * which only tells 1, 2 or more, and k or more orders apart; a lapse is
+ * judged on all of them, order_count_exact).  "steps" are the orders after
+ * the current stage began and before the new order's time (those that can
+ * move the customer), by time; "after" the orders after the new order's
+ * time.
  */
 typedef struct OrderFacts
 {
@@ -1936,7 +1940,7 @@ order_group_sql(OrderTrigger *ot, const char *tab, Datum **keys, Datum **tss, ui
  * that two bulk loads do not deadlock), and reads their stages: the
  * customers no order can move (loyal, advocate) need nothing more.  The
  * others are judged in batches (order_apply_batch), set-based, where the
- * trigger's key is the guard's and unique (order_build).  A lapsed customer
+ * trigger's key is the guard's and unique (order_batches).  A lapsed customer
  * (whose lapse a late order may withdraw) and one whose stage has no
  * recorded start in the row take the row trigger's path (order_apply), in
  * a nested SPI connection of their own, so that what one customer reads is
