@@ -17,6 +17,7 @@
 #include "access/relation.h"
 #include "catalog/pg_index.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -172,6 +173,24 @@ clm_key_is_unique(Relation rel, AttrNumber key_att)
 	}
 	list_free(indexes);
 	return found;
+}
+
+/*
+ * clm_array
+ *		A one-dimensional array of n values of type typid (nulls: which are
+ *		NULL, or NULL for none), to pass to a statement as one parameter.
+ */
+Datum
+clm_array(Datum *values, bool *nulls, int n, Oid typid)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			lbound = 1;
+
+	get_typlenbyvalalign(typid, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, &n, &lbound, typid,
+											  typlen, typbyval, typalign));
 }
 
 PG_FUNCTION_INFO_V1(clm_primary_key_column);

@@ -66,4 +66,7 @@ extern bool clm_single_key_column(Relation rel, AttrNumber *attnum);
 /* Whether a unique index has exactly that column (clm.c). */
 extern bool clm_key_is_unique(Relation rel, AttrNumber key_att);
 
+/* A one-dimensional array of n values of type typid, for a parameter (clm.c). */
+extern Datum clm_array(Datum *values, bool *nulls, int n, Oid typid);
+
 #endif							/* CLM_H */

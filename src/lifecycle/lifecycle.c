@@ -1971,23 +1971,6 @@ lc_collect(Oid relid, const char *customer_key, Oid from, Oid to,
 }
 
 /*
- * lc_many
- *		A one-dimensional array of n values of type typid, with nulls.
- */
-static Datum
-lc_many(Datum *values, bool *nulls, int n, Oid typid)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			lbound = 1;
-
-	get_typlenbyvalalign(typid, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, &n, &lbound, typid,
-											  typlen, typbyval, typalign));
-}
-
-/*
  * lc_record_collected
  *		Record the changes collected during an UPDATE: their history rows in
  *		one statement, then, while the feed has a consumer, their events in
@@ -2031,12 +2014,12 @@ lc_record_collected(LcCollect *c)
 				 SPI_result_code_string(SPI_result));
 		SPI_keepplan(lc.event_many_plan);
 	}
-	args[0] = lc_many(c->relid, NULL, c->n, REGCLASSOID);
-	args[1] = lc_many(c->key, NULL, c->n, TEXTOID);
-	args[2] = lc_many(c->from, c->from_null, c->n, lc.stage_type);
-	args[3] = lc_many(c->to, NULL, c->n, lc.stage_type);
-	args[4] = lc_many(c->at, NULL, c->n, TIMESTAMPTZOID);
-	args[5] = lc_many(c->by, NULL, c->n, NAMEOID);
+	args[0] = clm_array(c->relid, NULL, c->n, REGCLASSOID);
+	args[1] = clm_array(c->key, NULL, c->n, TEXTOID);
+	args[2] = clm_array(c->from, c->from_null, c->n, lc.stage_type);
+	args[3] = clm_array(c->to, NULL, c->n, lc.stage_type);
+	args[4] = clm_array(c->at, NULL, c->n, TIMESTAMPTZOID);
+	args[5] = clm_array(c->by, NULL, c->n, NAMEOID);
 	ret = SPI_execute_plan(lc.history_many_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != (uint64) c->n)
 		elog(ERROR, "writing clm.stage_history failed: %s", SPI_result_code_string(ret));
@@ -2051,8 +2034,8 @@ lc_record_collected(LcCollect *c)
 	SPI_freetuptable(SPI_tuptable);
 	if (lc.event_many_plan != NULL)
 	{
-		args[5] = lc_many(ids, NULL, c->n, INT8OID);
-		args[6] = lc_many(no, NULL, c->n, BOOLOID); /* no withdrawals */
+		args[5] = clm_array(ids, NULL, c->n, INT8OID);
+		args[6] = clm_array(no, NULL, c->n, BOOLOID); /* no withdrawals */
 		ret = SPI_execute_plan(lc.event_many_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "writing clm.stage_event failed: %s", SPI_result_code_string(ret));

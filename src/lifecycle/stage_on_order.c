@@ -753,15 +753,14 @@ order_still_valid(OrderTrigger *ot, TriggerData *td)
 	Oid			cust_key_type;
 	char	   *key_col;
 	int			key_att;
-	const char *guard_key;
 	bool		batches;
 
 	crel = table_open(cust_relid, AccessShareLock);
 	key_col = order_key_column(crel, ot->nargs >= 6 ? ot->args[5] : NULL);
 	key_att = order_attnum(crel, key_col, InvalidOid, "customer key");
 	cust_key_type = SPI_gettypeid(RelationGetDescr(crel), key_att);
-	(void) clm_lc_require_guard(crel, ot->stage_column, "clm.stage_on_order", &guard_key);
-	batches = order_batches(td, crel, key_col, key_att, guard_key);
+	/* (a change of the guard's key is caught on every firing) */
+	batches = order_batches(td, crel, key_col, key_att, ot->guard_key);
 	table_close(crel, NoLock);
 
 	return fk_att == ot->fk_att && ts_att == ot->ts_att &&
@@ -1609,21 +1608,6 @@ order_group(SPITupleTable *tt, uint64 nrows, int n)
 }
 
 /*
- * order_array
- *		An array of n values of type typid, for a batch plan's parameter.
- */
-static Datum
-order_array(Datum *values, int n, Oid typid)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-
-	get_typlenbyvalalign(typid, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_array(values, n, typid, typlen, typbyval, typalign));
-}
-
-/*
  * order_read_batch
  *		order_read_facts for n movers at once: one query for the first k
  *		orders of all (or all their orders, without the index), one for the
@@ -1651,7 +1635,7 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 		lo[i] = order_lo(mv[i].cur, mv[i].entered_known, mv[i].entered_at, mv[i].ts);
 		order_facts_start(&f[i], mv[i].ts);
 	}
-	args[0] = order_array(keys, n, ot->key_type);
+	args[0] = clm_array(keys, NULL, n, ot->key_type);
 	args[1] = Int64GetDatum(order_k(policy));
 	order_select(ot->batch_facts_plan ? ot->batch_facts_plan : ot->batch_first_plan, args);
 	start = order_group(SPI_tuptable, SPI_processed, n);
@@ -1684,11 +1668,11 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 	}
 	if (nmore > 0)
 	{
-		args[0] = order_array(keys, nmore, ot->key_type);
-		args[1] = order_array(lod, nmore, TIMESTAMPTZOID);
-		args[2] = order_array(tsd, nmore, TIMESTAMPTZOID);
-		args[3] = order_array(tend, nmore, TIMESTAMPTZOID);
-		args[4] = order_array(place, nmore, INT8OID);
+		args[0] = clm_array(keys, NULL, nmore, ot->key_type);
+		args[1] = clm_array(lod, NULL, nmore, TIMESTAMPTZOID);
+		args[2] = clm_array(tsd, NULL, nmore, TIMESTAMPTZOID);
+		args[3] = clm_array(tend, NULL, nmore, TIMESTAMPTZOID);
+		args[4] = clm_array(place, NULL, nmore, INT8OID);
 		order_select(ot->batch_after_plan, args);
 		start = order_group(SPI_tuptable, SPI_processed, n);
 		for (i = 0; i < n; i++)
@@ -1756,8 +1740,8 @@ order_apply_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy
 		}
 		if (cnt == 0)
 			break;
-		args[0] = order_array(keys, cnt, ot->cust_key_type);
-		args[1] = order_array(stages, cnt, ot->stage_type);
+		args[0] = clm_array(keys, NULL, cnt, ot->cust_key_type);
+		args[1] = clm_array(stages, NULL, cnt, ot->stage_type);
 		ret = clm_lc_execute_at_each(ot->batch_update_plan, args, ot->cust_relid, times, cnt);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "clm.stage_on_order: updating the customers failed: %s",
@@ -1989,8 +1973,8 @@ order_apply_statement(OrderTrigger *ot, TriggerData *td, Snapshot stmt_snap)
 				 errdetail("Trigger \"%s\" on \"%s\" passes the new orders' customers, column \"%s\", as an array, and that type has no array type.",
 						   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation), ot->args[1]),
 				 errhint("Use it FOR EACH ROW.")));
-	args[0] = order_array(keys, (int) n, ot->key_type);
-	args[1] = order_array(tss, (int) n, TIMESTAMPTZOID);
+	args[0] = clm_array(keys, NULL, (int) n, ot->key_type);
+	args[1] = clm_array(tss, NULL, (int) n, TIMESTAMPTZOID);
 
 	/*
 	 * Lock them in key order.  With referrals adopted, the loyal referrers
