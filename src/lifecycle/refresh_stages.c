@@ -100,6 +100,28 @@ refresh_stage_array(const ClmStage *stages, int n)
 }
 
 /*
+ * refresh_update
+ *		Run one of the refresh's stage-moving UPDATEs (sql, with nargs
+ *		parameters), the moves dated at as_of; returns how many rows it
+ *		updated.
+ */
+static uint64
+refresh_update(const char *sql, int nargs, Oid *types, Datum *vals, Oid cust,
+			   TimestampTz as_of)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	int			ret;
+
+	if (plan == NULL)
+		elog(ERROR, "clm.refresh_stages could not prepare \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	ret = clm_lc_execute_at(plan, vals, cust, as_of);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+/*
  * refresh_advocates
  *		The advocacy rule for the whole customers table cust, as of as_of:
  *		with referrals adopted, move the loyal customers with enough
@@ -122,7 +144,6 @@ refresh_advocates(Oid cust, Oid ord, const char *key_col, const char *eq, const 
 	const char *key_q = quote_identifier(key_col);
 	char	   *qual;
 	char	   *sql;
-	SPIPlanPtr	plan;
 	Oid			types[5] = {TIMESTAMPTZOID, INT8OID, FLOAT8OID, clm_lc_stage_type(), clm_lc_stage_type()};
 	Datum		vals[5];
 	int			ret;
@@ -160,14 +181,7 @@ refresh_advocates(Oid cust, Oid ord, const char *key_col, const char *eq, const 
 				   "AND %s OPERATOR(pg_catalog.=) $4",
 				   clm_qualified_relname(cust), stage_q, sets, qual,
 				   key_q, eq, cur);
-	plan = SPI_prepare(sql, 5, types);
-	if (plan == NULL)
-		elog(ERROR, "clm.refresh_stages could not prepare \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	ret = clm_lc_execute_at(plan, vals, cust, as_of);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
-	return SPI_processed;
+	return refresh_update(sql, 5, types, vals, cust, as_of);
 }
 
 PG_FUNCTION_INFO_V1(clm_refresh_stages);
@@ -212,7 +226,6 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 			   *cur,
 			   *eq,
 			   *sql;
-	SPIPlanPtr	plan;
 	Oid			types[6];
 	Datum		vals[6];
 	Datum		rule_from[CLM_NUM_STAGES * CLM_NUM_STAGES];
@@ -368,14 +381,7 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 				   "WHERE r.f OPERATOR(pg_catalog.=) %s "
 				   "AND r.t OPERATOR(pg_catalog.=) f.st)",
 				   cust_q, stage, sets.data, facts, key, eq, cur, cur, cur);
-	plan = SPI_prepare(sql, 6, types);
-	if (plan == NULL)
-		elog(ERROR, "clm.refresh_stages could not prepare \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	ret = clm_lc_execute_at(plan, vals, cust, as_of);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "clm.refresh_stages: the update failed: %s", SPI_result_code_string(ret));
-	moved = SPI_processed;
+	moved = refresh_update(sql, 6, types, vals, cust, as_of);
 
 	/* 3: loyal customers whose referrals make them advocates */
 	moved += refresh_advocates(cust, ord, key_col, eq, fk_col, ts_col, stage, cur, sets.data,
