@@ -255,6 +255,53 @@ INSERT INTO bulk.so VALUES (2, '2025-12-31 23:00');
 COMMIT;
 SELECT id, status, since FROM bulk.sc ORDER BY id;
 
+-- a trigger of yours on the customers that moves a customer inside a
+-- savepoint and rolls the savepoint back: that move is not recorded, with
+-- either trigger (a batch's changes are collected during its UPDATE and
+-- written after it)
+CREATE FUNCTION bulk.try_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.status = 'first_purchase' THEN
+        BEGIN
+            EXECUTE format('UPDATE %s SET status = ''repeat'' WHERE id = $1', TG_RELID::regclass)
+                USING NEW.id;
+            RAISE EXCEPTION 'changed my mind';
+        EXCEPTION WHEN raise_exception THEN
+            NULL;
+        END;
+    END IF;
+    RETURN NULL;
+END
+$$;
+DO $$
+DECLARE
+    s text;
+BEGIN
+    FOREACH s IN ARRAY ARRAY['row', 'stmt'] LOOP
+        EXECUTE format('CREATE TABLE bulk.%I (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz)',
+                       'sp_' || s);
+        EXECUTE format('CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.%I FOR EACH ROW
+                        EXECUTE FUNCTION clm.stage_guard(''status'', ''id'', ''since'')', 'sp_' || s);
+        EXECUTE format('CREATE TRIGGER u AFTER UPDATE ON bulk.%I FOR EACH ROW
+                        EXECUTE FUNCTION bulk.try_move()', 'sp_' || s);
+        EXECUTE format('CREATE TABLE bulk.%I (customer_id int, ordered_at timestamptz)', 'spo_' || s);
+        EXECUTE format('CREATE TRIGGER o AFTER INSERT ON bulk.%I %s
+                        EXECUTE FUNCTION clm.stage_on_order(%L, ''customer_id'', ''status'', ''ordered_at'')',
+                       'spo_' || s,
+                       CASE s WHEN 'row' THEN 'FOR EACH ROW'
+                              ELSE 'REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT' END,
+                       'bulk.sp_' || s);
+        EXECUTE format('INSERT INTO bulk.%I VALUES (1, ''prospect'', ''2024-01-01''), (2, ''prospect'', ''2024-01-01'')',
+                       'sp_' || s);
+        EXECUTE format('INSERT INTO bulk.%I VALUES (1, ''2024-02-01''), (2, ''2024-02-15'')', 'spo_' || s);
+    END LOOP;
+END
+$$;
+SELECT relation, customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+WHERE relation IN ('bulk.sp_row'::regclass, 'bulk.sp_stmt'::regclass)
+ORDER BY relation::text, customer_key, id;
+SELECT 'row' AS trigger, * FROM bulk.sp_row UNION ALL SELECT 'stmt', * FROM bulk.sp_stmt ORDER BY 1, 2;
+
 -- one statement with many orders of one customer: one run, every step
 CREATE TABLE bulk.c1 (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
 CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.c1 FOR EACH ROW

@@ -130,6 +130,7 @@ typedef struct LcCollect
 	Datum	   *to;
 	Datum	   *at;
 	Datum	   *by;
+	SubTransactionId *subid;	/* where the guard saw each change */
 } LcCollect;
 
 /*
@@ -1957,6 +1958,7 @@ lc_collect(Oid relid, const char *customer_key, Oid from, Oid to,
 		c->to = repalloc(c->to, sizeof(Datum) * c->cap);
 		c->at = repalloc(c->at, sizeof(Datum) * c->cap);
 		c->by = repalloc(c->by, sizeof(Datum) * c->cap);
+		c->subid = repalloc(c->subid, sizeof(SubTransactionId) * c->cap);
 	}
 	namestrcpy(who, GetUserNameFromId(changed_by, false));
 	c->relid[c->n] = ObjectIdGetDatum(relid);
@@ -1966,8 +1968,29 @@ lc_collect(Oid relid, const char *customer_key, Oid from, Oid to,
 	c->to[c->n] = ObjectIdGetDatum(to);
 	c->at[c->n] = TimestampTzGetDatum(changed_at);
 	c->by[c->n] = NameGetDatum(who);
+	c->subid[c->n] = GetCurrentSubTransactionId();
 	c->n++;
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lc_collect_subxact_callback
+ *		A subtransaction that rolls back inside the UPDATE (a trigger of the
+ *		user's with an exception block, moving a customer handed over) takes
+ *		its changes with it: forget those collected in it.  Subtransaction
+ *		ids grow, and every subtransaction begun since the one rolling back
+ *		began is one of its own, so those changes are the newest ones.
+ */
+static void
+lc_collect_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							SubTransactionId parentSubid, void *arg)
+{
+	LcCollect  *c = lc_handoff.collect;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || c == NULL)
+		return;
+	while (c->n > 0 && c->subid[c->n - 1] >= mySubid)
+		c->n--;
 }
 
 /*
@@ -2057,10 +2080,16 @@ int
 clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
 					   ClmKeyTime *keys, int nkeys)
 {
+	static bool callback_registered = false;
 	LcCollect	c;
 	LcHandOff	h = {relid, 0, 0, nkeys, keys, &c};
 	int			ret;
 
+	if (!callback_registered)
+	{
+		RegisterSubXactCallback(lc_collect_subxact_callback, NULL);
+		callback_registered = true;
+	}
 	c.cxt = CurrentMemoryContext;
 	c.n = 0;
 	c.cap = Max(nkeys, 1);
@@ -2071,6 +2100,7 @@ clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
 	c.to = palloc(sizeof(Datum) * c.cap);
 	c.at = palloc(sizeof(Datum) * c.cap);
 	c.by = palloc(sizeof(Datum) * c.cap);
+	c.subid = palloc(sizeof(SubTransactionId) * c.cap);
 	qsort(keys, nkeys, sizeof(ClmKeyTime), lc_key_time_cmp);
 	ret = lc_execute_handed(plan, values, h);
 	if (c.n > 0)
