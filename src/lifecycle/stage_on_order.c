@@ -370,24 +370,25 @@ order_first_sql(const OrderSql *q, const char *key, const char *limit)
 /*
  * order_after_sql
  *		Of its orders in (lo, ts), the first two and the first two from ten
- *		on; and all those after ts (see order_facts_more).  The second part
- *		is not read at all when ten is not before ts (the tenure is reached
- *		only after this order, as for most customers still repeat).
+ *		on; and all those after ts (see order_facts_more).  The first part
+ *		is not read at all unless first (a boolean) is true, nor the second
+ *		when ten is not before ts (the tenure is reached only after this
+ *		order, as for most customers still repeat).
  */
 static char *
 order_after_sql(const OrderSql *q, const char *key, const char *lo, const char *ts,
-				const char *ten)
+				const char *ten, const char *first)
 {
 	char	   *cols = order_cols_sql(q, key);
 
-	return psprintf("(%s AND o.%s OPERATOR(pg_catalog.>) %s "
+	return psprintf("(%s AND %s AND o.%s OPERATOR(pg_catalog.>) %s "
 					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
 					"UNION ALL (%s AND %s OPERATOR(pg_catalog.<) %s "
 					"AND o.%s OPERATOR(pg_catalog.>=) %s "
 					"AND o.%s OPERATOR(pg_catalog.>) %s "
 					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
 					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) %s)",
-					cols, q->ts_q, lo, q->ts_q, ts, q->ts_q,
+					cols, first, q->ts_q, lo, q->ts_q, ts, q->ts_q,
 					cols, ten, ts, q->ts_q, ten, q->ts_q, lo, q->ts_q, ts, q->ts_q,
 					cols, q->ts_q, ts);
 }
@@ -540,7 +541,7 @@ static void
 order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
 				  const char *stage_q, const char *key_q, const char *key_eq)
 {
-	Oid			types[5];
+	Oid			types[6];
 	const char *each = "SELECT m.i, f.t, f.x, f.c FROM pg_catalog.unnest($1) WITH ORDINALITY m(k, i) "
 		"CROSS JOIN LATERAL";
 
@@ -563,13 +564,15 @@ order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
 		types[1] = TIMESTAMPTZARRAYOID;
 		types[2] = TIMESTAMPTZARRAYOID;
 		types[3] = TIMESTAMPTZARRAYOID;
-		types[4] = INT8ARRAYOID;
+		types[4] = BOOLARRAYOID;
+		types[5] = INT8ARRAYOID;
 		ot->batch_after_plan = order_prepare(psprintf("SELECT m.i, f.t, f.x, f.c "
 													  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-													  "pg_catalog.unnest($4), pg_catalog.unnest($5)) m(k, lo, ts, ten, i) "
+													  "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) "
+													  "m(k, lo, ts, ten, first, i) "
 													  "CROSS JOIN LATERAL (%s) f",
-													  order_after_sql(oq, "m.k", "m.lo", "m.ts", "m.ten")),
-											 5, types);
+													  order_after_sql(oq, "m.k", "m.lo", "m.ts", "m.ten", "m.first")),
+											 6, types);
 	}
 	types[0] = get_array_type(ot->cust_key_type);
 	types[1] = get_array_type(ot->stage_type);
@@ -701,18 +704,19 @@ order_build(TriggerData *td, Oid nsp)
 		 * (see order_facts_more), and those after this one (normally
 		 * none).
 		 */
-		Oid			t4[4];
+		Oid			t5[5];
 
-		t4[0] = argtypes[0];
-		t4[1] = INT8OID;
-		ot->first_plan = order_prepare(order_first_sql(&oq, "$1", "$2"), 2, t4);
-		t4[1] = TIMESTAMPTZOID;
-		t4[2] = TIMESTAMPTZOID;
-		t4[3] = TIMESTAMPTZOID;
-		ot->after_plan = order_prepare(order_after_sql(&oq, "$1", "$2", "$3", "$4"), 4, t4);
+		t5[0] = argtypes[0];
+		t5[1] = INT8OID;
+		ot->first_plan = order_prepare(order_first_sql(&oq, "$1", "$2"), 2, t5);
+		t5[1] = TIMESTAMPTZOID;
+		t5[2] = TIMESTAMPTZOID;
+		t5[3] = TIMESTAMPTZOID;
+		t5[4] = BOOLOID;
+		ot->after_plan = order_prepare(order_after_sql(&oq, "$1", "$2", "$3", "$4", "$5"), 5, t5);
 		ot->count_plan = order_prepare(psprintf("SELECT pg_catalog.count(*) FROM (%s AND o.%s OPERATOR(pg_catalog.<=) $2) q",
 												order_timed_sql(&oq, "$1"), ts_q),
-									   2, t4);
+									   2, t5);
 	}
 	argtypes[1] = ot->stage_type;
 	argtypes[2] = TIMESTAMPTZOID;
@@ -1006,26 +1010,35 @@ order_facts_start(OrderFacts *f, TimestampTz ts)
  *		After the first read (the first k orders): whether the bounded reads
  *		need the second one (those were not all of them), and if so the time
  *		from which the customer's tenure reaches the policy's
- *		loyal_min_tenure_days, clamped to [lo, ts]; counts then stop at k.
+ *		loyal_min_tenure_days, clamped to [lo, ts], and whether the first
+ *		two orders in (lo, ts) are still to be read; counts then stop at k.
  *
  * Beyond the first k orders every count is k, so the classifier's answer
  * at an order depends only on whether the customer's tenure then reaches
  * loyal_min_tenure_days: of the orders in (lo, ts) only the first two (the
  * first may reactivate, the next move on) and the first two from that
  * tenure on can move the customer, and only those are read, with those
- * after ts (normally none).
+ * after ts (normally none).  The first two in (lo, ts) are read already
+ * when two of the first k are in (lo, ts), as for a customer whose stage
+ * began before the new orders: no order in (lo, ts) comes before them.
  */
 static bool
 order_facts_more(OrderFacts *f, TimestampTz ts, TimestampTz lo, const ClmPolicy *policy,
-				 TimestampTz *tenure_from)
+				 TimestampTz *tenure_from, bool *first_two)
 {
 	double		tenure_at;
+	int			known = 0;
+	int			i;
 
 	if (f->ncounted < order_k(policy))
 	{
 		f->n_all = f->ncounted; /* that is all of them */
 		return false;
 	}
+	for (i = 0; i < f->ncounted; i++)
+		if (f->counted[i] > lo && f->counted[i] < ts)
+			known++;
+	*first_two = known < 2;
 	f->cap = order_k(policy);
 	f->nafter = 0;				/* the second read has them */
 	f->latest = ts;
@@ -1082,7 +1095,7 @@ static void
 order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 				 const ClmPolicy *policy, OrderFacts *f)
 {
-	Datum		args[4];
+	Datum		args[5];
 	bool		more = false;
 
 	args[0] = key;
@@ -1097,18 +1110,20 @@ order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
 	else
 	{
 		TimestampTz tenure_from;
+		bool		first_two;
 
 		order_facts_start(f, ts);
 		args[1] = Int64GetDatum(order_k(policy));
 		order_select(ot->first_plan, args);
 		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
 		SPI_freetuptable(SPI_tuptable);
-		more = order_facts_more(f, ts, lo, policy, &tenure_from);
+		more = order_facts_more(f, ts, lo, policy, &tenure_from, &first_two);
 		if (more)
 		{
 			args[1] = TimestampTzGetDatum(lo);
 			args[2] = TimestampTzGetDatum(ts);
 			args[3] = TimestampTzGetDatum(tenure_from);
+			args[4] = BoolGetDatum(first_two);
 			order_select(ot->after_plan, args);
 			order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, false, true);
 			SPI_freetuptable(SPI_tuptable);
@@ -1618,13 +1633,14 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 				 OrderFacts *f)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * n);
-	Datum		args[5];
+	Datum		args[6];
 	uint64	   *start;
 	bool	   *more = palloc0(sizeof(bool) * n);
 	TimestampTz *lo = palloc(sizeof(TimestampTz) * n);
 	Datum	   *lod,
 			   *tsd,
 			   *tend,
+			   *first,
 			   *place;
 	int			nmore = 0;
 	int			i;
@@ -1647,23 +1663,26 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 	lod = palloc(sizeof(Datum) * n);
 	tsd = palloc(sizeof(Datum) * n);
 	tend = palloc(sizeof(Datum) * n);
+	first = palloc(sizeof(Datum) * n);
 	place = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 	{
 		TimestampTz tenure_from;
+		bool		first_two;
 
 		if (ot->batch_facts_plan)
 		{
 			f[i].n_all = f[i].ncounted;
 			continue;
 		}
-		more[i] = order_facts_more(&f[i], mv[i].ts, lo[i], policy, &tenure_from);
+		more[i] = order_facts_more(&f[i], mv[i].ts, lo[i], policy, &tenure_from, &first_two);
 		if (!more[i])
 			continue;
 		keys[nmore] = mv[i].key;
 		lod[nmore] = TimestampTzGetDatum(lo[i]);
 		tsd[nmore] = TimestampTzGetDatum(mv[i].ts);
 		tend[nmore] = TimestampTzGetDatum(tenure_from);
+		first[nmore] = BoolGetDatum(first_two);
 		place[nmore++] = Int64GetDatum(i + 1);
 	}
 	if (nmore > 0)
@@ -1672,7 +1691,8 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 		args[1] = clm_array(lod, NULL, nmore, TIMESTAMPTZOID);
 		args[2] = clm_array(tsd, NULL, nmore, TIMESTAMPTZOID);
 		args[3] = clm_array(tend, NULL, nmore, TIMESTAMPTZOID);
-		args[4] = clm_array(place, NULL, nmore, INT8OID);
+		args[4] = clm_array(first, NULL, nmore, BOOLOID);
+		args[5] = clm_array(place, NULL, nmore, INT8OID);
 		order_select(ot->batch_after_plan, args);
 		start = order_group(SPI_tuptable, SPI_processed, n);
 		for (i = 0; i < n; i++)
