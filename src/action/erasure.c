@@ -232,13 +232,47 @@ clm_forget_records(PG_FUNCTION_ARGS)
 }
 
 /*
+ * purge_on_workers
+ *		On a Citus coordinator, the same purge on every worker, where the
+ *		guards of a Citus table record its history, as the calling role
+ *		(clm._run_on_citus_workers; nothing elsewhere): the rows the workers
+ *		removed.  Needs SPI.
+ */
+static int64
+purge_on_workers(Oid relid, Interval *older_than)
+{
+	Oid			types[2] = {REGCLASSOID, TEXTOID};
+	Datum		values[2];
+	char	   *command;
+	bool		isnull;
+	Datum		sum;
+	int			ret;
+
+	command = psprintf("SELECT %s.purge_history(%s::pg_catalog.regclass, %s::pg_catalog.interval)",
+					   clm_lc_nspname(), quote_literal_cstr(clm_qualified_relname(relid)),
+					   quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																			   IntervalPGetDatum(older_than)))));
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetTextDatum(command);
+	ret = SPI_execute_with_args(psprintf("SELECT pg_catalog.sum(w::pg_catalog.int8)::pg_catalog.int8 "
+										 "FROM %s._run_on_citus_workers($1, $2) AS w", clm_lc_nspname()),
+								2, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "clm.purge_history: purging on the Citus workers failed: %s",
+			 SPI_result_code_string(ret));
+	sum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(sum);
+}
+
+/*
  * clm_purge_history
  *		SQL: clm.purge_history(customers regclass, older_than interval)
  *		RETURNS bigint.  Retention: removes the table's feed events recorded
  *		before now() - older_than, delivered or not, and its stage changes
  *		dated (changed_at) before then, except each customer's latest
  *		change, which says when its current stage began (the triggers read
- *		it).  Returns the number of rows removed.
+ *		it), here and on the Citus workers.  Returns the number of rows
+ *		removed.
  */
 Datum
 clm_purge_history(PG_FUNCTION_ARGS)
@@ -286,6 +320,7 @@ clm_purge_history(PG_FUNCTION_ARGS)
 									 "AND l.id OPERATOR(pg_catalog.>) h.id)))",
 									 clm_lc_nspname()),
 							relid, TIMESTAMPTZOID, TimestampTzGetDatum(cutoff));
+	removed += purge_on_workers(relid, older_than);
 	SPI_finish();
 	PG_RETURN_INT64(removed);
 }

@@ -13,6 +13,47 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
     'internal: removes a customer''s stage history, feed events and campaign memberships, if the calling role may delete from the customers table and the customer is gone from it';
 
+-- _run_on_citus_workers: on a Citus coordinator, a command run on every
+-- worker as the calling role, for a customers table that is a Citus table
+-- (whose guards record its history on the workers, next to its shards);
+-- each worker's result, the command's one value, in node order.  Nothing
+-- elsewhere.  Each worker runs the command in a transaction of its own,
+-- which commits there whatever becomes of the caller's: a worker that
+-- fails is an error, and the workers before it keep what they did.
+CREATE FUNCTION @extschema@._run_on_citus_workers(customers regclass, command text)
+RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    node record;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN;                 -- no Citus
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) customers)
+       OR NOT pg_catalog.citus_is_coordinator() THEN
+        RETURN;
+    END IF;
+    FOR node IN
+        SELECT r.nodename, r.nodeport, r.success, r.result
+          FROM pg_catalog.run_command_on_workers(command) AS r
+         ORDER BY r.nodename, r.nodeport
+    LOOP
+        IF NOT node.success THEN
+            RAISE EXCEPTION 'clm could not finish on Citus worker %:%', node.nodename, node.nodeport
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = pg_catalog.format('The worker reported: %s', node.result),
+                      HINT = 'Each worker runs its part as the calling role, in a transaction of its own that sees only committed rows (commit the deletion of a customer first). Mend what the worker reported and call it again; what earlier workers removed stays removed.';
+        END IF;
+        RETURN NEXT node.result;
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@._run_on_citus_workers(regclass, text) IS
+    'internal: on a Citus coordinator, for a Citus customers table, runs a command on every worker as the calling role and returns each worker''s result; nothing elsewhere';
+
 -- forget_customer: erase one customer of one customers table from
 -- everything clm keeps: its stage history, its feed events, its campaign
 -- memberships, and its rows in the customer views the calling role can
@@ -21,7 +62,10 @@ COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
 -- customer.  The customer's own rows (the customer row, its orders) are
 -- the caller's to delete first; a customer still in the table, or still
 -- shown by a customer view after its refresh, is an error, and then
--- nothing is removed.  Runs as the calling role.
+-- nothing is removed.  Runs as the calling role.  On a Citus coordinator
+-- the workers erase what they keep of a Citus table's customer, each in a
+-- transaction of its own (_run_on_citus_workers), and the counts are the
+-- sums over the nodes.
 CREATE FUNCTION @extschema@.forget_customer(customers regclass, customer_key text)
 RETURNS TABLE (what text, removed bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -34,10 +78,27 @@ DECLARE
     label text;
     n bigint;
     customers_root regclass;
+    tables text[];
+    counts bigint[];
+    worker text;
+    i integer;
 BEGIN
     -- a partition's customers are recorded under the partitioned table
     customers_root := COALESCE(pg_catalog.pg_partition_root(customers), customers);
-    RETURN QUERY SELECT f.what, f.removed FROM @extschema@._forget_records(customers_root, customer_key) AS f;
+    SELECT pg_catalog.array_agg(f.what), pg_catalog.array_agg(f.removed)
+      FROM @extschema@._forget_records(customers_root, customer_key) AS f
+      INTO tables, counts;
+    FOR worker IN
+        SELECT w FROM @extschema@._run_on_citus_workers(customers_root, pg_catalog.format(
+            'SELECT pg_catalog.json_object_agg(f.what, f.removed) FROM %s._forget_records(%L::pg_catalog.regclass, %L) AS f',
+            '@extschema@', customers_root::text, customer_key)) AS w
+    LOOP
+        FOR i IN 1 .. pg_catalog.array_length(tables, 1) LOOP
+            counts[i] := counts[i] OPERATOR(pg_catalog.+)
+                COALESCE((worker::pg_catalog.json OPERATOR(pg_catalog.->>) tables[i])::bigint, 0);
+        END LOOP;
+    END LOOP;
+    RETURN QUERY SELECT t.what, t.removed FROM ROWS FROM (pg_catalog.unnest(tables), pg_catalog.unnest(counts)) AS t(what, removed);
 
     -- the customer views of this table's customers (their orders relation
     -- has a foreign key to it) that show the customer: refreshed at their
@@ -83,7 +144,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.forget_customer(regclass, text) IS
-    'erasure on request: removes a customer (key as text) of a customers table from clm''s stage history, feed events and campaign memberships, and refreshes the customer views that still show it; needs DELETE on the customers table, and the customer row and its orders deleted first; returns the rows removed per table or view';
+    'erasure on request: removes a customer (key as text) of a customers table from clm''s stage history, feed events and campaign memberships (on the Citus workers too), and refreshes the customer views that still show it; needs DELETE on the customers table, and the customer row and its orders deleted first; returns the rows removed per table or view';
 
 -- purge_history: retention of the stage history of one customers table.
 CREATE FUNCTION @extschema@.purge_history(customers regclass, older_than interval)
@@ -91,4 +152,4 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'clm_purge_history'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.purge_history(regclass, interval) IS
-    'retention: removes the feed events of a customers table recorded before now() - older_than, and its stage changes dated before then except each customer''s latest (when its current stage began); needs DELETE on the customers table; returns the rows removed';
+    'retention: removes the feed events of a customers table recorded before now() - older_than, and its stage changes dated before then except each customer''s latest (when its current stage began), on the Citus workers too; needs DELETE on the customers table; returns the rows removed';
