@@ -17,9 +17,13 @@ COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
 -- worker as the calling role, for a customers table that is a Citus table
 -- (whose guards record its history on the workers, next to its shards);
 -- each worker's result, the command's one value, in node order.  Nothing
--- elsewhere.  Each worker runs the command in a transaction of its own,
--- which commits there whatever becomes of the caller's: a worker that
--- fails is an error, and the workers before it keep what they did.
+-- elsewhere, and nothing for a Citus local table (kept on the
+-- coordinator).  Each worker runs the command in a transaction of its
+-- own, which commits there whatever becomes of the caller's: a worker that
+-- fails is an error, and the other workers keep what they did.  The
+-- coordinator is the node of group 0 (pg_dist_local_group, in every Citus
+-- version; a worker without metadata is group 0 too, but has no Citus
+-- tables).
 CREATE FUNCTION @extschema@._run_on_citus_workers(customers regclass, command text)
 RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -27,13 +31,21 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     node record;
+    results text[] := '{}';
+    failed text[] := '{}';
 BEGIN
     IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RETURN;                 -- no Citus
     END IF;
+    -- a Citus table whose shards are on the workers (a Citus local table,
+    -- method n, single replication, no co-location, is on the coordinator)
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
-                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) customers)
-       OR NOT pg_catalog.citus_is_coordinator() THEN
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) customers
+                      AND NOT (p.partmethod OPERATOR(pg_catalog.=) 'n'
+                               AND p.repmodel OPERATOR(pg_catalog.=) 's'
+                               AND p.colocationid OPERATOR(pg_catalog.=) 0))
+       OR NOT EXISTS (SELECT FROM pg_catalog.pg_dist_local_group AS l
+                       WHERE l.groupid OPERATOR(pg_catalog.=) 0) THEN
         RETURN;
     END IF;
     FOR node IN
@@ -41,14 +53,20 @@ BEGIN
           FROM pg_catalog.run_command_on_workers(command) AS r
          ORDER BY r.nodename, r.nodeport
     LOOP
-        IF NOT node.success THEN
-            RAISE EXCEPTION 'clm could not finish on Citus worker %:%', node.nodename, node.nodeport
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = pg_catalog.format('The worker reported: %s', node.result),
-                      HINT = 'Each worker runs its part as the calling role, in a transaction of its own that sees only committed rows (commit the deletion of a customer first). Mend what the worker reported and call it again; what earlier workers removed stays removed.';
+        IF node.success THEN
+            results := results OPERATOR(pg_catalog.||) node.result;
+        ELSE
+            failed := failed OPERATOR(pg_catalog.||)
+                pg_catalog.format('%s:%s: %s', node.nodename, node.nodeport, node.result);
         END IF;
-        RETURN NEXT node.result;
     END LOOP;
+    IF pg_catalog.cardinality(failed) OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'clm could not finish on every Citus worker'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Failed on %s', pg_catalog.array_to_string(failed, '; ')),
+                  HINT = 'Each worker runs its part as the calling role, in a transaction of its own that sees only committed rows (commit the deletion of a customer first). Mend what the workers reported and call it again; what the other workers removed stays removed.';
+    END IF;
+    RETURN QUERY SELECT pg_catalog.unnest(results);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@._run_on_citus_workers(regclass, text) IS
@@ -63,9 +81,9 @@ COMMENT ON FUNCTION @extschema@._run_on_citus_workers(regclass, text) IS
 -- the caller's to delete first; a customer still in the table, or still
 -- shown by a customer view after its refresh, is an error, and then
 -- nothing is removed.  Runs as the calling role.  On a Citus coordinator
--- the workers erase what they keep of a Citus table's customer, each in a
--- transaction of its own (_run_on_citus_workers), and the counts are the
--- sums over the nodes.
+-- the workers then erase what they keep of a Citus table's customer, each
+-- in a transaction of its own (_run_on_citus_workers): last, once nothing
+-- here can fail any more.  The counts are the sums over the nodes.
 CREATE FUNCTION @extschema@.forget_customer(customers regclass, customer_key text)
 RETURNS TABLE (what text, removed bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -80,6 +98,8 @@ DECLARE
     customers_root regclass;
     tables text[];
     counts bigint[];
+    views text[] := '{}';
+    view_counts bigint[] := '{}';
     worker text;
     i integer;
 BEGIN
@@ -88,17 +108,6 @@ BEGIN
     SELECT pg_catalog.array_agg(f.what), pg_catalog.array_agg(f.removed)
       FROM @extschema@._forget_records(customers_root, customer_key) AS f
       INTO tables, counts;
-    FOR worker IN
-        SELECT w FROM @extschema@._run_on_citus_workers(customers_root, pg_catalog.format(
-            'SELECT pg_catalog.json_object_agg(f.what, f.removed) FROM %s._forget_records(%L::pg_catalog.regclass, %L) AS f',
-            '@extschema@', customers_root::text, customer_key)) AS w
-    LOOP
-        FOR i IN 1 .. pg_catalog.array_length(tables, 1) LOOP
-            counts[i] := counts[i] OPERATOR(pg_catalog.+)
-                COALESCE((worker::pg_catalog.json OPERATOR(pg_catalog.->>) tables[i])::bigint, 0);
-        END LOOP;
-    END LOOP;
-    RETURN QUERY SELECT t.what, t.removed FROM ROWS FROM (pg_catalog.unnest(tables), pg_catalog.unnest(counts)) AS t(what, removed);
 
     -- the customer views of this table's customers (their orders relation
     -- has a foreign key to it) that show the customer: refreshed at their
@@ -137,10 +146,24 @@ BEGIN
                                         WHERE r.view_schema = v.view_schema AND r.view_name = v.view_name)),
                       HINT = 'Delete the customer''s orders first, then call clm.forget_customer.';
         END IF;
-        what := 'customer view ' || label;
-        removed := n;
-        RETURN NEXT;
+        views := views OPERATOR(pg_catalog.||) ('customer view ' OPERATOR(pg_catalog.||) label);
+        view_counts := view_counts OPERATOR(pg_catalog.||) n;
     END LOOP;
+
+    -- the workers' part, which commits on each worker at once
+    FOR worker IN
+        SELECT w FROM @extschema@._run_on_citus_workers(customers_root, pg_catalog.format(
+            'SELECT pg_catalog.json_object_agg(f.what, f.removed) FROM %s._forget_records(%L::pg_catalog.regclass, %L) AS f',
+            '@extschema@', customers_root::text, customer_key)) AS w
+    LOOP
+        FOR i IN 1 .. pg_catalog.array_length(tables, 1) LOOP
+            counts[i] := counts[i] OPERATOR(pg_catalog.+)
+                COALESCE((worker::pg_catalog.json OPERATOR(pg_catalog.->>) tables[i])::bigint, 0);
+        END LOOP;
+    END LOOP;
+    RETURN QUERY SELECT t.what, t.removed
+                   FROM ROWS FROM (pg_catalog.unnest(tables OPERATOR(pg_catalog.||) views),
+                                   pg_catalog.unnest(counts OPERATOR(pg_catalog.||) view_counts)) AS t(what, removed);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.forget_customer(regclass, text) IS
