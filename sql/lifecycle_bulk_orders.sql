@@ -256,16 +256,18 @@ COMMIT;
 SELECT id, status, since FROM bulk.sc ORDER BY id;
 
 -- a trigger of yours on the customers that moves a customer inside a
--- savepoint and rolls the savepoint back: that move is not recorded, with
--- either trigger (a batch's changes are collected during its UPDATE and
--- written after it)
+-- savepoint: rolled back (customer 1), that move is not recorded; released
+-- (customer 2), it is; with either trigger (a batch's changes are
+-- collected during its UPDATE and written after it)
 CREATE FUNCTION bulk.try_move() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.status = 'first_purchase' THEN
         BEGIN
             EXECUTE format('UPDATE %s SET status = ''repeat'' WHERE id = $1', TG_RELID::regclass)
                 USING NEW.id;
-            RAISE EXCEPTION 'changed my mind';
+            IF NEW.id = 1 THEN
+                RAISE EXCEPTION 'changed my mind';
+            END IF;
         EXCEPTION WHEN raise_exception THEN
             NULL;
         END;
@@ -301,6 +303,18 @@ SELECT relation, customer_key, from_stage, to_stage, changed_at FROM clm.stage_h
 WHERE relation IN ('bulk.sp_row'::regclass, 'bulk.sp_stmt'::regclass)
 ORDER BY relation::text, customer_key, id;
 SELECT 'row' AS trigger, * FROM bulk.sp_row UNION ALL SELECT 'stmt', * FROM bulk.sp_stmt ORDER BY 1, 2;
+-- a load inside a savepoint that rolls back as a whole leaves nothing
+DO $$
+BEGIN
+    INSERT INTO bulk.sp_stmt VALUES (3, 'prospect', '2024-01-01');
+    INSERT INTO bulk.spo_stmt VALUES (3, '2024-03-01'), (3, '2024-03-02');
+    RAISE EXCEPTION 'undo the load';
+EXCEPTION WHEN raise_exception THEN
+    NULL;
+END
+$$;
+SELECT count(*) AS customer_3_history FROM clm.stage_history
+WHERE relation = 'bulk.sp_stmt'::regclass AND customer_key = '3';
 
 -- one statement with many orders of one customer: one run, every step
 CREATE TABLE bulk.c1 (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);

@@ -149,6 +149,7 @@ typedef struct LcHandOff
 } LcHandOff;
 
 static LcHandOff lc_handoff = {InvalidOid, 0, 0, 0, NULL, NULL};
+static bool lc_collect_callback_registered = false;
 
 static bool lc_handed_here(Oid relid, Oid logical_relid);
 static int	lc_handed_key(Oid relid, Oid logical_relid, const char *customer_key);
@@ -2080,15 +2081,14 @@ int
 clm_lc_execute_at_each(SPIPlanPtr plan, Datum *values, Oid relid,
 					   ClmKeyTime *keys, int nkeys)
 {
-	static bool callback_registered = false;
 	LcCollect	c;
 	LcHandOff	h = {relid, 0, 0, nkeys, keys, &c};
 	int			ret;
 
-	if (!callback_registered)
+	if (!lc_collect_callback_registered)
 	{
 		RegisterSubXactCallback(lc_collect_subxact_callback, NULL);
-		callback_registered = true;
+		lc_collect_callback_registered = true;
 	}
 	c.cxt = CurrentMemoryContext;
 	c.n = 0;
