@@ -2,7 +2,8 @@
 # test/bench/feed.sh: what the stage-change feed costs the order writers.
 # pgbench, 4 clients, single-row INSERT transactions into an orders table
 # with clm.stage_on_order (+ clm.stage_guard on the customers), each run on
-# new customers, in two variants, interleaved run by run:
+# new customers, in three variants, interleaved run by run (in both orders,
+# since the tables grow from run to run):
 #   off   no feed consumer: stage changes go to the history only
 #   sub   a consumer subscribed but not reading: the events are written
 #         and announced, nobody listens
@@ -11,10 +12,11 @@
 #         machine it shares the cores with the writers)
 #
 #   test/bench/feed.sh [seconds per run] [runs] [customers per run]
+#   (an even number of runs gives each order of the variants as many)
 #   CLM_BENCH_MIX=established|new   which customers (see below)
 #
-# Prints the median tps of each variant, the ratio on / off, and how many
-# events the consumer handled.  A benchmark, not a test: it asserts
+# Prints the median tps of each variant, the ratios sub / off and on / off,
+# and how many events the consumer handled.  A benchmark, not a test: it asserts
 # nothing.
 
 set -euo pipefail
@@ -93,22 +95,34 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 : >"$dir/sub.tps"
 : >"$dir/on.tps"
 : >"$dir/events.txt"
+# one run of variant $1
+variant() {
+    case $1 in
+    off)
+        run "$base" >>"$dir/off.tps" ;;
+    sub)
+        psql -c "SELECT clm.feed_subscribe('bench')" >/dev/null
+        run "$base" >>"$dir/sub.tps"
+        psql -c "SELECT clm.feed_unsubscribe('bench')" >/dev/null ;;
+    on)
+        psql -c "SELECT clm.feed_subscribe('bench')" >/dev/null
+        rm -f "$dir/stop"
+        /usr/bin/python3 test/t/082_feed_consumer.py "$connstr" bench "$dir/events.txt" "$dir/stop" &
+        consumer=$!
+        run "$base" >>"$dir/on.tps"
+        touch "$dir/stop"
+        wait "$consumer"
+        psql -c "SELECT clm.feed_unsubscribe('bench')" >/dev/null ;;
+    esac
+    base=$((base + ncust))
+}
+
+# The tables grow run by run, so the variants take turns in both orders
+# (off sub on, then on sub off): a drift over the runs does not favour one.
 base=0
 for r in $(seq 1 "$runs"); do
-    run "$base" >>"$dir/off.tps"
-    base=$((base + ncust))
-    psql -c "SELECT clm.feed_subscribe('bench')" >/dev/null
-    run "$base" >>"$dir/sub.tps"
-    base=$((base + ncust))
-    psql -c "SELECT clm.feed_seek('bench', pg_snapshot_xmin(pg_current_snapshot()))" >/dev/null
-    rm -f "$dir/stop"
-    /usr/bin/python3 test/t/082_feed_consumer.py "$connstr" bench "$dir/events.txt" "$dir/stop" &
-    consumer=$!
-    run "$base" >>"$dir/on.tps"
-    base=$((base + ncust))
-    touch "$dir/stop"
-    wait "$consumer"
-    psql -c "SELECT clm.feed_unsubscribe('bench')" >/dev/null
+    if [ $((r % 2)) -eq 1 ]; then order="off sub on"; else order="on sub off"; fi
+    for v in $order; do variant "$v"; done
 done
 off=$(median <"$dir/off.tps")
 sub=$(median <"$dir/sub.tps")
