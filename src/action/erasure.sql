@@ -38,11 +38,12 @@ BEGIN
         RETURN;                 -- no Citus
     END IF;
     -- a Citus table whose shards are on the workers (a Citus local table,
-    -- method n, single replication, no co-location, is on the coordinator)
+    -- method n, not a reference table, no co-location, is on the
+    -- coordinator)
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
                     WHERE p.logicalrelid OPERATOR(pg_catalog.=) customers
                       AND NOT (p.partmethod OPERATOR(pg_catalog.=) 'n'
-                               AND p.repmodel OPERATOR(pg_catalog.=) 's'
+                               AND p.repmodel OPERATOR(pg_catalog.<>) 't'
                                AND p.colocationid OPERATOR(pg_catalog.=) 0))
        OR NOT EXISTS (SELECT FROM pg_catalog.pg_dist_local_group AS l
                        WHERE l.groupid OPERATOR(pg_catalog.=) 0) THEN
@@ -82,8 +83,9 @@ COMMENT ON FUNCTION @extschema@._run_on_citus_workers(regclass, text) IS
 -- shown by a customer view after its refresh, is an error, and then
 -- nothing is removed.  Runs as the calling role.  On a Citus coordinator
 -- the workers then erase what they keep of a Citus table's customer, each
--- in a transaction of its own (_run_on_citus_workers): last, once nothing
--- here can fail any more.  The counts are the sums over the nodes.
+-- in a transaction of its own (_run_on_citus_workers): last, once the
+-- coordinator's part, customer views included, has succeeded.  The counts
+-- are the sums over the nodes.
 CREATE FUNCTION @extschema@.forget_customer(customers regclass, customer_key text)
 RETURNS TABLE (what text, removed bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
