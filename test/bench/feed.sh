@@ -27,7 +27,7 @@ clm_enter_root "$PG_MAJOR" "$(realpath "$0")" "$@"
 cd "$CLM_ROOT"
 
 secs=${1:-10}
-runs=${2:-5}
+runs=${2:-10}
 ncust=${3:-20000}
 clm_bench_start feed 54873 shared_buffers=256MB max_wal_size=4GB
 dir=$BENCH_DIR
@@ -84,7 +84,6 @@ connstr="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
 
 # tps of one pgbench run, on the customers from $1 + 1 on
 run() {
-    new_customers "$1"
     clm_as_pg "$CLM_BINDIR/pgbench" -n -c 4 -j 2 -T "$secs" -D base="$1" -f "$dir/order.sql" \
         -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>&1 |
         sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
@@ -95,8 +94,10 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 : >"$dir/sub.tps"
 : >"$dir/on.tps"
 : >"$dir/events.txt"
-# one run of variant $1
+# one run of variant $1, on customers of its own, made before a consumer
+# subscribes (so that no variant writes or reads their first stages)
 variant() {
+    new_customers "$base"
     case $1 in
     off)
         run "$base" >>"$dir/off.tps" ;;
