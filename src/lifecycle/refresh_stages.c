@@ -35,7 +35,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -95,8 +94,7 @@ refresh_stage_array(const ClmStage *stages, int n)
 
 	for (i = 0; i < n; i++)
 		elems[i] = ObjectIdGetDatum(clm_lc_stage_oid(stages[i]));
-	return PointerGetDatum(construct_array(elems, n, clm_lc_stage_type(),
-										   sizeof(Oid), true, TYPALIGN_INT));
+	return clm_array(elems, NULL, n, clm_lc_stage_type());
 }
 
 /*
@@ -331,10 +329,8 @@ clm_refresh_stages(PG_FUNCTION_ARGS)
 	vals[0] = TimestampTzGetDatum(as_of);
 	vals[2] = refresh_stage_array(lapsed, lengthof(lapsed));
 	vals[3] = refresh_stage_array(movable, lengthof(movable));
-	vals[4] = PointerGetDatum(construct_array(rule_from, nrules, clm_lc_stage_type(),
-											  sizeof(Oid), true, TYPALIGN_INT));
-	vals[5] = PointerGetDatum(construct_array(rule_to, nrules, clm_lc_stage_type(),
-											  sizeof(Oid), true, TYPALIGN_INT));
+	vals[4] = clm_array(rule_from, NULL, nrules, clm_lc_stage_type());
+	vals[5] = clm_array(rule_to, NULL, nrules, clm_lc_stage_type());
 
 	/*
 	 * The stage column as clm.lifecycle_stage: it may be a domain over it,
