@@ -530,8 +530,9 @@ order_batches(TriggerData *td, Relation crel, const char *key_col, AttrNumber ke
  *		The statement trigger's plans that read the orders of many customers
  *		and move many customers in one statement each: the row trigger's
  *		reads, joined laterally to arrays of customers ($1 the keys; with
- *		the bounded reads $2 the limit, or $2 to $4 the bounds and $5 the
- *		customers' places), and an UPDATE from arrays of keys and stages.
+ *		the bounded reads $2 the limit, or $2 to $4 the bounds, $5 whether
+ *		the first steps are still to be read and $6 the customers' places),
+ *		and an UPDATE from arrays of keys and stages.
  *
  * Not on Citus, where the time of a move travels in the row
  * (clm_lc_time_in_row): its customers move one by one, as they do for a
