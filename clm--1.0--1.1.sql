@@ -2296,7 +2296,7 @@ COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
 -- tables).
 CREATE FUNCTION @extschema@._run_on_citus_workers(customers regclass, command text)
 RETURNS SETOF text
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE

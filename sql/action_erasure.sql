@@ -161,6 +161,15 @@ SELECT clm.purge_history('er.old', '-1 year');
 SELECT clm.purge_history('er.old', NULL);
 SELECT clm.purge_history(NULL, '1 year');
 
+-- the helper that reaches Citus workers runs nothing without Citus (nor
+-- for NULLs), whoever calls it: it runs the command as the caller
+SELECT count(*) AS ran FROM clm._run_on_citus_workers('er.customers', 'SELECT 1');
+SELECT count(*) AS ran FROM clm._run_on_citus_workers(NULL, 'SELECT 1');
+SELECT count(*) AS ran FROM clm._run_on_citus_workers('er.customers', NULL);
+SET ROLE regress_erasure_reader;
+SELECT count(*) AS ran FROM clm._run_on_citus_workers('er.customers', 'DELETE FROM er.customers');
+RESET ROLE;
+
 DROP FUNCTION er.holding(text);
 SELECT clm.feed_unsubscribe('er_feed');
 SELECT clm.feed_purge() > 0 AS purged;
