@@ -139,5 +139,26 @@ INSERT INTO ot.orders VALUES (24, '2025-05-30');
 SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history
 FROM ot.customers c WHERE c.id = 24;
 
+-- 25 to 28 have two orders in early 2025 and are churned as of 2026-01-01
+-- (as 20 to 22).  An order on 2026-03-01 reactivates them; an older order
+-- that arrives late is no further order, so it does not move them on:
+-- 25: the old order (2025-03-01) in a statement of its own, afterwards;
+-- 26 and 27: both in one statement, the new row first (26) or the old one
+-- first (27), as a row trigger fires them; 28: a further order
+-- (2026-04-01) moves him on, and the late order counts there: loyal, with
+-- five orders, the first 455 days before.
+INSERT INTO ot.customers SELECT i, 'prospect', '2024-12-01' FROM generate_series(25, 28) i;
+INSERT INTO ot.orders SELECT i, d FROM generate_series(25, 28) i,
+    unnest(ARRAY[timestamptz '2025-01-01', '2025-02-01']) d;
+SELECT clm.refresh_stages('ot.customers', 'ot.orders', 'id', 'status', 'customer_id',
+                          'ordered_at', as_of => '2026-01-01') AS moved;
+INSERT INTO ot.orders VALUES (25, '2026-03-01'), (28, '2026-03-01');
+INSERT INTO ot.orders VALUES (25, '2025-03-01'), (28, '2025-03-01');
+INSERT INTO ot.orders VALUES (26, '2026-03-01'), (26, '2025-03-01');
+INSERT INTO ot.orders VALUES (27, '2025-03-01'), (27, '2026-03-01');
+INSERT INTO ot.orders VALUES (28, '2026-04-01');
+SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history
+FROM ot.customers c WHERE c.id BETWEEN 25 AND 28 ORDER BY c.id;
+
 DELETE FROM clm.stage_history WHERE relation IN ('ot.customers'::regclass, 'ot.customers2'::regclass);
 DROP SCHEMA ot CASCADE;

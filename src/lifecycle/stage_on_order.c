@@ -1469,8 +1469,17 @@ order_judge(const OrderFacts *f, Oid cur, bool entered_known, TimestampTz entere
 		/* late */
 		if (!lapsed)
 		{
+			ClmStage	as = order_current(cur);
+
+			/*
+			 * A reactivated customer moves on with an order after its
+			 * reactivation, not with an older one that arrives late.
+			 */
+			if (OidIsValid(cur) && clm_lc_stage_of(cur) == CLM_STAGE_REACTIVATED &&
+				entered_known && f->latest <= entered_at)
+				as = CLM_STAGE_REACTIVATED;
 			m->to[0] = clm_lc_classify(f->n_all, f->first_at, f->latest, f->latest,
-									   policy, order_current(cur));
+									   policy, as);
 			m->at[0] = f->latest;
 			m->n = order_may_move(cur, m->to[0]) ? 1 : 0;
 		}
