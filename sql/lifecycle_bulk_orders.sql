@@ -174,6 +174,75 @@ WITH i AS (SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_
            WHERE relation = 'bulk.noidx_row_customers'::regclass)
 SELECT (SELECT count(*) FROM ((SELECT * FROM i EXCEPT ALL SELECT * FROM a)
                               UNION ALL (SELECT * FROM a EXCEPT ALL SELECT * FROM i)) d) AS rows_differing;
+-- The bounded reads hold what reading all orders would: customers in
+-- every stage (lapsed ones too), stages begun at different times, none to
+-- eight orders before the load, some before the stage began and some
+-- after, then one to six new orders each in one statement, some before
+-- the stage began (late).  With the index and without it: the same stages
+-- and the same history, by row and by statement.
+CREATE FUNCTION bulk.reads(s text, with_index bool) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE bulk.%I (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz)',
+                   s || '_c');
+    EXECUTE format('CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.%I FOR EACH ROW
+                    EXECUTE FUNCTION clm.stage_guard(''status'', ''id'', ''since'')', s || '_c');
+    EXECUTE format('INSERT INTO bulk.%I
+                    SELECT i, (ARRAY[''prospect'', ''first_purchase'', ''repeat'', ''loyal'', ''at_risk'',
+                                     ''dormant'', ''churned'', ''reactivated'', NULL])[1 + i %% 9]::clm.lifecycle_stage,
+                           timestamptz ''2024-01-01 00:00+00'' + (i %% 7) * interval ''20 days''
+                    FROM generate_series(1, 900) i', s || '_c');
+    EXECUTE format('CREATE TABLE bulk.%I (customer_id int, ordered_at timestamptz)', s || '_o');
+    IF with_index THEN
+        EXECUTE format('CREATE INDEX ON bulk.%I (customer_id, ordered_at)', s || '_o');
+    END IF;
+    EXECUTE format('INSERT INTO bulk.%I
+                    SELECT i, timestamptz ''2024-01-01 00:00+00'' + (i %% 7) * interval ''20 days''
+                              + ((j * 37 + i * 11) %% 400 - 250) * interval ''1 day''
+                    FROM generate_series(1, 900) i, generate_series(1, 8) j WHERE j <= (i * 7) %% 9',
+                   s || '_o');
+END $$;
+-- then, in a transaction of its own, the load
+CREATE FUNCTION bulk.reads_load(s text, per_row bool) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER o AFTER INSERT ON bulk.%I %s
+                    EXECUTE FUNCTION clm.stage_on_order(%L, ''customer_id'', ''status'', ''ordered_at'')',
+                   s || '_o',
+                   CASE WHEN per_row THEN 'FOR EACH ROW'
+                        ELSE 'REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT' END,
+                   format('bulk.%I', s || '_c'));
+    EXECUTE format('INSERT INTO bulk.%I
+                    SELECT i, timestamptz ''2024-01-01 00:00+00'' + (i %% 7) * interval ''20 days''
+                              + ((j * 53 + i * 17) %% 500 - 150) * interval ''1 day'' + j * interval ''1 minute''
+                    FROM generate_series(1, 900) i, generate_series(1, 6) j WHERE j <= 1 + (i * 5) %% 6
+                    ORDER BY (i * 31 + j) %% 97', s || '_o');
+END $$;
+SELECT bulk.reads('ri', true), bulk.reads('si', true), bulk.reads('ra', false), bulk.reads('sa', false);
+SELECT bulk.reads_load('ri', true), bulk.reads_load('si', false), bulk.reads_load('ra', true),
+       bulk.reads_load('sa', false);
+CREATE FUNCTION bulk.customers_differ(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s x FULL JOIN %s y USING (id)
+                    WHERE (x.status, x.since) IS DISTINCT FROM (y.status, y.since)', a, b) INTO n;
+    RETURN n;
+END $$;
+CREATE FUNCTION bulk.history_differ(a regclass, b regclass) RETURNS bigint LANGUAGE sql AS $$
+    WITH x AS (SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history WHERE relation = a),
+         y AS (SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history WHERE relation = b)
+    SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM y)
+                          UNION ALL (SELECT * FROM y EXCEPT ALL SELECT * FROM x)) d
+$$;
+SELECT l AS trigger_level, (SELECT count(*) FROM clm.stage_history WHERE relation = i) AS history_rows,
+       bulk.customers_differ(i, a) AS stages_differ, bulk.history_differ(i, a) AS history_differs
+FROM (VALUES ('row', 'bulk.ri_c'::regclass, 'bulk.ra_c'::regclass),
+             ('statement', 'bulk.si_c', 'bulk.sa_c')) v(l, i, a);
+-- what the load did: every kind of move
+SELECT from_stage, to_stage, count(*) FROM clm.stage_history
+WHERE relation = 'bulk.si_c'::regclass GROUP BY 1, 2 ORDER BY 1, 2;
+
 -- the history spells the key as the customers table does
 SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
 WHERE relation = 'bulk.ci_stmt_customers'::regclass AND customer_key = 'c7' ORDER BY id;

@@ -81,14 +81,15 @@ typedef struct OrderTrigger
 	SPIPlanPtr	lock_plan;
 	SPIPlanPtr	facts_plan;		/* without the index: all of the customer's
 								 * orders */
-	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first k */
-	SPIPlanPtr	after_plan;		/* ... the steps since a time, and those after ts */
+	SPIPlanPtr	first_plan;		/* with an (customer, time) index: the first
+								 * k, and those after ts */
+	SPIPlanPtr	steps_plan;		/* ... the steps since a time */
 	SPIPlanPtr	count_plan;		/* ... and how many up to a time */
 	SPIPlanPtr	update_plan;
 	bool		batches;		/* order_batches, when the plans were made */
 	SPIPlanPtr	batch_facts_plan;	/* the statement trigger's: facts_plan, */
-	SPIPlanPtr	batch_first_plan;	/* first_plan and after_plan for many */
-	SPIPlanPtr	batch_after_plan;	/* customers at once, */
+	SPIPlanPtr	batch_first_plan;	/* first_plan and steps_plan for many */
+	SPIPlanPtr	batch_steps_plan;	/* customers at once, */
 	SPIPlanPtr	batch_update_plan;	/* and update_plan moving many; NULL
 										 * without batches (order_build_batch) */
 	char	   *cust_q;			/* for the statement-level query: quoted customers table, */
@@ -338,59 +339,76 @@ typedef struct OrderSql
 } OrderSql;
 
 /*
+ * Which part of a read an order row comes from (its column p): what
+ * order_take makes of it.
+ */
+typedef enum OrderPart
+{
+	ORDER_ALL,					/* all orders: counted, and after when after ts */
+	ORDER_FIRST,				/* the first k: counted */
+	ORDER_AFTER,				/* those after ts */
+	ORDER_STEP					/* the second read's: steps */
+} OrderPart;
+
+/*
  * order_cols_sql
  *		The orders of the customer key (an SQL expression): their time, the
- *		transaction that wrote them and where they are.
+ *		transaction that wrote them, where they are, and the part of the
+ *		read they come from.
  */
 static char *
-order_cols_sql(const OrderSql *q, const char *key)
+order_cols_sql(const OrderSql *q, const char *key, OrderPart part)
 {
-	return psprintf("SELECT o.%s AS t, o.xmin AS x, o.ctid AS c FROM %s o WHERE o.%s %s %s",
-					q->ts_q, q->ord_q, q->fk_q, q->fk_eq, key);
+	return psprintf("SELECT o.%s AS t, o.xmin AS x, o.ctid AS c, %d AS p FROM %s o WHERE o.%s %s %s",
+					q->ts_q, (int) part, q->ord_q, q->fk_q, q->fk_eq, key);
 }
 
 /*
- * order_timed_sql, order_first_sql
- *		Its orders with a time; by time, the first limit of them (NULL:
- *		all).
+ * order_timed_sql
+ *		Its orders with a time.
  */
 static char *
-order_timed_sql(const OrderSql *q, const char *key)
+order_timed_sql(const OrderSql *q, const char *key, OrderPart part)
 {
-	return psprintf("%s AND o.%s IS NOT NULL", order_cols_sql(q, key), q->ts_q);
-}
-
-static char *
-order_first_sql(const OrderSql *q, const char *key, const char *limit)
-{
-	return psprintf("%s ORDER BY o.%s%s%s", order_timed_sql(q, key), q->ts_q,
-					limit ? " LIMIT " : "", limit ? limit : "");
+	return psprintf("%s AND o.%s IS NOT NULL", order_cols_sql(q, key, part), q->ts_q);
 }
 
 /*
- * order_after_sql
- *		Of its orders in (lo, ts), the first two and the first two from ten
- *		on; and all those after ts (see order_facts_more).  The first part
- *		is not read at all unless first (a boolean) is true, nor the second
- *		when ten is not before ts (the tenure is reached only after this
- *		order, as for most customers still repeat).
+ * order_first_sql
+ *		The bounded reads' first: its first limit orders by time, and those
+ *		after ts (normally none).
  */
 static char *
-order_after_sql(const OrderSql *q, const char *key, const char *lo, const char *ts,
+order_first_sql(const OrderSql *q, const char *key, const char *limit, const char *ts)
+{
+	return psprintf("(%s ORDER BY o.%s LIMIT %s) "
+					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) %s)",
+					order_timed_sql(q, key, ORDER_FIRST), q->ts_q, limit,
+					order_cols_sql(q, key, ORDER_AFTER), q->ts_q, ts);
+}
+
+/*
+ * order_steps_sql
+ *		The bounded reads' second: of its orders in (lo, ts), the first two
+ *		and the first two from ten on (see order_facts_bounded).  The first
+ *		part is not read at all unless first (a boolean) is true, nor the
+ *		second when ten is not before ts (the tenure is reached only after
+ *		this order, as for most customers still repeat).
+ */
+static char *
+order_steps_sql(const OrderSql *q, const char *key, const char *lo, const char *ts,
 				const char *ten, const char *first)
 {
-	char	   *cols = order_cols_sql(q, key);
+	char	   *cols = order_cols_sql(q, key, ORDER_STEP);
 
 	return psprintf("(%s AND %s AND o.%s OPERATOR(pg_catalog.>) %s "
 					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
 					"UNION ALL (%s AND %s OPERATOR(pg_catalog.<) %s "
 					"AND o.%s OPERATOR(pg_catalog.>=) %s "
 					"AND o.%s OPERATOR(pg_catalog.>) %s "
-					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
-					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) %s)",
+					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2)",
 					cols, first, q->ts_q, lo, q->ts_q, ts, q->ts_q,
-					cols, ten, ts, q->ts_q, ten, q->ts_q, lo, q->ts_q, ts, q->ts_q,
-					cols, q->ts_q, ts);
+					cols, ten, ts, q->ts_q, ten, q->ts_q, lo, q->ts_q, ts, q->ts_q);
 }
 
 /*
@@ -530,9 +548,10 @@ order_batches(TriggerData *td, Relation crel, const char *key_col, AttrNumber ke
  *		The statement trigger's plans that read the orders of many customers
  *		and move many customers in one statement each: the row trigger's
  *		reads, joined laterally to arrays of customers ($1 the keys; with
- *		the bounded reads $2 the limit, or $2 to $4 the bounds, $5 whether
- *		the first steps are still to be read and $6 the customers' places),
- *		and an UPDATE from arrays of keys and stages.
+ *		the bounded reads, for the first read $2 the limit and $3 the times
+ *		of their latest new orders, for the second $2 to $4 the bounds, $5
+ *		whether the first steps are to be read and $6 the customers'
+ *		places), and an UPDATE from arrays of keys and stages.
  *
  * Not on Citus, where the time of a move travels in the row
  * (clm_lc_time_in_row): its customers move one by one, as they do for a
@@ -543,8 +562,7 @@ order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
 				  const char *stage_q, const char *key_q, const char *key_eq)
 {
 	Oid			types[6];
-	const char *each = "SELECT m.i, f.t, f.x, f.c FROM pg_catalog.unnest($1) WITH ORDINALITY m(k, i) "
-		"CROSS JOIN LATERAL";
+	const char *cols = "SELECT m.i, f.t, f.x, f.c, f.p";
 
 	types[0] = get_array_type(ot->key_type);
 	types[1] = get_array_type(ot->cust_key_type);
@@ -553,26 +571,27 @@ order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
 		!OidIsValid(types[2]))
 		return;					/* (a key of an array type has none) */
 	if (ot->first_plan == NULL)
-		ot->batch_facts_plan = order_prepare(psprintf("%s (%s) f ORDER BY m.i, f.t", each,
-													  order_timed_sql(oq, "m.k")),
+		ot->batch_facts_plan = order_prepare(psprintf("%s FROM pg_catalog.unnest($1) WITH ORDINALITY m(k, i) "
+													  "CROSS JOIN LATERAL (%s) f ORDER BY m.i, f.t",
+													  cols, order_timed_sql(oq, "m.k", ORDER_ALL)),
 											 1, types);
 	else
 	{
 		types[1] = INT8OID;
-		ot->batch_first_plan = order_prepare(psprintf("%s (%s) f", each,
-													  order_first_sql(oq, "m.k", "$2")),
-											 2, types);
-		types[1] = TIMESTAMPTZARRAYOID;
 		types[2] = TIMESTAMPTZARRAYOID;
+		ot->batch_first_plan = order_prepare(psprintf("%s FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) "
+													  "WITH ORDINALITY m(k, ts, i) CROSS JOIN LATERAL (%s) f",
+													  cols, order_first_sql(oq, "m.k", "$2", "m.ts")),
+											 3, types);
+		types[1] = TIMESTAMPTZARRAYOID;
 		types[3] = TIMESTAMPTZARRAYOID;
 		types[4] = BOOLARRAYOID;
 		types[5] = INT8ARRAYOID;
-		ot->batch_after_plan = order_prepare(psprintf("SELECT m.i, f.t, f.x, f.c "
-													  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		ot->batch_steps_plan = order_prepare(psprintf("%s FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 													  "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) "
 													  "m(k, lo, ts, ten, first, i) "
 													  "CROSS JOIN LATERAL (%s) f",
-													  order_after_sql(oq, "m.k", "m.lo", "m.ts", "m.ten", "m.first")),
+													  cols, order_steps_sql(oq, "m.k", "m.lo", "m.ts", "m.ten", "m.first")),
 											 6, types);
 	}
 	types[0] = get_array_type(ot->cust_key_type);
@@ -693,30 +712,32 @@ order_build(TriggerData *td, Oid nsp)
 	oq.fk_eq = fk_eq;
 	oq.ts_q = ts_q;
 	if (!order_has_time_index(orel, ot->fk_att, ot->ts_att))
-		ot->facts_plan = order_prepare(order_first_sql(&oq, "$1", NULL), 1, argtypes);
+		ot->facts_plan = order_prepare(psprintf("%s ORDER BY o.%s",
+												order_timed_sql(&oq, "$1", ORDER_ALL), ts_q),
+									   1, argtypes);
 	else
 	{
 		/*
 		 * With an index on (customer, time) the trigger reads a bounded
 		 * number of orders however many the customer has: the first k (k =
 		 * the policy's loyal_min_orders, the largest count the classifier
-		 * distinguishes), and, of the orders since the current stage began
-		 * ($2) before this one ($3), only those that can move the customer
-		 * (see order_facts_more), and those after this one (normally
-		 * none).
+		 * distinguishes) and those after this one ($3, normally none); then,
+		 * where the first k are not all, of the orders since the current
+		 * stage began ($2) before this one ($3) only those that can move the
+		 * customer and are not read yet (see order_facts_bounded).
 		 */
 		Oid			t5[5];
 
 		t5[0] = argtypes[0];
 		t5[1] = INT8OID;
-		ot->first_plan = order_prepare(order_first_sql(&oq, "$1", "$2"), 2, t5);
-		t5[1] = TIMESTAMPTZOID;
 		t5[2] = TIMESTAMPTZOID;
+		ot->first_plan = order_prepare(order_first_sql(&oq, "$1", "$2", "$3"), 3, t5);
+		t5[1] = TIMESTAMPTZOID;
 		t5[3] = TIMESTAMPTZOID;
 		t5[4] = BOOLOID;
-		ot->after_plan = order_prepare(order_after_sql(&oq, "$1", "$2", "$3", "$4", "$5"), 5, t5);
+		ot->steps_plan = order_prepare(order_steps_sql(&oq, "$1", "$2", "$3", "$4", "$5"), 5, t5);
 		ot->count_plan = order_prepare(psprintf("SELECT pg_catalog.count(*) FROM (%s AND o.%s OPERATOR(pg_catalog.<=) $2) q",
-												order_timed_sql(&oq, "$1"), ts_q),
+												order_timed_sql(&oq, "$1", ORDER_ALL), ts_q),
 									   2, t5);
 	}
 	argtypes[1] = ot->stage_type;
@@ -856,6 +877,18 @@ order_k(const ClmPolicy *policy)
 }
 
 /*
+ * order_lapsed
+ *		Whether the stage is one that time made (at_risk, dormant, churned).
+ */
+static bool
+order_lapsed(Oid cur)
+{
+	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
+
+	return s == CLM_STAGE_AT_RISK || s == CLM_STAGE_DORMANT || s == CLM_STAGE_CHURNED;
+}
+
+/*
  * order_count_at
  *		The number of orders at or before t (capped).
  */
@@ -927,31 +960,34 @@ order_cmp_time(const void *a, const void *b)
 
 /*
  * order_take
- *		Fold fetched orders (rows from..to-1 of tt, their time, xmin and
- *		ctid from column col on) into f: with counted (ascending by time)
- *		they all count; the others are steps when in (lo, ts) and not known
- *		already (the reads overlap), and after when after ts.  Orders after
- *		ts set latest and latest_other (another transaction's order after ts
- *		has had its trigger run already, without seeing this one).
+ *		Fold fetched orders (rows from..to-1 of tt, their time, xmin, ctid
+ *		and part from column col on) into f.  The first call is the first
+ *		read (all orders, or the first k and those after ts); a second, the
+ *		steps.  Orders of the first k or all are counted (ascending by time),
+ *		orders after ts are after, and set latest and latest_other (another
+ *		transaction's order after ts has had its trigger run already,
+ *		without seeing this one); the second read's orders are steps when
+ *		not counted already (the reads overlap).
  */
 static void
 order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
-		   TimestampTz ts, TimestampTz lo, bool counted, bool others)
+		   TimestampTz ts)
 {
 	uint64		n = Max(to - from, 1);
+	bool		first = (f->counted == NULL);
 	uint64		i;
 	int			j;
 
-	if (counted)
+	if (first)
 	{
 		f->counted = palloc(sizeof(TimestampTz) * n);
 		f->counted_tid = palloc(sizeof(ItemPointerData) * n);
-	}
-	if (others)
-	{
-		f->steps = palloc(sizeof(TimestampTz) * (n + f->ncounted));
-		f->steps_tid = palloc(sizeof(ItemPointerData) * n);
 		f->after = palloc(sizeof(TimestampTz) * n);
+	}
+	else
+	{
+		f->steps = palloc(sizeof(TimestampTz) * n);
+		f->steps_tid = palloc(sizeof(ItemPointerData) * n);
 	}
 	for (i = from; i < to; i++)
 	{
@@ -961,30 +997,30 @@ order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
 		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(tup, desc, col, &isnull));
 		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, col + 1, &isnull));
 		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, col + 2, &isnull));
+		OrderPart	part = (OrderPart) DatumGetInt32(SPI_getbinval(tup, desc, col + 3, &isnull));
 		bool		known = false;
 
-		if (counted)
+		Assert(first == (part != ORDER_STEP));
+		if (part == ORDER_ALL || part == ORDER_FIRST)
 		{
 			f->counted_tid[f->ncounted] = *tid;
 			f->counted[f->ncounted++] = t;
-			known = true;
 		}
-		if (!others)
-			continue;
-		if (t > ts)
+		if ((part == ORDER_ALL || part == ORDER_AFTER) && t > ts)
 		{
 			f->after[f->nafter++] = t;
 			if (t > f->latest)
 				f->latest = t;
 			if (t > f->latest_other && !TransactionIdIsCurrentTransactionId(xmin))
 				f->latest_other = t;
-			continue;
 		}
+		if (part != ORDER_STEP)
+			continue;
 		for (j = 0; !known && j < f->ncounted; j++)
 			known = ItemPointerEquals(&f->counted_tid[j], tid);
 		for (j = 0; !known && j < f->nsteps; j++)
 			known = ItemPointerEquals(&f->steps_tid[j], tid);
-		if (!known && t > lo && t < ts)
+		if (!known)
 		{
 			f->steps_tid[f->nsteps] = *tid;
 			f->steps[f->nsteps++] = t;
@@ -1007,68 +1043,76 @@ order_facts_start(OrderFacts *f, TimestampTz ts)
 }
 
 /*
- * order_facts_more
- *		After the first read (the first k orders): whether the bounded reads
- *		need the second one (those were not all of them), and if so the time
- *		from which the customer's tenure reaches the policy's
+ * order_facts_bounded
+ *		After the bounded reads' first (the first k orders, and those after
+ *		ts) of a customer in stage cur: whether those were not all its
+ *		orders, so that counts stop at k, and the second read is needed; if
+ *		so, the time from which the customer's tenure reaches the policy's
  *		loyal_min_tenure_days, clamped to [lo, ts], and whether the first
- *		two orders in (lo, ts) are still to be read; counts then stop at k.
+ *		steps in (lo, ts) are to be read.
  *
  * Beyond the first k orders every count is k, so the classifier's answer
  * at an order depends only on whether the customer's tenure then reaches
- * loyal_min_tenure_days: of the orders in (lo, ts) only the first two (the
- * first may reactivate, the next move on) and the first two from that
- * tenure on can move the customer, and only those are read, with those
- * after ts (normally none).  The first two in (lo, ts) are read already
- * when two of the first k are in (lo, ts), as for a customer whose stage
- * began before the new orders: no order in (lo, ts) comes before them.
+ * loyal_min_tenure_days: of the orders in (lo, ts) only the first two and
+ * the first two from that tenure on can move the customer, and only those
+ * are read.  A lapsed customer's first may reactivate it and the next move
+ * it on; another customer's first takes it where all later ones before
+ * that tenure would (repeat: k orders, tenure not reached; as the next
+ * order does, a reactivated customer's moves on), so one is enough.  The
+ * first ones are read already when that many of the first k are in (lo,
+ * ts), as for a customer whose stage began before the new orders: no order
+ * in (lo, ts) comes before them.  The second read is not needed at all when
+ * they are and the tenure is reached only at ts or later, as for most
+ * customers still repeat, nor when (lo, ts) is empty (an order older than
+ * its customer's stage).  The orders after ts, on which a late order is
+ * judged (order_judge), are all in the first read.
  */
 static bool
-order_facts_more(OrderFacts *f, TimestampTz ts, TimestampTz lo, const ClmPolicy *policy,
-				 TimestampTz *tenure_from, bool *first_two)
+order_facts_bounded(OrderFacts *f, Oid cur, TimestampTz ts, TimestampTz lo,
+					const ClmPolicy *policy, TimestampTz *tenure_from, bool *first_steps)
 {
 	double		tenure_at;
 	int			known = 0;
 	int			i;
 
 	if (f->ncounted < order_k(policy))
-	{
-		f->n_all = f->ncounted; /* that is all of them */
-		return false;
-	}
+		return false;			/* that is all of them */
+	f->cap = order_k(policy);
 	for (i = 0; i < f->ncounted; i++)
 		if (f->counted[i] > lo && f->counted[i] < ts)
 			known++;
-	*first_two = known < 2;
-	f->cap = order_k(policy);
-	f->nafter = 0;				/* the second read has them */
-	f->latest = ts;
-	f->latest_other = DT_NOBEGIN;
+	*first_steps = lo < ts && known < (order_lapsed(cur) ? 2 : 1);
 	/* in double: no overflow */
 	tenure_at = (double) f->counted[0] + policy->loyal_min_tenure_days * (double) USECS_PER_DAY;
 	*tenure_from = tenure_at >= (double) ts ? ts :
 		tenure_at <= (double) lo ? lo : (TimestampTz) tenure_at;
-	return true;
+	return *first_steps || *tenure_from < ts;
 }
 
 /*
  * order_facts_finish
- *		Once read (more: in two reads): the count up to ts, the first order,
- *		and the steps in time order.
+ *		Once read: the count of all orders (capped), the first order, and
+ *		the steps in time order (those the second read found, and the
+ *		counted orders in (lo, ts)).
  */
 static void
-order_facts_finish(OrderFacts *f, TimestampTz ts, TimestampTz lo, bool more)
+order_facts_finish(OrderFacts *f, TimestampTz ts, TimestampTz lo)
 {
+	TimestampTz *steps = palloc(sizeof(TimestampTz) * (f->nsteps + f->ncounted + 1));
 	int			i;
 
-	if (more)
+	if (f->cap == PG_INT64_MAX)
+		f->n_all = f->ncounted; /* all of them were read */
+	else
 		f->n_all = Min(order_count_at(f, ts) + f->nafter, f->cap);
 	if (f->ncounted > 0)
 		f->first_at = f->counted[0];
-	/* the counted orders in (lo, ts) are steps too */
+	if (f->nsteps > 0)
+		memcpy(steps, f->steps, sizeof(TimestampTz) * f->nsteps);
 	for (i = 0; i < f->ncounted; i++)
 		if (f->counted[i] > lo && f->counted[i] < ts)
-			f->steps[f->nsteps++] = f->counted[i];
+			steps[f->nsteps++] = f->counted[i];
+	f->steps = steps;
 	qsort(f->steps, f->nsteps, sizeof(TimestampTz), order_cmp_time);
 }
 
@@ -1088,49 +1132,38 @@ order_select(SPIPlanPtr plan, Datum *args)
 
 /*
  * order_read_facts
- *		Read one customer's orders: all of them, or with an index on
- *		(customer, time) the first k (all of them when fewer), then the
- *		steps since lo (lo <= ts) and those after ts (order_facts_more).
+ *		Read the orders of one customer in stage cur: all of them, or with an
+ *		index on (customer, time) the first k (all of them when fewer) and
+ *		those after ts, then, where needed, the steps since lo (lo <= ts,
+ *		order_facts_bounded).
  */
 static void
-order_read_facts(OrderTrigger *ot, Datum key, TimestampTz ts, TimestampTz lo,
+order_read_facts(OrderTrigger *ot, Datum key, Oid cur, TimestampTz ts, TimestampTz lo,
 				 const ClmPolicy *policy, OrderFacts *f)
 {
 	Datum		args[5];
-	bool		more = false;
+	TimestampTz tenure_from;
+	bool		first_steps;
 
+	order_facts_start(f, ts);
 	args[0] = key;
-	if (ot->first_plan == NULL)
+	args[1] = Int64GetDatum(order_k(policy));
+	args[2] = TimestampTzGetDatum(ts);
+	order_select(ot->first_plan ? ot->first_plan : ot->facts_plan, args);
+	order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts);
+	SPI_freetuptable(SPI_tuptable);
+	if (ot->first_plan &&
+		order_facts_bounded(f, cur, ts, lo, policy, &tenure_from, &first_steps))
 	{
-		order_facts_start(f, ts);
-		order_select(ot->facts_plan, args);
-		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
+		args[1] = TimestampTzGetDatum(lo);
+		args[2] = TimestampTzGetDatum(ts);
+		args[3] = TimestampTzGetDatum(tenure_from);
+		args[4] = BoolGetDatum(first_steps);
+		order_select(ot->steps_plan, args);
+		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts);
 		SPI_freetuptable(SPI_tuptable);
-		f->n_all = f->ncounted;
 	}
-	else
-	{
-		TimestampTz tenure_from;
-		bool		first_two;
-
-		order_facts_start(f, ts);
-		args[1] = Int64GetDatum(order_k(policy));
-		order_select(ot->first_plan, args);
-		order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, true, true);
-		SPI_freetuptable(SPI_tuptable);
-		more = order_facts_more(f, ts, lo, policy, &tenure_from, &first_two);
-		if (more)
-		{
-			args[1] = TimestampTzGetDatum(lo);
-			args[2] = TimestampTzGetDatum(ts);
-			args[3] = TimestampTzGetDatum(tenure_from);
-			args[4] = BoolGetDatum(first_two);
-			order_select(ot->after_plan, args);
-			order_take(f, SPI_tuptable, 0, SPI_processed, 1, ts, lo, false, true);
-			SPI_freetuptable(SPI_tuptable);
-		}
-	}
-	order_facts_finish(f, ts, lo, more);
+	order_facts_finish(f, ts, lo);
 }
 
 /*
@@ -1213,18 +1246,6 @@ order_current(Oid cur)
 	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
 
 	return s == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : s;
-}
-
-/*
- * order_lapsed
- *		Whether the stage is one that time made (at_risk, dormant, churned).
- */
-static bool
-order_lapsed(Oid cur)
-{
-	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
-
-	return s == CLM_STAGE_AT_RISK || s == CLM_STAGE_DORMANT || s == CLM_STAGE_CHURNED;
 }
 
 /*
@@ -1563,7 +1584,7 @@ again:
 		entered_known = clm_lc_stage_entered_at(ot->cust_relid, cust_key, &entered_at);
 
 	policy = clm_lc_policy(ot->policy);
-	order_read_facts(ot, key, ts, order_lo(cur, entered_known, entered_at, ts), policy, &f);
+	order_read_facts(ot, key, cur, ts, order_lo(cur, entered_known, entered_at, ts), policy, &f);
 	if (order_count_at(&f, ts) == 0)
 		return;					/* our own order is not visible?  nothing to do */
 	clm_lc_check_facts(f.n_all, false, f.first_at, false, f.latest, f.latest);
@@ -1634,21 +1655,21 @@ order_group(SPITupleTable *tt, uint64 nrows, int n)
 
 /*
  * order_read_batch
- *		order_read_facts for n movers at once: one query for the first k
- *		orders of all (or all their orders, without the index), one for the
- *		rest where the first k are not all.
+ *		order_read_facts for n movers at once: one query for all their orders
+ *		(without the index), or for the first k of each and those after its
+ *		latest new order, then one for the steps of those that need them.
  */
 static void
 order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy *policy,
 				 OrderFacts *f)
 {
 	Datum	   *keys = palloc(sizeof(Datum) * n);
+	Datum	   *tsd = palloc(sizeof(Datum) * n);
 	Datum		args[6];
 	uint64	   *start;
-	bool	   *more = palloc0(sizeof(bool) * n);
 	TimestampTz *lo = palloc(sizeof(TimestampTz) * n);
+	bool	   *more = palloc0(sizeof(bool) * n);
 	Datum	   *lod,
-			   *tsd,
 			   *tend,
 			   *first,
 			   *place;
@@ -1658,41 +1679,38 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 	for (i = 0; i < n; i++)
 	{
 		keys[i] = mv[i].key;
+		tsd[i] = TimestampTzGetDatum(mv[i].ts);
 		lo[i] = order_lo(mv[i].cur, mv[i].entered_known, mv[i].entered_at, mv[i].ts);
 		order_facts_start(&f[i], mv[i].ts);
 	}
 	args[0] = clm_array(keys, NULL, n, ot->key_type);
 	args[1] = Int64GetDatum(order_k(policy));
+	args[2] = clm_array(tsd, NULL, n, TIMESTAMPTZOID);
 	order_select(ot->batch_facts_plan ? ot->batch_facts_plan : ot->batch_first_plan, args);
 	start = order_group(SPI_tuptable, SPI_processed, n);
 	for (i = 0; i < n; i++)
-		order_take(&f[i], SPI_tuptable, start[i], start[i + 1], 2, mv[i].ts, lo[i], true, true);
+		order_take(&f[i], SPI_tuptable, start[i], start[i + 1], 2, mv[i].ts);
 	SPI_freetuptable(SPI_tuptable);
 
-	/* with the bounded reads: the rest, for those with k orders or more */
+	/* with the bounded reads: the steps, for those that need them */
 	lod = palloc(sizeof(Datum) * n);
-	tsd = palloc(sizeof(Datum) * n);
 	tend = palloc(sizeof(Datum) * n);
 	first = palloc(sizeof(Datum) * n);
 	place = palloc(sizeof(Datum) * n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && ot->batch_first_plan; i++)
 	{
 		TimestampTz tenure_from;
-		bool		first_two;
+		bool		first_steps;
 
-		if (ot->batch_facts_plan)
-		{
-			f[i].n_all = f[i].ncounted;
-			continue;
-		}
-		more[i] = order_facts_more(&f[i], mv[i].ts, lo[i], policy, &tenure_from, &first_two);
+		more[i] = order_facts_bounded(&f[i], mv[i].cur, mv[i].ts, lo[i], policy,
+									  &tenure_from, &first_steps);
 		if (!more[i])
 			continue;
 		keys[nmore] = mv[i].key;
 		lod[nmore] = TimestampTzGetDatum(lo[i]);
 		tsd[nmore] = TimestampTzGetDatum(mv[i].ts);
 		tend[nmore] = TimestampTzGetDatum(tenure_from);
-		first[nmore] = BoolGetDatum(first_two);
+		first[nmore] = BoolGetDatum(first_steps);
 		place[nmore++] = Int64GetDatum(i + 1);
 	}
 	if (nmore > 0)
@@ -1703,16 +1721,15 @@ order_read_batch(OrderTrigger *ot, const OrderMover *mv, int n, const ClmPolicy 
 		args[3] = clm_array(tend, NULL, nmore, TIMESTAMPTZOID);
 		args[4] = clm_array(first, NULL, nmore, BOOLOID);
 		args[5] = clm_array(place, NULL, nmore, INT8OID);
-		order_select(ot->batch_after_plan, args);
+		order_select(ot->batch_steps_plan, args);
 		start = order_group(SPI_tuptable, SPI_processed, n);
 		for (i = 0; i < n; i++)
 			if (more[i])
-				order_take(&f[i], SPI_tuptable, start[i], start[i + 1], 2, mv[i].ts, lo[i],
-						   false, true);
+				order_take(&f[i], SPI_tuptable, start[i], start[i + 1], 2, mv[i].ts);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	for (i = 0; i < n; i++)
-		order_facts_finish(&f[i], mv[i].ts, lo[i], more[i]);
+		order_facts_finish(&f[i], mv[i].ts, lo[i]);
 }
 
 /*
