@@ -160,5 +160,28 @@ INSERT INTO ot.orders VALUES (28, '2026-04-01');
 SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history
 FROM ot.customers c WHERE c.id BETWEEN 25 AND 28 ORDER BY c.id;
 
+-- 30 to 32 are repeat since 2025-02-01 (orders on the first of January,
+-- February and March 2025).  One statement brings an order from November
+-- 2024, older than the stage (late), and two from September and October
+-- 2025: with it, September's order is the fifth, 304 days after the
+-- first (loyal).  Whichever row fires first, the late one too (30: late
+-- first, 31: newest first, 32: late, newest, then September), each ends
+-- loyal since September, as the statement trigger leaves him; so does
+-- reading all orders (customers2).
+INSERT INTO ot.customers SELECT i, 'prospect', '2024-12-01' FROM generate_series(30, 32) i;
+INSERT INTO ot.customers2 SELECT * FROM ot.customers WHERE id BETWEEN 30 AND 32;
+INSERT INTO ot.orders SELECT i, d FROM generate_series(30, 32) i,
+    unnest(ARRAY[timestamptz '2025-01-01', '2025-02-01', '2025-03-01']) d;
+INSERT INTO ot.orders2 SELECT * FROM ot.orders WHERE customer_id BETWEEN 30 AND 32;
+INSERT INTO ot.orders VALUES (30, '2024-11-01'), (30, '2025-09-01'), (30, '2025-10-01'),
+    (31, '2025-10-01'), (31, '2025-09-01'), (31, '2024-11-01'),
+    (32, '2024-11-01'), (32, '2025-10-01'), (32, '2025-09-01');
+INSERT INTO ot.orders2 VALUES (30, '2024-11-01'), (30, '2025-09-01'), (30, '2025-10-01'),
+    (31, '2025-10-01'), (31, '2025-09-01'), (31, '2024-11-01'),
+    (32, '2024-11-01'), (32, '2025-10-01'), (32, '2025-09-01');
+SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history,
+       ot.history('ot.customers', c.id) = ot.history('ot.customers2', c.id) AS reads_same
+FROM ot.customers c WHERE c.id BETWEEN 30 AND 32 ORDER BY c.id;
+
 DELETE FROM clm.stage_history WHERE relation IN ('ot.customers'::regclass, 'ot.customers2'::regclass);
 DROP SCHEMA ot CASCADE;

@@ -1237,15 +1237,19 @@ order_move(OrderTrigger *ot, SPIPlanPtr plan, Datum key, Oid *cur, ClmStage targ
 
 /*
  * order_current
- *		The classifier's view of the current stage: a reactivated customer's
- *		next order moves on as if it had none (to repeat or loyal).
+ *		The classifier's view of the current stage at an order at t: a
+ *		reactivated customer's next order moves on as if it had none (to
+ *		repeat or loyal), but not one at or before its reactivation (since,
+ *		when known), which arrives late.
  */
 static ClmStage
-order_current(Oid cur)
+order_current(Oid cur, bool since_known, TimestampTz since, TimestampTz t)
 {
 	ClmStage	s = OidIsValid(cur) ? clm_lc_stage_of(cur) : CLM_STAGE_NONE;
 
-	return s == CLM_STAGE_REACTIVATED ? CLM_STAGE_NONE : s;
+	if (s == CLM_STAGE_REACTIVATED && !(since_known && t <= since))
+		return CLM_STAGE_NONE;
+	return s;
 }
 
 /*
@@ -1313,7 +1317,7 @@ order_withdraw_lapse(OrderTrigger *ot, Datum key, Oid cur, const char *cust_key,
 		return false;			/* decided before this order came */
 	judged = clm_lc_classify(order_count_exact(ot, key, f, entered_at), f->first_at,
 							 order_last_at(f, ts, entered_at), entered_at, policy,
-							 order_current(lapse.from));
+							 order_current(lapse.from, false, 0, entered_at));
 	if (clm_lc_stage_oid(judged) == cur)
 		return false;			/* the lapse stands */
 
@@ -1469,54 +1473,61 @@ typedef struct OrderMoves
 /*
  * order_judge
  *		The moves of a customer in stage cur whose latest new order is at ts
- *		(see clm_stage_on_order): each step in time order, then this order;
- *		or, for a late order, one judgement on all orders as of the latest
- *		(none for a lapsed customer).  Each is a move the rules allow from
- *		the stage the one before it left.
+ *		(see clm_stage_on_order): each step in time order, then this order.
+ *		A late order is judged as the latest order is, now counted with
+ *		them: at each order since the stage began up to the latest (not at
+ *		all for a lapsed customer, whose lapse it predates:
+ *		order_withdraw_lapse).  Each is a move the rules allow from the
+ *		stage the one before it left.
+ *
+ * So the rows of one statement leave the customer where the statement
+ * trigger does whatever order they fire in: an older row that fires first
+ * takes the customer through the newer ones' steps as they would.
  */
 static void
 order_judge(const OrderFacts *f, Oid cur, bool entered_known, TimestampTz entered_at,
 			TimestampTz ts, const ClmPolicy *policy, OrderMoves *m)
 {
-	bool		lapsed = order_lapsed(cur);
+	bool		late = f->latest_other > ts ||
+		(entered_known && (ts < entered_at || (order_lapsed(cur) && ts == entered_at)));
+	TimestampTz end = ts;
+	TimestampTz *steps = f->steps;
+	int			nsteps = f->nsteps;
 	int			i;
 
 	m->n = 0;
-	m->to = palloc(sizeof(ClmStage) * (f->nsteps + 1));
-	m->at = palloc(sizeof(TimestampTz) * (f->nsteps + 1));
-	if (f->latest_other > ts ||
-		(entered_known && (ts < entered_at || (lapsed && ts == entered_at))))
+	if (late)
 	{
-		/* late */
-		if (!lapsed)
-		{
-			ClmStage	as = order_current(cur);
+		TimestampTz lo = (OidIsValid(cur) && entered_known) ? entered_at :
+			order_lo(cur, entered_known, entered_at, ts);
 
-			/*
-			 * A reactivated customer moves on with an order after its
-			 * reactivation, not with an older one that arrives late.
-			 */
-			if (OidIsValid(cur) && clm_lc_stage_of(cur) == CLM_STAGE_REACTIVATED &&
-				entered_known && f->latest <= entered_at)
-				as = CLM_STAGE_REACTIVATED;
-			m->to[0] = clm_lc_classify(f->n_all, f->first_at, f->latest, f->latest,
-									   policy, as);
-			m->at[0] = f->latest;
-			m->n = order_may_move(cur, m->to[0]) ? 1 : 0;
-		}
-		return;
+		if (order_lapsed(cur))
+			return;				/* (a lapse it predates: order_withdraw_lapse) */
+		end = f->latest;
+		steps = palloc(sizeof(TimestampTz) * (f->nsteps + f->nafter + 1));
+		memcpy(steps, f->steps, sizeof(TimestampTz) * f->nsteps);
+		if (ts > lo && ts < end)
+			steps[nsteps++] = ts;
+		for (i = 0; i < f->nafter; i++)
+			if (f->after[i] > lo && f->after[i] < end)
+				steps[nsteps++] = f->after[i];
+		qsort(steps, nsteps, sizeof(TimestampTz), order_cmp_time);
 	}
-	for (i = 0; i <= f->nsteps; i++)
+	m->to = palloc(sizeof(ClmStage) * (nsteps + 1));
+	m->at = palloc(sizeof(TimestampTz) * (nsteps + 1));
+	for (i = 0; i <= nsteps; i++)
 	{
-		TimestampTz t = (i < f->nsteps) ? f->steps[i] : ts;
-		ClmStage	to = clm_lc_classify(order_count_at(f, t), f->first_at, t, t,
-										 policy, order_current(cur));
+		TimestampTz t = (i < nsteps) ? steps[i] : end;
+		ClmStage	to = clm_lc_classify(order_count_at(f, t), f->first_at, t, t, policy,
+										 order_current(cur, entered_known, entered_at, t));
 
 		if (!order_may_move(cur, to))
 			continue;
 		m->to[m->n] = to;
 		m->at[m->n++] = t;
 		cur = clm_lc_stage_oid(to);
+		entered_known = true;
+		entered_at = t;
 	}
 }
 
