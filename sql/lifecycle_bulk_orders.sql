@@ -178,50 +178,69 @@ SELECT (SELECT count(*) FROM ((SELECT * FROM i EXCEPT ALL SELECT * FROM a)
 -- every stage (lapsed ones too), stages begun at different times, none to
 -- eight orders before the load, some before the stage began and some
 -- after, then one to six new orders each in one statement, some before
--- the stage began (late): the same stages and the same history with the
--- index and without it (ra: by row, all orders read), by row and by
--- statement, the late rows firing before or after the others.
-CREATE FUNCTION bulk.reads(s text, with_index bool) RETURNS void
+-- the stage began (late).  Three kinds: order times all distinct (plain);
+-- on whole multiples of ten days, so that many orders of a customer share
+-- a time (ties); and plain times in an orders table partitioned by year
+-- (parts), where orders of two partitions may sit at the same ctid.  In
+-- each, the same stages and the same history with the index and without
+-- it (ra: by row, all orders read), by row and by statement, the late
+-- rows firing before or after the others.
+CREATE FUNCTION bulk.reads(s text, kind text, with_index bool) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    o text := s || '_' || kind || '_o';
+    c text := s || '_' || kind || '_c';
 BEGIN
-    EXECUTE format('CREATE TABLE bulk.%I (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz)',
-                   s || '_c');
+    EXECUTE format('CREATE TABLE bulk.%I (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz)', c);
     EXECUTE format('CREATE TRIGGER g BEFORE INSERT OR UPDATE ON bulk.%I FOR EACH ROW
-                    EXECUTE FUNCTION clm.stage_guard(''status'', ''id'', ''since'')', s || '_c');
+                    EXECUTE FUNCTION clm.stage_guard(''status'', ''id'', ''since'')', c);
     EXECUTE format('INSERT INTO bulk.%I
                     SELECT i, (ARRAY[''prospect'', ''first_purchase'', ''repeat'', ''loyal'', ''at_risk'',
                                      ''dormant'', ''churned'', ''reactivated'', NULL])[1 + i %% 9]::clm.lifecycle_stage,
                            timestamptz ''2024-01-01 00:00+00'' + (i %% 7) * interval ''20 days''
-                    FROM generate_series(1, 900) i', s || '_c');
-    EXECUTE format('CREATE TABLE bulk.%I (customer_id int, ordered_at timestamptz)', s || '_o');
+                    FROM generate_series(1, 900) i', c);
+    IF kind = 'parts' THEN
+        EXECUTE format('CREATE TABLE bulk.%I (customer_id int, ordered_at timestamptz) PARTITION BY RANGE (ordered_at)', o);
+        FOR y IN 2022 .. 2026 LOOP
+            EXECUTE format('CREATE TABLE bulk.%I PARTITION OF bulk.%I FOR VALUES FROM (%L) TO (%L)',
+                           o || y, o, make_date(y, 1, 1), make_date(y + 1, 1, 1));
+        END LOOP;
+    ELSE
+        EXECUTE format('CREATE TABLE bulk.%I (customer_id int, ordered_at timestamptz)', o);
+    END IF;
     IF with_index THEN
-        EXECUTE format('CREATE INDEX ON bulk.%I (customer_id, ordered_at)', s || '_o');
+        EXECUTE format('CREATE INDEX ON bulk.%I (customer_id, ordered_at)', o);
     END IF;
     EXECUTE format('INSERT INTO bulk.%I
                     SELECT i, timestamptz ''2024-01-01 00:00+00'' + (i %% 7) * interval ''20 days''
-                              + ((j * 37 + i * 11) %% 400 - 250) * interval ''1 day''
-                    FROM generate_series(1, 900) i, generate_series(1, 8) j WHERE j <= (i * 7) %% 9',
-                   s || '_o');
+                              + %s * interval ''1 day''
+                    FROM generate_series(1, 900) i, generate_series(1, 8) j WHERE j <= (i * 7) %% 9', o,
+                   CASE kind WHEN 'ties' THEN '((j * 37 + i * 11) % 40 - 25) * 10'
+                             ELSE '((j * 37 + i * 11) % 400 - 250)' END);
 END $$;
 -- then, in a transaction of its own, the load
-CREATE FUNCTION bulk.reads_load(s text, per_row bool) RETURNS void
+CREATE FUNCTION bulk.reads_load(s text, kind text, per_row bool) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    o text := s || '_' || kind || '_o';
 BEGIN
     EXECUTE format('CREATE TRIGGER o AFTER INSERT ON bulk.%I %s
                     EXECUTE FUNCTION clm.stage_on_order(%L, ''customer_id'', ''status'', ''ordered_at'')',
-                   s || '_o',
+                   o,
                    CASE WHEN per_row THEN 'FOR EACH ROW'
                         ELSE 'REFERENCING NEW TABLE AS new_orders FOR EACH STATEMENT' END,
-                   format('bulk.%I', s || '_c'));
+                   format('bulk.%I', s || '_' || kind || '_c'));
     EXECUTE format('INSERT INTO bulk.%I
-                    SELECT i, timestamptz ''2024-01-01 00:00+00'' + (i %% 7) * interval ''20 days''
-                              + ((j * 53 + i * 17) %% 500 - 150) * interval ''1 day'' + j * interval ''1 minute''
+                    SELECT i, timestamptz ''2024-01-01 00:00+00'' + (i %% 7) * interval ''20 days'' + %s
                     FROM generate_series(1, 900) i, generate_series(1, 6) j WHERE j <= 1 + (i * 5) %% 6
-                    ORDER BY (i * 31 + j) %% 97', s || '_o');
+                    ORDER BY (i * 31 + j) %% 97', o,
+                   CASE kind WHEN 'ties' THEN '((j * 53 + i * 17) % 50 - 15) * interval ''10 days'''
+                             ELSE '((j * 53 + i * 17) % 500 - 150) * interval ''1 day'' + j * interval ''1 minute''' END);
 END $$;
-SELECT bulk.reads('ri', true), bulk.reads('si', true), bulk.reads('ra', false), bulk.reads('sa', false);
-SELECT bulk.reads_load('ri', true), bulk.reads_load('si', false), bulk.reads_load('ra', true),
-       bulk.reads_load('sa', false);
+SELECT count(bulk.reads(s, kind, s LIKE '_i')) AS made
+FROM unnest(ARRAY['ri', 'si', 'ra', 'sa']) s, unnest(ARRAY['plain', 'ties', 'parts']) kind;
+SELECT count(bulk.reads_load(s, kind, s LIKE 'r_')) AS loaded
+FROM unnest(ARRAY['ri', 'si', 'ra', 'sa']) s, unnest(ARRAY['plain', 'ties', 'parts']) kind;
 CREATE FUNCTION bulk.customers_differ(a regclass, b regclass) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
@@ -236,13 +255,15 @@ CREATE FUNCTION bulk.history_differ(a regclass, b regclass) RETURNS bigint LANGU
     SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM y)
                           UNION ALL (SELECT * FROM y EXCEPT ALL SELECT * FROM x)) d
 $$;
-SELECT w, (SELECT count(*) FROM clm.stage_history WHERE relation = w) AS history_rows,
-       bulk.customers_differ(w, 'bulk.ra_c') AS stages_differ_from_ra,
-       bulk.history_differ(w, 'bulk.ra_c') AS history_differs_from_ra
-FROM unnest(ARRAY['bulk.ri_c', 'bulk.si_c', 'bulk.sa_c']::regclass[]) w;
+SELECT kind, s AS way, (SELECT count(*) FROM clm.stage_history WHERE relation = w) AS history_rows,
+       bulk.customers_differ(w, a) AS stages_differ_from_ra, bulk.history_differ(w, a) AS history_differs_from_ra
+FROM unnest(ARRAY['plain', 'ties', 'parts']) kind, unnest(ARRAY['ri', 'si', 'sa']) s,
+     LATERAL (SELECT format('bulk.%I', s || '_' || kind || '_c')::regclass,
+                     format('bulk.%I', 'ra_' || kind || '_c')::regclass) v(w, a)
+ORDER BY kind, s;
 -- what the load did: every kind of move
 SELECT from_stage, to_stage, count(*) FROM clm.stage_history
-WHERE relation = 'bulk.si_c'::regclass GROUP BY 1, 2 ORDER BY 1, 2;
+WHERE relation = 'bulk.si_plain_c'::regclass GROUP BY 1, 2 ORDER BY 1, 2;
 
 -- the history spells the key as the customers table does
 SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history

@@ -145,8 +145,7 @@ FROM ot.customers c WHERE c.id = 24;
 -- 25: the old order (2025-03-01) in a statement of its own, afterwards;
 -- 26 and 27: both in one statement, the new row first (26) or the old one
 -- first (27), as a row trigger fires them; 28: a further order
--- (2026-04-01) moves him on, and the late order counts there: loyal, with
--- five orders, the first 455 days before.
+-- (2026-04-01) moves him on.
 INSERT INTO ot.customers SELECT i, 'prospect', '2024-12-01' FROM generate_series(25, 28) i;
 INSERT INTO ot.orders SELECT i, d FROM generate_series(25, 28) i,
     unnest(ARRAY[timestamptz '2025-01-01', '2025-02-01']) d;
@@ -160,18 +159,18 @@ INSERT INTO ot.orders VALUES (28, '2026-04-01');
 SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history
 FROM ot.customers c WHERE c.id BETWEEN 25 AND 28 ORDER BY c.id;
 
--- 30 to 32 are repeat since 2025-02-01 (orders on the first of January,
--- February and March 2025).  One statement brings an order from November
--- 2024, older than the stage (late), and two from September and October
--- 2025: with it, September's order is the fifth, 304 days after the
--- first (loyal).  Whichever row fires first, the late one too (30: late
--- first, 31: newest first, 32: late, newest, then September), each ends
--- loyal since September, as the statement trigger leaves him; so does
--- reading all orders (customers2).
+-- 30 to 32 are repeat since 2025-05-01 (orders on the first of April, May
+-- and June 2025).  One statement brings an order from November 2024, older
+-- than the stage (late), and two from September and October 2025.  Counted
+-- with the late one, June's order is the fourth, 212 days after the first:
+-- loyal (without it only October's would be).  Whichever row fires first,
+-- the late one too (30: late first, 31: newest first, 32: late, newest,
+-- then September), each ends loyal since June 1st, as the statement
+-- trigger leaves him; so does reading all orders (customers2).
 INSERT INTO ot.customers SELECT i, 'prospect', '2024-12-01' FROM generate_series(30, 32) i;
 INSERT INTO ot.customers2 SELECT * FROM ot.customers WHERE id BETWEEN 30 AND 32;
 INSERT INTO ot.orders SELECT i, d FROM generate_series(30, 32) i,
-    unnest(ARRAY[timestamptz '2025-01-01', '2025-02-01', '2025-03-01']) d;
+    unnest(ARRAY[timestamptz '2025-04-01', '2025-05-01', '2025-06-01']) d;
 INSERT INTO ot.orders2 SELECT * FROM ot.orders WHERE customer_id BETWEEN 30 AND 32;
 INSERT INTO ot.orders VALUES (30, '2024-11-01'), (30, '2025-09-01'), (30, '2025-10-01'),
     (31, '2025-10-01'), (31, '2025-09-01'), (31, '2024-11-01'),
@@ -182,6 +181,31 @@ INSERT INTO ot.orders2 VALUES (30, '2024-11-01'), (30, '2025-09-01'), (30, '2025
 SELECT c.id, c.status, c.since, ot.history('ot.customers', c.id) AS history,
        ot.history('ot.customers', c.id) = ot.history('ot.customers2', c.id) AS reads_same
 FROM ot.customers c WHERE c.id BETWEEN 30 AND 32 ORDER BY c.id;
+
+-- 40: orders partitioned by year, where an order of one partition may sit
+-- at the same place (ctid) as one of another.  Four orders in 2025 (the
+-- first rows of their partition), churned as of 2026-01-01, then three in
+-- 2026 in one statement, newest first (the first rows of theirs): the
+-- first to fire is judged through the other two, reactivated on January
+-- 10th, loyal on the 20th.
+CREATE TABLE ot.pc (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TABLE ot.po (customer_id int NOT NULL, ordered_at timestamptz NOT NULL)
+    PARTITION BY RANGE (ordered_at);
+CREATE TABLE ot.po_2025 PARTITION OF ot.po FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE ot.po_2026 PARTITION OF ot.po FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE INDEX ON ot.po (customer_id, ordered_at);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON ot.pc
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+CREATE TRIGGER stage_on_order AFTER INSERT ON ot.po
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('ot.pc', 'customer_id', 'status', 'ordered_at');
+INSERT INTO ot.pc VALUES (40, 'prospect', '2024-12-01');
+INSERT INTO ot.po VALUES (40, '2025-01-01'), (40, '2025-02-01'), (40, '2025-03-01'), (40, '2025-04-01');
+SELECT clm.refresh_stages('ot.pc', 'ot.po', 'id', 'status', 'customer_id',
+                          'ordered_at', as_of => '2026-01-01') AS moved;
+INSERT INTO ot.po VALUES (40, '2026-02-01'), (40, '2026-01-20'), (40, '2026-01-10');
+SELECT tableoid::regclass, ctid, ordered_at FROM ot.po ORDER BY ordered_at;
+SELECT c.id, c.status, c.since, ot.history('ot.pc', c.id) AS history FROM ot.pc c;
+DELETE FROM clm.stage_history WHERE relation = 'ot.pc'::regclass;
 
 DELETE FROM clm.stage_history WHERE relation IN ('ot.customers'::regclass, 'ot.customers2'::regclass);
 DROP SCHEMA ot CASCADE;

@@ -352,14 +352,15 @@ typedef enum OrderPart
 
 /*
  * order_cols_sql
- *		The orders of the customer key (an SQL expression): their time, the
- *		transaction that wrote them, where they are, and the part of the
- *		read they come from.
+ *		The orders of the customer key (an SQL expression), or one for each
+ *		of their times (distinct): the time, the transaction that wrote the
+ *		order, and the part of the read it comes from.
  */
 static char *
-order_cols_sql(const OrderSql *q, const char *key, OrderPart part)
+order_cols_sql(const OrderSql *q, const char *key, OrderPart part, bool distinct)
 {
-	return psprintf("SELECT o.%s AS t, o.xmin AS x, o.ctid AS c, %d AS p FROM %s o WHERE o.%s %s %s",
+	return psprintf("SELECT %so.%s AS t, o.xmin AS x, %d AS p FROM %s o WHERE o.%s %s %s",
+					distinct ? psprintf("DISTINCT ON (o.%s) ", q->ts_q) : "",
 					q->ts_q, (int) part, q->ord_q, q->fk_q, q->fk_eq, key);
 }
 
@@ -370,7 +371,7 @@ order_cols_sql(const OrderSql *q, const char *key, OrderPart part)
 static char *
 order_timed_sql(const OrderSql *q, const char *key, OrderPart part)
 {
-	return psprintf("%s AND o.%s IS NOT NULL", order_cols_sql(q, key, part), q->ts_q);
+	return psprintf("%s AND o.%s IS NOT NULL", order_cols_sql(q, key, part, false), q->ts_q);
 }
 
 /*
@@ -384,22 +385,21 @@ order_first_sql(const OrderSql *q, const char *key, const char *limit, const cha
 	return psprintf("(%s ORDER BY o.%s LIMIT %s) "
 					"UNION ALL (%s AND o.%s OPERATOR(pg_catalog.>) %s)",
 					order_timed_sql(q, key, ORDER_FIRST), q->ts_q, limit,
-					order_cols_sql(q, key, ORDER_AFTER), q->ts_q, ts);
+					order_cols_sql(q, key, ORDER_AFTER, false), q->ts_q, ts);
 }
 
 /*
  * order_steps_sql
- *		The bounded reads' second: of its orders in (lo, ts), the first two
- *		and the first two from ten on (see order_facts_bounded).  The first
- *		part is not read at all unless first (a boolean) is true, nor the
- *		second when ten is not before ts (the tenure is reached only after
- *		this order, as for most customers still repeat).
+ *		The bounded reads' second: of its order times in (lo, ts), the first
+ *		two and the first two from ten on (see order_facts_bounded).  The
+ *		first part is not read at all unless first (a boolean) is true, nor
+ *		the second when ten is not before ts.
  */
 static char *
 order_steps_sql(const OrderSql *q, const char *key, const char *lo, const char *ts,
 				const char *ten, const char *first)
 {
-	char	   *cols = order_cols_sql(q, key, ORDER_STEP);
+	char	   *cols = order_cols_sql(q, key, ORDER_STEP, true);
 
 	return psprintf("(%s AND %s AND o.%s OPERATOR(pg_catalog.>) %s "
 					"AND o.%s OPERATOR(pg_catalog.<) %s ORDER BY o.%s LIMIT 2) "
@@ -562,7 +562,7 @@ order_build_batch(OrderTrigger *ot, const OrderSql *oq, const char *cust_q,
 				  const char *stage_q, const char *key_q, const char *key_eq)
 {
 	Oid			types[6];
-	const char *cols = "SELECT m.i, f.t, f.x, f.c, f.p";
+	const char *cols = "SELECT m.i, f.t, f.x, f.p";
 
 	types[0] = get_array_type(ot->key_type);
 	types[1] = get_array_type(ot->cust_key_type);
@@ -842,20 +842,18 @@ order_lookup(TriggerData *td, Oid nsp)
  * come from "counted" (all orders, or with the bounded reads, for a
  * customer with many, the first k, capped at k: enough for the classifier,
  * which only tells 1, 2 or more, and k or more orders apart; a lapse is
- * judged on all of them, order_count_exact).  "steps" are the orders after
- * the current stage began and before the new order's time (those that can
- * move the customer), by time; "after" the orders after the new order's
- * time.
+ * judged on all of them, order_count_exact).  "steps" are the times of the
+ * orders after the current stage began and before the new order's time
+ * (those that can move the customer), ascending and each once; "after" the
+ * orders after the new order's time.
  */
 typedef struct OrderFacts
 {
 	int64		cap;
 	int			ncounted;
 	TimestampTz *counted;		/* ascending */
-	ItemPointerData *counted_tid;
 	int			nsteps;
-	TimestampTz *steps;			/* ascending */
-	ItemPointerData *steps_tid;	/* (not in order: only to avoid duplicates) */
+	TimestampTz *steps;
 	int			nafter;
 	TimestampTz *after;
 	int64		n_all;			/* all orders (capped) */
@@ -960,14 +958,14 @@ order_cmp_time(const void *a, const void *b)
 
 /*
  * order_take
- *		Fold fetched orders (rows from..to-1 of tt, their time, xmin, ctid
- *		and part from column col on) into f.  The first call is the first
- *		read (all orders, or the first k and those after ts); a second, the
- *		steps.  Orders of the first k or all are counted (ascending by time),
- *		orders after ts are after, and set latest and latest_other (another
+ *		Fold fetched orders (rows from..to-1 of tt, their time, xmin and part
+ *		from column col on) into f.  The first call is the first read (all
+ *		orders, or the first k and those after ts); a second, the steps.
+ *		Orders of the first k or all are counted (ascending by time), orders
+ *		after ts are after, and set latest and latest_other (another
  *		transaction's order after ts has had its trigger run already,
- *		without seeing this one); the second read's orders are steps when
- *		not counted already (the reads overlap).
+ *		without seeing this one); the second read's are steps (the two reads
+ *		may have a time in common: order_facts_finish).
  */
 static void
 order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
@@ -976,19 +974,14 @@ order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
 	uint64		n = Max(to - from, 1);
 	bool		first = (f->counted == NULL);
 	uint64		i;
-	int			j;
 
 	if (first)
 	{
 		f->counted = palloc(sizeof(TimestampTz) * n);
-		f->counted_tid = palloc(sizeof(ItemPointerData) * n);
 		f->after = palloc(sizeof(TimestampTz) * n);
 	}
 	else
-	{
 		f->steps = palloc(sizeof(TimestampTz) * n);
-		f->steps_tid = palloc(sizeof(ItemPointerData) * n);
-	}
 	for (i = from; i < to; i++)
 	{
 		HeapTuple	tup = tt->vals[i];
@@ -996,16 +989,11 @@ order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
 		bool		isnull;
 		TimestampTz t = DatumGetTimestampTz(SPI_getbinval(tup, desc, col, &isnull));
 		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, col + 1, &isnull));
-		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, col + 2, &isnull));
-		OrderPart	part = (OrderPart) DatumGetInt32(SPI_getbinval(tup, desc, col + 3, &isnull));
-		bool		known = false;
+		OrderPart	part = (OrderPart) DatumGetInt32(SPI_getbinval(tup, desc, col + 2, &isnull));
 
 		Assert(first == (part != ORDER_STEP));
 		if (part == ORDER_ALL || part == ORDER_FIRST)
-		{
-			f->counted_tid[f->ncounted] = *tid;
 			f->counted[f->ncounted++] = t;
-		}
 		if ((part == ORDER_ALL || part == ORDER_AFTER) && t > ts)
 		{
 			f->after[f->nafter++] = t;
@@ -1014,18 +1002,44 @@ order_take(OrderFacts *f, SPITupleTable *tt, uint64 from, uint64 to, int col,
 			if (t > f->latest_other && !TransactionIdIsCurrentTransactionId(xmin))
 				f->latest_other = t;
 		}
-		if (part != ORDER_STEP)
-			continue;
-		for (j = 0; !known && j < f->ncounted; j++)
-			known = ItemPointerEquals(&f->counted_tid[j], tid);
-		for (j = 0; !known && j < f->nsteps; j++)
-			known = ItemPointerEquals(&f->steps_tid[j], tid);
-		if (!known)
-		{
-			f->steps_tid[f->nsteps] = *tid;
+		if (part == ORDER_STEP)
 			f->steps[f->nsteps++] = t;
-		}
 	}
+}
+
+/*
+ * order_sort_times
+ *		Sort n times ascending, each once; returns how many are left.
+ */
+static int
+order_sort_times(TimestampTz *t, int n)
+{
+	int			i,
+				k = 0;
+
+	qsort(t, n, sizeof(TimestampTz), order_cmp_time);
+	for (i = 0; i < n; i++)
+		if (k == 0 || t[i] != t[k - 1])
+			t[k++] = t[i];
+	return k;
+}
+
+/*
+ * order_known_times
+ *		How many distinct times the counted orders have in (lo, ts) from
+ *		from on.
+ */
+static int
+order_known_times(const OrderFacts *f, TimestampTz from, TimestampTz lo, TimestampTz ts)
+{
+	int			known = 0;
+	int			i;
+
+	for (i = 0; i < f->ncounted; i++)
+		if (f->counted[i] > lo && f->counted[i] >= from && f->counted[i] < ts &&
+			(known == 0 || f->counted[i] != f->counted[i - 1]))
+			known++;
+	return known;
 }
 
 /*
@@ -1047,52 +1061,51 @@ order_facts_start(OrderFacts *f, TimestampTz ts)
  *		After the bounded reads' first (the first k orders, and those after
  *		ts) of a customer in stage cur: whether those were not all its
  *		orders, so that counts stop at k, and the second read is needed; if
- *		so, the time from which the customer's tenure reaches the policy's
- *		loyal_min_tenure_days, clamped to [lo, ts], and whether the first
- *		steps in (lo, ts) are to be read.
+ *		so, whether it is to read the first steps in (lo, ts), and the time
+ *		from which the customer's tenure reaches the policy's
+ *		loyal_min_tenure_days, clamped to [lo, ts] (ts: not to read the
+ *		steps from there).
  *
  * Beyond the first k orders every count is k, so the classifier's answer
  * at an order depends only on whether the customer's tenure then reaches
- * loyal_min_tenure_days: of the orders in (lo, ts) only the first two and
- * the first two from that tenure on can move the customer, and only those
- * are read.  A lapsed customer's first may reactivate it and the next move
- * it on; another customer's first takes it where all later ones before
- * that tenure would (repeat: k orders, tenure not reached; as the next
- * order does, a reactivated customer's moves on), so one is enough.  The
- * first ones are read already when that many of the first k are in (lo,
- * ts), as for a customer whose stage began before the new orders: no order
- * in (lo, ts) comes before them.  The second read is not needed at all when
- * they are and the tenure is reached only at ts or later, as for most
- * customers still repeat, nor when (lo, ts) is empty (an order older than
- * its customer's stage).  The orders after ts, on which a late order is
- * judged (order_judge), are all in the first read.
+ * loyal_min_tenure_days: of the order times in (lo, ts) only the first two
+ * and the first two from that tenure on can move the customer, and only
+ * those are read.  A lapsed customer's first may reactivate it and the
+ * next move it on; another customer's first takes it where all later ones
+ * before that tenure would (repeat: k orders, tenure not reached; as the
+ * next order does, a reactivated customer's moves on), and likewise from
+ * the tenure on (loyal), so one is enough.  Those the first k have need not
+ * be read: no order comes before one of them.  So the second read is not
+ * needed at all for a customer whose stage began before the new orders and
+ * whose tenure is reached only at ts or later, as for most customers
+ * still repeat, nor when (lo, ts) is empty (an order older than its
+ * customer's stage).  The orders after ts, on which a late order is judged
+ * (order_judge), are all in the first read.
  */
 static bool
 order_facts_bounded(OrderFacts *f, Oid cur, TimestampTz ts, TimestampTz lo,
 					const ClmPolicy *policy, TimestampTz *tenure_from, bool *first_steps)
 {
+	int			need = order_lapsed(cur) ? 2 : 1;
 	double		tenure_at;
-	int			known = 0;
-	int			i;
 
 	if (f->ncounted < order_k(policy))
 		return false;			/* that is all of them */
 	f->cap = order_k(policy);
-	for (i = 0; i < f->ncounted; i++)
-		if (f->counted[i] > lo && f->counted[i] < ts)
-			known++;
-	*first_steps = lo < ts && known < (order_lapsed(cur) ? 2 : 1);
+	*first_steps = lo < ts && order_known_times(f, lo, lo, ts) < need;
 	/* in double: no overflow */
 	tenure_at = (double) f->counted[0] + policy->loyal_min_tenure_days * (double) USECS_PER_DAY;
 	*tenure_from = tenure_at >= (double) ts ? ts :
 		tenure_at <= (double) lo ? lo : (TimestampTz) tenure_at;
+	if (order_known_times(f, *tenure_from, lo, ts) >= need)
+		*tenure_from = ts;
 	return *first_steps || *tenure_from < ts;
 }
 
 /*
  * order_facts_finish
  *		Once read: the count of all orders (capped), the first order, and
- *		the steps in time order (those the second read found, and the
+ *		the steps (those the second read found, and the times of the
  *		counted orders in (lo, ts)).
  */
 static void
@@ -1113,7 +1126,7 @@ order_facts_finish(OrderFacts *f, TimestampTz ts, TimestampTz lo)
 		if (f->counted[i] > lo && f->counted[i] < ts)
 			steps[f->nsteps++] = f->counted[i];
 	f->steps = steps;
-	qsort(f->steps, f->nsteps, sizeof(TimestampTz), order_cmp_time);
+	f->nsteps = order_sort_times(f->steps, f->nsteps);
 }
 
 /*
@@ -1511,7 +1524,7 @@ order_judge(const OrderFacts *f, Oid cur, bool entered_known, TimestampTz entere
 		for (i = 0; i < f->nafter; i++)
 			if (f->after[i] > lo && f->after[i] < end)
 				steps[nsteps++] = f->after[i];
-		qsort(steps, nsteps, sizeof(TimestampTz), order_cmp_time);
+		nsteps = order_sort_times(steps, nsteps);
 	}
 	m->to = palloc(sizeof(ClmStage) * (nsteps + 1));
 	m->at = palloc(sizeof(TimestampTz) * (nsteps + 1));
@@ -2149,8 +2162,9 @@ PG_FUNCTION_INFO_V1(clm_stage_on_order);
  * the start of the current stage) comes after those were judged without
  * it.  A lapse it refutes is withdrawn (order_withdraw_lapse); otherwise it
  * does not win back a lapsed customer (the newer order or the lapse came
- * after it), and a customer who is not lapsed is judged on all orders as of
- * the latest, so that no order's effect is lost.
+ * after it), and a customer who is not lapsed is judged again at each
+ * order since its stage began up to the latest, with the late one counted,
+ * so that no order's effect is lost (order_judge).
  */
 Datum
 clm_stage_on_order(PG_FUNCTION_ARGS)
