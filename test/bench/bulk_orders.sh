@@ -15,9 +15,11 @@
 # are a third each first_purchase, repeat and loyal with an order history
 # (as in test/bench/lifecycle_orders.sh), so the load moves many of them.
 # Prints the median seconds of each, and the throughput of each variant
-# relative to no trigger (its time over theirs: 1 is as fast).  A
-# benchmark, not a test: it asserts nothing.  CLM_BULK_VARIANTS="none stmt"
-# leaves the row trigger out (it takes several times as long as the rest).
+# relative to no trigger (its time over theirs: 1 is as fast); then the
+# statement trigger's own time, from EXPLAIN ANALYZE of one more INSERT ...
+# SELECT per round.  A benchmark, not a test: it asserts nothing.
+# CLM_BULK_VARIANTS="none stmt" leaves the row trigger out (it takes
+# several times as long as the rest).
 
 set -euo pipefail
 . "$(dirname "$0")/../lib/pgenv.sh"
@@ -29,7 +31,9 @@ cd "$CLM_ROOT"
 norders=${1:-1000000}
 ncust=${2:-100000}
 rounds=${3:-3}
-clm_bench_start bulk_orders 54875 shared_buffers=1GB max_wal_size=8GB work_mem=64MB
+# autovacuum off: every table is vacuumed and analyzed before each load, and
+# a vacuum of the last load's tables must not run into the next one's time
+clm_bench_start bulk_orders 54875 shared_buffers=1GB max_wal_size=8GB work_mem=64MB autovacuum=off
 dir=$BENCH_DIR
 psql() { "$CLM_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
@@ -54,6 +58,7 @@ SELECT CASE WHEN i <= :ncust THEN 1 + (i::bigint * 7919) % :ncust
        timestamptz '2026-01-01 00:00+00' + ((i::bigint * 2654435761) % 86400) * interval '1 second' AS ordered_at,
        (1 + i % 500)::numeric(12,2) AS amount
 FROM generate_series(1, :norders) i;
+VACUUM ANALYZE b.customers0, b.history0, b.staging;
 SQL
 psql -c "\\copy b.staging TO '$dir/orders.csv' WITH (FORMAT csv)"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"/orders.csv
@@ -78,7 +83,7 @@ SELECT CASE :'v'
         FOR EACH STATEMENT EXECUTE FUNCTION clm.stage_on_order(''b.customers'', ''customer_id'', ''status'', ''ordered_at'')'
     ELSE 'SELECT 1' END AS ddl \gset
 :ddl;
-VACUUM ANALYZE b.customers, b.orders;
+VACUUM ANALYZE b.customers, b.orders, clm.stage_history;
 CHECKPOINT;
 SQL
 }
@@ -102,6 +107,14 @@ case " $variants " in *" none "*) ;; *) variants="none $variants" ;; esac
 for how in copy insert; do
     for v in $variants; do : >"$dir/$how.$v"; done
 done
+# the statement trigger's own time, as EXPLAIN ANALYZE of the INSERT ...
+# SELECT reports it (one more load per round, not among the timed ones)
+trigger_time() {
+    prepare stmt
+    psql -At -c "EXPLAIN (ANALYZE, COSTS OFF) INSERT INTO b.orders SELECT * FROM b.staging" |
+        sed -n 's/^Trigger o: time=\([0-9.]*\) .*/\1/p' | awk '{ printf "%.3f\n", $1 / 1000 }'
+}
+: >"$dir/trigger.stmt"
 for r in $(seq 1 "$rounds"); do
     for how in copy insert; do
         for v in $variants; do
@@ -112,6 +125,7 @@ for r in $(seq 1 "$rounds"); do
             fi
         done
     done
+    case " $variants " in *" stmt "*) trigger_time >>"$dir/trigger.stmt" ;; esac
 done
 
 echo
@@ -124,7 +138,18 @@ for how in copy insert; do
             'BEGIN { printf "  %-6s %-5s %8.2f s   throughput / no trigger %.2f\n", h, v, t, n / t }'
     done
     echo "    all rounds:$(for v in $variants; do printf ' %s %s|' "$v" "$(tr '\n' ' ' <"$dir/$how.$v")"; done)"
+    # each round's own ratio (the variants ran one after the other in it):
+    # steadier than the ratio of the medians where the machine's speed drifts
+    for v in $variants; do
+        [ "$v" = none ] && continue
+        paste "$dir/$how.none" "$dir/$how.$v" | awk '{ printf "%.3f\n", $1 / $2 }' >"$dir/$how.$v.ratio"
+        echo "    $v, each round's throughput / no trigger: $(tr '\n' ' ' <"$dir/$how.$v.ratio")(median $(median <"$dir/$how.$v.ratio"))"
+    done
 done
+if [ -s "$dir/trigger.stmt" ]; then
+    echo "  the statement trigger's own time in the INSERT ... SELECT (EXPLAIN ANALYZE): median $(median <"$dir/trigger.stmt") s"
+    echo "    all rounds: $(tr '\n' ' ' <"$dir/trigger.stmt")"
+fi
 if [ -e "$dir/stages.row" ] && [ -e "$dir/stages.stmt" ]; then
     if cmp -s "$dir/stages.row" "$dir/stages.stmt"; then
         echo "  stages after the last load: the same with either trigger ($(tr '\n' ',' <"$dir/stages.stmt"))"
