@@ -23,12 +23,13 @@ CREATE TABLE rf.referrals (referrer int, referred int, referred_at timestamptz);
 --   8  referred 2 and 5 in time, but is a prospect until her own two
 --      orders in February: advocate at once then
 --   2 and 1 refer each other, 5 and 6 too (cycles)
---   99 is no customer and referred 6
+--   99 is no customer and referred 6, and 3 in time (Feb 15, bought
+--      Mar 1): it becomes one in June (below)
 INSERT INTO rf.referrals VALUES
     (1, 1, '2025-01-01'), (1, 2, '2025-01-01'), (1, 3, '2025-01-01'), (1, 4, '2025-01-01'),
     (1, 5, '2025-01-15'), (1, 5, '2025-01-16'),
     (2, 1, '2025-01-01'), (5, 6, '2025-01-01'), (6, 5, '2025-01-01'),
-    (8, 2, '2025-01-01'), (8, 5, '2025-01-15'), (99, 6, '2025-01-01');
+    (8, 2, '2025-01-01'), (8, 5, '2025-01-15'), (99, 6, '2025-01-01'), (99, 3, '2025-02-15');
 CREATE TABLE rf.orders_src (customer_id int, ordered_at timestamptz, amount numeric, batch int);
 INSERT INTO rf.orders_src VALUES
     (1, '2025-01-02', 10, 1), (1, '2025-01-05', 10, 1),
@@ -134,6 +135,48 @@ DELETE FROM clm.stage_transition_rule_user WHERE from_stage = 'loyal' AND to_sta
 SELECT clm.refresh_stages('rf.row_trg_customers', 'rf.row_trg_orders', 'id', 'status',
                           'customer_id', 'ordered_at', '2025-06-01', 'rf') AS moved;
 SELECT status FROM rf.row_trg_customers WHERE id = 7;
+
+-- 99 referred 6 and 3 before it was a customer, and they bought in time:
+-- once it is one and loyal, it is an advocate at once (row and statement
+-- trigger alike)
+INSERT INTO rf.row_trg_customers VALUES (99, 'prospect', '2025-06-01');
+INSERT INTO rf.stmt_trg_customers VALUES (99, 'prospect', '2025-06-01');
+INSERT INTO rf.row_trg_orders VALUES (99, '2025-06-10', 1), (99, '2025-06-11', 1);
+INSERT INTO rf.stmt_trg_orders VALUES (99, '2025-06-10', 1), (99, '2025-06-11', 1);
+SELECT 'row' AS trg, status, since FROM rf.row_trg_customers WHERE id = 99
+UNION ALL
+SELECT 'stmt', status, since FROM rf.stmt_trg_customers WHERE id = 99;
+
+-- a cycle: 20 and 21 referred each other on Jun 1, and 20 referred 22, 21
+-- referred 23.  Each counts the other's first purchase: 20, loyal on Jun
+-- 13, is an advocate on Jun 16 (22 bought); 21, loyal on Jun 15, at once
+-- (20 had bought on Jun 12, 23 on Jun 14).  Without counting the cycle
+-- neither would be.
+INSERT INTO rf.referrals VALUES (20, 21, '2025-06-01'), (21, 20, '2025-06-01'),
+                                (20, 22, '2025-06-01'), (21, 23, '2025-06-01');
+INSERT INTO rf.referrals2 SELECT * FROM rf.referrals WHERE referrer IN (20, 21);
+INSERT INTO rf.row_trg_customers SELECT i, 'prospect', '2025-06-01' FROM generate_series(20, 23) i;
+INSERT INTO rf.stmt_trg_customers SELECT i, 'prospect', '2025-06-01' FROM generate_series(20, 23) i;
+CREATE TABLE rf.cycle_orders (customer_id int, ordered_at timestamptz, amount numeric);
+INSERT INTO rf.cycle_orders VALUES (20, '2025-06-12', 1), (20, '2025-06-13', 1), (23, '2025-06-14', 1),
+                                   (21, '2025-06-14', 1), (21, '2025-06-15', 1), (22, '2025-06-16', 1);
+-- the row trigger an order at a time, the statement trigger all at once
+DO $$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN SELECT * FROM rf.cycle_orders ORDER BY ordered_at, customer_id LOOP
+        INSERT INTO rf.row_trg_orders VALUES (o.customer_id, o.ordered_at, o.amount);
+    END LOOP;
+END $$;
+INSERT INTO rf.stmt_trg_orders SELECT * FROM rf.cycle_orders;
+SELECT h.customer_key, h.to_stage, h.changed_at FROM clm.stage_history h
+WHERE h.relation = 'rf.row_trg_customers'::regclass AND h.customer_key IN ('20', '21')
+  AND h.to_stage IN ('loyal', 'advocate')
+ORDER BY h.customer_key, h.changed_at;
+SELECT count(*) AS cycle_stages_differing
+FROM rf.row_trg_customers r JOIN rf.stmt_trg_customers s USING (id)
+WHERE r.id BETWEEN 20 AND 23 AND (r.status, r.since) IS DISTINCT FROM (s.status, s.since);
 
 -- the customer view counts the customers each customer referred (not
 -- themselves) and their revenue up to as_of
