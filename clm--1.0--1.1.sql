@@ -2271,6 +2271,17 @@ CREATE EVENT TRIGGER clm_action_detach_dropped ON sql_drop
 COMMENT ON EVENT TRIGGER clm_action_detach_dropped IS
     'detaches the campaigns, feed events and adopted referrals of dropped tables (clm.action_detach_dropped)';
 
+-- _orders_customers (src/lifecycle/stage_on_order.sql): the customers
+-- tables an orders relation's clm.stage_on_order triggers name, resolved as
+-- the triggers resolve them; clm.forget_customer finds a customers table's
+-- customer views by it.
+CREATE FUNCTION @extschema@._orders_customers(orders regclass)
+RETURNS regclass[]
+AS 'MODULE_PATHNAME', 'clm_orders_customers'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._orders_customers(regclass) IS
+    'internal: the customers tables that the clm.stage_on_order triggers on an orders relation name, resolved as the triggers resolve them (names that resolve to no table left out)';
+
 -- Erasure on request, and retention of the stage history (new in 1.1)
 -- _forget_records: what clm keeps about one customer in its own tables
 -- (stage history, feed events, campaign memberships), removed as their
@@ -2374,6 +2385,8 @@ DECLARE
     view_counts bigint[] := '{}';
     worker text;
     i integer;
+    eq text;
+    shows text;
 BEGIN
     -- a partition's customers are recorded under the partitioned table
     customers_root := COALESCE(pg_catalog.pg_partition_root(customers), customers);
@@ -2382,23 +2395,31 @@ BEGIN
       INTO tables, counts;
 
     -- the customer views of this table's customers (their orders relation
-    -- has a foreign key to it) that show the customer: refreshed at their
-    -- last as-of time, after which they must no longer show it
+    -- has a foreign key to it, or a clm.stage_on_order trigger naming it)
+    -- that show the customer: refreshed at their last as-of time, after
+    -- which they must no longer show it
     FOR v IN
-        SELECT r.view_schema, r.view_name
+        SELECT r.view_schema, r.view_name, k.atttypid::pg_catalog.regtype AS key_type
           FROM @extschema@.customer_view AS r
           JOIN pg_catalog.pg_namespace AS s ON s.nspname = r.view_schema
           JOIN pg_catalog.pg_class AS c ON c.relnamespace = s.oid AND c.relname = r.view_name
+          JOIN pg_catalog.pg_attribute AS k ON k.attrelid = c.oid AND k.attname = 'customer_key'
          WHERE c.relkind = 'm'
-           AND EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
-                        WHERE k.contype = 'f'
-                          AND k.conrelid = pg_catalog.to_regclass(r.orders_relation)
-                          AND COALESCE(pg_catalog.pg_partition_root(k.confrelid), k.confrelid) = customers_root)
+           AND (EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+                         WHERE k.contype = 'f'
+                           AND k.conrelid = pg_catalog.to_regclass(r.orders_relation)
+                           AND COALESCE(pg_catalog.pg_partition_root(k.confrelid), k.confrelid) = customers_root)
+                OR EXISTS (SELECT FROM pg_catalog.unnest(@extschema@._orders_customers(
+                                           pg_catalog.to_regclass(r.orders_relation))) AS t(customers)
+                            WHERE COALESCE(pg_catalog.pg_partition_root(t.customers), t.customers) = customers_root))
          ORDER BY r.view_schema, r.view_name
     LOOP
         label := format('%I.%I', v.view_schema, v.view_name);
-        EXECUTE format('SELECT pg_catalog.count(*) FROM %s AS c WHERE c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1',
-                       label)
+        -- the key compared as the view's key type compares it ('007' is 7)
+        eq := @extschema@._eq_operator(v.key_type);
+        shows := CASE WHEN eq IS NULL THEN 'c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1'
+                      ELSE format('c.customer_key %s $1::%s', eq, v.key_type) END;
+        EXECUTE format('SELECT pg_catalog.count(*) FROM %s AS c WHERE %s', label, shows)
             INTO n USING customer_key;
         CONTINUE WHEN n = 0;
         IF NOT @extschema@._customer_view_owned(v.view_schema, v.view_name) THEN
@@ -2407,8 +2428,7 @@ BEGIN
                       HINT = 'Erase the customer as a role that owns the customer views showing it, or have their owner do it.';
         END IF;
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', label);
-        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS c WHERE c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1)',
-                       label)
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS c WHERE %s)', label, shows)
             INTO still USING customer_key;
         IF still THEN
             RAISE EXCEPTION 'customer view % still shows customer % after its refresh', label, customer_key

@@ -87,11 +87,35 @@ SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
 ROLLBACK;
 RESET ROLE;
 
--- the orders still there: the customer view would show it again
+-- the orders still there (their foreign key checked at commit): the
+-- customer view shows it again after its refresh, and nothing is removed
 BEGIN;
-ALTER TABLE er.orders DROP CONSTRAINT orders_customer_id_fkey;
+ALTER TABLE er.orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE INITIALLY DEFERRED;
 DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
 SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+ROLLBACK;
+SELECT count(*) = (SELECT history FROM er.before) AS history_kept
+FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
+
+-- without the foreign key, the clm.stage_on_order trigger naming the
+-- customers table links the view to it: the orders deleted, the view is
+-- refreshed and no longer shows the customer
+BEGIN;
+ALTER TABLE er.orders DROP CONSTRAINT orders_customer_id_fkey;
+DELETE FROM er.orders WHERE customer_id = 'erase-me-7f3a';
+DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+SELECT count(*) AS still_in_view FROM er.cv WHERE customer_key = 'erase-me-7f3a';
+ROLLBACK;
+-- linked neither way, the view is not searched (the key could be another
+-- table's customer there): it shows the customer until its next refresh
+BEGIN;
+ALTER TABLE er.orders DROP CONSTRAINT orders_customer_id_fkey;
+DROP TRIGGER stage_on_order ON er.orders;
+DELETE FROM er.orders WHERE customer_id = 'erase-me-7f3a';
+DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
+SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+SELECT count(*) AS still_in_view FROM er.cv WHERE customer_key = 'erase-me-7f3a';
 ROLLBACK;
 
 -- the erasure: the customer's rows first, then what clm keeps
@@ -139,6 +163,44 @@ SELECT * FROM clm.forget_customer('er.customers', NULL);
 SELECT * FROM clm.forget_customer('er.cv', 'x');
 SELECT * FROM clm.forget_customer(99999999::oid::regclass, 'x');
 
+-- a key of another spelling: read as the key column's type ('007' is
+-- customer 7 of an integer key), in the history and in the customer view
+CREATE TABLE er.icust (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON er.icust
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+CREATE TABLE er.iorders (customer_id int REFERENCES er.icust, ordered_at timestamptz, amount numeric);
+CREATE TRIGGER stage_on_order AFTER INSERT ON er.iorders
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('icust', 'customer_id', 'status', 'ordered_at');
+INSERT INTO er.icust SELECT i, 'prospect', '2025-01-01' FROM generate_series(1, 9) i;
+INSERT INTO er.iorders SELECT i, timestamptz '2025-02-01' + k * interval '20 days', 10
+FROM generate_series(1, 9) i, generate_series(1, 2) k;
+SELECT clm.create_customer_view('er.icv', 'er.iorders', 'customer_id', 'ordered_at', 'amount', as_of => '2025-12-01');
+BEGIN;
+DELETE FROM er.iorders WHERE customer_id = 7;
+DELETE FROM er.icust WHERE id = 7;
+SELECT * FROM clm.forget_customer('er.icust', '007');
+COMMIT;
+SELECT (SELECT count(*) FROM clm.stage_history WHERE relation = 'er.icust'::regclass AND customer_key = '7') AS history_of_7,
+       (SELECT count(*) FROM clm.stage_history WHERE relation = 'er.icust'::regclass) AS history_of_others,
+       (SELECT count(*) FROM er.icv WHERE customer_key = 7) AS in_view,
+       (SELECT count(*) FROM er.icv) AS others_in_view;
+-- not a key of that type: an error, not nothing to erase
+SELECT * FROM clm.forget_customer('er.icust', 'seven');
+
+-- the customers tables an orders relation's triggers name, resolved as
+-- the triggers do (an unqualified name in the orders' schema, whatever the
+-- search_path); names of no table, and other triggers, count for nothing
+CREATE TABLE er.stray (customer_id int, ordered_at timestamptz, status clm.lifecycle_stage);
+CREATE TRIGGER a AFTER INSERT ON er.stray
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('er.nosuch', 'customer_id', 'status', 'ordered_at');
+CREATE TRIGGER b AFTER INSERT ON er.stray
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('not"valid', 'customer_id', 'status', 'ordered_at');
+CREATE TRIGGER c BEFORE INSERT ON er.stray
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'customer_id');
+SELECT clm._orders_customers('er.orders') AS orders, clm._orders_customers('er.iorders') AS iorders,
+       clm._orders_customers('er.stray') AS stray, clm._orders_customers('er.customers') AS customers,
+       clm._orders_customers(NULL) AS null_relation;
+
 -- retention: changes before now() - older_than go, but each customer's
 -- latest stays
 CREATE TABLE er.old (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
@@ -156,6 +218,23 @@ SELECT customer_key, to_stage FROM clm.stage_history WHERE relation = 'er.old'::
 SELECT count(*) = (SELECT others_history FROM er.before) AS untouched
 FROM clm.stage_history WHERE relation = 'er.customers'::regclass;
 SELECT clm.purge_history('er.old', '1 year') AS removed_again;
+-- the feed's events of the table go by when they were recorded, delivered
+-- or not; a partition stands for its partitioned table
+CREATE TABLE er.pcust (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz) PARTITION BY RANGE (id);
+CREATE TABLE er.pcust_1 PARTITION OF er.pcust FOR VALUES FROM (1) TO (100);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON er.pcust
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id', 'since');
+INSERT INTO er.pcust VALUES (1, 'prospect', '2019-01-01'), (2, 'prospect', '2019-01-01');
+UPDATE er.pcust SET status = 'lead', since = '2020-01-01';
+UPDATE clm.stage_event SET recorded_at = now() - interval '2 years'
+WHERE relation = 'er.pcust'::regclass AND to_stage = 'prospect';
+SELECT to_stage, count(*) AS events, bool_and(recorded_at < now() - interval '1 year') AS older
+FROM clm.stage_event WHERE relation = 'er.pcust'::regclass GROUP BY to_stage ORDER BY to_stage;
+SELECT clm.purge_history('er.pcust_1', '1 year') AS removed;
+SELECT to_stage, count(*) AS events FROM clm.stage_event
+WHERE relation = 'er.pcust'::regclass GROUP BY to_stage ORDER BY to_stage;
+SELECT to_stage, count(*) AS changes FROM clm.stage_history
+WHERE relation = 'er.pcust'::regclass GROUP BY to_stage ORDER BY to_stage;
 SELECT clm.purge_history('er.old', '0 days');
 SELECT clm.purge_history('er.old', '-1 year');
 SELECT clm.purge_history('er.old', NULL);
@@ -174,6 +253,7 @@ DROP FUNCTION er.holding(text);
 SELECT clm.feed_unsubscribe('er_feed');
 SELECT clm.feed_purge() > 0 AS purged;
 SELECT clm.drop_customer_view('er.cv');
+SELECT clm.drop_customer_view('er.icv');
 DELETE FROM clm.campaign WHERE name = 'er_winback';
 REVOKE ALL ON SCHEMA er FROM regress_erasure_reader, regress_erasure_deleter;
 REVOKE ALL ON er.customers, er.orders FROM regress_erasure_reader, regress_erasure_deleter;

@@ -22,6 +22,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -42,6 +43,25 @@
 
 PG_FUNCTION_INFO_V1(clm_forget_records);
 PG_FUNCTION_INFO_V1(clm_purge_history);
+
+/*
+ * forget_root
+ *		The table clm keeps a customers table's records under: for a
+ *		partition, the root of its partitioned table (the triggers record
+ *		the history and events of every partition there).
+ */
+static Oid
+forget_root(Oid relid)
+{
+	if (get_rel_relispartition(relid))
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+
+		if (ancestors != NIL)
+			relid = llast_oid(ancestors);
+	}
+	return relid;
+}
 
 /*
  * forget_check_rights
@@ -105,9 +125,13 @@ forget_check_rights(Oid relid)
  *		again: clm erases what it keeps, the customer's own rows are the
  *		caller's to delete first.  Read as the calling role, whom
  *		forget_check_rights has found unrestricted by row-level security.
- *		Needs SPI.
+ *		Returns the key as clm keeps it: read as the key column's type and
+ *		written out by it, as the guard writes it into the history, so that
+ *		'007' finds customer 7 of an integer key (and a key that is not of
+ *		that type is an error, not nothing to erase); the key as given for a
+ *		table without such a key.  Needs SPI.
  */
-static void
+static text *
 forget_check_gone(Oid relid, text *key)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
@@ -118,6 +142,7 @@ forget_check_gone(Oid relid, text *key)
 	Datum		arg = PointerGetDatum(key);
 	int			ret;
 	bool		isnull;
+	char	   *kept;
 
 	if (clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
 	{
@@ -128,23 +153,26 @@ forget_check_gone(Oid relid, text *key)
 	}
 	table_close(rel, NoLock);
 	if (col == NULL)
-		return;					/* no key to look the customer up by */
+		return key;				/* no key to look the customer up by */
 
-	ret = SPI_execute_with_args(psprintf("SELECT EXISTS (SELECT FROM %s AS k "
-										 "WHERE k.%s OPERATOR(pg_catalog.=) $1::%s)",
+	ret = SPI_execute_with_args(psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c "
+										 "WHERE c.%s OPERATOR(pg_catalog.=) k.v) "
+										 "FROM (SELECT $1::%s AS v) AS k",
 										 clm_qualified_relname(relid), quote_identifier(col),
 										 format_type_be_qualified(coltype)),
 								1, &argtype, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.forget_customer: looking the customer up failed: %s",
 			 SPI_result_code_string(ret));
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("customer %s is still in table %s",
 						text_to_cstring(key), clm_qualified_relname(relid)),
 				 errdetail("clm erases what it keeps about a customer; the customer row and its orders are yours to delete."),
 				 errhint("Delete the customer row and its orders first (in the same transaction if you like), then call clm.forget_customer.")));
+	kept = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return kept != NULL ? cstring_to_text(kept) : key;
 }
 
 /*
@@ -192,14 +220,14 @@ clm_forget_records(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("customers table and customer key must not be null"),
 				 errhint("Pass the customers table and the customer's key as text, as clm.stage_history keeps it.")));
-	relid = PG_GETARG_OID(0);
+	relid = forget_root(PG_GETARG_OID(0));
 	key = PG_GETARG_TEXT_P(1);
 	forget_check_rights(relid);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	forget_check_gone(relid, key);
+	key = forget_check_gone(relid, key);
 	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
 	nsp = clm_lc_nspname();	/* quoted */
 
@@ -287,7 +315,7 @@ clm_purge_history(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("customers table and retention interval must not be null"),
 				 errhint("Pass the customers table and how long to keep its history, for example interval '3 years'.")));
-	relid = PG_GETARG_OID(0);
+	relid = forget_root(PG_GETARG_OID(0));
 	older_than = PG_GETARG_INTERVAL_P(1);
 	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 													 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),

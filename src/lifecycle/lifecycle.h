@@ -189,6 +189,7 @@ extern char *clm_lc_eq_operator_sql(Oid typid);
  * and clm_lc_load.
  */
 extern Oid	clm_lc_logical_relid(Relation rel);
+extern Oid	clm_lc_stage_on_order_oid(Oid nsp);
 
 /* whether this database has Citus, and so the business time must travel in the row */
 extern bool clm_lc_citus_present(void);

@@ -35,13 +35,14 @@
 #include "utils/syscache.h"
 
 #include "clm.h"
+#include "lifecycle.h"
 
 /*
- * stage_on_order_oid
+ * clm_lc_stage_on_order_oid
  *		The OID of clm.stage_on_order() in clm's schema nsp.
  */
-static Oid
-stage_on_order_oid(Oid nsp)
+Oid
+clm_lc_stage_on_order_oid(Oid nsp)
 {
 	return LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
 									 makeString("stage_on_order")),
@@ -95,7 +96,7 @@ policy_users(Oid nsp, const char *policy)
 	StringInfoData buf;
 	int			n = 0;
 
-	fn = stage_on_order_oid(nsp);
+	fn = clm_lc_stage_on_order_oid(nsp);
 	initStringInfo(&buf);
 	tgrel = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_trigger_tgfoid, BTEqualStrategyNumber, F_OIDEQ,
@@ -254,7 +255,7 @@ clm_lifecycle_policy_claim(PG_FUNCTION_ARGS)
 	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "could not find tuple for trigger %u", tgoid);
-	ours = ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == stage_on_order_oid(nsp);
+	ours = ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == clm_lc_stage_on_order_oid(nsp);
 	policy = ours ? pstrdup(trigger_policy(tup, tgrel)) : NULL;
 	systable_endscan(scan);
 	table_close(tgrel, AccessShareLock);

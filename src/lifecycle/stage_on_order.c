@@ -29,6 +29,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/transam.h"
@@ -37,6 +38,7 @@
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -47,6 +49,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -56,6 +59,7 @@
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
+#include "utils/varlena.h"
 
 #include "clm.h"
 #include "compat.h"
@@ -291,13 +295,73 @@ order_has_time_index(Relation orel, int fk_att, int ts_att)
  * unqualified one is looked up in the schema of the orders table.
  */
 static Oid
-order_customers_relid(const char *name, Relation orel)
+order_customers_relid(const char *name, Oid orders_nsp, bool missing_ok)
 {
 	RangeVar   *rv = makeRangeVarFromNameList(clm_qualified_name_list(name));
 
 	if (rv->schemaname == NULL)
-		rv->schemaname = get_namespace_name(RelationGetNamespace(orel));
-	return RangeVarGetRelid(rv, NoLock, false);
+		rv->schemaname = get_namespace_name(orders_nsp);
+	return RangeVarGetRelid(rv, NoLock, missing_ok);
+}
+
+PG_FUNCTION_INFO_V1(clm_orders_customers);
+
+/*
+ * clm_orders_customers
+ *		SQL: clm._orders_customers(orders regclass) RETURNS regclass[]: the
+ *		customers tables that the clm.stage_on_order triggers on orders name,
+ *		resolved as the triggers resolve them (order_customers_relid), so
+ *		that clm.forget_customer knows the orders of a customers table
+ *		without a foreign key between them.  A name that does not parse or
+ *		names no table is left out: such a trigger fails on every insert and
+ *		links nothing.  Read from pg_trigger, which every role may read,
+ *		without locking the orders relation.
+ */
+Datum
+clm_orders_customers(PG_FUNCTION_ARGS)
+{
+	Oid			orders = PG_GETARG_OID(0);
+	Oid			fn = clm_lc_stage_on_order_oid(get_func_namespace(fcinfo->flinfo->fn_oid));
+	Oid			orders_nsp = get_rel_namespace(orders);
+	Relation	tgrel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Datum	   *found = NULL;
+	int			n = 0;
+
+	if (!OidIsValid(orders_nsp))
+		PG_RETURN_NULL();		/* dropped */
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(orders));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		args;
+		char	   *name;
+		List	   *parts;
+		Oid			customers;
+
+		if (tg->tgfoid != fn || tg->tgnargs < 1)
+			continue;
+		args = heap_getattr(tup, Anum_pg_trigger_tgargs, RelationGetDescr(tgrel), &isnull);
+		if (isnull)
+			continue;
+		name = pstrdup(VARDATA_ANY(DatumGetByteaPP(args)));	/* the first */
+		if (!SplitIdentifierString(pstrdup(name), '.', &parts) || list_length(parts) > 3)
+			continue;
+		customers = order_customers_relid(name, orders_nsp, true);
+		if (!OidIsValid(customers))
+			continue;
+		found = found ? repalloc(found, sizeof(Datum) * (n + 1)) : palloc(sizeof(Datum));
+		found[n++] = ObjectIdGetDatum(customers);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	PG_RETURN_ARRAYTYPE_P(construct_array(found, n, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT));
 }
 
 /*
@@ -644,7 +708,7 @@ order_build(TriggerData *td, Oid nsp)
 		order_callback_registered = true;
 	}
 
-	cust_relid = order_customers_relid(tg->tgargs[0], td->tg_relation);
+	cust_relid = order_customers_relid(tg->tgargs[0], RelationGetNamespace(td->tg_relation), false);
 	crel = table_open(cust_relid, AccessShareLock);
 	if (crel->rd_rel->relkind != RELKIND_RELATION &&
 		crel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
@@ -774,7 +838,7 @@ order_still_valid(OrderTrigger *ot, TriggerData *td)
 	Relation	orel = td->tg_relation;
 	int			fk_att = order_attnum(orel, ot->args[1], InvalidOid, "order customer");
 	int			ts_att = order_attnum(orel, ot->args[3], TIMESTAMPTZOID, "order time");
-	Oid			cust_relid = order_customers_relid(ot->args[0], orel);
+	Oid			cust_relid = order_customers_relid(ot->args[0], RelationGetNamespace(orel), false);
 	Relation	crel;
 	Oid			cust_key_type;
 	char	   *key_col;

@@ -9,6 +9,16 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.stage_on_order() IS
     'AFTER INSERT trigger on an orders table, FOR EACH ROW or, for bulk loads, FOR EACH STATEMENT with REFERENCING NEW TABLE; arguments (customers table, order customer column, stage column, order time column [, policy [, customer key column]]): moves the customer to first_purchase / repeat / loyal / reactivated through clm.stage_guard';
 
+-- _orders_customers: the customers tables an orders relation's
+-- clm.stage_on_order triggers name, resolved as the triggers resolve them;
+-- clm.forget_customer finds a customers table's customer views by it.
+CREATE FUNCTION @extschema@._orders_customers(orders regclass)
+RETURNS regclass[]
+AS 'MODULE_PATHNAME', 'clm_orders_customers'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._orders_customers(regclass) IS
+    'internal: the customers tables that the clm.stage_on_order triggers on an orders relation name, resolved as the triggers resolve them (names that resolve to no table left out)';
+
 -- A stage_on_order trigger names a policy that must exist as long as the
 -- trigger does (clm.lifecycle_policy_protect_in_use refuses deleting it).
 -- When such a trigger is created, its policy's row is locked until the
