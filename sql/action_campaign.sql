@@ -5,6 +5,7 @@
 -- per arm within the window, and the uplift with its 95 % interval, which
 -- are compared with figures computed by hand; bad input and roles without
 -- the needed rights get clear errors.
+-- Each error is followed by its SQLSTATE (\echo sqlstate :SQLSTATE).
 --
 \set VERBOSITY default
 SET timezone = 'UTC';
@@ -78,36 +79,62 @@ FROM clm.campaign_report('winback', '60 days');
 
 -- bad input
 SELECT * FROM clm.campaign_report('no_such_campaign', '30 days');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.campaign_report(NULL, '30 days');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.campaign_report('winback', '0 days');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.campaign_report('winback', '-1 day');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.campaign_report('winback', NULL);
+\echo sqlstate :SQLSTATE
 SELECT clm.campaign_arm('x', '1', 0);
+\echo sqlstate :SQLSTATE
 SELECT clm.campaign_arm('x', '1', 1);
+\echo sqlstate :SQLSTATE
 SELECT clm.campaign_arm('x', '1', 'NaN');
+\echo sqlstate :SQLSTATE
 SELECT clm.campaign_arm('x', NULL, 0.1);
+\echo sqlstate :SQLSTATE
 SELECT clm.campaign_enroll('winback', '999');
+\echo sqlstate :SQLSTATE
 SELECT clm.campaign_enroll('winback', NULL);
+\echo sqlstate :SQLSTATE
 SELECT clm.campaign_enroll('no_such_campaign', '1');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('winback', 'camp.customers', 'camp.orders');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('', 'camp.customers', 'camp.orders');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.customers', 'camp.orders', control_share => 1.5);
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.customers', 'camp.orders', starts_at => 'infinity');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.customers', 'camp.orders', customer_column => 'customer');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.customers', 'camp.orders', ordered_at_column => 'amount');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.customers', 'camp.orders', amount_column => 'ordered_at');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.orders', 'camp.orders');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.customers', NULL);
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('c1', 'camp.customers', 'camp.orders', starts_at => NULL);
+\echo sqlstate :SQLSTATE
 CREATE SEQUENCE camp.seq;
 SELECT clm.create_campaign('c1', 'camp.seq', 'camp.orders');
+\echo sqlstate :SQLSTATE
 -- an arm without customers: no uplift
 SELECT name FROM clm.create_campaign('all_target', 'camp.customers', 'camp.orders', 0.01, '2026-01-01');
 SELECT clm.campaign_enroll('all_target', '1');
 SELECT * FROM clm.campaign_report('all_target', '30 days');
+\echo sqlstate :SQLSTATE
 -- direct writes must keep the arm, even a superuser's
 INSERT INTO clm.campaign_member (campaign, customer_key, arm) VALUES ('all_target', '2', 'control');
+\echo sqlstate :SQLSTATE
 UPDATE clm.campaign_member SET arm = 'control' WHERE campaign = 'all_target';
+\echo sqlstate :SQLSTATE
 INSERT INTO clm.campaign_member (campaign, customer_key, arm) VALUES ('all_target', '2', 'target');
 SELECT count(*) AS members FROM clm.campaign_member WHERE campaign = 'all_target';
 
@@ -121,25 +148,32 @@ SET ROLE regress_campaign_reader;
 SELECT target_customers, control_customers, target_responded, control_responded
 FROM clm.campaign_report('winback', '30 days');
 SELECT clm.campaign_enroll('winback', '42');
+\echo sqlstate :SQLSTATE
 DELETE FROM clm.campaign WHERE name = 'winback';
 DELETE FROM clm.campaign_member WHERE campaign = 'winback';
 UPDATE clm.campaign SET control_share = 0.5 WHERE name = 'winback';
+\echo sqlstate :SQLSTATE
 INSERT INTO clm.campaign_member (campaign, customer_key, arm) VALUES ('winback', '42', 'target');
+\echo sqlstate :SQLSTATE
 -- its own campaign, in its own name only
 SELECT name, created_by FROM clm.create_campaign('reader_campaign', 'camp.customers', 'camp.orders');
 INSERT INTO clm.campaign (name, customers, customer_key_column, orders, customer_column, ordered_at_column,
                           amount_column, control_share, starts_at, created_by)
 VALUES ('forged', 'camp.customers', 'id', 'camp.orders', 'customer_id', 'ordered_at', 'amount', 0.1, now(), 'postgres');
+\echo sqlstate :SQLSTATE
 SET ROLE regress_campaign_nobody;
 SELECT count(*) AS campaigns_seen FROM clm.campaign;
 SELECT count(*) AS members_seen FROM clm.campaign_member;
 SELECT * FROM clm.campaign_report('winback', '30 days');
+\echo sqlstate :SQLSTATE
 SELECT clm.create_campaign('nobody_campaign', 'camp.customers', 'camp.orders');
+\echo sqlstate :SQLSTATE
 RESET ROLE;
 -- a role that may read the customers but not the orders: no report
 GRANT SELECT ON camp.customers TO regress_campaign_nobody;
 SET ROLE regress_campaign_nobody;
 SELECT * FROM clm.campaign_report('winback', '30 days');
+\echo sqlstate :SQLSTATE
 RESET ROLE;
 REVOKE SELECT ON camp.customers FROM regress_campaign_nobody;
 -- row-level security on the customers table hides members from the report
@@ -159,6 +193,7 @@ DROP TABLE camp.old_orders;
 SELECT name, customers::oid <> 0 AS has_customers, orders::oid AS orders FROM clm.campaign WHERE name = 'detached';
 SELECT * FROM clm.campaign_report('detached', '30 days');
 
+\echo sqlstate :SQLSTATE
 -- deleting a campaign deletes its memberships
 DELETE FROM clm.campaign WHERE name IN ('all_target', 'detached', 'reader_campaign');
 SELECT campaign, count(*) FROM clm.campaign_member GROUP BY campaign ORDER BY campaign;

@@ -4,6 +4,7 @@
 -- nothing else; it needs DELETE on the customers table and the customer's
 -- own rows gone, and is all or nothing.  clm.purge_history removes old
 -- stage changes but each customer's latest.
+-- Each error is followed by its SQLSTATE (\echo sqlstate :SQLSTATE).
 --
 \set VERBOSITY default
 SET timezone = 'UTC';
@@ -47,7 +48,9 @@ FROM er.before;
 -- the customer is still in the table: refused, nothing removed, nor by the
 -- internal function forget_customer calls
 SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm._forget_records('er.customers', 'erase-me-7f3a');
+\echo sqlstate :SQLSTATE
 SELECT count(*) = (SELECT history FROM er.before) AS history_kept
 FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
 
@@ -59,9 +62,12 @@ GRANT SELECT ON er.customers, er.orders, er.cv TO regress_erasure_reader, regres
 GRANT DELETE ON er.customers, er.orders TO regress_erasure_deleter;
 SET ROLE regress_erasure_reader;
 SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+\echo sqlstate :SQLSTATE
 SELECT clm.purge_history('er.customers', '1 year');
+\echo sqlstate :SQLSTATE
 -- nor may it write clm's tables itself
 DELETE FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
+\echo sqlstate :SQLSTATE
 RESET ROLE;
 
 -- a role that may delete only some customers (row-level security): once
@@ -70,7 +76,9 @@ ALTER TABLE er.customers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY mine ON er.customers TO regress_erasure_deleter USING (id LIKE 'c1%');
 SET ROLE regress_erasure_deleter;
 SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+\echo sqlstate :SQLSTATE
 SELECT clm.purge_history('er.customers', '1 year');
+\echo sqlstate :SQLSTATE
 RESET ROLE;
 DROP POLICY mine ON er.customers;
 ALTER TABLE er.customers DISABLE ROW LEVEL SECURITY;
@@ -84,6 +92,7 @@ BEGIN;
 DELETE FROM er.orders WHERE customer_id = 'erase-me-7f3a';
 DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
 SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+\echo sqlstate :SQLSTATE
 ROLLBACK;
 RESET ROLE;
 
@@ -93,6 +102,7 @@ BEGIN;
 ALTER TABLE er.orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE INITIALLY DEFERRED;
 DELETE FROM er.customers WHERE id = 'erase-me-7f3a';
 SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
+\echo sqlstate :SQLSTATE
 ROLLBACK;
 SELECT count(*) = (SELECT history FROM er.before) AS history_kept
 FROM clm.stage_history WHERE customer_key = 'erase-me-7f3a';
@@ -159,10 +169,14 @@ SELECT * FROM clm.forget_customer('er.customers', 'erase-me-7f3a');
 
 -- bad input
 SELECT * FROM clm.forget_customer(NULL, 'x');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.forget_customer('er.customers', NULL);
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.forget_customer('er.cv', 'x');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.forget_customer(99999999::oid::regclass, 'x');
 
+\echo sqlstate :SQLSTATE
 -- a key of another spelling: read as the key column's type ('007' is
 -- customer 7 of an integer key), in the history and in the customer view
 CREATE TABLE er.icust (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
@@ -187,6 +201,7 @@ SELECT (SELECT count(*) FROM clm.stage_history WHERE relation = 'er.icust'::regc
 -- not a key of that type: an error, not nothing to erase
 SELECT * FROM clm.forget_customer('er.icust', 'seven');
 
+\echo sqlstate :SQLSTATE
 -- the customers tables an orders relation's triggers name, resolved as
 -- the triggers do (an unqualified name in the orders' schema, whatever the
 -- search_path); names of no table, and other triggers, count for nothing
@@ -236,10 +251,14 @@ WHERE relation = 'er.pcust'::regclass GROUP BY to_stage ORDER BY to_stage;
 SELECT to_stage, count(*) AS changes FROM clm.stage_history
 WHERE relation = 'er.pcust'::regclass GROUP BY to_stage ORDER BY to_stage;
 SELECT clm.purge_history('er.old', '0 days');
+\echo sqlstate :SQLSTATE
 SELECT clm.purge_history('er.old', '-1 year');
+\echo sqlstate :SQLSTATE
 SELECT clm.purge_history('er.old', NULL);
+\echo sqlstate :SQLSTATE
 SELECT clm.purge_history(NULL, '1 year');
 
+\echo sqlstate :SQLSTATE
 -- the helper that reaches Citus workers runs nothing without Citus (nor
 -- for NULLs), whoever calls it: it runs the command as the caller
 SELECT count(*) AS ran FROM clm._run_on_citus_workers('er.customers', 'SELECT 1');

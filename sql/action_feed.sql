@@ -4,6 +4,7 @@
 -- position, acknowledges them, replays them, and never sees the events of
 -- a transaction that has not committed, nor those of customers it may not
 -- read; purging keeps what a consumer still has to read.
+-- Each error is followed by its SQLSTATE (\echo sqlstate :SQLSTATE).
 --
 \set VERBOSITY default
 SET timezone = 'UTC';
@@ -71,6 +72,7 @@ GRANT SELECT ON fd.customers TO regress_feed_reader;
 -- subscribing is granted, not public: every consumer costs every writer
 SET ROLE regress_feed_nobody;
 SELECT clm.feed_subscribe('nobody');
+\echo sqlstate :SQLSTATE
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION clm.feed_subscribe(text) TO regress_feed_reader, regress_feed_blind;
 CREATE TABLE fd.all_events AS SELECT count(*) AS n FROM clm.stage_event;
@@ -79,10 +81,13 @@ SET ROLE regress_feed_blind;
 SELECT name FROM clm.feed_subscribe('blind');
 -- a name another role took
 SELECT clm.feed_subscribe('crm_email');
+\echo sqlstate :SQLSTATE
 SELECT count(*) AS blind_sees FROM clm.feed_seek('blind', '0') s, clm.feed_read('blind') r;
 SELECT count(*) FROM clm.feed_read('crm_email');
+\echo sqlstate :SQLSTATE
 SELECT count(*) AS consumers_seen FROM clm.feed_consumer;
 SELECT clm.feed_purge();
+\echo sqlstate :SQLSTATE
 RESET ROLE;
 SET ROLE regress_feed_reader;
 SELECT name FROM clm.feed_subscribe('reader');
@@ -104,20 +109,32 @@ SELECT count(*) AS left_over FROM clm.stage_event;
 
 -- bad input
 SELECT clm.feed_subscribe('crm_email');
+\echo sqlstate :SQLSTATE
 SELECT clm.feed_subscribe('');
+\echo sqlstate :SQLSTATE
 SELECT clm.feed_subscribe(NULL);
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.feed_read('no_such_consumer');
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.feed_read(NULL);
+\echo sqlstate :SQLSTATE
 SELECT * FROM clm.feed_read('crm_email', 0);
+\echo sqlstate :SQLSTATE
 SELECT clm.feed_ack('crm_email', NULL, 1);
+\echo sqlstate :SQLSTATE
 \set VERBOSITY terse
 SELECT clm.feed_ack('crm_email', pg_current_xact_id(), 1);
+\echo sqlstate :SQLSTATE
 \set VERBOSITY default
 SELECT clm.feed_seek('crm_email', NULL);
+\echo sqlstate :SQLSTATE
 SELECT clm.feed_purge('-1 day');
+\echo sqlstate :SQLSTATE
 SELECT clm.feed_purge(NULL);
+\echo sqlstate :SQLSTATE
 SELECT clm.feed_unsubscribe('no_such_consumer');
 
+\echo sqlstate :SQLSTATE
 -- with the last consumer gone, changes are no longer recorded
 SELECT clm.feed_unsubscribe('crm_email');
 INSERT INTO fd.orders VALUES (10, '2025-07-01', 10);
@@ -139,4 +156,5 @@ REVOKE EXECUTE ON FUNCTION clm.feed_subscribe(text) FROM regress_feed_reader, re
 REVOKE ALL ON SCHEMA fd FROM regress_feed_reader, regress_feed_blind;
 REVOKE ALL ON fd.customers FROM regress_feed_reader;
 DROP ROLE regress_feed_reader, regress_feed_blind, regress_feed_nobody;
+\echo sqlstate :SQLSTATE
 DROP SCHEMA fd CASCADE;

@@ -5,6 +5,7 @@
 -- by the same statements: several orders per customer per statement, in
 -- any row order, late orders, lapses made by refresh_stages in between,
 -- customers without a row, NULLs.  Then its bad input.
+-- Each error is followed by its SQLSTATE (\echo sqlstate :SQLSTATE).
 --
 \set VERBOSITY default
 SET timezone = 'UTC';
@@ -429,9 +430,11 @@ SELECT status FROM bulk.c1;
 
 -- bad input: an infinite order time, and a statement trigger without the new rows
 INSERT INTO bulk.o1 VALUES (1, '2026-02-01'), (1, 'infinity');
+\echo sqlstate :SQLSTATE
 CREATE TRIGGER bad AFTER INSERT ON bulk.o1 FOR EACH STATEMENT
     EXECUTE FUNCTION clm.stage_on_order('bulk.c1', 'customer_id', 'status', 'ordered_at');
 INSERT INTO bulk.o1 VALUES (1, '2026-03-01');
+\echo sqlstate :SQLSTATE
 DROP TRIGGER bad ON bulk.o1;
 SELECT count(*) AS orders_kept FROM bulk.o1;
 -- customer keys of an array type cannot be grouped into an array
@@ -443,6 +446,7 @@ CREATE TRIGGER o AFTER INSERT ON bulk.ao REFERENCING NEW TABLE AS new_orders FOR
     EXECUTE FUNCTION clm.stage_on_order('bulk.ac', 'customer_id', 'status', 'ordered_at');
 INSERT INTO bulk.ac VALUES ('{1,2}', 'prospect', '2024-01-01');
 INSERT INTO bulk.ao VALUES ('{1,2}', '2024-02-01');
+\echo sqlstate :SQLSTATE
 SELECT count(*) AS orders_kept FROM bulk.ao;
 
 DELETE FROM clm.stage_history

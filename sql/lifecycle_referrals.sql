@@ -7,6 +7,7 @@
 -- with history.  Self-referrals, referral cycles, referrers who are not
 -- customers (yet) and referred customers who never buy count for nothing.
 -- Then the customer view's referral columns, and bad input.
+-- Each error is followed by its SQLSTATE (\echo sqlstate :SQLSTATE).
 --
 \set VERBOSITY default
 SET timezone = 'UTC';
@@ -190,6 +191,7 @@ SELECT count(*) AS rows, count(referred_customers) AS with_referrals FROM rf.cv_
 SELECT clm.create_customer_view('rf.cv_bad', 'rf.row_trg_orders', 'customer_id', 'ordered_at', 'amount',
                                 referrals => 'rf.orders_src');
 
+\echo sqlstate :SQLSTATE
 -- citext keys: the view compares them as citext does, as the triggers do:
 -- 'ANN' referring 'ann' is a self-referral, and 'BOB' is the customer who
 -- ordered as 'bob'
@@ -216,35 +218,50 @@ SELECT status FROM rf.row_trg_customers WHERE id = 12;
 
 -- bad input
 SELECT clm.adopt_referrals(NULL, 'rf.referrals', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 SELECT clm.adopt_referrals('rf.row_trg_customers', 'rf.referrals', 'nope', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 SELECT clm.adopt_referrals('rf.row_trg_customers', 'rf.referrals', 'referrer', 'referred', 'ordered');
+\echo sqlstate :SQLSTATE
 CREATE TABLE rf.text_referrals (referrer text, referred text, referred_at timestamptz);
 SELECT clm.adopt_referrals('rf.row_trg_customers', 'rf.text_referrals', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 CREATE TABLE rf.date_referrals (referrer int, referred int, referred_at date);
 SELECT clm.adopt_referrals('rf.row_trg_customers', 'rf.date_referrals', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 CREATE VIEW rf.referral_view AS SELECT * FROM rf.referrals;
 SELECT clm.adopt_referrals('rf.row_trg_customers', 'rf.referral_view', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 -- one referrals table, one customers table
 SELECT clm.adopt_referrals('rf.row_trg_customers', 'rf.referrals2', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 CREATE TABLE rf.no_pk (id int, status clm.lifecycle_stage);
 SELECT clm.adopt_referrals('rf.no_pk', 'rf.referrals', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 UPDATE clm.lifecycle_policy SET advocate_min_referrals = 0 WHERE name = 'rf';
+\echo sqlstate :SQLSTATE
 UPDATE clm.lifecycle_policy SET advocate_window_days = 'NaN' WHERE name = 'rf';
+\echo sqlstate :SQLSTATE
 -- the internal helpers refuse what they cannot answer
 SELECT clm._eq_operator(NULL) IS NULL AS no_type, clm._eq_operator('point') IS NULL AS no_equality,
        clm._eq_operator('citext'::regtype) AS citext_equality;
 SELECT clm._primary_key_column(NULL) IS NULL AS no_table, clm._primary_key_column('rf.no_pk') IS NULL AS no_key,
        clm._primary_key_column('rf.row_trg_customers') AS key_column;
 SELECT clm._customer_key_column('rf.no_pk', NULL);
+\echo sqlstate :SQLSTATE
 SELECT clm._customer_key_column('rf.no_pk', 'id') AS given;
 SELECT clm._dropped_relations();
+\echo sqlstate :SQLSTATE
 SELECT clm.referral_source_check();
+\echo sqlstate :SQLSTATE
 -- a referrals column dropped after adoption: a clear error, not a syntax error
 SELECT referrals FROM clm.adopt_referrals('rf.row_trg_customers', 'rf.referrals', 'referrer', 'referred', 'referred_at');
 ALTER TABLE rf.referrals RENAME COLUMN referred_at TO made_at;
 INSERT INTO rf.row_trg_orders VALUES (9, '2025-06-03', 1);
+\echo sqlstate :SQLSTATE
 SELECT clm.refresh_stages('rf.row_trg_customers', 'rf.row_trg_orders', 'id', 'status',
                           'customer_id', 'ordered_at', '2025-06-01', 'rf');
+\echo sqlstate :SQLSTATE
 ALTER TABLE rf.referrals RENAME COLUMN made_at TO referred_at;
 
 -- roles: only the owner of the customers table adopts or releases; the
@@ -258,12 +275,15 @@ INSERT INTO rf.row_trg_customers VALUES (13, 'prospect', '2025-05-01');
 INSERT INTO rf.referrals VALUES (12, 13, '2025-06-01');
 SET ROLE rf_clerk;
 SELECT clm.adopt_referrals('rf.row_trg_customers', 'rf.referrals2', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 SELECT clm.release_referrals('rf.row_trg_customers');
+\echo sqlstate :SQLSTATE
 DELETE FROM clm.referral_source;
 UPDATE clm.referral_source SET referred_column = 'referrer';
 SELECT count(*) AS registered FROM clm.referral_source;
 -- 13's first purchase: its referrers are looked up with the clerk's rights
 INSERT INTO rf.row_trg_orders VALUES (13, '2025-06-05', 1);
+\echo sqlstate :SQLSTATE
 RESET ROLE;
 GRANT SELECT ON rf.referrals TO rf_clerk;
 SET ROLE rf_clerk;
@@ -294,11 +314,14 @@ SET ROLE rf_owner;
 CREATE TABLE rf.own_customers (id int PRIMARY KEY, status clm.lifecycle_stage);
 INSERT INTO clm.referral_source (customers, customer_key_column, referrals, referrer_column, referred_column, referred_at_column)
 VALUES ('rf.own_customers', 'id', 'rf.referrals', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 CREATE TEMP TABLE own_referrals (referrer int, referred int, referred_at timestamptz);
 SELECT clm.adopt_referrals('rf.own_customers', 'own_referrals', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 CREATE TABLE rf.own_referrals (referrer int, referred int, referred_at timestamptz);
 SELECT referrals FROM clm.adopt_referrals('rf.own_customers', 'rf.own_referrals', 'referrer', 'referred', 'referred_at');
 UPDATE clm.referral_source SET referred_column = 'referred_at' WHERE customers = 'rf.own_customers'::regclass;
+\echo sqlstate :SQLSTATE
 DROP TABLE rf.own_customers, rf.own_referrals;
 RESET ROLE;
 DROP OWNED BY rf_owner;
@@ -317,6 +340,7 @@ GRANT SELECT ON rf.adm_referrals TO rf_noinherit;
 GRANT USAGE ON SCHEMA rf TO rf_noinherit;
 SET ROLE rf_noinherit;
 SELECT clm.adopt_referrals('rf.adm_customers', 'rf.adm_referrals', 'referrer', 'referred', 'referred_at');
+\echo sqlstate :SQLSTATE
 SET ROLE rf_admin;
 SELECT referrals FROM clm.adopt_referrals('rf.adm_customers', 'rf.adm_referrals', 'referrer', 'referred', 'referred_at');
 RESET ROLE;
