@@ -911,45 +911,68 @@ lc_cached_policy(Oid nsp, const char *name)
  * A session announces new events at most this often.  NOTIFY is a wake-up
  * call, not the feed: every notifying commit takes a cluster-wide lock and
  * signals every listener, which at thousands of stage changes a second
- * costs the writers more than the events themselves.  A consumer woken by
- * one notification reads everything there is, and polls with a timeout as
- * well (doc/action.md).
+ * costs the writers more than the events themselves.  A commit within the
+ * interval is not lost: its announcement is owed, and made by the session's
+ * next commit after the interval, whatever that transaction did.  A consumer
+ * woken by one notification reads everything there is (doc/action.md).
  */
 #define LC_FEED_NOTIFY_INTERVAL_MS	100
 
 static bool lc_feed_pending = false;	/* this transaction wrote events */
+static bool lc_feed_owed = false;	/* committed events not announced yet */
+static bool lc_feed_sending = false;	/* this transaction announces them */
+static TimestampTz lc_feed_last_notify = 0;
 static bool lc_feed_callback_registered = false;
 
 /*
  * lc_feed_xact_callback
- *		Announce the transaction's events just before it commits, not from
- *		the trigger: a transaction that has issued NOTIFY cannot be
- *		prepared, so a trigger's NOTIFY would make PREPARE TRANSACTION fail
- *		whenever a consumer exists.  A prepared transaction's events are
- *		not announced; consumers find them when they next read.
+ *		Announce events just before a commit, not from the trigger: a
+ *		transaction that has issued NOTIFY cannot be prepared, so a
+ *		trigger's NOTIFY would make PREPARE TRANSACTION fail whenever a
+ *		consumer exists.  The announcement counts as made once the commit
+ *		has happened (a commit can still fail after PRE_COMMIT); until then
+ *		what was owed stays owed.  A prepared transaction's events are not
+ *		announced (they become visible at COMMIT PREPARED, perhaps in
+ *		another session); consumers find them when they next read.
  */
 static void
 lc_feed_xact_callback(XactEvent event, void *arg)
 {
-	static TimestampTz last_notify = 0;
-
-	if (!lc_feed_pending)
-		return;
-	if (event == XACT_EVENT_PRE_COMMIT)
+	switch (event)
 	{
-		TimestampTz now = GetCurrentTimestamp();
+		case XACT_EVENT_PRE_COMMIT:
+			if (lc_feed_pending || lc_feed_owed)
+			{
+				TimestampTz now = GetCurrentTimestamp();
 
-		if (TimestampDifferenceExceeds(last_notify, now, LC_FEED_NOTIFY_INTERVAL_MS - 1) ||
-			last_notify > now)
-		{
-			Async_Notify("clm_stage_feed", NULL);
-			last_notify = now;
-		}
-		lc_feed_pending = false;
+				if (TimestampDifferenceExceeds(lc_feed_last_notify, now,
+											   LC_FEED_NOTIFY_INTERVAL_MS - 1) ||
+					lc_feed_last_notify > now)
+				{
+					Async_Notify("clm_stage_feed", NULL);
+					lc_feed_sending = true;
+				}
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+			if (lc_feed_sending)
+			{
+				lc_feed_owed = false;
+				lc_feed_last_notify = GetCurrentTimestamp();
+			}
+			else if (lc_feed_pending)
+				lc_feed_owed = true;
+			lc_feed_pending = false;
+			lc_feed_sending = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PRE_PREPARE:
+			lc_feed_pending = false;
+			lc_feed_sending = false;
+			break;
+		default:
+			break;
 	}
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PRE_PREPARE ||
-			 event == XACT_EVENT_COMMIT)
-		lc_feed_pending = false;
 }
 
 /*

@@ -92,12 +92,13 @@ close $fh;
 $consumer->finish;
 
 open($fh, '<', $out) or die "$out: $!";
-my (%event, @order, $starts, $done, $torn);
+my (%event, @order, $starts, $done, $torn, $notified);
 while (my $line = <$fh>)
 {
 	chomp $line;
 	if ($line eq 'START') { $starts++; next; }
 	if ($line eq 'DONE') { $done++; next; }
+	if ($line =~ /^NOTIFIED (\d+)$/) { $notified = $1; next; }
 	my @f = split /\|/, $line;
 	if (@f != 7 || $f[0] !~ /^\d+$/)
 	{
@@ -112,6 +113,7 @@ while (my $line = <$fh>)
 close $fh;
 is($starts, 2, 'the consumer ran twice');
 is($done, 1, 'and the second run finished');
+cmp_ok($notified // 0, '>', 0, 'NOTIFY woke the consumer while the writers ran');
 ok(!defined $torn || $torn <= 1, 'at most one torn line, from the kill');
 
 # every event of the server, exactly once

@@ -9,7 +9,8 @@ customer, from stage, to stage, history id, withdrawal), makes the file
 durable, and only then acknowledges them with clm.feed_ack: an event is
 handled at least once.  When a read returns nothing it waits for a
 notification (at most half a second), and stops once STOPFILE exists and
-nothing is left to read.  Each start writes a line "START".
+nothing is left to read.  Each start writes a line "START"; a run that
+finishes writes "NOTIFIED n", the notifications it received, and "DONE".
 """
 import os
 import select
@@ -20,6 +21,15 @@ import psycopg
 connstr, consumer, outfile, stopfile = sys.argv[1:5]
 
 conn = psycopg.connect(connstr, autocommit=True)
+notified = 0
+
+
+def count_notification(n):
+    global notified
+    notified += 1
+
+
+conn.add_notify_handler(count_notification)
 conn.execute("LISTEN clm_stage_feed")
 out = open(outfile, "a")
 out.write("START\n")
@@ -41,5 +51,6 @@ while True:
     if os.path.exists(stopfile):
         break
     select.select([conn.fileno()], [], [], 0.5)
+out.write("NOTIFIED %d\n" % notified)
 out.write("DONE\n")
 out.close()
