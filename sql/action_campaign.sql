@@ -192,8 +192,8 @@ SELECT name FROM clm.create_campaign('detached', 'camp.customers', 'camp.old_ord
 DROP TABLE camp.old_orders;
 SELECT name, customers::oid <> 0 AS has_customers, orders::oid AS orders FROM clm.campaign WHERE name = 'detached';
 SELECT * FROM clm.campaign_report('detached', '30 days');
-
 \echo sqlstate :SQLSTATE
+
 -- deleting a campaign deletes its memberships
 DELETE FROM clm.campaign WHERE name IN ('all_target', 'detached', 'reader_campaign');
 SELECT campaign, count(*) FROM clm.campaign_member GROUP BY campaign ORDER BY campaign;

@@ -175,8 +175,8 @@ SELECT * FROM clm.forget_customer('er.customers', NULL);
 SELECT * FROM clm.forget_customer('er.cv', 'x');
 \echo sqlstate :SQLSTATE
 SELECT * FROM clm.forget_customer(99999999::oid::regclass, 'x');
-
 \echo sqlstate :SQLSTATE
+
 -- a key of another spelling: read as the key column's type ('007' is
 -- customer 7 of an integer key), in the history and in the customer view
 CREATE TABLE er.icust (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);
@@ -200,8 +200,8 @@ SELECT (SELECT count(*) FROM clm.stage_history WHERE relation = 'er.icust'::regc
        (SELECT count(*) FROM er.icv) AS others_in_view;
 -- not a key of that type: an error, not nothing to erase
 SELECT * FROM clm.forget_customer('er.icust', 'seven');
-
 \echo sqlstate :SQLSTATE
+
 -- the customers tables an orders relation's triggers name, resolved as
 -- the triggers do (an unqualified name in the orders' schema, whatever the
 -- search_path); names of no table, and other triggers, count for nothing
@@ -215,6 +215,37 @@ CREATE TRIGGER c BEFORE INSERT ON er.stray
 SELECT clm._orders_customers('er.orders') AS orders, clm._orders_customers('er.iorders') AS iorders,
        clm._orders_customers('er.stray') AS stray, clm._orders_customers('er.customers') AS customers,
        clm._orders_customers(NULL) AS null_relation;
+-- nor, without an error, an empty name, another database's table, or a
+-- table in a schema the role may not use (then shown only to those who may)
+CREATE TRIGGER d AFTER INSERT ON er.stray
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('', 'customer_id', 'status', 'ordered_at');
+CREATE TRIGGER e AFTER INSERT ON er.stray
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('otherdb.er.icust', 'customer_id', 'status', 'ordered_at');
+CREATE SCHEMA er_hidden;
+CREATE TABLE er_hidden.customers (id int PRIMARY KEY);
+CREATE TRIGGER f AFTER INSERT ON er.stray
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('er_hidden.customers', 'customer_id', 'status', 'ordered_at');
+SELECT clm._orders_customers('er.stray') AS as_owner;
+SET ROLE regress_erasure_reader;
+SELECT clm._orders_customers('er.stray') AS without_usage;
+RESET ROLE;
+DROP SCHEMA er_hidden CASCADE;
+
+-- a table whose guard records customers by another column than its
+-- primary key: the customer is looked up, and its key spelled, by that
+-- column ('0042' is not customer '42', whose id is 42)
+CREATE TABLE er.coded (id int PRIMARY KEY, code text UNIQUE NOT NULL, status clm.lifecycle_stage);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON er.coded
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'code');
+INSERT INTO er.coded VALUES (7, '42', 'prospect'), (42, '0042', 'prospect');
+UPDATE er.coded SET status = 'lead';
+DELETE FROM er.coded WHERE code = '0042';
+-- '42' is still there (as code; no id 42 any more)
+SELECT * FROM clm.forget_customer('er.coded', '42');
+\echo sqlstate :SQLSTATE
+SELECT * FROM clm.forget_customer('er.coded', '0042');
+SELECT customer_key, count(*) AS history FROM clm.stage_history
+WHERE relation = 'er.coded'::regclass GROUP BY 1 ORDER BY 1;
 
 -- retention: changes before now() - older_than go, but each customer's
 -- latest stays
@@ -257,8 +288,8 @@ SELECT clm.purge_history('er.old', '-1 year');
 SELECT clm.purge_history('er.old', NULL);
 \echo sqlstate :SQLSTATE
 SELECT clm.purge_history(NULL, '1 year');
-
 \echo sqlstate :SQLSTATE
+
 -- the helper that reaches Citus workers runs nothing without Citus (nor
 -- for NULLs), whoever calls it: it runs the command as the caller
 SELECT count(*) AS ran FROM clm._run_on_citus_workers('er.customers', 'SELECT 1');

@@ -133,8 +133,8 @@ SELECT clm.feed_purge('-1 day');
 SELECT clm.feed_purge(NULL);
 \echo sqlstate :SQLSTATE
 SELECT clm.feed_unsubscribe('no_such_consumer');
-
 \echo sqlstate :SQLSTATE
+
 -- with the last consumer gone, changes are no longer recorded
 SELECT clm.feed_unsubscribe('crm_email');
 INSERT INTO fd.orders VALUES (10, '2025-07-01', 10);

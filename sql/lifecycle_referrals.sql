@@ -190,8 +190,8 @@ SELECT clm.create_customer_view('rf.cv_plain', 'rf.row_trg_orders', 'customer_id
 SELECT count(*) AS rows, count(referred_customers) AS with_referrals FROM rf.cv_plain;
 SELECT clm.create_customer_view('rf.cv_bad', 'rf.row_trg_orders', 'customer_id', 'ordered_at', 'amount',
                                 referrals => 'rf.orders_src');
-
 \echo sqlstate :SQLSTATE
+
 -- citext keys: the view compares them as citext does, as the triggers do:
 -- 'ANN' referring 'ann' is a self-referral, and 'BOB' is the customer who
 -- ordered as 'bob'

@@ -119,48 +119,64 @@ forget_check_rights(Oid relid)
 }
 
 /*
- * forget_check_gone
- *		The customer must be gone from the customers table (found by its
- *		one-column primary key), or its next stage change would record it
- *		again: clm erases what it keeps, the customer's own rows are the
- *		caller's to delete first.  Read as the calling role, whom
- *		forget_check_rights has found unrestricted by row-level security.
- *		Returns the key as clm keeps it: read as the key column's type and
- *		written out by it, as the guard writes it into the history, so that
- *		'007' finds customer 7 of an integer key (and a key that is not of
- *		that type is an error, not nothing to erase); the key as given for a
- *		table without such a key.  Needs SPI.
+ * forget_spi_strdup
+ *		A copy of s that outlives the SPI connection.
  */
-static text *
+static char *
+forget_spi_strdup(const char *s)
+{
+	size_t		len = strlen(s) + 1;
+	char	   *copy = SPI_palloc(len);
+
+	memcpy(copy, s, len);
+	return copy;
+}
+
+/*
+ * forget_check_gone
+ *		The customer must be gone from the customers table, or its next stage
+ *		change would record it again: clm erases what it keeps, the
+ *		customer's own rows are the caller's to delete first.  It is looked
+ *		up by the column the table's clm.stage_guard records customers by,
+ *		else by its one-column primary key, as the calling role, whom
+ *		forget_check_rights has found unrestricted by row-level security.
+ *
+ * Returns the key as clm keeps it: read as that column's type and written
+ * out by it, as the guard writes it into the history, so that '007' finds
+ * customer 7 of an integer key (and a key that is not of that type is an
+ * error, not nothing to erase).  The key as given where no such column is
+ * known (no key, or guards that record by different columns).  The result
+ * is allocated with SPI_palloc: the caller uses it after SPI_finish.
+ * Needs SPI and clm_lc_load.
+ */
+static char *
 forget_check_gone(Oid relid, text *key)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	AttrNumber	attnum;
-	char	   *col = NULL;
-	Oid			coltype = InvalidOid;
+	char	   *given = text_to_cstring(key);
+	bool		several;
+	const char *col = clm_lc_guard_key(rel, &several);
+	AttrNumber	attnum = InvalidAttrNumber;
 	Oid			argtype = TEXTOID;
 	Datum		arg = PointerGetDatum(key);
+	char	   *query = NULL;
+	char	   *kept;
 	int			ret;
 	bool		isnull;
-	char	   *kept;
 
-	if (clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
-	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-
-		col = pstrdup(NameStr(att->attname));
-		coltype = att->atttypid;
-	}
+	if (col == NULL && clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
+		col = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
+	if (col != NULL && (attnum = get_attnum(relid, col)) != InvalidAttrNumber)
+		query = psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c "
+						 "WHERE c.%s OPERATOR(pg_catalog.=) k.v) "
+						 "FROM (SELECT $1::%s AS v) AS k",
+						 clm_qualified_relname(relid), quote_identifier(col),
+						 format_type_be_qualified(get_atttype(relid, attnum)));
 	table_close(rel, NoLock);
-	if (col == NULL)
-		return key;				/* no key to look the customer up by */
+	if (query == NULL)
+		return forget_spi_strdup(given);	/* nothing to look it up by */
 
-	ret = SPI_execute_with_args(psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c "
-										 "WHERE c.%s OPERATOR(pg_catalog.=) k.v) "
-										 "FROM (SELECT $1::%s AS v) AS k",
-										 clm_qualified_relname(relid), quote_identifier(col),
-										 format_type_be_qualified(coltype)),
-								1, &argtype, &arg, NULL, true, 1);
+	ret = SPI_execute_with_args(query, 1, &argtype, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.forget_customer: looking the customer up failed: %s",
 			 SPI_result_code_string(ret));
@@ -168,11 +184,11 @@ forget_check_gone(Oid relid, text *key)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("customer %s is still in table %s",
-						text_to_cstring(key), clm_qualified_relname(relid)),
+						given, clm_qualified_relname(relid)),
 				 errdetail("clm erases what it keeps about a customer; the customer row and its orders are yours to delete."),
 				 errhint("Delete the customer row and its orders first (in the same transaction if you like), then call clm.forget_customer.")));
-	kept = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	return kept != NULL ? cstring_to_text(kept) : key;
+	kept = several ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return forget_spi_strdup(kept != NULL ? kept : given);
 }
 
 /*
@@ -198,22 +214,25 @@ forget_delete(const char *sql, Oid relid, Oid argtype, Datum arg)
 /*
  * clm_forget_records
  *		SQL: clm._forget_records(customers regclass, customer_key text)
- *		RETURNS TABLE (what text, removed bigint).  Removes the customer's
- *		stage history, feed events and campaign memberships, once the
- *		customer is gone from its table; one row per table with the count.
+ *		RETURNS TABLE (what text, removed bigint, kept_key text).  Removes
+ *		the customer's stage history, feed events and campaign memberships,
+ *		once the customer is gone from its table; one row per table with the
+ *		count, and the key as clm keeps it (forget_check_gone), by which
+ *		clm.forget_customer then finds the customer in the customer views.
  */
 Datum
 clm_forget_records(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			relid;
-	text	   *key;
+	char	   *kept;
+	Datum		key;
 	const char *nsp;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-	int64		history,
-				events,
-				members;
+	const char *what[3] = {"clm.stage_history", "clm.stage_event", "clm.campaign_member"};
+	int64		removed[3];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -221,41 +240,39 @@ clm_forget_records(PG_FUNCTION_ARGS)
 				 errmsg("customers table and customer key must not be null"),
 				 errhint("Pass the customers table and the customer's key as text, as clm.stage_history keeps it.")));
 	relid = forget_root(PG_GETARG_OID(0));
-	key = PG_GETARG_TEXT_P(1);
 	forget_check_rights(relid);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	key = forget_check_gone(relid, key);
 	clm_lc_load(get_func_namespace(fcinfo->flinfo->fn_oid));
 	nsp = clm_lc_nspname();	/* quoted */
+	kept = forget_check_gone(relid, PG_GETARG_TEXT_PP(1));
+	key = CStringGetTextDatum(kept);
 
-	history = forget_delete(psprintf("DELETE FROM %s.stage_history AS h "
-									 "WHERE h.relation OPERATOR(pg_catalog.=) $1 "
-									 "AND h.customer_key OPERATOR(pg_catalog.=) $2", nsp),
-							relid, TEXTOID, PointerGetDatum(key));
-	events = forget_delete(psprintf("DELETE FROM %s.stage_event AS e "
-									"WHERE e.relation OPERATOR(pg_catalog.=) $1 "
-									"AND e.customer_key OPERATOR(pg_catalog.=) $2", nsp),
-						   relid, TEXTOID, PointerGetDatum(key));
-	members = forget_delete(psprintf("DELETE FROM %s.campaign_member AS m "
-									 "USING %s.campaign AS c "
-									 "WHERE c.name OPERATOR(pg_catalog.=) m.campaign "
-									 "AND c.customers OPERATOR(pg_catalog.=) $1 "
-									 "AND m.customer_key OPERATOR(pg_catalog.=) $2", nsp, nsp),
-							relid, TEXTOID, PointerGetDatum(key));
+	removed[0] = forget_delete(psprintf("DELETE FROM %s.stage_history AS h "
+										"WHERE h.relation OPERATOR(pg_catalog.=) $1 "
+										"AND h.customer_key OPERATOR(pg_catalog.=) $2", nsp),
+							   relid, TEXTOID, key);
+	removed[1] = forget_delete(psprintf("DELETE FROM %s.stage_event AS e "
+										"WHERE e.relation OPERATOR(pg_catalog.=) $1 "
+										"AND e.customer_key OPERATOR(pg_catalog.=) $2", nsp),
+							   relid, TEXTOID, key);
+	removed[2] = forget_delete(psprintf("DELETE FROM %s.campaign_member AS m "
+										"USING %s.campaign AS c "
+										"WHERE c.name OPERATOR(pg_catalog.=) m.campaign "
+										"AND c.customers OPERATOR(pg_catalog.=) $1 "
+										"AND m.customer_key OPERATOR(pg_catalog.=) $2", nsp, nsp),
+							   relid, TEXTOID, key);
 	SPI_finish();
 
-	values[0] = CStringGetTextDatum("clm.stage_history");
-	values[1] = Int64GetDatum(history);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	values[0] = CStringGetTextDatum("clm.stage_event");
-	values[1] = Int64GetDatum(events);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	values[0] = CStringGetTextDatum("clm.campaign_member");
-	values[1] = Int64GetDatum(members);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	for (i = 0; i < 3; i++)
+	{
+		values[0] = CStringGetTextDatum(what[i]);
+		values[1] = Int64GetDatum(removed[i]);
+		values[2] = CStringGetTextDatum(kept);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }
 

@@ -5,13 +5,14 @@
 -- _forget_records: what clm keeps about one customer in its own tables
 -- (stage history, feed events, campaign memberships), removed as their
 -- owner once the calling role is found to have DELETE on the customers
--- table and the customer is gone from it (erasure.c).
+-- table and the customer is gone from it (erasure.c); with the key as clm
+-- keeps it (read as the key column's type and written out by it).
 CREATE FUNCTION @extschema@._forget_records(customers regclass, customer_key text)
-RETURNS TABLE (what text, removed bigint)
+RETURNS TABLE (what text, removed bigint, kept_key text)
 AS 'MODULE_PATHNAME', 'clm_forget_records'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._forget_records(regclass, text) IS
-    'internal: removes a customer''s stage history, feed events and campaign memberships, if the calling role may delete from the customers table and the customer is gone from it';
+    'internal: removes a customer''s stage history, feed events and campaign memberships, if the calling role may delete from the customers table and the customer is gone from it; returns the rows removed per table and the key as clm keeps it';
 
 -- _run_on_citus_workers: on a Citus coordinator, a command run on every
 -- worker as the calling role, for a customers table that is a Citus table
@@ -104,25 +105,23 @@ DECLARE
     view_counts bigint[] := '{}';
     worker text;
     i integer;
-    eq text;
-    shows text;
+    kept_key text;
 BEGIN
     -- a partition's customers are recorded under the partitioned table
     customers_root := COALESCE(pg_catalog.pg_partition_root(customers), customers);
-    SELECT pg_catalog.array_agg(f.what), pg_catalog.array_agg(f.removed)
+    SELECT pg_catalog.array_agg(f.what), pg_catalog.array_agg(f.removed), pg_catalog.min(f.kept_key)
       FROM @extschema@._forget_records(customers_root, customer_key) AS f
-      INTO tables, counts;
+      INTO tables, counts, kept_key;
 
     -- the customer views of this table's customers (their orders relation
     -- has a foreign key to it, or a clm.stage_on_order trigger naming it)
     -- that show the customer: refreshed at their last as-of time, after
     -- which they must no longer show it
     FOR v IN
-        SELECT r.view_schema, r.view_name, k.atttypid::pg_catalog.regtype AS key_type
+        SELECT r.view_schema, r.view_name
           FROM @extschema@.customer_view AS r
           JOIN pg_catalog.pg_namespace AS s ON s.nspname = r.view_schema
           JOIN pg_catalog.pg_class AS c ON c.relnamespace = s.oid AND c.relname = r.view_name
-          JOIN pg_catalog.pg_attribute AS k ON k.attrelid = c.oid AND k.attname = 'customer_key'
          WHERE c.relkind = 'm'
            AND (EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
                          WHERE k.contype = 'f'
@@ -134,12 +133,9 @@ BEGIN
          ORDER BY r.view_schema, r.view_name
     LOOP
         label := format('%I.%I', v.view_schema, v.view_name);
-        -- the key compared as the view's key type compares it ('007' is 7)
-        eq := @extschema@._eq_operator(v.key_type);
-        shows := CASE WHEN eq IS NULL THEN 'c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1'
-                      ELSE format('c.customer_key %s $1::%s', eq, v.key_type) END;
-        EXECUTE format('SELECT pg_catalog.count(*) FROM %s AS c WHERE %s', label, shows)
-            INTO n USING customer_key;
+        EXECUTE format('SELECT pg_catalog.count(*) FROM %s AS c WHERE c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1',
+                       label)
+            INTO n USING kept_key;
         CONTINUE WHEN n = 0;
         IF NOT @extschema@._customer_view_owned(v.view_schema, v.view_name) THEN
             RAISE EXCEPTION 'customer view % shows customer %, and only its owner may refresh it', label, customer_key
@@ -147,8 +143,9 @@ BEGIN
                       HINT = 'Erase the customer as a role that owns the customer views showing it, or have their owner do it.';
         END IF;
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', label);
-        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS c WHERE %s)', label, shows)
-            INTO still USING customer_key;
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS c WHERE c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1)',
+                       label)
+            INTO still USING kept_key;
         IF still THEN
             RAISE EXCEPTION 'customer view % still shows customer % after its refresh', label, customer_key
                 USING ERRCODE = 'object_not_in_prerequisite_state',

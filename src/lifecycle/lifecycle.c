@@ -1830,6 +1830,52 @@ clm_lc_time_in_row(void)
 }
 
 /*
+ * lc_is_guard
+ *		Whether trigger t calls clm.stage_guard (of the loaded schema).
+ */
+static bool
+lc_is_guard(const Trigger *t)
+{
+	char	   *fname;
+
+	if (get_func_namespace(t->tgfoid) != lc.nsp)
+		return false;
+	fname = get_func_name(t->tgfoid);
+	return fname != NULL && strcmp(fname, "stage_guard") == 0;
+}
+
+/*
+ * clm_lc_guard_key
+ *		The key column by which the clm.stage_guard triggers on rel record
+ *		its customers in the history (and the feed), as they name it.  NULL
+ *		when rel has no guard, and when its guards name different columns;
+ *		*several tells the second case.  Needs clm_lc_load.
+ */
+const char *
+clm_lc_guard_key(Relation rel, bool *several)
+{
+	TriggerDesc *td = rel->trigdesc;
+	const char *key = NULL;
+	int			i;
+
+	*several = false;
+	for (i = 0; td != NULL && i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if (t->tgnargs < 2 || !lc_is_guard(t))
+			continue;
+		if (key != NULL && strcmp(key, t->tgargs[1]) != 0)
+		{
+			*several = true;
+			return NULL;
+		}
+		key = t->tgargs[1];
+	}
+	return key;
+}
+
+/*
  * clm_lc_require_guard
  *		Insist that rel carries a clm.stage_guard on stage_column that fires
  *		for every stage change; *key_column (when not NULL) is set to the
@@ -1854,15 +1900,9 @@ clm_lc_require_guard(Relation rel, const char *stage_column, const char *caller,
 		for (i = 0; i < td->numtriggers; i++)
 		{
 			Trigger    *t = &td->triggers[i];
-			char	   *fname;
 			const char *why;
 
-			if (t->tgnargs < 2 || strcmp(t->tgargs[0], stage_column) != 0)
-				continue;
-			if (get_func_namespace(t->tgfoid) != lc.nsp)
-				continue;
-			fname = get_func_name(t->tgfoid);
-			if (fname == NULL || strcmp(fname, "stage_guard") != 0)
+			if (t->tgnargs < 2 || strcmp(t->tgargs[0], stage_column) != 0 || !lc_is_guard(t))
 				continue;
 			why = lc_guard_defect(t, stage_attnum);
 			if (why == NULL)

@@ -190,6 +190,7 @@ extern char *clm_lc_eq_operator_sql(Oid typid);
  */
 extern Oid	clm_lc_logical_relid(Relation rel);
 extern Oid	clm_lc_stage_on_order_oid(Oid nsp);
+extern const char *clm_lc_guard_key(Relation rel, bool *several);
 
 /* whether this database has Citus, and so the business time must travel in the row */
 extern bool clm_lc_citus_present(void);

@@ -40,12 +40,14 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -293,12 +295,36 @@ order_has_time_index(Relation orel, int fk_att, int ts_att)
  * of whichever session fires the trigger first could find another table
  * (a temporary one, say).  A qualified name is taken as written; an
  * unqualified one is looked up in the schema of the orders table.
+ *
+ * With missing_ok nothing is an error: a name that does not parse, or names
+ * another database, or a schema that does not exist or that the current
+ * role may not use, resolves to InvalidOid like a table that does not exist
+ * (RangeVarGetRelid would raise an error for each of these).
  */
 static Oid
 order_customers_relid(const char *name, Oid orders_nsp, bool missing_ok)
 {
-	RangeVar   *rv = makeRangeVarFromNameList(clm_qualified_name_list(name));
+	RangeVar   *rv;
 
+	if (missing_ok)
+	{
+		List	   *parts;
+		int			n;
+		char	   *schema;
+		Oid			nsp;
+
+		if (!SplitIdentifierString(pstrdup(name), '.', &parts) ||
+			(n = list_length(parts)) == 0 || n > 3)
+			return InvalidOid;
+		if (n == 3 && strcmp(linitial(parts), get_database_name(MyDatabaseId)) != 0)
+			return InvalidOid;
+		schema = n >= 2 ? list_nth(parts, n - 2) : get_namespace_name(orders_nsp);
+		nsp = schema != NULL ? get_namespace_oid(schema, true) : InvalidOid;
+		if (!OidIsValid(nsp) ||
+			clm_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+			return InvalidOid;
+	}
+	rv = makeRangeVarFromNameList(clm_qualified_name_list(name));
 	if (rv->schemaname == NULL)
 		rv->schemaname = get_namespace_name(orders_nsp);
 	return RangeVarGetRelid(rv, NoLock, missing_ok);
@@ -312,10 +338,10 @@ PG_FUNCTION_INFO_V1(clm_orders_customers);
  *		customers tables that the clm.stage_on_order triggers on orders name,
  *		resolved as the triggers resolve them (order_customers_relid), so
  *		that clm.forget_customer knows the orders of a customers table
- *		without a foreign key between them.  A name that does not parse or
- *		names no table is left out: such a trigger fails on every insert and
- *		links nothing.  Read from pg_trigger, which every role may read,
- *		without locking the orders relation.
+ *		without a foreign key between them.  A name that resolves to no table
+ *		the current role can reach is left out, without an error: such a
+ *		trigger links nothing for it.  Read from pg_trigger, which every role
+ *		may read, without locking the orders relation.
  */
 Datum
 clm_orders_customers(PG_FUNCTION_ARGS)
@@ -327,7 +353,9 @@ clm_orders_customers(PG_FUNCTION_ARGS)
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Datum	   *found = NULL;
+	List	   *found = NIL;
+	Datum	   *elems;
+	ListCell   *lc;
 	int			n = 0;
 
 	if (!OidIsValid(orders_nsp))
@@ -341,8 +369,6 @@ clm_orders_customers(PG_FUNCTION_ARGS)
 		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
 		bool		isnull;
 		Datum		args;
-		char	   *name;
-		List	   *parts;
 		Oid			customers;
 
 		if (tg->tgfoid != fn || tg->tgnargs < 1)
@@ -350,18 +376,18 @@ clm_orders_customers(PG_FUNCTION_ARGS)
 		args = heap_getattr(tup, Anum_pg_trigger_tgargs, RelationGetDescr(tgrel), &isnull);
 		if (isnull)
 			continue;
-		name = pstrdup(VARDATA_ANY(DatumGetByteaPP(args)));	/* the first */
-		if (!SplitIdentifierString(pstrdup(name), '.', &parts) || list_length(parts) > 3)
-			continue;
-		customers = order_customers_relid(name, orders_nsp, true);
-		if (!OidIsValid(customers))
-			continue;
-		found = found ? repalloc(found, sizeof(Datum) * (n + 1)) : palloc(sizeof(Datum));
-		found[n++] = ObjectIdGetDatum(customers);
+		/* the first argument, up to its terminating zero byte */
+		customers = order_customers_relid(VARDATA_ANY(DatumGetByteaPP(args)), orders_nsp, true);
+		if (OidIsValid(customers))
+			found = lappend_oid(found, customers);
 	}
 	systable_endscan(scan);
 	table_close(tgrel, AccessShareLock);
-	PG_RETURN_ARRAYTYPE_P(construct_array(found, n, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT));
+
+	elems = palloc(sizeof(Datum) * Max(list_length(found), 1));
+	foreach(lc, found)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT));
 }
 
 /*
