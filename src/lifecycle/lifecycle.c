@@ -913,8 +913,10 @@ lc_cached_policy(Oid nsp, const char *name)
  * signals every listener, which at thousands of stage changes a second
  * costs the writers more than the events themselves.  A commit within the
  * interval is not lost: its announcement is owed, and made by the session's
- * next commit after the interval, whatever that transaction did.  A consumer
- * woken by one notification reads everything there is (doc/action.md).
+ * next writing commit after the interval (one with a transaction id, whether
+ * it wrote events or not: a read-only transaction is not made to take an id
+ * and flush a commit record for it).  A consumer woken by one notification
+ * reads everything there is (doc/action.md).
  */
 #define LC_FEED_NOTIFY_INTERVAL_MS	100
 
@@ -941,7 +943,8 @@ lc_feed_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (lc_feed_pending || lc_feed_owed)
+			if (lc_feed_pending ||
+				(lc_feed_owed && FullTransactionIdIsValid(GetTopFullTransactionIdIfAny())))
 			{
 				TimestampTz now = GetCurrentTimestamp();
 

@@ -113,7 +113,7 @@ while (my $line = <$fh>)
 close $fh;
 is($starts, 2, 'the consumer ran twice');
 is($done, 1, 'and the second run finished');
-cmp_ok($notified // 0, '>', 0, 'NOTIFY woke the consumer while the writers ran');
+cmp_ok($notified // 0, '>', 0, 'the consumer received notifications while the writers ran');
 ok(!defined $torn || $torn <= 1, 'at most one torn line, from the kill');
 
 # every event of the server, exactly once

@@ -1,7 +1,9 @@
 # 085_feed_notify_owed: a session announces new events at most every 100 ms,
 # and a commit within that interval is not left unannounced: its
-# notification is sent by the session's next commit after the interval,
-# whatever that transaction does.  Once paid, nothing more is sent.
+# notification is sent by the session's next writing commit after the
+# interval, whether that transaction wrote events or not (a read-only one
+# is not made to write a commit record for it).  Once paid, nothing more is
+# sent.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -36,24 +38,37 @@ sub notifications
 }
 
 my $writer = $node->background_psql('postgres');
-# two stage changes in two transactions, a few milliseconds apart: the
-# second commits within 100 ms of the first's notification
-$writer->query_safe(q{INSERT INTO customers VALUES (1, 'prospect');
-INSERT INTO customers VALUES (2, 'prospect');});
-my $after_two = notifications();
-ok($after_two >= 1, "the first commit is announced ($after_two so far)");
+$writer->query_safe('CREATE TABLE notes (n int)');
+# two stage changes in two transactions, a few milliseconds apart, so that
+# the second commits within 100 ms of the first's notification (tried again
+# with new customers should the machine stall between them)
+my ($heard_before, $after_two, $id) = (0, 0, 0);
+for my $try (1 .. 5)
+{
+	$heard_before = notifications();
+	$writer->query_safe(sprintf(q{INSERT INTO customers VALUES (%d, 'prospect');
+INSERT INTO customers VALUES (%d, 'prospect');}, $id + 1, $id + 2));
+	$id += 2;
+	$after_two = notifications() - $heard_before;
+	last if $after_two == 1;
+	usleep(300_000);
+}
+is($after_two, 1, 'two commits 100 ms apart or less: the first is announced, the second not yet');
 
-# the writer's next commit, an event-less one 300 ms later, pays what is owed
+# a read-only transaction does not pay what is owed; the writer's next
+# writing commit, without events, does
 $writer->query_safe('SELECT 1');
-is(notifications(), 2, 'every commit with events is announced, the second by the next commit');
+is(notifications() - $heard_before, 1, 'a read-only commit announces nothing');
+$writer->query_safe('INSERT INTO notes VALUES (1)');
+is(notifications() - $heard_before, 2, 'the next writing commit announces the second');
 
 # and once paid, nothing more is owed
-$writer->query_safe('SELECT 1');
-is(notifications(), 2, 'an event-less commit with nothing owed announces nothing');
+$writer->query_safe('INSERT INTO notes VALUES (2)');
+is(notifications() - $heard_before, 2, 'a writing commit with nothing owed announces nothing');
 
-# the consumer woken by them reads both changes
-is($node->safe_psql('postgres', q{SELECT string_agg(customer_key, ',' ORDER BY position, id) FROM clm.feed_read('mail')}),
-	'1,2', 'and the feed delivers both');
+# the consumer woken by them reads every change
+is($node->safe_psql('postgres', q{SELECT count(*) FROM clm.feed_read('mail')}),
+	$id, 'and the feed delivers every change');
 
 $writer->quit;
 $listener->quit;
