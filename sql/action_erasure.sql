@@ -247,6 +247,21 @@ SELECT * FROM clm.forget_customer('er.coded', '0042');
 SELECT customer_key, count(*) AS history FROM clm.stage_history
 WHERE relation = 'er.coded'::regclass GROUP BY 1 ORDER BY 1;
 
+-- a case-insensitive key (citext): customer 'Ann' is still there when
+-- asked for as 'ANN', as the guard and the triggers compare keys; once
+-- gone, the spelling the table had erases it
+CREATE EXTENSION citext;
+CREATE TABLE er.ci (id citext PRIMARY KEY, status clm.lifecycle_stage);
+CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON er.ci
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id');
+INSERT INTO er.ci VALUES ('Ann', 'prospect');
+SELECT * FROM clm.forget_customer('er.ci', 'ANN');
+\echo sqlstate :SQLSTATE
+DELETE FROM er.ci;
+SELECT * FROM clm.forget_customer('er.ci', 'Ann');
+DROP TABLE er.ci;
+DROP EXTENSION citext;
+
 -- retention: changes before now() - older_than go, but each customer's
 -- latest stays
 CREATE TABLE er.old (id int PRIMARY KEY, status clm.lifecycle_stage, since timestamptz);

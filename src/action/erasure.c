@@ -167,11 +167,16 @@ forget_check_gone(Oid relid, text *key)
 	if (col == NULL && clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
 		col = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
 	if (col != NULL && (attnum = get_attnum(relid, col)) != InvalidAttrNumber)
-		query = psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c "
-						 "WHERE c.%s OPERATOR(pg_catalog.=) k.v) "
+	{
+		Oid			coltype = get_atttype(relid, attnum);
+		char	   *eq = clm_lc_eq_operator_sql(coltype);	/* as the triggers compare */
+
+		query = psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c WHERE c.%s %s k.v) "
 						 "FROM (SELECT $1::%s AS v) AS k",
 						 clm_qualified_relname(relid), quote_identifier(col),
-						 format_type_be_qualified(get_atttype(relid, attnum)));
+						 eq != NULL ? eq : "OPERATOR(pg_catalog.=)",
+						 format_type_be_qualified(coltype));
+	}
 	table_close(rel, NoLock);
 	if (query == NULL)
 		return forget_spi_strdup(given);	/* nothing to look it up by */
