@@ -2387,6 +2387,8 @@ DECLARE
     worker text;
     i integer;
     kept_key text;
+    eq text;
+    shows text;
 BEGIN
     -- a partition's customers are recorded under the partitioned table
     customers_root := COALESCE(pg_catalog.pg_partition_root(customers), customers);
@@ -2399,10 +2401,11 @@ BEGIN
     -- that show the customer: refreshed at their last as-of time, after
     -- which they must no longer show it
     FOR v IN
-        SELECT r.view_schema, r.view_name
+        SELECT r.view_schema, r.view_name, a.atttypid::pg_catalog.regtype AS key_type
           FROM @extschema@.customer_view AS r
           JOIN pg_catalog.pg_namespace AS s ON s.nspname = r.view_schema
           JOIN pg_catalog.pg_class AS c ON c.relnamespace = s.oid AND c.relname = r.view_name
+          JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attname = 'customer_key'
          WHERE c.relkind = 'm'
            AND (EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
                          WHERE k.contype = 'f'
@@ -2414,8 +2417,19 @@ BEGIN
          ORDER BY r.view_schema, r.view_name
     LOOP
         label := format('%I.%I', v.view_schema, v.view_name);
-        EXECUTE format('SELECT pg_catalog.count(*) FROM %s AS c WHERE c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1',
-                       label)
+        -- the view's key (the orders' spelling) compared with the key as clm
+        -- keeps it as the view's key type compares them (citext
+        -- case-insensitively, numeric by value); a key that type cannot
+        -- hold is not in the view
+        BEGIN
+            EXECUTE format('SELECT $1::%s', v.key_type) USING kept_key;
+        EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
+            CONTINUE;
+        END;
+        eq := @extschema@._eq_operator(v.key_type);
+        shows := CASE WHEN eq IS NULL THEN 'c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1'
+                      ELSE format('c.customer_key %s $1::%s', eq, v.key_type) END;
+        EXECUTE format('SELECT pg_catalog.count(*) FROM %s AS c WHERE %s', label, shows)
             INTO n USING kept_key;
         CONTINUE WHEN n = 0;
         IF NOT @extschema@._customer_view_owned(v.view_schema, v.view_name) THEN
@@ -2424,8 +2438,7 @@ BEGIN
                       HINT = 'Erase the customer as a role that owns the customer views showing it, or have their owner do it.';
         END IF;
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', label);
-        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS c WHERE c.customer_key::pg_catalog.text OPERATOR(pg_catalog.=) $1)',
-                       label)
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS c WHERE %s)', label, shows)
             INTO still USING kept_key;
         IF still THEN
             RAISE EXCEPTION 'customer view % still shows customer % after its refresh', label, customer_key

@@ -249,18 +249,37 @@ WHERE relation = 'er.coded'::regclass GROUP BY 1 ORDER BY 1;
 
 -- a case-insensitive key (citext): customer 'Ann' is still there when
 -- asked for as 'ANN', as the guard and the triggers compare keys; once
--- gone, the spelling the table had erases it
+-- gone, the spelling the table had erases it, also from the customer view,
+-- which shows her as her orders spell her ('ann')
 CREATE EXTENSION citext;
 CREATE TABLE er.ci (id citext PRIMARY KEY, status clm.lifecycle_stage);
 CREATE TRIGGER stage_guard BEFORE INSERT OR UPDATE ON er.ci
     FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id');
-INSERT INTO er.ci VALUES ('Ann', 'prospect');
+CREATE TABLE er.ci_orders (customer_id citext REFERENCES er.ci, ordered_at timestamptz, amount numeric);
+INSERT INTO er.ci VALUES ('Ann', 'prospect'), ('Bob', 'prospect');
+INSERT INTO er.ci_orders VALUES ('ann', '2025-03-01', 10), ('Bob', '2025-03-02', 20);
+SELECT clm.create_customer_view('er.civ', 'er.ci_orders', 'customer_id', 'ordered_at', 'amount', as_of => '2025-12-01');
 SELECT * FROM clm.forget_customer('er.ci', 'ANN');
 \echo sqlstate :SQLSTATE
-DELETE FROM er.ci;
+DELETE FROM er.ci_orders WHERE customer_id = 'Ann';
+DELETE FROM er.ci WHERE id = 'Ann';
 SELECT * FROM clm.forget_customer('er.ci', 'Ann');
-DROP TABLE er.ci;
+SELECT customer_key FROM er.civ ORDER BY 1;
+SELECT clm.drop_customer_view('er.civ');
+DROP TABLE er.ci_orders, er.ci;
 DROP EXTENSION citext;
+
+-- guards that record customers by different columns: the key is taken as
+-- given, and not looked up (by which column?)
+CREATE TABLE er.two (id int PRIMARY KEY, code text, status clm.lifecycle_stage, status2 clm.lifecycle_stage);
+CREATE TRIGGER g1 BEFORE INSERT OR UPDATE ON er.two
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status', 'id');
+CREATE TRIGGER g2 BEFORE INSERT OR UPDATE ON er.two
+    FOR EACH ROW EXECUTE FUNCTION clm.stage_guard('status2', 'code');
+INSERT INTO er.two VALUES (1, 'ABC', 'prospect', 'prospect');
+DELETE FROM er.two;
+SELECT * FROM clm.forget_customer('er.two', 'ABC');
+SELECT customer_key FROM clm.stage_history WHERE relation = 'er.two'::regclass;
 
 -- retention: changes before now() - older_than go, but each customer's
 -- latest stays

@@ -139,14 +139,17 @@ forget_spi_strdup(const char *s)
  *		customer's own rows are the caller's to delete first.  It is looked
  *		up by the column the table's clm.stage_guard records customers by,
  *		else by its one-column primary key, as the calling role, whom
- *		forget_check_rights has found unrestricted by row-level security.
+ *		forget_check_rights has found unrestricted by row-level security,
+ *		and compared as the triggers compare keys (the type's own equality:
+ *		citext case-insensitively).
  *
- * Returns the key as clm keeps it: read as that column's type and written
- * out by it, as the guard writes it into the history, so that '007' finds
- * customer 7 of an integer key (and a key that is not of that type is an
- * error, not nothing to erase).  The key as given where no such column is
- * known (no key, or guards that record by different columns).  The result
- * is allocated with SPI_palloc: the caller uses it after SPI_finish.
+ * Returns the key as clm keeps it: read as that column's type (a domain's
+ * base type, whose checks may have changed since) and written out by it, as
+ * the guard writes it into the history, so that '007' finds customer 7 of
+ * an integer key (and a key that is not of that type is an error, not
+ * nothing to erase).  The key as given, not looked up, where no such column
+ * is known: no key, or guards that record by different columns.  The
+ * result is allocated with SPI_palloc: the caller uses it after SPI_finish.
  * Needs SPI and clm_lc_load.
  */
 static char *
@@ -155,32 +158,33 @@ forget_check_gone(Oid relid, text *key)
 	Relation	rel = table_open(relid, AccessShareLock);
 	char	   *given = text_to_cstring(key);
 	bool		several;
-	const char *col = clm_lc_guard_key(rel, &several);
+	const char *guard_col = clm_lc_guard_key(rel, &several);
+	char	   *col = NULL;
 	AttrNumber	attnum = InvalidAttrNumber;
 	Oid			argtype = TEXTOID;
 	Datum		arg = PointerGetDatum(key);
 	char	   *query = NULL;
+	char	   *eq;
 	char	   *kept;
+	Oid			keytype;
 	int			ret;
 	bool		isnull;
 
-	if (col == NULL && clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
-		col = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
-	if (col != NULL && (attnum = get_attnum(relid, col)) != InvalidAttrNumber)
-	{
-		Oid			coltype = get_atttype(relid, attnum);
-		char	   *eq = clm_lc_eq_operator_sql(coltype);	/* as the triggers compare */
-
-		query = psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c WHERE c.%s %s k.v) "
-						 "FROM (SELECT $1::%s AS v) AS k",
-						 clm_qualified_relname(relid), quote_identifier(col),
-						 eq != NULL ? eq : "OPERATOR(pg_catalog.=)",
-						 format_type_be_qualified(coltype));
-	}
+	if (guard_col != NULL && get_attnum(relid, guard_col) != InvalidAttrNumber)
+		col = pstrdup(guard_col);
+	else if (!several && clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
+		col = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
 	table_close(rel, NoLock);
-	if (query == NULL)
+	if (col == NULL)
 		return forget_spi_strdup(given);	/* nothing to look it up by */
 
+	keytype = getBaseType(get_atttype(relid, get_attnum(relid, col)));
+	eq = clm_lc_eq_operator_sql(keytype);
+	query = psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c WHERE c.%s %s k.v) "
+					 "FROM (SELECT $1::%s AS v) AS k",
+					 clm_qualified_relname(relid), quote_identifier(col),
+					 eq != NULL ? eq : "OPERATOR(pg_catalog.=)",
+					 format_type_be_qualified(keytype));
 	ret = SPI_execute_with_args(query, 1, &argtype, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "clm.forget_customer: looking the customer up failed: %s",
@@ -192,7 +196,7 @@ forget_check_gone(Oid relid, text *key)
 						given, clm_qualified_relname(relid)),
 				 errdetail("clm erases what it keeps about a customer; the customer row and its orders are yours to delete."),
 				 errhint("Delete the customer row and its orders first (in the same transaction if you like), then call clm.forget_customer.")));
-	kept = several ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	kept = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	return forget_spi_strdup(kept != NULL ? kept : given);
 }
 
