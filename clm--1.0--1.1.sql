@@ -2005,7 +2005,9 @@ COMMENT ON COLUMN @extschema@.stage_event.history_id IS
 COMMENT ON COLUMN @extschema@.stage_event.withdrawal IS
     'true when a late order withdrew a lapse (at_risk, dormant, churned) recorded earlier: the customer moves back from from_stage to to_stage, and the lapse''s history row is gone';
 CREATE INDEX stage_event_position_idx ON @extschema@.stage_event (position, id);
-CREATE INDEX stage_event_customer_idx ON @extschema@.stage_event (relation, customer_key);
+-- a customer's events, and the latest position among them, which every new
+-- event of the customer reads (an index-only max, however many it has)
+CREATE INDEX stage_event_customer_idx ON @extschema@.stage_event (relation, customer_key, position);
 COMMENT ON SEQUENCE @extschema@.stage_event_id_seq IS
     'ids of clm.stage_event';
 

@@ -135,6 +135,31 @@ SELECT clm.feed_purge(NULL);
 SELECT clm.feed_unsubscribe('no_such_consumer');
 \echo sqlstate :SQLSTATE
 
+-- a new event reads its customer's latest position as the first entry of
+-- a backward index scan, however many events the customer has: the plan of
+-- the event insert's subquery (with the table too small for the planner to
+-- prefer an index by itself)
+CREATE FUNCTION fd.latest_position_plan() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXPLAIN (COSTS OFF)
+        SELECT e.position FROM clm.stage_event e
+        WHERE e.relation = 'fd.customers'::regclass AND e.customer_key = '1'
+        ORDER BY e.position DESC LIMIT 1
+    LOOP
+        IF line ~ 'Index Only Scan Backward using stage_event_customer_idx' THEN
+            RETURN 'index only, backward, on stage_event_customer_idx';
+        END IF;
+    END LOOP;
+    RETURN 'another plan';
+END $$;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT fd.latest_position_plan();
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
 -- with the last consumer gone, changes are no longer recorded
 SELECT clm.feed_unsubscribe('crm_email');
 INSERT INTO fd.orders VALUES (10, '2025-07-01', 10);

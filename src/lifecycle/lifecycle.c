@@ -485,6 +485,10 @@ lc_history_sql(const char *source)
  *		The feed's events for the changes that source lists as v(relation,
  *		customer key, from, to, changed_at, history id, withdrawal), written
  *		while a consumer exists (src/action/feed.sql explains the position).
+ *		The customer's latest position is read as the first entry of a
+ *		backward scan of stage_event_customer_idx, however many events the
+ *		customer has: ORDER BY ... LIMIT 1 follows the index, where max()
+ *		may be planned as an aggregate over all of them.
  */
 static char *
 lc_event_sql(const char *source)
@@ -493,9 +497,10 @@ lc_event_sql(const char *source)
 					"(position, relation, customer_key, from_stage, to_stage, "
 					"changed_at, history_id, withdrawal) "
 					"SELECT GREATEST(pg_catalog.pg_current_xact_id(), "
-					"(SELECT pg_catalog.max(e.position) FROM %1$s.stage_event e "
+					"(SELECT e.position FROM %1$s.stage_event e "
 					"WHERE e.relation OPERATOR(pg_catalog.=) v.r "
-					"AND e.customer_key OPERATOR(pg_catalog.=) v.k)), "
+					"AND e.customer_key OPERATOR(pg_catalog.=) v.k "
+					"ORDER BY e.position DESC LIMIT 1)), "
 					"v.r, v.k, v.f, v.t, v.c, v.h, v.w "
 					"FROM %2$s v(r, k, f, t, c, h, w) "
 					"WHERE EXISTS (SELECT FROM %1$s.feed_consumer)",
