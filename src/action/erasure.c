@@ -22,7 +22,6 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -43,25 +42,6 @@
 
 PG_FUNCTION_INFO_V1(clm_forget_records);
 PG_FUNCTION_INFO_V1(clm_purge_history);
-
-/*
- * forget_root
- *		The table clm keeps a customers table's records under: for a
- *		partition, the root of its partitioned table (the triggers record
- *		the history and events of every partition there).
- */
-static Oid
-forget_root(Oid relid)
-{
-	if (get_rel_relispartition(relid))
-	{
-		List	   *ancestors = get_partition_ancestors(relid);
-
-		if (ancestors != NIL)
-			relid = llast_oid(ancestors);
-	}
-	return relid;
-}
 
 /*
  * forget_check_rights
@@ -163,14 +143,14 @@ forget_check_gone(Oid relid, text *key)
 	AttrNumber	attnum = InvalidAttrNumber;
 	Oid			argtype = TEXTOID;
 	Datum		arg = PointerGetDatum(key);
-	char	   *query = NULL;
+	char	   *query;
 	char	   *eq;
 	char	   *kept;
 	Oid			keytype;
 	int			ret;
 	bool		isnull;
 
-	if (guard_col != NULL && get_attnum(relid, guard_col) != InvalidAttrNumber)
+	if (guard_col != NULL && (attnum = get_attnum(relid, guard_col)) != InvalidAttrNumber)
 		col = pstrdup(guard_col);
 	else if (!several && clm_single_key_column(rel, &attnum) && attnum != InvalidAttrNumber)
 		col = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
@@ -178,7 +158,7 @@ forget_check_gone(Oid relid, text *key)
 	if (col == NULL)
 		return forget_spi_strdup(given);	/* nothing to look it up by */
 
-	keytype = getBaseType(get_atttype(relid, get_attnum(relid, col)));
+	keytype = getBaseType(get_atttype(relid, attnum));
 	eq = clm_lc_eq_operator_sql(keytype);
 	query = psprintf("SELECT k.v, EXISTS (SELECT FROM %s AS c WHERE c.%s %s k.v) "
 					 "FROM (SELECT $1::%s AS v) AS k",
@@ -248,7 +228,7 @@ clm_forget_records(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("customers table and customer key must not be null"),
 				 errhint("Pass the customers table and the customer's key as text, as clm.stage_history keeps it.")));
-	relid = forget_root(PG_GETARG_OID(0));
+	relid = clm_lc_partition_root(PG_GETARG_OID(0));
 	forget_check_rights(relid);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -341,7 +321,7 @@ clm_purge_history(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("customers table and retention interval must not be null"),
 				 errhint("Pass the customers table and how long to keep its history, for example interval '3 years'.")));
-	relid = forget_root(PG_GETARG_OID(0));
+	relid = clm_lc_partition_root(PG_GETARG_OID(0));
 	older_than = PG_GETARG_INTERVAL_P(1);
 	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 													 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),

@@ -1704,6 +1704,23 @@ lc_citus_table_of_shard(Relation rel)
 }
 
 /*
+ * clm_lc_partition_root
+ *		The root of the partitioned table relid is a partition of, else
+ *		relid: where the triggers record the history and events of every
+ *		partition.
+ */
+Oid
+clm_lc_partition_root(Oid relid)
+{
+	List	   *ancestors;
+
+	if (!get_rel_relispartition(relid))
+		return relid;
+	ancestors = get_partition_ancestors(relid);
+	return ancestors != NIL ? llast_oid(ancestors) : relid;
+}
+
+/*
  * clm_lc_logical_relid
  *		The table a row belongs to from the user's point of view, so that
  *		history, hand-offs, order counts and errors name the table the user
@@ -1720,12 +1737,7 @@ clm_lc_logical_relid(Relation rel)
 	bool		found;
 
 	if (rel->rd_rel->relispartition)
-	{
-		List	   *ancestors = get_partition_ancestors(relid);
-
-		if (ancestors != NIL)
-			relid = llast_oid(ancestors);
-	}
+		relid = clm_lc_partition_root(relid);
 
 	if (lc_shard_maps == NULL)
 	{

@@ -189,6 +189,7 @@ extern char *clm_lc_eq_operator_sql(Oid typid);
  * and clm_lc_load.
  */
 extern Oid	clm_lc_logical_relid(Relation rel);
+extern Oid	clm_lc_partition_root(Oid relid);
 extern Oid	clm_lc_stage_on_order_oid(Oid nsp);
 extern const char *clm_lc_guard_key(Relation rel, bool *several);
 
