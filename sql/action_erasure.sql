@@ -226,6 +226,8 @@ CREATE TABLE er_hidden.customers (id int PRIMARY KEY);
 CREATE TRIGGER f AFTER INSERT ON er.stray
     FOR EACH ROW EXECUTE FUNCTION clm.stage_on_order('er_hidden.customers', 'customer_id', 'status', 'ordered_at');
 SELECT clm._orders_customers('er.stray') AS as_owner;
+-- a relation that no longer exists has none
+SELECT clm._orders_customers(99999999::oid::regclass) AS dropped;
 SET ROLE regress_erasure_reader;
 SELECT clm._orders_customers('er.stray') AS without_usage;
 RESET ROLE;
